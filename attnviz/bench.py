@@ -1,0 +1,96 @@
+"""``attnviz bench``: how long each dashboard control takes to update the figures.
+
+For every registered dashboard, each control is driven across its whole range
+(every option of a select, both states of a checkbox, ``n`` evenly spaced values
+of a slider, ends included). For each value we time the server side of an
+interaction: from the widget's new value to the Bokeh models holding the new
+data, with the dashboard attached to a Bokeh document as under ``attnviz serve``.
+The browser's drawing time is not included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import panel as pn
+from bokeh.document import Document
+from panel.io.state import set_curdoc
+
+from attnviz.dashboards import entries, get
+
+
+def control_values(widget, n: int) -> list:
+    """Values spanning ``widget``'s range, in an order that moves every step."""
+    if isinstance(widget, pn.widgets.Checkbox | pn.widgets.Toggle):
+        return [not widget.value if i % 2 == 0 else widget.value for i in range(n)]
+    options = getattr(widget, "options", None)
+    if options:
+        values = list(options.values()) if isinstance(options, dict) else list(options)
+        return [values[(i + 1) % len(values)] for i in range(max(n, len(values)))]
+    start, end = widget.start, widget.end
+    values = np.linspace(start, end, n)
+    if isinstance(widget.value, int | np.integer):
+        values = np.round(values).astype(int)
+    # zig-zag so that consecutive values differ, ends of the range included
+    order = [values[i // 2] if i % 2 == 0 else values[-1 - i // 2] for i in range(n)]
+    return [v.item() if hasattr(v, "item") else v for v in order]
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q))
+
+
+def bench_dashboard(entry, n: int = 25) -> list[dict]:
+    """Time each control of one dashboard; one row per control."""
+    document = Document()
+    with set_curdoc(document):
+        dashboard = entry.factory()
+        started = time.perf_counter()
+        document.add_root(pn.panel(dashboard).get_root(document))
+        rows = [_row(entry.slug, "(first render)", [time.perf_counter() - started])]
+        for name, widget in dashboard.controls.items():
+            initial = widget.value
+            samples = []
+            for value in control_values(widget, n):
+                if value == widget.value:
+                    continue
+                started = time.perf_counter()
+                widget.value = value
+                samples.append(time.perf_counter() - started)
+            widget.value = initial
+            rows.append(_row(entry.slug, name, samples))
+    return rows
+
+
+def _row(slug: str, control: str, seconds: list[float]) -> dict:
+    ms = [1000.0 * s for s in seconds]
+    return {
+        "dashboard": slug,
+        "control": control,
+        "n": len(ms),
+        "p50_ms": round(_percentile(ms, 50), 3),
+        "p95_ms": round(_percentile(ms, 95), 3),
+    }
+
+
+def bench(slugs: Iterable[str] | None = None, n: int = 25) -> list[dict]:
+    """Rows of {dashboard, control, n, p50_ms, p95_ms} for the chosen dashboards."""
+    chosen = entries() if not slugs else [get(slug) for slug in slugs]
+    rows: list[dict] = []
+    for entry in chosen:
+        rows.extend(bench_dashboard(entry, n=n))
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of bench rows."""
+    header = f"{'dashboard':<16} {'control':<16} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['dashboard']:<16} {row['control']:<16} {row['n']:>4} "
+            f"{row['p50_ms']:>9.2f} {row['p95_ms']:>9.2f}"
+        )
+    return "\n".join(lines)

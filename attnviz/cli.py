@@ -1,0 +1,167 @@
+"""The ``attnviz`` command: serve the dashboards, open the lessons, measure them.
+
+    attnviz serve [--port 5006] [--address 127.0.0.1] [--show] [--prefix /p] ...
+    attnviz lab [--dir lessons] [jupyter lab options ...]
+    attnviz bench [--json] [--dashboard SLUG] [--n 25] [--output FILE]
+
+Bad arguments print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump, status 2
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer in [0, 65535], got {text!r}")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be an integer in [0, 65535], got {value}")
+    return value
+
+
+def _address(text: str) -> str:
+    if text == "localhost":
+        return text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"address must be an IP address such as 127.0.0.1 or 0.0.0.0, got {text!r}"
+        ) from None
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2 or value > 10_000:
+        raise argparse.ArgumentTypeError(f"n must be an integer in [2, 10000], got {text!r}")
+    return value
+
+
+def _slug(text: str) -> str:
+    from attnviz.dashboards import entries
+
+    known = [entry.slug for entry in entries()]
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"unknown dashboard {text!r}; choose from {known}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="attnviz", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="serve the lesson dashboards with an index page")
+    serve.add_argument("--port", type=_port, default=5006, help="TCP port (0: any free port)")
+    serve.add_argument("--address", type=_address, default="127.0.0.1",
+                       help="interface to listen on; 0.0.0.0 lets a classroom connect")
+    serve.add_argument("--show", action="store_true", help="open the index in a browser")
+    serve.add_argument("--prefix", default="", help="URL prefix behind a proxy, e.g. /attnviz")
+    serve.add_argument("--allow-websocket-origin", action="append", default=None,
+                       metavar="HOST[:PORT]", help="host allowed to connect ('*' for any)")
+    serve.add_argument("--dashboard", action="append", type=_slug, dest="slugs",
+                       metavar="SLUG", help="serve only this dashboard (repeatable)")
+
+    lab = commands.add_parser("lab", help="open JupyterLab on the lessons")
+    lab.add_argument("--dir", type=Path, default=None, help="lessons folder (default: found)")
+
+    bench = commands.add_parser("bench", help="time every dashboard control across its range")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    bench.add_argument("--dashboard", action="append", type=_slug, dest="slugs", metavar="SLUG")
+    bench.add_argument("--n", type=_positive, default=25, help="values per control (default 25)")
+    bench.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    return parser
+
+
+def _version() -> str:
+    from attnviz import __version__
+
+    return f"attnviz {__version__}"
+
+
+def find_lessons(start: Path | None = None) -> Path | None:
+    """The lessons folder: of this checkout, or of the current directory."""
+    here = Path(__file__).resolve().parent.parent / "lessons"
+    for candidate in (start, Path.cwd() / "lessons", here):
+        if candidate is not None and candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _run_serve(args) -> int:
+    from attnviz.serve import serve
+
+    try:
+        serve(
+            port=args.port,
+            address=args.address,
+            show=args.show,
+            prefix=args.prefix,
+            allow_websocket_origin=args.allow_websocket_origin,
+            slugs=args.slugs,
+        )
+    except OSError as error:
+        print(f"attnviz serve: cannot listen on {args.address}:{args.port}: {error.strerror}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _run_lab(args, extra: list[str]) -> int:
+    lessons = find_lessons(args.dir)
+    if lessons is None:
+        where = args.dir or "./lessons"
+        print(f"attnviz lab: no lessons folder at {where}; pass --dir PATH", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={lessons}", *extra]
+    try:
+        return subprocess.call(command, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run_bench(args) -> int:
+    from attnviz.bench import bench, format_table
+
+    rows = bench(slugs=args.slugs, n=args.n)
+    text = json.dumps(rows, indent=2)
+    if args.output is not None:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else format_table(rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "serve":
+        return _run_serve(args)
+    if args.command == "lab":
+        return _run_lab(args, extra)
+    return _run_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

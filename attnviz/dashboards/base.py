@@ -1,0 +1,59 @@
+"""What every lesson dashboard shares: a header, a control column, figures.
+
+A dashboard is a ``pn.viewable.Viewer`` whose parameters are its controls. It
+binds those parameters to computations (elsewhere) and to figures (from
+``attnviz.plots``), and updates figure data in place when a parameter moves.
+The same object renders in a notebook cell and under ``attnviz serve``.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import panel as pn
+
+CONTROL_WIDTH = 260
+
+
+class Dashboard(pn.viewable.Viewer):
+    """Base class: subclasses declare parameters, ``widgets`` options and ``_figures()``."""
+
+    #: per-parameter widget options, as for ``pn.Param(widgets=...)``
+    widget_options: dict = {}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._controls: dict[str, pn.widgets.Widget] = {}
+        for name in self._control_names():
+            options = dict(width=CONTROL_WIDTH - 20)
+            options.update(self.widget_options.get(name, {}))
+            widget_type = options.pop("type", None)
+            if widget_type is None:
+                widget_type = pn.Param.widget_type(self.param[name])
+            self._controls[name] = widget_type.from_param(self.param[name], **options)
+
+    def _control_names(self) -> list[str]:
+        return [name for name in self.param if name != "name" and self.param[name].precedence != -1]
+
+    @property
+    def controls(self) -> dict[str, pn.widgets.Widget]:
+        """The widgets a user can move, by parameter name (used by bench and tests)."""
+        return dict(self._controls)
+
+    @property
+    def figures(self) -> dict:
+        """The Bokeh figures, by name (used by tests to read what is drawn)."""
+        raise NotImplementedError
+
+    def _header(self) -> pn.pane.Markdown:
+        title = getattr(type(self), "title", type(self).__name__)
+        description = getattr(type(self), "description", "")
+        return pn.pane.Markdown(f"## {title}\n{description}", margin=(0, 10))
+
+    def _control_column(self, *extra) -> pn.Column:
+        return pn.Column(*self._controls.values(), *extra, width=CONTROL_WIDTH)
+
+    def _hold(self):
+        """Batch all model changes of one update into one message to the browser."""
+        document = pn.state.curdoc
+        return pn.io.hold(document) if document is not None else nullcontext()

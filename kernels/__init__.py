@@ -1,0 +1,9 @@
+"""Attention operators, installed as ``attnviz.kernels``.
+
+Each operator keeps its plain definition beside any faster form; tests hold the
+fast forms to the definition.
+"""
+
+from .softmax import AttentionResult, scaled_dot_product_attention, softmax_weights
+
+__all__ = ["AttentionResult", "scaled_dot_product_attention", "softmax_weights"]
