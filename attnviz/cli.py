@@ -98,10 +98,12 @@ def _version() -> str:
 
 
 def find_lessons(start: Path | None = None) -> Path | None:
-    """The lessons folder: of this checkout, or of the current directory."""
+    """The lessons folder: ``start`` if given, else ./lessons, else this checkout's."""
+    if start is not None:  # asked for explicitly: that folder or nothing
+        return start.resolve() if start.is_dir() else None
     here = Path(__file__).resolve().parent.parent / "lessons"
-    for candidate in (start, Path.cwd() / "lessons", here):
-        if candidate is not None and candidate.is_dir():
+    for candidate in (Path.cwd() / "lessons", here):
+        if candidate.is_dir():
             return candidate.resolve()
     return None
 
@@ -133,7 +135,10 @@ def _run_lab(args, extra: list[str]) -> int:
         where = args.dir or "./lessons"
         print(f"attnviz lab: no lessons folder at {where}; pass --dir PATH", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={lessons}", *extra]
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={lessons}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers (Docker, some classrooms) run as root
+    command += extra
     try:
         return subprocess.call(command, env=os.environ.copy())
     except KeyboardInterrupt:
