@@ -27,7 +27,9 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer in [0, 65535], got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"port must be an integer in [0, 65535], got {text!r}"
+        ) from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be an integer in [0, 65535], got {value}")
     return value
@@ -71,14 +73,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the lesson dashboards with an index page")
     serve.add_argument("--port", type=_port, default=5006, help="TCP port (0: any free port)")
-    serve.add_argument("--address", type=_address, default="127.0.0.1",
-                       help="interface to listen on; 0.0.0.0 lets a classroom connect")
+    serve.add_argument(
+        "--address",
+        type=_address,
+        default="127.0.0.1",
+        help="interface to listen on; 0.0.0.0 lets a classroom connect",
+    )
     serve.add_argument("--show", action="store_true", help="open the index in a browser")
     serve.add_argument("--prefix", default="", help="URL prefix behind a proxy, e.g. /attnviz")
-    serve.add_argument("--allow-websocket-origin", action="append", default=None,
-                       metavar="HOST[:PORT]", help="host allowed to connect ('*' for any)")
-    serve.add_argument("--dashboard", action="append", type=_slug, dest="slugs",
-                       metavar="SLUG", help="serve only this dashboard (repeatable)")
+    serve.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=None,
+        metavar="HOST[:PORT]",
+        help="host allowed to connect ('*' for any)",
+    )
+    serve.add_argument(
+        "--dashboard",
+        action="append",
+        type=_slug,
+        dest="slugs",
+        metavar="SLUG",
+        help="serve only this dashboard (repeatable)",
+    )
 
     lab = commands.add_parser("lab", help="open JupyterLab on the lessons")
     lab.add_argument("--dir", type=Path, default=None, help="lessons folder (default: found)")
@@ -121,8 +138,10 @@ def _run_serve(args) -> int:
             slugs=args.slugs,
         )
     except OSError as error:
-        print(f"attnviz serve: cannot listen on {args.address}:{args.port}: {error.strerror}",
-              file=sys.stderr)
+        print(
+            f"attnviz serve: cannot listen on {args.address}:{args.port}: {error.strerror}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         pass

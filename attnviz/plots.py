@@ -92,9 +92,7 @@ class Heatmap:
         **figure_kwargs,
     ) -> None:
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
-        self.cells = ColumnDataSource(
-            data=dict(x=[], y=[], weight=[], query=[], key=[])
-        )
+        self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.figure = themed_figure(
             title=title,
@@ -109,11 +107,21 @@ class Heatmap:
         fig.xaxis.major_label_orientation = 0.9
         fig.grid.visible = False
         self.rects = fig.rect(
-            "x", "y", 1, 1, source=self.cells, line_color=None,
+            "x",
+            "y",
+            1,
+            1,
+            source=self.cells,
+            line_color=None,
             fill_color={"field": "weight", "transform": self.mapper},
         )
         self.picture = fig.image(
-            image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
+            image="image",
+            x="x",
+            y="y",
+            dw="dw",
+            dh="dh",
+            source=self.image,
             color_mapper=self.mapper,
         )
         fig.add_tools(
@@ -151,8 +159,11 @@ class Heatmap:
             queries = query_labels or [str(i) for i in range(n_q)]
             keys = key_labels or [str(j) for j in range(n_k)]
             self.cells.data = dict(
-                x=xs, y=ys, weight=weights.ravel(),
-                query=[queries[i] for i in ys], key=[keys[j] for j in xs],
+                x=xs,
+                y=ys,
+                weight=weights.ravel(),
+                query=[queries[i] for i in ys],
+                key=[keys[j] for j in xs],
             )
             self.image.data = dict(image=[], x=[], y=[], dw=[], dh=[])
         else:
@@ -195,7 +206,12 @@ class Curves:
             source = ColumnDataSource(data=dict(x=np.asarray(x), y=np.asarray(y)))
             marker = ColumnDataSource(data=dict(x=[], y=[]))
             self.figure.line(
-                "x", "y", source=source, line_width=2, color=color, legend_label=name,
+                "x",
+                "y",
+                source=source,
+                line_width=2,
+                color=color,
+                legend_label=name,
                 line_dash="dashed" if name in dashed else "solid",
             )
             self.figure.scatter("x", "y", source=marker, size=10, color=color)
@@ -235,7 +251,11 @@ class Bars:
         self.figure.yaxis.axis_label = y_label
         self.source = ColumnDataSource(data=dict(x=[], top=[], label=[]))
         self.figure.vbar(
-            x="x", top="top", width=width, source=self.source, color=SERIES_COLORS[5],
+            x="x",
+            top="top",
+            width=width,
+            source=self.source,
+            color=SERIES_COLORS[5],
             line_color=None,
         )
         self.figure.add_tools(HoverTool(tooltips=[("item", "@label"), ("value", "@top{0.000}")]))

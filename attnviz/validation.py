@@ -32,7 +32,9 @@ def check_real(
 ) -> float:
     """Return ``value`` as a finite float inside the given bounds."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {_show(value)} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a real number, got {_show(value)} ({type(value).__name__})"
+        )
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -63,7 +65,9 @@ def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``allowed`` strings."""
     allowed = tuple(allowed)
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed}, got {_show(value)} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be one of {allowed}, got {_show(value)} ({type(value).__name__})"
+        )
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value

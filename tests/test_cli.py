@@ -80,7 +80,9 @@ def test_serve_shows_an_offline_index_of_every_dashboard():
     port = free_port()
     server = subprocess.Popen(
         [*ATTNVIZ, "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         page = _wait_for(f"http://127.0.0.1:{port}/", server)
@@ -101,9 +103,18 @@ def test_lab_opens_jupyterlab_on_the_lessons(tmp_path):
     lessons = find_lessons()
     assert lessons is not None and lessons.name == "lessons"
     lab = subprocess.Popen(
-        [*ATTNVIZ, "lab", "--no-browser", f"--port={port}", "--ServerApp.token=",
-         "--ServerApp.password=", f"--ServerApp.runtime_dir={tmp_path}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            *ATTNVIZ,
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.runtime_dir={tmp_path}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         listing = json.loads(_wait_for(f"http://127.0.0.1:{port}/api/contents", lab))

@@ -38,7 +38,9 @@ def test_registry_lists_lesson_01():
     (entry,) = [e for e in entries() if e.slug == "soft_lookup"]
     assert entry.factory is SoftLookup and entry.lesson == "01_attention_is_lookup"
     assert get("soft_lookup") is entry
-    with pytest.raises(ValueError, match="no dashboard with slug 'nope'; known slugs: .*soft_lookup"):
+    with pytest.raises(
+        ValueError, match="no dashboard with slug 'nope'; known slugs: .*soft_lookup"
+    ):
         get("nope")
 
 

@@ -57,7 +57,9 @@ def test_gaussian_kernel_regression_is_dot_product_attention(data):
         v = torch.from_numpy(data.values)[:, None]
         result = scaled_dot_product_attention(q, k, v, scale=scale)
         np.testing.assert_allclose(result.weights.numpy(), expected, atol=1e-10)
-        predictions, _ = lookup.nadaraya_watson(queries, data.keys, data.values, bandwidth=bandwidth)
+        predictions, _ = lookup.nadaraya_watson(
+            queries, data.keys, data.values, bandwidth=bandwidth
+        )
         np.testing.assert_allclose(result.output.numpy()[:, 0], predictions, atol=1e-10)
 
 
@@ -115,20 +117,42 @@ def test_attention_scale_factor():
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda: lookup.smoothing_kernel(np.zeros(2), "cosine"), ValueError, "kernel must be one of"),
-        (lambda: lookup.nadaraya_watson_weights([0.0], [1.0], bandwidth=0), ValueError,
-         r"bandwidth must be in \(0, inf\], got 0"),
-        (lambda: lookup.nadaraya_watson_weights([0.0], [], bandwidth=1), ValueError,
-         "keys must hold at least one key"),
-        (lambda: lookup.nadaraya_watson([0.0], [1.0, 2.0], [1.0]), ValueError,
-         "2 keys and 1 values"),
-        (lambda: lookup.nadaraya_watson_weights([[0.0]], [1.0]), ValueError,
-         "queries must be 1-dimensional"),
-        (lambda: lookup.nadaraya_watson_weights([np.nan], [1.0]), ValueError,
-         "queries must contain only finite numbers"),
+        (
+            lambda: lookup.smoothing_kernel(np.zeros(2), "cosine"),
+            ValueError,
+            "kernel must be one of",
+        ),
+        (
+            lambda: lookup.nadaraya_watson_weights([0.0], [1.0], bandwidth=0),
+            ValueError,
+            r"bandwidth must be in \(0, inf\], got 0",
+        ),
+        (
+            lambda: lookup.nadaraya_watson_weights([0.0], [], bandwidth=1),
+            ValueError,
+            "keys must hold at least one key",
+        ),
+        (
+            lambda: lookup.nadaraya_watson([0.0], [1.0, 2.0], [1.0]),
+            ValueError,
+            "2 keys and 1 values",
+        ),
+        (
+            lambda: lookup.nadaraya_watson_weights([[0.0]], [1.0]),
+            ValueError,
+            "queries must be 1-dimensional",
+        ),
+        (
+            lambda: lookup.nadaraya_watson_weights([np.nan], [1.0]),
+            ValueError,
+            "queries must contain only finite numbers",
+        ),
         (lambda: lookup.make_regression_data(0), ValueError, r"n_points must be an integer in \[1"),
-        (lambda: lookup.make_regression_data(5, low=3, high=1), ValueError,
-         "high must be greater than low"),
+        (
+            lambda: lookup.make_regression_data(5, low=3, high=1),
+            ValueError,
+            "high must be greater than low",
+        ),
         (lambda: lookup.random_attention(0), ValueError, r"d_k must be an integer in \[1"),
         (lambda: lookup.random_attention(8, temperature=-1), ValueError, "temperature must be in"),
         (lambda: lookup.random_attention(8.5), TypeError, "d_k must be an integer, got 8.5"),

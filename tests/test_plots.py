@@ -12,7 +12,9 @@ def test_heatmap_draws_every_cell_with_its_labels_and_weight():
     data = heat.cells.data
     assert list(data["weight"]) == weights.ravel().tolist()
     assert list(zip(data["query"], data["key"], strict=True))[:3] == [
-        ("the", "A"), ("the", "B"), ("cat", "A")
+        ("the", "A"),
+        ("the", "B"),
+        ("cat", "A"),
     ]
     assert heat.figure.xaxis[0].major_label_overrides == {0: "A", 1: "B"}
     assert heat.figure.yaxis[0].major_label_overrides == {0: "the", 1: "cat", 2: "sat"}

@@ -91,7 +91,12 @@ class SoftLookup(Dashboard):
         )
         self._keys_source = ColumnDataSource(data=dict(x=[], y=[], weight=[], size=[]))
         fit.figure.scatter(
-            "x", "y", source=self._keys_source, size="size", color="#0072b2", alpha=0.75,
+            "x",
+            "y",
+            source=self._keys_source,
+            size="size",
+            color="#0072b2",
+            alpha=0.75,
             legend_label="keys → values",
         )
         self._query_line = Span(dimension="height", line_color="#d55e00", line_width=2)
@@ -100,8 +105,10 @@ class SoftLookup(Dashboard):
         fit.figure.on_event(Pan, self._move_query)
         self._fit = fit
         self._nw_heatmap = plots.Heatmap(
-            np.zeros((1, 1)), title="Nadaraya-Watson weights (row = query)",
-            x_label="key x_i", y_label="query x",
+            np.zeros((1, 1)),
+            title="Nadaraya-Watson weights (row = query)",
+            x_label="key x_i",
+            y_label="query x",
         )
 
     def _build_attention_views(self) -> None:
@@ -143,7 +150,9 @@ class SoftLookup(Dashboard):
             self._fit.update("truth f(x)", grid, data.truth(grid))
             self._fit.mark("fit f̂(x)", self.query, prediction if np.isfinite(prediction) else None)
             self._keys_source.data = dict(
-                x=data.keys, y=data.values, weight=weights,
+                x=data.keys,
+                y=data.values,
+                weight=weights,
                 size=4 + 26 * np.sqrt(weights / max(weights.max(), 1e-12)),
             )
             self._query_line.location = self.query
@@ -156,8 +165,12 @@ class SoftLookup(Dashboard):
 
     def _update_attention(self) -> None:
         weights = lookup.random_attention(
-            self.d_k, n_queries=N_RANDOM, n_keys=N_RANDOM,
-            temperature=self.temperature, scaled=self.scaled, seed=0,
+            self.d_k,
+            n_queries=N_RANDOM,
+            n_keys=N_RANDOM,
+            temperature=self.temperature,
+            scaled=self.scaled,
+            seed=0,
         )
         row_entropy = float(lookup.entropy(weights).mean())
         labels = [f"q{i}" for i in range(N_RANDOM)], [f"k{j}" for j in range(N_RANDOM)]
@@ -199,7 +212,10 @@ class SoftLookup(Dashboard):
     def __panel__(self):
         pane = dict(sizing_mode="fixed")
         figures = pn.Column(
-            pn.Row(pn.pane.Bokeh(self._fit.figure, **pane), pn.pane.Bokeh(self._nw_heatmap.figure, **pane)),
+            pn.Row(
+                pn.pane.Bokeh(self._fit.figure, **pane),
+                pn.pane.Bokeh(self._nw_heatmap.figure, **pane),
+            ),
             pn.Row(
                 pn.pane.Bokeh(self._attention_heatmap.figure, **pane),
                 pn.pane.Bokeh(self._saturation.figure, **pane),
