@@ -4,8 +4,9 @@ For every registered dashboard, each control is driven across its whole range
 (every option of a select, both states of a checkbox, ``n`` evenly spaced values
 of a slider, ends included). For each value we time the server side of an
 interaction: from the widget's new value to the Bokeh models holding the new
-data, with the dashboard attached to a Bokeh document as under ``attnviz serve``.
-The browser's drawing time is not included.
+data and every change encoded as the PATCH-DOC message a server session sends
+to the browser. The dashboard is attached to a Bokeh document, as under
+``attnviz serve``. Network and the browser's drawing time are not included.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 import panel as pn
 from bokeh.document import Document
+from bokeh.protocol import Protocol
 from panel.io.state import set_curdoc
 
 from attnviz.dashboards import entries, get
@@ -42,9 +44,23 @@ def _percentile(samples: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples), q))
 
 
+def _serialize_patches(document: Document) -> None:
+    """Encode every change as the PATCH-DOC message a server session would send."""
+    protocol = Protocol()
+
+    def encode(event) -> None:
+        message = protocol.create("PATCH-DOC", [event])
+        message.content  # noqa: B018 - building the payload is the cost we measure
+        for buffer in message.buffers:
+            bytes(buffer.data)
+
+    document.on_change(encode)
+
+
 def bench_dashboard(entry, n: int = 25) -> list[dict]:
     """Time each control of one dashboard; one row per control."""
     document = Document()
+    _serialize_patches(document)
     with set_curdoc(document):
         dashboard = entry.factory()
         started = time.perf_counter()

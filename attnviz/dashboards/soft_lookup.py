@@ -225,3 +225,8 @@ class SoftLookup(Dashboard):
             self._header(),
             pn.Row(self._control_column(), pn.Column(self._readout, figures)),
         )
+
+
+def app(**defaults) -> SoftLookup:
+    """Lesson 01's dashboard, with any parameter preset (e.g. ``app(kernel="boxcar")``)."""
+    return SoftLookup(**defaults)
