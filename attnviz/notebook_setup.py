@@ -10,14 +10,37 @@ JavaScript and once as the HoloViz loader mime type). ``tools/notebooks.py
 strip`` removes that payload before a lesson is committed, so the saved
 notebooks stay small.
 
-This module only configures Panel; it computes nothing (lesson 00 explains it).
+This module only configures Panel and says which outputs a saved lesson keeps
+(``saved_output``, shared by ``tools/notebooks.py`` and the lessons' nbval
+settings in ``lessons/conftest.py``); it computes nothing. Lesson 00 explains it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-import panel as pn
+#: Output payloads that only a browser can use: inlined JavaScript, the HTML
+#: and loader/exec messages of Panel and Bokeh views, widget references. They
+#: are megabytes, and carry random ids, so saved lessons drop them and nbval
+#: does not compare them.
+HEAVY_MIME_TYPES = (
+    "text/html",
+    "application/javascript",
+    "application/vnd.holoviews_load.v0+json",
+    "application/vnd.holoviews_exec.v0+json",
+    "application/vnd.bokehjs_load.v0+json",
+    "application/vnd.bokehjs_exec.v0+json",
+    "application/vnd.jupyter.widget-view+json",
+)
+
+#: An output carrying one of these is a live Panel / Bokeh view. Its text/plain
+#: is Panel's repr of the object (for a dashboard it names an auto-generated
+#: instance, e.g. ``name='SoftLookup00120'``), not something the lesson prints.
+VIEW_MIME_TYPES = (
+    "application/vnd.holoviews_exec.v0+json",
+    "application/vnd.bokehjs_exec.v0+json",
+)
 
 
 def load_notebook_extension(*extensions: str, **config: Any) -> None:
@@ -32,6 +55,8 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
     Outside a notebook (a script, a test) this only sets ``pn.config``, so it
     never raises there. Calling it twice is harmless: it reloads the same code.
     """
+    import panel as pn  # here, so the constants above import without Panel
+
     for i, name in enumerate(extensions):
         if not isinstance(name, str):
             raise TypeError(
@@ -53,4 +78,31 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
     pn.extension(*extensions, inline=True, **config)
 
 
-__all__ = ["load_notebook_extension"]
+def saved_output(output: Mapping[str, Any]) -> Any | None:
+    """What a saved lesson keeps of one cell output; None means drop it.
+
+    Streams (printed text) and errors are kept as they are. A display or
+    result keeps its light representations (text/plain, text/markdown,
+    text/latex, images) and loses ``HEAVY_MIME_TYPES``; a Panel / Bokeh view
+    also loses its text/plain repr. An output left with nothing is dropped.
+    Returns a new ``nbformat.NotebookNode``; ``output`` is not changed.
+    """
+    import nbformat
+
+    if not isinstance(output, Mapping) or "output_type" not in output:
+        raise TypeError(f"output must be a notebook cell output (a dict), got {output!r:.60}")
+    output = nbformat.from_dict(dict(output))
+    if output["output_type"] not in ("display_data", "execute_result"):
+        return output
+    data = dict(output.get("data", {}))
+    is_view = any(mime in data for mime in VIEW_MIME_TYPES)
+    drop = set(HEAVY_MIME_TYPES) | ({"text/plain"} if is_view else set())
+    output["data"] = nbformat.from_dict({k: v for k, v in data.items() if k not in drop})
+    metadata = output.get("metadata", {})
+    output["metadata"] = nbformat.from_dict(
+        {k: v for k, v in metadata.items() if k not in HEAVY_MIME_TYPES}
+    )
+    return output if output["data"] else None
+
+
+__all__ = ["HEAVY_MIME_TYPES", "VIEW_MIME_TYPES", "load_notebook_extension", "saved_output"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import bokeh
 import nbformat
 import panel as pn
@@ -9,7 +12,9 @@ import pytest
 from nbclient import NotebookClient
 
 import attnviz
-from attnviz.notebook_setup import load_notebook_extension
+from attnviz.notebook_setup import HEAVY_MIME_TYPES, load_notebook_extension, saved_output
+
+REPO = Path(__file__).resolve().parents[1]
 
 CDN_HOSTS = ("cdn.bokeh.org", "cdn.holoviz.org", "unpkg.com")
 
@@ -76,3 +81,81 @@ def test_in_a_kernel_bokehjs_and_panel_js_come_inline():
     assert f"const version = '{bokeh.__version__}'" in bundle
     for host in CDN_HOSTS:  # plain pn.extension() would list script URLs on these
         assert not any(host in script for script in scripts), host
+
+
+# -- what a saved lesson keeps ------------------------------------------------------------
+
+STREAM = {"output_type": "stream", "name": "stdout", "text": "0.244\n"}
+VIEW = {
+    "output_type": "execute_result",
+    "execution_count": 3,
+    "data": {
+        "text/plain": "SoftLookup(name='SoftLookup00120')",
+        "text/html": "<div id='4514f284'>...</div>",
+        "application/vnd.holoviews_exec.v0+json": "",
+    },
+    "metadata": {"application/vnd.holoviews_exec.v0+json": {"id": "4514f284"}},
+}
+LOADER = {
+    "output_type": "display_data",
+    "data": {
+        "application/javascript": "(function(root) {...})(window);",
+        "application/vnd.holoviews_load.v0+json": "(function(root) {...})(window);",
+    },
+    "metadata": {},
+}
+FEEDBACK = {
+    "output_type": "execute_result",
+    "execution_count": 4,
+    "data": {"text/plain": "Predict first.", "text/markdown": "**Predict first.**"},
+    "metadata": {},
+}
+
+
+def test_saved_output_keeps_printed_text_and_markdown():
+    assert saved_output(STREAM) == STREAM
+    assert saved_output(FEEDBACK) == FEEDBACK
+
+
+def test_saved_output_drops_javascript_and_views_with_their_repr():
+    assert saved_output(LOADER) is None
+    assert saved_output(VIEW) is None  # Panel's repr names an auto-generated instance
+    plain = dict(VIEW, data={**VIEW["data"]})
+    del plain["data"]["application/vnd.holoviews_exec.v0+json"]
+    kept = saved_output(plain)  # not a view: keeps its text/plain, loses the HTML
+    assert kept["data"] == {"text/plain": VIEW["data"]["text/plain"]}
+    assert kept["metadata"] == {}
+
+
+def test_saved_output_leaves_its_argument_alone():
+    before = repr(VIEW)
+    saved_output(VIEW)
+    assert repr(VIEW) == before
+
+
+def test_saved_output_needs_an_output():
+    with pytest.raises(TypeError, match="output must be a notebook cell output"):
+        saved_output({"text": "no output_type"})
+
+
+def test_heavy_payloads_include_panel_and_bokeh_loaders():
+    for mime in (
+        "text/html",
+        "application/javascript",
+        "application/vnd.holoviews_load.v0+json",
+        "application/vnd.holoviews_exec.v0+json",
+        "application/vnd.bokehjs_load.v0+json",
+        "application/vnd.bokehjs_exec.v0+json",
+    ):
+        assert mime in HEAVY_MIME_TYPES
+
+
+def test_saved_lessons_are_small_and_carry_no_payloads():
+    """What `python tools/notebooks.py check lessons/*.ipynb` enforces before a commit."""
+    spec = importlib.util.spec_from_file_location("notebooks", REPO / "tools" / "notebooks.py")
+    notebooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(notebooks)
+    lessons = sorted((REPO / "lessons").glob("*.ipynb"))
+    assert lessons
+    for path in lessons:
+        assert notebooks.problems(path, nbformat.read(path, as_version=4)) == [], path.name
