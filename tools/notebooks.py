@@ -1,0 +1,152 @@
+"""Run, strip and check the lesson notebooks, so the saved course stays small.
+
+    python tools/notebooks.py execute [--strip] [--timeout S] lessons/*.ipynb
+    python tools/notebooks.py strip lessons/*.ipynb
+    python tools/notebooks.py check [--max-kb 200] lessons/*.ipynb
+
+execute  runs each notebook top to bottom with nbclient, in its own folder, and
+         saves the outputs (nbval compares against them). ``attnviz.notebook()``
+         inlines about 6 MB of JavaScript into the first cell's outputs, so
+         strip before committing (``--strip`` does both).
+strip    keeps printed text, markdown and plain-text results; drops inlined
+         JavaScript, HTML and Panel / Bokeh view payloads (the rule is
+         ``attnviz.notebook_setup.saved_output``, which the lessons' nbval
+         settings share), saved widget state and execution timings.
+check    exits 1 if a notebook is larger than --max-kb, still holds a heavy
+         payload, widget state or an error, or has a code cell never run.
+
+Bad arguments exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+from attnviz.notebook_setup import HEAVY_MIME_TYPES, saved_output
+
+MAX_KB = 200
+CELL_METADATA_DROPPED = ("execution", "widgets")  # timings and widget state change every run
+
+
+def execute(path: Path, *, timeout: int = 600) -> None:
+    """Run a notebook from its own folder and save it with its new outputs."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+        record_timing=False,
+        store_widget_state=False,
+    )
+    client.execute()
+    nbformat.write(nb, path)
+
+
+def strip(nb) -> int:
+    """Drop heavy outputs and run-specific metadata in place; return how many outputs went."""
+    removed = 0
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for key in CELL_METADATA_DROPPED:
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        kept = [saved_output(output) for output in cell.outputs]
+        removed += sum(output is None for output in kept)
+        cell.outputs = [output for output in kept if output is not None]
+    return removed
+
+
+def problems(path: Path, nb, *, max_kb: int = MAX_KB) -> list[str]:
+    """What makes a saved notebook unfit to commit (empty: it is fine)."""
+    found = []
+    size_kb = path.stat().st_size / 1024
+    if size_kb > max_kb:
+        found.append(f"{size_kb:.0f} KB, over the {max_kb} KB limit")
+    if "widgets" in nb.metadata:
+        found.append("saved widget state in the notebook metadata")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is None and cell.source.strip():
+            found.append(f"cell {i} was never run (nbval needs its outputs)")
+        for output in cell.outputs:
+            heavy = sorted(set(output.get("data", {})) & set(HEAVY_MIME_TYPES))
+            if heavy:
+                found.append(f"cell {i} holds {', '.join(heavy)}")
+            if output.output_type == "error":
+                found.append(f"cell {i} raised {output.get('ename', 'an error')}")
+    return found
+
+
+def _notebook(text: str) -> Path:
+    path = Path(text)
+    if path.suffix != ".ipynb":
+        raise argparse.ArgumentTypeError(f"notebook must be an .ipynb file, got {text!r}")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no notebook at {text!r}")
+    return path
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notebooks.py", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("execute", help="run notebooks and save their outputs")
+    run.add_argument("--strip", action="store_true", help="strip after running")
+    run.add_argument("--timeout", type=_positive, default=600, help="seconds per cell")
+    commands.add_parser("strip", help="drop heavy outputs and run-specific metadata")
+    check = commands.add_parser("check", help="fail if a notebook is too big or holds payloads")
+    check.add_argument("--max-kb", type=_positive, default=MAX_KB, help="size limit in KB")
+    for command in commands.choices.values():
+        command.add_argument("notebooks", nargs="+", type=_notebook, metavar="NOTEBOOK")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status = 0
+    for path in args.notebooks:
+        if args.command == "execute":
+            execute(path, timeout=args.timeout)
+            message = "executed"
+            if args.strip:
+                nb = nbformat.read(path, as_version=4)
+                message += f", stripped {strip(nb)} outputs"
+                nbformat.write(nb, path)
+            print(f"{path}: {message} ({path.stat().st_size / 1024:.0f} KB)")
+        elif args.command == "strip":
+            nb = nbformat.read(path, as_version=4)
+            removed = strip(nb)
+            nbformat.write(nb, path)
+            print(f"{path}: stripped {removed} outputs ({path.stat().st_size / 1024:.0f} KB)")
+        else:
+            nb = nbformat.read(path, as_version=4)
+            found = problems(path, nb, max_kb=args.max_kb)
+            status = status or int(bool(found))
+            for problem in found:
+                print(f"{path}: {problem}")
+            if not found:
+                print(f"{path}: ok ({path.stat().st_size / 1024:.0f} KB)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
