@@ -17,6 +17,8 @@ settings in ``lessons/conftest.py``); it computes nothing. Lesson 00 explains it
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,6 +78,51 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
             "allowed are the names of pn.config's parameters, e.g. 'sizing_mode', 'design'"
         )
     pn.extension(*extensions, inline=True, **config)
+    _keep_stylesheets_inline()
+
+
+def _keep_stylesheets_inline() -> None:
+    """Stop Panel from sending CDN stylesheet links when a pane updates in a notebook.
+
+    With ``inline=True`` Panel inlines every stylesheet of a view when it first
+    renders. But when a pane changes later over the notebook comm (the lesson
+    dashboards rewrite a Markdown readout on every slider move), Panel recomputes
+    its properties, and its stylesheets come back as links to cdn.holoviz.org:
+    offline the browser tries to fetch them, and the styles flicker. This wraps
+    ``Reactive._get_properties`` so those links become the same inline CSS, read
+    from the installed package, cached per Bokeh document (a Bokeh model belongs
+    to one document), so later updates send no stylesheet at all. Idempotent.
+    """
+    import panel as pn
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.notebook import replace_inline_css
+    from panel.reactive import Reactive
+
+    original = Reactive._get_properties
+    if getattr(original, "_attnviz_inline", False):
+        return
+    inline_by_doc: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @functools.wraps(original)
+    def _get_properties(self, doc, *args, **kwargs):
+        properties = original(self, doc, *args, **kwargs)
+        sheets = properties.get("stylesheets")
+        if not sheets or doc is None or not pn.config.inline:
+            return properties
+        cache = inline_by_doc.setdefault(doc, {})
+        inlined = []
+        for sheet in sheets:
+            if isinstance(sheet, ImportedStyleSheet):
+                url = str(sheet.url)
+                if url not in cache:
+                    cache[url] = replace_inline_css(sheet)  # unchanged if not Panel's own file
+                sheet = cache[url]
+            inlined.append(sheet)
+        properties["stylesheets"] = inlined
+        return properties
+
+    _get_properties._attnviz_inline = True
+    Reactive._get_properties = _get_properties
 
 
 def saved_output(output: Mapping[str, Any]) -> Any | None:

@@ -62,6 +62,33 @@ def test_extension_names_must_be_strings():
         load_notebook_extension(3)
 
 
+def test_pane_updates_keep_their_stylesheets_inline():
+    """A pane recomputing its properties (as on every slider move) must not
+    bring back links to Panel's CDN, and must reuse the document's inline sheets."""
+    from bokeh.document import Document
+    from bokeh.models import ImportedStyleSheet, InlineStyleSheet
+
+    load_notebook_extension()
+    readout = pn.pane.Markdown("query x = 4.00")
+    doc = Document()
+    readout.get_root(doc)
+    first = readout._get_properties(doc)["stylesheets"]
+    readout.object = "query x = 4.20"
+    second = readout._get_properties(doc)["stylesheets"]
+    assert any(isinstance(sheet, InlineStyleSheet) for sheet in first)
+    for sheet in first:
+        if isinstance(sheet, ImportedStyleSheet):
+            assert not any(host in sheet.url for host in CDN_HOSTS), sheet.url
+    assert [id(sheet) for sheet in first] == [id(sheet) for sheet in second]
+    # another document gets its own sheets: a Bokeh model belongs to one document
+    other = Document()
+    readout.get_root(other)
+    third = readout._get_properties(other)["stylesheets"]
+    assert not {id(sheet) for sheet in third} & {
+        id(sheet) for sheet in first if not isinstance(sheet, str)
+    }
+
+
 @pytest.mark.slow
 def test_in_a_kernel_bokehjs_and_panel_js_come_inline():
     """Run the lessons' first cell in a real kernel and read what it sends the browser."""
