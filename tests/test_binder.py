@@ -41,6 +41,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from bokeh_handshake import bokeh_handshake
 
 from attnviz.serve import free_port
 
@@ -130,27 +131,6 @@ def _get(url: str, timeout: float = 30) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
-
-
-def _bokeh_handshake(ws_url: str, page: str, headers: dict[str, str]) -> str:
-    """Open the dashboard's websocket as BokehJS does; the server's first message type."""
-    import asyncio
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    (token,) = re.findall(r'"token":\s*"([^"]+)"', page)
-
-    async def handshake():
-        request = HTTPRequest(ws_url, headers=headers, connect_timeout=30, request_timeout=60)
-        connection = await websocket_connect(request, subprotocols=["bokeh", token])
-        try:
-            header = await asyncio.wait_for(connection.read_message(), timeout=60)
-        finally:
-            connection.close()
-        return json.loads(header)["msgtype"]
-
-    return asyncio.run(handshake())
 
 
 @pytest.fixture(scope="module")
@@ -353,5 +333,5 @@ def test_dashboard_launch_link_serves_the_index_through_the_proxy(binder, jupyte
         url = urllib.parse.urljoin(root, link + "/ws").replace("http://", "ws://")
         origin = "/".join(root.split("/")[:3])  # the Jupyter server's own origin
         headers = {"Origin": origin, "Authorization": f"token {TOKEN}"}
-        assert _bokeh_handshake(url, page, headers) == "ACK", link
+        assert bokeh_handshake(url, page, headers) == "ACK", link
     binder["timings"]["proxied index and dashboards"] = time.monotonic() - mark

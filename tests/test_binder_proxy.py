@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from bokeh_handshake import bokeh_handshake
 
 from attnviz.binder_proxy import setup_attnviz
 from attnviz.serve import free_port
@@ -85,27 +86,6 @@ def _get(url: str, timeout: float = 30) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, ""
-
-
-def _bokeh_handshake(ws_url: str, page: str, headers: dict[str, str]) -> str:
-    """Open the dashboard's websocket as BokehJS does; the server's first message type."""
-    import asyncio
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    (token,) = re.findall(r'"token":\s*"([^"]+)"', page)
-
-    async def handshake():
-        request = HTTPRequest(ws_url, headers=headers, connect_timeout=30, request_timeout=60)
-        connection = await websocket_connect(request, subprotocols=["bokeh", token])
-        try:
-            header = await asyncio.wait_for(connection.read_message(), timeout=60)
-        finally:
-            connection.close()
-        return json.loads(header)["msgtype"]
-
-    return asyncio.run(handshake())
 
 
 @pytest.fixture
@@ -181,7 +161,7 @@ def test_command_serves_the_index_and_dashboards_behind_the_prefix(proxied_serve
     # The live session: the websocket answers under the prefix, from a foreign origin
     # (a Binder page's origin is the public hub host, which the server cannot know).
     ws_url = root.replace("http://", "ws://") + "soft_lookup/ws"
-    assert _bokeh_handshake(ws_url, page, {"Origin": "https://hub.example.org"}) == "ACK"
+    assert bokeh_handshake(ws_url, page, {"Origin": "https://hub.example.org"}) == "ACK"
 
     # Nothing is served outside the prefix: the proxy forwards only <base_url>attnviz/...
     assert _get(root.replace(f"{BASE_URL}attnviz/", "/"))[0] == 404

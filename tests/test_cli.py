@@ -1,6 +1,9 @@
 """The attnviz command: one-line errors with status 2, and each subcommand really runs."""
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -61,11 +64,39 @@ def test_serve_on_a_busy_port_says_so_in_one_line():
     assert "Traceback" not in result.stderr
 
 
+@contextlib.contextmanager
+def _background(*args, tmp_path):
+    """``attnviz *args`` in its own process group, output in a file; the group ends after."""
+    log = open(tmp_path / "output.log", "w+")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [*ATTNVIZ, *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # JupyterLab starts kernels and helpers: end them all
+    )
+    process.log_path = tmp_path / "output.log"
+    try:
+        yield process
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=20)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        log.close()
+
+
 def _wait_for(url, process, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"process exited early: {process.communicate()[0]}")
+            output = process.log_path.read_text(errors="replace")[-4000:]
+            raise AssertionError(f"process exited early ({process.returncode}): {output}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read().decode()
@@ -74,17 +105,11 @@ def _wait_for(url, process, timeout=90):
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-def test_serve_shows_an_offline_index_of_every_dashboard():
+def test_serve_shows_an_offline_index_of_every_dashboard(tmp_path):
     from attnviz.dashboards import entries
 
     port = free_port()
-    server = subprocess.Popen(
-        [*ATTNVIZ, "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with _background("serve", "--port", str(port), tmp_path=tmp_path) as server:
         page = _wait_for(f"http://127.0.0.1:{port}/", server)
         for entry in entries():
             assert f'href="/{entry.slug}"' in page
@@ -93,37 +118,25 @@ def test_serve_shows_an_offline_index_of_every_dashboard():
         app = _wait_for(f"http://127.0.0.1:{port}/soft_lookup", server)
         assert "01 · Attention is a soft lookup" in app or "soft_lookup" in app
         assert "cdn.bokeh.org" not in app and "cdn.holoviz.org" not in app
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_lab_opens_jupyterlab_on_the_lessons(tmp_path):
     port = free_port()
     lessons = find_lessons()
     assert lessons is not None and lessons.name == "lessons"
-    lab = subprocess.Popen(
-        [
-            *ATTNVIZ,
-            "lab",
-            "--no-browser",
-            f"--port={port}",
-            "--ServerApp.token=",
-            "--ServerApp.password=",
-            f"--ServerApp.runtime_dir={tmp_path}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with _background(
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.runtime_dir={tmp_path}",
+        tmp_path=tmp_path,
+    ) as lab:
         listing = json.loads(_wait_for(f"http://127.0.0.1:{port}/api/contents", lab))
         names = {item["name"] for item in listing["content"]}
         assert {p.name for p in lessons.glob("*.ipynb")} <= names
         assert _wait_for(f"http://127.0.0.1:{port}/lab", lab)
-    finally:
-        lab.terminate()
-        lab.wait(timeout=30)
 
 
 def test_lab_without_a_lessons_folder_exits_2(tmp_path, capsys):
