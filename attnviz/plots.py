@@ -194,8 +194,10 @@ class Curves:
         y_label: str = "",
         dashed: Sequence[str] = (),
         legend_location: str = "top_left",
+        marker_label: str | None = None,
         **figure_kwargs,
     ) -> None:
+        """``marker_label`` names the marker points in the legend (say, "this sample")."""
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
@@ -214,7 +216,8 @@ class Curves:
                 legend_label=name,
                 line_dash="dashed" if name in dashed else "solid",
             )
-            self.figure.scatter("x", "y", source=marker, size=10, color=color)
+            marker_legend = {} if marker_label is None else {"legend_label": marker_label}
+            self.figure.scatter("x", "y", source=marker, size=10, color=color, **marker_legend)
             self.sources[name] = source
             self.markers[name] = marker
         self.figure.add_tools(HoverTool(tooltips=[("x", "@x{0.[00]}"), ("y", "@y{0.000}")]))

@@ -8,7 +8,6 @@ through a real Jupyter server with jupyter-server-proxy, in a fresh environment.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal

@@ -122,11 +122,12 @@ class SoftLookup(Dashboard):
                 "unscaled q·k": (study.d_ks, study.entropy_unscaled),
                 "q·k / √d_k": (study.d_ks, study.entropy_scaled),
             },
-            title=f"row entropy vs d_k (τ = 1, {N_RANDOM} keys; uniform = ln {N_RANDOM})",
+            title=f"mean row entropy vs d_k (τ = 1, {N_RANDOM} keys; uniform = ln {N_RANDOM})",
             x_label="d_k",
             y_label="entropy (nats)",
             x_axis_type="log",
             legend_location="bottom_left",
+            marker_label="the heatmap at left",
         )
 
     def _move_query(self, event) -> None:
@@ -211,15 +212,13 @@ class SoftLookup(Dashboard):
 
     def __panel__(self):
         pane = dict(sizing_mode="fixed")
-        figures = pn.Column(
-            pn.Row(
-                pn.pane.Bokeh(self._fit.figure, **pane),
-                pn.pane.Bokeh(self._nw_heatmap.figure, **pane),
-            ),
-            pn.Row(
-                pn.pane.Bokeh(self._attention_heatmap.figure, **pane),
-                pn.pane.Bokeh(self._saturation.figure, **pane),
-            ),
+        # a FlexBox wraps the four figures onto more rows in a narrow notebook
+        figures = pn.FlexBox(
+            pn.pane.Bokeh(self._fit.figure, **pane),
+            pn.pane.Bokeh(self._nw_heatmap.figure, **pane),
+            pn.pane.Bokeh(self._attention_heatmap.figure, **pane),
+            pn.pane.Bokeh(self._saturation.figure, **pane),
+            max_width=900,
         )
         return pn.Column(
             self._header(),
