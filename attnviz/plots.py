@@ -12,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from bokeh.events import Tap
 from bokeh.models import (
+    BoxAnnotation,
     ColorBar,
     ColumnDataSource,
+    DataRange1d,
     FixedTicker,
     HoverTool,
+    LinearAxis,
     LinearColorMapper,
     Range1d,
     Span,
+    TapTool,
 )
 from bokeh.palettes import Colorblind8, Viridis256
 from bokeh.plotting import figure
@@ -274,3 +279,620 @@ class Bars:
         positions = np.arange(values.size) if positions is None else np.asarray(positions)
         labels = [str(t) for t in labels] if labels is not None else [str(p) for p in positions]
         self.source.data = dict(x=positions, top=values, label=labels)
+
+
+# -- heads: the model view, a long head view, head scores, training curves ---------------
+
+ROLE_TEXT_DARK = "#ffffff"  # on the dark end of Viridis
+ROLE_TEXT_LIGHT = "#222222"  # on the light end
+SELECTED_COLOR = "#d55e00"  # Okabe-Ito vermillion: the selected / ablated mark everywhere
+# score series: Okabe-Ito without yellow (too faint as a line on white); loss is black
+SCORE_COLORS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00")
+
+
+def _top(values: np.ndarray, high: float | None) -> float:
+    """The top of a colour scale: ``high`` if given, else the largest value (1 if none)."""
+    top = float(np.nanmax(values)) if high is None and values.size else (high or 0.0)
+    return top if np.isfinite(top) and top > 0 else 1.0
+
+
+def head_label(layer: int, head: int) -> str:
+    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
+    return f"L{layer}H{head}"
+
+
+def _grid_ticks(axis, n: int, prefix: str) -> None:
+    """Ticks at the centres of n unit cells, labelled prefix + index (L0, L1, ...)."""
+    if not isinstance(axis.ticker, FixedTicker):
+        axis.ticker = FixedTicker(ticks=[])
+    ticks = [i + 0.5 for i in range(n)]
+    overrides = {tick: f"{prefix}{i}" for i, tick in enumerate(ticks)}
+    if axis.ticker.ticks != ticks:
+        axis.ticker.ticks = ticks
+    if axis.major_label_overrides != overrides:
+        axis.major_label_overrides = overrides
+
+
+class HeadGrid:
+    """The model view: one small attention map per head, layers down, heads across.
+
+    Thumbnails are drawn as images in a single figure, so a 12 x 12 grid is still
+    one canvas. Each thumbnail sits in the unit cell [head, head + 1) x [layer,
+    layer + 1); a transparent box over it carries the hover (layer, head and any
+    per-head scores given) and the selection: tapping a thumbnail selects its box.
+    ``selected`` reads the (layer, head) chosen and ``on_select`` calls back with it,
+    so a dashboard can enlarge that head; the selection lives in
+    ``boxes.selected.indices``, which Bokeh syncs with the browser.
+
+    Thumbnails are passed ready to draw (for long sequences, already downsampled,
+    for example with ``attnviz.maps.downsample``); this class only draws them.
+    """
+
+    GAP = 0.12  # fraction of a cell left blank between thumbnails
+
+    def __init__(
+        self,
+        thumbnails: np.ndarray,
+        scores: Mapping[str, np.ndarray] | None = None,
+        *,
+        title: str = "every head (tap one to enlarge it)",
+        cell_px: int = 76,
+        **figure_kwargs,
+    ) -> None:
+        thumbnails = np.asarray(thumbnails)
+        n_layers, n_heads = thumbnails.shape[:2]
+        self._score_names = list(scores or {})
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
+        options = dict(
+            width=max(220, 70 + cell_px * n_heads),
+            height=max(160, 70 + cell_px * n_layers),
+            x_range=Range1d(0, n_heads),
+            y_range=Range1d(n_layers, 0),  # layer 0 at the top
+            tools="tap,save",
+            title=title,
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = "head"
+        fig.yaxis.axis_label = "layer"
+        fig.xaxis.major_tick_line_color = None
+        fig.yaxis.major_tick_line_color = None
+        fig.image(
+            image="image",
+            x="x",
+            y="y",
+            dw="dw",
+            dh="dh",
+            source=self.images,
+            color_mapper=self.mapper,
+        )
+        self.box_renderer = fig.quad(
+            left="left",
+            right="right",
+            top="top",
+            bottom="bottom",
+            source=self.boxes,
+            fill_alpha=0.0,
+            line_color="#bbbbbb",
+            line_width=1,
+            selection_line_color=SELECTED_COLOR,
+            selection_line_width=3,
+            selection_fill_alpha=0.0,
+            nonselection_fill_alpha=0.0,
+            nonselection_line_color="#bbbbbb",
+            nonselection_line_alpha=1.0,
+        )
+        tooltips = [("head", "@label")] + [(n, f"@{{{n}}}{{0.000}}") for n in self._score_names]
+        fig.add_tools(HoverTool(renderers=[self.box_renderer], tooltips=tooltips))
+        fig.select_one(TapTool).renderers = [self.box_renderer]
+        self.update(thumbnails, scores)
+
+    def _box_data(self, n_layers: int, n_heads: int, scores) -> dict:
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        inset = self.GAP / 2
+        data = dict(
+            left=heads + inset,
+            right=heads + 1 - inset,
+            top=layers + inset,
+            bottom=layers + 1 - inset,
+            layer=layers,
+            head=heads,
+            label=[head_label(int(la), int(he)) for la, he in zip(layers, heads, strict=True)],
+        )
+        for name in self._score_names:
+            data[name] = np.asarray(scores[name], dtype=np.float64).ravel()
+        return data
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(layers, heads) drawn now."""
+        return int(self.figure.y_range.start), int(self.figure.x_range.end)
+
+    def update(
+        self,
+        thumbnails: np.ndarray,
+        scores: Mapping[str, np.ndarray] | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Draw new thumbnails, shape (layers, heads, rows, cols), and per-head scores.
+
+        ``high`` is the weight drawn in the brightest colour (default: the largest);
+        larger weights are drawn in that colour too.
+        """
+        thumbnails = np.asarray(thumbnails, dtype=np.float64)
+        if thumbnails.ndim != 4:
+            raise ValueError(
+                f"thumbnails must have shape (layers, heads, rows, cols), got {thumbnails.shape}"
+            )
+        n_layers, n_heads, _, _ = thumbnails.shape
+        if scores is not None and set(scores) != set(self._score_names):
+            raise ValueError(
+                f"scores must name {self._score_names} as when the grid was built, "
+                f"got {sorted(scores)}"
+            )
+        self.mapper.high = _top(thumbnails, high)
+        inset = self.GAP / 2
+        size = 1 - self.GAP
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        self.images.data = dict(
+            image=[thumbnails[la, he] for la, he in zip(layers, heads, strict=True)],
+            x=heads + inset,
+            y=layers + inset,  # the y range is flipped: row 0 of each image at its top
+            dw=np.full(layers.size, size),
+            dh=np.full(layers.size, size),
+        )
+        if (n_layers, n_heads) != self.shape or scores is not None:
+            selected = self.selected
+            self.boxes.data = self._box_data(n_layers, n_heads, scores)
+            if selected is not None and (selected[0] >= n_layers or selected[1] >= n_heads):
+                self.boxes.selected.indices = []
+        self.figure.x_range.update(start=0, end=n_heads)
+        self.figure.y_range.update(start=n_layers, end=0)
+        _grid_ticks(self.figure.xaxis[0], n_heads, "H")
+        _grid_ticks(self.figure.yaxis[0], n_layers, "L")
+
+    @property
+    def selected(self) -> tuple[int, int] | None:
+        """The (layer, head) tapped last, or None."""
+        indices = self.boxes.selected.indices
+        if not indices:
+            return None
+        index = int(indices[0])
+        return int(self.boxes.data["layer"][index]), int(self.boxes.data["head"][index])
+
+    def select(self, layer: int | None, head: int | None = None) -> None:
+        """Outline one head's thumbnail (None clears the selection)."""
+        if layer is None:
+            indices = []
+        else:
+            n_layers, n_heads = self.shape
+            if not (0 <= layer < n_layers and 0 <= head < n_heads):
+                raise ValueError(
+                    f"(layer, head) must be within ({n_layers}, {n_heads}), got ({layer}, {head})"
+                )
+            indices = [layer * n_heads + head]
+        if list(self.boxes.selected.indices) != indices:
+            self.boxes.selected.indices = indices
+
+    def on_select(self, callback) -> None:
+        """Call ``callback(layer, head)`` whenever a thumbnail is tapped (in the browser too)."""
+
+        def changed(attr, old, new) -> None:
+            chosen = self.selected
+            if chosen is not None:
+                callback(*chosen)
+
+        self.boxes.selected.on_change("indices", changed)
+
+
+class LongHeadView:
+    """One head over a long sequence: an overview of the whole map and a token-level zoom.
+
+    The overview is one image of a downsampled matrix (each pixel the mean weight of
+    a block of queries x keys), drawn over the true token positions, so 4,096
+    tokens cost no more than 64. A box marks the zoom window; the zoom draws that
+    window cell by cell with the tokens on its axes, and hovering a cell shows the
+    query token, the key token and the weight. Tap the overview to move the window
+    (a dashboard listens with ``on_pick``).
+    """
+
+    def __init__(
+        self,
+        overview: np.ndarray,
+        n_queries: int,
+        n_keys: int,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+        *,
+        title: str = "the whole map",
+        zoom_title: str = "zoom: token by token",
+        **figure_kwargs,
+    ) -> None:
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        options = dict(
+            title=title,
+            x_range=Range1d(0, 1),
+            y_range=Range1d(1, 0),
+            tools="tap,pan,wheel_zoom,reset,save",
+            width=340,
+            height=320,
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = "key position"
+        fig.yaxis.axis_label = "query position"
+        self.picture = fig.image(
+            image="image",
+            x="x",
+            y="y",
+            dw="dw",
+            dh="dh",
+            source=self.image,
+            color_mapper=self.mapper,
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.picture],
+                tooltips=[
+                    ("query ≈", "$y{0}"),
+                    ("key ≈", "$x{0}"),
+                    ("mean weight in block", "@image{0.0000}"),
+                ],
+            )
+        )
+        self.window_box = BoxAnnotation(
+            left=0,
+            right=1,
+            top=0,
+            bottom=1,
+            fill_alpha=0.0,
+            line_color=SELECTED_COLOR,
+            line_width=2,
+        )
+        fig.add_layout(self.window_box)
+        self.zoom = Heatmap(
+            np.zeros((1, 1)),
+            title=zoom_title,
+            x_label="key token",
+            y_label="query token",
+            width=420,
+            height=420,
+        )
+        self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
+
+    @property
+    def figures(self) -> dict:
+        return {"overview": self.figure, "zoom": self.zoom.figure}
+
+    def update(
+        self,
+        overview: np.ndarray,
+        n_queries: int,
+        n_keys: int,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Show a new map.
+
+        Args:
+            overview: (rows, cols) block means of the (n_queries, n_keys) weights.
+            window: the exact weights of the zoom, (w_q, w_k), starting at
+                ``window_start`` = (first query, first key).
+            query_tokens, key_tokens: the tokens of the window's rows and columns
+                (labels are prefixed with their positions).
+            high: the overview's brightest mean weight (default: its largest).
+        """
+        self.update_overview(overview, n_queries, n_keys, high=high)
+        self.update_window(window, window_start, query_tokens, key_tokens)
+
+    def update_overview(
+        self, overview: np.ndarray, n_queries: int, n_keys: int, *, high: float | None = None
+    ) -> None:
+        """``high``: the mean weight drawn brightest (default: the largest)."""
+        overview = np.asarray(overview, dtype=np.float64)
+        if overview.ndim != 2:
+            raise ValueError(f"overview must be a 2-D array, got shape {overview.shape}")
+        self.mapper.high = _top(overview, high)
+        # the y range is flipped, so anchoring at y=0 puts row 0 (query 0) at the top
+        self.image.data = dict(image=[overview], x=[0], y=[0], dw=[n_keys], dh=[n_queries])
+        self.figure.x_range.update(start=0, end=n_keys)
+        self.figure.y_range.update(start=n_queries, end=0)
+        self.n_queries, self.n_keys = int(n_queries), int(n_keys)
+
+    def update_window(
+        self,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+    ) -> None:
+        window = np.asarray(window, dtype=np.float64)
+        q0, k0 = (int(v) for v in window_start)
+        w_q, w_k = window.shape
+        queries = [str(t) for t in query_tokens] if query_tokens is not None else [""] * w_q
+        keys = [str(t) for t in key_tokens] if key_tokens is not None else [""] * w_k
+        self.zoom.update(
+            window,
+            [f"{q0 + i} {t}".rstrip() for i, t in enumerate(queries)],
+            [f"{k0 + j} {t}".rstrip() for j, t in enumerate(keys)],
+        )
+        self.window_box.update(left=k0, right=k0 + w_k, top=q0, bottom=q0 + w_q)
+        self.window_start = (q0, k0)
+
+    def on_pick(self, callback) -> None:
+        """Call ``callback(query, key)`` with the token position tapped on the overview."""
+
+        def picked(event) -> None:
+            if event.x is None or event.y is None:
+                return
+            if not (np.isfinite(event.x) and np.isfinite(event.y)):
+                return
+            callback(int(np.floor(event.y)), int(np.floor(event.x)))
+
+        self.figure.on_event(Tap, picked)
+
+
+class ScoreHeatmap:
+    """Head scores as a layers x heads heatmap, each cell labelled with its role.
+
+    ``scores`` maps a score name to a (layers, heads) array; ``value`` names the one
+    that colours the cells, and hovering a cell shows all of them. ``roles`` is a
+    (layers, heads) array of short labels ("induction", "prev-token", "", ...)
+    written in the cells. ``mark`` draws a cross over chosen heads (ablated ones,
+    say). Tapping a cell is reported through ``on_tap(callback(layer, head))``.
+    """
+
+    def __init__(
+        self,
+        scores: Mapping[str, np.ndarray],
+        value: str,
+        roles: np.ndarray | None = None,
+        *,
+        title: str = "head scores",
+        high: float | None = None,
+        cell_px: int = 78,
+        **figure_kwargs,
+    ) -> None:
+        first = np.asarray(next(iter(scores.values())))
+        n_layers, n_heads = first.shape
+        self._score_names = list(scores)
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[], label=[], role=[]))
+        self.text = ColumnDataSource(data=dict(x=[], y=[], text=[], color=[]))
+        self.marks = ColumnDataSource(data=dict(x=[], y=[]))
+        options = dict(
+            title=title,
+            width=max(260, 110 + cell_px * n_heads),
+            height=max(180, 80 + cell_px * n_layers),
+            x_range=Range1d(-0.5, n_heads - 0.5),
+            y_range=Range1d(n_layers - 0.5, -0.5),
+            tools="tap,save",
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = "head"
+        fig.yaxis.axis_label = "layer"
+        self.rects = fig.rect(
+            "x",
+            "y",
+            0.96,
+            0.96,
+            source=self.cells,
+            line_color=None,
+            fill_color={"field": "value", "transform": self.mapper},
+            selection_fill_alpha=1.0,
+            nonselection_fill_alpha=1.0,
+        )
+        fig.text(
+            "x",
+            "y",
+            text="text",
+            source=self.text,
+            text_color="color",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="11px",
+            text_font={"value": FONT},
+        )
+        fig.scatter(
+            "x",
+            "y",
+            source=self.marks,
+            marker="x",
+            size=46,
+            line_width=3,
+            color=SELECTED_COLOR,
+            alpha=0.9,
+        )
+        self.hover = HoverTool(renderers=[self.rects], tooltips=[("head", "@label")])
+        fig.add_tools(self.hover)
+        fig.select_one(TapTool).renderers = [self.rects]
+        self.color_bar = ColorBar(color_mapper=self.mapper, width=10, title=value)
+        fig.add_layout(self.color_bar, "right")
+        self.update(scores, value, roles, high=high)
+
+    def update(
+        self,
+        scores: Mapping[str, np.ndarray],
+        value: str,
+        roles: np.ndarray | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Colour by ``scores[value]``; ``high`` fixes the top of the scale (else the max)."""
+        if value not in scores:
+            raise ValueError(f"value must be one of {sorted(scores)}, got {value!r}")
+        shown = np.asarray(scores[value], dtype=np.float64)
+        n_layers, n_heads = shown.shape
+        roles = np.full(shown.shape, "", dtype=object) if roles is None else np.asarray(roles)
+        top = _top(shown, high)
+        self.mapper.update(low=0.0, high=top)
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        data = dict(
+            x=heads,
+            y=layers,
+            value=shown.ravel(),
+            label=[head_label(int(la), int(he)) for la, he in zip(layers, heads, strict=True)],
+            role=[str(r) or "—" for r in roles.ravel()],
+        )
+        columns = [("head", "@label"), ("role", "@role")]
+        for i, (name, array) in enumerate(scores.items()):
+            data[f"s{i}"] = np.asarray(array, dtype=np.float64).ravel()
+            columns.append((name, f"@s{i}{{0.000}}"))
+        self.cells.data = data
+        if self.hover.tooltips != columns:
+            self.hover.tooltips = columns
+        self.color_bar.title = value
+        light = shown.ravel() > 0.6 * top  # Viridis turns light: dark text there
+        self.text.data = dict(
+            x=heads,
+            y=layers,
+            text=[
+                f"{r}\n{v:.2f}" if r else f"{v:.2f}"
+                for r, v in zip(roles.ravel(), shown.ravel(), strict=True)
+            ],
+            color=np.where(light, ROLE_TEXT_LIGHT, ROLE_TEXT_DARK),
+        )
+        self.figure.x_range.update(start=-0.5, end=n_heads - 0.5)
+        self.figure.y_range.update(start=n_layers - 0.5, end=-0.5)
+        _label_ticks(self.figure.xaxis[0], n_heads, [f"H{h}" for h in range(n_heads)])
+        _label_ticks(self.figure.yaxis[0], n_layers, [f"L{la}" for la in range(n_layers)])
+        self.shape = (n_layers, n_heads)
+
+    def mark(self, heads: Sequence[tuple[int, int]]) -> None:
+        """Cross out these (layer, head) cells (an empty list clears the marks)."""
+        heads = sorted(heads)
+        self.marks.data = dict(x=[h for _, h in heads], y=[la for la, _ in heads])
+
+    def on_tap(self, callback) -> None:
+        """Call ``callback(layer, head)`` when a cell is tapped."""
+
+        def tapped(event) -> None:
+            if event.x is None or event.y is None:
+                return
+            if not (np.isfinite(event.x) and np.isfinite(event.y)):
+                return
+            layer, head = int(round(event.y)), int(round(event.x))
+            if 0 <= layer < self.shape[0] and 0 <= head < self.shape[1]:
+                callback(layer, head)
+
+        self.figure.on_event(Tap, tapped)
+
+
+class TrainingCurves:
+    """Training loss (left axis) and head scores (right axis, 0 to 1) against the step.
+
+    One ColumnDataSource holds every series, so ``stream`` appends a new training
+    step as one small message while the model trains; ``set`` replaces the whole
+    history (a shipped run, say), and ``mark_step`` draws a vertical line (the step
+    a heatmap shows).
+    """
+
+    def __init__(
+        self,
+        score_names: Sequence[str],
+        *,
+        title: str = "training: loss and head scores",
+        loss_label: str = "loss",
+        score_label: str = "score",
+        **figure_kwargs,
+    ) -> None:
+        self.score_names = list(score_names)
+        self._columns = {name: f"s{i}" for i, name in enumerate(self.score_names)}
+        self.source = ColumnDataSource(data=self._empty())
+        options = dict(title=title, width=520, height=320, tools="pan,wheel_zoom,reset,save")
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = "training step"
+        fig.yaxis.axis_label = loss_label
+        fig.extra_y_ranges = {"score": Range1d(0.0, 1.05)}
+        score_axis = LinearAxis(y_range_name="score", axis_label=score_label)
+        score_axis.axis_label_text_font = FONT
+        score_axis.axis_label_text_font_style = "normal"
+        score_axis.major_label_text_font_size = "11px"
+        fig.add_layout(score_axis, "right")
+        loss = fig.line(
+            "step", "loss", source=self.source, line_width=2.5, color="#000000", legend_label="loss"
+        )
+        fig.y_range = DataRange1d(renderers=[loss], start=0.0)
+        for i, name in enumerate(self.score_names):
+            fig.line(
+                "step",
+                self._columns[name],
+                source=self.source,
+                y_range_name="score",
+                line_width=2,
+                color=SCORE_COLORS[i % len(SCORE_COLORS)],
+                legend_label=name,
+            )
+        fig.add_tools(
+            HoverTool(
+                tooltips=[("step", "@step"), ("loss", "@loss{0.000}")]
+                + [(n, f"@{c}{{0.000}}") for n, c in self._columns.items()],
+                mode="vline",
+                renderers=[loss],
+            )
+        )
+        self.step_marker = Span(
+            location=0,
+            dimension="height",
+            line_color="#666666",
+            line_dash="dashed",
+            line_width=2,
+            visible=False,
+        )
+        fig.add_layout(self.step_marker)
+        fig.legend.location = "center_right"
+        fig.legend.background_fill_alpha = 0.7
+        fig.legend.label_text_font_size = "11px"
+        fig.legend.click_policy = "hide"
+
+    def _empty(self) -> dict:
+        return {"step": [], "loss": [], **{c: [] for c in self._columns.values()}}
+
+    def _columns_for(self, step, loss, scores: Mapping[str, Sequence[float]]) -> dict:
+        missing = set(self.score_names) - set(scores)
+        if missing:
+            raise ValueError(f"scores is missing {sorted(missing)} (needs {self.score_names})")
+        data = {
+            "step": np.asarray(step, dtype=np.float64),
+            "loss": np.asarray(loss, dtype=np.float64),
+        }
+        for name, column in self._columns.items():
+            data[column] = np.asarray(scores[name], dtype=np.float64)
+        return data
+
+    def set(self, step, loss, scores: Mapping[str, Sequence[float]]) -> None:
+        """Replace the whole history: arrays of steps, losses and each score."""
+        self.source.data = self._columns_for(step, loss, scores)
+
+    def clear(self) -> None:
+        self.source.data = self._empty()
+
+    def stream(self, step, loss, scores: Mapping[str, Sequence[float]]) -> None:
+        """Append recorded steps (arrays, or one step as scalars) without resending the rest."""
+        data = self._columns_for(
+            np.atleast_1d(step),
+            np.atleast_1d(loss),
+            {name: np.atleast_1d(values) for name, values in scores.items()},
+        )
+        self.source.stream(data)
+
+    def mark_step(self, step: float | None) -> None:
+        """Draw a vertical line at ``step`` (None hides it)."""
+        self.step_marker.visible = step is not None
+        if step is not None:
+            self.step_marker.location = float(step)

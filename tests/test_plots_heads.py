@@ -1,0 +1,208 @@
+"""plots, the head views: the model view grid, the long head view, head scores, training."""
+
+import numpy as np
+import pytest
+from bokeh.events import Tap
+from bokeh.models import HoverTool, TapTool
+
+from attnviz import plots
+
+
+def _causal_uniform(n: int) -> np.ndarray:
+    """Each query spreads its weight evenly over itself and every earlier key."""
+    weights = np.tril(np.ones((n, n), dtype=np.float32))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _block_means(weights: np.ndarray, size: int) -> np.ndarray:
+    n = weights.shape[0]
+    return weights.reshape(size, n // size, size, n // size).mean(axis=(1, 3))
+
+
+# -- the model view ---------------------------------------------------------------------
+
+
+def test_head_grid_draws_one_thumbnail_per_head_in_its_cell():
+    thumbnails = np.random.default_rng(0).random((2, 3, 8, 8))
+    grid = plots.HeadGrid(thumbnails, {"entropy": np.arange(6.0).reshape(2, 3)})
+    images = grid.images.data
+    assert len(images["image"]) == 6
+    np.testing.assert_array_equal(images["image"][4], thumbnails[1, 1])  # layer 1, head 1
+    assert images["x"][4] == pytest.approx(1 + grid.GAP / 2)
+    assert images["y"][4] == pytest.approx(1 + grid.GAP / 2)
+    assert grid.boxes.data["label"] == ["L0H0", "L0H1", "L0H2", "L1H0", "L1H1", "L1H2"]
+    assert list(grid.boxes.data["entropy"]) == [0, 1, 2, 3, 4, 5]
+    assert grid.shape == (2, 3)
+    assert grid.figure.yaxis[0].major_label_overrides == {0.5: "L0", 1.5: "L1"}
+    (hover,) = grid.figure.select(HoverTool)
+    assert ("entropy", "@{entropy}{0.000}") in hover.tooltips
+    assert grid.figure.select_one(TapTool).renderers == [grid.box_renderer]
+
+
+def test_tapping_a_thumbnail_selects_that_head_and_calls_back():
+    grid = plots.HeadGrid(np.zeros((2, 4, 4, 4)))
+    chosen = []
+    grid.on_select(lambda layer, head: chosen.append((layer, head)))
+    assert grid.selected is None
+    grid.boxes.selected.indices = [6]  # what a tap in the browser sends back
+    assert grid.selected == (1, 2) and chosen == [(1, 2)]
+    grid.select(0, 3)
+    assert grid.boxes.selected.indices == [3] and chosen[-1] == (0, 3)
+    grid.select(None)
+    assert grid.selected is None
+    with pytest.raises(ValueError, match=r"\(layer, head\) must be within \(2, 4\)"):
+        grid.select(2, 0)
+
+
+def test_head_grid_update_resizes_and_drops_a_selection_that_no_longer_exists():
+    grid = plots.HeadGrid(np.zeros((4, 4, 2, 2)))
+    grid.select(3, 3)
+    grid.update(np.ones((2, 2, 2, 2)), high=0.5)
+    assert grid.shape == (2, 2) and grid.selected is None
+    assert grid.mapper.high == 0.5
+    assert len(grid.boxes.data["label"]) == 4
+    with pytest.raises(ValueError, match="thumbnails must have shape"):
+        grid.update(np.zeros((2, 2, 2)))
+
+
+def test_head_grid_refuses_scores_it_was_not_built_with():
+    grid = plots.HeadGrid(np.zeros((1, 2, 2, 2)), {"sink": np.zeros((1, 2))})
+    with pytest.raises(ValueError, match=r"scores must name \['sink'\]"):
+        grid.update(np.zeros((1, 2, 2, 2)), {"entropy": np.zeros((1, 2))})
+
+
+# -- the long head view -----------------------------------------------------------------
+
+
+def test_head_view_of_4096_tokens_builds_from_an_overview_and_a_window():
+    n, window = 4096, 64
+    weights = _causal_uniform(n)
+    overview = _block_means(weights, 256)
+    tokens = [f"t{i}" for i in range(n)]
+    q0, k0 = 2000, 1990
+    view = plots.LongHeadView(
+        overview,
+        n,
+        n,
+        weights[q0 : q0 + window, k0 : k0 + window],
+        (q0, k0),
+        tokens[q0 : q0 + window],
+        tokens[k0 : k0 + window],
+    )
+    # the overview is one 256 x 256 image stretched over all 4096 positions
+    assert view.image.data["image"][0].shape == (256, 256)
+    assert (view.image.data["dw"][0], view.image.data["dh"][0]) == (n, n)
+    assert (view.figure.y_range.start, view.figure.y_range.end) == (n, 0)  # query 0 on top
+    # the zoom draws the exact window cell by cell, with positions and tokens
+    cells = view.zoom.cells.data
+    assert len(cells["weight"]) == window * window
+    assert cells["query"][0] == "2000 t2000" and cells["key"][1] == "1991 t1991"
+    np.testing.assert_allclose(cells["weight"][:2], 1 / 2001)
+    box = view.window_box
+    assert (box.left, box.right, box.top, box.bottom) == (k0, k0 + window, q0, q0 + window)
+    assert set(view.figures) == {"overview", "zoom"}
+
+
+def test_head_view_hover_names_query_key_and_weight():
+    view = plots.LongHeadView(np.eye(2), 4, 4, np.eye(2))
+    tooltips = [tool.tooltips for tool in view.zoom.figure.select(HoverTool)]
+    assert [("query", "@query"), ("key", "@key"), ("weight", "@weight{0.000}")] in tooltips
+    (overview_hover,) = view.figure.select(HoverTool)
+    assert ("mean weight in block", "@image{0.0000}") in overview_hover.tooltips
+
+
+def test_tapping_the_overview_reports_token_positions():
+    view = plots.LongHeadView(np.eye(4), 4096, 4096, np.eye(8))
+    picked = []
+    view.on_pick(lambda query, key: picked.append((query, key)))
+    view.figure._trigger_event(Tap(model=view.figure, x=1234.7, y=3000.2))
+    view.figure._trigger_event(Tap(model=view.figure, x=float("nan"), y=1.0))  # ignored
+    assert picked == [(3000, 1234)]
+
+
+def test_head_view_window_update_moves_only_the_window():
+    view = plots.LongHeadView(np.eye(4), 100, 100, np.eye(8))
+    image = view.image.data["image"][0]
+    view.update_window(np.full((8, 8), 0.125), (50, 40), list("abcdefgh"), list("abcdefgh"))
+    assert view.image.data["image"][0] is image
+    assert view.window_start == (50, 40)
+    assert view.zoom.cells.data["query"][0] == "50 a"
+    view.update_overview(np.full((2, 2), 0.3), 10, 20, high=0.1)
+    assert view.mapper.high == 0.1 and view.figure.x_range.end == 20
+    with pytest.raises(ValueError, match="overview must be a 2-D array"):
+        view.update_overview(np.zeros(3), 3, 3)
+
+
+# -- head scores ------------------------------------------------------------------------
+
+
+def test_score_heatmap_writes_each_role_and_colours_by_the_chosen_score():
+    scores = {
+        "induction": np.array([[0.1, 0.9], [0.0, 0.2]]),
+        "sink": np.array([[0.8, 0.0], [0.1, 0.3]]),
+    }
+    roles = np.array([["sink", "induction"], ["", ""]], dtype=object)
+    heat = plots.ScoreHeatmap(scores, "induction", roles, high=1.0)
+    assert list(heat.cells.data["value"]) == [0.1, 0.9, 0.0, 0.2]
+    assert heat.text.data["text"][:3] == ["sink\n0.10", "induction\n0.90", "0.00"]
+    assert heat.cells.data["role"] == ["sink", "induction", "—", "—"]
+    # light cells get dark text, dark cells white text
+    assert list(heat.text.data["color"][:2]) == [plots.ROLE_TEXT_DARK, plots.ROLE_TEXT_LIGHT]
+    assert ("sink", "@s1{0.000}") in heat.hover.tooltips
+    heat.update(scores, "sink", roles)
+    assert list(heat.cells.data["value"]) == [0.8, 0.0, 0.1, 0.3]
+    assert heat.mapper.high == 0.8 and heat.color_bar.title == "sink"
+    with pytest.raises(ValueError, match="value must be one of"):
+        heat.update(scores, "entropy")
+
+
+def test_score_heatmap_marks_ablated_heads_and_reports_taps():
+    heat = plots.ScoreHeatmap({"s": np.zeros((2, 4))}, "s")
+    heat.mark([(1, 3), (0, 2)])
+    assert heat.marks.data == {"x": [2, 3], "y": [0, 1]}
+    heat.mark([])
+    assert heat.marks.data == {"x": [], "y": []}
+    tapped = []
+    heat.on_tap(lambda layer, head: tapped.append((layer, head)))
+    heat.figure._trigger_event(Tap(model=heat.figure, x=2.8, y=1.2))
+    heat.figure._trigger_event(Tap(model=heat.figure, x=9.0, y=0.0))  # off the grid
+    assert tapped == [(1, 3)]
+
+
+# -- training ---------------------------------------------------------------------------
+
+
+def test_training_curves_set_a_history_and_stream_new_steps():
+    curves = plots.TrainingCurves(["induction", "previous-token"])
+    curves.set([0, 10], [3.0, 2.0], {"induction": [0.0, 0.1], "previous-token": [0.2, 0.5]})
+    assert curves.source.data["loss"].tolist() == [3.0, 2.0]
+    curves.stream(20, 1.0, {"induction": 0.7, "previous-token": 0.6})
+    curves.stream([30, 40], [0.5, 0.4], {"induction": [0.8, 0.9], "previous-token": [0.6, 0.6]})
+    data = curves.source.data
+    assert list(data["step"]) == [0, 10, 20, 30, 40]
+    assert list(data[curves._columns["induction"]]) == [0.0, 0.1, 0.7, 0.8, 0.9]
+    curves.mark_step(20)
+    assert curves.step_marker.visible and curves.step_marker.location == 20
+    curves.mark_step(None)
+    assert not curves.step_marker.visible
+    curves.clear()
+    assert len(curves.source.data["step"]) == 0
+    with pytest.raises(ValueError, match=r"scores is missing \['previous-token'\]"):
+        curves.stream(50, 0.3, {"induction": 1.0})
+
+
+def test_training_curves_put_scores_on_their_own_zero_to_one_axis():
+    curves = plots.TrainingCurves(["induction"])
+    assert (
+        curves.figure.extra_y_ranges["score"].start,
+        curves.figure.extra_y_ranges["score"].end,
+    ) == (
+        0.0,
+        1.05,
+    )
+    labels = [item.label["value"] for item in curves.figure.legend[0].items]
+    assert labels == ["loss", "induction"]
+
+
+def test_head_label():
+    assert plots.head_label(1, 3) == "L1H3"
