@@ -60,15 +60,17 @@ def themed_figure(**kwargs) -> figure:
     return fig
 
 
-def _label_ticks(axis, n: int, labels: Sequence[str] | None) -> None:
-    """Label every row/column when they fit, else about ten of them.
+def _label_ticks(
+    axis, n: int, labels: Sequence[str] | None, max_labels: int = MAX_TICK_LABELS
+) -> None:
+    """Label every row/column when at most ``max_labels`` of them, else about ten.
 
     The axis keeps one FixedTicker for its lifetime: swapping ticker models would
     make Bokeh re-walk the whole document on every update.
     """
     if not isinstance(axis.ticker, FixedTicker):
         axis.ticker = FixedTicker(ticks=[])
-    step = 1 if n <= MAX_TICK_LABELS else int(np.ceil(n / 10))
+    step = 1 if n <= max_labels else int(np.ceil(n / 10))
     ticks = list(range(0, n, step))
     overrides = {} if labels is None else {i: str(labels[i]) for i in ticks}
     if axis.ticker.ticks != ticks:
@@ -94,8 +96,11 @@ class Heatmap:
         title: str = "attention weights",
         x_label: str = "key",
         y_label: str = "query",
+        max_tick_labels: int = MAX_TICK_LABELS,
         **figure_kwargs,
     ) -> None:
+        """``max_tick_labels``: label every token up to this many, else about ten."""
+        self.max_tick_labels = max_tick_labels
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
@@ -177,8 +182,8 @@ class Heatmap:
             self.image.data = dict(image=[weights], x=[-0.5], y=[-0.5], dw=[n_k], dh=[n_q])
         self.figure.x_range.update(start=-0.5, end=n_k - 0.5)
         self.figure.y_range.update(start=n_q - 0.5, end=-0.5)
-        _label_ticks(self.figure.xaxis[0], n_k, key_labels)
-        _label_ticks(self.figure.yaxis[0], n_q, query_labels)
+        _label_ticks(self.figure.xaxis[0], n_k, key_labels, self.max_tick_labels)
+        _label_ticks(self.figure.yaxis[0], n_q, query_labels, self.max_tick_labels)
 
     def mark_row(self, row: int | None) -> None:
         """Outline one query row (None hides the marker)."""
@@ -287,6 +292,7 @@ ROLE_TEXT_DARK = "#ffffff"  # on the dark end of Viridis
 ROLE_TEXT_LIGHT = "#222222"  # on the light end
 SELECTED_COLOR = "#d55e00"  # Okabe-Ito vermillion: the selected / ablated mark everywhere
 # score series: Okabe-Ito without yellow (too faint as a line on white); loss is black
+ZOOM_TICK_LABELS = 40  # the zoom labels every token of a window this wide
 SCORE_COLORS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00")
 
 
@@ -563,8 +569,9 @@ class LongHeadView:
             title=zoom_title,
             x_label="key token",
             y_label="query token",
-            width=420,
-            height=420,
+            width=440,
+            height=440,
+            max_tick_labels=ZOOM_TICK_LABELS,
         )
         self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
 
@@ -793,25 +800,35 @@ class ScoreHeatmap:
 
 
 class TrainingCurves:
-    """Training loss (left axis) and head scores (right axis, 0 to 1) against the step.
+    """Training losses (left axis) and head scores (right axis, 0 to 1) against the step.
 
-    One ColumnDataSource holds every series, so ``stream`` appends a new training
-    step as one small message while the model trains; ``set`` replaces the whole
-    history (a shipped run, say), and ``mark_step`` draws a vertical line (the step
-    a heatmap shows).
+    ``loss_names`` and ``score_names`` name the series; every method takes their
+    values as one mapping ``{name: values}``. One ColumnDataSource holds every
+    series, so ``stream`` appends a new training step as one small message while
+    the model trains; ``set`` replaces the whole history (a shipped run, say), and
+    ``mark_step`` draws a vertical line (the step a heatmap shows). Losses are
+    black and grey (solid, dashed, dotted); scores take the colour-blind-safe
+    colours.
     """
+
+    LOSS_STYLES = (("#000000", "solid"), ("#777777", "dashed"), ("#000000", "dotted"))
 
     def __init__(
         self,
         score_names: Sequence[str],
         *,
+        loss_names: Sequence[str] = ("loss",),
         title: str = "training: loss and head scores",
-        loss_label: str = "loss",
+        loss_label: str = "loss (nats per token)",
         score_label: str = "score",
         **figure_kwargs,
     ) -> None:
+        self.loss_names = list(loss_names)
         self.score_names = list(score_names)
-        self._columns = {name: f"s{i}" for i, name in enumerate(self.score_names)}
+        if not self.loss_names or set(self.loss_names) & set(self.score_names):
+            raise ValueError("loss_names must be non-empty and differ from score_names")
+        names = [*self.loss_names, *self.score_names]
+        self._columns = {name: f"c{i}" for i, name in enumerate(names)}
         self.source = ColumnDataSource(data=self._empty())
         options = dict(title=title, width=520, height=320, tools="pan,wheel_zoom,reset,save")
         options.update(figure_kwargs)
@@ -824,10 +841,21 @@ class TrainingCurves:
         score_axis.axis_label_text_font_style = "normal"
         score_axis.major_label_text_font_size = "11px"
         fig.add_layout(score_axis, "right")
-        loss = fig.line(
-            "step", "loss", source=self.source, line_width=2.5, color="#000000", legend_label="loss"
-        )
-        fig.y_range = DataRange1d(renderers=[loss], start=0.0)
+        losses = []
+        for i, name in enumerate(self.loss_names):
+            color, dash = self.LOSS_STYLES[i % len(self.LOSS_STYLES)]
+            losses.append(
+                fig.line(
+                    "step",
+                    self._columns[name],
+                    source=self.source,
+                    line_width=2.5,
+                    color=color,
+                    line_dash=dash,
+                    legend_label=name,
+                )
+            )
+        fig.y_range = DataRange1d(renderers=losses, start=0.0)
         for i, name in enumerate(self.score_names):
             fig.line(
                 "step",
@@ -840,10 +868,10 @@ class TrainingCurves:
             )
         fig.add_tools(
             HoverTool(
-                tooltips=[("step", "@step"), ("loss", "@loss{0.000}")]
+                tooltips=[("step", "@step")]
                 + [(n, f"@{c}{{0.000}}") for n, c in self._columns.items()],
                 mode="vline",
-                renderers=[loss],
+                renderers=losses[:1],
             )
         )
         self.step_marker = Span(
@@ -860,36 +888,32 @@ class TrainingCurves:
         fig.legend.label_text_font_size = "11px"
         fig.legend.click_policy = "hide"
 
-    def _empty(self) -> dict:
-        return {"step": [], "loss": [], **{c: [] for c in self._columns.values()}}
+    def column(self, name: str) -> str:
+        """The source column holding series ``name``."""
+        return self._columns[name]
 
-    def _columns_for(self, step, loss, scores: Mapping[str, Sequence[float]]) -> dict:
-        missing = set(self.score_names) - set(scores)
+    def _empty(self) -> dict:
+        return {"step": [], **{c: [] for c in self._columns.values()}}
+
+    def _columns_for(self, step, values: Mapping[str, Sequence[float]]) -> dict:
+        missing = set(self._columns) - set(values)
         if missing:
-            raise ValueError(f"scores is missing {sorted(missing)} (needs {self.score_names})")
-        data = {
-            "step": np.asarray(step, dtype=np.float64),
-            "loss": np.asarray(loss, dtype=np.float64),
-        }
+            raise ValueError(f"values is missing {sorted(missing)} (needs {list(self._columns)})")
+        data = {"step": np.atleast_1d(np.asarray(step, dtype=np.float64))}
         for name, column in self._columns.items():
-            data[column] = np.asarray(scores[name], dtype=np.float64)
+            data[column] = np.atleast_1d(np.asarray(values[name], dtype=np.float64))
         return data
 
-    def set(self, step, loss, scores: Mapping[str, Sequence[float]]) -> None:
-        """Replace the whole history: arrays of steps, losses and each score."""
-        self.source.data = self._columns_for(step, loss, scores)
+    def set(self, step, values: Mapping[str, Sequence[float]]) -> None:
+        """Replace the whole history: the steps and ``{series name: values}``."""
+        self.source.data = self._columns_for(step, values)
 
     def clear(self) -> None:
         self.source.data = self._empty()
 
-    def stream(self, step, loss, scores: Mapping[str, Sequence[float]]) -> None:
-        """Append recorded steps (arrays, or one step as scalars) without resending the rest."""
-        data = self._columns_for(
-            np.atleast_1d(step),
-            np.atleast_1d(loss),
-            {name: np.atleast_1d(values) for name, values in scores.items()},
-        )
-        self.source.stream(data)
+    def stream(self, step, values: Mapping[str, Sequence[float] | float]) -> None:
+        """Append recorded steps (arrays, or one step of scalars) without resending the rest."""
+        self.source.stream(self._columns_for(step, values))
 
     def mark_step(self, step: float | None) -> None:
         """Draw a vertical line at ``step`` (None hides it)."""

@@ -21,7 +21,7 @@ def _grid():
 
 def _curves():
     curves = plots.TrainingCurves(["induction"])
-    curves.set([0, 1, 2], [3.0, 2.0, 1.0], {"induction": [0.0, 0.5, 0.9]})
+    curves.set([0, 1, 2], {"loss": [3.0, 2.0, 1.0], "induction": [0.0, 0.5, 0.9]})
     return curves
 
 

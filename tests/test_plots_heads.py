@@ -174,34 +174,35 @@ def test_score_heatmap_marks_ablated_heads_and_reports_taps():
 
 def test_training_curves_set_a_history_and_stream_new_steps():
     curves = plots.TrainingCurves(["induction", "previous-token"])
-    curves.set([0, 10], [3.0, 2.0], {"induction": [0.0, 0.1], "previous-token": [0.2, 0.5]})
-    assert curves.source.data["loss"].tolist() == [3.0, 2.0]
-    curves.stream(20, 1.0, {"induction": 0.7, "previous-token": 0.6})
-    curves.stream([30, 40], [0.5, 0.4], {"induction": [0.8, 0.9], "previous-token": [0.6, 0.6]})
+    curves.set([0, 10], {"loss": [3.0, 2.0], "induction": [0.0, 0.1], "previous-token": [0.2, 0.5]})
+    assert curves.source.data[curves.column("loss")].tolist() == [3.0, 2.0]
+    curves.stream(20, {"loss": 1.0, "induction": 0.7, "previous-token": 0.6})
+    curves.stream(
+        [30, 40], {"loss": [0.5, 0.4], "induction": [0.8, 0.9], "previous-token": [0.6, 0.6]}
+    )
     data = curves.source.data
     assert list(data["step"]) == [0, 10, 20, 30, 40]
-    assert list(data[curves._columns["induction"]]) == [0.0, 0.1, 0.7, 0.8, 0.9]
+    assert list(data[curves.column("induction")]) == [0.0, 0.1, 0.7, 0.8, 0.9]
     curves.mark_step(20)
     assert curves.step_marker.visible and curves.step_marker.location == 20
     curves.mark_step(None)
     assert not curves.step_marker.visible
     curves.clear()
     assert len(curves.source.data["step"]) == 0
-    with pytest.raises(ValueError, match=r"scores is missing \['previous-token'\]"):
-        curves.stream(50, 0.3, {"induction": 1.0})
+    with pytest.raises(ValueError, match=r"values is missing \['previous-token'\]"):
+        curves.stream(50, {"loss": 0.3, "induction": 1.0})
 
 
-def test_training_curves_put_scores_on_their_own_zero_to_one_axis():
-    curves = plots.TrainingCurves(["induction"])
-    assert (
-        curves.figure.extra_y_ranges["score"].start,
-        curves.figure.extra_y_ranges["score"].end,
-    ) == (
-        0.0,
-        1.05,
-    )
+def test_training_curves_draw_several_losses_and_scores_on_their_own_axis():
+    curves = plots.TrainingCurves(["induction"], loss_names=["loss", "repeated half"])
+    score_range = curves.figure.extra_y_ranges["score"]
+    assert (score_range.start, score_range.end) == (0.0, 1.05)
     labels = [item.label["value"] for item in curves.figure.legend[0].items]
-    assert labels == ["loss", "induction"]
+    assert labels == ["loss", "repeated half", "induction"]
+    # the loss axis fits the losses only, not the 0-1 scores
+    assert len(curves.figure.y_range.renderers) == 2
+    with pytest.raises(ValueError, match="loss_names must be non-empty"):
+        plots.TrainingCurves(["loss"])
 
 
 def test_head_label():
