@@ -7,3 +7,25 @@ fast forms to the definition.
 from .softmax import AttentionResult, scaled_dot_product_attention, softmax_weights
 
 __all__ = ["AttentionResult", "scaled_dot_product_attention", "softmax_weights"]
+
+from .attention import (  # noqa: E402
+    OPERATORS,
+    Operator,
+    causal_mask,
+    get_operator,
+    merge_heads,
+    multi_head_attention,
+    softmax_operator,
+    split_heads,
+)
+
+__all__ += [
+    "OPERATORS",
+    "Operator",
+    "causal_mask",
+    "get_operator",
+    "merge_heads",
+    "multi_head_attention",
+    "softmax_operator",
+    "split_heads",
+]

@@ -1,0 +1,444 @@
+"""TinyTransformer: a GPT small enough to read in one sitting and train in seconds.
+
+The teaching model of lessons 02 and 03. It follows Karpathy's nanoGPT
+(github.com/karpathy/nanoGPT, ``model.py``) — pre-LayerNorm blocks of
+attention and MLP on a residual stream (Radford et al. 2019, "Language Models
+are Unsupervised Multitask Learners") — with three changes for teaching:
+
+- Attention runs through ``attnviz.kernels.attention.multi_head_attention``, so
+  the attention operator is pluggable (softmax now; linear and sparse later).
+- Each attention module has TransformerLens-style hook points (Nanda &
+  Bloom 2022): ``hook_pattern`` sees the weights (B, H, T, T) and ``hook_z``
+  the per-head outputs (B, H, T, d_head) before the output projection. A
+  forward hook on ``hook_pattern`` captures attention maps; a forward hook on
+  ``hook_z`` that returns a changed tensor ablates heads.
+- Options that lesson 03's experiments need: attention-only blocks (Elhage et
+  al. 2021, "A Mathematical Framework for Transformer Circuits"), learned,
+  rotary (Su et al. 2021, "RoFormer") or no positions.
+
+Checkpoints are safetensors files (no pickle); the config, and optionally the
+training recipe and history, travel in the file's metadata as JSON. The
+course's own trained models ship with the package: ``load_lesson_model``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as _save_bytes
+from torch import nn
+
+from attnviz.kernels.attention import (
+    OPERATORS,
+    get_operator,
+    merge_heads,
+    multi_head_attention,
+    split_heads,
+)
+from attnviz.tasks import make_task
+from attnviz.training import TrainingHistory, evaluate, token_loss, train
+from attnviz.validation import check_choice, check_int
+
+POSITIONALS = ("learned", "rope", "none")
+FORMAT = "attnviz.TinyTransformer/1"  # what a checkpoint's metadata says it holds
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """The shape of a TinyTransformer."""
+
+    n_layers: int = 2
+    n_heads: int = 1
+    d_model: int = 64
+    vocab_size: int = 64
+    context: int = 64  # the longest sequence the model accepts
+    attention_only: bool = False  # no MLPs: the residual stream is embeddings + heads
+    d_mlp: int | None = None  # hidden width of the MLPs; default 4 * d_model
+    positional: str = "learned"  # "learned", "rope" or "none"
+    causal: bool = True
+    layer_norm: bool = True
+    operator: str = "softmax"  # a name in attnviz.kernels.attention.OPERATORS
+
+    def __post_init__(self) -> None:
+        check_int("n_layers", self.n_layers, low=1)
+        check_int("n_heads", self.n_heads, low=1)
+        check_int("d_model", self.d_model, low=1)
+        check_int("vocab_size", self.vocab_size, low=2)
+        check_int("context", self.context, low=1)
+        for name in ("attention_only", "causal", "layer_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.d_mlp is not None:
+            check_int("d_mlp", self.d_mlp, low=1)
+            if self.attention_only:
+                raise ValueError(f"d_mlp must be None when attention_only=True, got {self.d_mlp}")
+        check_choice("positional", self.positional, POSITIONALS)
+        check_choice("operator", self.operator, tuple(OPERATORS))
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"n_heads must divide d_model = {self.d_model}, got n_heads = {self.n_heads}"
+            )
+        if self.positional == "rope" and self.d_head % 2:
+            raise ValueError(
+                f"positional='rope' needs an even head size d_model / n_heads, got {self.d_head}"
+            )
+
+    @property
+    def d_head(self) -> int:
+        """Width of one head, d_model / n_heads."""
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict (what a checkpoint stores; lesson 02)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TinyConfig:
+        """Rebuild a config from ``to_dict``'s output (lesson 02)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"config has unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
+        return cls(**data)
+
+
+# --- rotary position embedding (Su et al. 2021) ----------------------------------------------
+
+
+def rope_tables(
+    context: int, d_head: int, base: float = 10000.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles t·θ_i, each (context, d_head / 2) (lesson 02)."""
+    context = check_int("context", context, low=1)
+    d_head = check_int("d_head", d_head, low=2)
+    if d_head % 2:
+        raise ValueError(f"d_head must be even (RoPE rotates pairs), got {d_head}")
+    inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)  # θ_i
+    angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, d_head/2)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair (x_i, x_{i + d/2}) of q or k by its position's angle (lesson 02)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]  # (B, H, T, d_head/2) each
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d_head)
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with hook points on the pattern and the head outputs."""
+
+    def __init__(self, config: TinyConfig) -> None:
+        super().__init__()
+        self.n_heads, self.d_head = config.n_heads, config.d_head
+        self.causal = config.causal
+        self.operator = get_operator(config.operator)
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
+        self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
+        self.rope = config.positional == "rope"
+        if self.rope:
+            cos, sin = rope_tables(config.context, config.d_head)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq_len, d_model = x.shape[1:]  # (B, T, d_model)
+        q, k, v = self.qkv(x).split(d_model, dim=-1)  # (B, T, d_model) each
+        q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, d_head) each
+        if self.rope:
+            cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        z, pattern = multi_head_attention(q, k, v, operator=self.operator, causal=self.causal)
+        hooked = self.hook_pattern(pattern)  # (B, H, T, T)
+        if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
+            z = hooked @ v  # (B, H, T, d_head)
+        z = self.hook_z(z)  # (B, H, T, d_head)
+        return self.out(merge_heads(z))  # (B, T, d_model)
+
+
+class MLP(nn.Module):
+    """Two-layer perceptron applied at every position."""
+
+    def __init__(self, d_model: int, d_mlp: int) -> None:
+        super().__init__()
+        self.up = nn.Linear(d_model, d_mlp)
+        self.down = nn.Linear(d_mlp, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(torch.nn.functional.gelu(self.up(x)))  # (B, T, d_model)
+
+
+class Block(nn.Module):
+    """One pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: TinyConfig) -> None:
+        super().__init__()
+        norm = nn.LayerNorm if config.layer_norm else lambda _d: nn.Identity()
+        self.ln_attn = norm(config.d_model)
+        self.attn = Attention(config)
+        self.mlp = None
+        if not config.attention_only:
+            self.ln_mlp = norm(config.d_model)
+            self.mlp = MLP(config.d_model, config.d_mlp or 4 * config.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_attn(x))  # (B, T, d_model)
+        if self.mlp is not None:
+            x = x + self.mlp(self.ln_mlp(x))
+        return x
+
+
+class TinyTransformer(nn.Module):
+    """A small GPT: token ids (B, T) -> next-token logits (B, T, vocab_size)."""
+
+    def __init__(self, config: TinyConfig, *, seed: int | None = None) -> None:
+        """Build the model; ``seed`` makes the initial weights reproducible (lesson 02)."""
+        super().__init__()
+        if not isinstance(config, TinyConfig):
+            raise TypeError(f"config must be a TinyConfig, got {type(config).__name__}")
+        if seed is not None:
+            seed = check_int("seed", seed, low=0)
+        self.config = config
+        # torch's layers draw default weights from the global generator; a seeded model
+        # replaces them all, so it leaves the global generator as it found it
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            self.embed = nn.Embedding(config.vocab_size, config.d_model)
+            self.pos_embed = None
+            if config.positional == "learned":
+                self.pos_embed = nn.Embedding(config.context, config.d_model)
+            self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+            self.ln_final = nn.LayerNorm(config.d_model) if config.layer_norm else nn.Identity()
+            self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self._init_weights(seed)
+        self.eval()
+
+    def _init_weights(self, seed: int | None) -> None:
+        # GPT-2 initialisation, as nanoGPT: N(0, 0.02), residual projections scaled by
+        # 1/sqrt(2 · n_layers) so the residual stream's variance does not grow with depth.
+        g = None if seed is None else torch.Generator().manual_seed(seed)
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layers)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif p.dim() < 2:  # LayerNorm gains
+                nn.init.ones_(p)
+            else:
+                std = residual_std if name.endswith(("out.weight", "down.weight")) else 0.02
+                nn.init.normal_(p, mean=0.0, std=std, generator=g)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, vocab_size) for ids (B, T); ids (T,) are read as one sequence (1, T)."""
+        input_ids = self._check_ids(input_ids)  # (B, T)
+        x = self.embed(input_ids)  # (B, T, d_model)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed.weight[: input_ids.shape[1]]  # (B, T, d_model)
+        for block in self.blocks:
+            x = block(x)  # (B, T, d_model)
+        return self.unembed(self.ln_final(x))  # (B, T, vocab_size)
+
+    def _check_ids(self, input_ids: Any) -> torch.Tensor:
+        if isinstance(input_ids, np.ndarray):
+            input_ids = torch.from_numpy(input_ids)
+        if not isinstance(input_ids, torch.Tensor):
+            raise TypeError(
+                f"input_ids must be a torch.Tensor of token ids, got {type(input_ids).__name__}"
+            )
+        if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+            raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+        if input_ids.dim() == 1:
+            input_ids = input_ids.unsqueeze(0)  # (1, T)
+        if input_ids.dim() != 2:
+            raise ValueError(
+                f"input_ids must have shape (B, T) or (T,), got shape {tuple(input_ids.shape)}"
+            )
+        batch, seq_len = input_ids.shape
+        context, vocab = self.config.context, self.config.vocab_size
+        if batch == 0 or seq_len == 0:
+            raise ValueError(
+                f"input_ids must hold at least one token, got shape {tuple(input_ids.shape)}"
+            )
+        if seq_len > context:
+            raise ValueError(
+                f"input_ids may be at most context = {context} tokens long, got {seq_len}"
+            )
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= vocab:
+            raise ValueError(
+                f"input_ids must be token ids in [0, {vocab - 1}] (vocab_size = {vocab}), "
+                f"got values in [{low}, {high}]"
+            )
+        return input_ids.long()
+
+
+# --- checkpoints: safetensors, config and history in the metadata ----------------------------
+
+
+def save(
+    model: TinyTransformer,
+    path: str | Path,
+    *,
+    history: TrainingHistory | None = None,
+    recipe: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` to a safetensors file, with its config (and history) as JSON (lesson 02).
+
+    The file holds only tensors and JSON, no pickle, and is byte-for-byte the
+    same for the same weights, config, history and recipe.
+    """
+    if not isinstance(model, TinyTransformer):
+        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
+    if history is not None and not isinstance(history, TrainingHistory):
+        raise TypeError(f"history must be a TrainingHistory, got {type(history).__name__}")
+    if recipe is not None and not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "config": model.config.to_dict(),
+        "recipe": recipe,
+        "history": None if history is None else history.to_dict(),
+    }
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    # One metadata key: safetensors writes several keys in an arbitrary order.
+    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    path.write_bytes(_save_bytes(tensors, metadata={"attnviz": text}))
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of a checkpoint: format, config, recipe and history (lesson 03)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path must be a safetensors checkpoint file, got {str(path)!r}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("attnviz")
+    except Exception as error:  # safetensors raises its own error types
+        raise ValueError(f"path {str(path)!r} is not a safetensors file: {error}") from None
+    meta = None if raw is None else json.loads(raw)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"path {str(path)!r} is not an attnviz checkpoint (format {FORMAT})")
+    return meta
+
+
+def load(path: str | Path) -> TinyTransformer:
+    """Read a model written by ``save``, in eval mode (lesson 02)."""
+    meta = read_metadata(path)
+    model = TinyTransformer(TinyConfig.from_dict(meta["config"]), seed=0)
+    with safe_open(str(path), framework="pt") as f:
+        state = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # missing, unexpected or misshapen tensors
+        raise ValueError(f"path {str(path)!r} does not match its config: {error}") from None
+    return model.eval()
+
+
+def load_history(path: str | Path) -> TrainingHistory | None:
+    """The training history stored with a checkpoint, or None (lesson 03)."""
+    history = read_metadata(path)["history"]
+    return None if history is None else TrainingHistory.from_dict(history)
+
+
+# --- the course's own models ------------------------------------------------------------------
+
+# Each recipe trains in seconds on a laptop CPU; tools/train_lesson_models.py writes
+# attnviz/weights/<name>.safetensors from these, and a test retrains and compares.
+# The training data vary the period of the repetition (min_half), so that only an
+# induction head, not a head that looks a fixed distance back, predicts the repeats.
+_REPEATS = {
+    "task": "repeated_tokens",
+    "n": 4096,
+    "seq_half": 16,
+    "vocab": 48,
+    "seed": 0,
+    "min_half": 4,
+}
+_TRAIN = {"steps": 400, "lr": 1e-3, "batch_size": 64, "seed": 0, "record_every": 5}
+LESSON_MODELS: dict[str, dict[str, Any]] = {
+    "induction_2l": {
+        "description": "2-layer attention-only model on repeated tokens: an induction head forms",
+        "config": {"n_layers": 2, "n_heads": 2, "d_model": 64, "vocab_size": 48, "context": 33,
+                   "attention_only": True},
+        "init_seed": 0,
+        "task": _REPEATS,
+        "train": _TRAIN,
+    },
+    "induction_1l": {
+        "description": "1-layer attention-only control on the same task: no induction head",
+        "config": {"n_layers": 1, "n_heads": 2, "d_model": 64, "vocab_size": 48, "context": 33,
+                   "attention_only": True},
+        "init_seed": 0,
+        "task": _REPEATS,
+        "train": _TRAIN,
+    },
+}  # fmt: skip
+
+
+def train_lesson_model(
+    name: str, *, progress: bool = False
+) -> tuple[TinyTransformer, TrainingHistory]:
+    """Train a lesson model from its recipe in ``LESSON_MODELS`` (lessons 02, 03)."""
+    recipe = _lesson_recipe(name)
+    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
+    history = train(model, make_task(**recipe["task"]), progress=progress, **recipe["train"])
+    return model, history
+
+
+def lesson_model_path(name: str) -> Path:
+    """Where the shipped weights of a lesson model live (lessons 02, 03)."""
+    _lesson_recipe(name)
+    return Path(str(resources.files("attnviz") / "weights" / f"{name}.safetensors"))
+
+
+def load_lesson_model(name: str) -> TinyTransformer:
+    """Load one of the course's trained models, e.g. ``"induction_2l"`` (lessons 02, 03)."""
+    return load(lesson_model_path(name))
+
+
+def load_lesson_history(name: str) -> TrainingHistory:
+    """The training history shipped with a lesson model, to plot without retraining (lesson 03)."""
+    history = load_history(lesson_model_path(name))
+    if history is None:
+        raise ValueError(f"the weights of {name!r} were saved without a training history")
+    return history
+
+
+def _lesson_recipe(name: str) -> dict[str, Any]:
+    if not isinstance(name, str) or name not in LESSON_MODELS:
+        raise ValueError(f"name must be one of {tuple(LESSON_MODELS)}, got {name!r}")
+    return LESSON_MODELS[name]
+
+
+__all__ = [
+    "LESSON_MODELS",
+    "TinyConfig",
+    "TinyTransformer",
+    "TrainingHistory",
+    "apply_rope",
+    "evaluate",
+    "lesson_model_path",
+    "load",
+    "load_history",
+    "load_lesson_history",
+    "load_lesson_model",
+    "read_metadata",
+    "rope_tables",
+    "save",
+    "token_loss",
+    "train",
+    "train_lesson_model",
+]

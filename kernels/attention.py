@@ -1,0 +1,212 @@
+"""Multi-head attention with a pluggable attention operator.
+
+Multi-head attention ("Attention Is All You Need", Vaswani et al. 2017, §3.2.2)
+runs one attention operator per head on (B, H, T, d_head) tensors. What the
+operator computes is left open: lesson 02 uses the softmax operator of
+``kernels/softmax.py``; later lessons swap in linear and sparse operators
+without touching the model that calls them.
+
+An operator is any callable
+
+    operator(q, k, v, mask, scale) -> AttentionResult(output, weights)
+
+with q (B, H, T_q, d_k), k (B, H, T_k, d_k), v (B, H, T_k, d_v), mask a
+boolean tensor broadcastable to (B, H, T_q, T_k) (True = may attend) or None,
+and scale a float. It returns the mixed values (B, H, T_q, d_v) and the
+attention weights (B, H, T_q, T_k) that mixed them: the weights are what
+lessons 02 and 03 draw. ``multi_head_attention`` checks the arguments, folds a
+causal mask into ``mask``, calls the operator and checks what it returns.
+
+Example:
+    >>> import torch
+    >>> x = torch.randn(2, 5, 16)                    # (B, T, d_model)
+    >>> q = k = v = split_heads(x, n_heads=4)        # (B, H, T, d_head)
+    >>> out, weights = multi_head_attention(q, k, v, causal=True)
+    >>> merge_heads(out).shape, weights.shape
+    (torch.Size([2, 5, 16]), torch.Size([2, 4, 5, 5]))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from attnviz.validation import check_int, check_real
+
+from .softmax import AttentionResult, scaled_dot_product_attention
+
+Operator = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, float], AttentionResult
+]
+
+
+def softmax_operator(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+) -> AttentionResult:
+    """Softmax attention, softmax(q kᵀ · scale) v, as an operator (lesson 02).
+
+    The reference ``scaled_dot_product_attention`` of ``kernels/softmax.py``,
+    with the operator signature ``(q, k, v, mask, scale)``.
+    """
+    return scaled_dot_product_attention(q, k, v, mask, scale=scale)
+
+
+# Operators by name, so a model's config can name its operator in plain JSON.
+# Later lessons add their operators here ("linear", "sparse", ...).
+OPERATORS: dict[str, Operator] = {"softmax": softmax_operator}
+
+
+def get_operator(operator: str | Operator) -> Operator:
+    """Return the operator registered under a name, or a callable as it is (lesson 02)."""
+    if isinstance(operator, str):
+        if operator not in OPERATORS:
+            raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
+        return OPERATORS[operator]
+    if not callable(operator):
+        raise TypeError(
+            "operator must be a callable (q, k, v, mask, scale) -> AttentionResult or one of "
+            f"{tuple(OPERATORS)}, got {type(operator).__name__}"
+        )
+    return operator
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Split the feature dimension into heads: (B, T, d_model) -> (B, H, T, d_head) (lesson 02)."""
+    x = _check_tensor("x", x, ndim=3, layout="(B, T, d_model)")
+    n_heads = check_int("n_heads", n_heads, low=1)
+    batch, seq_len, d_model = x.shape
+    if d_model % n_heads:
+        raise ValueError(
+            f"n_heads must divide the last dimension of x (d_model = {d_model}), got {n_heads}"
+        )
+    x = x.view(batch, seq_len, n_heads, d_model // n_heads)  # (B, T, H, d_head)
+    return x.transpose(1, 2)  # (B, H, T, d_head)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate the heads again: (B, H, T, d_head) -> (B, T, H·d_head) (lesson 02)."""
+    x = _check_tensor("x", x, ndim=4, layout="(B, H, T, d_head)")
+    batch, n_heads, seq_len, d_head = x.shape
+    x = x.transpose(1, 2)  # (B, T, H, d_head)
+    return x.reshape(batch, seq_len, n_heads * d_head)  # (B, T, d_model)
+
+
+def causal_mask(t_q: int, t_k: int | None = None, *, device: Any = None) -> torch.Tensor:
+    """Boolean (T_q, T_k) mask, True where key j <= query i (lesson 02).
+
+    Top-left aligned, as ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``.
+    """
+    t_q = check_int("t_q", t_q, low=1)
+    t_k = t_q if t_k is None else check_int("t_k", t_k, low=1)
+    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril()
+
+
+def multi_head_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    operator: str | Operator = softmax_operator,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+    scale: float | None = None,
+) -> AttentionResult:
+    """Run an attention operator on every head at once (lesson 02).
+
+    Args:
+        q: queries, (B, H, T_q, d_k).
+        k: keys, (B, H, T_k, d_k).
+        v: values, (B, H, T_k, d_v).
+        operator: a callable ``(q, k, v, mask, scale) -> AttentionResult`` or the
+            name of a registered one (``OPERATORS``); default softmax attention.
+        mask: optional boolean mask broadcastable to (B, H, T_q, T_k); True means
+            the query may attend to that key.
+        causal: if True, query i may only attend to keys j <= i (and'ed with mask).
+        scale: multiplies the scores; default 1/sqrt(d_k).
+
+    Returns:
+        AttentionResult(output (B, H, T_q, d_v), weights (B, H, T_q, T_k)).
+    """
+    q = _check_tensor("q", q, ndim=4, layout="(B, H, T_q, d_k)")
+    k = _check_tensor("k", k, ndim=4, layout="(B, H, T_k, d_k)")
+    v = _check_tensor("v", v, ndim=4, layout="(B, H, T_k, d_v)")
+    if q.shape[:2] != k.shape[:2] or k.shape[:2] != v.shape[:2]:
+        raise ValueError(
+            "q, k and v must share batch and head dimensions (B, H): got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share the last dimension d_k: q has shape {tuple(q.shape)}, "
+            f"k has shape {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of keys T_k: k has shape {tuple(k.shape)}, "
+            f"v has shape {tuple(v.shape)}"
+        )
+    operator = get_operator(operator)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be a bool, got {causal!r} ({type(causal).__name__})")
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    else:
+        scale = check_real("scale", scale)
+    batch, n_heads, t_q, _ = q.shape
+    t_k = k.shape[-2]
+    score_shape = (batch, n_heads, t_q, t_k)
+    if mask is not None:
+        mask = _check_mask(mask, score_shape)
+    if causal:
+        lower = causal_mask(t_q, t_k, device=q.device)  # (T_q, T_k)
+        mask = lower if mask is None else mask & lower
+
+    result = operator(q, k, v, mask, scale)
+
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(
+            f"operator must return AttentionResult(output, weights), got {type(result).__name__}"
+        )
+    output, weights = result
+    out_shape = (batch, n_heads, t_q, v.shape[-1])
+    if not isinstance(output, torch.Tensor) or tuple(output.shape) != out_shape:
+        got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValueError(f"operator returned output {got}, expected shape {out_shape}")
+    if not isinstance(weights, torch.Tensor) or tuple(weights.shape) != score_shape:
+        got = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"operator returned weights {got}, expected shape {score_shape}")
+    return AttentionResult(output, weights)
+
+
+def _check_tensor(name: str, value: Any, *, ndim: int, layout: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor {layout}, got {type(value).__name__}")
+    if value.dim() != ndim:
+        raise ValueError(f"{name} must have shape {layout}, got shape {tuple(value.shape)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    return value
+
+
+def _check_mask(mask: Any, score_shape: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
+    try:
+        fits = torch.broadcast_shapes(mask.shape, score_shape) == score_shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
+            f"{score_shape} (B, H, T_q, T_k)"
+        )
+    return mask
