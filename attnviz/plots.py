@@ -257,8 +257,12 @@ class Bars:
         x_label: str = "",
         y_label: str = "",
         width: float = 0.8,
+        label_axis: bool = False,
         **figure_kwargs,
     ) -> None:
+        """``width`` is each bar's width in data units; ``label_axis`` writes the labels
+        under the bars (up to 32 of them) instead of numbering the axis."""
+        self.label_axis = label_axis
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
@@ -281,9 +285,12 @@ class Bars:
         labels: Sequence[str] | None = None,
     ) -> None:
         values = np.asarray(values, dtype=np.float64)
+        default_positions = positions is None
         positions = np.arange(values.size) if positions is None else np.asarray(positions)
         labels = [str(t) for t in labels] if labels is not None else [str(p) for p in positions]
         self.source.data = dict(x=positions, top=values, label=labels)
+        if self.label_axis and default_positions:
+            _label_ticks(self.figure.xaxis[0], values.size, labels, max_labels=32)
 
 
 # -- heads: the model view, a long head view, head scores, training curves ---------------
@@ -305,6 +312,14 @@ def _top(values: np.ndarray, high: float | None) -> float:
 def head_label(layer: int, head: int) -> str:
     """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
     return f"L{layer}H{head}"
+
+
+def _fit_cells(fig, n_rows: int, n_cols: int, cell_px: int, least, margin) -> None:
+    """Size a grid figure so each cell is about ``cell_px`` square (never below ``least``)."""
+    width = max(least[0], margin[0] + cell_px * n_cols)
+    height = max(least[1], margin[1] + cell_px * n_rows)
+    if (fig.width, fig.height) != (width, height):
+        fig.update(width=width, height=height)
 
 
 def _grid_ticks(axis, n: int, prefix: str) -> None:
@@ -348,6 +363,7 @@ class HeadGrid:
         thumbnails = np.asarray(thumbnails)
         n_layers, n_heads = thumbnails.shape[:2]
         self._score_names = list(scores or {})
+        self.cell_px = cell_px
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
@@ -458,6 +474,7 @@ class HeadGrid:
                 self.boxes.selected.indices = []
         self.figure.x_range.update(start=0, end=n_heads)
         self.figure.y_range.update(start=n_layers, end=0)
+        _fit_cells(self.figure, n_layers, n_heads, self.cell_px, (220, 160), (70, 70))
         _grid_ticks(self.figure.xaxis[0], n_heads, "H")
         _grid_ticks(self.figure.yaxis[0], n_layers, "L")
 
@@ -675,6 +692,7 @@ class ScoreHeatmap:
         first = np.asarray(next(iter(scores.values())))
         n_layers, n_heads = first.shape
         self._score_names = list(scores)
+        self.cell_px = cell_px
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[], label=[], role=[]))
         self.text = ColumnDataSource(data=dict(x=[], y=[], text=[], color=[]))
@@ -775,6 +793,7 @@ class ScoreHeatmap:
         )
         self.figure.x_range.update(start=-0.5, end=n_heads - 0.5)
         self.figure.y_range.update(start=n_layers - 0.5, end=-0.5)
+        _fit_cells(self.figure, n_layers, n_heads, self.cell_px, (260, 180), (110, 80))
         _label_ticks(self.figure.xaxis[0], n_heads, [f"H{h}" for h in range(n_heads)])
         _label_ticks(self.figure.yaxis[0], n_layers, [f"L{la}" for la in range(n_layers)])
         self.shape = (n_layers, n_heads)
@@ -830,7 +849,7 @@ class TrainingCurves:
         names = [*self.loss_names, *self.score_names]
         self._columns = {name: f"c{i}" for i, name in enumerate(names)}
         self.source = ColumnDataSource(data=self._empty())
-        options = dict(title=title, width=520, height=320, tools="pan,wheel_zoom,reset,save")
+        options = dict(title=title, width=520, height=380, tools="pan,wheel_zoom,reset,save")
         options.update(figure_kwargs)
         self.figure = fig = themed_figure(**options)
         fig.xaxis.axis_label = "training step"
@@ -883,10 +902,17 @@ class TrainingCurves:
             visible=False,
         )
         fig.add_layout(self.step_marker)
-        fig.legend.location = "center_right"
-        fig.legend.background_fill_alpha = 0.7
-        fig.legend.label_text_font_size = "11px"
-        fig.legend.click_policy = "hide"
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")  # below the axes: curves cross everywhere inside
+        legend.update(
+            orientation="horizontal",
+            ncols=min(3, len(names)),
+            label_text_font_size="11px",
+            click_policy="hide",
+            border_line_color=None,
+            margin=4,
+            padding=2,
+        )
 
     def column(self, name: str) -> str:
         """The source column holding series ``name``."""

@@ -1,6 +1,16 @@
 """Lesson dashboards. Importing this package registers every one of them."""
 
+from attnviz.dashboards.attention_maps import AttentionMapsDashboard
+from attnviz.dashboards.head_jobs import HeadJobs
 from attnviz.dashboards.registry import DashboardEntry, entries, get, register
 from attnviz.dashboards.soft_lookup import SoftLookup
 
-__all__ = ["DashboardEntry", "SoftLookup", "entries", "get", "register"]
+__all__ = [
+    "AttentionMapsDashboard",
+    "DashboardEntry",
+    "HeadJobs",
+    "SoftLookup",
+    "entries",
+    "get",
+    "register",
+]

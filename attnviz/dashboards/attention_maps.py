@@ -1,0 +1,474 @@
+"""Lesson 02's dashboard: reading attention maps.
+
+Pick a trained model and an input (a task preset, or your own words); the model
+runs once and every head's attention weights are captured (``attnviz.maps``).
+The model view shows one thumbnail per head, layers down and heads across; tap
+one to enlarge it. The head view draws that head over the whole input (an
+overview, pooled for long inputs) and token by token (a zoom window: hover a cell
+for the query token, the key token and the weight; tap the overview to move the
+window). Two bar charts give each head's entropy (how spread out its attention
+is) and its first-token sink score α₁ (Gu et al. 2025).
+
+Inputs of any length the model accepts, up to 4,096 tokens, use the same views:
+thumbnails and the overview are pooled (``maps.downsample``), the zoom is exact.
+Long inputs (over ``SYNC_TOKENS``) are computed in a worker thread when served,
+so the server keeps answering other sessions meanwhile.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import panel as pn
+import param
+import torch
+from bokeh.models import Span
+
+from attnviz import export, maps, models, plots, tasks
+from attnviz.dashboards.base import Dashboard
+from attnviz.dashboards.registry import register
+from attnviz.dashboards.threads import one_thread
+
+MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
+SYNC_TOKENS = 512  # longer inputs are computed off the server's event loop when served
+ZOOM = 40  # the zoom window: this many queries x keys, each labelled
+THUMBNAIL = 48  # model-view thumbnails pool longer inputs to this many rows / columns
+OVERVIEW = 256  # the overview pools longer inputs to this many rows / columns
+SINK_EPS = 0.3  # Gu et al. 2025: a head has a first-token sink when alpha_1 > 0.3
+CACHE_SIZE = 8  # analysed inputs kept per dashboard
+
+PRESETS = {
+    "repeated tokens": "BOS, then random tokens, then the same tokens again (induction)",
+    "random tokens": "BOS, then random tokens: nothing to look up",
+    "needle in a haystack": "random tokens with a marked needle, then a query to repeat it",
+    "copy": "BOS, a random string, SEP, the same string again",
+    "your tokens": "the words (or token ids) typed in the box",
+}
+DEFAULT_TEXT = "the cat sat on the mat and the dog sat on the cat"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the views show about one input: maps, per-head numbers, thumbnails."""
+
+    maps: maps.AttentionMaps
+    entropy: np.ndarray  # (L, H) mean normalised entropy, 1 = uniform over visible keys
+    entropy_nats: np.ndarray  # (L, H) mean entropy in nats
+    sink: np.ndarray  # (L, H) alpha_1, the mean attention on position 0
+    thumbnails: np.ndarray  # (L, H, <= THUMBNAIL, <= THUMBNAIL) max-pooled maps
+
+
+def analyse(model: torch.nn.Module, input_ids: np.ndarray, tokens: list[str]) -> Analysis:
+    """Capture ``model``'s attention on ``input_ids`` and measure every head (lesson 02)."""
+    captured = maps.capture(model, torch.as_tensor(input_ids), tokens=tokens)
+    return Analysis(
+        maps=captured,
+        entropy=maps.entropy(captured, normalize=True),
+        entropy_nats=maps.entropy(captured),
+        sink=maps.sink_score(captured),
+        thumbnails=maps.downsample(captured.weights, THUMBNAIL, reduce="max").values,
+    )
+
+
+def make_input(
+    preset: str, length: int, vocab: int, seed: int, text: str = ""
+) -> tuple[np.ndarray, list[str]]:
+    """The token ids and labels of a preset input of ``length`` tokens (lesson 02).
+
+    Presets come from ``attnviz.tasks``; "your tokens" reads whitespace-separated
+    words (each distinct word gets its own id, so a repeated word repeats its id)
+    or token ids; ``seed`` shuffles which ids the words get.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
+    if preset == "your tokens":
+        return _typed_input(text, length, vocab, seed)
+    if preset in ("repeated tokens", "random tokens"):
+        # random tokens: the first (random) half of a repeat long enough to fill the input
+        half = max(2, length // 2 if preset == "repeated tokens" else length - 1)
+        distinct = preset == "repeated tokens" and half <= vocab - 1
+        data = tasks.repeated_tokens(1, half, vocab, seed, distinct=distinct)
+        ids = data.input_ids[0, :length].numpy()
+        names = {tasks.BOS: "BOS"}
+    elif preset == "copy":
+        data = tasks.copy_task(1, max(1, (length - 2) // 2), vocab, seed)
+        ids = data.input_ids[0, :length].numpy()
+        names = {tasks.BOS: "BOS", tasks.SEP: "SEP"}
+    else:  # needle in a haystack
+        needle_len = int(np.clip((length - 4) // 4, 1, 4))
+        haystack = max(1, length - 2 * needle_len - 3)
+        data = tasks.needle(1, haystack, vocab, seed, needle_len=needle_len, depth=0.3)
+        ids = data.input_ids[0, :length].numpy()
+        names = {tasks.BOS: "BOS", tasks.NEEDLE: "NEEDLE", tasks.QUERY: "QUERY"}
+    return ids, [names.get(int(i), str(int(i))) for i in ids]
+
+
+def _typed_input(text: str, length: int, vocab: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    words = str(text).split()[: max(0, length - 1)]
+    if not words:
+        raise ValueError("type at least one word (or token id) in the box")
+    if all(re.fullmatch(r"\d+", word) for word in words):
+        ids = [int(word) % vocab for word in words]
+        labels = [str(i) for i in ids]
+    else:
+        # a vocabulary of its own: the n-th new word gets the n-th id of a list that is
+        # 1, 2, 3, ... for seed 0 and shuffled by other seeds (BOS keeps 0)
+        order = np.arange(1, vocab)
+        if seed:
+            order = np.random.default_rng(seed).permutation(order)
+        index: dict[str, int] = {}
+        ids = [index.setdefault(word, int(order[len(index) % (vocab - 1)])) for word in words]
+        labels = words
+    return np.array([tasks.BOS, *ids], dtype=np.int64), ["BOS", *labels]
+
+
+@lru_cache(maxsize=8)
+def _lesson_model(name: str) -> torch.nn.Module:
+    """A shipped lesson model, loaded once per process and only ever read."""
+    return models.load_lesson_model(name)
+
+
+def _context(model: torch.nn.Module) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "context", MAX_TOKENS) or MAX_TOKENS)
+
+
+def _vocab(model: torch.nn.Module) -> int:
+    return int(model.config.vocab_size)
+
+
+@register(
+    slug="attention_maps",
+    title="02 · Reading attention maps",
+    description="Every head of a trained model at once, then one head token by token: "
+    "what does it look at? Entropy and first-token sinks per head; inputs up to 4,096 tokens.",
+    lesson="02_reading_attention_maps",
+)
+class AttentionMapsDashboard(Dashboard):
+    """The model view (every head), the head view (one head, any length) and head numbers."""
+
+    model = param.Selector(default="induction_2l", objects=list(models.LESSON_MODELS))
+    preset = param.Selector(default="repeated tokens", objects=list(PRESETS))
+    seq_len = param.Integer(default=33, bounds=(2, MAX_TOKENS), doc="tokens in the input")
+    seed = param.Integer(default=0, bounds=(0, 99), doc="which random draw of the preset")
+    head = param.Selector(default="L1H0", objects=["L1H0"], doc="the head drawn large")
+    text = param.String(default=DEFAULT_TEXT, precedence=-1)
+    zoom_query = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
+    zoom_key = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
+
+    widget_options = {
+        "model": {"name": "model"},
+        "preset": {"name": "input"},
+        "seq_len": {"name": "length (tokens)"},
+        "seed": {"name": "random draw"},
+        "head": {"name": "head (or tap a thumbnail)"},
+    }
+
+    def __init__(self, models_: dict[str, torch.nn.Module] | None = None, **params):
+        """``models_`` adds your own models by name (any model ``maps.capture`` reads)."""
+        self._extra_models = dict(models_ or {})
+        # the model and head lists are known only now: set those two after the rest
+        model = params.pop("model", next(iter(self._extra_models), None))
+        head = params.pop("head", None)
+        super().__init__(**params)
+        self.param.model.objects = [*models.LESSON_MODELS, *self._extra_models]
+        if model is not None:
+            self.model = model
+        self._cache: OrderedDict[tuple, Analysis] = OrderedDict()
+        self._analysis: Analysis | None = None
+        self._busy = False
+        self._pending: tuple | None = None
+        self._worker: threading.Thread | None = None
+        self._text_input = pn.widgets.TextAreaInput.from_param(
+            self.param.text, name="your tokens (words or ids)", height=70, width=240
+        )
+        self._zoom_sliders = {
+            "zoom_query": pn.widgets.IntSlider.from_param(
+                self.param.zoom_query, name="zoom: first query", width=240
+            ),
+            "zoom_key": pn.widgets.IntSlider.from_param(
+                self.param.zoom_key, name="zoom: first key", width=240
+            ),
+        }
+        self._status = pn.pane.Alert("", alert_type="warning", visible=False, width=240)
+        self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._download = export.download_button(
+            lambda: self, "attention_maps.html", title=self.title, width=240
+        )
+        self._build_views()
+        self.param.watch(
+            lambda *_: self._request_input(), ["model", "preset", "seq_len", "seed", "text"]
+        )
+        # while a new input is shown, it redraws the head itself: no second redraw
+        self.param.watch(lambda *_: self._busy or self._show_head(), ["head"])
+        self.param.watch(lambda *_: self._busy or self._show_window(), ["zoom_query", "zoom_key"])
+        self._request_input(force_sync=True)
+        if head is not None:
+            self.head = head
+
+    # -- views -------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        empty = np.zeros((1, 1, 1, 1))
+        self._grid = plots.HeadGrid(
+            empty,
+            {"entropy (0–1)": np.zeros((1, 1)), "sink α₁": np.zeros((1, 1))},
+            title="every head",
+            cell_px=100,
+        )
+        self._grid.on_select(self._tap_head)
+        self._head_view = plots.LongHeadView(
+            np.zeros((1, 1)), 1, 1, np.zeros((1, 1)), title="the whole input"
+        )
+        self._head_view.on_pick(self._pick_window)
+        bars = dict(height=230, tools="save", x_label="head", label_axis=True)
+        self._entropy = plots.Bars(
+            np.zeros(1), title="entropy per head (1 = spread evenly)", y_label="entropy", **bars
+        )
+        self._sink = plots.Bars(
+            np.zeros(1), title=f"first-token sink α₁ per head (ε = {SINK_EPS})", **bars
+        )
+        self._sink.figure.yaxis.axis_label = "α₁"
+        self._sink.figure.add_layout(
+            Span(location=SINK_EPS, dimension="width", line_color="#666", line_dash="dashed")
+        )
+        for bars_view in (self._entropy, self._sink):
+            bars_view.figure.width = 330  # Bars' own ``width`` is the bars' width
+            bars_view.figure.y_range.start = 0
+            bars_view.figure.xaxis.major_label_orientation = 0.8
+
+    # -- inputs ------------------------------------------------------------------------
+    def _model_object(self, name: str) -> torch.nn.Module:
+        if name in self._extra_models:
+            return self._extra_models[name]
+        return _lesson_model(name)
+
+    def _input_key(self) -> tuple[tuple, str]:
+        """What the analysis depends on, with the length clamped to what the model reads."""
+        model = self._model_object(self.model)
+        context = min(_context(model), MAX_TOKENS)
+        length = int(np.clip(self.seq_len, 2, context))
+        note = ""
+        if length != self.seq_len:
+            note = f"{self.model} reads at most {context} tokens: showing {length}."
+        text = self.text if self.preset == "your tokens" else ""
+        return (self.model, self.preset, length, self.seed, text), note
+
+    def _compute(self, key: tuple, model: torch.nn.Module) -> Analysis:
+        name, preset, length, seed, text = key
+        ids, labels = make_input(preset, length, _vocab(model), seed, text)
+        with one_thread():
+            return analyse(model, ids, labels)
+
+    def _served(self) -> bool:
+        document = pn.state.curdoc
+        return document is not None and document.session_context is not None
+
+    def _request_input(self, force_sync: bool = False) -> None:
+        """Analyse the chosen input (from the cache, now, or in a worker thread)."""
+        try:
+            key, note = self._input_key()
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                self._show_input(self._cache[key], note)
+                return
+            model = self._model_object(self.model)
+            if not force_sync and key[2] > SYNC_TOKENS and self._served():
+                self._compute_in_background(key, note, model)
+                return
+            self._store(key, self._compute(key, model), note)
+        except Exception as error:  # a dashboard never dies on a control value
+            self._fail(error)
+
+    def _store(self, key: tuple, analysis: Analysis, note: str) -> None:
+        self._cache[key] = analysis
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        self._show_input(analysis, note)
+
+    def _compute_in_background(self, key: tuple, note: str, model: torch.nn.Module) -> None:
+        document = pn.state.curdoc
+        self._pending = key
+        self._status.object = f"computing the maps of {key[2]:,} tokens …"
+        self._status.visible = True
+        worker_model = copy.deepcopy(model)  # hooks on a private copy: nothing shared
+
+        def work() -> None:
+            try:
+                result = self._compute(key, worker_model)
+            except Exception as error:
+                result = error
+
+            def finish() -> None:
+                if self._pending != key:  # the user asked for something else meanwhile
+                    return
+                self._pending = None
+                if isinstance(result, Exception):
+                    self._fail(result)
+                else:
+                    self._store(key, result, note)
+
+            document.add_next_tick_callback(finish)
+
+        self._worker = threading.Thread(target=work, name="attnviz-maps", daemon=True)
+        self._worker.start()
+
+    def _fail(self, error: Exception) -> None:
+        self._status.object = f"Could not show this input: {error}"
+        self._status.visible = True
+
+    # -- updates -----------------------------------------------------------------------
+    def _show_input(self, analysis: Analysis, note: str = "") -> None:
+        self._analysis = analysis
+        self._pending = None
+        captured = analysis.maps
+        names = [
+            plots.head_label(layer, head)
+            for layer in range(captured.n_layers)
+            for head in range(captured.n_heads)
+        ]
+        self._status.visible = bool(note)
+        self._status.object = note
+        length = captured.seq_len
+        self._busy = True
+        try:
+            with self._hold():
+                self.param.head.objects = names
+                if self.head not in names:  # a model with fewer heads: its last layer's first
+                    self.head = plots.head_label(captured.n_layers - 1, 0)
+                room = max(0, length - ZOOM)
+                self.param.zoom_query.bounds = (0, room)
+                self.param.zoom_key.bounds = (0, room)
+                self.zoom_query = min(self.zoom_query, room)
+                self.zoom_key = min(self.zoom_key, room)
+                self._grid.update(
+                    analysis.thumbnails,
+                    {"entropy (0–1)": analysis.entropy, "sink α₁": analysis.sink},
+                )
+                self._entropy.update(analysis.entropy.ravel(), labels=names)
+                self._sink.update(analysis.sink.ravel(), labels=names)
+                self._entropy.figure.y_range.end = 1.05
+                self._show_head()
+        finally:
+            self._busy = False
+        for slider in self._zoom_sliders.values():
+            slider.visible = length > ZOOM
+
+    def _selected(self) -> tuple[int, int]:
+        layer, head = (int(n) for n in re.fullmatch(r"L(\d+)H(\d+)", self.head).groups())
+        return layer, head
+
+    def _show_head(self) -> None:
+        if self._analysis is None:
+            return
+        try:
+            layer, head = self._selected()
+            weights = self._analysis.maps.head(layer, head)  # (T, T)
+            pooled = maps.downsample(weights, OVERVIEW, reduce="max")
+            with self._hold():
+                self._grid.select(layer, head)
+                self._head_view.update_overview(pooled.values, *weights.shape)
+                self._head_view.figure.title.text = f"{self.head} over the whole input"
+                self._show_window()
+        except Exception as error:
+            self._fail(error)
+
+    def _show_window(self) -> None:
+        if self._analysis is None:
+            return
+        try:
+            layer, head = self._selected()
+            captured = self._analysis.maps
+            length = captured.seq_len
+            size = min(ZOOM, length)
+            q0 = int(np.clip(self.zoom_query, 0, length - size))
+            k0 = int(np.clip(self.zoom_key, 0, length - size))
+            rows, cols = (q0, q0 + size), (k0, k0 + size)
+            cut = maps.window(captured.head(layer, head), rows, cols, tokens=captured.tokens)
+            self._head_view.update_window(cut.values, (q0, k0), cut.row_tokens, cut.col_tokens)
+            self._head_view.zoom.figure.title.text = (
+                f"{self.head}, queries {q0}–{q0 + size - 1} × keys {k0}–{k0 + size - 1}"
+            )
+            self._write_readout(layer, head)
+        except Exception as error:
+            self._fail(error)
+
+    def _write_readout(self, layer: int, head: int) -> None:
+        analysis = self._analysis
+        captured = analysis.maps
+        last = captured.head(layer, head)[-1]  # the last query's weights over the keys
+        top = int(np.argmax(last))
+        self._readout.object = (
+            f"**{self.model}**: {captured.n_layers} layers × {captured.n_heads} heads; "
+            f"input *{self.preset}*, **{captured.seq_len} tokens**.  \n"
+            f"**{self.head}**: entropy {analysis.entropy_nats[layer, head]:.3f} nats "
+            f"({analysis.entropy[layer, head]:.2f} of uniform), "
+            f"sink α₁ **{analysis.sink[layer, head]:.3f}**; the last query "
+            f"(‘{captured.tokens[-1]}’) looks hardest at position {top} "
+            f"(‘{captured.tokens[top]}’), weight **{last[top]:.3f}**."
+        )
+
+    # -- taps --------------------------------------------------------------------------
+    def _tap_head(self, layer: int, head: int) -> None:
+        name = plots.head_label(layer, head)
+        if name in self.param.head.objects and name != self.head:
+            self.head = name
+
+    def _pick_window(self, query: int, key: int) -> None:
+        if self._analysis is None:
+            return
+        room = max(0, self._analysis.maps.seq_len - ZOOM)
+        self.param.update(
+            zoom_query=int(np.clip(query - ZOOM // 2, 0, room)),
+            zoom_key=int(np.clip(key - ZOOM // 2, 0, room)),
+        )
+
+    # -- the Viewer protocol -----------------------------------------------------------
+    @property
+    def controls(self) -> dict[str, pn.widgets.Widget]:
+        """The controls; the zoom sliders count only while the input is longer than the zoom."""
+        controls = dict(self._controls)
+        if self._analysis is not None and self._analysis.maps.seq_len > ZOOM:
+            controls.update(self._zoom_sliders)
+        return controls
+
+    @property
+    def figures(self) -> dict:
+        return {
+            "heads": self._grid.figure,
+            "overview": self._head_view.figure,
+            "zoom": self._head_view.zoom.figure,
+            "entropy": self._entropy.figure,
+            "sink": self._sink.figure,
+        }
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Block until a background computation (long input, when served) has finished."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    def __panel__(self):
+        pane = dict(sizing_mode="fixed")
+        figures = pn.FlexBox(
+            *(pn.pane.Bokeh(fig, **pane) for fig in self.figures.values()),
+            max_width=1120,
+        )
+        text_box = pn.Column(self._text_input, visible=self.param.preset.rx() == "your tokens")
+        controls = self._control_column(
+            text_box, *self._zoom_sliders.values(), self._status, self._download
+        )
+        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
+
+
+def app(**defaults) -> AttentionMapsDashboard:
+    """Lesson 02's dashboard, with any parameter preset (e.g. ``app(preset="copy")``).
+
+    Pass ``models_={"name": model}`` to add your own models (a TinyTransformer, a
+    Hugging Face model, anything ``attnviz.maps.capture`` reads).
+    """
+    return AttentionMapsDashboard(**defaults)

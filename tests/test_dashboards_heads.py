@@ -1,0 +1,306 @@
+"""Lessons 02 and 03 dashboards: what they draw is what the model computes, every
+control survives its range, long inputs work, live training streams, ablation is live."""
+
+import re
+
+import numpy as np
+import panel as pn
+import pytest
+import torch
+from bokeh.document import Document
+from bokeh.events import Tap
+from panel.io.state import set_curdoc
+
+from attnviz import maps, models
+from attnviz.bench import control_values
+from attnviz.dashboards import AttentionMapsDashboard, HeadJobs, entries, get
+from attnviz.dashboards import attention_maps as lesson02
+from attnviz.dashboards import head_jobs as lesson03
+
+EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']?(https?:)?//", re.IGNORECASE)
+
+
+def _attached(factory):
+    document = Document()
+    with set_curdoc(document):
+        dashboard = factory()
+        document.add_root(pn.panel(dashboard).get_root(document))
+    return dashboard, document
+
+
+def _drawn(dashboard):
+    out = {}
+    for name, fig in dashboard.figures.items():
+        for i, renderer in enumerate(fig.renderers):
+            for key, column in renderer.data_source.data.items():
+                try:
+                    out[(name, i, key)] = np.asarray(column, dtype=float).round(9).tobytes()
+                except (TypeError, ValueError):
+                    out[(name, i, key)] = repr(column)
+    return out
+
+
+def _long_model(context: int = 4096) -> models.TinyTransformer:
+    """A small model that reads long inputs (rotary positions), untrained but real."""
+    config = models.TinyConfig(
+        n_layers=2, n_heads=2, d_model=32, vocab_size=48, context=context, positional="rope"
+    )
+    return models.TinyTransformer(config, seed=0)
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+
+def test_lessons_02_and_03_are_registered():
+    by_slug = {entry.slug: entry for entry in entries()}
+    assert by_slug["attention_maps"].factory is AttentionMapsDashboard
+    assert by_slug["attention_maps"].lesson == "02_reading_attention_maps"
+    assert by_slug["head_jobs"].factory is HeadJobs
+    assert by_slug["head_jobs"].lesson == "03_heads_with_jobs"
+
+
+@pytest.mark.parametrize("slug", ["attention_maps", "head_jobs"])
+def test_every_control_across_its_range_redraws_and_never_fails(slug):
+    dashboard, document = _attached(get(slug).factory)
+    with set_curdoc(document):
+        for name, widget in dashboard.controls.items():
+            before = _drawn(dashboard)
+            changed = False
+            for value in control_values(widget, 9):
+                widget.value = value
+                assert not dashboard._status.visible or "Could not" not in str(
+                    dashboard._status.object
+                ), f"{name}={value!r}: {dashboard._status.object}"
+                changed = changed or _drawn(dashboard) != before
+            assert changed, f"moving {name!r} never changed a figure"
+
+
+# -- lesson 02: reading attention maps ------------------------------------------------------
+
+
+def test_model_view_and_head_view_show_the_captured_weights():
+    dashboard, _ = _attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
+    model = models.load_lesson_model("induction_2l")
+    ids, labels = lesson02.make_input("repeated tokens", 33, 48, 3)
+    captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
+    # one thumbnail per head, each the head's full 33 x 33 map (short inputs are not pooled)
+    images = dashboard._grid.images.data["image"]
+    assert len(images) == captured.n_layers * captured.n_heads
+    np.testing.assert_allclose(images[1], captured.head(0, 1), rtol=1e-6)
+    # the zoom shows every token, exact weights, labelled "position token"
+    cells = dashboard._head_view.zoom.cells.data
+    np.testing.assert_allclose(cells["weight"], captured.head(0, 1).ravel(), rtol=1e-6)
+    assert cells["query"][0] == "0 BOS" and cells["key"][1] == f"1 {labels[1]}"
+    # per-head numbers are the maps module's
+    np.testing.assert_allclose(
+        dashboard._sink.source.data["top"], maps.sink_score(captured).ravel()
+    )
+    np.testing.assert_allclose(
+        dashboard._entropy.source.data["top"], maps.entropy(captured, normalize=True).ravel()
+    )
+    assert dashboard._grid.selected == (0, 1)
+    sink = maps.sink_score(captured)[0, 1]
+    assert f"sink α₁ **{sink:.3f}**" in dashboard._readout.object
+
+
+def test_tapping_a_thumbnail_enlarges_that_head():
+    dashboard, document = _attached(AttentionMapsDashboard)
+    with set_curdoc(document):
+        dashboard._grid.boxes.selected.indices = [0]  # what a tap in the browser sends
+    assert dashboard.head == "L0H0"
+    assert dashboard.controls["head"].value == "L0H0"
+    assert "**L0H0**" in dashboard._readout.object
+
+
+def test_typed_words_repeat_their_ids_and_label_the_axes():
+    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "a cat a cat dog")
+    assert labels == ["BOS", "a", "cat", "a", "cat", "dog"]
+    assert ids.tolist() == [0, 1, 2, 1, 2, 3]
+    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "5 7 50")
+    assert ids.tolist() == [0, 5, 7, 2]  # ids wrap into the vocabulary
+    with pytest.raises(ValueError, match="type at least one word"):
+        lesson02.make_input("your tokens", 64, 48, 0, "   ")
+    dashboard, document = _attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    with set_curdoc(document):
+        dashboard.text = "the dog saw the dog"
+    assert dashboard._head_view.zoom.cells.data["query"][-1] == "5 dog"
+
+
+@pytest.mark.parametrize("preset", list(lesson02.PRESETS))
+@pytest.mark.parametrize("length", [2, 3, 33, 4096])
+def test_every_preset_gives_the_length_asked_for_or_says_why(preset, length):
+    ids, labels = lesson02.make_input(preset, length, 48, 1, "one two three")
+    assert 1 <= len(ids) <= length and len(labels) == len(ids)
+    assert ids.min() >= 0 and ids.max() < 48
+    if preset in ("repeated tokens", "random tokens", "needle in a haystack"):
+        assert len(ids) == length
+
+
+def test_lengths_beyond_the_model_are_clamped_with_a_message():
+    dashboard, document = _attached(AttentionMapsDashboard)
+    with set_curdoc(document):
+        dashboard.seq_len = 4096
+    assert dashboard._analysis.maps.seq_len == 33
+    assert dashboard._status.visible
+    assert "reads at most 33 tokens: showing 33" in dashboard._status.object
+
+
+def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
+    model = _long_model()
+    dashboard, document = _attached(
+        lambda: AttentionMapsDashboard(models_={"long": model}, seq_len=4096, head="L1H1")
+    )
+    analysis = dashboard._analysis
+    assert analysis.maps.seq_len == 4096 and not dashboard._status.visible
+    assert analysis.thumbnails.shape == (2, 2, lesson02.THUMBNAIL, lesson02.THUMBNAIL)
+    image = dashboard._head_view.image.data["image"][0]
+    assert image.shape == (lesson02.OVERVIEW, lesson02.OVERVIEW)
+    assert dashboard._head_view.image.data["dw"][0] == 4096
+    # the zoom sliders appear (and count as controls) only for inputs longer than the zoom
+    assert {"zoom_query", "zoom_key"} <= set(dashboard.controls)
+    # tapping the overview centres the exact zoom window there
+    fig = dashboard.figures["overview"]
+    with set_curdoc(document):
+        fig._trigger_event(Tap(model=fig, x=1000.5, y=3000.5))
+    assert (dashboard.zoom_query, dashboard.zoom_key) == (2980, 980)
+    cells = dashboard._head_view.zoom.cells.data
+    weights = analysis.maps.head(1, 1)[2980:3020, 980:1020]
+    np.testing.assert_allclose(cells["weight"], weights.ravel(), rtol=1e-6)
+    assert cells["query"][0].startswith("2980 ")
+
+
+def test_long_inputs_compute_in_a_worker_thread_when_served(monkeypatch):
+    model = _long_model(context=1024)
+    dashboard, document = _attached(lambda: AttentionMapsDashboard(models_={"long": model}))
+    finished = []
+    monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
+    monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))
+    with set_curdoc(document):
+        dashboard.seq_len = 1024
+        assert dashboard._status.visible and "computing the maps of 1,024 tokens" in (
+            dashboard._status.object
+        )
+        assert dashboard._analysis.maps.seq_len == 33  # still the old input meanwhile
+        dashboard.wait()
+        for callback in finished:  # what the server runs on its next tick
+            callback()
+    assert dashboard._analysis.maps.seq_len == 1024 and not dashboard._status.visible
+
+
+def test_a_failing_input_shows_a_message_instead_of_raising():
+    dashboard, document = _attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    with set_curdoc(document):
+        dashboard.text = ""
+    assert dashboard._status.visible and "type at least one word" in dashboard._status.object
+    with set_curdoc(document):
+        dashboard.text = "back to words"
+    assert not dashboard._status.visible
+
+
+# -- lesson 03: heads with jobs -------------------------------------------------------------
+
+
+def test_roles_follow_the_documented_thresholds():
+    scores = {
+        "previous_token": np.array([[0.9, 0.1]]),
+        "induction": np.array([[0.0, 0.45]]),
+        "duplicate_token": np.array([[0.0, 0.0]]),
+        "sink": np.array([[0.0, 0.35]]),
+    }
+    roles = lesson03.head_roles(scores)
+    assert roles[0, 0] == "previous-token"
+    assert roles[0, 1] == "induction\nsink"  # strongest (score / threshold) first
+    assert lesson03.head_roles({"sink": np.array([[0.29]])})[0, 0] == ""
+
+
+def test_head_scores_and_single_ablations_are_the_maps_modules():
+    dashboard, _ = _attached(HeadJobs)
+    model = models.load_lesson_model("induction_2l")
+    data = lesson03._held_out("induction_2l")
+    expected = np.mean(
+        [maps.capture(model, data.input_ids[i]).scores()["induction"] for i in range(16)], axis=0
+    )
+    np.testing.assert_allclose(dashboard._heat.cells.data["value"], expected.ravel(), rtol=1e-6)
+    table = maps.ablation_table(
+        model, data.input_ids, data.targets.clamp(min=0), loss_mask=data.masks["repeated_half"]
+    )
+    np.testing.assert_allclose(dashboard._bars.source.data["top"], table.ravel(), rtol=1e-6)
+
+
+def test_knocking_out_heads_measures_the_loss_again():
+    dashboard, document = _attached(HeadJobs)
+    model = models.load_lesson_model("induction_2l")
+    data = lesson03._held_out("induction_2l")[: lesson03.ABLATED_SEQUENCES]
+    with set_curdoc(document):
+        dashboard.controls["ablate L1H0"].value = True
+        fig = dashboard.figures["scores"]
+        fig._trigger_event(Tap(model=fig, x=1.1, y=0.2))  # tap L0H1: knocked out too
+    assert dashboard.controls["ablate L0H1"].value
+    heads = [(0, 1), (1, 0)]
+    expected = maps.ablate(
+        model,
+        data.input_ids,
+        data.targets.clamp(min=0),
+        heads,
+        loss_mask=data.masks["repeated_half"],
+    )
+    assert dashboard.ablation_change["repeated_half"] == pytest.approx(expected)
+    assert "**L0H1, L1H0 knocked out**" in dashboard._ablation_readout.object
+    assert f"**{expected:+.3f}**" in dashboard._ablation_readout.object
+    assert dashboard._heat.marks.data == {"x": [1, 0], "y": [0, 1]}
+
+
+def test_the_shipped_run_is_shown_and_the_step_slider_scrubs_it():
+    dashboard, document = _attached(HeadJobs)
+    history = models.load_lesson_history("induction_2l")
+    assert dashboard.step == history.steps[-1]  # opens on the trained model
+    steps = dashboard._curves.source.data["step"]
+    assert list(steps) == list(history.steps)
+    repeated = dashboard._curves.source.data[dashboard._curves.column("repeated half")]
+    np.testing.assert_allclose(repeated, history.region_loss["repeated_half"])
+    with set_curdoc(document):
+        dashboard.step = history.steps[3]
+    assert dashboard._curves.step_marker.location == history.steps[3]
+    recorded = np.asarray(history.scores["induction"][3])
+    np.testing.assert_allclose(dashboard._at_step.cells.data["value"], recorded.ravel())
+    assert f"**step {history.steps[3]}**" in dashboard._readout.object
+
+
+def test_train_live_streams_the_curves_and_replaces_the_model():
+    dashboard, document = _attached(HeadJobs)
+    with set_curdoc(document):
+        dashboard.train_live(steps=20)
+        assert dashboard._train_button.disabled and not dashboard._stop_button.disabled
+        assert len(dashboard._curves.source.data["step"]) == 0  # cleared for the new run
+        dashboard.wait()
+    assert not dashboard.training
+    every = models.LESSON_MODELS["induction_2l"]["train"]["record_every"]
+    recorded = sorted({*range(0, 20, every), 20})
+    assert list(dashboard._curves.source.data["step"]) == recorded
+    assert dashboard.param.step.objects == recorded and dashboard.step == 20
+    assert "trained live" in dashboard._progress_text.object
+    assert not dashboard._train_button.disabled
+    live_model = dashboard._live["induction_2l"][0]
+    assert live_model is not models.load_lesson_model("induction_2l")
+
+
+def test_stop_ends_a_live_run_early():
+    dashboard, document = _attached(HeadJobs)
+    with set_curdoc(document):
+        dashboard.train_live(steps=2000)
+        dashboard._stop.set()
+        dashboard.wait()
+    assert "stopped early" in dashboard._progress_text.object
+    assert dashboard._live["induction_2l"][1].steps[-1] < 2000
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factory", [AttentionMapsDashboard, HeadJobs])
+def test_download_button_gives_standalone_html_of_the_figures(factory):
+    dashboard, _ = _attached(factory)
+    html = dashboard._download.callback().getvalue().decode("utf-8")
+    assert not EXTERNAL_SCRIPT.search(html)
+    assert html.count('data-root-id="') == len(dashboard.figures)
+    assert f"<h1>{dashboard.title}</h1>" in html
