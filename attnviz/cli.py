@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dashboard", action="append", type=_slug, dest="slugs", metavar="SLUG")
     bench.add_argument("--n", type=_positive, default=25, help="values per control (default 25)")
     bench.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    bench.add_argument(
+        "--targets-n",
+        type=_positive,
+        default=3,
+        help="repeats of each issue target, e.g. training to an induction head (default 3)",
+    )
+    bench.add_argument(
+        "--skip-targets",
+        action="store_true",
+        help="time the dashboard controls only (the targets take about a minute)",
+    )
     return parser
 
 
@@ -166,8 +177,11 @@ def _run_lab(args, extra: list[str]) -> int:
 
 def _run_bench(args) -> int:
     from attnviz.bench import bench, format_table
+    from attnviz.bench_targets import run_targets
 
     rows = bench(slugs=args.slugs, n=args.n)
+    if not args.skip_targets:
+        rows += run_targets(names=args.slugs, n=args.targets_n)
     text = json.dumps(rows, indent=2)
     if args.output is not None:
         args.output.write_text(text + "\n", encoding="utf-8")

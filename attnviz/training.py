@@ -412,3 +412,36 @@ class _Progress:
 
 
 __all__ = ["Scorer", "TrainingHistory", "TrainingRecord", "evaluate", "token_loss", "train"]
+
+
+def induction_head_formed(
+    record: TrainingRecord,
+    *,
+    layer: int = 1,
+    min_score: float = 0.5,
+    max_loss_ratio: float = 0.1,
+) -> bool:
+    """True once a record shows a working induction head (lesson 03).
+
+    The criterion of issue #3 and of ``attnviz bench``: some head in ``layer`` has an
+    induction score above ``min_score``, and the held-out loss on the repeated half is
+    below ``max_loss_ratio`` times the loss on the first (unpredictable) half.
+    """
+    if not isinstance(record, TrainingRecord):
+        raise TypeError(f"record must be a TrainingRecord, got {type(record).__name__}")
+    min_score = check_real("min_score", min_score, low=0.0, high=1.0)
+    max_loss_ratio = check_real("max_loss_ratio", max_loss_ratio, low=0.0)
+    missing = {"first_half", "repeated_half"} - set(record.region_loss)
+    if missing or "induction" not in record.scores:
+        raise ValueError(
+            "record must come from training on repeated_tokens with the default scores "
+            f"(region losses first_half and repeated_half, score 'induction'); it has "
+            f"region losses {sorted(record.region_loss)} and scores {sorted(record.scores)}"
+        )
+    scores = record.scores["induction"]  # (L, H)
+    layer = check_int("layer", layer, low=0, high=scores.shape[0] - 1)
+    losses = record.region_loss
+    return bool(
+        float(scores[layer].max()) > min_score
+        and losses["repeated_half"] < max_loss_ratio * losses["first_half"]
+    )

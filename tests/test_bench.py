@@ -1,8 +1,9 @@
 """bench: drives every control across its range and reports percentiles."""
 
 import panel as pn
+import pytest
 
-from attnviz.bench import bench_dashboard, control_values, format_table
+from attnviz.bench import bench_dashboard, control_values, first_render_seconds, format_table
 from attnviz.dashboards import get
 
 
@@ -25,4 +26,53 @@ def test_bench_dashboard_times_every_control():
     for row in rows:
         assert row["n"] >= 1 and 0 < row["p50_ms"] <= row["p95_ms"]
     table = format_table(rows)
-    assert table.splitlines()[0].split() == ["dashboard", "control", "n", "p50", "ms", "p95", "ms"]
+    assert table.splitlines()[0].split() == [
+        "dashboard",
+        "control",
+        "n",
+        "p50",
+        "ms",
+        "p95",
+        "ms",
+        "target",
+        "ms",
+        "met",
+    ]
+    assert rows[0]["target_ms"] is None and rows[0]["met"] is None  # first render: no target
+    assert all(row["target_ms"] == 50.0 and row["met"] is not None for row in rows[1:])
+
+
+def test_first_render_takes_preset_parameters():
+    assert first_render_seconds("soft_lookup", kernel="boxcar", d_k=512) > 0
+
+
+def test_targets_rows_report_the_figure_and_whether_it_is_met(monkeypatch):
+    from attnviz import bench_targets
+
+    calls = []
+    fake = bench_targets.Target("(fake)", "fake", 100.0, lambda: calls.append(1) or 0.2, 0)
+    monkeypatch.setattr(bench_targets, "TARGETS", (fake,))
+    (row,) = bench_targets.run_targets(n=4)
+    assert len(calls) == 4
+    assert row == {
+        "dashboard": "fake",
+        "control": "(fake)",
+        "n": 4,
+        "p50_ms": 200.0,
+        "p95_ms": 200.0,
+        "target_ms": 100.0,
+        "met": False,
+    }
+    assert bench_targets.run_targets(names=["other"], n=1) == []
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        bench_targets.run_targets(n=0)
+
+
+@pytest.mark.slow
+def test_every_issue_target_can_be_measured():
+    from attnviz.bench_targets import run_targets
+
+    rows = run_targets(n=1)
+    assert {row["dashboard"] for row in rows} >= {"head_jobs", "attention_maps"}
+    for row in rows:
+        assert row["n"] == 1 and row["p50_ms"] > 0 and isinstance(row["met"], bool)

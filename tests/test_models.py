@@ -399,3 +399,28 @@ def test_lesson_models_load_from_package_data():
         assert read_metadata(lesson_model_path(name))["recipe"]["name"] == name
     total = sum(lesson_model_path(name).stat().st_size for name in LESSON_MODELS)
     assert total < 2 * 1024 * 1024
+
+
+def _record(induction, first_half, repeated_half):
+    from attnviz.training import TrainingRecord
+
+    return TrainingRecord(
+        step=10,
+        total_steps=100,
+        loss=1.0,
+        region_loss={"first_half": first_half, "repeated_half": repeated_half},
+        scores={"induction": torch.tensor(induction), "previous_token": torch.zeros(2, 2)},
+    )
+
+
+def test_induction_head_formed_needs_a_layer_1_head_and_a_low_repeated_loss():
+    from attnviz.training import induction_head_formed
+
+    assert induction_head_formed(_record([[0.0, 0.0], [0.1, 0.9]], 3.8, 0.2))
+    assert not induction_head_formed(_record([[0.0, 0.0], [0.1, 0.9]], 3.8, 0.5))  # loss high
+    assert not induction_head_formed(_record([[0.9, 0.9], [0.1, 0.4]], 3.8, 0.2))  # layer 0
+    assert induction_head_formed(_record([[0.9, 0.0], [0.0, 0.0]], 3.8, 0.2), layer=0)
+    with pytest.raises(ValueError, match="layer must be"):
+        induction_head_formed(_record([[0.0, 0.0], [0.1, 0.9]], 3.8, 0.2), layer=2)
+    with pytest.raises(TypeError, match="record must be a TrainingRecord"):
+        induction_head_formed({"step": 1})

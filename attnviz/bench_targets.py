@@ -1,0 +1,123 @@
+"""The speed targets of the issues that are not a dashboard control: ``attnviz bench``'s
+second table.
+
+Each target is a named measurement with the figure an issue asks for. ``run_targets``
+measures each ``n`` times and returns rows shaped like the dashboard rows of
+``attnviz.bench`` (``dashboard``, ``control``, ``n``, ``p50_ms``, ``p95_ms``) plus
+``target_ms`` and ``met`` (p95 below the target). Speed lives here, never in timed
+unit tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+# Trains the lesson 03 recipe in a fresh interpreter (a cold start: importing torch and
+# attnviz counts) until an induction head has formed, then exits at once.
+_TRAIN_UNTIL_INDUCTION = textwrap.dedent(
+    """
+    from attnviz.models import LESSON_MODELS, TinyConfig, TinyTransformer
+    from attnviz.tasks import make_task
+    from attnviz.training import induction_head_formed, train
+
+    recipe = LESSON_MODELS["induction_2l"]
+    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
+    formed = []
+
+    def stop_when_formed(step, record):
+        if induction_head_formed(record):
+            formed.append(step)
+            return False
+
+    train(model, make_task(**recipe["task"]), progress=False, callback=stop_when_formed,
+          **recipe["train"])
+    if not formed:
+        raise SystemExit("no induction head formed within the recipe's steps")
+    print(formed[0])
+    """
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One measured figure and the bound an issue sets for it."""
+
+    name: str  # shown in the table's "control" column
+    dashboard: str  # the dashboard (or lesson) the figure belongs to
+    target_ms: float
+    measure: Callable[[], float]  # seconds for one measurement
+    issue: int
+
+
+def _induction_cold_start() -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_UNTIL_INDUCTION],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"training for the induction-head target failed:\n{result.stderr}")
+    return elapsed
+
+
+def _first_render(slug: str, **params) -> Callable[[], float]:
+    def measure() -> float:
+        from attnviz.bench import first_render_seconds
+
+        return first_render_seconds(slug, **params)
+
+    return measure
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        name="(train: induction head forms, cold start)",
+        dashboard="head_jobs",
+        target_ms=20_000.0,
+        measure=_induction_cold_start,
+        issue=3,
+    ),
+    Target(
+        name="(first render, 4,096 tokens)",
+        dashboard="attention_maps",
+        target_ms=1_000.0,
+        measure=_first_render("attention_maps", preset="random tokens", seq_len=4096),
+        issue=3,
+    ),
+)
+
+
+def run_targets(names: Iterable[str] | None = None, n: int = 3) -> list[dict]:
+    """Measure each target ``n`` times; rows with ``target_ms`` and ``met``."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    wanted = None if names is None else set(names)
+    rows = []
+    for target in TARGETS:
+        if wanted is not None and target.dashboard not in wanted:
+            continue
+        ms = np.array([1000.0 * target.measure() for _ in range(n)])
+        p95 = round(float(np.percentile(ms, 95)), 3)
+        rows.append(
+            {
+                "dashboard": target.dashboard,
+                "control": target.name,
+                "n": n,
+                "p50_ms": round(float(np.percentile(ms, 50)), 3),
+                "p95_ms": p95,
+                "target_ms": target.target_ms,
+                "met": bool(p95 < target.target_ms),
+            }
+        )
+    return rows
