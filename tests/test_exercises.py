@@ -215,7 +215,7 @@ def test_answer_out_of_range_is_a_value_error():
 
 
 def test_a_later_lesson_registers_its_own_exercise(monkeypatch):
-    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    monkeypatch.setattr(exercises.core, "_REGISTRY", dict(exercises.core._REGISTRY))
 
     @exercise(id="99-double", lesson="99", question="Double {x}?", kind="integer", x=3)
     def _double(x: int) -> Solution:

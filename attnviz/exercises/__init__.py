@@ -1,0 +1,41 @@
+"""Predict, then reveal: short exercises whose answers are computed, never stored.
+
+``check(exercise_id, my_answer)`` judges a prediction; ``reveal(exercise_id)``
+shows the answer and the computation behind it. The machinery is in
+``attnviz.exercises.core``; each lesson's exercises are in their own module
+(``lesson_00``, ``lesson_01`` ...), imported here so that every id is known.
+
+Example:
+    >>> from attnviz.exercises import check
+    >>> check("01-boxcar-count", 4).correct
+    True
+"""
+
+from attnviz.exercises import lesson_00, lesson_01  # noqa: F401 - registers their exercises
+from attnviz.exercises.core import (
+    ANSWER_KINDS,
+    Answer,
+    Exercise,
+    Feedback,
+    Solution,
+    check,
+    exercise,
+    exercises,
+    get,
+    register,
+    reveal,
+)
+
+__all__ = [
+    "ANSWER_KINDS",
+    "Answer",
+    "Exercise",
+    "Feedback",
+    "Solution",
+    "check",
+    "exercise",
+    "exercises",
+    "get",
+    "register",
+    "reveal",
+]
