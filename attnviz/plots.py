@@ -581,15 +581,26 @@ class LongHeadView:
             line_width=2,
         )
         fig.add_layout(self.window_box)
+        # the window may be a few pixels wide on a long input: cross-hairs find it
+        self.crosshair = [
+            Span(dimension=dim, line_color=SELECTED_COLOR, line_alpha=0.6, line_dash="dotted")
+            for dim in ("width", "height")
+        ]
+        for span in self.crosshair:
+            fig.add_layout(span)
         self.zoom = Heatmap(
             np.zeros((1, 1)),
             title=zoom_title,
             x_label="key token",
             y_label="query token",
-            width=440,
-            height=440,
+            width=480,
+            height=480,
             max_tick_labels=ZOOM_TICK_LABELS,
         )
+        zoom = self.zoom.figure
+        zoom.xaxis.major_label_orientation = np.pi / 2  # up to 40 labels side by side
+        for axis in (*zoom.xaxis, *zoom.yaxis):
+            axis.major_label_text_font_size = "9px"
         self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
 
     @property
@@ -653,6 +664,11 @@ class LongHeadView:
             [f"{k0 + j} {t}".rstrip() for j, t in enumerate(keys)],
         )
         self.window_box.update(left=k0, right=k0 + w_k, top=q0, bottom=q0 + w_q)
+        self.crosshair[0].location = q0 + w_q / 2
+        self.crosshair[1].location = k0 + w_k / 2
+        partial = w_q < getattr(self, "n_queries", 0) or w_k < getattr(self, "n_keys", 0)
+        for span in self.crosshair:
+            span.visible = partial  # a window showing the whole map needs no marker
         self.window_start = (q0, k0)
 
     def on_pick(self, callback) -> None:

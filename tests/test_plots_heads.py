@@ -218,3 +218,11 @@ def test_grids_resize_to_their_heads_and_bars_can_name_their_items():
     assert (heat.figure.width, heat.figure.height) == (110 + 180, 80 + 270)
     bars = plots.Bars(np.zeros(2), labels=["L0H0", "L0H1"], label_axis=True)
     assert bars.figure.xaxis[0].major_label_overrides == {0: "L0H0", 1: "L0H1"}
+
+
+def test_cross_hairs_mark_a_window_smaller_than_the_map_only():
+    view = plots.LongHeadView(np.eye(4), 4096, 4096, np.eye(40), (1000, 2000))
+    assert [span.location for span in view.crosshair] == [1020, 2020]
+    assert all(span.visible for span in view.crosshair)
+    view.update(np.eye(3), 3, 3, np.eye(3))
+    assert not any(span.visible for span in view.crosshair)

@@ -42,6 +42,7 @@ THUMBNAIL = 48  # model-view thumbnails pool longer inputs to this many rows / c
 OVERVIEW = 256  # the overview pools longer inputs to this many rows / columns
 SINK_EPS = 0.3  # Gu et al. 2025: a head has a first-token sink when alpha_1 > 0.3
 CACHE_SIZE = 8  # analysed inputs kept per dashboard
+COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
 
 PRESETS = {
     "repeated tokens": "BOS, then random tokens, then the same tokens again (induction)",
@@ -126,6 +127,13 @@ def _typed_input(text: str, length: int, vocab: int, seed: int) -> tuple[np.ndar
         ids = [index.setdefault(word, int(order[len(index) % (vocab - 1)])) for word in words]
         labels = words
     return np.array([tasks.BOS, *ids], dtype=np.int64), ["BOS", *labels]
+
+
+def _colour_top(weights: np.ndarray) -> float:
+    """The weight drawn brightest: the 99.5th percentile, so that the few rows at the
+    start of a causal map (query 0 must put all its weight on key 0) do not leave the
+    rest of a long map dark. Larger weights are drawn in the same brightest colour."""
+    return float(max(np.quantile(weights, COLOUR_QUANTILE), 1e-6))
 
 
 @lru_cache(maxsize=8)
@@ -262,6 +270,8 @@ class AttentionMapsDashboard(Dashboard):
     def _compute(self, key: tuple, model: torch.nn.Module) -> Analysis:
         name, preset, length, seed, text = key
         ids, labels = make_input(preset, length, _vocab(model), seed, text)
+        if length > SYNC_TOKENS:  # big enough for several threads to pay off
+            return analyse(model, ids, labels)
         with one_thread():
             return analyse(model, ids, labels)
 
@@ -349,6 +359,7 @@ class AttentionMapsDashboard(Dashboard):
                 self._grid.update(
                     analysis.thumbnails,
                     {"entropy (0–1)": analysis.entropy, "sink α₁": analysis.sink},
+                    high=_colour_top(analysis.thumbnails),
                 )
                 self._entropy.update(analysis.entropy.ravel(), labels=names)
                 self._sink.update(analysis.sink.ravel(), labels=names)
@@ -372,7 +383,9 @@ class AttentionMapsDashboard(Dashboard):
             pooled = maps.downsample(weights, OVERVIEW, reduce="max")
             with self._hold():
                 self._grid.select(layer, head)
-                self._head_view.update_overview(pooled.values, *weights.shape)
+                self._head_view.update_overview(
+                    pooled.values, *weights.shape, high=_colour_top(pooled.values)
+                )
                 self._head_view.figure.title.text = f"{self.head} over the whole input"
                 self._show_window()
         except Exception as error:
