@@ -215,7 +215,7 @@ class HeadJobs(Dashboard):
         heads = max(models.LESSON_MODELS[n]["config"]["n_heads"] for n in LESSON_03_MODELS)
         for layer in range(layers):
             for head in range(heads):
-                box = pn.widgets.Checkbox(name=plots.head_label(layer, head), width=54)
+                box = pn.widgets.Checkbox(label=plots.head_label(layer, head), width=54)
                 box.param.watch(lambda *_: self._show_ablation(), "value")
                 self._boxes[(layer, head)] = box
 
