@@ -1,6 +1,7 @@
 """Lessons 02 and 03 dashboards: what they draw is what the model computes, every
 control survives its range, long inputs work, live training streams, ablation is live."""
 
+import asyncio
 import re
 
 import numpy as np
@@ -282,6 +283,25 @@ def test_train_live_streams_the_curves_and_replaces_the_model():
     assert not dashboard._train_button.disabled
     live_model = dashboard._live["induction_2l"][0]
     assert live_model is not models.load_lesson_model("induction_2l")
+
+
+def test_in_a_notebook_the_event_loop_streams_the_records():
+    # a Jupyter kernel runs cells and widget callbacks inside its asyncio loop: the
+    # records must reach the figures from that loop, with no one calling drain()
+    dashboard, document = _attached(HeadJobs)
+
+    async def click_and_watch():
+        dashboard.train_live(steps=10)
+        for _ in range(1200):
+            if not dashboard.training and dashboard._records.empty():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3 * lesson03.DRAIN_MS / 1000)
+
+    asyncio.run(click_and_watch())
+    assert list(dashboard._curves.source.data["step"])[-1] == 10
+    assert "trained live" in dashboard._progress_text.object
+    assert dashboard._drainer is None  # stopped when the run ended
 
 
 def test_stop_ends_a_live_run_early():

@@ -414,8 +414,10 @@ class HeadJobs(Dashboard):
 
         self._trainer = threading.Thread(target=work, name="attnviz-train", daemon=True)
         self._trainer.start()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._drainer = pn.state.add_periodic_callback(self.drain, period=DRAIN_MS)
+        # served: the session's periodic callback; in a notebook: a task on the kernel's
+        # event loop; with no event loop at all (a script, a test) it never fires, and
+        # ``wait()`` or ``drain()`` move the records instead
+        self._drainer = pn.state.add_periodic_callback(self.drain, period=DRAIN_MS)
 
     def drain(self) -> None:
         """Move the records the trainer has sent so far into the figures (server thread)."""
