@@ -149,7 +149,7 @@ def test_lengths_beyond_the_model_are_clamped_with_a_message():
 def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
     model = _long_model()
     dashboard, document = _attached(
-        lambda: AttentionMapsDashboard(models_={"long": model}, seq_len=4096, head="L1H1")
+        lambda: AttentionMapsDashboard(extra_models={"long": model}, seq_len=4096, head="L1H1")
     )
     analysis = dashboard._analysis
     assert analysis.maps.seq_len == 4096 and not dashboard._status.visible
@@ -172,7 +172,7 @@ def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
 
 def test_long_inputs_compute_in_a_worker_thread_when_served(monkeypatch):
     model = _long_model(context=1024)
-    dashboard, document = _attached(lambda: AttentionMapsDashboard(models_={"long": model}))
+    dashboard, document = _attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
     finished = []
     monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
     monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))

@@ -178,9 +178,9 @@ class AttentionMapsDashboard(Dashboard):
         "head": {"name": "head (or tap a thumbnail)"},
     }
 
-    def __init__(self, models_: dict[str, torch.nn.Module] | None = None, **params):
-        """``models_`` adds your own models by name (any model ``maps.capture`` reads)."""
-        self._extra_models = dict(models_ or {})
+    def __init__(self, extra_models: dict[str, torch.nn.Module] | None = None, **params):
+        """``extra_models`` adds your own models by name (any model ``maps.capture`` reads)."""
+        self._extra_models = dict(extra_models or {})
         # the model and head lists are known only now: set those two after the rest
         model = params.pop("model", next(iter(self._extra_models), None))
         head = params.pop("head", None)
@@ -481,7 +481,7 @@ class AttentionMapsDashboard(Dashboard):
 def app(**defaults) -> AttentionMapsDashboard:
     """Lesson 02's dashboard, with any parameter preset (e.g. ``app(preset="copy")``).
 
-    Pass ``models_={"name": model}`` to add your own models (a TinyTransformer, a
+    Pass ``extra_models={"name": model}`` to add your own models (a TinyTransformer, a
     Hugging Face model, anything ``attnviz.maps.capture`` reads).
     """
     return AttentionMapsDashboard(**defaults)
