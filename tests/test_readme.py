@@ -14,13 +14,23 @@ def _code_blocks(language):
 
 
 def test_library_example_runs_and_draws_causal_weights():
-    (example,) = _code_blocks("python")
+    example = _code_blocks("python")[0]
     namespace: dict = {}
     exec(compile(example, "README.md", "exec"), namespace)
     weights = namespace["weights"]
     assert weights.shape == (6, 6)
     assert torch.all(weights.triu(diagonal=1) == 0)
     torch.testing.assert_close(weights.sum(-1), torch.ones(6))
+
+
+def test_own_model_example_captures_every_head_and_builds_the_dashboard():
+    example = _code_blocks("python")[1]
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    attention = namespace["attention"]
+    assert tuple(attention.weights.shape) == (2, 4, 32, 32)
+    dashboard = namespace["AttentionMapsDashboard"](extra_models={"mine": namespace["model"]})
+    assert dashboard.model == "mine"
 
 
 def test_exactly_two_setup_commands_and_ci_uses_the_test_one():
