@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tokenizers
 import torch
+import transformers
 
-transformers = pytest.importorskip("transformers")
-
-from attnviz.maps import capture, retrieval_score, sink_score  # noqa: E402
+from attnviz.maps import capture, retrieval_score, sink_score
 
 VOCAB, CONTEXT = 40, 24
 
@@ -100,7 +100,6 @@ def test_capture_reads_the_vocabulary_and_context_from_the_config(model):
 
 
 def test_capture_labels_with_a_local_tokenizer():
-    tokenizers = pytest.importorskip("tokenizers")
     vocab = {f"w{i}": i for i in range(VOCAB)}
     backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="w0"))
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend)

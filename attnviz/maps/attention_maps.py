@@ -1,0 +1,251 @@
+"""AttentionMaps, the weights of one sequence, and the readers of what may stand for them.
+
+Every function of ``attnviz.maps`` takes an :class:`AttentionMaps` or a bare array
+(numpy or torch); the readers here turn either into a checked numpy array, token
+ids into an int64 tensor and a ``(start, end)`` pair into a checked span, so the
+public functions check their arguments at the door with the same messages.
+
+Shapes: ``weights`` are (L, H, T, T) = (layers, heads, query, key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from attnviz.validation import check_int
+
+if TYPE_CHECKING:
+    from attnviz.maps.overview import Pooled, Window
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AttentionMaps:
+    """The attention weights of one sequence, every layer and head (lesson 02).
+
+    Attributes:
+        weights: (L, H, T, T) array; ``weights[l, h, t]`` is query t's attention
+            over the keys in head h of layer l.
+        tokens: T labels, one per position (token strings, or ids as text).
+        input_ids: (T,) token ids, or None when the model was fed embeddings.
+        model_name: the class name of the model the maps came from.
+
+    The methods are shortcuts to the functions of ``attnviz.maps``; they import
+    them when called, because those modules read AttentionMaps themselves.
+    """
+
+    weights: np.ndarray  # (L, H, T, T)
+    tokens: list[str]
+    input_ids: np.ndarray | None = None  # (T,)
+    model_name: str = field(default="")
+
+    def __post_init__(self) -> None:
+        weights = to_numpy("weights", self.weights)
+        if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
+            raise ValueError(
+                "weights must have shape (layers, heads, query, key) with query == key, "
+                f"got {weights.shape}"
+            )
+        if weights.size == 0:
+            raise ValueError(f"weights must not be empty, got shape {weights.shape}")
+        if not np.issubdtype(weights.dtype, np.floating):
+            weights = weights.astype(np.float32)
+        seq_len = weights.shape[-1]
+        tokens = list(self.tokens)
+        if len(tokens) != seq_len or not all(isinstance(t, str) for t in tokens):
+            raise ValueError(
+                f"tokens must be {seq_len} strings (one per position), got {len(tokens)} items"
+            )
+        input_ids = self.input_ids
+        if input_ids is not None:
+            input_ids = to_numpy("input_ids", input_ids).astype(np.int64).reshape(-1)
+            if input_ids.shape != (seq_len,):
+                raise ValueError(
+                    f"input_ids must have {seq_len} entries (one per position), "
+                    f"got {input_ids.shape[0]}"
+                )
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "tokens", tokens)
+        object.__setattr__(self, "input_ids", input_ids)
+
+    def __repr__(self) -> str:
+        name = self.model_name or "model"
+        return (
+            f"AttentionMaps({name}: {self.n_layers} layers × {self.n_heads} heads "
+            f"× {self.seq_len} tokens)"
+        )
+
+    @property
+    def n_layers(self) -> int:
+        """Number of attention layers L."""
+        return self.weights.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        """Number of heads per layer H."""
+        return self.weights.shape[1]
+
+    @property
+    def seq_len(self) -> int:
+        """Sequence length T."""
+        return self.weights.shape[-1]
+
+    def layer(self, layer: int) -> np.ndarray:
+        """The (H, T, T) weights of one layer."""
+        return self.weights[check_int("layer", layer, low=0, high=self.n_layers - 1)]
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """The (T, T) weights of one head: row = query, column = key."""
+        layer = check_int("layer", layer, low=0, high=self.n_layers - 1)
+        return self.weights[layer, check_int("head", head, low=0, high=self.n_heads - 1)]
+
+    def entropy(self, *, normalize: bool = False, per_query: bool = False) -> np.ndarray:
+        """Attention entropy per head in nats; see :func:`attnviz.maps.entropy`."""
+        from attnviz.maps.focus import entropy
+
+        return entropy(self, normalize=normalize, per_query=per_query)
+
+    def rollout(self, *, residual: float = 0.5) -> np.ndarray:
+        """Attention rollout through the layers, (L, T, T); see :func:`attnviz.maps.rollout`."""
+        from attnviz.maps.attention_rollout import rollout
+
+        return rollout(self, residual=residual)
+
+    def scores(self, *, exclude_bos: bool = False) -> dict[str, np.ndarray]:
+        """Every map-only head score, each (L, H): the table of lesson 03.
+
+        Keys: ``previous_token``, ``duplicate_token`` and ``induction`` (only when
+        the maps hold token ids), ``sink`` (α of position 0) and ``entropy``.
+        """
+        from attnviz.maps.focus import entropy, sink_score
+        from attnviz.maps.patterns import (
+            duplicate_token_score,
+            induction_score,
+            previous_token_score,
+        )
+
+        out = {"previous_token": previous_token_score(self, exclude_bos=exclude_bos)}
+        if self.input_ids is not None:
+            out["duplicate_token"] = duplicate_token_score(self, exclude_bos=exclude_bos)
+            out["induction"] = induction_score(self, exclude_bos=exclude_bos)
+        out["sink"] = sink_score(self)
+        out["entropy"] = entropy(self)
+        return out
+
+    def downsample(
+        self, layer: int, head: int, max_size: int = 256, *, reduce: str = "max"
+    ) -> Pooled:
+        """A pooled overview of one head; see :func:`attnviz.maps.downsample`."""
+        from attnviz.maps.overview import downsample
+
+        return downsample(self.head(layer, head), max_size, reduce=reduce)
+
+    def window(
+        self,
+        layer: int,
+        head: int,
+        rows: tuple[int, int],
+        cols: tuple[int, int] | None = None,
+    ) -> Window:
+        """A labelled full-resolution region of one head; see :func:`attnviz.maps.window`."""
+        from attnviz.maps.overview import window
+
+        return window(self.head(layer, head), rows, cols, tokens=self.tokens)
+
+
+def to_numpy(name: str, value: Any) -> np.ndarray:
+    """A numpy array from a tensor (half precision widened to float32) or array-like."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype in (torch.float16, torch.bfloat16):
+            value = value.float()
+        return value.numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be an AttentionMaps, a torch.Tensor or a numpy.ndarray, "
+            f"got {type(value).__name__}"
+        ) from None
+
+
+def weights_of(maps: Any, name: str = "maps") -> np.ndarray:
+    """(L, H, T, T) weights from AttentionMaps or an array; 2-D = one head, 3-D = one layer."""
+    if isinstance(maps, AttentionMaps):
+        return maps.weights
+    weights = to_numpy(name, maps)
+    if weights.dtype.kind not in "fiu" or weights.dtype == bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {weights.dtype}")
+    if weights.ndim not in (2, 3, 4) or weights.shape[-1] != weights.shape[-2]:
+        raise ValueError(
+            f"{name} must have shape (layers, heads, T, T), (heads, T, T) or (T, T), "
+            f"got {weights.shape}"
+        )
+    if weights.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)) or weights.min() < 0:
+        raise ValueError(f"{name} must hold finite, non-negative attention weights")
+    return weights.reshape((1,) * (4 - weights.ndim) + weights.shape)
+
+
+def map_array(name: str, weights: Any) -> np.ndarray:
+    """(..., Tq, Tk) maps from AttentionMaps or an array of any leading shape."""
+    if isinstance(weights, AttentionMaps):
+        return weights.weights
+    array = to_numpy(name, weights)
+    if array.ndim < 2 or array.shape[-1] == 0 or array.shape[-2] == 0:
+        raise ValueError(f"{name} must be a non-empty (..., query, key) array, got {array.shape}")
+    return array
+
+
+def as_ids(name: str, value: Any) -> torch.Tensor:
+    """Token ids (tensor, array or list of integers) as an int64 CPU tensor."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu()
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be integer token ids, got {type(value).__name__}"
+            ) from None
+        if array.dtype == object or (array.size and array.dtype.kind not in "iu"):
+            raise TypeError(f"{name} must be integer token ids, got dtype {array.dtype}")
+        tensor = torch.from_numpy(array.astype(np.int64))
+    if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
+        raise TypeError(f"{name} must be integer token ids, got dtype {tensor.dtype}")
+    return tensor.long()
+
+
+def ids_for(maps: Any, input_ids: Any, seq_len: int) -> np.ndarray:
+    """The (T,) ids to score ``maps`` against: ``input_ids``, or else the ids the maps hold."""
+    if input_ids is None:
+        ids = maps.input_ids if isinstance(maps, AttentionMaps) else None
+        if ids is None:
+            raise ValueError(
+                "input_ids is required: these maps hold no token ids to compare "
+                "(pass the (T,) ids the maps were computed on)"
+            )
+        return ids
+    ids = as_ids("input_ids", input_ids).numpy().reshape(-1)
+    if ids.shape != (seq_len,):
+        raise ValueError(
+            f"input_ids must have {seq_len} entries (the maps' sequence length), got {ids.size}"
+        )
+    return ids
+
+
+def check_span(name: str, span: Any, length: int) -> tuple[int, int]:
+    """A non-empty ``[start, end)`` span of positions in a sequence of ``length``."""
+    if isinstance(span, (torch.Tensor, np.ndarray)):
+        span = span.tolist()  # e.g. a row of attnviz.tasks' spans["needle"]
+    if not isinstance(span, (tuple, list)) or len(span) != 2:
+        raise TypeError(f"{name} must be a (start, end) pair of positions, got {span!r}")
+    start = check_int(f"{name} start", span[0], low=0, high=length - 1)
+    end = check_int(f"{name} end", span[1], low=start + 1, high=length)
+    return start, end

@@ -1,0 +1,104 @@
+"""capture: run a model once and keep every attention weight it computed (lesson 02)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from attnviz.maps.attention_maps import AttentionMaps
+from attnviz.maps.forward import run, stack_layers
+from attnviz.maps.model_io import model_kind, prepare_inputs
+from attnviz.validation import check_int
+
+
+def capture(
+    model: nn.Module,
+    input_ids: Any,
+    *,
+    tokens: Any = None,
+    batch_index: int = 0,
+) -> AttentionMaps:
+    """Run ``model`` once and keep every attention weight it computed (lesson 02).
+
+    Three kinds of model are understood, tried in this order:
+
+    * a Hugging Face ``transformers`` model (GPT-2, BERT, Llama, ...): run with
+      ``output_attentions=True``; a model built with the ``sdpa`` or flash kernels
+      is switched to ``eager`` attention for the call and switched back after.
+    * any module with submodules named ``hook_pattern`` (attnviz's
+      ``TinyTransformer``): a forward hook on each records the (B, H, T, T)
+      pattern it is applied to; layer l is the l-th such module.
+    * any module built on ``torch.nn.MultiheadAttention`` (including a bare one,
+      called as ``mha(x, x, x)``): a pre-hook forces ``need_weights=True,
+      average_attn_weights=False`` and a hook keeps the per-head weights. The
+      PyTorch fast path, which never forms the weights, is off during the call.
+
+    The model runs in eval mode (dropout off) under ``torch.no_grad()``; its
+    train/eval flags, hooks and settings are restored afterwards.
+
+    Args:
+        model: the model.
+        input_ids: token ids, (T,) for one sequence or (B, T) for a batch; the
+            whole batch is run and the maps of row ``batch_index`` are kept. A model
+            built on ``nn.MultiheadAttention`` may instead take a float tensor of
+            embeddings, passed on unchanged.
+        tokens: labels for the positions: a tokenizer (anything with
+            ``convert_ids_to_tokens`` or ``decode``), or a sequence of T strings.
+            Default: the ids as text (positions, for embeddings).
+        batch_index: which row of a batch to keep.
+
+    Returns:
+        AttentionMaps with ``weights`` of shape (L, H, T, T).
+
+    Raises:
+        TypeError: the model computes no attention weights this can capture.
+        ValueError: ``input_ids`` empty, out of the vocabulary or longer than the
+            model's context; ``batch_index`` out of range.
+    """
+    kind = model_kind(model)
+    batch, ids = prepare_inputs(model, input_ids, embeddings_ok=kind == "mha")
+    rows = None if ids is None else ids.shape[0]  # embeddings: the batch axis shows in the weights
+    batch_index = check_int(
+        "batch_index", batch_index, low=0, high=None if rows is None else rows - 1
+    )
+    weights = stack_layers(model, run(model, batch, kind)[0])  # (L, B, H, T, T)
+    batch_index = check_int("batch_index", batch_index, low=0, high=weights.shape[1] - 1)
+    weights = weights[:, batch_index]  # (L, H, T, T)
+    row_ids = None if ids is None else ids[batch_index].numpy()
+    labels = _token_labels(tokens, row_ids, weights.shape[-1])
+    return AttentionMaps(
+        weights=weights.float().numpy() if weights.dtype != torch.float64 else weights.numpy(),
+        tokens=labels,
+        input_ids=row_ids,
+        model_name=type(model).__name__,
+    )
+
+
+def _token_labels(tokens: Any, ids: np.ndarray | None, seq_len: int) -> list[str]:
+    if tokens is None:
+        return [str(int(i)) for i in ids] if ids is not None else [str(i) for i in range(seq_len)]
+    if isinstance(tokens, str):
+        raise TypeError("tokens must be a tokenizer or a sequence of strings, got one str")
+    for method in ("convert_ids_to_tokens", "decode"):
+        if hasattr(tokens, method):
+            if ids is None:
+                raise ValueError(
+                    "tokens as a tokenizer needs token ids, but input_ids are embeddings"
+                )
+            if method == "convert_ids_to_tokens":
+                return [str(t) for t in tokens.convert_ids_to_tokens([int(i) for i in ids])]
+            return [str(tokens.decode([int(i)])) for i in ids]
+    if isinstance(tokens, Sequence) and all(isinstance(t, str) for t in tokens):
+        if len(tokens) != seq_len:
+            raise ValueError(
+                f"tokens must hold {seq_len} strings (one per position), got {len(tokens)}"
+            )
+        return list(tokens)
+    raise TypeError(
+        "tokens must be a tokenizer (with convert_ids_to_tokens or decode) or a sequence of "
+        f"strings, got {type(tokens).__name__}"
+    )

@@ -1,0 +1,140 @@
+"""What attnviz.maps reads off a model: its kind, its limits, its inputs and its logits.
+
+A model is one of three kinds (see :func:`attnviz.maps.capture`): ``"hf"``, a
+Hugging Face ``transformers`` model; ``"hook_pattern"``, a module with
+``hook_pattern`` hook points (attnviz ``TinyTransformer``); ``"mha"``, a module built
+on ``torch.nn.MultiheadAttention``. Token ids are checked against the vocabulary
+and context the model declares, so a wrong id is named before the model runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import torch
+from torch import nn
+
+from attnviz.maps.attention_maps import as_ids
+
+# Attribute names a model config may use for its context length, most specific first.
+_CONTEXT_NAMES = (
+    "context",
+    "max_position_embeddings",
+    "n_positions",
+    "n_ctx",
+    "block_size",
+    "max_seq_len",
+)
+
+
+def model_kind(model: Any) -> str:
+    """``"hf"``, ``"hook_pattern"`` or ``"mha"``; TypeError for anything else."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    transformers = sys.modules.get("transformers")  # a HF model implies it is imported
+    if transformers is not None and isinstance(model, transformers.PreTrainedModel):
+        return "hf"
+    if named_hooks(model, "hook_pattern"):
+        return "hook_pattern"
+    if any(isinstance(m, nn.MultiheadAttention) for m in model.modules()):
+        return "mha"
+    raise TypeError(
+        f"model {type(model).__name__} has no attention this can capture: expected a Hugging "
+        "Face transformers model, a module with `hook_pattern` hook points (attnviz "
+        "TinyTransformer), or one built on torch.nn.MultiheadAttention"
+    )
+
+
+def named_hooks(model: nn.Module, name: str) -> list[nn.Module]:
+    """Submodules called ``name`` (e.g. blocks.3.attn.hook_pattern), in registration order."""
+    return [m for path, m in model.named_modules() if path.rsplit(".", 1)[-1] == name and path]
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def model_limits(model: nn.Module) -> tuple[int | None, int | None]:
+    """(vocabulary size, context length) when the model declares them."""
+    config = getattr(model, "config", None)
+    context = None
+    for name in _CONTEXT_NAMES:
+        context = _positive_int(getattr(config, name, None))
+        if context is not None:
+            break
+    vocab = _positive_int(getattr(config, "vocab_size", None))
+    if vocab is None:
+        get_embeddings = getattr(model, "get_input_embeddings", None)
+        embedding = get_embeddings() if callable(get_embeddings) else None
+        if not isinstance(embedding, nn.Embedding):
+            embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
+            embedding = embeddings[0] if len(embeddings) == 1 else None
+        if isinstance(embedding, nn.Embedding):
+            vocab = embedding.num_embeddings
+    return vocab, context
+
+
+def check_token_ids(name: str, ids: torch.Tensor, vocab: int | None, also: str = "") -> None:
+    """Raise ValueError naming an id outside [0, vocab); ``also`` says what else is allowed."""
+    if ids.numel() == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or (vocab is not None and high >= vocab):
+        allowed = f"[0, {vocab - 1}]" if vocab is not None else "[0, inf)"
+        bad = low if low < 0 else high
+        raise ValueError(f"{name} must be token ids in {allowed}{also}, got {bad}")
+
+
+def prepare_inputs(
+    model: nn.Module, input_ids: Any, *, embeddings_ok: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return (what the model is called with, the (B, T) int64 ids or None).
+
+    With ``embeddings_ok`` (a model built on nn.MultiheadAttention), a float
+    tensor is passed on unchanged as embeddings and the ids are None.
+    """
+    if isinstance(input_ids, torch.Tensor) and input_ids.is_floating_point():
+        if not embeddings_ok:
+            raise TypeError(
+                f"input_ids must be integer token ids for {type(model).__name__}, "
+                f"got a {input_ids.dtype} tensor"
+            )
+        if input_ids.dim() not in (2, 3) or input_ids.numel() == 0:
+            raise ValueError(
+                "input_ids given as embeddings must be a non-empty (T, d) or batched "
+                f"3-D tensor, got shape {tuple(input_ids.shape)}"
+            )
+        return input_ids, None
+    ids = as_ids("input_ids", input_ids)
+    if ids.dim() == 1:
+        ids = ids.unsqueeze(0)  # (1, T)
+    if ids.dim() != 2:
+        raise ValueError(f"input_ids must have shape (T,) or (batch, T), got {tuple(ids.shape)}")
+    if ids.shape[0] == 0:
+        raise ValueError(f"input_ids must hold at least one sequence, got shape {tuple(ids.shape)}")
+    vocab, context = model_limits(model)
+    if ids.shape[1] == 0 or (context is not None and ids.shape[1] > context):
+        allowed = f"between 1 and {context}" if context is not None else "at least 1"
+        raise ValueError(
+            f"input_ids must have {allowed} positions (the model's context), got {ids.shape[1]}"
+        )
+    check_token_ids("input_ids", ids, vocab, " (the model's vocabulary)")
+    return ids, ids
+
+
+def logits_of(model: nn.Module, out: Any, vocab: int | None, *, needed_for: str) -> torch.Tensor:
+    """The (B, T, V) logits in a model's output; TypeError saying what they were ``needed_for``."""
+    candidate = getattr(out, "logits", None)
+    if candidate is None and isinstance(out, torch.Tensor):
+        candidate = out
+    if candidate is None and isinstance(out, (tuple, list)) and out:
+        candidate = out[0] if isinstance(out[0], torch.Tensor) else None
+    found = isinstance(candidate, torch.Tensor) and candidate.dim() == 3
+    if not found or (vocab is not None and candidate.shape[-1] != vocab):
+        raise TypeError(
+            f"model {type(model).__name__} returns no (batch, T, vocab) logits, {needed_for}"
+        )
+    return candidate
