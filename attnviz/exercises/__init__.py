@@ -11,7 +11,8 @@ Example:
     True
 """
 
-from attnviz.exercises import lesson_00, lesson_01  # noqa: F401 - registers their exercises
+# each lesson's module registers its exercises when imported
+from attnviz.exercises import lesson_00, lesson_01, lesson_02  # noqa: F401
 from attnviz.exercises.core import (
     ANSWER_KINDS,
     Answer,
