@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
+
+from own_loop import run_on_own_loop
 
 
 def bokeh_handshake(ws_url: str, page: str, headers: dict[str, str]) -> str:
     """Connect to ``ws_url`` with the session token found in ``page``; the first message type.
 
-    The coroutine runs on its own event loop in a worker thread: the calling thread may
-    already run a loop (Playwright's sync API leaves one running for the whole session),
-    and ``asyncio.run`` refuses to start inside a running loop.
+    The coroutine runs on its own event loop (the calling thread may already run one).
     """
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
@@ -31,19 +30,4 @@ def bokeh_handshake(ws_url: str, page: str, headers: dict[str, str]) -> str:
             connection.close()
         return json.loads(header)["msgtype"]
 
-    outcome: dict[str, object] = {}
-
-    def worker() -> None:
-        try:
-            outcome["value"] = asyncio.run(handshake())
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=worker, name="bokeh-handshake", daemon=True)
-    thread.start()
-    thread.join(timeout=150)
-    if thread.is_alive():
-        raise AssertionError(f"no answer from {ws_url} within 150 s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return run_on_own_loop(handshake)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from bokeh.document import Document
 from bokeh.events import Tap
+from own_loop import run_on_own_loop
 from panel.io.state import set_curdoc
 
 from attnviz import maps, models
@@ -298,7 +299,7 @@ def test_in_a_notebook_the_event_loop_streams_the_records():
             await asyncio.sleep(0.05)
         await asyncio.sleep(3 * lesson03.DRAIN_MS / 1000)
 
-    asyncio.run(click_and_watch())
+    run_on_own_loop(click_and_watch)
     assert list(dashboard._curves.source.data["step"])[-1] == 10
     assert "trained live" in dashboard._progress_text.object
     assert dashboard._drainer is None  # stopped when the run ended
