@@ -1,5 +1,7 @@
-"""Lesson 01 in JupyterLab, as a student runs it: open the notebook, Run → Run All
-Cells, and check that every cell ran, none failed, and the dashboard drew.
+"""The lessons in JupyterLab, as a student runs them: open a notebook, Run → Run All
+Cells, and check that every cell ran, none failed, and the lesson's dashboard drew
+and answers its controls (lesson 01: SoftLookup; lesson 02: AttentionMapsDashboard;
+lesson 03: HeadJobs).
 
 JupyterLab serves a temporary copy of lessons/ (see conftest.py), so running the
 notebook never edits the course. Needs Chromium at /usr/bin/chromium.
@@ -10,16 +12,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "01_attention_is_lookup.ipynb"
 RUN_ALL_TIMEOUT = 180  # seconds for every cell to finish
 EXECUTED = re.compile(r"^\[\d+\]:$")
-DASHBOARD_CELL = re.compile(r"^\s*SoftLookup\(.*\)\s*$", re.MULTILINE)
 KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
 ERROR_TEXT = re.compile(r"Traceback|\b\w+(Error|Exception):")
 
@@ -86,16 +88,110 @@ def pending_cells(page, sources: list[str]) -> list[str]:
     ]
 
 
-def test_lesson01_runs_all_cells_and_shows_dashboard(jupyterlab, lab_root, open_page):
-    path = lab_root / NOTEBOOK
+def offline_after(watched, action: str) -> None:
+    """Panel's JS must be inlined (attnviz.notebook()), never fetched from a CDN."""
+    assert not watched.external_requests(), (
+        f"{action}, the page asked hosts other than this machine:\n"
+        + "\n".join(watched.external_requests())
+        + "\n(Panel's HTML/Markdown panes re-send their stylesheets as CDN URLs when they "
+        "update over a notebook comm; attnviz.notebook() has to keep them inline)"
+    )
+
+
+def soft_lookup_works(page, outputs) -> None:
+    """Lesson 01: sliders, the kernel menu and the readout; a keyboard step moves the query."""
+    for title in ("bandwidth h", "query x", "number of keys", "noise", "d_k", "temperature"):
+        expect(outputs.locator(".bk-Slider", has_text=title)).to_have_count(1)
+    expect(outputs.locator("select")).to_have_count(1)  # the kernel
+    expect(outputs.locator(".bk-Checkbox", has_text="√d_k")).to_have_count(1)
+    readout = outputs.locator("p", has_text="query x =").first
+    expect(readout).to_contain_text("query x = 4.00")
+
+    # the widgets talk to the kernel: a keyboard step on the query slider updates the readout
+    handle = outputs.locator(".bk-Slider", has_text="query x").first.locator(".noUi-handle")
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    expect(readout).to_contain_text("query x = 4.20", timeout=15_000)
+
+
+def attention_maps_works(page, outputs) -> None:
+    """Lesson 02: model, input and head menus and the readout; picking a head redraws it."""
+    for title in ("model", "input", "head (or tap a thumbnail)"):
+        choice = outputs.locator(".bk-input-group", has_text=title).locator("select")
+        expect(choice).to_have_count(1)
+    readout = outputs.locator("p", has_text="layers ×").first
+    expect(readout).to_contain_text("induction_2l")
+    expect(readout).to_contain_text("L1H0: entropy")
+
+    # the widgets talk to the kernel: choosing another head rewrites the readout
+    menu = outputs.locator(".bk-input-group", has_text="head (or tap").locator("select")
+    menu.scroll_into_view_if_needed()
+    menu.select_option("L0H0")
+    expect(readout).to_contain_text("L0H0: entropy", timeout=15_000)
+
+
+def head_jobs_works(page, outputs) -> None:
+    """Lesson 03: menus, ablation mode, step slider, head boxes; ticking a head knocks it out."""
+    for title in ("model", "colour heads by"):
+        choice = outputs.locator(".bk-input-group", has_text=title).locator("select")
+        expect(choice).to_have_count(1)
+    # a DiscreteSlider: its label ("training step: 400") sits above a slider with no title
+    expect(outputs.locator(".bk-Slider")).to_have_count(1)
+    expect(outputs.get_by_text("training step:").first).to_contain_text("training step: 400")
+    expect(outputs.get_by_role("button", name="train live")).to_have_count(1)
+    expect(outputs.get_by_role("button", name="mean", exact=True)).to_have_count(1)
+    boxes = outputs.locator(".bk-Checkbox")
+    expect(boxes).to_have_count(4)  # L0H0 ... L1H1 of induction_2l
+    step = outputs.locator("p", has_text="of 400: held-out loss").first
+    expect(step).to_contain_text("step 400")
+    readout = outputs.locator("p", has_text="knocked out").first
+    expect(readout).to_contain_text("no head knocked out")
+    expect(readout).to_contain_text("repeated-half loss +0.000")
+
+    # the widgets talk to the kernel: ticking L1H1 knocks it out and the loss rises
+    box = boxes.filter(has_text="L1H1").locator("input[type=checkbox]")
+    box.scroll_into_view_if_needed()
+    box.check()
+    expect(readout).to_contain_text("L1H1 knocked out", timeout=15_000)
+    expect(readout).not_to_contain_text("repeated-half loss +0.000")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson notebook, the dashboard its last cells show, and how to try that dashboard."""
+
+    notebook: str
+    dashboard: str  # the class whose call ends a code cell, e.g. "SoftLookup"
+    figures: int  # Bokeh canvases the dashboard draws
+    works: Callable  # works(page, outputs): drive the dashboard's controls, check the result
+
+    @property
+    def dashboard_cell(self) -> re.Pattern:
+        return re.compile(rf"^\s*{self.dashboard}\(.*\)\s*$", re.MULTILINE)
+
+
+LESSONS = [
+    Lesson("01_attention_is_lookup.ipynb", "SoftLookup", 4, soft_lookup_works),
+    Lesson("02_reading_attention_maps.ipynb", "AttentionMapsDashboard", 5, attention_maps_works),
+    Lesson("03_heads_with_jobs.ipynb", "HeadJobs", 4, head_jobs_works),
+]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.notebook[:2])
+def test_lesson_runs_all_cells_and_shows_its_dashboard(jupyterlab, lab_root, open_page, lesson):
+    notebook = lesson.notebook
+    path = lab_root / notebook
     if not path.exists():
-        pytest.fail(f"lessons/{NOTEBOOK} does not exist (looked in a copy at {lab_root})")
+        pytest.fail(f"lessons/{notebook} does not exist (looked in a copy at {lab_root})")
     sources = code_cells(path)
-    assert sources, f"{NOTEBOOK} has no code cells"
+    assert sources, f"{notebook} has no code cells"
 
     watched = open_page()
     page = watched.page
-    page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
+    # ?reset: a fresh workspace, so the notebooks earlier tests opened stay closed
+    page.goto(f"{jupyterlab}/lab/tree/{notebook}?reset")
     expect(page.locator(".jp-NotebookPanel .jp-Notebook")).to_be_visible(timeout=60_000)
     dismiss_dialogs(page)
     expect(page.locator(".jp-Notebook .jp-CodeCell")).to_have_count(len(sources))
@@ -133,16 +229,14 @@ def test_lesson01_runs_all_cells_and_shows_dashboard(jupyterlab, lab_root, open_
     )
     assert idle, f"the kernel was still busy after {RUN_ALL_TIMEOUT} s"
 
-    # offline: Panel's JS must be inlined (attnviz.notebook()), never fetched from a CDN
-    assert not watched.external_requests(), (
-        "the lesson asked hosts other than this machine (CDN?):\n"
-        + "\n".join(watched.external_requests())
-    )
+    offline_after(watched, "while the cells ran")
 
-    # the dashboard drew, in the output of the cell that shows SoftLookup(): Bokeh
-    # canvases for its four figures, its controls and its readout
-    shown_in = [index for index, source in enumerate(sources) if DASHBOARD_CELL.search(source)]
-    assert shown_in, f"no code cell of {NOTEBOOK} displays SoftLookup()"
+    # the dashboard drew, in the output of the cell that shows it: a Bokeh canvas for
+    # each of its figures, its controls and its readout
+    shown_in = [
+        index for index, source in enumerate(sources) if lesson.dashboard_cell.search(source)
+    ]
+    assert shown_in, f"no code cell of {notebook} displays {lesson.dashboard}()"
     outputs = (
         page.locator(".jp-Notebook .jp-CodeCell").nth(shown_in[-1]).locator(".jp-OutputArea-output")
     )
@@ -150,28 +244,10 @@ def test_lesson01_runs_all_cells_and_shows_dashboard(jupyterlab, lab_root, open_
     expect(canvas.first).to_be_attached(timeout=30_000)
     canvas.first.scroll_into_view_if_needed()
     expect(canvas.first).to_be_visible()
-    expect(canvas).to_have_count(4)
-    for title in ("bandwidth h", "query x", "number of keys", "noise", "d_k", "temperature"):
-        expect(outputs.locator(".bk-Slider", has_text=title)).to_have_count(1)
-    expect(outputs.locator("select")).to_have_count(1)  # the kernel
-    expect(outputs.locator(".bk-Checkbox", has_text="√d_k")).to_have_count(1)
-    readout = outputs.locator("p", has_text="query x =").first
-    expect(readout).to_contain_text("query x = 4.00")
-
-    # the widgets talk to the kernel: a keyboard step on the query slider updates the readout
-    handle = outputs.locator(".bk-Slider", has_text="query x").first.locator(".noUi-handle")
-    handle.scroll_into_view_if_needed()
-    handle.focus()
-    for _ in range(4):
-        page.keyboard.press("ArrowRight")
-    expect(readout).to_contain_text("query x = 4.20", timeout=15_000)
+    expect(canvas).to_have_count(lesson.figures)
+    lesson.works(page, outputs)
 
     # and stays offline while it updates (Panel must not switch to CDN stylesheets)
-    assert not watched.external_requests(), (
-        "after a slider move the page asked hosts other than this machine:\n"
-        + "\n".join(watched.external_requests())
-        + "\n(Panel's HTML/Markdown panes re-send their stylesheets as CDN URLs when they "
-        "update over a notebook comm; attnviz.notebook() has to keep them inline)"
-    )
+    offline_after(watched, "after a control changed")
 
     watched.assert_clean()
