@@ -51,9 +51,16 @@ class Dashboard(pn.viewable.Viewer):
         return pn.pane.Markdown(f"## {title}\n{description}", margin=(0, 10))
 
     def _control_column(self, *extra) -> pn.Column:
-        return pn.Column(*self._controls.values(), *extra, width=CONTROL_WIDTH)
+        return pn.Column(*map(_labelled, self._controls.values()), *extra, width=CONTROL_WIDTH)
 
     def _hold(self):
         """Batch all model changes of one update into one message to the browser."""
         document = pn.state.curdoc
         return pn.io.hold(document) if document is not None else nullcontext()
+
+
+def _labelled(widget: pn.widgets.Widget) -> pn.viewable.Viewable:
+    """A widget with its name shown: button groups draw none of their own."""
+    if not isinstance(widget, pn.widgets.RadioButtonGroup | pn.widgets.CheckButtonGroup):
+        return widget
+    return pn.Column(pn.pane.Markdown(widget.name, margin=(0, 10, -8, 10)), widget, margin=0)
