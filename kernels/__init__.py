@@ -4,9 +4,19 @@ Each operator keeps its plain definition beside any faster form; tests hold the
 fast forms to the definition.
 """
 
-from .softmax import AttentionResult, scaled_dot_product_attention, softmax_weights
+from .softmax import (
+    AttentionResult,
+    blocked_attention,
+    scaled_dot_product_attention,
+    softmax_weights,
+)
 
-__all__ = ["AttentionResult", "scaled_dot_product_attention", "softmax_weights"]
+__all__ = [
+    "AttentionResult",
+    "blocked_attention",
+    "scaled_dot_product_attention",
+    "softmax_weights",
+]
 
 from .attention import (  # noqa: E402
     OPERATORS,

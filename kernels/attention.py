@@ -36,7 +36,7 @@ import torch
 
 from attnviz.validation import check_int, check_real
 
-from .softmax import AttentionResult, scaled_dot_product_attention
+from .softmax import AttentionResult, blocked_attention, scaled_dot_product_attention
 
 Operator = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, float], AttentionResult
@@ -53,9 +53,23 @@ def softmax_operator(
     """Softmax attention, softmax(q kᵀ · scale) v, as an operator (lesson 02).
 
     The reference ``scaled_dot_product_attention`` of ``kernels/softmax.py``,
-    with the operator signature ``(q, k, v, mask, scale)``.
+    with the operator signature ``(q, k, v, mask, scale)``; long inputs that need
+    no gradient run its block-wise form ``blocked_attention`` (same numbers).
     """
+    if _blocked_pays_off(q, k, v):
+        return blocked_attention(q, k, v, mask, scale=scale)
     return scaled_dot_product_attention(q, k, v, mask, scale=scale)
+
+
+# From this many scores per head (512 x 512) on, softmax attention that needs no gradient
+# runs a block of query rows at a time (``blocked_attention``): same numbers, far less memory
+# traffic. Shorter inputs, and every pass that trains, run the reference.
+BLOCKED_SCORES = 512 * 512
+
+
+def _blocked_pays_off(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    return not needs_grad and q.shape[-2] * k.shape[-2] >= BLOCKED_SCORES
 
 
 # Operators by name, so a model's config can name its operator in plain JSON.
@@ -164,11 +178,15 @@ def multi_head_attention(
     score_shape = (batch, n_heads, t_q, t_k)
     if mask is not None:
         mask = _check_mask(mask, score_shape)
-    if causal:
-        lower = causal_mask(t_q, t_k, device=q.device)  # (T_q, T_k)
-        mask = lower if mask is None else mask & lower
-
-    result = operator(q, k, v, mask, scale)
+    if causal and mask is None and operator is softmax_operator and _blocked_pays_off(q, k, v):
+        # a long causal map: the block-wise kernel masks only each block's diagonal
+        # square and never forms (or reads) a (T_q, T_k) mask
+        result = blocked_attention(q, k, v, scale=scale, causal=True)
+    else:
+        if causal:
+            lower = causal_mask(t_q, t_k, device=q.device)  # (T_q, T_k)
+            mask = lower if mask is None else mask & lower
+        result = operator(q, k, v, mask, scale)
 
     if not (isinstance(result, tuple) and len(result) == 2):
         raise TypeError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from attnviz.validation import as_tensor, check_real
@@ -119,3 +120,113 @@ def scaled_dot_product_attention(
     weights = softmax_weights(scores, mask)  # (..., T_q, T_k)
     output = torch.matmul(weights, v)  # (..., T_q, d_v)
     return AttentionResult(output, weights)
+
+
+def _zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A zero tensor; on the CPU from zeroed pages the OS maps only when first written.
+
+    numpy's zeros come from ``calloc``: the pages of a causal map's future (half of
+    a long map) are never written, so never faulted in, where ``torch.zeros`` writes
+    every page first.
+    """
+    if device.type == "cpu" and dtype in (torch.float32, torch.float64):
+        numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
+        return torch.from_numpy(np.zeros(shape, dtype=numpy_dtype))
+    return torch.zeros(shape, dtype=dtype, device=device)
+
+
+# Elements of one block of scores: 2**19 float32 = 2 MB, so a block's passes stay in cache.
+BLOCK_ELEMENTS = 1 << 19
+
+
+@torch.no_grad()
+def blocked_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    scale: float | None = None,
+    causal: bool = False,
+) -> AttentionResult:
+    """The reference attention, a block of query rows at a time (lesson 02).
+
+    Same numbers as :func:`scaled_dot_product_attention` to float rounding, for
+    long inputs: each block of query rows is scored, masked and softmaxed in a
+    small buffer that stays in cache, then written once into the weights it
+    returns; keys that no query of the block may see (the future, under a causal
+    mask) are never scored and keep weight 0. A 4,096-token causal map so costs
+    one (T_q, T_k) tensor and about half the work, where the reference makes
+    several full-size temporaries: what decides how fast a long head view first
+    draws. Inference only: it runs under ``torch.no_grad()``.
+
+    Args:
+        q, k, v: (..., T_q, d_k), (..., T_k, d_k), (..., T_k, d_v); the leading
+            dimensions broadcast, the dtypes promote, as in the reference.
+        mask: None, or a boolean mask broadcastable to (..., T_q, T_k) (True = may
+            attend). A row with no key allowed gets all-zero weights.
+        scale: multiplies the scores; default 1/sqrt(d_k).
+        causal: if True, query i may only attend to keys j <= i (combined with
+            mask). Without a mask this reads no mask at all: only the block's
+            diagonal square is masked.
+
+    Returns:
+        AttentionResult(output (..., T_q, d_v), weights (..., T_q, T_k)).
+    """
+    q = as_tensor("q", q, min_dim=2)
+    k = as_tensor("k", k, min_dim=2)
+    v = as_tensor("v", v, min_dim=2)
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] or min(q.numel(), k.numel()) == 0:
+        # the reference names the mismatch (and handles empty inputs)
+        return scaled_dot_product_attention(q, k, v, mask, scale=scale, causal=causal)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real("scale", scale)
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+    lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    t_q, d_k = q.shape[-2:]
+    t_k, d_v = v.shape[-2:]
+    score_shape = torch.Size((*lead, t_q, t_k))
+    if mask is not None:
+        mask = _check_mask(mask, score_shape)
+        if causal:  # as the reference: the causal mask and'ed into the given one
+            mask = mask & torch.ones(t_q, t_k, dtype=torch.bool, device=mask.device).tril()
+            causal = False
+        mask = mask.reshape((1,) * (len(score_shape) - mask.dim()) + mask.shape)
+        mask = mask.expand(*mask.shape[:-2], t_q, t_k)  # its own leading dims, full rows
+    # (N, T, d) operands; q, k and v are small beside the (N, T_q, T_k) weights
+    qs = q.to(dtype).expand(*lead, t_q, d_k).reshape(-1, t_q, d_k)
+    keys = k.to(dtype).expand(*lead, t_k, d_k).reshape(-1, t_k, d_k).transpose(-2, -1)
+    vs = v.to(dtype).expand(*lead, t_k, d_v).reshape(-1, t_k, d_v)
+    n = qs.shape[0]
+    weights = _zeros((n, t_q, t_k), dtype, q.device)  # (N, T_q, T_k)
+    output = torch.empty(n, t_q, d_v, dtype=dtype, device=q.device)  # (N, T_q, d_v)
+    rows = max(1, min(t_q, BLOCK_ELEMENTS // (n * t_k)))
+    buffer = torch.empty(n * rows * t_k, dtype=dtype, device=q.device)  # one block's scores
+    if causal:  # future[i, j]: key start + j lies after query start + i
+        future = torch.ones(rows, rows, dtype=torch.bool, device=q.device).triu(1)
+    for start in range(0, t_q, rows):
+        stop = min(start + rows, t_q)
+        size = stop - start
+        allowed = None if mask is None else mask[..., start:stop, :]  # (..., size, T_k)
+        # keys after the last one a query of the block may see are never scored
+        seen = t_k
+        if causal:
+            seen = min(stop, t_k)
+        elif allowed is not None and stop < t_k and not allowed[..., stop:].any():
+            seen = stop
+        if allowed is not None:
+            allowed = allowed[..., :seen]
+        scores = buffer[: n * size * seen].view(n, size, seen)
+        torch.bmm(qs[:, start:stop], keys[..., :seen], out=scores)
+        scores.mul_(scale)
+        if causal and start < seen:  # only the diagonal square holds future keys
+            scores[..., start:].masked_fill_(future[:size, : seen - start], float("-inf"))
+        if allowed is not None:
+            scores.view(*lead, size, seen).masked_fill_(~allowed, float("-inf"))
+        torch.softmax(scores, dim=-1, out=scores)
+        if allowed is not None and scores[..., 0].isnan().any():
+            # softmax of a fully masked row is NaN; the reference gives all zeros
+            shut = ~allowed.any(dim=-1, keepdim=True)  # (..., size, 1)
+            scores.view(*lead, size, seen).masked_fill_(shut, 0.0)
+        weights[:, start:stop, :seen] = scores
+        output[:, start:stop] = torch.bmm(scores, vs[:, :seen])
+    return AttentionResult(output.view(*lead, t_q, d_v), weights.view(*lead, t_q, t_k))
