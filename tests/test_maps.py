@@ -19,6 +19,7 @@ from attnviz.maps import (
     downsample,
     duplicate_token_score,
     entropy,
+    head_entropy,
     induction_score,
     pattern_score,
     previous_token_score,
@@ -499,6 +500,58 @@ def test_entropy_is_zero_for_a_focused_head_and_log_n_for_a_uniform_one():
     assert entropy(full, normalize=True)[0, 0] == pytest.approx(1.0)
     per_query = entropy(_uniform_causal(t), per_query=True)[0, 0]
     np.testing.assert_allclose(per_query, np.log(np.arange(1, t + 1)))
+
+
+def _entropy_float64(weights, normalize=False):
+    """The definition, in float64 numpy: what the block-wise torch entropy is held to."""
+    a = np.asarray(weights, dtype=np.float64)
+    t = a.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows = -np.where(a > 0, a * np.log(a), 0.0).sum(-1)
+    if not normalize:
+        return rows.mean(-1)
+    causal = not np.any(np.triu(a, 1))
+    visible = np.arange(1, t + 1) if causal else np.full(t, t)
+    return (rows[..., visible > 1] / np.log(visible[visible > 1])).mean(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_entropy_block_by_block_equals_the_float64_definition(monkeypatch, dtype):
+    from attnviz.maps import focus
+
+    monkeypatch.setattr(focus, "_BLOCK_ELEMENTS", 3 * 2 * 13)  # blocks of 3 rows, ragged end
+    causal = _random_causal(13).astype(dtype)
+    causal[0, 1, 5] = 0  # a query that attends nowhere
+    leaky = causal.copy()
+    leaky[1, 2, 7, 11] = 0.5  # one weight after its query, mid-sequence: not causal
+    for weights in (causal, leaky):
+        for normalize in (False, True):
+            expected = _entropy_float64(weights, normalize)
+            tolerance = 1e-6 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(
+                entropy(weights, normalize=normalize), expected, rtol=tolerance
+            )
+        both = head_entropy(weights)
+        np.testing.assert_array_equal(both.nats, entropy(weights))
+        np.testing.assert_array_equal(both.normalized, entropy(weights, normalize=True))
+    inside = causal.copy()
+    inside[0, 0, 4, 5] = 0.25  # after its query inside a block's diagonal square
+    assert entropy(inside, normalize=True)[0, 0] == pytest.approx(
+        _entropy_float64(inside, normalize=True)[0, 0], rel=1e-6
+    )
+
+
+def test_entropy_counts_negative_and_nan_weights_as_zero_as_zero_weights():
+    t = 6
+    a = _uniform_causal(t)
+    odd = a.copy()
+    odd[2, 0], odd[4, 1] = -0.5, np.nan  # AttentionMaps does not check its weights
+    maps = AttentionMaps(odd[None, None], [str(i) for i in range(t)])
+    zeroed = np.where(np.isnan(odd) | (odd < 0), 0.0, odd)
+    np.testing.assert_allclose(
+        entropy(maps, per_query=True)[0, 0],
+        -np.array([sum(x * math.log(x) for x in row if x > 0) for row in zeroed]),
+    )
 
 
 def test_rollout_adds_the_residual_and_multiplies_through_layers():

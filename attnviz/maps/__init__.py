@@ -22,7 +22,8 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
   :func:`pattern_score`, :func:`previous_token_score`,
   :func:`duplicate_token_score`, :func:`induction_score`; ``focus`` —
   :func:`token_importance`, :func:`sink_score`, :func:`sink_fraction`,
-  :func:`entropy`; ``attention_rollout`` — :func:`rollout`.
+  :func:`entropy` (:func:`head_entropy`: both entropies in one pass);
+  ``attention_rollout`` — :func:`rollout`.
 * Scores that run the model: ``retrieval`` — :func:`retrieval_trace`,
   :func:`retrieval_score`; ``ablation`` — :func:`ablate`, :func:`ablation_table`.
 * Long inputs: ``overview`` — :func:`downsample` (a pooled overview),
@@ -48,7 +49,14 @@ from attnviz.maps.ablation import IGNORE_INDEX, ablate, ablation_table
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.attention_rollout import rollout
 from attnviz.maps.capturing import capture
-from attnviz.maps.focus import entropy, sink_fraction, sink_score, token_importance
+from attnviz.maps.focus import (
+    Entropy,
+    entropy,
+    head_entropy,
+    sink_fraction,
+    sink_score,
+    token_importance,
+)
 from attnviz.maps.overview import Pooled, Window, downsample, window
 from attnviz.maps.patterns import (
     HEAD_KINDS,
@@ -65,6 +73,7 @@ __all__ = [
     "HEAD_KINDS",
     "IGNORE_INDEX",
     "AttentionMaps",
+    "Entropy",
     "ErrorMeasure",
     "Pooled",
     "RetrievalTrace",
@@ -76,6 +85,7 @@ __all__ = [
     "downsample",
     "duplicate_token_score",
     "entropy",
+    "head_entropy",
     "induction_score",
     "pattern_score",
     "previous_token_score",
