@@ -68,10 +68,11 @@ class Analysis:
 def analyse(model: torch.nn.Module, input_ids: np.ndarray, tokens: list[str]) -> Analysis:
     """Capture ``model``'s attention on ``input_ids`` and measure every head (lesson 02)."""
     captured = maps.capture(model, torch.as_tensor(input_ids), tokens=tokens)
+    entropy = maps.head_entropy(captured)  # both entropies from one pass over the maps
     return Analysis(
         maps=captured,
-        entropy=maps.entropy(captured, normalize=True),
-        entropy_nats=maps.entropy(captured),
+        entropy=entropy.normalized,
+        entropy_nats=entropy.nats,
         sink=maps.sink_score(captured),
         thumbnails=maps.downsample(captured.weights, THUMBNAIL, reduce="max").values,
     )
@@ -270,8 +271,10 @@ class AttentionMapsDashboard(Dashboard):
     def _compute(self, key: tuple, model: torch.nn.Module) -> Analysis:
         name, preset, length, seed, text = key
         ids, labels = make_input(preset, length, _vocab(model), seed, text)
-        if length > SYNC_TOKENS:  # big enough for several threads to pay off
-            return analyse(model, ids, labels)
+        # one intra-op thread at every length: a long input's attention and entropy run
+        # block by block (many mid-sized operations), and on a busy 2-core machine two
+        # threads made each of them wait for a descheduled thread (a 4,096-token first
+        # render took 6 s instead of 0.8 s); on an idle one they gained under a third
         with one_thread():
             return analyse(model, ids, labels)
 
@@ -449,6 +452,12 @@ class AttentionMapsDashboard(Dashboard):
         if self._analysis is not None and self._analysis.maps.seq_len > ZOOM:
             controls.update(self._zoom_sliders)
         return controls
+
+    @property
+    def shown_tokens(self) -> int:
+        """Tokens in the input drawn now: ``seq_len``, unless the model reads fewer (0 before
+        the first input is shown)."""
+        return 0 if self._analysis is None else self._analysis.maps.seq_len
 
     @property
     def figures(self) -> dict:
