@@ -72,11 +72,17 @@ def _render(entry, document: Document, **params):
         return dashboard, time.perf_counter() - started
 
 
-def first_render_seconds(slug: str, **params) -> float:
-    """Seconds from nothing to a dashboard's first Bokeh document, ``params`` preset."""
+def first_render(slug: str, **params) -> tuple[object, float]:
+    """Build a dashboard into a fresh Bokeh document, ``params`` preset (``extra_models=``
+    too, for a dashboard that takes them): the dashboard and the seconds it took."""
     document = Document()
     _serialize_patches(document)
-    return _render(get(slug), document, **params)[1]
+    return _render(get(slug), document, **params)
+
+
+def first_render_seconds(slug: str, **params) -> float:
+    """Seconds from nothing to a dashboard's first Bokeh document, ``params`` preset."""
+    return first_render(slug, **params)[1]
 
 
 def bench_dashboard(entry, n: int = 25) -> list[dict]:

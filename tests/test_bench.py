@@ -76,3 +76,26 @@ def test_every_issue_target_can_be_measured():
     assert {row["dashboard"] for row in rows} >= {"head_jobs", "attention_maps"}
     for row in rows:
         assert row["n"] == 1 and row["p50_ms"] > 0 and isinstance(row["met"], bool)
+
+
+def test_the_long_input_target_uses_a_model_that_reads_it_and_fails_loudly_otherwise(
+    monkeypatch,
+):
+    from attnviz import bench_targets, models
+
+    params = bench_targets._long_model_params()
+    assert params["model"] == bench_targets.LONG_MODEL
+    model = params.get("extra_models", {}).get(params["model"])
+    if model is not None:  # until the RoPE lesson model ships: the same model, untrained
+        assert model.config.context >= bench_targets.LONG_TOKENS
+    monkeypatch.setattr(bench_targets, "LONG_TOKENS", 48)
+    assert bench_targets._long_first_render("random tokens")() > 0
+    # a model that reads fewer tokens than asked must not pass for a measurement
+    short = models.TinyTransformer(models.TinyConfig(context=33, vocab_size=48), seed=0)
+    monkeypatch.setattr(
+        bench_targets,
+        "_long_model_params",
+        lambda: {"model": "short", "extra_models": {"short": short}},
+    )
+    with pytest.raises(RuntimeError, match="drew 33 tokens"):
+        bench_targets._long_first_render("random tokens")()
