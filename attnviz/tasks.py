@@ -7,6 +7,8 @@ named masks and spans that say where to look. All are deterministic per seed.
 - ``repeated_tokens``: BOS + r₁..r_T + r₁..r_T. The second half can only be
   predicted by looking back: the task on which induction heads form (Olsson et
   al. 2022, "In-context Learning and Induction Heads"). Lesson 03.
+- ``periodic_tokens``: BOS + a block of distinct random tokens repeated to any
+  length: induction on long inputs (the RoPE lesson model reads 4,096 tokens). Lesson 02.
 - ``mqar``: multi-query associative recall, exactly the generator of Zoology
   (Arora, Eyuboglu et al. 2023, arXiv 2312.04927, ``multiquery_ar``). Lessons 03, 06.
 - ``copy_task``: BOS + x₁..x_T + SEP + x₁..x_T, loss on the copy only. Lesson 02.
@@ -168,6 +170,73 @@ def repeated_tokens(
         },
         params={"n": n, "seq_half": seq_half, "vocab": vocab, "seed": seed, "bos": bos,
                 "distinct": distinct, "min_half": min_half},
+    )  # fmt: skip
+
+
+def periodic_tokens(
+    n: int,
+    length: int,
+    vocab: int,
+    seed: int = 0,
+    *,
+    min_period: int = 2,
+    max_period: int | None = None,
+) -> TaskData:
+    """BOS + r₁..r_P r₁..r_P r₁.. up to ``length`` tokens: induction at any length (lesson 02).
+
+    ``repeated_tokens`` repeats its block once, so its sequences are at most
+    2·(vocab - 1) + 1 tokens long. Here the block of P distinct random tokens
+    repeats until the sequence is full, so a sequence of any length is all
+    repeats after the first period: the task that trains and tests an induction
+    head on long inputs. Each sequence draws its own period P from
+    [min_period, max_period], so no head that looks a fixed distance back solves it.
+
+    Args:
+        n: number of sequences.
+        length: tokens per sequence, BOS included.
+        vocab: vocabulary size; the block's tokens come from [1, vocab), 0 is BOS.
+        seed: the random seed.
+        min_period: the shortest period.
+        max_period: the longest period, at most vocab - 1 (the block's tokens are
+            distinct); default vocab - 1.
+
+    Returns:
+        TaskData with the masks of ``repeated_tokens``, so the same losses, scores and
+        ``attnviz.training.induction_head_formed`` apply: ``"first_half"`` (the
+        positions predicting r₂..r_P in the first period) and ``"repeated_half"`` (every
+        position from the second period on that has a target); spans ``"first"`` and
+        ``"second"`` (the first two periods in ``input_ids``, the second cut at ``length``).
+    """
+    n = check_int("n", n, low=1)
+    length = check_int("length", length, low=3)
+    vocab = check_int("vocab", vocab, low=3)
+    seed = check_int("seed", seed, low=0)
+    min_period = check_int("min_period", min_period, low=2, high=min(vocab - 1, length - 1))
+    if max_period is None:
+        max_period = vocab - 1
+    max_period = check_int("max_period", max_period, low=min_period, high=vocab - 1)
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.rand(n, vocab - 1, generator=g).argsort(dim=1)[:, :max_period] + 1  # (N, Pmax)
+    period = torch.randint(min_period, max_period + 1, (n, 1), generator=g)  # (N, 1)
+    body = tokens.gather(1, torch.arange(length - 1) % period)  # (N, L - 1): r₁..r_P r₁..
+    input_ids = torch.cat([torch.full((n, 1), BOS), body], dim=1)  # (N, L)
+    targets = _next_token_targets(input_ids)
+    p = torch.arange(length)  # (L,)
+    first = (p >= 1) & (p < period)  # (N, L) predicting r₂..r_P, first period
+    repeated = (p >= 1 + period) & (targets != IGNORE_INDEX)  # from the second period on
+    start = 1 + period[:, 0]  # (N,)
+    return TaskData(
+        name="periodic_tokens",
+        input_ids=input_ids,
+        targets=targets,
+        vocab_size=vocab,
+        masks={"first_half": first, "repeated_half": repeated},
+        spans={
+            "first": torch.stack([torch.ones_like(start), start], dim=1),
+            "second": torch.stack([start, (start + period[:, 0]).clamp_max(length)], dim=1),
+        },
+        params={"n": n, "length": length, "vocab": vocab, "seed": seed,
+                "min_period": min_period, "max_period": max_period},
     )  # fmt: skip
 
 
@@ -385,6 +454,7 @@ def needle(
 
 TASKS: dict[str, Callable[..., TaskData]] = {
     "repeated_tokens": repeated_tokens,
+    "periodic_tokens": periodic_tokens,
     "mqar": mqar,
     "copy_task": copy_task,
     "needle": needle,
@@ -432,5 +502,6 @@ __all__ = [
     "make_task",
     "mqar",
     "needle",
+    "periodic_tokens",
     "repeated_tokens",
 ]

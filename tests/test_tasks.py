@@ -15,6 +15,7 @@ from attnviz.tasks import (
     make_task,
     mqar,
     needle,
+    periodic_tokens,
     repeated_tokens,
 )
 
@@ -75,6 +76,50 @@ def test_repeated_tokens_errors_name_the_argument():
         repeated_tokens(0, 8, 20)
     with pytest.raises(TypeError, match="bos must be a bool"):
         repeated_tokens(4, 8, 20, bos=1)
+
+
+# --- periodic tokens ------------------------------------------------------------------------------
+
+
+def test_periodic_tokens_repeat_a_block_of_distinct_tokens_to_any_length():
+    data = periodic_tokens(300, 100, 20, seed=2, min_period=3, max_period=12)
+    assert data.input_ids.shape == (300, 100) and torch.all(data.input_ids[:, 0] == BOS)
+    periods = data.spans["first"][:, 1] - data.spans["first"][:, 0]
+    assert set(periods.tolist()) == set(range(3, 13))
+    assert torch.all(data.spans["first"][:, 0] == 1)
+    for ids, targets, period, first, repeated in zip(
+        data.input_ids, data.targets, periods, data.masks["first_half"],
+        data.masks["repeated_half"], strict=True,
+    ):  # fmt: skip
+        body = ids[1:]
+        assert torch.equal(body[period:], body[:-period])  # periodic with that period
+        assert len(set(body[:period].tolist())) == period and body.min() >= 1
+        assert torch.equal(targets[:-1], ids[1:]) and targets[-1] == IGNORE_INDEX
+        assert first.nonzero().flatten().tolist() == list(range(1, period))
+        assert repeated.nonzero().flatten().tolist() == list(range(1 + period, 99))
+    assert data.spans["second"].tolist() == [[1 + p, 1 + 2 * p] for p in periods.tolist()]
+
+
+def test_periodic_tokens_default_to_every_period_the_vocabulary_allows():
+    data = periodic_tokens(200, 9, 6, seed=0)  # periods 2..5; the second period may be cut
+    periods = data.spans["first"][:, 1] - data.spans["first"][:, 0]
+    assert set(periods.tolist()) == {2, 3, 4, 5}
+    assert torch.all(data.spans["second"][:, 1] <= 9)
+    assert data.recipe == {"task": "periodic_tokens", "n": 200, "length": 9, "vocab": 6,
+                           "seed": 0, "min_period": 2, "max_period": 5}  # fmt: skip
+
+
+def test_periodic_tokens_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"max_period must be an integer in \[4, 9\]"):
+        periodic_tokens(4, 50, 10, min_period=4, max_period=10)
+    with pytest.raises(ValueError, match=r"min_period must be an integer in \[2, 9\]"):
+        periodic_tokens(4, 50, 10, min_period=1)
+    with pytest.raises(ValueError, match=r"min_period must be an integer in \[2, 4\]"):
+        periodic_tokens(4, 5, 10, min_period=5)  # no room for a second period
+    with pytest.raises(ValueError, match=r"length must be an integer in \[3, inf\]"):
+        periodic_tokens(4, 2, 10)
+    with pytest.raises(ValueError, match=r"vocab must be an integer in \[3, inf\]"):
+        periodic_tokens(4, 50, 2)
 
 
 # --- MQAR, as Zoology's multiquery_ar -------------------------------------------------------------
@@ -194,6 +239,7 @@ def test_needle_errors_name_the_argument():
 
 MAKERS = {
     "repeated_tokens": lambda seed: repeated_tokens(20, 8, 20, seed=seed, min_half=4),
+    "periodic_tokens": lambda seed: periodic_tokens(20, 40, 20, seed=seed, min_period=4),
     "mqar": lambda seed: mqar(20, 32, 4, 64, seed=seed),
     "copy_task": lambda seed: copy_task(20, 8, 20, seed=seed),
     "needle": lambda seed: needle(20, 16, 20, seed=seed),
