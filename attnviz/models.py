@@ -23,6 +23,7 @@ course's own trained models ship with the package: ``load_lesson_model``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -292,11 +293,13 @@ def save(
     *,
     history: TrainingHistory | None = None,
     recipe: dict[str, Any] | None = None,
+    numerics: str | None = None,
 ) -> Path:
     """Write ``model`` to a safetensors file, with its config (and history) as JSON (lesson 02).
 
     The file holds only tensors and JSON, no pickle, and is byte-for-byte the
-    same for the same weights, config, history and recipe.
+    same for the same weights, config, history, recipe and ``numerics`` (the
+    ``numerics_fingerprint()`` of the machine that trained it, if given).
     """
     if not isinstance(model, TinyTransformer):
         raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
@@ -304,6 +307,8 @@ def save(
         raise TypeError(f"history must be a TrainingHistory, got {type(history).__name__}")
     if recipe is not None and not isinstance(recipe, dict):
         raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
+    if numerics is not None and not isinstance(numerics, str):
+        raise TypeError(f"numerics must be a str, got {type(numerics).__name__}")
     path = Path(path)
     meta = {
         "format": FORMAT,
@@ -311,6 +316,8 @@ def save(
         "recipe": recipe,
         "history": None if history is None else history.to_dict(),
     }
+    if numerics is not None:
+        meta["numerics"] = numerics
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     # One metadata key: safetensors writes several keys in an arbitrary order.
     text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -430,6 +437,26 @@ def train_lesson_model(
     return model, history
 
 
+def numerics_fingerprint() -> str:
+    """How this machine's CPU kernels round when training (the shipped models' provenance).
+
+    Training is deterministic on one machine, but the last bits of matrix products
+    and reductions may differ between CPUs and PyTorch builds (PyTorch promises
+    bit-equal results only on one platform and release). This trains the first
+    lesson recipe for three steps and hashes the weights: machines with equal
+    fingerprints retrain the shipped models bit for bit (tools/train_lesson_models.py
+    stores the fingerprint in each file).
+    """
+    recipe = LESSON_MODELS["induction_2l"]
+    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
+    task = make_task(**{**recipe["task"], "n": 256})
+    train(model, task, progress=False, **{**recipe["train"], "steps": 3, "record_every": 3})
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.numpy().tobytes())
+    return f"torch {torch.__version__}, {digest.hexdigest()[:16]}"
+
+
 def _extend(history: TrainingHistory, more: TrainingHistory) -> None:
     """Append a later stage's records, all but its step 0 (the weights of the last record)."""
     offset = history.steps[-1]
@@ -480,6 +507,7 @@ __all__ = [
     "load_history",
     "load_lesson_history",
     "load_lesson_model",
+    "numerics_fingerprint",
     "read_metadata",
     "rope_tables",
     "save",

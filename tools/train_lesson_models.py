@@ -5,8 +5,10 @@ Usage: python tools/train_lesson_models.py [name ...]   (default: every lesson m
 Each model is trained from its recipe in ``attnviz.models.LESSON_MODELS``; the
 file stores the weights, the config, the recipe and the training history (so the
 lessons plot training curves without retraining). Training is deterministic, so
-running this again writes byte-for-byte the same files; tests/test_models.py
-retrains the models and checks that.
+running this again on a machine whose CPU kernels round the same way (the same
+``numerics_fingerprint()``, stored in each file) writes byte-for-byte the same
+files; tests/test_models.py retrains the models and checks that, and elsewhere
+checks that they agree to float rounding.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from attnviz.models import LESSON_MODELS, save, train_lesson_model
+from attnviz.models import LESSON_MODELS, numerics_fingerprint, save, train_lesson_model
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "attnviz" / "weights"
 
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {list(LESSON_MODELS)}")
     WEIGHTS.mkdir(parents=True, exist_ok=True)
+    numerics = numerics_fingerprint()  # this machine's rounding, stored with each model
     for name in names:
         start = time.perf_counter()
         model, history = train_lesson_model(name, progress=True)
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             WEIGHTS / f"{name}.safetensors",
             history=history,
             recipe={"name": name, **LESSON_MODELS[name]},
+            numerics=numerics,
         )
         print(
             f"{name}: {time.perf_counter() - start:.1f} s, {path.stat().st_size / 1024:.0f} KiB,"
