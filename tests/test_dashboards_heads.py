@@ -80,6 +80,18 @@ def test_every_control_across_its_range_redraws_and_never_fails(slug):
 # -- lesson 02: reading attention maps ------------------------------------------------------
 
 
+def test_repeated_tokens_repeat_again_and_again_on_long_inputs():
+    # a block of distinct tokens fits once in 2 * 47 + 1 tokens; longer inputs repeat all
+    # 47 tokens until full, so an induction head has an earlier copy to find everywhere
+    short, _ = lesson02.make_input("repeated tokens", 95, 48, 0)
+    assert len(set(short[1:48].tolist())) == 47 and (short[48:] == short[1:48]).all()
+    ids, labels = lesson02.make_input("repeated tokens", 4096, 48, 0)
+    assert len(ids) == len(labels) == 4096 and ids[0] == 0 and labels[0] == "BOS"
+    block = ids[1:48]
+    assert sorted(block.tolist()) == list(range(1, 48))
+    np.testing.assert_array_equal(ids[48:], np.resize(block, 4096 - 48))
+
+
 def test_model_view_and_head_view_show_the_captured_weights():
     dashboard, _ = _attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
     model = models.load_lesson_model("induction_2l")

@@ -45,7 +45,8 @@ CACHE_SIZE = 8  # analysed inputs kept per dashboard
 COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
 
 PRESETS = {
-    "repeated tokens": "BOS, then random tokens, then the same tokens again (induction)",
+    "repeated tokens": "BOS, random distinct tokens, then the same again (and again on long "
+    "inputs): induction",
     "random tokens": "BOS, then random tokens: nothing to look up",
     "needle in a haystack": "random tokens with a marked needle, then a query to repeat it",
     "copy": "BOS, a random string, SEP, the same string again",
@@ -91,7 +92,13 @@ def make_input(
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
     if preset == "your tokens":
         return _typed_input(text, length, vocab, seed)
-    if preset in ("repeated tokens", "random tokens"):
+    if preset == "repeated tokens" and length // 2 > vocab - 1 >= 2:
+        # too long for one repeat of distinct tokens: all vocab - 1 of them, again and again
+        period = vocab - 1
+        data = tasks.periodic_tokens(1, length, vocab, seed, min_period=period, max_period=period)
+        ids = data.input_ids[0].numpy()
+        names = {tasks.BOS: "BOS"}
+    elif preset in ("repeated tokens", "random tokens"):
         # random tokens: the first (random) half of a repeat long enough to fill the input
         half = max(2, length // 2 if preset == "repeated tokens" else length - 1)
         distinct = preset == "repeated tokens" and half <= vocab - 1
