@@ -32,5 +32,3 @@ def _equal_scores(n_keys: int, score: float) -> Solution:
         ),
         mistakes=((score, "That is the score itself; the weights must add up to 1."),),
     )
-
-
