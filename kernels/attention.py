@@ -36,7 +36,12 @@ import torch
 
 from attnviz.validation import check_int, check_real
 
-from .softmax import AttentionResult, blocked_attention, scaled_dot_product_attention
+from .softmax import (
+    AttentionResult,
+    blocked_attention,
+    broadcast_shapes,
+    scaled_dot_product_attention,
+)
 
 Operator = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, float], AttentionResult
@@ -219,7 +224,7 @@ def _check_mask(mask: Any, score_shape: tuple[int, ...]) -> torch.Tensor:
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
     try:
-        fits = torch.broadcast_shapes(mask.shape, score_shape) == score_shape
+        fits = broadcast_shapes(mask.shape, score_shape) == score_shape
     except RuntimeError:
         fits = False
     if not fits:

@@ -50,13 +50,22 @@ def softmax_weights(
     return torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), exp)
 
 
+def broadcast_shapes(*shapes: tuple[int, ...]) -> torch.Size:
+    """``torch.broadcast_shapes``, without the half second its first call spends importing
+    sympy (a first 4,096-token map pays it otherwise); RuntimeError if they do not broadcast."""
+    try:
+        return torch.Size(np.broadcast_shapes(*(tuple(shape) for shape in shapes)))
+    except ValueError:
+        raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from None
+
+
 def _check_mask(mask: object, score_shape: torch.Size) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
     try:
-        torch.broadcast_shapes(mask.shape, score_shape)
+        broadcast_shapes(mask.shape, score_shape)
     except RuntimeError:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
@@ -181,7 +190,7 @@ def blocked_attention(
         return scaled_dot_product_attention(q, k, v, mask, scale=scale, causal=causal)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real("scale", scale)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
-    lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    lead = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     t_q, d_k = q.shape[-2:]
     t_k, d_v = v.shape[-2:]
     score_shape = torch.Size((*lead, t_q, t_k))
