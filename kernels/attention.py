@@ -40,6 +40,7 @@ from .softmax import (
     AttentionResult,
     blocked_attention,
     broadcast_shapes,
+    check_qkv_shapes,
     scaled_dot_product_attention,
 )
 
@@ -161,16 +162,7 @@ def multi_head_attention(
             "q, k and v must share batch and head dimensions (B, H): got "
             f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
         )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share the last dimension d_k: q has shape {tuple(q.shape)}, "
-            f"k has shape {tuple(k.shape)}"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of keys T_k: k has shape {tuple(k.shape)}, "
-            f"v has shape {tuple(v.shape)}"
-        )
+    check_qkv_shapes(q, k, v)
     operator = get_operator(operator)
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {causal!r} ({type(causal).__name__})")

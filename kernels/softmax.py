@@ -59,6 +59,20 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> torch.Size:
         raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from None
 
 
+def check_qkv_shapes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """q and k share d_k and k and v share T_k, or a ValueError naming both shapes."""
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share the last dimension d_k: q has shape {tuple(q.shape)}, "
+            f"k has shape {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of keys T_k: k has shape {tuple(k.shape)}, "
+            f"v has shape {tuple(v.shape)}"
+        )
+
+
 def _check_mask(mask: object, score_shape: torch.Size) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
@@ -101,16 +115,7 @@ def scaled_dot_product_attention(
     q = as_tensor("q", q, min_dim=2)
     k = as_tensor("k", k, min_dim=2)
     v = as_tensor("v", v, min_dim=2)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share the last dimension d_k: q has shape {tuple(q.shape)}, "
-            f"k has shape {tuple(k.shape)}"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of keys T_k: k has shape {tuple(k.shape)}, "
-            f"v has shape {tuple(v.shape)}"
-        )
+    check_qkv_shapes(q, k, v)
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     else:

@@ -1,9 +1,8 @@
 """Dashboards: every control survives its whole range and changes what is drawn."""
 
 import numpy as np
-import panel as pn
 import pytest
-from bokeh.document import Document
+from attached import attached, drawn
 from bokeh.events import Pan, Tap
 from panel.io.state import set_curdoc
 
@@ -11,27 +10,6 @@ from attnviz import lookup
 from attnviz.bench import control_values
 from attnviz.dashboards import SoftLookup, entries, get, register
 from attnviz.dashboards.soft_lookup import N_FIT_POINTS
-
-
-def _attached(factory):
-    document = Document()
-    with set_curdoc(document):
-        dashboard = factory()
-        document.add_root(pn.panel(dashboard).get_root(document))
-    return dashboard, document
-
-
-def _drawn(dashboard):
-    """Every number the dashboard's figures draw, by figure and source."""
-    out = {}
-    for name, fig in dashboard.figures.items():
-        for i, renderer in enumerate(fig.renderers):
-            for key, column in renderer.data_source.data.items():
-                try:
-                    out[(name, i, key)] = np.asarray(column, dtype=float).round(9).tobytes()
-                except (TypeError, ValueError):
-                    out[(name, i, key)] = repr(column)
-    return out
 
 
 def test_registry_lists_lesson_01():
@@ -53,20 +31,20 @@ def test_register_rejects_bad_and_duplicate_slugs():
 
 @pytest.mark.parametrize("entry", entries(), ids=lambda e: e.slug)
 def test_every_control_across_its_range_changes_the_figures(entry):
-    dashboard, document = _attached(entry.factory)
+    dashboard, document = attached(entry.factory)
     with set_curdoc(document):
         for name, widget in dashboard.controls.items():
-            before = _drawn(dashboard)
+            before = drawn(dashboard)
             changed = False
             for value in control_values(widget, 9):  # ends of every range included
                 widget.value = value
-                after = _drawn(dashboard)
+                after = drawn(dashboard)
                 changed = changed or after != before
             assert changed, f"moving {name!r} never changed a figure"
 
 
 def test_fit_shows_the_real_kernel_regression():
-    dashboard, document = _attached(lambda: SoftLookup(kernel="epanechnikov", bandwidth=1.3))
+    dashboard, document = attached(lambda: SoftLookup(kernel="epanechnikov", bandwidth=1.3))
     data = lookup.make_regression_data(dashboard.n_points, noise=dashboard.noise, seed=0)
     grid = np.linspace(data.low, data.high, N_FIT_POINTS)
     expected, _ = lookup.nadaraya_watson(
@@ -77,7 +55,7 @@ def test_fit_shows_the_real_kernel_regression():
 
 
 def test_attention_heatmap_shows_real_softmax_weights():
-    dashboard, document = _attached(lambda: SoftLookup(d_k=16, temperature=0.5, scaled=False))
+    dashboard, document = attached(lambda: SoftLookup(d_k=16, temperature=0.5, scaled=False))
     expected = lookup.random_attention(16, temperature=0.5, scaled=False, seed=0)
     np.testing.assert_allclose(dashboard._attention_heatmap.cells.data["weight"], expected.ravel())
     assert f"d_k = 16**: mean row entropy **{lookup.entropy(expected).mean():.3f}" in (
@@ -86,7 +64,7 @@ def test_attention_heatmap_shows_real_softmax_weights():
 
 
 def test_extreme_values_never_break_the_dashboard():
-    dashboard, document = _attached(SoftLookup)
+    dashboard, document = attached(SoftLookup)
     with set_curdoc(document):
         dashboard.kernel = "boxcar"
         dashboard.bandwidth = dashboard.param.bandwidth.bounds[0]
@@ -108,7 +86,7 @@ def test_out_of_range_values_are_refused_by_the_parameter():
 
 @pytest.mark.parametrize("event_type", [Tap, Pan])
 def test_clicking_or_dragging_on_the_fit_moves_the_query(event_type):
-    dashboard, document = _attached(SoftLookup)
+    dashboard, document = attached(SoftLookup)
     fig = dashboard.figures["fit"]
     with set_curdoc(document):
         fig._trigger_event(event_type(model=fig, x=7.25, y=1.0))

@@ -5,10 +5,9 @@ import asyncio
 import re
 
 import numpy as np
-import panel as pn
 import pytest
 import torch
-from bokeh.document import Document
+from attached import attached, drawn
 from bokeh.events import Tap
 from own_loop import run_on_own_loop
 from panel.io.state import set_curdoc
@@ -20,26 +19,6 @@ from attnviz.dashboards import attention_maps as lesson02
 from attnviz.dashboards import head_jobs as lesson03
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']?(https?:)?//", re.IGNORECASE)
-
-
-def _attached(factory):
-    document = Document()
-    with set_curdoc(document):
-        dashboard = factory()
-        document.add_root(pn.panel(dashboard).get_root(document))
-    return dashboard, document
-
-
-def _drawn(dashboard):
-    out = {}
-    for name, fig in dashboard.figures.items():
-        for i, renderer in enumerate(fig.renderers):
-            for key, column in renderer.data_source.data.items():
-                try:
-                    out[(name, i, key)] = np.asarray(column, dtype=float).round(9).tobytes()
-                except (TypeError, ValueError):
-                    out[(name, i, key)] = repr(column)
-    return out
 
 
 def _long_model(context: int = 4096) -> models.TinyTransformer:
@@ -63,17 +42,17 @@ def test_lessons_02_and_03_are_registered():
 
 @pytest.mark.parametrize("slug", ["attention_maps", "head_jobs"])
 def test_every_control_across_its_range_redraws_and_never_fails(slug):
-    dashboard, document = _attached(get(slug).factory)
+    dashboard, document = attached(get(slug).factory)
     with set_curdoc(document):
         for name, widget in dashboard.controls.items():
-            before = _drawn(dashboard)
+            before = drawn(dashboard)
             changed = False
             for value in control_values(widget, 9):
                 widget.value = value
                 assert not dashboard._status.visible or "Could not" not in str(
                     dashboard._status.object
                 ), f"{name}={value!r}: {dashboard._status.object}"
-                changed = changed or _drawn(dashboard) != before
+                changed = changed or drawn(dashboard) != before
             assert changed, f"moving {name!r} never changed a figure"
 
 
@@ -93,7 +72,7 @@ def test_repeated_tokens_repeat_again_and_again_on_long_inputs():
 
 
 def test_model_view_and_head_view_show_the_captured_weights():
-    dashboard, _ = _attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
+    dashboard, _ = attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
     model = models.load_lesson_model("induction_2l")
     ids, labels = lesson02.make_input("repeated tokens", 33, 48, 3)
     captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
@@ -118,7 +97,7 @@ def test_model_view_and_head_view_show_the_captured_weights():
 
 
 def test_tapping_a_thumbnail_enlarges_that_head():
-    dashboard, document = _attached(AttentionMapsDashboard)
+    dashboard, document = attached(AttentionMapsDashboard)
     with set_curdoc(document):
         dashboard._grid.boxes.selected.indices = [0]  # what a tap in the browser sends
     assert dashboard.head == "L0H0"
@@ -134,7 +113,7 @@ def test_typed_words_repeat_their_ids_and_label_the_axes():
     assert ids.tolist() == [0, 5, 7, 2]  # ids wrap into the vocabulary
     with pytest.raises(ValueError, match="type at least one word"):
         lesson02.make_input("your tokens", 64, 48, 0, "   ")
-    dashboard, document = _attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    dashboard, document = attached(lambda: AttentionMapsDashboard(preset="your tokens"))
     with set_curdoc(document):
         dashboard.text = "the dog saw the dog"
     assert dashboard._head_view.zoom.cells.data["query"][-1] == "5 dog"
@@ -151,7 +130,7 @@ def test_every_preset_gives_the_length_asked_for_or_says_why(preset, length):
 
 
 def test_lengths_beyond_the_model_are_clamped_with_a_message():
-    dashboard, document = _attached(AttentionMapsDashboard)
+    dashboard, document = attached(AttentionMapsDashboard)
     with set_curdoc(document):
         dashboard.seq_len = 4096
     assert dashboard._analysis.maps.seq_len == 33
@@ -161,7 +140,7 @@ def test_lengths_beyond_the_model_are_clamped_with_a_message():
 
 def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
     model = _long_model()
-    dashboard, document = _attached(
+    dashboard, document = attached(
         lambda: AttentionMapsDashboard(extra_models={"long": model}, seq_len=4096, head="L1H1")
     )
     analysis = dashboard._analysis
@@ -185,7 +164,7 @@ def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
 
 def test_long_inputs_compute_in_a_worker_thread_when_served(monkeypatch):
     model = _long_model(context=1024)
-    dashboard, document = _attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
+    dashboard, document = attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
     finished = []
     monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
     monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))
@@ -202,7 +181,7 @@ def test_long_inputs_compute_in_a_worker_thread_when_served(monkeypatch):
 
 
 def test_a_failing_input_shows_a_message_instead_of_raising():
-    dashboard, document = _attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    dashboard, document = attached(lambda: AttentionMapsDashboard(preset="your tokens"))
     with set_curdoc(document):
         dashboard.text = ""
     assert dashboard._status.visible and "type at least one word" in dashboard._status.object
@@ -228,7 +207,7 @@ def test_roles_follow_the_documented_thresholds():
 
 
 def test_head_scores_and_single_ablations_are_the_maps_modules():
-    dashboard, _ = _attached(HeadJobs)
+    dashboard, _ = attached(HeadJobs)
     model = models.load_lesson_model("induction_2l")
     data = lesson03._held_out("induction_2l")
     expected = np.mean(
@@ -242,7 +221,7 @@ def test_head_scores_and_single_ablations_are_the_maps_modules():
 
 
 def test_knocking_out_heads_measures_the_loss_again():
-    dashboard, document = _attached(HeadJobs)
+    dashboard, document = attached(HeadJobs)
     model = models.load_lesson_model("induction_2l")
     data = lesson03._held_out("induction_2l")[: lesson03.ABLATED_SEQUENCES]
     with set_curdoc(document):
@@ -265,7 +244,7 @@ def test_knocking_out_heads_measures_the_loss_again():
 
 
 def test_the_shipped_run_is_shown_and_the_step_slider_scrubs_it():
-    dashboard, document = _attached(HeadJobs)
+    dashboard, document = attached(HeadJobs)
     history = models.load_lesson_history("induction_2l")
     assert dashboard.step == history.steps[-1]  # opens on the trained model
     steps = dashboard._curves.source.data["step"]
@@ -281,7 +260,7 @@ def test_the_shipped_run_is_shown_and_the_step_slider_scrubs_it():
 
 
 def test_train_live_streams_the_curves_and_replaces_the_model():
-    dashboard, document = _attached(HeadJobs)
+    dashboard, document = attached(HeadJobs)
     with set_curdoc(document):
         dashboard.train_live(steps=20)
         assert dashboard._train_button.disabled and not dashboard._stop_button.disabled
@@ -301,7 +280,7 @@ def test_train_live_streams_the_curves_and_replaces_the_model():
 def test_in_a_notebook_the_event_loop_streams_the_records():
     # a Jupyter kernel runs cells and widget callbacks inside its asyncio loop: the
     # records must reach the figures from that loop, with no one calling drain()
-    dashboard, document = _attached(HeadJobs)
+    dashboard, document = attached(HeadJobs)
 
     async def click_and_watch():
         dashboard.train_live(steps=10)
@@ -318,7 +297,7 @@ def test_in_a_notebook_the_event_loop_streams_the_records():
 
 
 def test_stop_ends_a_live_run_early():
-    dashboard, document = _attached(HeadJobs)
+    dashboard, document = attached(HeadJobs)
     with set_curdoc(document):
         dashboard.train_live(steps=2000)
         dashboard._stop.set()
@@ -332,7 +311,7 @@ def test_stop_ends_a_live_run_early():
 
 @pytest.mark.parametrize("factory", [AttentionMapsDashboard, HeadJobs])
 def test_download_button_gives_standalone_html_of_the_figures(factory):
-    dashboard, _ = _attached(factory)
+    dashboard, _ = attached(factory)
     html = dashboard._download.callback().getvalue().decode("utf-8")
     assert not EXTERNAL_SCRIPT.search(html)
     assert html.count('data-root-id="') == len(dashboard.figures)
