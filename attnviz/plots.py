@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from bokeh.events import Tap
 from bokeh.models import (
+    BasicTickFormatter,
     BoxAnnotation,
     ColorBar,
     ColumnDataSource,
@@ -266,6 +267,8 @@ class Bars:
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
+        # small values read 0.007, not 7.000e-3
+        self.figure.yaxis.formatter = BasicTickFormatter(use_scientific=False)
         self.source = ColumnDataSource(data=dict(x=[], top=[], label=[]))
         self.figure.vbar(
             x="x",
