@@ -90,8 +90,10 @@ class Evaluation:
     single_ablation: dict[str, np.ndarray]  # mode -> (L, H) repeated-half loss change
 
 
+@lru_cache(maxsize=4)
 def _held_out(name: str):
-    """The sequences training held out (its first ``eval_size``) for a lesson model."""
+    """The sequences training held out (its first ``eval_size``) for a lesson model (read-only:
+    made once, since drawing the task's 4,096 sequences costs more than a control may)."""
     recipe = models.LESSON_MODELS[name]
     eval_size = recipe["train"].get("eval_size", 64)
     return make_task(**recipe["task"])[:eval_size]
