@@ -131,6 +131,32 @@ def test_capture_keeps_every_layer_and_head_of_a_tiny_transformer():
     assert "StandInTiny" in repr(maps)
 
 
+def test_a_long_capture_keeps_the_maps_the_kernels_wrote_and_equals_the_reference(monkeypatch):
+    # from BLOCKED_SCORES on, each layer's blocked attention writes straight into its slice
+    # of capture's (L, B, H, T, T) array, which becomes the maps with no stacking copy
+    import attnviz.maps.capturing as capturing
+    from attnviz.kernels import attention as attention_module
+
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=20, context=64)
+    model = TinyTransformer(config, seed=3)
+    ids = torch.randint(0, 20, (64,), generator=torch.Generator().manual_seed(1))
+    reference = capture(model, ids).weights  # 64 x 64 < BLOCKED_SCORES: the reference kernel
+    for module in (attention_module, capturing):
+        monkeypatch.setattr(module, "BLOCKED_SCORES", 64 * 64)
+    kept = []
+
+    def stack_layers(model, layers, into=None):
+        stacked = forward_stack_layers(model, layers, into=into)
+        kept.append(into is not None and stacked is into)
+        return stacked
+
+    forward_stack_layers = capturing.stack_layers
+    monkeypatch.setattr(capturing, "stack_layers", stack_layers)
+    long = capture(model, ids).weights
+    np.testing.assert_allclose(long, reference, rtol=1e-5, atol=1e-7)
+    assert kept == [True]
+
+
 def test_capture_runs_in_eval_mode_and_restores_the_model():
     model = StandInTiny().train()
     first = capture(model, _ids(8)).weights

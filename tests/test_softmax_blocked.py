@@ -104,3 +104,21 @@ def test_multi_head_attention_runs_long_inputs_blocked_without_a_gradient(monkey
     assert calls == [1] and out.requires_grad
     out.sum().backward()
     assert q.grad is not None
+
+
+def test_weights_into_lends_buffers_in_order_and_skips_those_that_do_not_fit():
+    from attnviz.kernels.softmax import weights_into
+
+    q, k, v = _qkv(dtype=torch.float32)
+    fits = torch.zeros(2, 3, 9, 9)
+    wrong = torch.zeros(5)  # the wrong size: the call makes its own
+    with weights_into([fits, wrong]):
+        first = blocked_attention(q, k, v, causal=True)
+        second = blocked_attention(q, k, v, causal=True)
+    assert first.weights.data_ptr() == fits.data_ptr()
+    assert second.weights.data_ptr() != wrong.data_ptr() and not wrong.any()
+    reference = scaled_dot_product_attention(q, k, v, causal=True)
+    for ours in (first, second):
+        _same(ours, reference)
+    outside = blocked_attention(q, k, v, causal=True)  # the loan ends with the block
+    assert outside.weights.data_ptr() not in (fits.data_ptr(), first.weights.data_ptr())

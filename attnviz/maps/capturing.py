@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from attnviz.kernels.attention import BLOCKED_SCORES
+from attnviz.kernels.softmax import weights_into
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.forward import run, stack_layers
 from attnviz.maps.model_io import model_kind, prepare_inputs
@@ -65,7 +67,10 @@ def capture(
     batch_index = check_int(
         "batch_index", batch_index, low=0, high=None if rows is None else rows - 1
     )
-    weights = stack_layers(model, run(model, batch, kind)[0])  # (L, B, H, T, T)
+    arena = _arena(model, batch, kind)  # (L, B, H, T, T) zeros for a long map, or None
+    with weights_into([] if arena is None else arena.unbind(0)):
+        layers = run(model, batch, kind)[0]
+    weights = stack_layers(model, layers, into=arena)  # (L, B, H, T, T)
     batch_index = check_int("batch_index", batch_index, low=0, high=weights.shape[1] - 1)
     weights = weights[:, batch_index]  # (L, H, T, T)
     row_ids = None if ids is None else ids[batch_index].numpy()
@@ -76,6 +81,21 @@ def capture(
         input_ids=row_ids,
         model_name=type(model).__name__,
     )
+
+
+def _arena(model: nn.Module, batch: torch.Tensor, kind: str) -> torch.Tensor | None:
+    """Zeroed (L, B, H, T, T) weights for a long TinyTransformer map: its blocked attention
+    writes each layer straight into its slice, and capture keeps the whole (no stack)."""
+    config = getattr(model, "config", None)
+    seq_len = batch.shape[-1]
+    if kind != "hook_pattern" or seq_len * seq_len < BLOCKED_SCORES or batch.dim() != 2:
+        return None
+    if not all(hasattr(config, name) for name in ("n_layers", "n_heads", "operator")):
+        return None
+    if config.operator != "softmax" or next(model.parameters()).dtype != torch.float32:
+        return None
+    shape = (config.n_layers, batch.shape[0], config.n_heads, seq_len, seq_len)
+    return torch.from_numpy(np.zeros(shape, dtype=np.float32))
 
 
 def _token_labels(tokens: Any, ids: np.ndarray | None, seq_len: int) -> list[str]:

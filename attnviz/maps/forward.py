@@ -139,15 +139,26 @@ def _run_hooked(
     return [seen[id(m)] for m in modules], out
 
 
-def stack_layers(model: nn.Module, layers: list[torch.Tensor]) -> torch.Tensor:
-    """The per-layer (B, H, T, T) weights as one (L, B, H, T, T) CPU tensor."""
+def stack_layers(
+    model: nn.Module, layers: list[torch.Tensor], into: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The per-layer (B, H, T, T) weights as one (L, B, H, T, T) CPU tensor.
+
+    ``into``: an (L, B, H, T, T) tensor the layers may already have been written into
+    (``kernels.softmax.weights_into``); when every layer is its slice, it is the stack.
+    """
     shapes = {tuple(w.shape) for w in layers}
     if len(shapes) != 1:
         raise ValueError(
             f"the attention layers of {type(model).__name__} have different shapes "
             f"{sorted(shapes)}; capture needs self-attention of one shape in every layer"
         )
-    weights = torch.stack(layers)  # (L, B, H, T, S)
+    written = into is not None and len(layers) == len(into)
+    written = written and all(
+        w.data_ptr() == slot.data_ptr() and w.shape == slot.shape
+        for w, slot in zip(layers, into, strict=True)
+    )
+    weights = into if written else torch.stack(layers)  # (L, B, H, T, S)
     if weights.shape[-1] != weights.shape[-2]:
         raise ValueError(
             f"{type(model).__name__} computed cross-attention of shape {tuple(weights.shape)}; "
