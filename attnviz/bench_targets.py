@@ -10,6 +10,7 @@ unit tests.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
@@ -110,6 +111,10 @@ def _long_first_render(preset: str) -> Callable[[], float]:
     def measure() -> float:
         from attnviz.bench import first_render
 
+        # free the dashboards of earlier measurements first (Bokeh documents and param
+        # watchers form reference cycles): a server frees an ended session's too, and the
+        # figure should not depend on how many hundreds of MB earlier runs left behind
+        gc.collect()
         dashboard, seconds = first_render(
             "attention_maps", preset=preset, seq_len=LONG_TOKENS, **_long_model_params()
         )
