@@ -95,7 +95,7 @@ def _arena(model: nn.Module, batch: torch.Tensor, kind: str) -> torch.Tensor | N
     if config.operator != "softmax" or next(model.parameters()).dtype != torch.float32:
         return None
     shape = (config.n_layers, batch.shape[0], config.n_heads, seq_len, seq_len)
-    return torch.from_numpy(np.zeros(shape, dtype=np.float32))
+    return torch.zeros(shape, dtype=torch.float32)
 
 
 def _token_labels(tokens: Any, ids: np.ndarray | None, seq_len: int) -> list[str]:
