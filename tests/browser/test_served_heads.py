@@ -102,6 +102,34 @@ def test_lesson02_new_input_and_typed_words_redraw_every_head(served_app, open_p
     watched.assert_clean()
 
 
+def test_lesson02_reads_4096_tokens_with_the_long_model_and_taps_the_overview(
+    served_app, open_page
+):
+    watched = open_page()
+    page = watched.page
+    open_from_index(page, served_app, LESSON_02, 5)
+    readout = page.locator("p", has_text="the last query")
+    page.locator("select").nth(0).select_option("induction_rope")
+    expect(readout).to_contain_text("induction_rope")
+    overview = settled_pixels(canvas(page, OVERVIEW))
+
+    # the longest input: a keyboard End on the length slider
+    handle = page.locator(".bk-Slider", has_text="length").first.locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("End")
+
+    expect(readout).to_contain_text("4096 tokens", timeout=30_000)
+    overview = wait_for_new_pixels(canvas(page, OVERVIEW), overview)
+    # long inputs get the zoom sliders; a tap on the overview moves the zoom there
+    first_query = page.locator(".bk-Slider", has_text="zoom: first query")
+    expect(first_query).to_contain_text("zoom: first query: 0")
+    zoom = settled_pixels(canvas(page, ZOOM))
+    tap(canvas(page, OVERVIEW), 0.5, 0.75)
+    expect(first_query).not_to_contain_text("zoom: first query: 0", timeout=15_000)
+    wait_for_new_pixels(canvas(page, ZOOM), zoom)
+    watched.assert_clean()
+
+
 # -- lesson 03 --------------------------------------------------------------------------
 
 
