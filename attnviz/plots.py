@@ -80,6 +80,13 @@ def _label_ticks(
         axis.major_label_overrides = overrides
 
 
+def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
+    """An image glyph reading the columns image, x, y, dw and dh of ``source``."""
+    return fig.image(
+        image="image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper
+    )
+
+
 class Heatmap:
     """An attention-weights heatmap: rows are queries, columns are keys.
 
@@ -126,15 +133,7 @@ class Heatmap:
             line_color=None,
             fill_color={"field": "weight", "transform": self.mapper},
         )
-        self.picture = fig.image(
-            image="image",
-            x="x",
-            y="y",
-            dw="dw",
-            dh="dh",
-            source=self.image,
-            color_mapper=self.mapper,
-        )
+        self.picture = _image(fig, self.image, self.mapper)
         fig.add_tools(
             HoverTool(
                 renderers=[self.rects],
@@ -385,15 +384,7 @@ class HeadGrid:
         fig.yaxis.axis_label = "layer"
         fig.xaxis.major_tick_line_color = None
         fig.yaxis.major_tick_line_color = None
-        fig.image(
-            image="image",
-            x="x",
-            y="y",
-            dw="dw",
-            dh="dh",
-            source=self.images,
-            color_mapper=self.mapper,
-        )
+        _image(fig, self.images, self.mapper)
         self.box_renderer = fig.quad(
             left="left",
             right="right",
@@ -555,15 +546,7 @@ class LongHeadView:
         fig.grid.visible = False
         fig.xaxis.axis_label = "key position"
         fig.yaxis.axis_label = "query position"
-        self.picture = fig.image(
-            image="image",
-            x="x",
-            y="y",
-            dw="dw",
-            dh="dh",
-            source=self.image,
-            color_mapper=self.mapper,
-        )
+        self.picture = _image(fig, self.image, self.mapper)
         fig.add_tools(
             HoverTool(
                 renderers=[self.picture],

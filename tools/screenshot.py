@@ -20,16 +20,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from attnviz.export import CHROMIUM_ARGS  # headless Chromium, offline
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("ATTNVIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MAX_BYTES = 400_000
 
 

@@ -26,18 +26,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from attnviz.export import CHROMIUM_ARGS  # headless Chromium, offline
+
 REPO = Path(__file__).resolve().parents[2]
 LESSONS = REPO / "lessons"
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path(os.environ.get("ATTNVIZ_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 SERVER_START_TIMEOUT = 60  # seconds until a server must answer HTTP 200
 DEFAULT_TIMEOUT_MS = 30_000  # every Playwright action and navigation
