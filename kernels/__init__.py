@@ -39,3 +39,19 @@ __all__ += [
     "softmax_operator",
     "split_heads",
 ]
+
+from .masks import (  # noqa: E402
+    MAX_DENSE_LEN,
+    PATTERNS,
+    MaskPattern,
+    check_mask_mod,
+    make_mask,
+)
+
+__all__ += [
+    "MAX_DENSE_LEN",
+    "PATTERNS",
+    "MaskPattern",
+    "check_mask_mod",
+    "make_mask",
+]
