@@ -1,0 +1,513 @@
+"""How far information travels through a stack of masked attention layers.
+
+A mask says which keys each query reads in one layer. Because the residual stream carries
+every token's state to the next layer, a key's information reaches a query after ``l``
+layers when there is a path of at most ``l`` mask edges from the query back to the key::
+
+    reach_0 = identity
+    reach_l = reach_{l-1}  ∪  mask ∘ reach_{l-1}      (reach_l[q] = ⋃_{j ∈ mask[q]} reach_{l-1}[j])
+
+``receptive_field(mask, seq_len, n_layers)`` computes, exactly, the first layer at which each
+key reaches each query, two ways:
+
+* **any mask** (a ``MaskPattern`` without distances, or a dense ``(T, T)`` boolean array):
+  each row of ``reach`` is a bitset of ``uint64`` words, and a layer ORs, for every mask edge
+  ``q → j``, the words that row ``j`` gained in the previous layer into row ``q`` (only the
+  frontier can add anything new; word blocks where a row gained nothing are skipped). Stops
+  early once a layer adds nothing. Up to ``MAX_EXACT_TOKENS`` tokens.
+* **offset patterns** (a ``MaskPattern`` whose ``distances(seq_len)`` is not ``None``, or a
+  1-D set of distances): query ``i`` reads ``i - d`` for each distance ``d``, so the answer
+  depends only on ``q - k``. The distances reachable after ``l`` layers are the ``l``-fold
+  sumset of ``D ∪ {0}`` (capped below ``seq_len``), computed on one length-``T`` boolean
+  array. Up to ``MAX_DISTANCE_TOKENS`` tokens.
+
+First-layer values: ``0`` for a query and itself (reached before any layer), ``1 ..
+n_layers`` for the first layer that brings the key's information, ``NEVER`` (``-1``) when it
+does not arrive within ``n_layers`` layers (for a causal mask, every key after the query).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .validation import check_choice, check_int
+
+NEVER = -1  # first-layer value of a (query, key) pair never reached within n_layers
+MAX_EXACT_TOKENS = 16_384  # any mask: bitsets of T x T bits (and a T x T first-layer matrix)
+MAX_DISTANCE_TOKENS = 1 << 24  # offset patterns: a few length-T arrays
+MAX_LAYERS = 16_384
+MAX_MATRIX_TOKENS = MAX_EXACT_TOKENS  # largest T whose full first-layer matrix is built
+
+_WORD_BLOCK = 16  # words (1,024 keys) per column block of the bitset sweep
+_EDGE_CHUNK = 1 << 20  # mask edges gathered at once (bounds the temporary to ~128 MB)
+_FFT_OVER = 48  # shifted ORs per layer above which the distance sweep uses one FFT
+
+
+@dataclass(frozen=True, eq=False)
+class ReceptiveField:
+    """The exact reach of a mask across ``n_layers`` layers, and the figures derived from it.
+
+    ``coverage[l]`` is the fraction of the considered (query, key) pairs whose key reaches
+    the query within ``l`` layers (``l = 0 .. n_layers``); the pairs considered are the
+    causal ones (``k <= q``, ``T (T + 1) / 2`` of them) when the mask is causal, else all
+    ``T * T``. ``last_row[k]`` is the first layer at which key ``k`` reaches the last query.
+    """
+
+    seq_len: int
+    n_layers: int
+    causal: bool
+    method: str  # "bitset" or "distances"
+    reached: np.ndarray  # reached[l]: number of considered pairs reached within l layers
+    last_row: np.ndarray  # (T,) first layer per key for query T - 1
+    by_distance: np.ndarray | None = None  # (T,) first layer per distance q - k (distances)
+    matrix: np.ndarray | None = field(default=None, repr=False)  # (T, T) when stored
+
+    @property
+    def n_pairs(self) -> int:
+        """How many (query, key) pairs coverage is a fraction of."""
+        t = self.seq_len
+        return t * (t + 1) // 2 if self.causal else t * t
+
+    @property
+    def coverage(self) -> np.ndarray:
+        """``coverage[l]``: fraction of considered pairs reached within ``l`` layers."""
+        return self.reached / self.n_pairs
+
+    @property
+    def layers_to_full_coverage(self) -> int | None:
+        """The fewest layers after which every considered pair is reached, or ``None``."""
+        full = np.flatnonzero(self.reached == self.n_pairs)
+        return int(full[0]) if full.size else None
+
+    @property
+    def n_unreachable(self) -> int:
+        """Considered pairs still unreached after ``n_layers`` layers."""
+        return int(self.n_pairs - self.reached[-1])
+
+    @property
+    def holes(self) -> np.ndarray:
+        """Keys (``0 .. T-1``) whose information never reaches the last query."""
+        return np.flatnonzero(self.last_row == NEVER)
+
+    @property
+    def gaps(self) -> np.ndarray:
+        """Holes lying between reached keys: unreached keys after the last query's farthest
+        reached key. A window that simply has not grown far enough has none; a pattern that
+        skips tokens (dilated, LongNet, a sink with a short window) does."""
+        seen = np.flatnonzero(self.last_row != NEVER)
+        holes = self.holes
+        return holes[holes > seen[0]] if seen.size else holes
+
+    def reach_of_last(self, layers: int) -> np.ndarray:
+        """Keys whose information reaches the last query within ``layers`` layers."""
+        layers = check_int("layers", layers, low=0, high=self.n_layers)
+        return np.flatnonzero((self.last_row != NEVER) & (self.last_row <= layers))
+
+    def theoretical_accuracy(self, layers: int | None = None) -> float | np.ndarray:
+        """PowerAttention's α̂_k (App. A): the share of positions the last one reaches within
+        ``k`` layers, ``|B_k| / T``. Give the mask at block level (one position per block)
+        for the paper's block figure. With ``layers=None``, the array over ``k = 0 ..
+        n_layers``."""
+        row = self.last_row
+        counts = np.bincount(row[row != NEVER], minlength=self.n_layers + 1)
+        alpha = np.cumsum(counts)[: self.n_layers + 1] / self.seq_len
+        if layers is None:
+            return alpha
+        layers = check_int("layers", layers, low=0, high=self.n_layers)
+        return float(alpha[layers])
+
+    @property
+    def first_layer(self) -> np.ndarray:
+        """The ``(T, T)`` first-layer matrix (row = query, column = key); built on demand for
+        offset patterns up to ``MAX_MATRIX_TOKENS`` tokens."""
+        if self.matrix is not None:
+            return self.matrix
+        if self.by_distance is None:
+            raise ValueError(
+                "the first-layer matrix was not stored (receptive_field(..., full=False))"
+            )
+        if self.seq_len > MAX_MATRIX_TOKENS:
+            raise ValueError(
+                f"seq_len must be at most {MAX_MATRIX_TOKENS:,} to build the first-layer "
+                f"matrix, got {self.seq_len:,}; use by_distance or first_layer_overview()"
+            )
+        q = np.arange(self.seq_len)
+        diff = q[:, None] - q[None, :]
+        return np.where(diff >= 0, self.by_distance[np.maximum(diff, 0)], NEVER).astype(
+            self.by_distance.dtype
+        )
+
+    def first_layer_overview(self, size: int = 512, reduce: str = "max") -> np.ndarray:
+        """An at most ``size x size`` reduction of the first-layer matrix for a reach map.
+
+        Each cell covers a tile of (query, key) pairs: ``reduce="max"`` gives the layer by
+        which the whole tile is reached (``NEVER`` if some pair never is), ``"min"`` the
+        layer at which the first pair of the tile is. For causal masks the pairs after the
+        diagonal are left out of the tiles they share with causal pairs."""
+        size = check_int("size", size, low=1, high=1 << 16)
+        reduce = check_choice("reduce", reduce, ("max", "min"))
+        t = self.seq_len
+        tile = -(-t // size)
+        n = -(-t // tile)
+        big = np.iinfo(np.int32).max
+        if self.matrix is None and self.by_distance is not None:
+            # the tile of query block I and key block J holds the distances (I - J) * tile
+            # + (-tile + 1 .. tile - 1): reduce the distance profile over those windows
+            prof = self.by_distance.astype(np.int32)
+            val = np.where(prof == NEVER, big if reduce == "max" else big, prof)
+            if reduce == "max":
+                val = np.where(prof == NEVER, big, prof)
+            padded = np.full(n * tile + tile, big if reduce == "min" else -1, np.int32)
+            padded[:t] = val
+            blocks = padded[: (n + 1) * tile].reshape(n + 1, tile)
+            op = np.maximum if reduce == "max" else np.minimum
+            whole = op.reduce(blocks, axis=1)
+            out = np.full((n, n), NEVER, np.int32)
+            qi, ki = np.indices((n, n))
+            delta = qi - ki
+            # offsets delta*tile + (0..tile-1) (block delta) and delta*tile - (1..tile-1)
+            # (the tail of block delta - 1, which is present only for delta >= 1)
+            cur = whole[np.clip(delta, 0, n)]
+            prev_tail = op.reduce(blocks[:, 1:], axis=1) if tile > 1 else None
+            if prev_tail is not None:
+                prev = np.where(delta >= 1, prev_tail[np.clip(delta - 1, 0, n)], cur)
+                cur = op(cur, prev)
+            if reduce == "max":
+                cur = np.where(cur == big, NEVER, cur)
+            else:
+                cur = np.where(cur == big, NEVER, cur)
+            out = np.where(delta >= 0, cur, NEVER)
+            return out.astype(self.by_distance.dtype)
+        first = self.first_layer.astype(np.int32)
+        pad = n * tile - t
+        if reduce == "max":
+            val = np.where(first == NEVER, big, first)
+            if self.causal:
+                val = np.where(np.tri(t, dtype=bool), val, -1)
+            val = np.pad(val, ((0, pad), (0, pad)), constant_values=-1)
+            out = val.reshape(n, tile, n, tile).max(axis=(1, 3))
+            out = np.where((out == big) | (out == -1), NEVER, out)
+        else:
+            val = np.where(first == NEVER, big, first)
+            val = np.pad(val, ((0, pad), (0, pad)), constant_values=big)
+            out = val.reshape(n, tile, n, tile).min(axis=(1, 3))
+            out = np.where(out == big, NEVER, out)
+        return out.astype(first.dtype if first.dtype != np.int32 else np.int16)
+
+
+def receptive_field(
+    mask: Any,
+    seq_len: int,
+    n_layers: int,
+    *,
+    method: str = "auto",
+    full: bool = True,
+) -> ReceptiveField:
+    """The exact receptive field of ``mask`` after ``1 .. n_layers`` layers.
+
+    ``mask`` is a ``MaskPattern`` (``attnviz.kernels.masks``), a dense ``(seq_len,
+    seq_len)`` boolean array (True: the query may read the key), or a 1-D collection of
+    non-negative integer distances (query ``i`` reads ``i - d``; distance 0 is always
+    included, and distances ``>= seq_len`` reach nothing). ``method="auto"`` uses distance
+    arithmetic whenever the mask is given by distances and bitsets otherwise;
+    ``"bitset"`` forces bitsets (for a pattern, its dense matrix), ``"distances"`` requires
+    distances. ``full=False`` keeps only the per-layer counts and the last query's row
+    (the bitset path's first-layer matrix is ``T*T`` bytes: 268 MB at 16,384 tokens);
+    the distance path always keeps its compact per-distance profile.
+    """
+    method = check_choice("method", method, ("auto", "bitset", "distances"))
+    if not isinstance(full, bool | np.bool_):
+        raise TypeError(f"full must be True or False, got {full!r}")
+    n_layers = check_int("n_layers", n_layers, low=1, high=MAX_LAYERS)
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
+        raise TypeError(f"seq_len must be an integer, got {seq_len!r}")
+    seq_len = int(seq_len)
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be a positive integer, got {seq_len}")
+
+    dense, distances = _read_mask(mask, seq_len, method)
+    if distances is not None:
+        if seq_len > MAX_DISTANCE_TOKENS:
+            raise ValueError(
+                f"seq_len must be at most {MAX_DISTANCE_TOKENS:,} for an offset pattern, "
+                f"got {seq_len:,}"
+            )
+        return _field_from_distances(distances, seq_len, n_layers)
+    return _field_from_bitsets(dense, n_layers, full)
+
+
+# ---------------------------------------------------------------------------- input
+
+
+def _is_pattern(mask: Any) -> bool:
+    return callable(getattr(mask, "dense", None)) and callable(getattr(mask, "distances", None))
+
+
+def _read_mask(mask: Any, seq_len: int, method: str) -> tuple[np.ndarray | None, Any]:
+    """Return ``(dense, None)`` or ``(None, distances)`` after checking ``mask``."""
+    if _is_pattern(mask):
+        distances = None
+        if method != "bitset":
+            distances = mask.distances(seq_len)
+            if distances is not None:
+                return None, _check_distances("mask.distances(seq_len)", distances, seq_len)
+            if method == "distances":
+                raise ValueError(
+                    f"method='distances' needs an offset pattern; mask {mask.name!r} has no "
+                    "distances (use method='auto' or 'bitset')"
+                )
+        _check_exact_len(seq_len)
+        return _check_dense("mask.dense(seq_len)", mask.dense(seq_len), seq_len), None
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    if isinstance(mask, list | tuple | set | frozenset | range):
+        mask = np.asarray(sorted(mask) if isinstance(mask, set | frozenset) else list(mask))
+        if mask.size == 0:
+            mask = mask.astype(np.int64)
+        if mask.ndim != 1:
+            raise ValueError(f"mask given as a sequence must be 1-D distances, got {mask.shape}")
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(
+            "mask must be a MaskPattern, a (seq_len, seq_len) boolean array or a 1-D set of "
+            f"distances, got {type(mask).__name__}"
+        )
+    if mask.ndim == 1:
+        if method == "bitset":
+            _check_exact_len(seq_len)
+            dist = _check_distances("mask", mask, seq_len)
+            return _dense_from_distances(dist, seq_len), None
+        return None, _check_distances("mask", mask, seq_len)
+    if mask.ndim == 2:
+        if method == "distances":
+            raise ValueError("method='distances' needs distances; mask is a dense matrix")
+        _check_exact_len(seq_len)
+        return _check_dense("mask", mask, seq_len), None
+    raise ValueError(
+        f"mask must be a (seq_len, seq_len) boolean matrix or 1-D distances, got shape {mask.shape}"
+    )
+
+
+def _check_exact_len(seq_len: int) -> None:
+    if seq_len > MAX_EXACT_TOKENS:
+        raise ValueError(
+            f"seq_len must be at most {MAX_EXACT_TOKENS:,} for a general mask (offset "
+            f"patterns allow {MAX_DISTANCE_TOKENS:,}), got {seq_len:,}"
+        )
+
+
+def _check_dense(name: str, value: Any, seq_len: int) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if not isinstance(value, np.ndarray) or value.dtype != np.bool_:
+        kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"{name} must be a boolean array (True = may attend), got {kind}")
+    if value.shape != (seq_len, seq_len):
+        raise ValueError(
+            f"{name} must have shape (seq_len, seq_len) = ({seq_len}, {seq_len}), got {value.shape}"
+        )
+    return value
+
+
+def _check_distances(name: str, value: Any, seq_len: int) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    value = np.asarray(value)
+    if value.dtype == np.bool_ or not np.issubdtype(value.dtype, np.integer):
+        raise TypeError(f"{name} must be integer distances, got dtype {value.dtype}")
+    if value.ndim != 1:
+        raise ValueError(f"{name} must be 1-D distances, got shape {value.shape}")
+    if value.size and value.min() < 0:
+        raise ValueError(f"{name} must hold distances >= 0, got {int(value.min())}")
+    value = np.unique(value.astype(np.int64))
+    return value[(value > 0) & (value < seq_len)]
+
+
+def _dense_from_distances(dist: np.ndarray, seq_len: int) -> np.ndarray:
+    q = np.arange(seq_len)
+    diff = q[:, None] - q[None, :]
+    allowed = np.zeros(seq_len, bool)
+    allowed[0] = True
+    allowed[dist] = True
+    return (diff >= 0) & allowed[np.maximum(diff, 0)]
+
+
+# ------------------------------------------------------------------ distance arithmetic
+
+
+def _runs(dist: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive distances as ``(first, length)``."""
+    if dist.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(dist) != 1) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, dist.size]
+    return [(int(dist[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)]
+
+
+def _dilate(x: np.ndarray, m: int) -> np.ndarray:
+    """``y[p] = any(x[p - m + 1 .. p])`` for ``p < len(x) + m - 1`` (doubling, O(log m))."""
+    y = np.zeros(x.size + m - 1, bool)
+    y[: x.size] = x
+    span = 1
+    while 2 * span <= m:
+        y[span:] |= y[:-span].copy()
+        span *= 2
+    if span < m:
+        y[m - span :] |= y[: y.size - (m - span)].copy()
+    return y
+
+
+def _sumset_step(front: np.ndarray, dist: np.ndarray, runs, t: int) -> np.ndarray:
+    """Positions ``p + d`` (``p`` in ``front``, ``d`` in ``dist``) below ``t``."""
+    out = np.zeros(t, bool)
+    nz = np.flatnonzero(front)
+    if nz.size == 0 or dist.size == 0:
+        return out
+    lo, hi = int(nz[0]), int(nz[-1]) + 1
+    sub = front[lo:hi]
+    cost = sum(1 + int(np.log2(m)) for _, m in runs)
+    if cost > _FFT_OVER:
+        ind = np.zeros(int(dist[-1]) + 1)
+        ind[dist] = 1.0
+        n = sub.size + ind.size - 1
+        size = 1 << (n - 1).bit_length()
+        conv = np.fft.irfft(np.fft.rfft(sub.astype(float), size) * np.fft.rfft(ind, size), size)
+        hit = conv[: min(n, t - lo)] > 0.5
+        out[lo : lo + hit.size] = hit
+        return out
+    for first, m in runs:
+        start = lo + first
+        if start >= t:
+            break
+        g = sub if m == 1 else _dilate(sub, m)
+        n = min(g.size, t - start)
+        out[start : start + n] |= g[:n]
+    return out
+
+
+def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveField:
+    dtype = np.int8 if n_layers <= 127 else np.int16
+    first = np.full(t, NEVER, dtype)
+    first[0] = 0
+    reached = np.zeros(t, bool)
+    reached[0] = True
+    front = reached.copy()
+    runs = _runs(dist)
+    for layer in range(1, n_layers + 1):
+        new = _sumset_step(front, dist, runs, t)
+        new &= ~reached
+        if not new.any():
+            break
+        reached |= new
+        first[new] = layer
+        front = new
+    # pairs at distance d: t - d of them
+    weights = (t - np.arange(t)).astype(np.float64)
+    hit = first != NEVER
+    per_layer = np.bincount(
+        first[hit].astype(np.int64), weights=weights[hit], minlength=n_layers + 1
+    )
+    counts = np.cumsum(per_layer[: n_layers + 1]).round().astype(np.int64)
+    return ReceptiveField(
+        seq_len=t,
+        n_layers=n_layers,
+        causal=True,
+        method="distances",
+        reached=counts,
+        last_row=first[::-1].copy(),
+        by_distance=first,
+    )
+
+
+# ------------------------------------------------------------------------- bitsets
+
+
+def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool) -> ReceptiveField:
+    t = mask.shape[0]
+    causal = not np.triu(mask, 1).any()
+    words = -(-t // 64)
+    block = min(_WORD_BLOCK, words)
+    dtype = np.int8 if n_layers <= 127 else np.int16
+
+    q_e, j_e = np.nonzero(mask)
+    off = q_e != j_e  # the residual stream already keeps a token's own state
+    q_e, j_e = q_e[off], j_e[off]
+
+    eye = np.arange(t)
+    reach = np.zeros((t, words), np.uint64)
+    reach[eye, eye // 64] = np.left_shift(np.uint64(1), (eye % 64).astype(np.uint64))
+    front = reach.copy()
+    counts = np.full(n_layers + 1, t, np.int64)
+    last = np.full(t, NEVER, dtype)
+    last[t - 1] = 0
+    matrix = None
+    if full:
+        matrix = np.full((t, words * 64), NEVER, dtype)
+        matrix[eye, eye] = 0
+    total = t
+    for layer in range(1, n_layers + 1):
+        active = front.any(axis=1)
+        sel = active[j_e]
+        eq, ej = q_e[sel], j_e[sel]
+        new_front = np.zeros_like(front)
+        added = 0
+        for b0 in range(0, words, block):
+            fb = front[:, b0 : b0 + block]
+            act = fb.any(axis=1)
+            keep = act[ej]
+            bq, bj = eq[keep], ej[keep]
+            for c0 in range(0, bq.size, _EDGE_CHUNK):
+                cq, cj = bq[c0 : c0 + _EDGE_CHUNK], bj[c0 : c0 + _EDGE_CHUNK]
+                starts = np.flatnonzero(np.r_[True, cq[1:] != cq[:-1]])
+                vals = np.bitwise_or.reduceat(fb[cj], starts, axis=0)
+                rows = cq[starts]
+                new = vals & ~reach[rows, b0 : b0 + block]
+                hit = new.any(axis=1)
+                if not hit.any():
+                    continue
+                rows, new = rows[hit], new[hit]
+                reach[rows, b0 : b0 + block] |= new
+                new_front[rows, b0 : b0 + block] |= new
+                added += int(np.bitwise_count(new).sum())
+                if matrix is not None:
+                    _record(matrix, rows, b0, new, layer, words)
+        if added == 0:
+            counts[layer:] = total
+            break
+        total += added
+        counts[layer] = total
+        gained = _unpack(new_front[t - 1])[:t]
+        last[gained] = layer
+        front = new_front
+    if matrix is not None:
+        matrix = matrix[:, :t]
+        last = matrix[t - 1].copy()
+    return ReceptiveField(
+        seq_len=t,
+        n_layers=n_layers,
+        causal=causal,
+        method="bitset",
+        reached=counts,
+        last_row=last,
+        matrix=matrix,
+    )
+
+
+def _unpack(words: np.ndarray) -> np.ndarray:
+    """Bits of ``uint64`` words, key ``64 * w + i`` for bit ``i`` of word ``w``."""
+    return np.unpackbits(
+        np.ascontiguousarray(words).view(np.uint8), axis=-1, bitorder="little"
+    ).astype(bool)
+
+
+def _record(matrix, rows, b0, new, layer, words) -> None:
+    """Write ``layer`` at every bit set in ``new`` (rows x word block starting at b0)."""
+    ri, wi = np.nonzero(new)
+    bits = _unpack(new[ri, wi][:, None])  # (n, 64)
+    cells = matrix.reshape(matrix.shape[0], words, 64)
+    cur = cells[rows[ri], b0 + wi]
+    cells[rows[ri], b0 + wi] = np.where(bits, np.asarray(layer, matrix.dtype), cur)

@@ -1,0 +1,295 @@
+"""receptive: exact reach of a mask across layers, and the lesson 04 claims."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+
+from attnviz.receptive import (
+    MAX_DISTANCE_TOKENS,
+    MAX_EXACT_TOKENS,
+    MAX_LAYERS,
+    NEVER,
+    ReceptiveField,
+    receptive_field,
+)
+
+
+@dataclass
+class StandIn:
+    """The MaskPattern interface of attnviz.kernels.masks, for tests that must not wait."""
+
+    name: str
+    allowed: object  # (q, k) -> bool, vectorised over numpy index grids
+    offsets: tuple | None = None
+    causal: bool = True
+    params: dict = field(default_factory=dict)
+
+    def mask_mod(self, b, h, q_idx, kv_idx):
+        return self.allowed(q_idx, kv_idx)
+
+    def dense(self, seq_len):
+        q, k = np.indices((seq_len, seq_len))
+        return np.asarray(self.allowed(q, k), dtype=bool)
+
+    def distances(self, seq_len):
+        if self.offsets is None:
+            return None
+        return np.array([d for d in self.offsets if d < seq_len], dtype=np.int64)
+
+
+def causal_from_distances(distances, seq_len):
+    allowed = np.zeros(seq_len, bool)
+    allowed[0] = True
+    allowed[[d for d in distances if d < seq_len]] = True
+    q, k = np.indices((seq_len, seq_len))
+    return (q >= k) & allowed[np.maximum(q - k, 0)]
+
+
+def naive_first_layer(mask, n_layers):
+    """First layer by repeated boolean matrix products: the definition."""
+    t = mask.shape[0]
+    step = (mask | np.eye(t, dtype=bool)).astype(np.int64)
+    reach = np.eye(t, dtype=bool)
+    first = np.where(reach, 0, NEVER)
+    for layer in range(1, n_layers + 1):
+        grown = (step @ reach.astype(np.int64)) > 0
+        first[grown & ~reach] = layer
+        reach = grown
+    return first
+
+
+def power_distances(seq_len):
+    return [1 << k for k in range(seq_len.bit_length()) if 1 << k < seq_len]
+
+
+def popcount(n):
+    return bin(n).count("1")
+
+
+# ------------------------------------------------------------------ exactness
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bitsets_equal_boolean_matrix_powers_on_random_masks(seed):
+    rng = np.random.default_rng(seed)
+    t = int(rng.integers(1, 150))
+    mask = rng.random((t, t)) < rng.uniform(0.0, 0.08)
+    if seed % 2:
+        mask = np.tril(mask)
+    n_layers = int(rng.integers(1, 7))
+    ref = naive_first_layer(mask, n_layers)
+    field_ = receptive_field(mask, t, n_layers, full=True)
+    np.testing.assert_array_equal(field_.first_layer, ref)
+    assert field_.causal == (not np.triu(mask, 1).any())
+    np.testing.assert_array_equal(field_.last_row, ref[-1])
+    reached = [int(((ref != NEVER) & (ref <= layer)).sum()) for layer in range(n_layers + 1)]
+    np.testing.assert_array_equal(field_.reached, reached)
+    lean = receptive_field(mask, t, n_layers, full=False)
+    np.testing.assert_array_equal(lean.reached, field_.reached)
+    np.testing.assert_array_equal(lean.last_row, ref[-1])
+
+
+def test_word_boundaries_and_many_word_blocks_are_exact():
+    rng = np.random.default_rng(7)
+    for t in (63, 64, 65, 127, 129, 1100):
+        mask = np.tril(rng.random((t, t)) < 3.0 / t)
+        np.testing.assert_array_equal(
+            receptive_field(mask, t, 4, full=True).first_layer, naive_first_layer(mask, 4)
+        )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_distance_arithmetic_equals_bitsets(seed):
+    rng = np.random.default_rng(100 + seed)
+    t = int(rng.integers(2, 400))
+    distances = rng.choice(np.arange(1, t), size=int(rng.integers(0, 8)))
+    if seed % 3 == 0:  # runs of consecutive distances, and many of them (the FFT sweep)
+        distances = np.r_[distances, np.arange(3, 3 + int(rng.integers(1, 30)))]
+    if seed % 4 == 1:
+        distances = np.r_[distances, rng.choice(np.arange(1, t), size=min(t - 1, 80))]
+    n_layers = int(rng.integers(1, 9))
+    by_distance = receptive_field(distances, t, n_layers)
+    by_bits = receptive_field(distances, t, n_layers, method="bitset")
+    assert by_distance.method == "distances" and by_bits.method == "bitset"
+    np.testing.assert_array_equal(by_distance.first_layer, by_bits.first_layer)
+    np.testing.assert_array_equal(by_distance.reached, by_bits.reached)
+    np.testing.assert_array_equal(by_distance.last_row, by_bits.last_row)
+
+
+def test_patterns_with_both_forms_agree_and_inputs_are_interchangeable():
+    t = 300
+    pattern = StandIn("power", lambda q, k: (q >= k) & _is_power(q - k), power_distances(t))
+    fast = receptive_field(pattern, t, 6)
+    slow = receptive_field(pattern, t, 6, method="bitset")
+    dense = receptive_field(pattern.dense(t), t, 6)
+    torch_dense = receptive_field(torch.from_numpy(pattern.dense(t)), t, 6)
+    listed = receptive_field(power_distances(t), t, 6)
+    assert fast.method == "distances" and slow.method == dense.method == "bitset"
+    for other in (slow, dense, torch_dense, listed):
+        np.testing.assert_array_equal(fast.first_layer, other.first_layer)
+        np.testing.assert_array_equal(fast.coverage, other.coverage)
+
+
+def _is_power(d):
+    d = np.asarray(d)
+    return (d == 0) | ((d > 0) & ((d & (d - 1)) == 0))
+
+
+# ---------------------------------------------------------------- lesson claims
+
+
+def test_power_attention_reaches_every_distance_below_2_to_the_d_within_d_layers():
+    t = 1 << 12
+    field_ = receptive_field(StandIn("power", None, power_distances(t)), t, 12)
+    first = field_.by_distance
+    for d in range(1, 13):
+        assert (first[: 1 << d] <= d).all() and (first[: 1 << d] != NEVER).all()
+    # exactly: distance n needs popcount(n) hops (Theorem B.1)
+    np.testing.assert_array_equal(first, [popcount(n) for n in range(t)])
+    assert field_.layers_to_full_coverage == 12 and field_.holes.size == 0
+
+
+def test_sliding_window_reach_grows_by_w_minus_1_per_layer():
+    # causal window of w: query i reads i - w + 1 .. i (distances 0 .. w - 1)
+    t, w = 2000, 16
+    field_ = receptive_field(list(range(1, w)), t, 10)
+    for d in range(1, 11):
+        reach = field_.reach_of_last(d)
+        assert t - 1 - reach.min() == d * (w - 1)  # farthest key: exactly d (w - 1) back
+        assert reach.size == d * (w - 1) + 1  # and everything in between
+    assert field_.gaps.size == 0  # it only has not grown far enough
+    assert field_.layers_to_full_coverage is None
+
+
+def test_dilated_attention_never_reaches_odd_distances():
+    t = 512
+    field_ = receptive_field(list(range(2, 64, 2)), t, 40)
+    first = field_.by_distance
+    assert (first[1::2] == NEVER).all() and (first[::2] != NEVER).all()
+    assert field_.layers_to_full_coverage is None
+    assert abs(field_.coverage[-1] - 0.5) < 0.01
+    np.testing.assert_array_equal(field_.holes, np.arange(0, t - 1, 2))  # odd distances back
+
+
+def _longnet_like(t, segments=((8, 1), (16, 2), (32, 4))):
+    """LongNet by hand: for each (segment w, dilation r), a query reads the keys of its own
+    segment whose offset in the segment is a multiple of r (and is causal)."""
+    q, k = np.indices((t, t))
+    mask = np.zeros((t, t), bool)
+    for w, r in segments:
+        mask |= (q // w == k // w) & ((k % w) % r == 0)
+    return mask & (q >= k)
+
+
+def test_longnet_like_block_patterns_leave_holes():
+    t = 128
+    mask = _longnet_like(t)
+    field_ = receptive_field(mask, t, 32, full=True)
+    assert field_.layers_to_full_coverage is None and field_.n_unreachable > 0
+    assert field_.gaps.size > 0  # keys skipped between keys the last query does reach
+    # PAPERS.md §3: the last token of each earlier 8-segment of the last query's 32-segment
+    assert {103, 111, 119} <= set(field_.gaps.tolist())
+    assert field_.holes.max() < 127 and 96 in field_.reach_of_last(32)
+    np.testing.assert_array_equal(field_.first_layer, naive_first_layer(mask, 32))
+
+
+def test_power_attention_theoretical_accuracy_example_sliding_window_128_blocks():
+    # PowerAttention App. A: sliding window of 9 blocks + 1 sink block over 128 blocks:
+    # B_1 = {1, 120 .. 128}, so α̂_1 = 10 / 128
+    n = 128
+    q, k = np.indices((n, n))
+    blocks = (q >= k) & ((q - k < 9) | (k == 0))
+    field_ = receptive_field(blocks, n, 20)
+    assert field_.theoretical_accuracy(1) == 10 / 128
+    np.testing.assert_array_equal(field_.reach_of_last(1), [0, *range(119, 128)])
+    alpha = field_.theoretical_accuracy()
+    assert alpha[0] == 1 / 128 and alpha[2] == 18 / 128 and np.all(np.diff(alpha) >= 0)
+    # the same figure from the token-level mask (4 tokens a block, the last token asking)
+    b = 4
+    tq, tk = np.indices((n * b, n * b))
+    tokens = (tq >= tk) & blocks[tq // b, tk // b]
+    assert receptive_field(tokens, n * b, 3).theoretical_accuracy(1) == 10 / 128
+
+
+# ------------------------------------------------------------------ derived figures
+
+
+def test_coverage_and_derived_figures_on_a_tiny_window():
+    field_ = receptive_field([1], 4, 5)  # previous token only
+    assert isinstance(field_, ReceptiveField) and field_.n_pairs == 10
+    np.testing.assert_allclose(field_.coverage, [0.4, 0.7, 0.9, 1.0, 1.0, 1.0])
+    assert field_.layers_to_full_coverage == 3 and field_.n_unreachable == 0
+    expected = np.array([[0, -1, -1, -1], [1, 0, -1, -1], [2, 1, 0, -1], [3, 2, 1, 0]])
+    np.testing.assert_array_equal(field_.first_layer, expected)
+    np.testing.assert_array_equal(field_.last_row, [3, 2, 1, 0])
+    assert field_.holes.size == 0
+    # a non-causal mask counts all T * T pairs
+    both = np.eye(4, k=1, dtype=bool) | np.eye(4, k=-1, dtype=bool)
+    two_way = receptive_field(both, 4, 3)
+    assert not two_way.causal and two_way.n_pairs == 16 and two_way.layers_to_full_coverage == 3
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_first_layer_overview_reduces_tiles_the_same_way_for_both_paths(reduce):
+    t = 200
+    dist = [1, 5, 17]
+    fast = receptive_field(dist, t, 6)
+    slow = receptive_field(dist, t, 6, method="bitset")
+    for size in (200, 50, 7):
+        np.testing.assert_array_equal(
+            fast.first_layer_overview(size, reduce), slow.first_layer_overview(size, reduce)
+        )
+    assert fast.first_layer_overview(7, reduce).shape == (7, 7)
+    np.testing.assert_array_equal(fast.first_layer_overview(t, reduce), fast.first_layer)
+
+
+def test_long_offset_patterns_keep_a_compact_profile():
+    t = 1 << 20
+    field_ = receptive_field(power_distances(t), t, 32)
+    assert field_.layers_to_full_coverage == 20 and field_.by_distance.shape == (t,)
+    assert field_.first_layer_overview(64).shape == (64, 64)
+    with pytest.raises(ValueError, match="seq_len must be at most"):
+        _ = field_.first_layer
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def test_bad_input_names_the_argument():
+    mask = np.tril(np.ones((8, 8), bool))
+    with pytest.raises(ValueError, match="seq_len"):
+        receptive_field(mask, 0, 2)
+    with pytest.raises(TypeError, match="seq_len"):
+        receptive_field(mask, 8.0, 2)
+    with pytest.raises(ValueError, match="n_layers"):
+        receptive_field(mask, 8, 0)
+    with pytest.raises(ValueError, match="n_layers"):
+        receptive_field(mask, 8, MAX_LAYERS + 1)
+    with pytest.raises(ValueError, match="seq_len must be at most"):
+        receptive_field(np.zeros((1, 1), bool), MAX_EXACT_TOKENS + 1, 2)
+    with pytest.raises(ValueError, match="seq_len must be at most"):
+        receptive_field([1, 2], MAX_DISTANCE_TOKENS + 1, 2)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        receptive_field(mask, 9, 2)
+    with pytest.raises(TypeError, match="mask must be a boolean"):
+        receptive_field(mask.astype(np.float32), 8, 2)
+    with pytest.raises(TypeError, match="mask must be integer distances"):
+        receptive_field([0.5, 2], 8, 2)
+    with pytest.raises(ValueError, match="mask must hold distances >= 0"):
+        receptive_field([-1, 2], 8, 2)
+    with pytest.raises(TypeError, match="mask must be"):
+        receptive_field("causal", 8, 2)
+    with pytest.raises(ValueError, match="mask must be"):
+        receptive_field(np.zeros((2, 2, 2), bool), 2, 2)
+    bad = StandIn("bad", lambda q, k: (q >= k).astype(np.int8))
+    bad.dense = lambda seq_len: np.ones((seq_len, seq_len), np.int8)
+    with pytest.raises(TypeError, match=r"mask.dense\(seq_len\) must be a boolean"):
+        receptive_field(bad, 8, 2)
+    with pytest.raises(ValueError, match="method"):
+        receptive_field(mask, 8, 2, method="bfs")
+    with pytest.raises(ValueError, match="needs"):
+        receptive_field(mask, 8, 2, method="distances")
+    with pytest.raises(ValueError, match="layers"):
+        receptive_field(mask, 8, 2).theoretical_accuracy(3)
