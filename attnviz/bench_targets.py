@@ -129,6 +129,56 @@ def _long_first_render(preset: str) -> Callable[[], float]:
     return measure
 
 
+# Lesson 04's reach targets (issue #4). The general path is measured on a mask with no
+# offset structure: BigBird-like blocks of 64 tokens (a 3-block causal window, the first
+# block global, 3 seeded random earlier blocks per block row), built once, outside the timing.
+REACH_TOKENS = 16_384
+REACH_LAYERS = 32
+REACH_DISTANCE_TOKENS = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def _bigbird_like_mask(seq_len: int, block: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    n = seq_len // block
+    blocks = np.zeros((n, n), bool)
+    for i in range(n):
+        blocks[i, max(0, i - 2) : i + 1] = True
+        blocks[i, 0] = True
+        if i > 1:
+            blocks[i, rng.choice(i, size=min(3, i), replace=False)] = True
+    tokens = np.arange(seq_len) // block
+    q = np.arange(seq_len)
+    return blocks[tokens[:, None], tokens[None, :]] & (q[:, None] >= q[None, :])
+
+
+def _reach_any_mask() -> float:
+    from attnviz.receptive import receptive_field
+
+    mask = _bigbird_like_mask(REACH_TOKENS)
+    started = time.perf_counter()
+    field = receptive_field(mask, REACH_TOKENS, REACH_LAYERS, full=False)
+    elapsed = time.perf_counter() - started
+    if field.layers_to_full_coverage is None:
+        raise RuntimeError(
+            f"the BigBird-like mask left pairs unreached after {REACH_LAYERS} layers"
+        )
+    return elapsed
+
+
+def _reach_by_distances() -> float:
+    from attnviz.receptive import receptive_field
+
+    t = REACH_DISTANCE_TOKENS
+    distances = [1 << k for k in range(t.bit_length()) if 1 << k < t]  # PowerAttention
+    started = time.perf_counter()
+    field = receptive_field(distances, t, REACH_LAYERS)
+    elapsed = time.perf_counter() - started
+    if field.layers_to_full_coverage != (t - 1).bit_length():  # popcount(t - 1) hops
+        raise RuntimeError(f"PowerAttention over {t:,} tokens reached the wrong distances")
+    return elapsed
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         name="(train: induction head forms, cold start)",
@@ -150,6 +200,20 @@ TARGETS: tuple[Target, ...] = (
         target_ms=1_000.0,
         measure=_long_first_render("repeated tokens"),
         issue=3,
+    ),
+    Target(
+        name="(exact reach, any mask, 16,384 tokens x 32 layers)",
+        dashboard="receptive_fields",
+        target_ms=5_000.0,
+        measure=_reach_any_mask,
+        issue=4,
+    ),
+    Target(
+        name="(reach by distances, 1,048,576 tokens x 32 layers)",
+        dashboard="receptive_fields",
+        target_ms=1_000.0,
+        measure=_reach_by_distances,
+        issue=4,
     ),
 )
 

@@ -44,6 +44,7 @@ MAX_MATRIX_TOKENS = MAX_EXACT_TOKENS  # largest T whose full first-layer matrix 
 
 _WORD_BLOCK = 16  # words (1,024 keys) per column block of the bitset sweep
 _EDGE_CHUNK = 1 << 20  # mask edges gathered at once (bounds the temporary to ~128 MB)
+_AUTO_FULL_TOKENS = 4_096  # full=None keeps the T x T first-layer matrix up to here
 _FFT_OVER = 48  # shifted ORs per layer above which the distance sweep uses one FFT
 
 
@@ -426,21 +427,46 @@ def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveF
 # ------------------------------------------------------------------------- bitsets
 
 
-def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool) -> ReceptiveField:
+def _mask_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's maximal runs of allowed keys as ``(row, first key, last key)``, row-major."""
+    starts = mask.copy()
+    starts[:, 1:] &= ~mask[:, :-1]
+    rows, first = np.nonzero(starts)
+    del starts
+    ends = mask.copy()
+    ends[:, :-1] &= ~mask[:, 1:]
+    last = np.nonzero(ends)[1]
+    return rows.astype(np.int32), first.astype(np.int32), last.astype(np.int32)
+
+
+def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool | None) -> ReceptiveField:
     t = mask.shape[0]
-    causal = not np.triu(mask, 1).any()
     words = -(-t // 64)
     block = min(_WORD_BLOCK, words)
+    n_blocks = -(-words // block)
     dtype = np.int8 if n_layers <= 127 else np.int16
+    if full is None:
+        full = t <= _AUTO_FULL_TOKENS
 
-    q_e, j_e = np.nonzero(mask)
-    off = q_e != j_e  # the residual stream already keeps a token's own state
-    q_e, j_e = q_e[off], j_e[off]
+    # a row reads runs of consecutive keys: OR the frontier over a run with a sparse table
+    run_q, run_a, run_b = _mask_runs(mask)
+    causal = not bool((run_b > run_q).any())
+    run_level = np.zeros(run_q.size, np.int8)
+    lengths = run_b - run_a + 1
+    if lengths.size:
+        run_level = (np.log2(lengths) + 1e-9).astype(np.int8)
 
     eye = np.arange(t)
     reach = np.zeros((t, words), np.uint64)
     reach[eye, eye // 64] = np.left_shift(np.uint64(1), (eye % 64).astype(np.uint64))
     front = reach.copy()
+    # keys each (row, word block) still lacks; a row block with none left is skipped
+    block_lo = np.arange(n_blocks) * block * 64
+    block_hi = np.minimum(block_lo + block * 64, t)
+    top = eye[:, None] + 1 if causal else np.full((t, 1), t)
+    missing = np.clip(np.minimum(top, block_hi) - block_lo, 0, None).astype(np.int64)
+    missing[eye, eye // (block * 64)] -= 1
+
     counts = np.full(n_layers + 1, t, np.int64)
     last = np.full(t, NEVER, dtype)
     last[t - 1] = 0
@@ -450,29 +476,47 @@ def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool) -> Receptiv
         matrix[eye, eye] = 0
     total = t
     for layer in range(1, n_layers + 1):
-        active = front.any(axis=1)
-        sel = active[j_e]
-        eq, ej = q_e[sel], j_e[sel]
         new_front = np.zeros_like(front)
         added = 0
-        for b0 in range(0, words, block):
-            fb = front[:, b0 : b0 + block]
+        for bi in range(n_blocks):
+            b0 = bi * block
+            fb = np.ascontiguousarray(front[:, b0 : b0 + block])
             act = fb.any(axis=1)
-            keep = act[ej]
-            bq, bj = eq[keep], ej[keep]
-            for c0 in range(0, bq.size, _EDGE_CHUNK):
-                cq, cj = bq[c0 : c0 + _EDGE_CHUNK], bj[c0 : c0 + _EDGE_CHUNK]
+            if not act.any():
+                continue
+            seen = np.r_[0, np.cumsum(act)]
+            live = (seen[run_b + 1] > seen[run_a]) & (missing[run_q, bi] > 0)
+            sel = np.flatnonzero(live)
+            if sel.size == 0:
+                continue
+            table = [fb]  # table[k][i] = OR of rows i .. i + 2**k - 1
+            for k in range(1, int(run_level[sel].max()) + 1):
+                half = 1 << (k - 1)
+                table.append(table[k - 1][:-half] | table[k - 1][half:])
+            for c0 in range(0, sel.size, _EDGE_CHUNK):
+                chunk = sel[c0 : c0 + _EDGE_CHUNK]
+                cq, ca, cb, cl = run_q[chunk], run_a[chunk], run_b[chunk], run_level[chunk]
+                vals = np.empty((chunk.size, fb.shape[1]), np.uint64)
+                for k in np.unique(cl):
+                    at = cl == k
+                    lo = table[k][ca[at]]
+                    if k:
+                        lo |= table[k][cb[at] - (1 << int(k)) + 1]
+                    vals[at] = lo
                 starts = np.flatnonzero(np.r_[True, cq[1:] != cq[:-1]])
-                vals = np.bitwise_or.reduceat(fb[cj], starts, axis=0)
+                if starts.size < cq.size:
+                    vals = np.bitwise_or.reduceat(vals, starts, axis=0)
                 rows = cq[starts]
                 new = vals & ~reach[rows, b0 : b0 + block]
-                hit = new.any(axis=1)
+                gained = np.bitwise_count(new).sum(axis=1, dtype=np.int64)
+                hit = gained > 0
                 if not hit.any():
                     continue
-                rows, new = rows[hit], new[hit]
+                rows, new, gained = rows[hit], new[hit], gained[hit]
                 reach[rows, b0 : b0 + block] |= new
                 new_front[rows, b0 : b0 + block] |= new
-                added += int(np.bitwise_count(new).sum())
+                missing[rows, bi] -= gained
+                added += int(gained.sum())
                 if matrix is not None:
                     _record(matrix, rows, b0, new, layer, words)
         if added == 0:
@@ -480,12 +524,10 @@ def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool) -> Receptiv
             break
         total += added
         counts[layer] = total
-        gained = _unpack(new_front[t - 1])[:t]
-        last[gained] = layer
+        last[_unpack(new_front[t - 1])[:t]] = layer
         front = new_front
     if matrix is not None:
         matrix = matrix[:, :t]
-        last = matrix[t - 1].copy()
     return ReceptiveField(
         seq_len=t,
         n_layers=n_layers,

@@ -99,3 +99,21 @@ def test_the_long_input_target_uses_a_model_that_reads_it_and_fails_loudly_other
     )
     with pytest.raises(RuntimeError, match="drew 33 tokens"):
         bench_targets._long_first_render("random tokens")()
+
+
+def test_the_reach_targets_measure_the_receptive_field_computations(monkeypatch):
+    from attnviz import bench_targets
+
+    names = {t.name for t in bench_targets.TARGETS if t.dashboard == "receptive_fields"}
+    assert names == {
+        "(exact reach, any mask, 16,384 tokens x 32 layers)",
+        "(reach by distances, 1,048,576 tokens x 32 layers)",
+    }
+    monkeypatch.setattr(bench_targets, "REACH_TOKENS", 1024)
+    monkeypatch.setattr(bench_targets, "REACH_DISTANCE_TOKENS", 4096)
+    rows = bench_targets.run_targets(["receptive_fields"], n=1)
+    assert [row["control"] for row in rows] == [
+        t.name for t in bench_targets.TARGETS if t.dashboard == "receptive_fields"
+    ]
+    for row in rows:
+        assert row["p50_ms"] > 0 and row["met"] is True
