@@ -148,7 +148,9 @@ class ReceptiveField:
         Each cell covers a tile of (query, key) pairs: ``reduce="max"`` gives the layer by
         which the whole tile is reached (``NEVER`` if some pair never is), ``"min"`` the
         layer at which the first pair of the tile is. For causal masks the pairs after the
-        diagonal are left out of the tiles they share with causal pairs."""
+        diagonal are left out of the tiles they share with causal pairs. For offset patterns
+        the tiles are reduced over the distance profile: exact, except that when ``size``
+        does not divide ``seq_len`` the last (shorter) row of tiles is treated as full."""
         size = check_int("size", size, low=1, high=1 << 16)
         reduce = check_choice("reduce", reduce, ("max", "min"))
         t = self.seq_len
@@ -159,15 +161,12 @@ class ReceptiveField:
             # the tile of query block I and key block J holds the distances (I - J) * tile
             # + (-tile + 1 .. tile - 1): reduce the distance profile over those windows
             prof = self.by_distance.astype(np.int32)
-            val = np.where(prof == NEVER, big if reduce == "max" else big, prof)
-            if reduce == "max":
-                val = np.where(prof == NEVER, big, prof)
+            val = np.where(prof == NEVER, big, prof)
             padded = np.full(n * tile + tile, big if reduce == "min" else -1, np.int32)
             padded[:t] = val
             blocks = padded[: (n + 1) * tile].reshape(n + 1, tile)
             op = np.maximum if reduce == "max" else np.minimum
             whole = op.reduce(blocks, axis=1)
-            out = np.full((n, n), NEVER, np.int32)
             qi, ki = np.indices((n, n))
             delta = qi - ki
             # offsets delta*tile + (0..tile-1) (block delta) and delta*tile - (1..tile-1)
@@ -177,10 +176,7 @@ class ReceptiveField:
             if prev_tail is not None:
                 prev = np.where(delta >= 1, prev_tail[np.clip(delta - 1, 0, n)], cur)
                 cur = op(cur, prev)
-            if reduce == "max":
-                cur = np.where(cur == big, NEVER, cur)
-            else:
-                cur = np.where(cur == big, NEVER, cur)
+            cur = np.where(cur == big, NEVER, cur)
             out = np.where(delta >= 0, cur, NEVER)
             return out.astype(self.by_distance.dtype)
         first = self.first_layer.astype(np.int32)
@@ -206,7 +202,7 @@ def receptive_field(
     n_layers: int,
     *,
     method: str = "auto",
-    full: bool = True,
+    full: bool | None = None,
 ) -> ReceptiveField:
     """The exact receptive field of ``mask`` after ``1 .. n_layers`` layers.
 
@@ -216,13 +212,15 @@ def receptive_field(
     included, and distances ``>= seq_len`` reach nothing). ``method="auto"`` uses distance
     arithmetic whenever the mask is given by distances and bitsets otherwise;
     ``"bitset"`` forces bitsets (for a pattern, its dense matrix), ``"distances"`` requires
-    distances. ``full=False`` keeps only the per-layer counts and the last query's row
-    (the bitset path's first-layer matrix is ``T*T`` bytes: 268 MB at 16,384 tokens);
-    the distance path always keeps its compact per-distance profile.
+    distances. ``full=True`` also stores the bitset path's ``(T, T)`` first-layer matrix,
+    ``full=False`` only the per-layer counts and the last query's row, ``None`` (default)
+    the matrix up to 4,096 tokens (it takes ``T*T`` bytes: 268 MB at 16,384 tokens). The
+    distance path always keeps its compact per-distance profile, and builds the matrix on
+    demand.
     """
     method = check_choice("method", method, ("auto", "bitset", "distances"))
-    if not isinstance(full, bool | np.bool_):
-        raise TypeError(f"full must be True or False, got {full!r}")
+    if full is not None and not isinstance(full, bool | np.bool_):
+        raise TypeError(f"full must be True, False or None, got {full!r}")
     n_layers = check_int("n_layers", n_layers, low=1, high=MAX_LAYERS)
     if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
         raise TypeError(f"seq_len must be an integer, got {seq_len!r}")

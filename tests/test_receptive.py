@@ -293,3 +293,19 @@ def test_bad_input_names_the_argument():
         receptive_field(mask, 8, 2, method="distances")
     with pytest.raises(ValueError, match="layers"):
         receptive_field(mask, 8, 2).theoretical_accuracy(3)
+
+
+def test_the_mask_zoo_patterns_give_the_same_reach_both_ways():
+    masks = pytest.importorskip("attnviz.kernels.masks")
+    t = 300
+    power = masks.power_attention(block_size=1)
+    hops = max(popcount(n) for n in range(t))  # 8, for 255
+    assert receptive_field(power, t, 9).layers_to_full_coverage == hops
+    assert receptive_field(masks.dilated(16, 2), t, 40).by_distance[1::2].max() == NEVER
+    assert receptive_field(masks.longnet(), t, 40).gaps.size > 0
+    for pattern in (power, masks.sliding_window(8), masks.dilated(16, 2), masks.strided(8)):
+        fast = receptive_field(pattern, t, 6)
+        assert fast.method == "distances"
+        slow = receptive_field(pattern, t, 6, method="bitset")
+        np.testing.assert_array_equal(fast.first_layer, slow.first_layer)
+        np.testing.assert_array_equal(fast.reached, slow.reached)
