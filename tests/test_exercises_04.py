@@ -1,0 +1,104 @@
+"""Lesson 04's exercises: each right answer passes, a tempting wrong one fails with a
+reason, reveal shows the computation, and the answers come from attnviz.receptive on the
+mask zoo, not from a table (other parameters give other answers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from attnviz import exercises
+from attnviz.exercises import check, get, reveal
+from attnviz.kernels.masks import make_mask
+from attnviz.receptive import NEVER, receptive_field
+
+LESSON_04 = ("04-power-sees-1000", "04-dilated-odd", "04-window-4096")
+
+
+def test_lesson_04_registers_its_exercises():
+    registered = {ex.id for ex in exercises.exercises("04")}
+    assert set(LESSON_04) <= registered
+    assert all(get(i).lesson == "04" for i in LESSON_04)
+
+
+@pytest.mark.parametrize("exercise_id", LESSON_04)
+def test_no_answer_asks_for_a_prediction(exercise_id):
+    feedback = check(exercise_id, None)
+    assert feedback.status == "predict" and feedback.correct is None
+    assert f"reveal({exercise_id!r})" in str(feedback)
+    assert get(exercise_id).prompt() in str(feedback)
+
+
+@pytest.mark.parametrize("exercise_id", LESSON_04)
+def test_reveal_shows_the_answer_and_it_passes_its_own_check(exercise_id):
+    solution = get(exercise_id).solution()
+    revealed = reveal(exercise_id)
+    assert revealed.status == "revealed" and revealed.correct is None
+    assert revealed.title.startswith("Answer:")
+    assert solution.explanation in revealed.body
+    assert check(exercise_id, solution.answer).correct is True
+    assert "{" not in get(exercise_id).prompt()  # every placeholder filled
+
+
+# -- one claim per exercise ---------------------------------------------------------------
+
+
+def test_power_attention_sees_1000_tokens_after_9_layers():
+    assert check("04-power-sees-1000", 9).correct is True
+    log2 = check("04-power-sees-1000", 10)
+    assert log2.correct is False and "1-bits" in log2.body and "2^10 = 1,024" in log2.body
+    exact = check("04-power-sees-1000", 6)
+    assert exact.correct is False and "nearer keys need more" in exact.body
+    chain = check("04-power-sees-1000", 1000)
+    assert chain.correct is False and "previous-token chain" in chain.body
+    # 9 layers leave none of the 1,000 keys out; 8 do
+    field = receptive_field(make_mask("power_attention"), 1001, 9)
+    assert field.reach_of_last(9).size == 1001 and field.reach_of_last(8).size < 1001
+    # computed, not stored: 1,023 = 1111111111₂ needs 10 layers, 1,024 needs 10 too
+    assert get("04-power-sees-1000").solution(distance=1023).answer == 10
+    assert get("04-power-sees-1000").solution(distance=1024).answer == 10
+    assert get("04-power-sees-1000").solution(distance=511).answer == 9
+    assert get("04-power-sees-1000").solution(distance=510).answer == 8
+
+
+def test_dilated_rate_2_never_sees_distance_7():
+    assert check("04-dilated-odd", "c").correct is True
+    assert check("04-dilated-odd", "(C)").correct is True
+    deep = check("04-dilated-odd", "b")
+    assert deep.correct is False and "longer, not finer" in deep.body
+    two = check("04-dilated-odd", "a")
+    assert two.correct is False and "multiple of 2" in two.body
+    assert "50%" in get("04-dilated-odd").solution().explanation
+    # an even distance is reachable: within 2 hops, or only deeper
+    ex = get("04-dilated-odd")
+    assert ex.solution(distance=6).answer == "a"  # one hop
+    assert ex.solution(distance=12).answer == "a"  # 6 + 6
+    assert ex.solution(distance=14).answer == "b"  # 6 + 6 + 2
+    assert ex.solution(rate=1, distance=7).answer == "a"  # a plain window
+    assert ex.solution(rate=3, window=10, distance=7).answer == "c"
+    field = receptive_field(make_mask("dilated", window=8, rate=2), 64, 64)
+    assert (field.by_distance[1::2] == NEVER).all()
+
+
+def test_window_of_8_needs_585_layers_for_4096_tokens():
+    assert check("04-window-4096", 585).correct is True
+    per_window = check("04-window-4096", 512)
+    assert per_window.correct is False and "the query itself" in per_window.body
+    log = check("04-window-4096", 12)
+    assert log.correct is False and "PowerAttention" in log.body
+    off_by_one = check("04-window-4096", 586)
+    assert off_by_one.correct is False and "4,095 apart" in off_by_one.body
+    ex = get("04-window-4096")
+    assert ex.solution(window=8, seq_len=1024).answer == 147  # ⌈1023 / 7⌉
+    assert ex.solution(window=2, seq_len=100).answer == 99  # previous token only
+    assert ex.solution(window=5, seq_len=4096).answer == 1024  # 4095 / 4 → 1024
+
+
+def test_bad_parameters_name_the_argument():
+    with pytest.raises(ValueError, match="window"):
+        get("04-window-4096").solution(window=1)
+    with pytest.raises(ValueError, match="distance"):
+        get("04-power-sees-1000").solution(distance=0)
+    with pytest.raises(ValueError, match="no parameter"):
+        get("04-dilated-odd").solution(length=3)
+    with pytest.raises(TypeError, match="integer"):
+        check("04-window-4096", 585.0)
