@@ -2,6 +2,7 @@
 
 from attnviz.dashboards.attention_maps import AttentionMapsDashboard
 from attnviz.dashboards.head_jobs import HeadJobs
+from attnviz.dashboards.receptive_fields import ReceptiveFields
 from attnviz.dashboards.registry import DashboardEntry, entries, get, register
 from attnviz.dashboards.soft_lookup import SoftLookup
 
@@ -9,6 +10,7 @@ __all__ = [
     "AttentionMapsDashboard",
     "DashboardEntry",
     "HeadJobs",
+    "ReceptiveFields",
     "SoftLookup",
     "entries",
     "get",

@@ -1,0 +1,438 @@
+"""Lesson 04's dashboard: receptive fields — how far can a token see after L sparse layers?
+
+Pick a mask from the zoo (``attnviz.kernels.masks``) and its parameters, a sequence
+length and a number of layers. The reach map colours every (query, key) pair by the
+first layer whose output carries the key's information to the query
+(``attnviz.receptive``); long sequences are drawn as an overview whose cell is the layer
+by which its whole tile is reached. The strip under it is the last query's row: its
+grey keys are the holes. The curves give the share of pairs reached against layers for
+the patterns compared (each at its own parameters: the inspected one at the sliders',
+the others at the values last set for them), and the table how many layers each needs
+to see everything.
+
+Every field is computed once for ``MAX_LAYERS`` layers and cached, so the layer slider
+only slices it. Offset patterns (sliding window, dilated, strided, stride-slash,
+token-level PowerAttention) are exact up to ``MAX_TOKENS`` tokens by distance
+arithmetic; any other mask is exact by bitsets, up to ``MAX_GENERAL_TOKENS`` here (a
+longer request is computed at that length, and the status says so).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import panel as pn
+import param
+
+from attnviz import plots
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
+from attnviz.dashboards.registry import register
+from attnviz.kernels.masks import PATTERNS, make_mask
+from attnviz.receptive import NEVER, ReceptiveField, receptive_field
+
+MAX_LAYERS = 32  # the layer slider's top; every field is computed this deep
+LENGTHS = tuple(2**k for k in range(6, 19))  # 64 ... 262,144 tokens
+MAX_TOKENS = LENGTHS[-1]
+MAX_GENERAL_TOKENS = 2_048  # masks without an offset form: bitsets, T x T (~0.1 s here)
+OVERVIEW = 512  # the reach map's cells per side, at most (exact up to 512 tokens)
+STRIP_BINS = 4_096  # the last query's strip, cells at most (exact up to 4,096 keys)
+DEFAULT_COMPARE = ("sliding_window", "dilated", "power_attention")
+
+# pattern -> {argument: (label, default, low, high)}; a bool default makes a checkbox.
+# LongNet's two sliders give segments w0 * 2**i with dilations 2**i, i < levels.
+PATTERN_PARAMETERS: dict[str, dict[str, tuple]] = {
+    "full": {},
+    "causal": {},
+    "sliding_window": {
+        "window": ("window (keys seen)", 16, 1, 1024),
+        "sink_tokens": ("sink tokens", 0, 0, 16),
+    },
+    "dilated": {
+        "window": ("span (distances below)", 32, 1, 1024),
+        "rate": ("rate (dilation)", 2, 1, 16),
+        "sink_tokens": ("sink tokens", 0, 0, 16),
+    },
+    "strided": {"stride": ("stride", 16, 1, 256)},
+    "fixed": {
+        "block": ("block", 16, 1, 256),
+        "c": ("summary cells c (≤ block)", 1, 1, 256),
+    },
+    "longformer": {
+        "window": ("window (keys seen)", 16, 1, 1024),
+        "global_tokens": ("global tokens", 1, 0, 16),
+    },
+    "bigbird": {
+        "window": ("window (keys seen)", 8, 1, 1024),
+        "global_tokens": ("global tokens", 1, 0, 16),
+        "random_keys": ("random keys per query", 2, 0, 16),
+    },
+    "longnet": {
+        "segment": ("first segment w₀", 16, 2, 512),
+        "levels": ("levels (w₀·2ⁱ, rate 2ⁱ)", 3, 1, 6),
+    },
+    "stride_slash": {
+        "window": ("window (keys seen)", 6, 1, 1024),
+        "stride": ("slash stride", 8, 1, 256),
+        "sink_tokens": ("sink tokens", 1, 0, 16),
+    },
+    "power_attention": {  # the sink first: a large block and window would hide it
+        "sink_block": ("sink block", False, None, None),
+        "window_blocks": ("window (blocks)", 1, 1, 64),
+        "block_size": ("block size", 1, 1, 256),
+    },
+}
+
+
+def mask_arguments(name: str, values: dict) -> dict:
+    """The ``make_mask`` keywords for a pattern's slider values (LongNet's two sliders
+    become its lists; ``fixed``'s c is kept within its block)."""
+    if name == "longnet":
+        levels = range(int(values["levels"]))
+        return {
+            "segment_lengths": [int(values["segment"]) << i for i in levels],
+            "dilations": [1 << i for i in levels],
+        }
+    if name == "fixed":
+        return {"block": values["block"], "c": min(values["c"], values["block"])}
+    return dict(values)
+
+
+def describe(name: str, values: dict) -> str:
+    """A pattern's parameters as a short line for the table."""
+    if not values:
+        return "—"
+    if name == "longnet":
+        args = mask_arguments(name, values)
+        return f"w = {args['segment_lengths']}, r = {args['dilations']}"
+    shown = mask_arguments(name, values)
+    return ", ".join(
+        f"{key} {'yes' if value is True else 'no' if value is False else value}"
+        for key, value in shown.items()
+    )
+
+
+@lru_cache(maxsize=256)
+def _effective_length(name: str, params: tuple, seq_len: int) -> int:
+    """``seq_len``, or the general-mask cap for a pattern without an offset form."""
+    mask = make_mask(name, **mask_arguments(name, dict(params)))
+    if mask.distance_rule is None:
+        return min(seq_len, MAX_GENERAL_TOKENS)
+    return seq_len
+
+
+@lru_cache(maxsize=48)
+def field_of(name: str, params: tuple, seq_len: int) -> ReceptiveField:
+    """The pattern's exact receptive field over ``MAX_LAYERS`` layers (cached, read-only)."""
+    mask = make_mask(name, **mask_arguments(name, dict(params)))
+    return receptive_field(mask, seq_len, MAX_LAYERS)
+
+
+@lru_cache(maxsize=48)
+def _overview(name: str, params: tuple, seq_len: int) -> np.ndarray:
+    field = field_of(name, params, seq_len)
+    if seq_len <= OVERVIEW:
+        return field.first_layer
+    # each cell: the earliest layer reaching a pair of its tile, so a pattern that skips
+    # single keys (dilated) still shows where it reaches; its holes are in the strip
+    return field.first_layer_overview(OVERVIEW, reduce="min")
+
+
+def _pooled_row(row: np.ndarray, bins: int) -> np.ndarray:
+    """The last query's first layers, at most ``bins`` cells: each cell the earliest layer
+    reaching one of its keys (never if none is), as the overview's tiles."""
+    tile = -(-row.size // bins)
+    if tile == 1:
+        return row
+    big = np.iinfo(np.int32).max
+    values = np.where(row == NEVER, big, row.astype(np.int32))
+    pad = -row.size % tile
+    values = np.pad(values, (0, pad), constant_values=big).reshape(-1, tile).min(axis=1)
+    return np.where(values == big, NEVER, values)
+
+
+def _layers_text(field: ReceptiveField) -> str:
+    """Layers to full coverage, "never" when growth stopped short, "> N" when still growing."""
+    full = field.layers_to_full_coverage
+    if full is not None:
+        return str(full)
+    still_growing = field.reached[-1] > field.reached[-2]
+    return f"> {field.n_layers}" if still_growing else "never"
+
+
+@register(
+    slug="receptive_fields",
+    title="04 · Receptive fields",
+    description="Pick a sparse mask — sliding window, dilated, strided, Longformer, BigBird, "
+    "LongNet, PowerAttention — and see how far each token sees after L layers: the reach "
+    "map, coverage curves, the holes, and how many layers each needs to see everything.",
+    lesson="04_receptive_fields",
+)
+class ReceptiveFields(Dashboard):
+    """The reach of one mask pattern, layer by layer, beside the patterns it is compared with."""
+
+    pattern = param.Selector(default="power_attention", objects=list(PATTERNS))
+    compare = param.ListSelector(default=list(DEFAULT_COMPARE), objects=list(PATTERNS))
+    seq_len = param.Selector(default=512, objects=list(LENGTHS))
+    layers = param.Integer(default=8, bounds=(1, MAX_LAYERS))
+    log_axes = param.Boolean(default=False, label="log axes")
+
+    widget_options = {
+        "pattern": {"name": "pattern to inspect"},
+        "compare": {"type": pn.widgets.MultiChoice, "name": "patterns to compare"},
+        "seq_len": {"type": pn.widgets.DiscreteSlider, "name": "sequence length (tokens)"},
+        "layers": {"name": "layers"},
+        "log_axes": {"name": "log axes (coverage curves)"},
+    }
+
+    def __init__(self, pattern_params: dict[str, dict] | None = None, **params):
+        """``pattern_params`` presets parameters, e.g. ``{"dilated": {"rate": 3}}``; values
+        outside a slider's range are clamped to it."""
+        super().__init__(**params)
+        self._notes: list[str] = []
+        self._pattern_widgets = self._build_pattern_widgets(pattern_params or {})
+        self._status = pn.pane.Alert(
+            "", alert_type="warning", visible=False, width=CONTROL_WIDTH - 20
+        )
+        self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._table = pn.pane.Markdown("", margin=(0, 10), width=560)
+        self._reach = plots.ReachMap(title="reach map")
+        self._strip = plots.ReachStrip()
+        self._curves = plots.PatternCurves(
+            list(PATTERNS),
+            title="share of (query, key) pairs reached",
+            x_label="layers",
+            y_label="coverage",
+        )
+        self._fields: dict[str, ReceptiveField] = {}
+        self._parameter_columns = {
+            name: pn.Column(*widgets.values(), visible=name == self.pattern, margin=0)
+            for name, widgets in self._pattern_widgets.items()
+        }
+        self.param.watch(self._show_parameters, ["pattern"])
+        self.table_rows: list[dict] = []
+        self.param.watch(lambda *_: self._update(), ["pattern", "compare", "seq_len"])
+        self.param.watch(lambda *_: self._draw(), ["layers"])
+        self.param.watch(lambda *_: self._set_log(), ["log_axes"])
+        self._curves.set_log(self.log_axes)
+        self._update()
+
+    # -- controls ------------------------------------------------------------------------
+    def _build_pattern_widgets(self, preset: dict) -> dict[str, dict[str, pn.widgets.Widget]]:
+        unknown = set(preset) - set(PATTERN_PARAMETERS)
+        if unknown:
+            raise ValueError(
+                f"pattern_params names unknown patterns {sorted(unknown)}; "
+                f"allowed: {list(PATTERN_PARAMETERS)}"
+            )
+        widgets: dict[str, dict[str, pn.widgets.Widget]] = {}
+        for name, spec in PATTERN_PARAMETERS.items():
+            given = dict(preset.get(name, {}))
+            extra = set(given) - set(spec)
+            if extra:
+                raise ValueError(
+                    f"pattern_params[{name!r}] has no {sorted(extra)}; allowed: {list(spec)}"
+                )
+            widgets[name] = {}
+            for arg, (label, default, low, high) in spec.items():
+                value = given.get(arg, default)
+                if isinstance(default, bool):
+                    widget = pn.widgets.Checkbox(label=label, value=bool(value))
+                else:
+                    value = int(np.clip(int(value), low, high))
+                    widget = pn.widgets.IntSlider(
+                        label=label, start=low, end=high, value=value, width=CONTROL_WIDTH - 20
+                    )
+                widget.param.watch(lambda *_, n=name: self._parameter_moved(n), "value")
+                widgets[name][arg] = widget
+        return widgets
+
+    def _parameter_moved(self, name: str) -> None:
+        if name == self.pattern or name in self.compare:
+            self._update()
+
+    def _values(self, name: str) -> dict:
+        return {arg: widget.value for arg, widget in self._pattern_widgets[name].items()}
+
+    @property
+    def controls(self) -> dict[str, pn.widgets.Widget]:
+        """The controls a user moves: the pattern, its own parameters, length, layers and
+        log axes. (The compare list is a list-valued widget: set ``compare`` directly.)"""
+        controls = {"pattern": self._controls["pattern"]}
+        for arg, widget in self._pattern_widgets[self.pattern].items():
+            controls[f"{self.pattern}.{arg}"] = widget
+        for name in ("seq_len", "layers", "log_axes"):
+            controls[name] = self._controls[name]
+        return controls
+
+    @property
+    def compare_widget(self) -> pn.widgets.Widget:
+        return self._controls["compare"]
+
+    # -- updates -------------------------------------------------------------------------
+    def _shown(self) -> list[str]:
+        """The inspected pattern first, then the compared ones."""
+        return [self.pattern, *(name for name in self.compare if name != self.pattern)]
+
+    def _update(self) -> None:
+        """Compute (or fetch) every shown pattern's field, then draw."""
+        self._notes = []
+        fields: dict[str, ReceptiveField] = {}
+        for name in self._shown():
+            try:
+                params = tuple(sorted(self._values(name).items()))
+                length = _effective_length(name, params, int(self.seq_len))
+                if length < self.seq_len:
+                    self._notes.append(
+                        f"{name} has no offset form: computed exactly at {length:,} tokens "
+                        f"(the cap for general masks here), not {self.seq_len:,}."
+                    )
+                fields[name] = field_of(name, params, length)
+                if name == self.pattern:
+                    self._overview_now = _overview(name, params, length)
+            except Exception as error:  # a dashboard never dies on a control value
+                self._notes.append(f"Could not compute {name}: {error}")
+        self._fields = fields
+        self._draw()
+
+    def _draw(self) -> None:
+        try:
+            self._draw_views()
+        except Exception as error:  # a dashboard never dies on a control value
+            self._notes.append(f"Could not draw: {error}")
+        self._status.object = "  \n".join(self._notes)
+        self._status.visible = bool(self._notes)
+
+    def _draw_views(self) -> None:
+        layers = int(self.layers)
+        series = {
+            name: (np.arange(field.n_layers + 1), field.coverage)
+            for name, field in self._fields.items()
+        }
+        self.table_rows = [self._row(name, field) for name, field in self._fields.items()]
+        with self._hold():
+            self._curves.update(series, highlight=self.pattern)
+            self._curves.mark(layers)
+            inspected = self._fields.get(self.pattern)
+            if inspected is not None:
+                t = inspected.seq_len
+                self._reach.update(self._overview_now, t, layers, inspected.causal)
+                tile = t // OVERVIEW
+                cells = "" if t <= OVERVIEW else f" (a cell: {tile}×{tile} pairs, earliest)"
+                self._reach.figure.title.text = f"{self.pattern} · {t:,} tokens{cells}"
+                self._strip.update(_pooled_row(inspected.last_row, STRIP_BINS), t, layers)
+                pooled = "" if t <= STRIP_BINS else f"; a cell: {t // STRIP_BINS} keys"
+                self._strip.figure.title.text = (
+                    f"last query: first layer per key (grey: never{pooled})"
+                )
+        self._table.object = self._table_markdown()
+        self._readout.object = self._readout_text(layers)
+
+    def _set_log(self) -> None:
+        with self._hold():
+            self._curves.set_log(self.log_axes)
+
+    def _row(self, name: str, field: ReceptiveField) -> dict:
+        return {
+            "pattern": name,
+            "parameters": describe(name, self._values(name)),
+            "tokens": field.seq_len,
+            "layers_to_full": field.layers_to_full_coverage,
+            "layers_text": _layers_text(field),
+            "holes": int(field.holes.size),
+            "gaps": int(field.gaps.size),
+            "alpha_1": float(field.theoretical_accuracy(1)),
+            "coverage": float(field.coverage[min(int(self.layers), field.n_layers)]),
+        }
+
+    def _table_markdown(self) -> str:
+        layers = int(self.layers)
+        lines = [
+            "| pattern | parameters | tokens | layers to see everything | holes (gaps) "
+            f"| α̂ at 1 layer | coverage at {layers} |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in self.table_rows:
+            name = f"**{row['pattern']}**" if row["pattern"] == self.pattern else row["pattern"]
+            lines.append(
+                f"| {name} | {row['parameters']} | {row['tokens']:,} | {row['layers_text']} "
+                f"| {row['holes']:,} ({row['gaps']:,}) | {row['alpha_1']:.4f} "
+                f"| {row['coverage']:.4f} |"
+            )
+        lines.append(
+            f"\nholes: keys the last query never sees within {MAX_LAYERS} layers; gaps: holes "
+            "between keys it does see. α̂: PowerAttention's share of positions the last one "
+            "reaches."
+        )
+        return "\n".join(lines)
+
+    def _readout_text(self, layers: int) -> str:
+        field = self._fields.get(self.pattern)
+        if field is None:
+            return f"**{self.pattern}**: nothing to show (see the status)."
+        t = field.seq_len
+        seen = field.reach_of_last(min(layers, field.n_layers)).size
+        holes, gaps = field.holes, field.gaps
+        hole_text = (
+            "no holes"
+            if holes.size == 0
+            else f"{holes.size:,} keys never (within {MAX_LAYERS}), {gaps.size:,} of them gaps"
+        )
+        return (
+            f"**{self.pattern}** ({describe(self.pattern, self._values(self.pattern))}), "
+            f"**{t:,} tokens**: after **{layers}** layers the last query sees "
+            f"**{seen:,} of {t:,}** keys, coverage {field.coverage[layers]:.3f}; "
+            f"everything after **{_layers_text(field)}** layers; {hole_text}."
+        )
+
+    # -- the Viewer protocol -------------------------------------------------------------
+    @property
+    def fields(self) -> dict[str, ReceptiveField]:
+        """The receptive fields drawn now, by pattern name (inspected one first)."""
+        return dict(self._fields)
+
+    @property
+    def figures(self) -> dict:
+        return {
+            "reach": self._reach.figure,
+            "strip": self._strip.figure,
+            "coverage": self._curves.figure,  # the linear or the log-log one, as shown
+        }
+
+    def _show_parameters(self, event) -> None:
+        """Show the inspected pattern's sliders (only the two columns that change)."""
+        for name in (event.old, event.new):
+            self._parameter_columns[name].visible = name == event.new
+
+    def __panel__(self):
+        pane = dict(sizing_mode="fixed")
+        controls = pn.Column(
+            self._controls["pattern"],
+            *self._parameter_columns.values(),
+            self._controls["compare"],
+            self._controls["seq_len"],
+            self._controls["layers"],
+            self._controls["log_axes"],
+            self._status,
+            width=CONTROL_WIDTH,
+        )
+        figures = pn.FlexBox(
+            pn.Column(
+                pn.pane.Bokeh(self._reach.figure, **pane),
+                pn.pane.Bokeh(self._strip.figure, **pane),
+                margin=0,
+            ),
+            pn.Column(
+                *(pn.pane.Bokeh(fig, **pane) for fig in self._curves.figures.values()),
+                self._table,
+                margin=0,
+            ),
+            max_width=1040,
+        )
+        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
+
+
+def app(**defaults) -> ReceptiveFields:
+    """Lesson 04's dashboard, any parameter preset, e.g. ``app(pattern="dilated",
+    seq_len=1024, pattern_params={"dilated": {"rate": 3}})``."""
+    return ReceptiveFields(**defaults)
