@@ -158,6 +158,22 @@ def head_jobs_works(page, outputs) -> None:
     expect(readout).not_to_contain_text("repeated-half loss +0.000")
 
 
+def receptive_fields_works(page, outputs) -> None:
+    """Lesson 04: pattern menu, length and layer sliders, the table; another pattern redraws."""
+    expect(outputs.locator(".bk-Slider", has_text="layers:")).to_have_count(1)
+    # a DiscreteSlider: its label ("sequence length (tokens): 512") sits above the slider
+    expect(outputs.get_by_text("sequence length (tokens):").first).to_contain_text("512")
+    expect(outputs.locator("table")).to_contain_text("layers to see everything")
+    readout = outputs.locator("p", has_text="the last query sees").first
+    expect(readout).to_contain_text("power_attention")
+
+    # the widgets talk to the kernel: another pattern rewrites the readout
+    menu = outputs.locator(".bk-input-group", has_text="pattern to inspect").locator("select")
+    menu.scroll_into_view_if_needed()
+    menu.select_option("dilated")
+    expect(readout).to_contain_text("dilated", timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Lesson:
     """A lesson notebook, the dashboard its last cells show, and how to try that dashboard."""
@@ -176,6 +192,7 @@ LESSONS = [
     Lesson("01_attention_is_lookup.ipynb", "SoftLookup", 4, soft_lookup_works),
     Lesson("02_reading_attention_maps.ipynb", "AttentionMapsDashboard", 5, attention_maps_works),
     Lesson("03_heads_with_jobs.ipynb", "HeadJobs", 4, head_jobs_works),
+    Lesson("04_receptive_fields.ipynb", "ReceptiveFields", 4, receptive_fields_works),
 ]
 
 
