@@ -26,6 +26,11 @@ def test_lesson_01_has_at_least_three_exercises():
     } <= {ex.id for ex in lesson_01}
 
 
+@pytest.mark.parametrize("lesson", ["01", "02", "03", "04"])
+def test_every_lesson_has_at_least_three_exercises(lesson):
+    assert len(exercises.exercises(lesson)) >= 3
+
+
 @pytest.mark.parametrize("exercise_id", ALL_IDS)
 def test_no_answer_asks_for_a_prediction_and_says_how_to_reveal(exercise_id):
     feedback = check(exercise_id, None)
@@ -41,7 +46,9 @@ def test_the_revealed_answer_passes_its_own_check(exercise_id):
     assert check(exercise_id, answer).correct is True
     revealed = reveal(exercise_id)
     assert revealed.status == "revealed" and revealed.correct is None
+    assert revealed.title.startswith("Answer:")
     assert get(exercise_id).solution().explanation in revealed.body
+    assert "{" not in get(exercise_id).prompt()  # every placeholder filled
 
 
 @pytest.mark.parametrize("exercise_id", ALL_IDS)

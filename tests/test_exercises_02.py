@@ -33,23 +33,6 @@ def test_lesson_02_registers_at_least_three_exercises():
     assert set(LESSON_02) <= registered
 
 
-@pytest.mark.parametrize("exercise_id", LESSON_02)
-def test_no_answer_asks_for_a_prediction(exercise_id):
-    feedback = check(exercise_id, None)
-    assert feedback.status == "predict" and feedback.correct is None
-    assert f"reveal({exercise_id!r})" in str(feedback)
-
-
-@pytest.mark.parametrize("exercise_id", LESSON_02)
-def test_reveal_shows_the_answer_and_it_passes_its_own_check(exercise_id):
-    solution = get(exercise_id).solution()
-    revealed = reveal(exercise_id)
-    assert revealed.status == "revealed" and revealed.correct is None
-    assert revealed.title.startswith("Answer:")
-    assert solution.explanation in revealed.body
-    assert check(exercise_id, solution.answer).correct is True
-
-
 # -- one claim per exercise -------------------------------------------------------------
 
 

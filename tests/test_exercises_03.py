@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from attnviz import exercises, maps, models, training
-from attnviz.exercises import check, get, reveal
+from attnviz.exercises import check, get
 from attnviz.exercises.lesson_03 import held_out, without_bos
 
 LESSON_03 = (
@@ -37,24 +37,6 @@ def test_lesson_03_registers_its_exercises():
     registered = {ex.id for ex in exercises.exercises("03")}
     assert set(LESSON_03) <= registered
     assert all(get(i).lesson == "03" for i in LESSON_03)
-
-
-@pytest.mark.parametrize("exercise_id", LESSON_03)
-def test_no_answer_asks_for_a_prediction(exercise_id):
-    feedback = check(exercise_id, None)
-    assert feedback.status == "predict" and feedback.correct is None
-    assert f"reveal({exercise_id!r})" in str(feedback)
-    assert get(exercise_id).prompt() in str(feedback)
-
-
-@pytest.mark.parametrize("exercise_id", LESSON_03)
-def test_reveal_shows_the_answer_and_it_passes_its_own_check(exercise_id):
-    solution = get(exercise_id).solution()
-    revealed = reveal(exercise_id)
-    assert revealed.status == "revealed" and revealed.correct is None
-    assert revealed.title.startswith("Answer:")
-    assert solution.explanation in revealed.body
-    assert check(exercise_id, solution.answer).correct is True
 
 
 def test_held_out_sequences_are_the_ones_training_measured_on():
