@@ -2,7 +2,7 @@
 
 Every lesson starts with ``attnviz.notebook()``, which calls
 ``load_notebook_extension``. Plain ``pn.extension()`` tells the browser to fetch
-BokehJS and Panel's JavaScript from a CDN; on a machine without internet (a
+BokehJS and Panel's JavaScript from the internet; on a machine without internet (a
 classroom, a train, a locked-down Binder) the dashboards then stay blank with no
 error. ``inline=True`` makes Panel send those bundles from the installed
 packages in the cell's output instead (about 3 MB, sent twice: once as
@@ -69,7 +69,7 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
         if config.pop("inline") is not True:
             raise ValueError(
                 "inline must stay True: with inline=False the browser fetches Panel's "
-                "JavaScript from a CDN, and offline the dashboards stay blank"
+                "JavaScript from the internet, and offline the dashboards stay blank"
             )
     unknown = sorted(key for key in config if not hasattr(pn.config, key))
     if unknown:
@@ -82,12 +82,12 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
 
 
 def _keep_stylesheets_inline() -> None:
-    """Stop Panel from sending CDN stylesheet links when a pane updates in a notebook.
+    """Stop Panel from sending links to web-hosted stylesheets when a pane updates in a notebook.
 
     With ``inline=True`` Panel inlines every stylesheet of a view when it first
     renders. But when a pane changes later over the notebook comm (the lesson
     dashboards rewrite a Markdown readout on every slider move), Panel recomputes
-    its properties, and its stylesheets come back as links to cdn.holoviz.org:
+    its properties, and its stylesheets come back as links to HoloViz's web host:
     offline the browser tries to fetch them, and the styles flicker. This wraps
     ``Reactive._get_properties`` so those links become the same inline CSS, read
     from the installed package, cached per Bokeh document (a Bokeh model belongs

@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import pytest
+from offline import external_loads, external_urls
 
 from attnviz.cli import find_lessons, main
 from attnviz.serve import free_port
@@ -114,10 +115,10 @@ def test_serve_shows_an_offline_index_of_every_dashboard(tmp_path):
         for entry in entries():
             assert f'href="/{entry.slug}"' in page
             assert entry.title.replace("·", "&#183;") in page or entry.title in page
-        assert "https://" not in page and "http://" not in page  # no CDN, no web fonts
+        assert not external_urls(page)  # no web fonts, no logo, no script from elsewhere
         app = _wait_for(f"http://127.0.0.1:{port}/soft_lookup", server)
         assert "01 · Attention is a soft lookup" in app or "soft_lookup" in app
-        assert "cdn.bokeh.org" not in app and "cdn.holoviz.org" not in app
+        assert not external_loads(app)  # BokehJS and Panel come from this server
 
 
 def test_lab_opens_jupyterlab_on_the_lessons(tmp_path):
