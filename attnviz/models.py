@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from attnviz.kernels.attention import (
     multi_head_attention,
     split_heads,
 )
-from attnviz.tasks import make_task
+from attnviz.tasks import TaskData, make_task
 from attnviz.training import TrainingHistory, evaluate, token_loss, train
 from attnviz.validation import check_choice, check_int
 
@@ -489,6 +490,15 @@ def load_lesson_history(name: str) -> TrainingHistory:
     return history
 
 
+@lru_cache(maxsize=8)
+def lesson_held_out(name: str) -> TaskData:
+    """The sequences a lesson model's training held out, its recipe's first ``eval_size``:
+    what lesson 03 and its dashboard measure the model on. Made once per model (drawing the
+    recipe's whole task costs more than a dashboard control may); treat it as read-only."""
+    recipe = _lesson_recipe(name)
+    return make_task(**recipe["task"])[: recipe["train"].get("eval_size", 64)]
+
+
 def _lesson_recipe(name: str) -> dict[str, Any]:
     if not isinstance(name, str) or name not in LESSON_MODELS:
         raise ValueError(f"name must be one of {tuple(LESSON_MODELS)}, got {name!r}")
@@ -502,6 +512,7 @@ __all__ = [
     "TrainingHistory",
     "apply_rope",
     "evaluate",
+    "lesson_held_out",
     "lesson_model_path",
     "load",
     "load_history",

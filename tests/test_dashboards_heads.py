@@ -17,6 +17,7 @@ from attnviz.bench import control_values
 from attnviz.dashboards import AttentionMapsDashboard, HeadJobs, entries, get
 from attnviz.dashboards import attention_maps as lesson02
 from attnviz.dashboards import head_jobs as lesson03
+from attnviz.maps import roles as roles_module
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']?(https?:)?//", re.IGNORECASE)
 
@@ -200,16 +201,16 @@ def test_roles_follow_the_documented_thresholds():
         "duplicate_token": np.array([[0.0, 0.0]]),
         "sink": np.array([[0.0, 0.35]]),
     }
-    roles = lesson03.head_roles(scores)
+    roles = roles_module.head_roles(scores)
     assert roles[0, 0] == "previous-token"
     assert roles[0, 1] == "induction\nsink"  # strongest (score / threshold) first
-    assert lesson03.head_roles({"sink": np.array([[0.29]])})[0, 0] == ""
+    assert roles_module.head_roles({"sink": np.array([[0.29]])})[0, 0] == ""
 
 
 def test_head_scores_and_single_ablations_are_the_maps_modules():
     dashboard, _ = attached(HeadJobs)
     model = models.load_lesson_model("induction_2l")
-    data = lesson03._held_out("induction_2l")
+    data = models.lesson_held_out("induction_2l")
     expected = np.mean(
         [maps.capture(model, data.input_ids[i]).scores()["induction"] for i in range(16)], axis=0
     )
@@ -223,7 +224,7 @@ def test_head_scores_and_single_ablations_are_the_maps_modules():
 def test_knocking_out_heads_measures_the_loss_again():
     dashboard, document = attached(HeadJobs)
     model = models.load_lesson_model("induction_2l")
-    data = lesson03._held_out("induction_2l")[: lesson03.ABLATED_SEQUENCES]
+    data = models.lesson_held_out("induction_2l")[: lesson03.ABLATED_SEQUENCES]
     with set_curdoc(document):
         dashboard.controls["ablate L1H0"].value = True
         fig = dashboard.figures["scores"]

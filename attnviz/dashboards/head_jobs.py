@@ -20,35 +20,24 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import panel as pn
 import param
-import torch
 
 from attnviz import export, maps, models, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
 from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
+from attnviz.maps.roles import (
+    ABLATION_MODES,
+    evaluate_heads,
+    loss_targets,
+)
+from attnviz.models import lesson_held_out
 from attnviz.tasks import make_task
 
-# A head earns a role when its score reaches the threshold (lesson 03): when at
-# least 30% of its attention lands where the job says. Scores are TransformerLens'
-# "mul" measure, the share of the head's attention on the job's pattern; on the
-# lesson's repeated sequences only the queries after the first copy have an
-# earlier copy to find, so a perfect induction head scores below 1 (about 0.7 for
-# a period of 8 in 33 tokens), and attention spread evenly over ~16 keys puts
-# about 0.06 on any one of them. For the sink, 0.3 is Gu et al.'s epsilon on
-# alpha_1 (the mean attention on the first token).
-ROLE_RULES: tuple[tuple[str, str, float], ...] = (
-    # (role label, score name, threshold)
-    ("previous-token", "previous_token", 0.3),
-    ("induction", "induction", 0.3),
-    ("duplicate", "duplicate_token", 0.3),
-    ("sink", "sink", 0.3),
-)
 SCORES = {  # what the heatmap can be coloured by: label -> score name
     "induction": "induction",
     "previous-token": "previous_token",
@@ -56,70 +45,9 @@ SCORES = {  # what the heatmap can be coloured by: label -> score name
     "first-token sink α₁": "sink",
     "entropy (0–1)": "entropy",
 }
-SCORED_SEQUENCES = 16  # held-out sequences the head scores average over
 ABLATED_SEQUENCES = 32  # held-out sequences a live knock-out is measured on
-ABLATION_MODES = ("zero", "mean")
 DRAIN_MS = 250  # how often the served page takes new training records
 LESSON_03_MODELS = ("induction_1l", "induction_2l")  # the 1-layer control, the 2-layer model
-
-
-def head_roles(scores: dict[str, np.ndarray]) -> np.ndarray:
-    """The roles each head earns, as an (L, H) array of labels ("" for none) (lesson 03).
-
-    A head gets every role of ``ROLE_RULES`` whose score reaches its threshold,
-    strongest first (by score / threshold), one per line.
-    """
-    shape = next(iter(scores.values())).shape
-    roles = np.full(shape, "", dtype=object)
-    for index in np.ndindex(shape):
-        earned = [
-            (scores[name][index] / threshold, label)
-            for label, name, threshold in ROLE_RULES
-            if name in scores and scores[name][index] >= threshold
-        ]
-        roles[index] = "\n".join(label for _, label in sorted(earned, reverse=True))
-    return roles
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A model measured on held-out data: head scores, roles, losses, single-head ablations."""
-
-    scores: dict[str, np.ndarray]  # score name -> (L, H)
-    roles: np.ndarray  # (L, H) labels
-    single_ablation: dict[str, np.ndarray]  # mode -> (L, H) repeated-half loss change
-
-
-@lru_cache(maxsize=4)
-def _held_out(name: str):
-    """The sequences training held out (its first ``eval_size``) for a lesson model (read-only:
-    made once, since drawing the task's 4,096 sequences costs more than a control may)."""
-    recipe = models.LESSON_MODELS[name]
-    eval_size = recipe["train"].get("eval_size", 64)
-    return make_task(**recipe["task"])[:eval_size]
-
-
-def evaluate(model: torch.nn.Module, data) -> Evaluation:
-    """Score every head and knock each out alone, on held-out ``data`` (lesson 03)."""
-    per_sequence: dict[str, list[np.ndarray]] = {}
-    for row in range(min(SCORED_SEQUENCES, len(data))):
-        captured = maps.capture(model, data.input_ids[row])
-        measured = captured.scores()
-        measured["entropy"] = captured.entropy(normalize=True)  # 1 = uniform over visible keys
-        for key, value in measured.items():
-            per_sequence.setdefault(key, []).append(value)
-    scores = {key: np.mean(values, axis=0) for key, values in per_sequence.items()}
-    targets, repeated = _targets(data), data.masks["repeated_half"]
-    single = {
-        mode: maps.ablation_table(model, data.input_ids, targets, mode=mode, loss_mask=repeated)
-        for mode in ABLATION_MODES
-    }
-    return Evaluation(scores, head_roles(scores), single)
-
-
-def _targets(data) -> torch.Tensor:
-    # positions without a target are masked out of the loss; any valid id stands in
-    return data.targets.clamp(min=0)
 
 
 @lru_cache(maxsize=4)
@@ -127,7 +55,7 @@ def _shipped(name: str):
     """A shipped lesson model, its training history and its evaluation (read-only)."""
     model = models.load_lesson_model(name)
     with one_thread():
-        evaluation = evaluate(model, _held_out(name))
+        evaluation = evaluate_heads(model, lesson_held_out(name))
     return model, models.load_lesson_history(name), evaluation
 
 
@@ -227,7 +155,7 @@ class HeadJobs(Dashboard):
         if self.model in self._live:
             return self._live[self.model]
         model, history, evaluation = _shipped(self.model)
-        return model, history, evaluation, _held_out(self.model)
+        return model, history, evaluation, lesson_held_out(self.model)
 
     def _show_model(self) -> None:
         try:
@@ -298,7 +226,7 @@ class HeadJobs(Dashboard):
             table = evaluation.single_ablation[self.ablation]
             names = [plots.head_label(*index) for index in np.ndindex(table.shape)]
             data = data[:ABLATED_SEQUENCES]
-            targets = _targets(data)
+            targets = loss_targets(data)
             with one_thread():
                 changes = {
                     region: maps.ablate(
@@ -408,8 +336,8 @@ class HeadJobs(Dashboard):
                     history = models.train(
                         model, task, progress=False, callback=record, **train_args
                     )
-                    data = _held_out(name)
-                    evaluation = evaluate(model, data)
+                    data = lesson_held_out(name)
+                    evaluation = evaluate_heads(model, data)
                 records.put(("done", (model, history, evaluation, data)))
             except Exception as error:  # reported on the page, never raised into the server
                 records.put(("error", error))

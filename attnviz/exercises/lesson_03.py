@@ -36,8 +36,7 @@ _LOSS_LEVELS = {
 def held_out(model: str) -> tasks.TaskData:
     """The sequences a lesson model's training held out: its recipe's first ``eval_size``."""
     check_choice("model", model, tuple(models.LESSON_MODELS))
-    recipe = models.LESSON_MODELS[model]
-    return tasks.make_task(**recipe["task"])[: recipe["train"].get("eval_size", 64)]
+    return models.lesson_held_out(model)
 
 
 def _losses(model: str) -> dict[str, float]:
