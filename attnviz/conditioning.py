@@ -170,7 +170,7 @@ def _split_names(name: str, text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Trial:
-    """One conditioning trial: the stimuli presented together, and whether the US comes.
+    """One conditioning trial: the stimuli presented together, and whether the US comes (lesson 05).
 
     ``stimuli`` may be given as a string of names run together (``"AB"``) or any iterable
     of names; it is stored as a ``frozenset``. ``str(Trial.parse("BA+")) == "AB+"``.
@@ -265,7 +265,7 @@ class Phase:
 
     @property
     def n_trials(self) -> int:
-        """Trials in the phase: ``len(trials) * repeats``."""
+        """Trials in the phase: ``len(trials) * repeats`` (lesson 05)."""
         return len(self.trials) * self.repeats
 
     def __str__(self) -> str:
@@ -437,7 +437,7 @@ class Experiment:
 
     @property
     def schedules(self) -> dict[str, str]:
-        """Each group's schedule in text form."""
+        """Each group's schedule in text form (lesson 05)."""
         return {g: format_schedule(s) for g, s in self.groups.items()}
 
 
@@ -550,19 +550,20 @@ class ConditioningResult:
 
     @property
     def n_trials(self) -> int:
+        """Number of trials run (lesson 05)."""
         return len(self.trials)
 
     def strength(self, stimulus: str) -> np.ndarray:
-        """V of one stimulus before and after each trial, ``(n_trials + 1,)``."""
+        """V of one stimulus before and after each trial, ``(n_trials + 1,)`` (lesson 05)."""
         stimulus = check_choice("stimulus", stimulus, self.stimuli)
         return self.strengths[:, self.stimuli.index(stimulus)]
 
     def final(self, decimals: int | None = None) -> dict[str, float]:
-        """V of each stimulus after the last trial, rounded to ``decimals`` if given."""
+        """V of each stimulus after the last trial, rounded to ``decimals`` if given (lesson 05)."""
         return self.at(self.n_trials, decimals)
 
     def at(self, trial: int, decimals: int | None = None) -> dict[str, float]:
-        """V of each stimulus after ``trial`` trials (0 = before any)."""
+        """V of each stimulus after ``trial`` trials, 0 = before any (lesson 05)."""
         trial = check_int("trial", trial, low=0, high=self.n_trials)
         row = self.strengths[trial]
         if decimals is not None:
@@ -571,7 +572,7 @@ class ConditioningResult:
         return {s: float(v) for s, v in zip(self.stimuli, row, strict=True)}
 
     def phase_end(self, phase: int) -> dict[str, float]:
-        """V of each stimulus at the end of phase ``phase`` (0-based)."""
+        """V of each stimulus at the end of phase ``phase``, 0-based (lesson 05)."""
         phase = check_int("phase", phase, low=0, high=len(self.schedule) - 1)
         return self.at(self.phase_starts[phase + 1])
 
@@ -584,7 +585,7 @@ class ConditioningResult:
 
 @dataclass(frozen=True, eq=False)
 class ExperimentResult:
-    """One named experiment run under one rule: a ``ConditioningResult`` per group."""
+    """One named experiment run under one rule: a ``ConditioningResult`` per group (lesson 05)."""
 
     experiment: Experiment
     rule: str
