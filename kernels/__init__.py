@@ -55,3 +55,19 @@ __all__ += [
     "check_mask_mod",
     "make_mask",
 ]
+
+from .linear import (  # noqa: E402
+    LinearAttentionResult,
+    delta_rule_attention,
+    gated_delta_rule_attention,
+    gated_linear_attention,
+    linear_attention,
+)
+
+__all__ += [
+    "LinearAttentionResult",
+    "delta_rule_attention",
+    "gated_delta_rule_attention",
+    "gated_linear_attention",
+    "linear_attention",
+]
