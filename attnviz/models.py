@@ -15,6 +15,8 @@ are Unsupervised Multitask Learners") — with three changes for teaching:
 - Options that lesson 03's experiments need: attention-only blocks (Elhage et
   al. 2021, "A Mathematical Framework for Transformer Circuits"), learned,
   rotary (Su et al. 2021, "RoFormer") or no positions.
+- A sparse attention mask from ``kernels/masks.py`` (``TinyConfig(mask=...)``),
+  so lesson 04 can measure how far a trained model really looks.
 
 Checkpoints are safetensors files (no pickle); the config, and optionally the
 training recipe and history, travel in the file's metadata as JSON. The
@@ -45,6 +47,7 @@ from attnviz.kernels.attention import (
     multi_head_attention,
     split_heads,
 )
+from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
 from attnviz.tasks import TaskData, make_task
 from attnviz.training import TrainingHistory, evaluate, token_loss, train
 from attnviz.validation import check_choice, check_int
@@ -68,6 +71,10 @@ class TinyConfig:
     causal: bool = True
     layer_norm: bool = True
     operator: str = "softmax"  # a name in attnviz.kernels.attention.OPERATORS
+    # a sparse mask, and'ed with the causal one: a name in attnviz.kernels.masks.PATTERNS
+    # (or a MaskPattern that make_mask built), with its parameters (lesson 04)
+    mask: str | None = None
+    mask_params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         check_int("n_layers", self.n_layers, low=1)
@@ -92,6 +99,47 @@ class TinyConfig:
             raise ValueError(
                 f"positional='rope' needs an even head size d_model / n_heads, got {self.d_head}"
             )
+        self._normalise_mask()
+
+    def _normalise_mask(self) -> None:
+        # store the mask as a name and sorted (key, value) pairs: hashable, and plain JSON
+        mask, params = self.mask, self.mask_params
+        if isinstance(mask, MaskPattern):
+            if params:
+                raise ValueError("mask_params must be empty when mask is a MaskPattern")
+            if not mask.trusted or mask.name not in PATTERNS or "blocked" in mask.params:
+                raise TypeError(
+                    f"mask must be a pattern that make_mask builds (one of {tuple(PATTERNS)}), "
+                    f"got the custom pattern {mask.name!r}"
+                )
+            mask, params = mask.name, mask.params
+        if mask is None:
+            if params:
+                raise ValueError(f"mask_params must be empty when mask is None, got {params!r}")
+            return
+        if not isinstance(mask, str):
+            raise TypeError(
+                f"mask must be None, a pattern name or a MaskPattern, got {type(mask).__name__}"
+            )
+        if isinstance(params, dict):
+            params = params.items()
+        try:
+            pairs = tuple(sorted((str(k), _frozen(v)) for k, v in params))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"mask_params must be a dict of the pattern's parameters, got {self.mask_params!r}"
+            ) from None
+        make_mask(mask, **dict(pairs))  # checks the name and every parameter
+        object.__setattr__(self, "mask", mask)
+        object.__setattr__(self, "mask_params", pairs)
+        if self.context > MAX_DENSE_LEN:
+            raise ValueError(
+                f"a masked model's context may be at most {MAX_DENSE_LEN}, got {self.context}"
+            )
+
+    def mask_pattern(self) -> MaskPattern | None:
+        """The sparse mask the attention layers apply, or None (lesson 04)."""
+        return None if self.mask is None else make_mask(self.mask, **dict(self.mask_params))
 
     @property
     def d_head(self) -> int:
@@ -100,7 +148,12 @@ class TinyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict (what a checkpoint stores; lesson 02)."""
-        return asdict(self)
+        data = asdict(self)
+        if self.mask is None:  # unmasked checkpoints read exactly as before masks existed
+            del data["mask"], data["mask_params"]
+        else:
+            data["mask_params"] = {k: _thawed(v) for k, v in self.mask_params}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TinyConfig:
@@ -110,6 +163,14 @@ class TinyConfig:
         if unknown:
             raise ValueError(f"config has unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
         return cls(**data)
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _thawed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 # --- rotary position embedding (Su et al. 2021) ----------------------------------------------
@@ -150,6 +211,8 @@ class Attention(nn.Module):
         self.out = nn.Linear(config.d_model, config.d_model, bias=False)
         self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
         self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
+        self.pattern = config.mask_pattern()
+        self._mask: torch.Tensor | None = None  # (context, context), built on first use
         self.rope = config.positional == "rope"
         if self.rope:
             cos, sin = rope_tables(config.context, config.d_head)
@@ -163,12 +226,21 @@ class Attention(nn.Module):
         if self.rope:
             cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        z, pattern = multi_head_attention(q, k, v, operator=self.operator, causal=self.causal)
+        mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
+        z, pattern = multi_head_attention(
+            q, k, v, operator=self.operator, mask=mask, causal=self.causal
+        )
         hooked = self.hook_pattern(pattern)  # (B, H, T, T)
         if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
             z = hooked @ v  # (B, H, T, d_head)
         z = self.hook_z(z)  # (B, H, T, d_head)
         return self.out(merge_heads(z))  # (B, T, d_model)
+
+    def _sparse_mask(self, seq_len: int, device: Any) -> torch.Tensor:
+        # every pattern's first T rows and columns are its mask at length T
+        if self._mask is None or self._mask.shape[0] < seq_len:
+            self._mask = torch.from_numpy(self.pattern.dense(seq_len))
+        return self._mask[:seq_len, :seq_len].to(device)  # (T, T)
 
 
 class MLP(nn.Module):

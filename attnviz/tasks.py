@@ -452,12 +452,42 @@ def needle(
     )
 
 
+def lagged_copy(n: int, length: int, lag: int, vocab: int, seed: int = 0) -> TaskData:
+    """x₁..x_T, and at every position t > lag say x_{t-lag}: look back exactly ``lag`` (lesson 04).
+
+    A model can only solve it if information travels ``lag`` tokens, so a sparse mask's
+    receptive field decides whether it is learnable: with a sliding window of w keys the
+    model needs ceil(lag / (w - 1)) layers. Tokens come from [0, vocab).
+
+    Returns:
+        TaskData with mask ``"recall"`` (the positions with a target: lag .. T-1).
+    """
+    n = check_int("n", n, low=1)
+    length = check_int("length", length, low=2)
+    lag = check_int("lag", lag, low=1, high=length - 1)
+    vocab = check_int("vocab", vocab, low=2)
+    seed = check_int("seed", seed, low=0)
+    g = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(0, vocab, (n, length), generator=g)  # (N, T)
+    targets = torch.full_like(input_ids, IGNORE_INDEX)
+    targets[:, lag:] = input_ids[:, :-lag]  # position t answers x_{t - lag}
+    return TaskData(
+        name="lagged_copy",
+        input_ids=input_ids,
+        targets=targets,
+        vocab_size=vocab,
+        masks={"recall": _position_mask(n, length, lag, length)},
+        params={"n": n, "length": length, "lag": lag, "vocab": vocab, "seed": seed},
+    )
+
+
 TASKS: dict[str, Callable[..., TaskData]] = {
     "repeated_tokens": repeated_tokens,
     "periodic_tokens": periodic_tokens,
     "mqar": mqar,
     "copy_task": copy_task,
     "needle": needle,
+    "lagged_copy": lagged_copy,
 }
 
 
@@ -499,6 +529,7 @@ __all__ = [
     "TASKS",
     "TaskData",
     "copy_task",
+    "lagged_copy",
     "make_task",
     "mqar",
     "needle",

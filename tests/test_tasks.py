@@ -12,6 +12,7 @@ from attnviz.tasks import (
     SEP,
     TaskData,
     copy_task,
+    lagged_copy,
     make_task,
     mqar,
     needle,
@@ -235,6 +236,23 @@ def test_needle_errors_name_the_argument():
         needle(2, 10, 3)
 
 
+def test_lagged_copy_asks_for_the_token_lag_places_back():
+    data = lagged_copy(12, 20, 6, 16, seed=3)
+    ids = data.input_ids
+    assert ids.shape == (12, 20) and 0 <= int(ids.min()) and int(ids.max()) < 16
+    assert data.loss_mask[0].nonzero().flatten().tolist() == list(range(6, 20))
+    assert torch.equal(data.targets[:, 6:], ids[:, :-6])
+    assert torch.all(data.targets[:, :6] == IGNORE_INDEX)
+    assert torch.equal(data.masks["recall"], data.loss_mask)
+
+
+def test_lagged_copy_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"lag must be an integer in \[1, 9\], got 10"):
+        lagged_copy(2, 10, 10, 16)
+    with pytest.raises(ValueError, match=r"length must be an integer in \[2, inf\]"):
+        lagged_copy(2, 1, 1, 16)
+
+
 # --- every task -----------------------------------------------------------------------------------
 
 MAKERS = {
@@ -243,6 +261,7 @@ MAKERS = {
     "mqar": lambda seed: mqar(20, 32, 4, 64, seed=seed),
     "copy_task": lambda seed: copy_task(20, 8, 20, seed=seed),
     "needle": lambda seed: needle(20, 16, 20, seed=seed),
+    "lagged_copy": lambda seed: lagged_copy(20, 16, 5, 20, seed=seed),
 }
 
 
