@@ -107,10 +107,12 @@ class Heatmap:
         title: str = "attention weights",
         x_label: str = "key",
         y_label: str = "query",
+        value_label: str = "weight",
         max_tick_labels: int = MAX_TICK_LABELS,
         **figure_kwargs,
     ) -> None:
-        """``max_tick_labels``: label every token up to this many, else about ten."""
+        """``max_tick_labels``: label every token up to this many, else about ten;
+        ``value_label`` names the values in the hover and on the colour bar."""
         self.max_tick_labels = max_tick_labels
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
@@ -140,14 +142,14 @@ class Heatmap:
         fig.add_tools(
             HoverTool(
                 renderers=[self.rects],
-                tooltips=[("query", "@query"), ("key", "@key"), ("weight", "@weight{0.000}")],
+                tooltips=[("query", "@query"), ("key", "@key"), (value_label, "@weight{0.000}")],
             ),
             HoverTool(
                 renderers=[self.picture],
-                tooltips=[("query", "$y{0}"), ("key", "$x{0}"), ("weight", "@image{0.000}")],
+                tooltips=[("query", "$y{0}"), ("key", "$x{0}"), (value_label, "@image{0.000}")],
             ),
         )
-        fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title="weight"), "right")
+        fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title=value_label), "right")
         self.row_marker = Span(
             location=0, dimension="width", line_color="#d55e00", line_width=2, visible=False
         )

@@ -24,6 +24,14 @@ def test_heatmap_draws_every_cell_with_its_labels_and_weight():
     assert [("query", "@query"), ("key", "@key"), ("weight", "@weight{0.000}")] in tooltips
 
 
+def test_heatmap_names_its_values_on_the_colour_bar_and_in_the_hover():
+    label = "‖∂y/∂x‖, row-scaled"
+    heat = plots.Heatmap(np.eye(2), value_label=label)
+    assert heat.figure.select_one(ColorBar).title == label
+    tooltips = [tool.tooltips for tool in heat.figure.select(HoverTool)]
+    assert [("query", "@query"), ("key", "@key"), (label, "@weight{0.000}")] in tooltips
+
+
 def test_heatmap_update_keeps_its_models_and_thins_long_label_lists():
     heat = plots.Heatmap(np.eye(3))
     ticker = heat.figure.xaxis[0].ticker
