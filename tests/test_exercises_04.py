@@ -11,7 +11,7 @@ from attnviz.exercises import check, get
 from attnviz.kernels.masks import make_mask
 from attnviz.receptive import NEVER, receptive_field
 
-LESSON_04 = ("04-power-sees-1000", "04-dilated-odd", "04-window-4096")
+LESSON_04 = ("04-power-sees-1000", "04-dilated-odd", "04-window-4096", "04-lag-layers")
 
 
 def test_lesson_04_registers_its_exercises():
@@ -83,3 +83,17 @@ def test_bad_parameters_name_the_argument():
         get("04-dilated-odd").solution(length=3)
     with pytest.raises(TypeError, match="integer"):
         check("04-window-4096", 585.0)
+
+
+def test_a_window_of_4_needs_2_layers_to_look_6_back():
+    assert check("04-lag-layers", 2).correct is True
+    one = check("04-lag-layers", 1)
+    assert one.correct is False and "outside its mask" in one.body
+    chain = check("04-lag-layers", 6)
+    assert chain.correct is False and "jump up to 3" in chain.body
+    ex = get("04-lag-layers")
+    assert ex.solution(lag=7).answer == 3  # 7 = 3 + 3 + 1
+    assert check("04-lag-layers", 2, lag=7).correct is False  # ⌈7 / 4⌉ counts the query
+    assert ex.solution(window=2, lag=5).answer == 5  # a previous-token chain
+    field = receptive_field(make_mask("sliding_window", window=4), 7, 2)
+    assert field.by_distance[6] == 2 and field.reach_of_last(1).size == 4

@@ -190,3 +190,52 @@ def _window_layers(window: int, seq_len: int) -> Solution:
             ),
         ),
     )
+
+
+@exercise(
+    id="04-lag-layers",
+    lesson="04",
+    question="A TinyTransformer whose every layer has a sliding window of {window} keys "
+    "(itself and the tokens just before it) is trained to say, at every position, the token "
+    "{lag} places back. What is the fewest layers with which it can learn this?",
+    kind="integer",
+    window=4,
+    lag=6,
+)
+def _lag_layers(window: int, lag: int) -> Solution:
+    window = check_int("window", window, low=2, high=1024)
+    lag = check_int("lag", lag, low=1, high=4096)
+    field = receptive_field(make_mask("sliding_window", window=window), lag + 1, lag)
+    answer = int(field.by_distance[lag])  # the first layer that brings distance `lag`
+    per = window - 1
+    return Solution(
+        answer=answer,
+        explanation=(
+            f"The answer must travel {lag} tokens, and each layer moves information at most "
+            f"{per} tokens (the window holds the query and {per} before it): ⌈{lag} / {per}⌉ = "
+            f"{answer} layers, and `receptive_field` brings distance {lag} at layer {answer}. "
+            "Below that the gradient from the token it needs is exactly zero: no training "
+            "can find it. The next cells train both depths and look at the gradient."
+        ),
+        mistakes=tuple(
+            (wrong, why)
+            for wrong, why in (
+                (
+                    -(-lag // window),
+                    f"{window} keys a layer, but one of them is the query itself: a layer "
+                    f"reaches {per} tokens back, not {window}.",
+                ),
+                (
+                    lag,
+                    "One layer per token back is a chain of previous-token hops; each hop "
+                    f"can jump up to {per} tokens.",
+                ),
+                (
+                    1,
+                    f"One layer sees only {per} tokens back; the token {lag} places back is "
+                    "outside its mask, so its information cannot arrive.",
+                ),
+            )
+            if wrong != answer
+        ),
+    )
