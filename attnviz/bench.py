@@ -33,6 +33,8 @@ def control_values(widget, n: int) -> list:
     options = getattr(widget, "options", None)
     if options:
         values = list(options.values()) if isinstance(options, dict) else list(options)
+        if isinstance(widget.value, list):  # a multi-select: pick options one by one
+            return _selections(values, getattr(widget, "max_items", None), n)
         return [values[(i + 1) % len(values)] for i in range(max(n, len(values)))]
     start, end = widget.start, widget.end
     values = np.linspace(start, end, n)
@@ -41,6 +43,15 @@ def control_values(widget, n: int) -> list:
     # zig-zag so that consecutive values differ, ends of the range included
     order = [values[i // 2] if i % 2 == 0 else values[-1 - i // 2] for i in range(n)]
     return [v.item() if hasattr(v, "item") else v for v in order]
+
+
+def _selections(values: list, max_items: int | None, n: int) -> list[list]:
+    """Selections a user makes with a multi-select: add one option at a time up to the
+    most allowed, then take them off again; repeated until at least ``n`` values."""
+    most = min(len(values), max_items or len(values))
+    grow = [values[:size] for size in range(1, most + 1)]
+    cycle = grow + grow[-2::-1] + [[]]
+    return [list(cycle[i % len(cycle)]) for i in range(max(n, len(cycle)))]
 
 
 def _percentile(samples: list[float], q: float) -> float:

@@ -19,6 +19,13 @@ def test_control_values_span_each_widget_range():
     assert set(control_values(pn.widgets.Checkbox(value=True), 4)) == {True, False}
 
 
+def test_a_multi_select_is_driven_by_adding_and_removing_options():
+    widget = pn.widgets.MultiChoice(options=["a", "b", "c", "d"], value=["a"], max_items=3)
+    values = control_values(widget, 8)
+    assert values[:6] == [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b"], ["a"], []]
+    assert len(values) == 8 and max(len(v) for v in values) == 3
+
+
 def test_bench_dashboard_times_every_control():
     rows = bench_dashboard(get("soft_lookup"), n=3)
     dashboard = get("soft_lookup").factory()

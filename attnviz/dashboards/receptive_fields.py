@@ -256,12 +256,12 @@ class ReceptiveFields(Dashboard):
 
     @property
     def controls(self) -> dict[str, pn.widgets.Widget]:
-        """The controls a user moves: the pattern, its own parameters, length, layers and
-        log axes. (The compare list is a list-valued widget: set ``compare`` directly.)"""
+        """The controls a user moves: the pattern, its own parameters, the patterns to
+        compare, length, layers and log axes."""
         controls = {"pattern": self._controls["pattern"]}
         for arg, widget in self._pattern_widgets[self.pattern].items():
             controls[f"{self.pattern}.{arg}"] = widget
-        for name in ("seq_len", "layers", "log_axes"):
+        for name in ("compare", "seq_len", "layers", "log_axes"):
             controls[name] = self._controls[name]
         return controls
 
