@@ -1,0 +1,539 @@
+"""Associative memories: the state of linear attention, written one association at a time.
+
+Lesson 05 reads attention as Pavlovian conditioning (Qiao 2025, "Understanding
+Transformers through the Lens of Pavlovian Conditioning", arXiv 2508.08289): the key k
+is a conditioned stimulus (CS), the value v an unconditioned stimulus (US), the query
+a test stimulus. Writing the pair stores the association in a d_v x d_k matrix S (a
+fast weight, Schlag, Irie, Schmidhuber 2021, "Linear Transformers Are Secretly Fast
+Weight Programmers", arXiv 2102.11174); reading with q gives S q. The rules
+(PAPERS.md §1):
+
+================  ===================================================  ==================
+rule              update                                               kernel
+================  ===================================================  ==================
+hebbian           S += v kᵀ                                            linear_attention
+hebbian_forget    S = α S + v kᵀ                                       gated_linear_...
+delta             S += β (v - S k) kᵀ  (Rescorla & Wagner 1972)        delta_rule_...
+gated_delta       S = α S (I - β k kᵀ) + β v kᵀ                        gated_delta_rule_...
+================  ===================================================  ==================
+
+The delta rule is DeltaNet (Yang et al. 2024, arXiv 2406.06484) and the gated delta
+rule Gated DeltaNet (Yang, Kautz, Hatamizadeh 2024, arXiv 2412.06464, Eq. 10); the
+kernels of ``attnviz.kernels.linear`` compute the same read-outs for a whole sequence.
+
+Capacity (PAPERS.md §1, derivation [D]): with N keys uniform on the unit sphere and
+unit values, reading a stored key k_i gives v_i plus crosstalk Σ_{j≠i} (k_jᵀ k_i) v_j,
+whose mean squared norm is (N-1)/d_k: the signal-to-noise ratio is d_k/(N-1), and
+the average error stays below ε² up to N ≈ ε² d_k (an O(d_k) capacity); the worst
+item and top-1 decoding follow other laws (O(√d_k) and ~d_k d_v / 2 ln N).
+:func:`capacity_sweep` measures all three, :func:`depth_head_error` how the error
+adds up across layers and averages out across heads.
+
+Computation only: nothing here imports Panel or Bokeh.
+
+Example:
+    >>> import torch
+    >>> memory = AssociativeMemory(d_k=4, d_v=2, rule="delta", beta=1.0)
+    >>> keys = torch.eye(4, dtype=torch.float64)[:3]
+    >>> values = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    >>> memory.write(keys, values).read(keys[2]).tolist()
+    [1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from attnviz.validation import as_array, as_tensor, check_choice, check_int, check_real
+
+RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
+SWEEP_RULES = ("hebbian", "delta")
+KEY_KINDS = ("random", "orthonormal")
+CRITERIA = ("mse", "worst", "top1")
+
+# Elements of the (trials, N, N) key Gram matrix one batch of trials may hold (256 MB).
+_GRAM_ELEMENTS = 1 << 26
+
+
+# ------------------------------------------------------------------- one memory
+
+
+def _finite_tensor(name: str, value: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+    tensor = as_tensor(name, value)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
+    return tensor if dtype is None else tensor.to(dtype)
+
+
+def _pairs(keys: Any, values: Any, d_k: int, d_v: int, dtype: torch.dtype):
+    """keys (d_k,) or (N, d_k), values (d_v,) or (N, d_v) -> (N, d_k), (N, d_v)."""
+    k = _finite_tensor("keys", keys, dtype)
+    v = _finite_tensor("values", values, dtype)
+    k = k[None] if k.dim() == 1 else k  # (N, d_k)
+    v = v[None] if v.dim() == 1 else v  # (N, d_v)
+    if k.dim() != 2 or k.shape[-1] != d_k:
+        raise ValueError(
+            f"keys must have shape (d_k,) or (N, d_k) with d_k={d_k}, got {tuple(k.shape)}"
+        )
+    if v.dim() != 2 or v.shape[-1] != d_v:
+        raise ValueError(
+            f"values must have shape (d_v,) or (N, d_v) with d_v={d_v}, got {tuple(v.shape)}"
+        )
+    if k.shape[0] != v.shape[0]:
+        raise ValueError(
+            f"keys and values must pair up, one value per key: got {k.shape[0]} keys and "
+            f"{v.shape[0]} values"
+        )
+    return k, v
+
+
+def _gates(name: str, value: Any, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """A gate in [0, 1]: a number, or one per write (N,) -> (N,)."""
+    if isinstance(value, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(value, str):
+        gate = as_array(name, value)
+        if gate.ndim == 0:
+            gate = np.full(n, float(gate))
+        if gate.shape != (n,):
+            raise ValueError(
+                f"{name} must be a number or one value per write, shape ({n},), got {gate.shape}"
+            )
+        if np.any((gate < 0) | (gate > 1)):
+            bad = gate[(gate < 0) | (gate > 1)][0]
+            raise ValueError(f"{name} must be in [0, 1] at every write, got {bad:g}")
+        return torch.as_tensor(gate, dtype=dtype)
+    return torch.full((n,), check_real(name, value, low=0.0, high=1.0), dtype=dtype)
+
+
+def _write(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rule: str, alpha, beta):
+    """One write of the association k -> v into state (d_v, d_k): the rule as written."""
+    if rule in ("hebbian_forget", "gated_delta"):
+        state = alpha * state  # forget a little of everything first
+    if rule in ("hebbian", "hebbian_forget"):
+        return state + torch.outer(v, k)  # Hebbian: CS and US fire together
+    return state + beta * torch.outer(v - state @ k, k)  # delta: write the prediction error
+
+
+def write_all(
+    keys: Any,
+    values: Any,
+    rule: str = "hebbian",
+    *,
+    beta: float | Sequence[float] = 1.0,
+    alpha: float | Sequence[float] = 1.0,
+    initial_state: Any = None,
+) -> torch.Tensor:
+    """Write the associations k_t -> v_t in order; return the memory after each (lesson 05).
+
+    ``states[t]`` is the memory after the first t writes, so ``states[0]`` is the
+    initial one and ``states[t + 1] @ q`` is what causal linear attention reads at
+    step t: a dashboard scrubs through the matrix association by association.
+
+    Args:
+        keys: (N, d_k) conditioned stimuli.
+        values: (N, d_v) unconditioned stimuli.
+        rule: one of ``RULES``: "hebbian", "hebbian_forget", "delta", "gated_delta".
+        beta: learning rate in [0, 1] of the delta rules, a number or one per write (N,).
+        alpha: forget gate in [0, 1] of the forgetting rules, a number or one per write.
+        initial_state: optional (d_v, d_k) memory to start from; default zeros.
+
+    Returns:
+        states, (N + 1, d_v, d_k), in the promoted dtype of keys and values.
+    """
+    rule = check_choice("rule", rule, RULES)
+    k = _finite_tensor("keys", keys)
+    v = _finite_tensor("values", values)
+    if k.dim() != 2 or v.dim() != 2:
+        raise ValueError(
+            f"keys and values must be 2-D, (N, d_k) and (N, d_v): got {tuple(k.shape)} "
+            f"and {tuple(v.shape)}"
+        )
+    dtype = torch.promote_types(k.dtype, v.dtype)
+    k, v = _pairs(k, v, k.shape[-1], v.shape[-1], dtype)
+    n, d_k = k.shape
+    d_v = v.shape[-1]
+    alphas = _gates("alpha", alpha, n, dtype)  # (N,)
+    betas = _gates("beta", beta, n, dtype)  # (N,)
+    if initial_state is None:
+        state = torch.zeros(d_v, d_k, dtype=dtype)
+    else:
+        state = _finite_tensor("initial_state", initial_state, dtype)
+        if tuple(state.shape) != (d_v, d_k):
+            raise ValueError(
+                f"initial_state must have shape (d_v, d_k) = {(d_v, d_k)}, got {tuple(state.shape)}"
+            )
+    states = [state]
+    for t in range(n):
+        state = _write(state, k[t], v[t], rule, alphas[t], betas[t])
+        states.append(state)
+    return torch.stack(states)  # (N + 1, d_v, d_k)
+
+
+class AssociativeMemory:
+    """A d_v x d_k associative memory written with one of the four rules (lesson 05).
+
+    Args:
+        d_k: key (CS) dimension.
+        d_v: value (US) dimension.
+        rule: one of ``RULES``.
+        beta: learning rate in [0, 1]; used by "delta" and "gated_delta".
+        alpha: forget gate in [0, 1]; used by "hebbian_forget" and "gated_delta".
+        dtype: the state's dtype (float64 by default: lessons compare to closed forms).
+    """
+
+    def __init__(
+        self,
+        d_k: int,
+        d_v: int,
+        rule: str = "hebbian",
+        *,
+        beta: float = 1.0,
+        alpha: float = 1.0,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        self.d_k = check_int("d_k", d_k, low=1)
+        self.d_v = check_int("d_v", d_v, low=1)
+        self.rule = check_choice("rule", rule, RULES)
+        self.beta = check_real("beta", beta, low=0.0, high=1.0)
+        self.alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        self.dtype = dtype
+        self._state = torch.zeros(self.d_v, self.d_k, dtype=dtype)  # (d_v, d_k)
+        self.n_writes = 0
+
+    @property
+    def state(self) -> torch.Tensor:
+        """A copy of the memory matrix S, (d_v, d_k)."""
+        return self._state.clone()
+
+    def write(self, keys: Any, values: Any) -> AssociativeMemory:
+        """Write one pair ((d_k,), (d_v,)) or a batch ((N, d_k), (N, d_v)), in order."""
+        k, v = _pairs(keys, values, self.d_k, self.d_v, self.dtype)
+        for k_t, v_t in zip(k, v, strict=True):
+            self._state = _write(self._state, k_t, v_t, self.rule, self.alpha, self.beta)
+        self.n_writes += k.shape[0]
+        return self
+
+    def read(self, queries: Any) -> torch.Tensor:
+        """Read with one query (d_k,) -> (d_v,), or a batch (N, d_k) -> (N, d_v): S q."""
+        q = _finite_tensor("queries", queries, self.dtype)
+        if q.dim() not in (1, 2) or q.shape[-1] != self.d_k:
+            raise ValueError(
+                f"queries must have shape (d_k,) or (N, d_k) with d_k={self.d_k}, "
+                f"got {tuple(q.shape)}"
+            )
+        return q @ self._state.mT  # (N, d_v) or (d_v,)
+
+    def reset(self) -> AssociativeMemory:
+        """Forget everything: S = 0."""
+        self._state = torch.zeros(self.d_v, self.d_k, dtype=self.dtype)
+        self.n_writes = 0
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"AssociativeMemory(d_k={self.d_k}, d_v={self.d_v}, rule={self.rule!r}, "
+            f"beta={self.beta:g}, alpha={self.alpha:g}, n_writes={self.n_writes})"
+        )
+
+
+# ---------------------------------------------------------------------- capacity
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    """What :func:`capacity_sweep` measured, with the analytic curves to overlay."""
+
+    d_k: np.ndarray  # (D,) key dimensions
+    n_items: np.ndarray  # (M,) numbers of stored associations N
+    measured: np.ndarray  # (D, M) mean over trials: relative MSE, worst error or top-1 accuracy
+    spread: np.ndarray  # (D, M) standard deviation over trials
+    criterion: str
+    rule: str
+    keys: str
+    trials: int
+    d_v: np.ndarray  # (D,) value dimension used for each d_k
+
+    @property
+    def load(self) -> np.ndarray:
+        """N / d_k, (D, M): the curves of every d_k collapse against it."""
+        return self.n_items[None, :] / self.d_k[:, None]
+
+    @property
+    def snr(self) -> np.ndarray:
+        """Signal-to-noise ratio d_k / (N - 1), (D, M); inf for N = 1 (no crosstalk)."""
+        crosstalk = (self.n_items[None, :] - 1).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            return np.where(crosstalk > 0, self.d_k[:, None] / crosstalk, np.inf)
+
+    @property
+    def predicted_mse(self) -> np.ndarray:
+        """The predicted relative MSE of Hebbian storage with random keys, (N - 1) / d_k."""
+        return (self.n_items[None, :] - 1) / self.d_k[:, None]
+
+
+def _ints(name: str, value: Any) -> np.ndarray:
+    values = [value] if not isinstance(value, (Sequence, np.ndarray)) else list(value)
+    if not values:
+        raise ValueError(f"{name} must be a positive integer or a non-empty sequence of them")
+    return np.array([check_int(name, x, low=1) for x in values], dtype=np.int64)
+
+
+def _unit_vectors(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Uniform on the unit sphere: normalized Gaussian vectors along the last axis."""
+    x = torch.randn(shape, generator=generator, dtype=torch.float32)
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def _normalized(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def _draw_keys(kind: str, pool: torch.Tensor, d_k: int, generator: torch.Generator):
+    """Keys from the first d_k coordinates of a Gaussian pool (trials, N, d_max)."""
+    trials, n, _ = pool.shape
+    keys = _normalized(pool[..., :d_k])  # (trials, N, d_k), uniform on the sphere
+    if kind == "orthonormal":
+        # no d_k-dimensional space holds more than d_k orthonormal keys: the first d_k
+        # are a random orthonormal basis, any beyond are uniform on the sphere
+        m = min(n, d_k)
+        gauss = torch.randn(trials, d_k, m, generator=generator, dtype=torch.float64)
+        basis = torch.linalg.qr(gauss)[0]  # (trials, d_k, m), orthonormal columns
+        keys[:, :m] = basis.mT.float()
+    return keys
+
+
+def _measure(
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    sizes: np.ndarray,
+    criterion: str,
+    rule: str,
+    beta: float,
+) -> np.ndarray:
+    """Per-trial criterion for memories holding the first N of the pairs, N in sizes.
+
+    Every memory of the sweep holds a prefix of one draw of keys, so the read-outs
+    grow by one block of writes at a time: reading item i from the first N writes is
+    Σ_{j<N} (k_jᵀ k_i) u_j, with u_j = v_j (Hebbian) or the delta rule's prediction
+    errors, which solve (I + β tril(K Kᵀ, -1)) U = β V at once (the UT transform).
+    Only the rows of the items stored so far are read, and the key Gram matrix is
+    formed one block of rows at a time (it is symmetric).
+    """
+    trials, n_max, _ = keys.shape
+    gram = None
+    writes = values  # (trials, N, d_v)
+    if rule == "delta":
+        gram = keys @ keys.mT  # (trials, N, N), k_iᵀ k_j
+        system = beta * gram.tril(-1) + torch.eye(n_max)  # (trials, N, N)
+        writes = torch.linalg.solve_triangular(
+            system, beta * values, upper=False, unitriangular=True
+        )  # (trials, N, d_v)
+    reads = torch.empty_like(values)  # (trials, N, d_v), rows :N hold the read-outs
+    out = np.empty((trials, len(sizes)))
+    d_k, d_v = keys.shape[-1], values.shape[-1]
+    # small d_k: read through the memory itself, S = Σ_j u_j k_jᵀ (d_v x d_k), which
+    # costs N d_k d_v per size instead of N² (d_k + d_v) for all sizes through K Kᵀ
+    through_state = gram is None and 2 * int(sizes.sum()) * d_k * d_v < n_max**2 * (d_k + 2 * d_v)
+    state = torch.zeros(trials, d_v, d_k)  # (trials, d_v, d_k)
+    done = 0
+    for column, n in enumerate(sizes):
+        if through_state:
+            state += writes[:, done:n].mT @ keys[:, done:n]  # the writes done..n-1
+            torch.matmul(keys[:, :n], state.mT, out=reads[:, :n])  # S k_i, (trials, N, d_v)
+        elif gram is None:
+            block = keys[:, done:n] @ keys[:, :n].mT  # rows done..n-1 of K Kᵀ, (trials, Δ, N)
+        else:
+            block = gram[:, done:n, :n]
+        if not through_state:
+            if done:  # old items hear the new writes: G[:done, done:n] = block[..., :done]ᵀ
+                reads[:, :done] += block[:, :, :done].mT @ writes[:, done:n]
+            reads[:, done:n] = block @ writes[:, :n]  # the new items hear every write
+        done = n
+        if criterion == "top1":
+            scores = reads[:, :n] @ values[:, :n].mT  # (trials, N, N), r_iᵀ v_l
+            hits = scores.argmax(dim=-1) == torch.arange(n)  # (trials, N)
+            out[:, column] = hits.float().mean(dim=-1).numpy()
+        else:
+            errors = torch.linalg.vector_norm(reads[:, :n] - values[:, :n], dim=-1) ** 2
+            per_trial = errors.mean(dim=-1) if criterion == "mse" else errors.amax(dim=-1)
+            out[:, column] = per_trial.numpy()  # (trials,)
+    return out
+
+
+@torch.no_grad()
+def capacity_sweep(
+    d_k: int | Sequence[int],
+    n_items: int | Sequence[int],
+    trials: int = 50,
+    keys: str = "random",
+    criterion: str = "mse",
+    rule: str = "hebbian",
+    d_v: int | None = None,
+    seed: int = 0,
+    *,
+    beta: float = 1.0,
+) -> CapacityResult:
+    """How well a memory recalls N stored associations, for each d_k and N (lesson 05).
+
+    For every d_k, ``trials`` independent memories store N pairs (k_i, v_i) and are
+    read with each stored key; the read-out r_i is compared with v_i. Values are
+    uniform on the unit sphere of dimension d_v, so errors are relative.
+
+    Criteria, per trial, then averaged over trials:
+
+    * "mse": mean over items of ‖r_i - v_i‖²; Hebbian with random keys predicts
+      (N - 1)/d_k (``result.predicted_mse``): the O(d_k) average-case capacity.
+    * "worst": max over items of ‖r_i - v_i‖²: the guarantee, O(√d_k) items.
+    * "top1": fraction of items whose read-out is closest (by dot product, which
+      is cosine since the values have unit norm) to its own value among the N
+      stored values; grows with d_v too (capacity ~ d_k d_v / 2 ln N).
+
+    Keys: "random" draws them uniform on the unit sphere; "orthonormal" makes the
+    first min(N, d_k) keys a random orthonormal basis: zero crosstalk up to N = d_k.
+    Past N = d_k no more orthonormal keys exist, and the keys beyond the first d_k
+    are drawn uniform on the sphere, as "random" does (each then collides with the
+    whole basis: Σ_j (k_jᵀ k)² = 1).
+
+    Vectorised over trials: one draw of N_max keys per trial and d_k, whose
+    prefixes are the memories of the smaller N (float32 batched matmuls).
+
+    Args:
+        d_k: a key dimension or a sequence of them (each >= 1).
+        n_items: a number of stored pairs N or a sequence of them (each >= 1).
+        trials: independent memories per (d_k, N).
+        keys: "random" or "orthonormal".
+        criterion: "mse", "worst" or "top1".
+        rule: "hebbian" (S += v kᵀ) or "delta" (S += β (v - S k) kᵀ, in write order).
+        d_v: the value dimension; None uses d_v = d_k.
+        seed: seeds the draws.
+        beta: the delta rule's learning rate in [0, 1].
+
+    Returns:
+        CapacityResult with ``measured`` and ``spread`` (std over trials) of shape
+        (len(d_k), len(n_items)), and ``load``, ``snr``, ``predicted_mse`` to overlay.
+    """
+    dims = _ints("d_k", d_k)
+    sizes = _ints("n_items", n_items)
+    trials = check_int("trials", trials, low=1)
+    keys = check_choice("keys", keys, KEY_KINDS)
+    criterion = check_choice("criterion", criterion, CRITERIA)
+    rule = check_choice("rule", rule, SWEEP_RULES)
+    value_dims = dims.copy() if d_v is None else np.full_like(dims, check_int("d_v", d_v, low=1))
+    seed = check_int("seed", seed, low=0)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+
+    order = np.unique(sizes)  # increasing N, each once
+    n_max = int(order[-1])
+    generator = torch.Generator().manual_seed(seed)
+    batch = max(1, _GRAM_ELEMENTS // (n_max * n_max))  # trials per batch: the Gram fits
+    measured = np.empty((len(dims), len(sizes)))
+    spread = np.empty((len(dims), len(sizes)))
+    per_trial = [[] for _ in dims]
+    for start in range(0, trials, batch):
+        count = min(batch, trials - start)
+        # one Gaussian draw per batch, shared by every d_k (its first d_k coordinates,
+        # normalized, are uniform on the sphere): the curves of different d_k are
+        # correlated, each is exact in distribution
+        key_pool = torch.randn(count, n_max, int(dims.max()), generator=generator)
+        value_pool = torch.randn(count, n_max, int(value_dims.max()), generator=generator)
+        for row, (dim, d_value) in enumerate(zip(dims, value_dims, strict=True)):
+            k = _draw_keys(keys, key_pool, int(dim), generator)  # (trials, N, d_k)
+            v = _normalized(value_pool[..., : int(d_value)])  # (trials, N, d_v)
+            per_trial[row].append(_measure(k, v, order, criterion, rule, beta))
+    columns = np.searchsorted(order, sizes)
+    for row, parts in enumerate(per_trial):
+        values = np.concatenate(parts)[:, columns]  # (trials, M)
+        measured[row] = values.mean(axis=0)
+        spread[row] = values.std(axis=0)
+    return CapacityResult(dims, sizes, measured, spread, criterion, rule, keys, trials, value_dims)
+
+
+# ------------------------------------------------------------- depth and heads
+
+
+@dataclass(frozen=True)
+class DepthHeadResult:
+    """What :func:`depth_head_error` measured, layer by layer."""
+
+    n_layers: int
+    n_heads: int
+    n_items: int
+    d_k: int
+    error: np.ndarray  # (L,) mean relative error ‖x_l - v‖² after layer l = 1..L
+    spread: np.ndarray  # (L,) standard deviation over trials
+    rule_of_thumb: np.ndarray  # (L,) l · N / (H · d_k)
+    expected: np.ndarray  # (L,) l · (N - 1) / (H · d_k), this simulation's exact mean
+
+
+@torch.no_grad()
+def depth_head_error(
+    n_layers: int,
+    n_heads: int,
+    n_items: int,
+    d_k: int,
+    trials: int = 200,
+    seed: int = 0,
+) -> DepthHeadResult:
+    """Noisy retrieval through L layers of H redundant heads, vs L·N/(H·d_k) (lesson 05).
+
+    A unit value v is passed down the layers. In each layer every one of the H heads
+    holds its own Hebbian memory of N associations with fresh random keys: the one
+    carrying the signal (its value is the previous layer's output x_{l-1}) and N - 1
+    unrelated unit values. Each head reads the signal's key and gets x_{l-1} plus
+    crosstalk of mean squared norm (N - 1)/d_k; the layer outputs the heads' mean,
+    which divides the independent crosstalk by H. Over L layers the crosstalk adds
+    up: E‖x_L - v‖² = L (N - 1)/(H d_k), the rule of thumb L·N/(H·d_k) of PAPERS.md §1
+    (an abstract-level model, [D]) for N >> 1.
+
+    Caveat: at a fixed model width d_model, more heads means thinner heads,
+    d_k = d_model / H, and then L·N/(H·d_k) = L·N/d_model: redundancy only cancels
+    the extra noise of the thinner heads. Here d_k is held fixed as H varies.
+
+    Args:
+        n_layers: L >= 1.
+        n_heads: H >= 1 redundant heads per layer.
+        n_items: N >= 1 associations per head's memory.
+        d_k: key (and value) dimension of each head.
+        trials: independent runs, vectorised.
+        seed: seeds the draws.
+
+    Returns:
+        DepthHeadResult with the measured error per layer, its spread, the rule of
+        thumb and the exact expectation.
+    """
+    n_layers = check_int("n_layers", n_layers, low=1)
+    n_heads = check_int("n_heads", n_heads, low=1)
+    n_items = check_int("n_items", n_items, low=1)
+    d_k = check_int("d_k", d_k, low=1)
+    trials = check_int("trials", trials, low=1)
+    seed = check_int("seed", seed, low=0)
+    generator = torch.Generator().manual_seed(seed)
+    target = _unit_vectors((trials, d_k), generator)  # v, (trials, d_v)
+    signal = target
+    errors = np.empty((trials, n_layers))
+    for layer in range(n_layers):
+        keys = _unit_vectors((trials, n_heads, n_items, d_k), generator)  # (trials, H, N, d_k)
+        values = _unit_vectors((trials, n_heads, n_items, d_k), generator)  # (trials, H, N, d_v)
+        values[:, :, 0] = signal[:, None]  # item 0 carries the signal in every head
+        memory = values.mT @ keys  # S = Σ_j v_j k_jᵀ, (trials, H, d_v, d_k)
+        reads = (memory @ keys[:, :, 0, :, None])[..., 0]  # S k_0, (trials, H, d_v)
+        signal = reads.mean(dim=1)  # the layer's output, (trials, d_v)
+        errors[:, layer] = (signal - target).square().sum(dim=-1).numpy()
+    depth = np.arange(1, n_layers + 1)
+    per_layer = 1.0 / (n_heads * d_k)
+    return DepthHeadResult(
+        n_layers,
+        n_heads,
+        n_items,
+        d_k,
+        errors.mean(axis=0),
+        errors.std(axis=0),
+        depth * n_items * per_layer,
+        depth * (n_items - 1) * per_layer,
+    )
