@@ -425,16 +425,56 @@ def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveF
 # ------------------------------------------------------------------------- bitsets
 
 
+def _bit_positions(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(row, column)`` of every set bit of a ``(rows, n_words)`` uint64 array, row-major."""
+    rows, cols = np.nonzero(words)
+    out_r, out_c = [], []
+    for c0 in range(0, rows.size, _EDGE_CHUNK):
+        r, w = rows[c0 : c0 + _EDGE_CHUNK], cols[c0 : c0 + _EDGE_CHUNK]
+        i, bit = np.nonzero(_unpack(words[r, w][:, None]))
+        out_r.append(r[i].astype(np.int32))
+        out_c.append((w[i] * 64 + bit).astype(np.int32))
+    if not out_r:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return np.concatenate(out_r), np.concatenate(out_c)
+
+
 def _mask_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's maximal runs of allowed keys as ``(row, first key, last key)``, row-major."""
-    starts = mask.copy()
-    starts[:, 1:] &= ~mask[:, :-1]
-    rows, first = np.nonzero(starts)
-    del starts
-    ends = mask.copy()
-    ends[:, :-1] &= ~mask[:, 1:]
-    last = np.nonzero(ends)[1]
-    return rows.astype(np.int32), first.astype(np.int32), last.astype(np.int32)
+    t = mask.shape[0]
+    words = -(-t // 64)
+    packed = np.zeros((t, words * 8), np.uint8)
+    packed[:, : -(-t // 8)] = np.packbits(mask, axis=1, bitorder="little")
+    bits = packed.view("<u8").astype(np.uint64, copy=False)
+    del packed
+    one, top = np.uint64(1), np.uint64(63)
+    carry = np.zeros_like(bits)
+    carry[:, 1:] = bits[:, :-1] >> top  # the key just before each word's first key
+    first = bits & ~((bits << one) | carry)
+    rows, first_key = _bit_positions(first)
+    del first
+    carry[:, :-1] = bits[:, 1:] << top  # the key just after each word's last key
+    carry[:, -1] = 0
+    last = bits & ~((bits >> one) | carry)
+    del carry, bits
+    return rows, first_key, _bit_positions(last)[1]
+
+
+def _without_self(q, a, b):
+    """The runs with each query left out of its own run (a query already holds its own
+    reach), still grouped by query."""
+    inside = (a <= q) & (q <= b)
+    if not inside.any():
+        return q, a, b
+    left = inside & (a < q)
+    right = inside & (q < b)
+    q, a, b = (
+        np.concatenate([q[~inside], q[left], q[right]]),
+        np.concatenate([a[~inside], a[left], q[right] + 1]),
+        np.concatenate([b[~inside], q[left] - 1, b[right]]),
+    )
+    order = np.argsort(q, kind="stable")
+    return q[order], a[order], b[order]
 
 
 def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool | None) -> ReceptiveField:
@@ -449,41 +489,44 @@ def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool | None) -> R
     # a row reads runs of consecutive keys: OR the frontier over a run with a sparse table
     run_q, run_a, run_b = _mask_runs(mask)
     causal = not bool((run_b > run_q).any())
-    run_level = np.zeros(run_q.size, np.int8)
-    lengths = run_b - run_a + 1
-    if lengths.size:
-        run_level = (np.log2(lengths) + 1e-9).astype(np.int8)
+    run_q, run_a, run_b = _without_self(run_q, run_a, run_b)
+    run_level = (np.frexp(run_b - run_a + 1)[1] - 1).astype(np.int8)  # floor(log2(length))
 
+    # bitsets stored block by block: reach[bi, q] holds words bi * block .. + block of row q
     eye = np.arange(t)
-    reach = np.zeros((t, words), np.uint64)
-    reach[eye, eye // 64] = np.left_shift(np.uint64(1), (eye % 64).astype(np.uint64))
+    reach = np.zeros((n_blocks, t, block), np.uint64)
+    word = eye // 64
+    reach[word // block, eye, word % block] = np.left_shift(
+        np.uint64(1), (eye % 64).astype(np.uint64)
+    )
     front = reach.copy()
     # keys each (row, word block) still lacks; a row block with none left is skipped
     block_lo = np.arange(n_blocks) * block * 64
     block_hi = np.minimum(block_lo + block * 64, t)
-    top = eye[:, None] + 1 if causal else np.full((t, 1), t)
-    missing = np.clip(np.minimum(top, block_hi) - block_lo, 0, None).astype(np.int64)
-    missing[eye, eye // (block * 64)] -= 1
+    top = eye[None, :] + 1 if causal else np.full((1, t), t)
+    missing = np.clip(np.minimum(top, block_hi[:, None]) - block_lo[:, None], 0, None)
+    missing[eye // (block * 64), eye] -= 1  # missing[bi, q], per word block and row
 
     counts = np.full(n_layers + 1, t, np.int64)
     last = np.full(t, NEVER, dtype)
     last[t - 1] = 0
-    matrix = None
-    if full:
-        matrix = np.full((t, words * 64), NEVER, dtype)
-        matrix[eye, eye] = 0
+    # the first-layer matrix, kept as bit planes: bit b of the layer that first reached
+    # (q, k) is bit k of planes[b][q] (built into the (T, T) matrix at the end)
+    planes: list[np.ndarray] = []
     total = t
+    new_front = np.zeros_like(front)
     for layer in range(1, n_layers + 1):
-        new_front = np.zeros_like(front)
+        if layer > 1:
+            new_front.fill(0)
         added = 0
         for bi in range(n_blocks):
-            b0 = bi * block
-            fb = np.ascontiguousarray(front[:, b0 : b0 + block])
+            fb = front[bi]
             act = fb.any(axis=1)
             if not act.any():
                 continue
             seen = np.r_[0, np.cumsum(act)]
-            live = (seen[run_b + 1] > seen[run_a]) & (missing[run_q, bi] > 0)
+            miss = missing[bi]
+            live = (seen[run_b + 1] > seen[run_a]) & (miss[run_q] > 0)
             sel = np.flatnonzero(live)
             if sel.size == 0:
                 continue
@@ -491,41 +534,43 @@ def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool | None) -> R
             for k in range(1, int(run_level[sel].max()) + 1):
                 half = 1 << (k - 1)
                 table.append(table[k - 1][:-half] | table[k - 1][half:])
+            rb, nb = reach[bi], new_front[bi]
             for c0 in range(0, sel.size, _EDGE_CHUNK):
                 chunk = sel[c0 : c0 + _EDGE_CHUNK]
                 cq, ca, cb, cl = run_q[chunk], run_a[chunk], run_b[chunk], run_level[chunk]
-                vals = np.empty((chunk.size, fb.shape[1]), np.uint64)
-                for k in np.unique(cl):
-                    at = cl == k
-                    lo = table[k][ca[at]]
-                    if k:
-                        lo |= table[k][cb[at] - (1 << int(k)) + 1]
-                    vals[at] = lo
+                vals = fb[ca]  # runs of one key (level 0) read one row
+                for k in range(1, len(table)):
+                    at = np.flatnonzero(cl == k)
+                    if at.size:
+                        vals[at] = table[k][ca[at]] | table[k][cb[at] - (1 << k) + 1]
                 starts = np.flatnonzero(np.r_[True, cq[1:] != cq[:-1]])
                 if starts.size < cq.size:
                     vals = np.bitwise_or.reduceat(vals, starts, axis=0)
                 rows = cq[starts]
-                new = vals & ~reach[rows, b0 : b0 + block]
+                new = vals & ~rb[rows]
                 gained = np.bitwise_count(new).sum(axis=1, dtype=np.int64)
                 hit = gained > 0
                 if not hit.any():
                     continue
                 rows, new, gained = rows[hit], new[hit], gained[hit]
-                reach[rows, b0 : b0 + block] |= new
-                new_front[rows, b0 : b0 + block] |= new
-                missing[rows, bi] -= gained
+                rb[rows] |= new
+                nb[rows] |= new
+                miss[rows] -= gained
                 added += int(gained.sum())
-                if matrix is not None:
-                    _record(matrix, rows, b0, new, layer, words)
+                if full:
+                    while len(planes) < layer.bit_length():
+                        planes.append(np.zeros_like(reach))
+                    for b, plane in enumerate(planes):
+                        if layer >> b & 1:
+                            plane[bi][rows] |= new
         if added == 0:
             counts[layer:] = total
             break
         total += added
         counts[layer] = total
-        last[_unpack(new_front[t - 1])[:t]] = layer
-        front = new_front
-    if matrix is not None:
-        matrix = matrix[:, :t]
+        last[_unpack(new_front[:, t - 1].reshape(-1))[:t]] = layer
+        front, new_front = new_front, front
+    matrix = _matrix_from_planes(planes, reach, words, dtype, causal)[:, :t] if full else None
     return ReceptiveField(
         seq_len=t,
         n_layers=n_layers,
@@ -544,10 +589,47 @@ def _unpack(words: np.ndarray) -> np.ndarray:
     ).astype(bool)
 
 
-def _record(matrix, rows, b0, new, layer, words) -> None:
-    """Write ``layer`` at every bit set in ``new`` (rows x word block starting at b0)."""
-    ri, wi = np.nonzero(new)
-    bits = _unpack(new[ri, wi][:, None])  # (n, 64)
-    cells = matrix.reshape(matrix.shape[0], words, 64)
-    cur = cells[rows[ri], b0 + wi]
-    cells[rows[ri], b0 + wi] = np.where(bits, np.asarray(layer, matrix.dtype), cur)
+def _matrix_from_planes(planes, reach, words: int, dtype, causal: bool) -> np.ndarray:
+    """The ``(T, 64 * words)`` first-layer matrix from the bit planes of the layers and the
+    final reach (unreached: ``NEVER``), a block of rows at a time."""
+    t = reach.shape[1]
+    itemsize = np.dtype(dtype).itemsize
+    lanes = 8 // itemsize  # matrix entries per uint64
+    per_word = 64 // lanes  # uint64 of the matrix per 64-key word
+    lane_bits = 8 * itemsize
+    spread = np.zeros(1 << lanes, np.uint64)  # bit i of v -> lane i of spread[v] holds 1
+    for i in range(lanes):
+        spread[(np.arange(1 << lanes) >> i) & 1 == 1] |= np.uint64(1) << np.uint64(lane_bits * i)
+    shifts = (lanes * np.arange(per_word)).astype(np.uint64)
+    low = np.uint64((1 << lanes) - 1)
+    # unreached keys (not in reach) -> NEVER in every lane; plane b -> bit b of the layer
+    luts = [spread * np.uint64((1 << lane_bits) - 1)]
+    luts += [spread << np.uint64(b) for b in range(len(planes))]
+
+    matrix = np.empty((t, words * 64), dtype)
+    out = matrix.view(np.uint64)
+    step = max(1, (1 << 19) // (words * 64))
+    for r0 in range(0, t, step):
+        r1 = min(t, r0 + step)
+        hi = min(words, -(-r1 // 64)) if causal else words  # later words: never reached
+        out[r0:r1, hi * per_word :] = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+        cell = out[r0:r1, : hi * per_word]
+        for i, (stack, lut) in enumerate(zip([reach, *planes], luts, strict=True)):
+            rows = np.moveaxis(stack[:, r0:r1], 0, 1).reshape(r1 - r0, -1)[:, :hi]
+            rows = ~rows if i == 0 else np.ascontiguousarray(rows)
+            if lanes == 8:  # int8: one byte per key, straight from the bits
+                bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")
+                byte_cell = cell.view(np.uint8)
+                if i == 0:
+                    np.multiply(bits, np.uint8(0xFF), out=byte_cell)
+                else:
+                    bits <<= np.uint8(i - 1)
+                    byte_cell |= bits
+                continue
+            else:
+                vals = lut[(rows[:, :, None] >> shifts) & low].reshape(r1 - r0, -1)
+            if i == 0:
+                cell[...] = vals
+            else:
+                cell |= vals
+    return matrix

@@ -100,6 +100,59 @@ def test_word_boundaries_and_many_word_blocks_are_exact():
         )
 
 
+def _mask_zoo(rng, t):
+    """Small masks of many shapes: sparse random (causal or not), windows and bands, blocks,
+    dilated rows, random-sparse with the previous token, dense, empty."""
+    q, k = np.indices((t, t))
+    w = int(rng.integers(1, max(2, t // 3) + 1))
+    blocks = rng.random((t // 8 + 1, t // 8 + 1)) < 0.3
+    picks = np.zeros((t, t), bool)
+    picks[
+        np.repeat(np.arange(t), 3),
+        (rng.random((t, 3)) * (np.arange(t)[:, None] + 1)).astype(int).ravel(),
+    ] = True
+    return {
+        "random": rng.random((t, t)) < rng.uniform(0.0, 0.15),
+        "random causal": np.tril(rng.random((t, t)) < rng.uniform(0.0, 0.15)),
+        "window": (q >= k) & (q - k < w),
+        "band": np.abs(q - k) < w,
+        "blocks": blocks[q // 8, k // 8] & (rng.random() < 0.5 or q >= k),
+        "dilated": (q >= k) & (q - k < 3 * w) & ((q - k) % 3 == 0),
+        "previous + random": picks | (q - k == 1),
+        "dense": np.ones((t, t), bool),
+        "empty": np.zeros((t, t), bool),
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bitsets_equal_boolean_matrix_powers_on_many_mask_shapes(seed):
+    rng = np.random.default_rng(1000 + seed)
+    for t in (1, 2, 7, 64, 65, int(rng.integers(66, 200))):
+        for name, mask in _mask_zoo(rng, t).items():
+            n_layers = int(rng.integers(1, 9))
+            ref = naive_first_layer(mask, n_layers)
+            field_ = receptive_field(mask, t, n_layers, full=True)
+            np.testing.assert_array_equal(field_.first_layer, ref, err_msg=f"{name}, {t}")
+            assert field_.causal == (not np.triu(mask, 1).any()), name
+            reached = [int(((ref != NEVER) & (ref <= n)).sum()) for n in range(n_layers + 1)]
+            np.testing.assert_array_equal(field_.reached, reached, err_msg=name)
+            lean = receptive_field(mask, t, n_layers, full=False)
+            assert lean.matrix is None
+            np.testing.assert_array_equal(lean.reached, field_.reached, err_msg=name)
+            np.testing.assert_array_equal(lean.last_row, ref[-1], err_msg=name)
+
+
+def test_more_than_127_layers_use_a_wider_first_layer_matrix():
+    t = 300
+    chain = np.eye(t, k=-1, dtype=bool)  # previous token only: key k reaches q at q - k
+    chain[100, 37] = True  # and one long edge
+    field_ = receptive_field(chain, t, 200, full=True)
+    ref = naive_first_layer(chain, 200)
+    assert field_.first_layer.dtype == np.int16 and ref.max() == 200
+    np.testing.assert_array_equal(field_.first_layer, ref)
+    np.testing.assert_array_equal(receptive_field(chain, t, 200, full=False).last_row, ref[-1])
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_distance_arithmetic_equals_bitsets(seed):
     rng = np.random.default_rng(100 + seed)
