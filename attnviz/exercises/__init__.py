@@ -12,7 +12,14 @@ Example:
 """
 
 # each lesson's module registers its exercises when imported
-from attnviz.exercises import lesson_00, lesson_01, lesson_02, lesson_03, lesson_04  # noqa: F401
+from attnviz.exercises import (  # noqa: F401
+    lesson_00,
+    lesson_01,
+    lesson_02,
+    lesson_03,
+    lesson_04,
+    lesson_05,
+)
 from attnviz.exercises.core import (
     ANSWER_KINDS,
     Answer,
