@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,7 @@ from attnviz.validation import as_array, as_tensor, check_choice, check_int, che
 RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
 SWEEP_RULES = ("hebbian", "delta")
 KEY_KINDS = ("random", "orthonormal")
-CRITERIA = ("mse", "worst", "top1")
+CRITERIA = ("mse", "worst", "top1", "aligned")
 
 # Elements of the (trials, N, N) key Gram matrix one batch of trials may hold (256 MB).
 _GRAM_ELEMENTS = 1 << 26
@@ -276,6 +277,17 @@ class CapacityResult:
         """The predicted relative MSE of Hebbian storage with random keys, (N - 1) / d_k."""
         return (self.n_items[None, :] - 1) / self.d_k[:, None]
 
+    @property
+    def predicted_aligned(self) -> np.ndarray:
+        """The predicted "aligned" error of Hebbian storage with random keys, (D, M):
+        E[(Σ_{j≠i} |c_j|)²] = (N-1)(N-2) m² + (N-1)/d_k, c_j = k_jᵀ k_i, m = E|c_j|
+        (≈ √(2 / (π d_k))): it grows as N² / d_k, so capacity grows as √d_k."""
+        d = self.d_k[:, None].astype(np.float64)
+        lgamma = np.vectorize(math.lgamma)
+        m = np.exp(lgamma(d / 2) - lgamma((d + 1) / 2)) / np.sqrt(np.pi)  # E|x_1| on S^{d-1}
+        others = (self.n_items[None, :] - 1).astype(np.float64)
+        return others * (others - 1) * m**2 + others / d
+
 
 def _ints(name: str, value: Any) -> np.ndarray:
     values = [value] if not isinstance(value, (Sequence, np.ndarray)) else list(value)
@@ -328,6 +340,8 @@ def _measure(
     trials, n_max, _ = keys.shape
     gram = None
     writes = values  # (trials, N, d_v)
+    if criterion == "aligned":  # depends on the keys only: the values conspire
+        return _aligned(keys, sizes)
     if rule == "delta":
         gram = keys @ keys.mT  # (trials, N, N), k_iᵀ k_j
         system = beta * gram.tril(-1) + torch.eye(n_max)  # (trials, N, N)
@@ -366,6 +380,17 @@ def _measure(
     return out
 
 
+def _aligned(keys: torch.Tensor, sizes: np.ndarray) -> np.ndarray:
+    """Mean over items of (Σ_{j<N, j≠i} |k_jᵀ k_i|)², per trial, for each N in sizes."""
+    overlap = (keys @ keys.mT).abs()  # (trials, N, N), |k_iᵀ k_j|
+    overlap.diagonal(dim1=-2, dim2=-1).zero_()
+    reach = overlap.cumsum(dim=-1)  # reach[:, i, n - 1] = Σ_{j<n} |k_iᵀ k_j|
+    out = np.empty((keys.shape[0], len(sizes)))
+    for column, n in enumerate(sizes):
+        out[:, column] = reach[:, :n, n - 1].square().mean(dim=-1).numpy()
+    return out
+
+
 @torch.no_grad()
 def capacity_sweep(
     d_k: int | Sequence[int],
@@ -393,6 +418,11 @@ def capacity_sweep(
     * "top1": fraction of items whose read-out is closest (by dot product, which
       is cosine since the values have unit norm) to its own value among the N
       stored values; grows with d_v too (capacity ~ d_k d_v / 2 ln N).
+    * "aligned": the largest error any unit values could give, Hebbian: values
+      aligned with the signs of the crosstalk, so its terms add up instead of
+      averaging out: mean over items of (Σ_{j≠i} |k_jᵀ k_i|)². This is what a
+      guarantee for every choice of values must bound: it grows as N²/d_k
+      (``result.predicted_aligned``), so a guaranteed capacity grows only as √d_k.
 
     Keys: "random" draws them uniform on the unit sphere; "orthonormal" makes the
     first min(N, d_k) keys a random orthonormal basis: zero crosstalk up to N = d_k.
@@ -408,7 +438,7 @@ def capacity_sweep(
         n_items: a number of stored pairs N or a sequence of them (each >= 1).
         trials: independent memories per (d_k, N).
         keys: "random" or "orthonormal".
-        criterion: "mse", "worst" or "top1".
+        criterion: "mse", "worst", "top1" or "aligned" (keys only; ``rule`` is ignored).
         rule: "hebbian" (S += v kᵀ) or "delta" (S += β (v - S k) kᵀ, in write order).
         d_v: the value dimension; None uses d_v = d_k.
         seed: seeds the draws.

@@ -266,3 +266,27 @@ def test_redundant_heads_divide_the_error(n_heads):
 def test_bad_arguments_get_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+# --- aligned values: what a guarantee must bound ------------------------------------------
+
+
+def test_aligned_error_matches_its_prediction_and_grows_as_n_squared_over_d_k():
+    result = capacity_sweep([16, 64, 256], [5, 10, 40], trials=200, criterion="aligned")
+    np.testing.assert_allclose(result.measured, result.predicted_aligned, rtol=0.08)
+    # quadrupling N multiplies it by about 16 (N² / d_k), not by 4 as the average error does
+    ratio = result.measured[:, 2] / result.measured[:, 1]
+    assert np.all((ratio > 14) & (ratio < 20))
+
+
+def test_guaranteed_capacity_grows_as_sqrt_d_k_average_capacity_as_d_k():
+    def capacity(d_k, criterion):
+        sizes = np.arange(1, 140)
+        error = capacity_sweep(d_k, sizes, trials=30, criterion=criterion).measured[0]
+        return int(sizes[error <= 0.1].max())
+
+    aligned = [capacity(d, "aligned") for d in (64, 1024)]
+    average = [capacity(d, "mse") for d in (64, 1024)]
+    assert 3 <= aligned[1] / aligned[0] <= 5  # 16× d_k: about 4× (√16) the items
+    assert 12 <= average[1] / average[0] <= 20  # about 16×
+    assert aligned[1] < average[1] / 4
