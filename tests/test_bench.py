@@ -1,5 +1,6 @@
 """bench: drives every control across its range and reports percentiles."""
 
+import numpy as np
 import panel as pn
 import pytest
 
@@ -114,6 +115,7 @@ def test_the_reach_targets_measure_the_receptive_field_computations(monkeypatch)
     names = {t.name for t in bench_targets.TARGETS if t.dashboard == "receptive_fields"}
     assert names == {
         "(exact reach, any mask, 16,384 tokens x 32 layers)",
+        "(exact reach, random sparse mask, 16,384 tokens x 32 layers)",
         "(reach by distances, 1,048,576 tokens x 32 layers)",
     }
     monkeypatch.setattr(bench_targets, "REACH_TOKENS", 1024)
@@ -124,3 +126,6 @@ def test_the_reach_targets_measure_the_receptive_field_computations(monkeypatch)
     ]
     for row in rows:
         assert row["p50_ms"] > 0 and row["met"] is True
+    mask = bench_targets._random_sparse_mask(256)
+    assert mask.sum(axis=1).max() <= 10 and (mask.diagonal()).all()
+    assert not mask[np.triu_indices(256, 1)].any()  # causal
