@@ -423,3 +423,31 @@ def test_closed_form_arguments_are_checked():
         blocking_control_limit(0.5, 0.0)
     with pytest.raises(ValueError, match="start names 'C'"):
         compound_curve(3, {"A": 0.5}, 0.2, start={"C": 1.0})
+
+
+@pytest.mark.parametrize("rule", ["delta", "hebbian"])
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_the_memories_are_attnviz_memory_with_keys_sqrt_alpha_e_x(rule, name):
+    """The conditioning memories are the lesson's AssociativeMemory rules: stimulus X
+    has the key √α_X e_X, the US is the value (times β for the Hebbian rule, which has no
+    rate of its own in attnviz.memory), and V_X is the read-out S k_X."""
+    import torch
+
+    from attnviz.conditioning import expand_schedule
+    from attnviz.memory import write_all
+
+    experiment = EXPERIMENTS[name]
+    for group, schedule in experiment.groups.items():
+        result = run(name, rule=rule)[group]
+        trials = expand_schedule(schedule)
+        scale = np.sqrt([experiment.saliences[s] for s in result.stimuli])
+        keys = [[scale[i] * (s in t.stimuli) for i, s in enumerate(result.stimuli)] for t in trials]
+        rate = experiment.beta if rule == "hebbian" else 1.0
+        values = [[rate * experiment.lam * t.us] for t in trials]
+        states = write_all(
+            torch.tensor(keys, dtype=torch.float64),
+            torch.tensor(values, dtype=torch.float64),
+            rule,
+            beta=experiment.beta,
+        )  # (T + 1, 1, n)
+        np.testing.assert_allclose(states[:, 0].numpy() * scale, result.strengths, atol=1e-12)
