@@ -1,5 +1,6 @@
 """Lesson dashboards. Importing this package registers every one of them."""
 
+from attnviz.dashboards.associative_memory import AssociativeMemoryDashboard
 from attnviz.dashboards.attention_maps import AttentionMapsDashboard
 from attnviz.dashboards.head_jobs import HeadJobs
 from attnviz.dashboards.receptive_fields import ReceptiveFields
@@ -7,6 +8,7 @@ from attnviz.dashboards.registry import DashboardEntry, entries, get, register
 from attnviz.dashboards.soft_lookup import SoftLookup
 
 __all__ = [
+    "AssociativeMemoryDashboard",
     "AttentionMapsDashboard",
     "DashboardEntry",
     "HeadJobs",

@@ -1,0 +1,669 @@
+"""Lesson 05's dashboard: attention as Pavlovian conditioning.
+
+Three tabs, each a thin binding of widgets to ``attnviz.memory`` or
+``attnviz.conditioning`` and to builders of ``attnviz.plots``:
+
+* **Capacity**: ``memory.capacity_sweep`` for the chosen d_k, rule, keys and criterion,
+  measured against N up to the N slider (mean over ``TRIALS`` memories, ± one standard
+  deviation as a band), with the analytic curve the result carries for the criterion
+  (``predicted_mse`` = (N − 1)/d_k for "mse") dashed; beside it the curves of several
+  d_k against the load N/d_k, which collapse onto one.
+* **Memory player**: ``memory.write_all`` writes ``memory_items`` random unit
+  associations (k_i → v_i, d_v = d_k) one at a time; a player steps and scrubs through
+  t. The memory matrix S_t is drawn on a diverging scale, and per stored item the
+  retrieval error ‖S_t k_i − v_i‖: Hebbian crosstalk grows once t passes d_k, the
+  delta rule keeps the newest items exact and overwrites the old.
+* **Conditioning**: ``conditioning.run`` of a named experiment, or of a schedule typed
+  in its text form, under the delta rule (DeltaNet, equal to Rescorla–Wagner) and the
+  Hebbian memory side by side, with β, λ and the saliences of A, B and X.
+
+Every sweep is cached by its parameters, so returning to a setting costs nothing, and
+computes on one torch thread (see ``threads.py``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import panel as pn
+import param
+import torch
+
+from attnviz import conditioning, memory, plots
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
+from attnviz.dashboards.registry import register
+from attnviz.dashboards.threads import one_thread
+
+TRIALS = 20  # memories per (d_k, N) of a sweep: enough for a smooth mean and its spread
+N_POINTS = 24  # numbers of stored items N per capacity curve
+COLLAPSE_DIMS = (4, 8, 16, 32)  # the d_k drawn against the load N/d_k
+COLLAPSE_LOADS = tuple(np.arange(1, 13) / 3)  # N/d_k = 1/3 ... 4
+SEED = 0  # the draws of keys and values: the same memory for the same settings
+MEMORY_ITEMS = 48  # the player writes at most this many associations (3 x its largest d_k)
+MEMORY_DIMS = (4, 16)  # the player's d_k range
+SLIDER_STIMULI = ("A", "B", "X")  # the stimuli with a salience slider; others take the default
+DEFAULT_EXPERIMENT = "blocking"
+CRITERION_LABELS = {
+    "mse": "mean squared error ‖r − v‖²",
+    "worst": "worst item's ‖r − v‖²",
+    "top1": "top-1 accuracy",
+}
+RULE_LABELS = {
+    "delta": "delta rule (DeltaNet) = Rescorla–Wagner",
+    "hebbian": "Hebbian (linear attention)",
+}
+CONDITIONING_RULES = ("delta", "hebbian")  # left and right figure
+
+_SWEEP_NAMES = ("measured", "predicted")
+_COLLAPSE_NAMES = (*(f"d_k = {d}" for d in COLLAPSE_DIMS), "chosen")
+_FIRST = conditioning.EXPERIMENTS[DEFAULT_EXPERIMENT]
+
+
+def n_grid(n_max: int, d_k: int) -> np.ndarray:
+    """The numbers of items N a capacity curve measures: ``N_POINTS`` from 1 to ``n_max``,
+    and N = d_k itself when it is in range (where the marker stands)."""
+    sizes = np.round(np.linspace(1, n_max, N_POINTS)).astype(int)
+    if d_k <= n_max:
+        sizes = np.append(sizes, d_k)
+    return np.unique(sizes)
+
+
+@lru_cache(maxsize=256)
+def sweep(d_k: int, n_max: int, rule: str, keys: str, criterion: str) -> memory.CapacityResult:
+    """One d_k's capacity curve up to ``n_max`` items (cached, read-only)."""
+    with one_thread():
+        return memory.capacity_sweep(
+            d_k, n_grid(n_max, d_k), TRIALS, keys=keys, criterion=criterion, rule=rule, seed=SEED
+        )
+
+
+@lru_cache(maxsize=64)
+def collapse(rule: str, keys: str, criterion: str) -> tuple[memory.CapacityResult, ...]:
+    """The curves of ``COLLAPSE_DIMS`` at the loads ``COLLAPSE_LOADS`` (cached, read-only)."""
+    results = []
+    with one_thread():
+        for d_k in COLLAPSE_DIMS:
+            sizes = np.unique(np.maximum(1, np.round(np.array(COLLAPSE_LOADS) * d_k)).astype(int))
+            results.append(
+                memory.capacity_sweep(
+                    d_k, sizes, TRIALS, keys=keys, criterion=criterion, rule=rule, seed=SEED
+                )
+            )
+    return tuple(results)
+
+
+def predicted(result: memory.CapacityResult) -> np.ndarray | None:
+    """The analytic curve the result carries for its criterion (``predicted_mse`` ...), if any."""
+    curve = getattr(result, f"predicted_{result.criterion}", None)
+    return None if curve is None else np.asarray(curve)
+
+
+def unit_pairs(d_k: int, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_items`` random unit keys (N, d_k) and values (N, d_v = d_k), the first of one
+    seeded draw of ``MEMORY_ITEMS``: more items append to the same memory."""
+    generator = torch.Generator().manual_seed(SEED)
+    keys = torch.randn(MEMORY_ITEMS, d_k, generator=generator, dtype=torch.float64)
+    values = torch.randn(MEMORY_ITEMS, d_k, generator=generator, dtype=torch.float64)
+    keys = keys / keys.norm(dim=-1, keepdim=True)  # uniform on the unit sphere
+    values = values / values.norm(dim=-1, keepdim=True)
+    return keys[:n_items], values[:n_items]
+
+
+@lru_cache(maxsize=128)
+def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
+    """The memory after each write, and every item's retrieval error at each t (cached).
+
+    ``states``: (N + 1, d_v, d_k) from ``memory.write_all``; ``errors[t, i]`` =
+    ‖S_t k_i − v_i‖, (N + 1, N): item i read back from the memory after t writes.
+    """
+    keys, values = unit_pairs(d_k, n_items)
+    with one_thread():
+        states = memory.write_all(keys, values, rule)  # (N + 1, d_v, d_k)
+        reads = torch.einsum("tvk,ik->tiv", states, keys)  # S_t k_i, (N + 1, N, d_v)
+        errors = torch.linalg.vector_norm(reads - values, dim=-1)  # (N + 1, N)
+    return {"states": states.numpy(), "errors": errors.numpy()}
+
+
+def _largest_rate(run: conditioning.ConditioningResult) -> float:
+    """The largest β Σ_present α of a run's trials: at 2 or more the delta rule diverges."""
+    alpha = np.array([run.saliences[s] for s in run.stimuli])
+    return float(run.beta * (run.presence @ alpha).max(initial=0.0))
+
+
+def _clamp(dashboard_class, params: dict) -> tuple[dict, list[str]]:
+    """Numbers outside a parameter's bounds are moved to the nearest bound, with a note."""
+    notes = []
+    for name, value in list(params.items()):
+        parameter = dashboard_class.param[name] if name in dashboard_class.param else None
+        bounds = getattr(parameter, "bounds", None)
+        if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        low, high = bounds
+        clipped = value
+        if not np.isfinite(value):
+            clipped = parameter.default
+        elif low is not None and value < low:
+            clipped = low
+        elif high is not None and value > high:
+            clipped = high
+        if clipped != value:
+            params[name] = type(parameter.default)(clipped)
+            notes.append(f"{name} = {value} is out of range: using {params[name]}.")
+    return params, notes
+
+
+@register(
+    slug="associative_memory",
+    title="05 · Attention as Pavlovian conditioning",
+    description="Linear attention as an associative memory: its capacity against d_k, the "
+    "memory matrix written association by association, and conditioning experiments "
+    "(blocking, extinction, ...) under the delta rule and the Hebbian rule.",
+    lesson="05_pavlovian_conditioning",
+)
+class AssociativeMemoryDashboard(Dashboard):
+    """Capacity curves, a memory written step by step, and Pavlovian experiments."""
+
+    # capacity explorer
+    d_k = param.Integer(default=32, bounds=(2, 128), doc="key dimension")
+    n_items = param.Integer(default=128, bounds=(2, 256), doc="largest N stored")
+    rule = param.Selector(default="hebbian", objects=list(memory.SWEEP_RULES))
+    keys = param.Selector(default="random", objects=list(memory.KEY_KINDS))
+    criterion = param.Selector(default="mse", objects=list(memory.CRITERIA))
+    # memory player
+    memory_d_k = param.Integer(default=8, bounds=MEMORY_DIMS)
+    memory_items = param.Integer(default=24, bounds=(1, MEMORY_ITEMS))
+    memory_rule = param.Selector(default="hebbian", objects=list(memory.SWEEP_RULES))
+    t = param.Integer(default=8, bounds=(0, 24), doc="associations written")
+    # conditioning
+    experiment = param.Selector(default=DEFAULT_EXPERIMENT, objects=list(conditioning.EXPERIMENTS))
+    schedule = param.String(default=_FIRST.schedules["experimental"], precedence=-1)
+    beta = param.Number(default=_FIRST.beta, bounds=(0.01, 1.0), step=0.01)
+    lam = param.Number(default=_FIRST.lam, bounds=(0.0, 2.0), step=0.05)
+    salience_A = param.Number(default=_FIRST.saliences["A"], bounds=(0.01, 1.0), step=0.01)
+    salience_B = param.Number(default=_FIRST.saliences["B"], bounds=(0.01, 1.0), step=0.01)
+    salience_X = param.Number(default=conditioning.DEFAULT_SALIENCE, bounds=(0.01, 1.0), step=0.01)
+
+    widget_options = {
+        "d_k": {"name": "d_k (key dimension)"},
+        "n_items": {"name": "N, items stored (up to)"},
+        "rule": {"type": pn.widgets.RadioButtonGroup, "name": "rule"},
+        "keys": {"type": pn.widgets.RadioButtonGroup, "name": "keys"},
+        "criterion": {"type": pn.widgets.RadioButtonGroup, "name": "criterion"},
+        "memory_d_k": {"name": "d_k (key dimension)"},
+        "memory_items": {"name": "N, associations to write"},
+        "memory_rule": {"type": pn.widgets.RadioButtonGroup, "name": "rule"},
+        "t": {
+            "type": pn.widgets.Player,
+            "name": "t, associations written",
+            "interval": 600,
+            "loop_policy": "once",
+            "show_loop_controls": False,
+            "visible_buttons": ["first", "previous", "reverse", "pause", "play", "next", "last"],
+            "width": CONTROL_WIDTH - 10,
+        },
+        "experiment": {"name": "experiment"},
+        "beta": {"name": "β, learning rate of the US"},
+        "lam": {"name": "λ, US magnitude"},
+        "salience_A": {"name": "α_A, salience of A"},
+        "salience_B": {"name": "α_B, salience of B"},
+        "salience_X": {"name": "α_X, salience of X"},
+    }
+
+    def __init__(self, **params):
+        """Any parameter may be preset; numbers out of range are clamped (the status says
+        so). Choosing an ``experiment`` loads its schedule, β, λ and saliences unless they
+        are given too."""
+        params = dict(params)
+        t = params.pop("t", None)  # its range is 0..memory_items: fitted below
+        params, clamped = _clamp(type(self), params)
+        given = set(params)
+        super().__init__(**params)
+        self._ready = False
+        self._fitting = False
+        self._loading = False
+        self._presented: set[str] = set(conditioning.EXPERIMENTS[self.experiment].saliences)
+        # notes on preset values stay until the first control moves
+        self._notes: dict[str, list[str]] = {
+            "preset": clamped,
+            "capacity": [],
+            "memory": [],
+            "conditioning": [],
+        }
+        self._status = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 10))
+        self._schedule_input = pn.widgets.TextInput.from_param(
+            self.param.schedule,
+            name="schedule (experimental group; Enter runs it)",
+            width=CONTROL_WIDTH - 20,
+        )
+        self._build_views()
+        # the experiment's own settings, except those the caller chose
+        if "experiment" in given:
+            self._load_experiment(keep=given)
+        self._fit_player(self.t if t is None else t)
+        if t is not None and self.t != t:
+            self._notes["preset"].append(f"t = {t} is out of range: using {self.t}.")
+        self.param.watch(
+            lambda *_: self._update_capacity(), ["d_k", "n_items", "rule", "keys", "criterion"]
+        )
+        self.param.watch(self._memory_changed, ["memory_d_k", "memory_items", "memory_rule"])
+        self.param.watch(lambda *_: self._fitting or self._draw_memory(), ["t"])
+        self.param.watch(
+            self._conditioning_changed,
+            ["experiment", "schedule", "beta", "lam", *(f"salience_{s}" for s in SLIDER_STIMULI)],
+        )
+        self._update_capacity()
+        self._draw_memory()
+        self._update_conditioning()
+        self._ready = True
+
+    # -- views -------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self._capacity_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._memory_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._conditioning_readout = pn.pane.Markdown("", margin=(0, 10), width=720)
+        self._capacity = plots.BandCurves(
+            _SWEEP_NAMES,
+            title="recall against N, the number of stored items",
+            x_label="N, items stored",
+            dashed=("predicted",),
+            colors={"measured": plots.SCORE_COLORS[0], "predicted": "#000000"},
+        )
+        self._collapse = plots.BandCurves(
+            _COLLAPSE_NAMES,
+            title="against the load N/d_k, the curves collapse",
+            x_label="load N / d_k",
+            colors={"chosen": "#000000"},
+        )
+        self._matrix = plots.SignedHeatmap(
+            np.zeros((1, 1)),
+            title="memory S_t (d_v × d_k)",
+            x_label="key coordinate",
+            y_label="value coordinate",
+            value_label="S",
+        )
+        self._item_errors = plots.ItemBars(
+            title="retrieval error per stored item ‖S_t k_i − v_i‖",
+            x_label="item i (in write order)",
+            y_label="‖S_t k_i − v_i‖",
+        )
+        self._error_curve = plots.Curves(
+            {"mean error of the items written": (np.zeros(0), np.zeros(0))},
+            title="mean retrieval error as the memory fills",
+            x_label="t, associations written",
+            y_label="mean ‖S_t k_i − v_i‖",
+            marker_label="now",
+            legend_location="bottom_right",
+            width=460,
+            height=260,
+        )
+        self._strengths = {
+            rule: plots.StrengthCurves(title=RULE_LABELS[rule]) for rule in CONDITIONING_RULES
+        }
+
+    @property
+    def figures(self) -> dict:
+        return {
+            "capacity": self._capacity.figure,
+            "collapse": self._collapse.figure,
+            "memory": self._matrix.figure,
+            "item_errors": self._item_errors.figure,
+            "error_curve": self._error_curve.figure,
+            "delta": self._strengths["delta"].figure,
+            "hebbian": self._strengths["hebbian"].figure,
+        }
+
+    @property
+    def controls(self) -> dict[str, pn.widgets.Widget]:
+        """Every control, by parameter name; a salience slider only while its stimulus is
+        in the schedule (the typed schedule text is not here: see ``schedule_input``)."""
+        controls = {
+            name: widget
+            for name, widget in self._controls.items()
+            if not name.startswith("salience_")
+        }
+        for stimulus in SLIDER_STIMULI:
+            if stimulus in self._presented:
+                controls[f"salience_{stimulus}"] = self._controls[f"salience_{stimulus}"]
+        return controls
+
+    @property
+    def schedule_input(self) -> pn.widgets.TextInput:
+        """The text box of the experimental group's schedule."""
+        return self._schedule_input
+
+    @property
+    def status(self) -> str:
+        """The status line's text ('' when there is nothing to say)."""
+        return self._status.object if self._status.visible else ""
+
+    def _note(self, section: str, notes: list[str]) -> None:
+        self._notes[section] = notes
+        if self._ready:
+            self._notes["preset"] = []
+        shown = [note for part in self._notes.values() for note in part]
+        self._status.object = "  \n".join(shown)
+        self._status.visible = bool(shown)
+
+    # -- capacity ----------------------------------------------------------------------
+    def _update_capacity(self) -> None:
+        notes = []
+        try:
+            result = sweep(self.d_k, self.n_items, self.rule, self.keys, self.criterion)
+            curves = collapse(self.rule, self.keys, self.criterion)
+            self._draw_capacity(result, curves)
+        except Exception as error:  # a dashboard never dies on a control value
+            notes.append(f"Could not compute the capacity curve: {error}")
+        self._note("capacity", notes)
+
+    def _draw_capacity(self, result: memory.CapacityResult, curves) -> None:
+        n = result.n_items
+        mean, sd = result.measured[0], result.spread[0]
+        series = {"measured": (n, mean, mean - sd, mean + sd)}
+        analytic = predicted(result)
+        labels = {"measured": f"measured, ± sd over {result.trials} memories"}
+        if analytic is not None:
+            series["predicted"] = (n, analytic[0])
+            labels["predicted"] = "(N − 1)/d_k" if result.criterion == "mse" else "predicted"
+        chosen = {"chosen": (result.load[0], mean)}
+        for d_k, curve in zip(COLLAPSE_DIMS, curves, strict=True):
+            if d_k != self.d_k:  # the chosen one is drawn from its own sweep
+                chosen[f"d_k = {d_k}"] = (curve.load[0], curve.measured[0])
+        y_label = CRITERION_LABELS.get(result.criterion, result.criterion)
+        with self._hold():
+            self._capacity.update(series, labels=labels)
+            self._capacity.mark(self.d_k if self.d_k <= self.n_items else None)
+            self._collapse.update(
+                chosen, labels={"chosen": f"d_k = {self.d_k} (chosen)"}, highlight="chosen"
+            )
+            self._collapse.mark(1.0)
+            for fig in (self._capacity.figure, self._collapse.figure):
+                if fig.yaxis[0].axis_label != y_label:
+                    fig.yaxis[0].axis_label = y_label
+            self._capacity.figure.title.text = (
+                f"{result.rule}, {result.keys} keys, d_k = {self.d_k}: recall against N"
+            )
+        self._capacity_readout.object = self._capacity_text(result, analytic)
+
+    def _capacity_text(self, result: memory.CapacityResult, analytic) -> str:
+        n = result.n_items
+        last = len(n) - 1
+        name = CRITERION_LABELS.get(result.criterion, result.criterion)
+        text = (
+            f"**d_k = {self.d_k}, N = {n[last]}** (load N/d_k = {result.load[0, last]:.2f}), "
+            f"{result.rule}, {result.keys} keys: {name} **{result.measured[0, last]:.3f}** "
+            f"± {result.spread[0, last]:.3f}"
+        )
+        if analytic is not None:
+            text += f" (predicted {analytic[0, last]:.3f})"
+        text += f"; SNR d_k/(N − 1) = **{result.snr[0, last]:.3f}**."
+        if self.d_k <= n[last]:
+            at = int(np.searchsorted(n, self.d_k))
+            text += (
+                f" At N = d_k = {self.d_k}: {result.measured[0, at]:.3f}, "
+                f"SNR {result.snr[0, at]:.3f}."
+            )
+        return text
+
+    # -- memory player -----------------------------------------------------------------
+    def _fit_player(self, t: int) -> None:
+        """Give the player the range 0..N and put it at ``t``, clamped to that range."""
+        n = int(self.memory_items)
+        value = int(np.clip(t, 0, n)) if np.isfinite(t) else n
+        self._fitting = True  # one redraw, by the caller
+        try:
+            if n > self.param.t.bounds[1]:  # widen first, then move; narrow after moving
+                self.param.t.bounds = (0, n)
+                self.t = value
+            else:
+                self.t = value
+                self.param.t.bounds = (0, n)
+        finally:
+            self._fitting = False
+
+    def _memory_changed(self, *events) -> None:
+        old_n = next((e.old for e in events if e.name == "memory_items"), self.memory_items)
+        self._fit_player(self.memory_items if self.t >= old_n else self.t)
+        self._draw_memory()
+
+    def _draw_memory(self) -> None:
+        notes = []
+        try:
+            self._draw_memory_views()
+        except Exception as error:  # a dashboard never dies on a control value
+            notes.append(f"Could not draw the memory: {error}")
+        self._note("memory", notes)
+
+    def _draw_memory_views(self) -> None:
+        n, d_k = int(self.memory_items), int(self.memory_d_k)
+        t = int(np.clip(self.t, 0, n))
+        record = recording(d_k, n, self.memory_rule)
+        states, errors = record["states"], record["errors"]
+        written = errors[t, :t]  # the items stored so far, read back now
+        history = np.array([errors[s, :s].mean() for s in range(1, n + 1)])  # (N,)
+        with self._hold():
+            self._matrix.update(states[t], limit=float(np.abs(states).max()))
+            self._matrix.figure.title.text = f"S_t after t = {t} of {n} writes"
+            self._item_errors.update(written, n, highlight=t - 1 if t else None)
+            self._item_errors.mark(d_k - 0.5 if d_k < n else None)
+            self._error_curve.update(
+                "mean error of the items written", np.arange(1, n + 1), history
+            )
+            self._error_curve.mark(
+                "mean error of the items written",
+                t if t else None,
+                float(history[t - 1]) if t else None,
+            )
+        mean = f"{written.mean():.3f}" if t else "—"
+        newest = f"; the newest item {written[-1]:.3f}, the oldest {written[0]:.3f}" if t else ""
+        self._memory_readout.object = (
+            f"**t = {t} of {n}** written ({self.memory_rule}, d_k = {d_k}; the dashed line "
+            f"is d_k): mean error ‖S_t k_i − v_i‖ of the stored items **{mean}**{newest}."
+        )
+
+    # -- conditioning ------------------------------------------------------------------
+    def _load_experiment(self, keep=frozenset()) -> None:
+        """Set the schedule, β, λ and saliences to the chosen experiment's."""
+        experiment = conditioning.EXPERIMENTS[self.experiment]
+        values = {
+            "schedule": experiment.schedules[next(iter(experiment.groups))],
+            "beta": experiment.beta,
+            "lam": experiment.lam,
+            **{f"salience_{s}": a for s, a in experiment.saliences.items() if s in SLIDER_STIMULI},
+        }
+        values = {k: v for k, v in values.items() if k not in keep}
+        values, _ = _clamp(type(self), values)
+        self._loading = True
+        try:
+            self.param.update(values)
+        finally:
+            self._loading = False
+
+    def _conditioning_changed(self, *events) -> None:
+        if self._loading:
+            return
+        if any(e.name == "experiment" for e in events):
+            self._load_experiment()
+        self._update_conditioning()
+
+    def _saliences(self, stimuli) -> dict[str, float]:
+        """α per stimulus: the sliders' for A, B and X, the module's default for the rest."""
+        return {
+            s: getattr(self, f"salience_{s}")
+            if s in SLIDER_STIMULI
+            else conditioning.DEFAULT_SALIENCE
+            for s in stimuli
+        }
+
+    def conditioning_target(self) -> conditioning.Experiment | str:
+        """What ``conditioning.run`` is given: the experiment's name, or an Experiment with
+        the typed schedule as its first group (its other groups kept). Raises ValueError
+        for a schedule that does not parse."""
+        experiment = conditioning.EXPERIMENTS[self.experiment]
+        first = next(iter(experiment.groups))
+        typed = conditioning.parse_schedule(self.schedule)
+        if conditioning.format_schedule(typed) == experiment.schedules[first]:
+            return experiment.name
+        groups = {**experiment.groups, first: typed}
+        found = {s for g in groups.values() for p in g for tr in p.trials for s in tr.stimuli}
+        stimuli = [s for s in SLIDER_STIMULI if s in found] + sorted(found - set(SLIDER_STIMULI))
+        focus = experiment.focus if experiment.focus in stimuli else stimuli[0]
+        return conditioning.Experiment(
+            f"{experiment.name}, your schedule",
+            experiment.claim,
+            groups,
+            self._saliences(stimuli),
+            self.beta,
+            self.lam,
+            focus,
+        )
+
+    def conditioning_results(self) -> dict[str, conditioning.ExperimentResult]:
+        """``conditioning.run`` of what is shown, per rule ("delta", "hebbian")."""
+        target = self.conditioning_target()
+        if isinstance(target, str):
+            stimuli = conditioning.EXPERIMENTS[target].saliences
+            options = dict(saliences=self._saliences(stimuli), beta=self.beta, lam=self.lam)
+        else:
+            options = {}
+        return {rule: conditioning.run(target, rule=rule, **options) for rule in CONDITIONING_RULES}
+
+    def _update_conditioning(self) -> None:
+        notes = []
+        try:
+            results = self.conditioning_results()
+        except (ValueError, TypeError) as error:  # a typed schedule that does not parse
+            notes.append(f"schedule: {error}")
+            self._note("conditioning", notes)
+            return
+        except Exception as error:  # a dashboard never dies on a control value
+            self._note("conditioning", [f"Could not run the experiment: {error}"])
+            return
+        first = next(iter(results.values()))
+        stimuli = next(iter(first.groups.values())).stimuli
+        self._presented = {
+            s for group in first.groups.values() for trial in group.trials for s in trial.stimuli
+        }
+        others = sorted(self._presented - set(SLIDER_STIMULI))
+        if others:
+            notes.append(
+                f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} no slider: "
+                f"salience α = {conditioning.DEFAULT_SALIENCE}."
+            )
+        rate = max(_largest_rate(run) for run in first.groups.values())
+        if rate >= 2:  # conditioning's stability condition: the error grows by |1 − β Σα|
+            notes.append(f"β Σα = {rate:.2f} ≥ 2 on a compound: the delta rule diverges.")
+        try:
+            self._draw_conditioning(results, stimuli)
+        except Exception as error:  # a dashboard never dies on a control value
+            notes.append(f"Could not draw the experiment: {error}")
+        for s in SLIDER_STIMULI:
+            widget = self._controls[f"salience_{s}"]
+            if widget.visible != (s in self._presented):
+                widget.visible = s in self._presented
+        self._note("conditioning", notes)
+
+    def _draw_conditioning(self, results, stimuli) -> None:
+        with self._hold():
+            for rule, result in results.items():
+                groups = list(result.groups)
+                first = result.groups[groups[0]]
+                curves = [
+                    (group, s, run.strength(s))
+                    for group, run in result.groups.items()
+                    for s in run.stimuli
+                    if any(s in trial.stimuli for trial in run.trials)
+                ]
+                phases = [
+                    (start, phase.name or f"phase {i + 1}")
+                    for i, (start, phase) in enumerate(
+                        zip(first.phase_starts[:-1], first.schedule, strict=True)
+                    )
+                ]
+                self._strengths[rule].update(curves, stimuli=stimuli, groups=groups, phases=phases)
+        self._conditioning_readout.object = self._conditioning_text(results)
+
+    def _conditioning_text(self, results) -> str:
+        delta = results["delta"]
+        experiment = delta.experiment
+        stimuli = next(iter(delta.groups.values())).stimuli
+        lines = [
+            f"**{experiment.name}**: {experiment.claim}",
+            "",
+            "| group | rule | " + " | ".join(f"final V_{s}" for s in stimuli) + " |",
+            "|---|---|" + "---:|" * len(stimuli),
+        ]
+        for group in delta.groups:
+            for rule, result in results.items():
+                final = result[group].final(3)
+                cells = " | ".join(f"{final[s]:.3f}" for s in stimuli)
+                lines.append(f"| {group} | {rule} | {cells} |")
+        schedules = "; ".join(
+            f"{g}: {conditioning.format_schedule(s)}" for g, s in experiment.groups.items()
+        )
+        lines.append(f"\nschedules — {schedules}. β = {self.beta:.2f}, λ = {self.lam:.2f}.")
+        return "\n".join(lines)
+
+    # -- the Viewer protocol -----------------------------------------------------------
+    def __panel__(self):
+        pane = dict(sizing_mode="fixed")
+        c = self._controls
+
+        def column(*widgets):
+            return pn.Column(*map(_labelled, widgets), width=CONTROL_WIDTH)
+
+        capacity = pn.Row(
+            column(c["d_k"], c["n_items"], c["rule"], c["keys"], c["criterion"]),
+            pn.Column(
+                self._capacity_readout,
+                pn.FlexBox(
+                    pn.pane.Bokeh(self._capacity.figure, **pane),
+                    pn.pane.Bokeh(self._collapse.figure, **pane),
+                    max_width=960,
+                ),
+            ),
+        )
+        player = pn.Row(
+            column(c["memory_d_k"], c["memory_items"], c["memory_rule"], c["t"]),
+            pn.Column(
+                self._memory_readout,
+                pn.FlexBox(
+                    pn.pane.Bokeh(self._matrix.figure, **pane),
+                    pn.Column(
+                        pn.pane.Bokeh(self._item_errors.figure, **pane),
+                        pn.pane.Bokeh(self._error_curve.figure, **pane),
+                        margin=0,
+                    ),
+                    max_width=960,
+                ),
+            ),
+        )
+        conditioning_tab = pn.Row(
+            column(
+                c["experiment"],
+                self._schedule_input,
+                c["beta"],
+                c["lam"],
+                *(c[f"salience_{s}"] for s in SLIDER_STIMULI),
+            ),
+            pn.Column(
+                pn.FlexBox(
+                    *(pn.pane.Bokeh(v.figure, **pane) for v in self._strengths.values()),
+                    max_width=960,
+                ),
+                self._conditioning_readout,
+            ),
+        )
+        tabs = pn.Tabs(
+            ("Capacity", capacity),
+            ("Memory player", player),
+            ("Conditioning", conditioning_tab),
+            dynamic=False,
+        )
+        return pn.Column(self._header(), self._status, tabs)
+
+
+def app(**defaults) -> AssociativeMemoryDashboard:
+    """Lesson 05's dashboard, any parameter preset, e.g. ``app(d_k=64, rule="delta",
+    experiment="extinction")``."""
+    return AssociativeMemoryDashboard(**defaults)
