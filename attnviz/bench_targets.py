@@ -196,6 +196,27 @@ def _reach_by_distances() -> float:
     return elapsed
 
 
+# Issue #5: d_k in {16, 32, ..., 512}, 20 values of N, 50 trials each; N runs from 2 to 512,
+# geometrically (loads N / d_k from 1/256 to 32), Hebbian writes, relative MSE, d_v = d_k.
+CAPACITY_DIMS = (16, 32, 64, 128, 256, 512)
+CAPACITY_ITEMS = tuple(int(n) for n in np.round(np.geomspace(2, 512, 20)))
+CAPACITY_TRIALS = 50
+
+
+def _capacity_sweep() -> float:
+    from attnviz.memory import capacity_sweep
+
+    capacity_sweep(16, [1, 2], trials=2)  # torch's first matmuls pay a one-off setup
+    started = time.perf_counter()
+    result = capacity_sweep(CAPACITY_DIMS, CAPACITY_ITEMS, trials=CAPACITY_TRIALS)
+    elapsed = time.perf_counter() - started
+    if result.measured.shape != (len(CAPACITY_DIMS), len(CAPACITY_ITEMS)):
+        raise RuntimeError(f"the sweep measured {result.measured.shape}, not 6 x 20")
+    if not np.allclose(result.measured, result.predicted_mse, rtol=0.25, atol=0.02):
+        raise RuntimeError("the sweep's errors are far from (N - 1) / d_k")
+    return elapsed
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         name="(train: induction head forms, cold start)",
@@ -238,6 +259,13 @@ TARGETS: tuple[Target, ...] = (
         target_ms=1_000.0,
         measure=_reach_by_distances,
         issue=4,
+    ),
+    Target(
+        name="(capacity sweep: 6 d_k x 20 N x 50 trials)",
+        dashboard="associative_memory",
+        target_ms=1_000.0,
+        measure=_capacity_sweep,
+        issue=5,
     ),
 )
 

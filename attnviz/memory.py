@@ -348,36 +348,43 @@ def _measure(
         writes = torch.linalg.solve_triangular(
             system, beta * values, upper=False, unitriangular=True
         )  # (trials, N, d_v)
-    reads = torch.empty_like(values)  # (trials, N, d_v), rows :N hold the read-outs
     out = np.empty((trials, len(sizes)))
     d_k, d_v = keys.shape[-1], values.shape[-1]
     # small d_k: read through the memory itself, S = Σ_j u_j k_jᵀ (d_v x d_k), which
     # costs N d_k d_v per size instead of N² (d_k + d_v) for all sizes through K Kᵀ
     through_state = gram is None and 2 * int(sizes.sum()) * d_k * d_v < n_max**2 * (d_k + 2 * d_v)
-    state = torch.zeros(trials, d_v, d_k)  # (trials, d_v, d_k)
+    if through_state:
+        state = torch.zeros(trials, d_v, d_k)  # (trials, d_v, d_k)
+        done = 0
+        for column, n in enumerate(sizes):
+            state.baddbmm_(writes[:, done:n].mT, keys[:, done:n])  # the writes done..n-1
+            reads = torch.bmm(keys[:, :n], state.mT)  # S k_i, (trials, n, d_v)
+            out[:, column] = _score(reads, values[:, :n], criterion)
+            done = n
+        return out
+    reads = torch.empty_like(values)  # (trials, N, d_v), rows :n hold the read-outs
     done = 0
     for column, n in enumerate(sizes):
-        if through_state:
-            state += writes[:, done:n].mT @ keys[:, done:n]  # the writes done..n-1
-            torch.matmul(keys[:, :n], state.mT, out=reads[:, :n])  # S k_i, (trials, N, d_v)
-        elif gram is None:
-            block = keys[:, done:n] @ keys[:, :n].mT  # rows done..n-1 of K Kᵀ, (trials, Δ, N)
+        if gram is None:
+            block = torch.bmm(keys[:, done:n], keys[:, :n].mT)  # rows done..n-1 of K Kᵀ
         else:
-            block = gram[:, done:n, :n]
-        if not through_state:
-            if done:  # old items hear the new writes: G[:done, done:n] = block[..., :done]ᵀ
-                reads[:, :done] += block[:, :, :done].mT @ writes[:, done:n]
-            reads[:, done:n] = block @ writes[:, :n]  # the new items hear every write
+            block = gram[:, done:n, :n]  # (trials, Δ, n)
+        if done:  # old items hear the new writes: G[:done, done:n] = block[..., :done]ᵀ
+            reads[:, :done].baddbmm_(block[:, :, :done].mT, writes[:, done:n])
+        reads[:, done:n] = torch.bmm(block, writes[:, :n])  # the new items hear every write
+        out[:, column] = _score(reads[:, :n], values[:, :n], criterion)
         done = n
-        if criterion == "top1":
-            scores = reads[:, :n] @ values[:, :n].mT  # (trials, N, N), r_iᵀ v_l
-            hits = scores.argmax(dim=-1) == torch.arange(n)  # (trials, N)
-            out[:, column] = hits.float().mean(dim=-1).numpy()
-        else:
-            errors = torch.linalg.vector_norm(reads[:, :n] - values[:, :n], dim=-1) ** 2
-            per_trial = errors.mean(dim=-1) if criterion == "mse" else errors.amax(dim=-1)
-            out[:, column] = per_trial.numpy()  # (trials,)
     return out
+
+
+def _score(reads: torch.Tensor, values: torch.Tensor, criterion: str) -> np.ndarray:
+    """Per-trial criterion of read-outs (trials, n, d_v) against the stored values."""
+    if criterion == "top1":
+        scores = reads @ values.mT  # (trials, n, n), r_iᵀ v_l
+        hits = scores.argmax(dim=-1) == torch.arange(reads.shape[1])  # (trials, n)
+        return hits.float().mean(dim=-1).numpy()
+    errors = (reads - values).square_().sum(dim=-1)  # ‖r_i - v_i‖², (trials, n)
+    return (errors.mean(dim=-1) if criterion == "mse" else errors.amax(dim=-1)).numpy()
 
 
 def _aligned(keys: torch.Tensor, sizes: np.ndarray) -> np.ndarray:
