@@ -1565,13 +1565,14 @@ class StrengthCurves:
 
     def update(
         self,
-        curves: Sequence[tuple[str, str, np.ndarray]],
+        curves: Sequence[tuple],
         *,
         stimuli: Sequence[str],
         groups: Sequence[str],
         phases: Sequence[tuple[int, str]] = (),
     ) -> None:
-        """Draw ``curves``, each ``(group, stimulus, strengths)`` over trials 0..T.
+        """Draw ``curves``, each ``(group, stimulus, strengths)`` over trials 0..T, or
+        ``(group, stimulus, strengths, first_trial)`` to start a curve later on the axis.
 
         ``stimuli`` and ``groups`` fix the colours and dashes; ``phases`` are
         ``(first trial, name)`` of the phases to mark. A single group is not named in
@@ -1580,9 +1581,9 @@ class StrengthCurves:
         colors = stimulus_colors(stimuli)
         groups = list(groups)
         xs, ys, color, dash, label, stimulus, group = ([] for _ in range(7))
-        for group_name, name, values in curves:
+        for group_name, name, values, *start in curves:
             values = np.asarray(values, dtype=np.float64)
-            xs.append(np.arange(values.size, dtype=np.float64))
+            xs.append(np.arange(values.size, dtype=np.float64) + (start[0] if start else 0))
             ys.append(values)
             color.append(colors[name])
             dash.append(GROUP_DASHES[groups.index(group_name) % len(GROUP_DASHES)])

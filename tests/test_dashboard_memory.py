@@ -203,6 +203,8 @@ def test_delta_rule_shows_blocking_hebbian_does_not():
     data = dashboard._strengths["delta"].source.data
     dashes = dict(zip(data["group"], data["dash"], strict=True))
     assert dashes == {"experimental": "solid", "control": "dashed"}  # the control dashed
+    starts = {g: xs[0] for g, xs in zip(data["group"], data["xs"], strict=True)}
+    assert starts == {"experimental": 0.0, "control": 20.0}  # the compound phases line up
     colors = {s: c for s, c in zip(data["stimulus"], data["color"], strict=True)}
     other = dashboard._strengths["hebbian"].source.data
     assert colors == dict(zip(other["stimulus"], other["color"], strict=True))

@@ -568,8 +568,10 @@ class AssociativeMemoryDashboard(Dashboard):
             for rule, result in results.items():
                 groups = list(result.groups)
                 first = result.groups[groups[0]]
+                # a control group's trials end where the experimental group's do: its
+                # phases line up with the experimental group's last phases
                 curves = [
-                    (group, s, run.strength(s))
+                    (group, s, run.strength(s), max(0, first.n_trials - run.n_trials))
                     for group, run in result.groups.items()
                     for s in run.stimuli
                     if any(s in trial.stimuli for trial in run.trials)
