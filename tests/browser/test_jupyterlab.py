@@ -174,6 +174,19 @@ def receptive_fields_works(page, outputs) -> None:
     expect(readout).to_contain_text("dilated", timeout=15_000)
 
 
+def associative_memory_works(page, outputs) -> None:
+    """Lesson 05: the capacity tab's readout; the delta rule rewrites it; a tab switch shows
+    the conditioning simulator."""
+    readout = outputs.locator("p", has_text="SNR d_k/(N − 1)").first
+    expect(readout).to_contain_text("hebbian, random keys")
+    delta = outputs.locator(".bk-btn", has_text="delta").first
+    delta.scroll_into_view_if_needed()
+    delta.click()
+    expect(readout).to_contain_text("delta, random keys", timeout=15_000)
+    outputs.locator(".bk-tab", has_text="Conditioning").click()
+    expect(outputs.locator("table").first).to_contain_text("final V_B", timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Lesson:
     """A lesson notebook, the dashboard its last cells show, and how to try that dashboard."""
@@ -193,6 +206,9 @@ LESSONS = [
     Lesson("02_reading_attention_maps.ipynb", "AttentionMapsDashboard", 5, attention_maps_works),
     Lesson("03_heads_with_jobs.ipynb", "HeadJobs", 4, head_jobs_works),
     Lesson("04_receptive_fields.ipynb", "ReceptiveFields", 4, receptive_fields_works),
+    Lesson(
+        "05_pavlovian_conditioning.ipynb", "AssociativeMemoryDashboard", 7, associative_memory_works
+    ),
 ]
 
 
