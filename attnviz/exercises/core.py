@@ -38,7 +38,8 @@ class Solution:
     answer: Answer
     explanation: str  # why, with the computed numbers; markdown that also reads as plain text
     tolerance: float = 0.0  # for numbers: |answer - expected| <= tolerance counts as right
-    # tempting wrong answers: (the answer, what it misses); numbers match within tolerance
+    # tempting wrong answers: (the answer, what it misses); numbers match within tolerance.
+    # The answer is judged first, so a "mistake" that equals it for some parameters is unused.
     mistakes: tuple[tuple[Answer, str], ...] = ()
 
 

@@ -217,25 +217,21 @@ def _lag_layers(window: int, lag: int) -> Solution:
             "Below that the gradient from the token it needs is exactly zero: no training "
             "can find it. The next cells train both depths and look at the gradient."
         ),
-        mistakes=tuple(
-            (wrong, why)
-            for wrong, why in (
-                (
-                    -(-lag // window),
-                    f"{window} keys a layer, but one of them is the query itself: a layer "
-                    f"reaches {per} tokens back, not {window}.",
-                ),
-                (
-                    lag,
-                    "One layer per token back is a chain of previous-token hops; each hop "
-                    f"can jump up to {per} tokens.",
-                ),
-                (
-                    1,
-                    f"One layer sees only {per} tokens back; the token {lag} places back is "
-                    "outside its mask, so its information cannot arrive.",
-                ),
-            )
-            if wrong != answer
+        mistakes=(
+            (
+                -(-lag // window),
+                f"{window} keys a layer, but one of them is the query itself: a layer "
+                f"reaches {per} tokens back, not {window}.",
+            ),
+            (
+                lag,
+                "One layer per token back is a chain of previous-token hops; each hop "
+                f"can jump up to {per} tokens.",
+            ),
+            (
+                1,
+                f"One layer sees only {per} tokens back; the token {lag} places back is "
+                "outside its mask, so its information cannot arrive.",
+            ),
         ),
     )

@@ -190,15 +190,11 @@ def _forget_half(alpha: float) -> Solution:
             "The memory now favours the recent past, a half-life set by α: what gated "
             "linear attention, RetNet and Mamba-2 learn to tune."
         ),
-        mistakes=tuple(
-            (wrong, why)
-            for wrong, why in (
-                (
-                    round(0.5 / (1 - alpha)),
-                    "Forgetting multiplies: α^n, not a fixed 1 − α taken off per write.",
-                ),
-                (math.floor(half_life), "Round up: the first whole count past ln ½ / ln α."),
-            )
-            if wrong != writes
+        mistakes=(
+            (
+                round(0.5 / (1 - alpha)),
+                "Forgetting multiplies: α^n, not a fixed 1 − α taken off per write.",
+            ),
+            (math.floor(half_life), "Round up: the first whole count past ln ½ / ln α."),
         ),
     )
