@@ -243,6 +243,39 @@ class AssociativeMemory:
         )
 
 
+def random_pairs(
+    n_items: int, d_k: int, d_v: int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_items`` keys (N, d_k) and values (N, d_v) uniform on their unit spheres, float64,
+    from a generator seeded with ``seed`` (lesson 05). d_v defaults to d_k. (Draw the most
+    you need once and slice: torch's normal draws of other sizes are not prefixes.)"""
+    n_items = check_int("n_items", n_items, low=1)
+    d_k = check_int("d_k", d_k, low=1)
+    d_v = d_k if d_v is None else check_int("d_v", d_v, low=1)
+    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    pairs = torch.randn(n_items, d_k + d_v, generator=generator, dtype=torch.float64)
+    return _normalized(pairs[:, :d_k]), _normalized(pairs[:, d_k:])
+
+
+def retrieval_errors(states: Any, keys: Any, values: Any) -> torch.Tensor:
+    """``errors[t, i] = ‖S_t k_i − v_i‖``: each stored item read back from each state of
+    ``write_all`` (N + 1, d_v, d_k), for keys (N, d_k) and values (N, d_v) (lesson 05)."""
+    states = _finite_tensor("states", states)
+    keys, values = _finite_tensor("keys", keys), _finite_tensor("values", values)
+    if states.dim() != 3 or keys.dim() != 2 or values.dim() != 2:
+        raise ValueError(
+            "states, keys and values must have shapes (T, d_v, d_k), (N, d_k) and (N, d_v); "
+            f"got {tuple(states.shape)}, {tuple(keys.shape)} and {tuple(values.shape)}"
+        )
+    if states.shape[1:] != (values.shape[1], keys.shape[1]) or len(keys) != len(values):
+        raise ValueError(
+            f"states {tuple(states.shape)} do not match keys {tuple(keys.shape)} and values "
+            f"{tuple(values.shape)}: expected (T, d_v, d_k) with N keys and N values"
+        )
+    reads = torch.einsum("tvk,ik->tiv", states, keys.to(states.dtype))  # S_t k_i, (T, N, d_v)
+    return torch.linalg.vector_norm(reads - values.to(states.dtype), dim=-1)  # (T, N)
+
+
 # ---------------------------------------------------------------------- capacity
 
 

@@ -121,7 +121,8 @@ def test_player_shows_the_memory_and_each_items_retrieval_error():
     dashboard, document = attached(
         lambda: AssociativeMemoryDashboard(memory_d_k=8, memory_items=24, t=5)
     )
-    keys, values = lesson05.unit_pairs(8, 24)
+    keys, values = memory.random_pairs(lesson05.MEMORY_ITEMS, 8, seed=lesson05.SEED)
+    keys, values = keys[:24], values[:24]
     states = memory.write_all(keys, values, "hebbian")
     np.testing.assert_allclose(dashboard._matrix.cells.data["value"], states[5].numpy().ravel())
     bars = np.asarray(dashboard._item_errors.source.data["top"])

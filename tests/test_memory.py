@@ -14,6 +14,8 @@ from attnviz.memory import (
     AssociativeMemory,
     capacity_sweep,
     depth_head_error,
+    random_pairs,
+    retrieval_errors,
     write_all,
 )
 
@@ -290,3 +292,30 @@ def test_guaranteed_capacity_grows_as_sqrt_d_k_average_capacity_as_d_k():
     assert 3 <= aligned[1] / aligned[0] <= 5  # 16× d_k: about 4× (√16) the items
     assert 12 <= average[1] / average[0] <= 20  # about 16×
     assert aligned[1] < average[1] / 4
+
+
+def test_random_pairs_are_seeded_unit_vectors():
+    keys, values = random_pairs(10, 6, 3, seed=4)
+    assert keys.shape == (10, 6) and values.shape == (10, 3) and keys.dtype == torch.float64
+    np.testing.assert_allclose(keys.norm(dim=-1), 1.0)
+    np.testing.assert_allclose(values.norm(dim=-1), 1.0)
+    assert torch.equal(random_pairs(10, 6, 3, seed=4)[1], values)
+    assert not torch.equal(random_pairs(10, 6, 3, seed=5)[0], keys)
+    with pytest.raises(ValueError, match="n_items must be an integer in"):
+        random_pairs(0, 6)
+
+
+def test_retrieval_errors_read_every_item_from_every_state():
+    keys, values = random_pairs(12, 8, seed=0)
+    states = write_all(keys, values, "delta", beta=1.0)  # (13, 8, 8)
+    errors = retrieval_errors(states, keys, values)  # (13, 12)
+    assert errors.shape == (13, 12)
+    for t in (0, 5, 12):
+        memory = AssociativeMemory(8, 8, "delta", beta=1.0)
+        if t:
+            memory.write(keys[:t], values[:t])
+        expected = torch.linalg.vector_norm(memory.read(keys) - values, dim=-1)
+        np.testing.assert_allclose(errors[t], expected, atol=1e-12)
+    assert errors[12, 11] < 1e-12  # the delta rule returns the newest item exactly
+    with pytest.raises(ValueError, match="do not match keys"):
+        retrieval_errors(states, keys[:, :4], values)

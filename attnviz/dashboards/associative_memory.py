@@ -28,7 +28,6 @@ from functools import lru_cache
 import numpy as np
 import panel as pn
 import param
-import torch
 
 from attnviz import conditioning, memory, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
@@ -99,17 +98,6 @@ def predicted(result: memory.CapacityResult) -> np.ndarray | None:
     return None if curve is None else np.asarray(curve)
 
 
-def unit_pairs(d_k: int, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n_items`` random unit keys (N, d_k) and values (N, d_v = d_k), the first of one
-    seeded draw of ``MEMORY_ITEMS``: more items append to the same memory."""
-    generator = torch.Generator().manual_seed(SEED)
-    keys = torch.randn(MEMORY_ITEMS, d_k, generator=generator, dtype=torch.float64)
-    values = torch.randn(MEMORY_ITEMS, d_k, generator=generator, dtype=torch.float64)
-    keys = keys / keys.norm(dim=-1, keepdim=True)  # uniform on the unit sphere
-    values = values / values.norm(dim=-1, keepdim=True)
-    return keys[:n_items], values[:n_items]
-
-
 @lru_cache(maxsize=128)
 def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     """The memory after each write, and every item's retrieval error at each t (cached).
@@ -117,11 +105,11 @@ def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     ``states``: (N + 1, d_v, d_k) from ``memory.write_all``; ``errors[t, i]`` =
     ‖S_t k_i − v_i‖, (N + 1, N): item i read back from the memory after t writes.
     """
-    keys, values = unit_pairs(d_k, n_items)
+    keys, values = memory.random_pairs(MEMORY_ITEMS, d_k, seed=SEED)  # more items: more of
+    keys, values = keys[:n_items], values[:n_items]  # the same draw
     with one_thread():
         states = memory.write_all(keys, values, rule)  # (N + 1, d_v, d_k)
-        reads = torch.einsum("tvk,ik->tiv", states, keys)  # S_t k_i, (N + 1, N, d_v)
-        errors = torch.linalg.vector_norm(reads - values, dim=-1)  # (N + 1, N)
+        errors = memory.retrieval_errors(states, keys, values)  # (N + 1, N)
     return {"states": states.numpy(), "errors": errors.numpy()}
 
 
