@@ -23,6 +23,7 @@ from .attention import (  # noqa: E402
     Operator,
     causal_mask,
     get_operator,
+    linear_operator,
     merge_heads,
     multi_head_attention,
     softmax_operator,
@@ -34,6 +35,7 @@ __all__ += [
     "Operator",
     "causal_mask",
     "get_operator",
+    "linear_operator",
     "merge_heads",
     "multi_head_attention",
     "softmax_operator",
@@ -62,6 +64,7 @@ from .linear import (  # noqa: E402
     gated_delta_rule_attention,
     gated_linear_attention,
     linear_attention,
+    normalized_attention,
 )
 
 __all__ += [
@@ -70,4 +73,9 @@ __all__ += [
     "gated_delta_rule_attention",
     "gated_linear_attention",
     "linear_attention",
+    "normalized_attention",
 ]
+
+from .feature_maps import FEATURE_MAPS, NamedFeatureMap, feature_map  # noqa: E402
+
+__all__ += ["FEATURE_MAPS", "NamedFeatureMap", "feature_map"]

@@ -36,6 +36,7 @@ import torch
 
 from attnviz.validation import check_int, check_real
 
+from .feature_maps import feature_map
 from .softmax import (
     AttentionResult,
     blocked_attention,
@@ -67,6 +68,35 @@ def softmax_operator(
     return scaled_dot_product_attention(q, k, v, mask, scale=scale)
 
 
+_ELU_PLUS_ONE = feature_map("elu_plus_one")  # the map of the "linear" operator
+
+
+def linear_operator(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+) -> AttentionResult:
+    """Normalised linear attention with φ = elu + 1, as an operator (lesson 06).
+
+    The weights are A[i, j] = φ(q_i)ᵀφ(k_j) / Σ_{j'} φ(q_i)ᵀφ(k_j') over the keys that
+    ``mask`` allows (Katharopoulos et al. 2020, Eq. 6-7); masked weights are 0, and so
+    is a row with no allowed key. With the causal mask that ``multi_head_attention``
+    folds in, this is ``linear_attention(q, k, v, normalize=True,
+    feature_map="elu_plus_one")``, written as a (T_q, T_k) matrix so that the model's
+    attention maps can be drawn; the output is weights @ v. ``scale`` is not used: a
+    common factor on the scores cancels in the row normalisation.
+    """
+    phi = _ELU_PLUS_ONE
+    scores = phi(q) @ phi(k).mT  # (B, H, T_q, T_k), > 0
+    if mask is not None:
+        scores = scores.masked_fill(~mask, 0.0)
+    total = scores.sum(dim=-1, keepdim=True)  # η_i, (B, H, T_q, 1)
+    weights = scores / total.clamp_min(torch.finfo(scores.dtype).tiny)  # rows sum to 1 (or 0)
+    return AttentionResult(weights @ v, weights)  # (B, H, T_q, d_v), (B, H, T_q, T_k)
+
+
 # From this many scores per head (512 x 512) on, softmax attention that needs no gradient
 # runs a block of query rows at a time (``blocked_attention``): same numbers, far less memory
 # traffic. Shorter inputs, and every pass that trains, run the reference.
@@ -79,8 +109,8 @@ def _blocked_pays_off(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool
 
 
 # Operators by name, so a model's config can name its operator in plain JSON.
-# Later lessons add their operators here ("linear", "sparse", ...).
-OPERATORS: dict[str, Operator] = {"softmax": softmax_operator}
+# Lesson 06 adds "linear"; later lessons add theirs here ("sparse", ...).
+OPERATORS: dict[str, Operator] = {"softmax": softmax_operator, "linear": linear_operator}
 
 
 def get_operator(operator: str | Operator) -> Operator:

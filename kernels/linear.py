@@ -12,6 +12,10 @@ delta_rule_...        S_t = S_{t-1} + β_t (v_t - S_{t-1} k_t) k_tᵀ        (De
 gated_delta_rule_...  S_t = α_t S_{t-1} (I - β_t k_t k_tᵀ) + β_t v_t k_tᵀ
 ====================  ===========================================================
 
+``normalized_attention`` is the Hebbian rule read out with a per-token scale exp(-s_t),
+the normalised attention of the DSF paper (Sieber et al. 2024, PAPERS.md §2). The
+feature maps φ that linear attention applies to q and k live in ``feature_maps.py``.
+
 Every operator has three forms that compute the same numbers:
 
 * ``"recurrent"``: the definition, one step per token (the table above, as written);
@@ -62,6 +66,7 @@ import torch
 
 from attnviz.validation import as_tensor, check_choice, check_int, check_real
 
+from .feature_maps import resolve_feature_map
 from .softmax import broadcast_shapes, check_qkv_shapes
 
 FORMS = ("parallel", "chunkwise", "recurrent")
@@ -89,7 +94,7 @@ def _prepare(
     q: Any,
     k: Any,
     v: Any,
-    feature_map: FeatureMap | None,
+    feature_map: FeatureMap | str | None,
     initial_state: Any,
     *,
     causal: bool = True,
@@ -98,13 +103,9 @@ def _prepare(
     q = _check_finite("q", as_tensor("q", q, min_dim=2))
     k = _check_finite("k", as_tensor("k", k, min_dim=2))
     v = _check_finite("v", as_tensor("v", v, min_dim=2))
+    feature_map = resolve_feature_map(feature_map)
     if feature_map is not None:
-        if not callable(feature_map):
-            raise TypeError(
-                "feature_map must be a callable tensor -> tensor or None, got "
-                f"{type(feature_map).__name__}"
-            )
-        q, k = feature_map(q), feature_map(k)
+        q, k = feature_map(q), feature_map(k)  # (..., T, n) each
         for name, x in (("feature_map(q)", q), ("feature_map(k)", k)):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{name} must return a torch.Tensor, got {type(x).__name__}")
@@ -259,7 +260,7 @@ def linear_attention(
     *,
     causal: bool = True,
     normalize: bool = False,
-    feature_map: FeatureMap | None = None,
+    feature_map: FeatureMap | str | None = None,
     form: str = "parallel",
     chunk_size: int = 64,
     initial_state: torch.Tensor | None = None,
@@ -281,7 +282,8 @@ def linear_attention(
             analogue of the softmax's denominator). It is meant for positive feature
             maps; with raw q and k the denominator may be ~0 or negative, and a
             ValueError is raised where |z_t·q_t| <= eps. Needs ``initial_state`` None.
-        feature_map: optional callable φ applied to q and k first (e.g. elu + 1).
+        feature_map: optional φ applied to q and k first: a callable, or the name of
+            one in ``kernels/feature_maps.py`` (e.g. "elu_plus_one", "taylor").
         form: "parallel" (one (T, T) matrix), "chunkwise" or "recurrent" (the
             definition); all three give the same numbers.
         chunk_size: tokens per chunk for form="chunkwise".
@@ -322,10 +324,86 @@ def linear_attention(
             raise ValueError(
                 f"normalize=True: the denominator z_t·q_t = {denominator[small][0].item():.3g} "
                 f"at index {where} (..., t) is within eps={eps:g} of 0; use a positive "
-                "feature_map (e.g. elu(x) + 1) or normalize=False"
+                "feature_map (e.g. 'elu_plus_one') or normalize=False"
             )
         output = output / denominator
     return LinearAttentionResult(output, state if return_state else None)
+
+
+def normalized_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    log_scale: float | torch.Tensor,
+    *,
+    feature_map: FeatureMap | str | None = None,
+    form: str = "parallel",
+    chunk_size: int = 64,
+    initial_state: torch.Tensor | None = None,
+    return_state: bool = False,
+) -> LinearAttentionResult:
+    """The DSF paper's normalised attention, y_t = exp(-s_t) S_t φ(q_t) (lesson 06).
+
+    Sieber et al. 2024 (the DSF, arXiv 2405.15731; PAPERS.md §2) replace linear
+    attention's normaliser η_t = Σ_{j<=t} φ(q_t)ᵀφ(k_j) by a learned, input-dependent
+    scalar exp(s_t), s_t = f(w_nᵀu_t + b) with f ∈ {exp, softplus, sigmoid, elu}:
+
+        y_t = exp(-s_t) Σ_{j<=t} (φ(q_t)ᵀφ(k_j)) v_j,   S_t = Σ_{j<=t} v_j φ(k_j)ᵀ.
+
+    The kernel takes the already computed s_t (``log_scale``), so it stays a pure
+    operator; s_t = log η_t gives back normalised linear attention. In DSF terms the
+    state is unnormalised (Λ_t = I) and the scale sits in the read-out,
+    C_t = exp(-s_t) (I ⊗ φ(q_t)ᵀ).
+
+    Args:
+        q, k, v: (..., T, d_k), (..., T, d_k), (..., T, d_v); leading dims broadcast.
+        log_scale: s_t, a finite number or a tensor broadcastable to (..., T), one
+            per query token.
+        feature_map, form, chunk_size, initial_state, return_state: as in
+            :func:`linear_attention`; the state is S_T, without the scale.
+
+    Returns:
+        LinearAttentionResult(output (..., T, d_v), state (..., d_v, n) or None).
+    """
+    return_state = _check_bool("return_state", return_state)
+    form, chunk_size = _check_form(form, chunk_size)
+    q, k, v, state = _prepare(q, k, v, feature_map, initial_state)
+    log_scale = _log_scale(log_scale, k)  # (..., T)
+    if form == "recurrent":  # the definition, one token at a time
+        outputs = []
+        for t in range(k.shape[-2]):
+            k_t, v_t, q_t = k[..., t, :], v[..., t, :], q[..., t, :]  # (..., n|d_v)
+            state = state + v_t[..., :, None] * k_t[..., None, :]  # S_t, (..., d_v, n)
+            read = (state @ q_t[..., None])[..., 0]  # S_t φ(q_t), (..., d_v)
+            outputs.append(torch.exp(-log_scale[..., t, None]) * read)  # (..., d_v)
+        output = torch.stack(outputs, dim=-2) if outputs else v.new_zeros(v.shape)
+    else:  # exp(-s_t) scales query row t: linear attention's rows, rescaled
+        ones = torch.ones(k.shape[:-1], dtype=k.dtype, device=k.device)  # Λ_t = I
+        output, state = _run(q, k, v, ones, None, state, form, chunk_size)  # (..., T, d_v)
+        output = torch.exp(-log_scale)[..., None] * output  # (..., T, d_v)
+    return LinearAttentionResult(output, state if return_state else None)
+
+
+def _log_scale(value: Any, like: torch.Tensor) -> torch.Tensor:
+    """The normaliser's log s_t as a finite tensor (..., T), like k's (..., T, d_k)."""
+    shape = like.shape[:-1]
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        scale = as_tensor("log_scale", value)
+        if not bool(torch.isfinite(scale).all()):
+            bad = scale[~torch.isfinite(scale)].flatten()[0].item()
+            raise ValueError(
+                f"log_scale must contain only finite numbers (one log-normaliser per token), "
+                f"got {bad}"
+            )
+        try:
+            return scale.to(like.dtype).expand(shape)  # (..., T)
+        except RuntimeError:
+            raise ValueError(
+                f"log_scale of shape {tuple(scale.shape)} does not broadcast to "
+                f"{tuple(shape)} (..., T), one per token"
+            ) from None
+    value = check_real("log_scale", value)
+    return torch.full(shape, value, dtype=like.dtype, device=like.device)  # (..., T)
 
 
 def gated_linear_attention(
@@ -334,7 +412,7 @@ def gated_linear_attention(
     v: torch.Tensor,
     alpha: float | torch.Tensor,
     *,
-    feature_map: FeatureMap | None = None,
+    feature_map: FeatureMap | str | None = None,
     form: str = "parallel",
     chunk_size: int = 64,
     initial_state: torch.Tensor | None = None,
@@ -372,7 +450,7 @@ def delta_rule_attention(
     v: torch.Tensor,
     beta: float | torch.Tensor,
     *,
-    feature_map: FeatureMap | None = None,
+    feature_map: FeatureMap | str | None = None,
     form: str = "chunkwise",
     chunk_size: int = 64,
     initial_state: torch.Tensor | None = None,
@@ -418,7 +496,7 @@ def gated_delta_rule_attention(
     alpha: float | torch.Tensor,
     beta: float | torch.Tensor,
     *,
-    feature_map: FeatureMap | None = None,
+    feature_map: FeatureMap | str | None = None,
     form: str = "chunkwise",
     chunk_size: int = 64,
     initial_state: torch.Tensor | None = None,

@@ -6,11 +6,17 @@ import pytest
 import torch
 
 from attnviz.kernels import (
+    FEATURE_MAPS,
     delta_rule_attention,
+    feature_map,
     gated_delta_rule_attention,
     gated_linear_attention,
     linear_attention,
+    linear_operator,
+    multi_head_attention,
+    normalized_attention,
 )
+from attnviz.models import TinyConfig, TinyTransformer
 
 
 def _qkv(lead=(2, 3), t=13, d_k=6, d_v=4, seed=0, dtype=torch.float64, unit_keys=True):
@@ -293,7 +299,30 @@ def test_accepts_numpy_and_broadcasts_leading_dims():
             ValueError,
             "initial_state=None",
         ),
-        (_bad(linear_attention, feature_map="elu"), TypeError, "feature_map must be a callable"),
+        (
+            _bad(linear_attention, feature_map="elu"),
+            ValueError,
+            r"feature_map must be a callable, None or one of \('identity', 'elu_plus_one'",
+        ),
+        (_bad(linear_attention, feature_map=3), TypeError, "feature_map must be a callable"),
+        (
+            _bad(normalized_attention, torch.full((13,), float("inf"))),
+            ValueError,
+            "log_scale must contain only finite numbers.*got inf",
+        ),
+        (_bad(normalized_attention, float("nan")), ValueError, "log_scale must be finite"),
+        (_bad(normalized_attention, "big"), TypeError, "log_scale must be a real number"),
+        (
+            _bad(normalized_attention, torch.zeros(12)),
+            ValueError,
+            r"log_scale of shape \(12,\) does not broadcast to \(2, 3, 13\)",
+        ),
+        (_bad(normalized_attention, 0.0, form="fast"), ValueError, "form must be one of"),
+        (
+            _bad(gated_linear_attention, 0.5, feature_map="softmax"),
+            ValueError,
+            "feature_map must be a callable, None or one of",
+        ),
         (lambda q, k, v: linear_attention([[1.0]], k, v), TypeError, "q must be a torch.Tensor"),
     ],
 )
@@ -301,3 +330,166 @@ def test_bad_arguments_get_clear_errors(call, error, pattern):
     q, k, v = _qkv()
     with pytest.raises(error, match=pattern):
         call(q, k, v)
+
+
+# ------------------------------------------------- feature maps and normalised attention
+
+
+def _map_cases():
+    """Every registered map unnormalised; the positive kernels also normalised."""
+    maps = [*FEATURE_MAPS, feature_map("random_features", num_features=5)]
+    positive = ("elu_plus_one", "taylor", "random_features")
+    for phi in maps:
+        name = phi if isinstance(phi, str) else phi.name
+        yield pytest.param(phi, False, id=f"{name}-plain")
+        if name in positive:  # identity / relu: the normaliser may vanish
+            yield pytest.param(phi, True, id=f"{name}-normalized")
+
+
+@pytest.mark.parametrize(("phi", "normalize"), list(_map_cases()))
+@pytest.mark.parametrize("form", ["parallel", "chunkwise"])
+def test_every_feature_map_with_and_without_normalisation_equals_the_recurrence(
+    phi, normalize, form
+):
+    q, k, v = _qkv(d_k=3, unit_keys=False)
+    kwargs = {"feature_map": phi, "normalize": normalize}
+    want = linear_attention(q, k, v, form="recurrent", return_state=True, **kwargs)
+    got = linear_attention(q, k, v, form=form, chunk_size=4, return_state=True, **kwargs)
+    torch.testing.assert_close(got.output, want.output, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(got.state, want.state, rtol=1e-10, atol=1e-10)
+    n = (phi if not isinstance(phi, str) else feature_map(phi)).output_dim(3)
+    assert got.state.shape == (2, 3, 4, n)  # the state expansion: d_v x n
+
+
+def test_taylor_feature_map_is_attention_with_the_taylor_kernel():
+    q, k, v = _qkv(lead=(), unit_keys=False)
+    s = q @ k.mT  # (T, T)
+    weights = (1 + s + s**2 / 2).tril()
+    want = (weights / weights.sum(-1, keepdim=True)) @ v
+    got = linear_attention(q, k, v, feature_map="taylor", normalize=True).output
+    torch.testing.assert_close(got, want)
+
+
+def _log_scale(lead=(2, 3), t=13, seed=5):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*lead, t, generator=g, dtype=torch.float64)  # s_t, (..., T)
+
+
+@pytest.mark.parametrize("phi", [None, "elu_plus_one", "taylor"])
+def test_normalized_attention_recurrence_is_the_papers_formula(phi):
+    q, k, v = _qkv(unit_keys=False)
+    s = _log_scale()
+    fq, fk = (q, k) if phi is None else (feature_map(phi)(q), feature_map(phi)(k))
+    want = torch.zeros_like(v)
+    for i in range(v.shape[-2]):  # y_i = exp(-s_i) Σ_{j<=i} (φ(q_i)ᵀφ(k_j)) v_j
+        for j in range(i + 1):
+            score = (fq[..., i, :] * fk[..., j, :]).sum(-1, keepdim=True)  # (..., 1)
+            want[..., i, :] += torch.exp(-s[..., i, None]) * score * v[..., j, :]
+    got = normalized_attention(q, k, v, s, feature_map=phi, form="recurrent")
+    torch.testing.assert_close(got.output, want)
+
+
+@pytest.mark.parametrize("phi", [None, "elu_plus_one", "taylor", "random_features"])
+@pytest.mark.parametrize(
+    ("form", "chunk_size"), [("parallel", 64), ("chunkwise", 1), ("chunkwise", 5)]
+)
+@pytest.mark.parametrize(("lead", "t"), [((2, 3), 13), ((), 9)])
+def test_normalized_attention_parallel_forms_equal_the_recurrence(phi, form, chunk_size, lead, t):
+    q, k, v = _qkv(lead=lead, t=t, d_k=4, unit_keys=False, seed=t)
+    s = _log_scale(lead=lead, t=t)
+    want = normalized_attention(q, k, v, s, feature_map=phi, form="recurrent", return_state=True)
+    got = normalized_attention(
+        q, k, v, s, feature_map=phi, form=form, chunk_size=chunk_size, return_state=True
+    )
+    torch.testing.assert_close(got.output, want.output, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(got.state, want.state, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("form", ["parallel", "recurrent"])
+def test_normalized_attention_with_log_of_the_key_sum_is_normalised_linear_attention(form):
+    q, k, v = _qkv(unit_keys=False)
+    phi = feature_map("elu_plus_one")
+    eta = (phi(q) @ phi(k).mT).tril().sum(-1)  # η_t = Σ_{j<=t} φ(q_t)ᵀφ(k_j), (..., T)
+    got = normalized_attention(q, k, v, eta.log(), feature_map=phi, form=form).output
+    want = linear_attention(q, k, v, normalize=True, feature_map=phi, form=form).output
+    torch.testing.assert_close(got, want)
+    zero = normalized_attention(q, k, v, 0.0, feature_map=phi, form=form).output
+    torch.testing.assert_close(zero, linear_attention(q, k, v, feature_map=phi).output)
+
+
+def test_normalized_attention_continues_a_carried_state_and_returns_the_unscaled_one():
+    q, k, v = _qkv(t=20, unit_keys=False)
+    s = _log_scale(t=20)
+    whole = normalized_attention(q, k, v, s, return_state=True)
+    first = normalized_attention(q[..., :8, :], k[..., :8, :], v[..., :8, :], s[..., :8],
+                                 return_state=True)  # fmt: skip
+    second = normalized_attention(q[..., 8:, :], k[..., 8:, :], v[..., 8:, :], s[..., 8:],
+                                  initial_state=first.state, form="recurrent")  # fmt: skip
+    torch.testing.assert_close(torch.cat([first.output, second.output], -2), whole.output)
+    torch.testing.assert_close(whole.state, v.mT @ k)  # S_T = Σ v_j k_jᵀ, no scale
+
+
+def test_normalized_attention_gradients_reach_the_log_scale():
+    q, k, v = _qkv(lead=(2,), t=7, unit_keys=False)
+    grads = []
+    for form in ("recurrent", "parallel"):
+        s = _log_scale(lead=(2,), t=7).requires_grad_()
+        normalized_attention(
+            q, k, v, s, feature_map="elu_plus_one", form=form
+        ).output.sum().backward()
+        grads.append(s.grad)
+    torch.testing.assert_close(grads[1], grads[0])
+    assert bool((grads[0] != 0).all())
+
+
+# ------------------------------------------------------------- the "linear" model operator
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_linear_operator_is_normalised_linear_attention_as_a_matrix(causal):
+    q, k, v = _qkv(lead=(2, 3), unit_keys=False)
+    out, weights = multi_head_attention(q, k, v, operator="linear", causal=causal)
+    want = linear_attention(q, k, v, causal=causal, normalize=True, feature_map="elu_plus_one")
+    torch.testing.assert_close(out, want.output)
+    torch.testing.assert_close(out, weights @ v)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 13, dtype=torch.float64))
+    assert bool((weights >= 0).all())
+    if causal:
+        assert bool((weights.triu(1) == 0).all())
+
+
+def test_linear_operator_respects_the_mask_and_zeroes_fully_masked_rows():
+    q, k, v = _qkv(lead=(1, 2), t=6, unit_keys=False)
+    mask = torch.rand(6, 6, generator=torch.Generator().manual_seed(0)) < 0.5  # (T, T)
+    mask[2] = False  # query 2 may attend to nothing
+    out, weights = linear_operator(q, k, v, mask, 0.5)
+    assert bool((weights[..., ~mask] == 0).all())
+    assert bool((weights[..., 2, :] == 0).all()) and bool((out[..., 2, :] == 0).all())
+    allowed = mask.any(-1)
+    torch.testing.assert_close(weights.sum(-1)[..., allowed], torch.ones(1, 2, int(allowed.sum()),
+                               dtype=torch.float64))  # fmt: skip
+    torch.testing.assert_close(out, weights @ v)
+
+
+def test_tiny_transformer_trains_with_linear_attention():
+    torch.manual_seed(0)
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=11, context=12,
+                        operator="linear")  # fmt: skip
+    model = TinyTransformer(config)
+    tokens = torch.randint(0, 11, (4, 12), generator=torch.Generator().manual_seed(1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):  # fit one small batch: the loss falls
+        logits = model(tokens[:, :-1])  # (B, T, vocab)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    # a causal model: changing a later token leaves the earlier logits alone
+    changed = tokens.clone()
+    changed[:, 8] = (changed[:, 8] + 1) % 11
+    with torch.no_grad():
+        torch.testing.assert_close(model(changed)[:, :8], model(tokens)[:, :8])
