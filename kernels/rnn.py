@@ -64,6 +64,7 @@ from .ssm import (
     check_sign,
     expand_to,
     lead_shape,
+    needs_grad,
     segment_sums,
     suffix_sums,
 )
@@ -82,11 +83,17 @@ def _diagonal_recurrent(log_decay, write, read, u, state):
 
 def _diagonal_kernel(log_decay, write, read):
     """K[..., c, i, j] = ρ_i[c] (λ_{j+1}[c] ⋯ λ_i[c]) w_j[c] for j <= i, else 0."""
-    decay = torch.exp(segment_sums(log_decay.mT))  # (..., d, T, T), log λ <= 0: no overflow
-    kernel = decay * write.mT[..., None, :]  # w_j, (..., d, 1, T)
+    sums = segment_sums(log_decay.mT)  # (..., d, T, T), log λ <= 0: exp never overflows
+    causal = causal_mask(log_decay.shape[-2], log_decay.device)
+    if needs_grad(log_decay, write, read):
+        kernel = torch.exp(sums) * write.mT[..., None, :]  # w_j, (..., d, 1, T)
+        if read is not None:
+            kernel = kernel * read.mT[..., :, None]  # ρ_i, (..., d, T, 1)
+        return kernel.masked_fill(~causal, 0.0)
+    kernel = sums.exp_().mul_(write.mT[..., None, :])  # the same, in place
     if read is not None:
-        kernel = kernel * read.mT[..., :, None]  # ρ_i, (..., d, T, 1)
-    return kernel.masked_fill(~causal_mask(log_decay.shape[-2], log_decay.device), 0.0)
+        kernel.mul_(read.mT[..., :, None])
+    return kernel.masked_fill_(~causal, 0.0)
 
 
 def _diagonal_parallel(log_decay, write, read, u, state):

@@ -146,9 +146,10 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
     cancellation between two large cumulative sums.
     """
     size = x.shape[-1]
-    below = torch.ones(size, size, dtype=torch.bool, device=x.device).tril(-1)  # j < i
-    rows = x[..., :, None].expand(*x.shape, size)  # rows[..., k, j] = x_k
-    return rows.masked_fill(~below, 0.0).cumsum(dim=-2)  # (..., T, T)
+    after = torch.ones(size, size, dtype=torch.bool, device=x.device).triu(1)  # k > j
+    cols = x[..., None, :].expand(*x.shape[:-1], size, size)  # cols[..., j, k] = x_k
+    # summed along the last (contiguous) dimension, in place, then transposed (a view)
+    return torch.where(after, cols, 0.0).cumsum_(dim=-1).mT  # (..., T, T)
 
 
 def suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -160,6 +161,12 @@ def suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 def causal_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()  # j <= i
+
+
+def needs_grad(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd records these tensors: if not, the (..., d, T, T) kernels are built
+    in place, which saves allocating (and page-faulting) a fresh buffer per operation."""
+    return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
 
 
 # ----------------------------------------------------------------------------- S6
@@ -223,12 +230,20 @@ def _s6_recurrent(u, delta, A, B, C, state):
 def _s6_kernel(delta, A, B, C):
     """K[..., c, i, j] (without D): C_i · (Π_{k=j+1..i} Ā_k[c]) ⊙ B̄_j[c]."""
     sums = segment_sums(delta.mT)  # Σ[c, i, j], (..., d, T, T), 0 above the diagonal
-    kernel = torch.zeros_like(sums)
-    for s in range(A.shape[-1]):  # one state at a time: (..., d, T, T) in memory, not x n
-        cb = C[..., :, None, s] * B[..., None, :, s]  # C_i[s] B_j[s], (..., T, T)
-        kernel += torch.exp(A[:, s, None, None] * sums) * cb[..., None, :, :]
-    kernel *= delta.mT[..., None, :]  # Δ_j[c], (..., d, 1, T)
-    return kernel.masked_fill(~causal_mask(delta.shape[-2], delta.device), 0.0)
+    causal = causal_mask(delta.shape[-2], delta.device)
+    if needs_grad(delta, A, B, C):
+        kernel = torch.zeros_like(sums)
+        for s in range(A.shape[-1]):  # one state at a time: (..., d, T, T) in memory, not x n
+            cb = C[..., :, None, s] * B[..., None, :, s]  # C_i[s] B_j[s], (..., T, T)
+            kernel = kernel + torch.exp(A[:, s, None, None] * sums) * cb[..., None, :, :]
+        kernel = kernel * delta.mT[..., None, :]  # Δ_j[c], (..., d, 1, T)
+        return kernel.masked_fill(~causal, 0.0)
+    kernel, term = torch.zeros_like(sums), torch.empty_like(sums)  # the same sum, in place
+    for s in range(A.shape[-1]):
+        cb = C[..., :, None, s] * B[..., None, :, s]  # (..., T, T)
+        torch.mul(sums, A[:, s, None, None], out=term)
+        kernel.add_(term.exp_().mul_(cb[..., None, :, :]))
+    return kernel.mul_(delta.mT[..., None, :]).masked_fill_(~causal, 0.0)
 
 
 def _s6_parallel(u, delta, A, B, C, state):
