@@ -93,8 +93,8 @@ NORMALIZERS = ("exp", "softplus", "sigmoid", "elu")
 CHANNEL_MAPS = ("diagonal", "row_sum")
 REDUCTIONS = ("rms", "mean_abs")
 
-# Tokens per chunk of the closed-form Φ of diagonal systems (see _diagonal_phi).
-_BLOCK = 32
+# Chunks of at most this many tokens get exact segment sums (see _diagonal_phi).
+_LEAF = 8
 
 
 def state_size(kind: str, d: int, n: int = 1) -> int | float:
@@ -210,51 +210,55 @@ def _diagonal_phi(log_lam: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> to
     """φ^g_ij = Σ_p c[g,i,p] b[g,j,p] exp(Σ_{s=j+1..i} log λ[g,s,p]) for j <= i, else 0.
 
     log_lam (G, T, m) with m = n or 1 (one decay for all n states), b, c (G, T, n)
-    -> (G, T, T). Mamba-2's chunked SSD algorithm: within a chunk of L tokens the
-    segment sums are exact; across chunks the decay factors through the chunk
-    boundaries, exp(Γ_i - Γ_j) = exp(Γ_i - a_I) exp(a_I - e_J) exp(e_J - Γ_j), with
-    a_I the cumulative log-decay before chunk I and e_J at the end of chunk J. Every
-    exponent is a sum of log λ <= 0 over a forward span, so nothing overflows.
+    -> (G, T, T). Mamba-2's chunked SSD algorithm, applied recursively: chunks of
+    L ≈ √T tokens; across chunks the decay factors through the chunk boundaries,
+    exp(Γ_i - Γ_j) = exp(Γ_i - a_I) exp(a_I - e_J) exp(e_J - Γ_j), with a_I the
+    cumulative log-decay before chunk I and e_J at the end of chunk J; each chunk's
+    own (L, L) block is the same problem again, down to chunks of 8 done exactly.
+    Every exponent is a sum of log λ over a forward span (<= 0 for decays), so
+    nothing overflows; no Python loop runs over more than T/L chunks.
     """
     G, T, n = b.shape
-    L = min(_BLOCK, T)
+    m = log_lam.shape[-1]
+    if T <= _LEAF:  # exact segment sums, (G, T, T, m)
+        gamma = torch.cumsum(log_lam.double(), 1)  # Γ, (G, T, m)
+        lower = torch.ones(T, T, dtype=torch.bool).tril()[:, :, None]
+        seg = (gamma[:, :, None] - gamma[:, None, :]).masked_fill(~lower, -math.inf)
+        decay = torch.exp(seg.to(b.dtype))  # (G, T, T, m)
+        if m == 1:
+            return (c @ b.mT) * decay[..., 0]
+        return torch.einsum("gip,gijp,gjp->gij", c, decay, b)
+    L = _LEAF
+    while L * L < T:
+        L *= 2
     nb = -(-T // L)
     pad = nb * L - T
     if pad:  # padded tokens: no decay, no input, no read-out
         log_lam, b, c = (F.pad(x, (0, 0, 0, pad)) for x in (log_lam, b, c))
-    m = log_lam.shape[-1]
     gamma = torch.cumsum(log_lam.double(), 1).view(G, nb, L, m)  # Γ, (G, nb, L, m)
     ends = gamma[:, :, -1]  # e_J, (G, nb, m)
     starts = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], 1)  # a_I, (G, nb, m)
-    bb, cc = b.view(G, nb, L, n), c.view(G, nb, L, n)
     dtype = b.dtype
+    bb, cc = b.view(G, nb, L, n), c.view(G, nb, L, n)
+    left = cc * torch.exp((gamma - starts[:, :, None]).to(dtype))  # (G, nb, L, n)
+    right = bb * torch.exp((ends[:, :, None] - gamma).to(dtype))  # (G, nb, L, n)
+    mid = torch.exp((starts[:, :, None] - ends[:, None, :]).to(dtype))  # J < I used, (G, nb, nb, m)
 
-    # within chunks: exact segment sums, (G, nb, L, L, m)
-    seg = gamma[:, :, :, None] - gamma[:, :, None, :]
-    lower = torch.ones(L, L, dtype=torch.bool).tril()[:, :, None]  # (L, L, 1)
-    decay = torch.exp(seg.masked_fill(~lower, -math.inf).to(dtype))
-    if m == 1:
-        diag = (cc @ bb.mT) * decay[..., 0]  # (G, nb, L, L)
-    else:
-        diag = torch.einsum("gilp,gilmp,gimp->gilm", cc, decay, bb)  # (G, nb, L, L)
-
-    # across chunks: left (G, nb, L, n), mid (G, nb_I, nb_J, m), right (G, nb, L, n)
-    left = cc * torch.exp((gamma - starts[:, :, None]).to(dtype))
-    right = bb * torch.exp((ends[:, :, None] - gamma).to(dtype))
-    earlier = torch.ones(nb, nb, dtype=torch.bool).tril(-1)[:, :, None]  # J < I
-    mid = torch.exp((starts[:, :, None] - ends[:, None, :]).masked_fill(~earlier, -math.inf))
-    mid = mid.to(dtype)
-    if m == 1:
-        scores = left.reshape(G, T + pad, n) @ right.reshape(G, T + pad, n).mT  # (G, T', T')
-        scores = scores.view(G, nb, L, nb, L) * mid[:, :, None, :, None, 0]
-    else:
-        scaled = left[:, :, :, None, :] * mid[:, :, None, :, :]  # (G, nb, L, nb, n)
-        scaled = scaled.permute(0, 3, 1, 2, 4).reshape(G, nb, (T + pad), n)  # (G, J, T', n)
-        scores = scaled @ right.mT  # (G, J, T', L)
-        scores = scores.view(G, nb, nb, L, L).permute(0, 2, 3, 1, 4)  # (G, I, l, J, m)
-        scores = scores.contiguous()
-    scores.diagonal(dim1=1, dim2=3).copy_(diag.permute(0, 2, 3, 1))  # chunk I's own block
-    out = scores.view(G, T + pad, T + pad)
+    out = torch.empty(G, nb * L, nb * L, dtype=dtype)  # each entry written once below
+    for k in range(nb):  # chunk I = k's rows against the earlier chunks J < k
+        rows = slice(k * L, (k + 1) * L)
+        out[:, rows, (k + 1) * L :] = 0.0  # causal: nothing from later chunks
+        if k == 0:
+            continue
+        weighted = (mid[:, k, :k, None, :] * right[:, :k]).reshape(G, k * L, n)  # (G, k·L, n)
+        if n == 1:
+            out[:, rows, : k * L] = left[:, k] * weighted.mT  # outer product, (G, L, k·L)
+        else:
+            out[:, rows, : k * L] = left[:, k] @ weighted.mT  # (G, L, k·L)
+    local = log_lam.view(G * nb, L, m)
+    diagonal = _diagonal_phi(local, bb.reshape(G * nb, L, n), cc.reshape(G * nb, L, n))
+    blocks = out.view(G, nb, L, nb, L).diagonal(dim1=1, dim2=3)  # (G, L, L, nb)
+    blocks.copy_(diagonal.view(G, nb, L, L).permute(0, 2, 3, 1))
     return out[:, :T, :T] if pad else out
 
 
@@ -408,6 +412,7 @@ class DSF(ImplicitAttention):
     W_v: torch.Tensor | None = None
     skip: torch.Tensor | None = None
     label: str = ""
+    heads: int | None = None  # SSD: channels of a head share Λ, B, C (Φ computed per head)
 
     # ---- sizes
     @property
@@ -484,9 +489,12 @@ class DSF(ImplicitAttention):
         return _scalar_kernel(self.c, self.b, self.log_lambda), self.W_v
 
     def _channel_form(self) -> torch.Tensor:
-        log_lam = self.log_lambda.permute(1, 0, 2)  # (d, T, m)
-        b, c = self.b.permute(1, 0, 2), self.c.permute(1, 0, 2)  # (d, T, n)
-        phi = _diagonal_phi(log_lam.contiguous(), b.contiguous(), c.contiguous())  # (d, T, T)
+        step = 1 if self.heads is None else self.d // self.heads  # channels per group
+        log_lam = self.log_lambda[:, ::step].permute(1, 0, 2)  # (G, T, m)
+        b, c = self.b[:, ::step].permute(1, 0, 2), self.c[:, ::step].permute(1, 0, 2)  # (G, T, n)
+        phi = _diagonal_phi(log_lam.contiguous(), b.contiguous(), c.contiguous())  # (G, T, T)
+        if step > 1:
+            phi = phi.repeat_interleave(step, 0)  # one copy per channel of the head, (d, T, T)
         if self.skip is not None:
             phi.diagonal(dim1=1, dim2=2).add_(self.skip[:, None])  # Φ_ii += D
         return phi
@@ -740,7 +748,7 @@ def from_ssd(
     log_lam = (delta * A)[:, head, None]  # one decay per channel, shared by states, (T, d, 1)
     bb = delta[:, head, None] * b[:, None, :]  # (T, d, n)
     cc = c[:, None, :].expand(T, d, b.shape[1])  # (T, d, n)
-    return DSF("ssd", log_lam, bb, cc, skip=D, label="SSD")
+    return DSF("ssd", log_lam, bb, cc, skip=D, label="SSD", heads=H)
 
 
 def from_qlstm(
