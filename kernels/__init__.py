@@ -79,3 +79,24 @@ __all__ += [
 from .feature_maps import FEATURE_MAPS, NamedFeatureMap, feature_map  # noqa: E402
 
 __all__ += ["FEATURE_MAPS", "NamedFeatureMap", "feature_map"]
+
+from .rnn import qlstm, qlstm_kernel, rg_lru, rg_lru_kernel  # noqa: E402
+from .ssm import (  # noqa: E402
+    ScanResult,
+    selective_scan,
+    selective_scan_kernel,
+    ssd_scan,
+    ssd_scan_kernel,
+)
+
+__all__ += [
+    "ScanResult",
+    "qlstm",
+    "qlstm_kernel",
+    "rg_lru",
+    "rg_lru_kernel",
+    "selective_scan",
+    "selective_scan_kernel",
+    "ssd_scan",
+    "ssd_scan_kernel",
+]
