@@ -217,6 +217,32 @@ def _capacity_sweep() -> float:
     return elapsed
 
 
+# Issue #6: the implicit attention matrix of every DSF class on one input, 512 tokens x 64
+# channels (float32), state expansion 16: the (T, T) kernel of the attention classes (their
+# Φ is that kernel ⊗ W_v) and the per-channel (64, T, T) Φ of S6, SSD, qLSTM and RG-LRU.
+PHI_TOKENS, PHI_CHANNELS, PHI_STATE = 512, 64, 16
+
+
+def _phi_all_classes() -> float:
+    import torch
+
+    from attnviz import dsf
+
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(PHI_TOKENS, PHI_CHANNELS, generator=g)  # (T, d), float32
+    dsf.random_system("s6", u[:16], n=PHI_STATE).phi()  # torch's one-off setup, untimed
+    started = time.perf_counter()
+    shapes = []
+    for kind in dsf.KINDS:
+        system = dsf.random_system(kind, u, n=PHI_STATE)
+        diagonal = getattr(system, "diagonal", False)
+        shapes.append(tuple((system.phi() if diagonal else system.phi_kernel()).shape))
+    elapsed = time.perf_counter() - started
+    if len(shapes) != len(dsf.KINDS) or any(shape[-2:] != (PHI_TOKENS,) * 2 for shape in shapes):
+        raise RuntimeError(f"the classes' Φ came out as {shapes}")
+    return elapsed
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         name="(train: induction head forms, cold start)",
@@ -266,6 +292,13 @@ TARGETS: tuple[Target, ...] = (
         target_ms=1_000.0,
         measure=_capacity_sweep,
         issue=5,
+    ),
+    Target(
+        name="(Φ of every class: 512 tokens x 64 channels)",
+        dashboard="dsf",
+        target_ms=200.0,
+        measure=_phi_all_classes,
+        issue=6,
     ),
 )
 

@@ -844,3 +844,59 @@ def softmax_phi(
     causal = torch.ones(T, T, dtype=torch.bool).tril()
     scores = (q @ k.T * scale).masked_fill(~causal, -math.inf)  # (T, T)
     return SoftmaxAttention("softmax", torch.softmax(scores, dim=1), W_v)
+
+
+def random_system(
+    kind: str,
+    u: Any,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    feature_map: Any = None,
+    normalize: bool = False,
+    gate_bias: float = 2.0,
+    heads: int = 1,
+) -> ImplicitAttention:
+    """One class of ``KINDS`` with seeded random weights, on the input ``u`` (T, d) (lesson 06).
+
+    The same ``seed`` gives every class its weights from one generator, so their Φ can be
+    compared on one input. Weights are N(0, 1/d) (so projections of a unit-variance input
+    have unit variance); ``n`` is the state expansion (key / feature / SSM state size per
+    channel); ``feature_map`` and ``normalize`` apply to linear attention (normalize wants
+    a positive map: None then means elu + 1); ``gate_bias`` sets how much the gated
+    classes keep: the forget gates are σ(· + gate_bias), S6 and SSD take Δ ≈ softplus(−
+    gate_bias) and A = −(1, 2, …, n) as Mamba's S4D-real initialisation; ``heads`` is
+    SSD's number of heads (it must divide d).
+    """
+    kind = check_choice("kind", kind, KINDS)
+    u = _input(u)
+    n = check_int("n", n, low=1)
+    seed = check_int("seed", seed, low=0)
+    gate_bias = check_real("gate_bias", gate_bias)
+    T, d = u.shape
+    g = torch.Generator().manual_seed(seed)
+
+    def w(rows: int, cols: int = d) -> torch.Tensor:
+        return torch.randn(rows, cols, generator=g, dtype=u.dtype) / math.sqrt(cols)
+
+    W_q, W_k, W_v = w(n), w(n), w(d)  # drawn first, in the same order for every class
+    if kind == "softmax":
+        return softmax_phi(u, W_q, W_k, W_v)
+    if kind == "linear_attention":
+        if normalize and feature_map is None:
+            feature_map = "elu_plus_one"
+        return from_linear_attention(u, W_q, W_k, W_v, feature_map, normalize)
+    if kind == "normalized_attention":
+        return from_normalized_attention(u, W_q, W_k, W_v, w(1)[0], 0.0, "exp", feature_map)
+    if kind == "gated_linear_attention":
+        return from_gated_linear_attention(u, W_q, W_k, W_v, w(1)[0], gate_bias, feature_map)
+    spread = -torch.arange(1, n + 1, dtype=u.dtype)  # S4D-real: A = -(1, ..., n)
+    if kind == "s6":
+        return from_s6(u, w(d), -gate_bias, spread.expand(d, n), w(n), w(n))
+    if kind == "ssd":
+        heads = check_int("heads", heads, low=1, high=d)
+        A = -torch.arange(1, heads + 1, dtype=u.dtype)  # one decay per head
+        return from_ssd(u, w(heads), -gate_bias, A, w(n), w(n))
+    if kind == "qlstm":
+        return from_qlstm(u, w(d), w(d), w(d), gate_bias, 0.0, 0.0)
+    return from_rg_lru(u, w(d), w(d), torch.full((d,), gate_bias, dtype=u.dtype))

@@ -573,3 +573,26 @@ def test_state_size_of_each_class():
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call(_params())
+
+
+@pytest.mark.parametrize("kind", dsf.KINDS)
+def test_random_system_builds_every_class_and_its_phi_reproduces_the_recurrence(kind):
+    u = torch.randn(20, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    system = dsf.random_system(kind, u, n=3, seed=1)
+    again = dsf.random_system(kind, u, n=3, seed=1)
+    assert torch.equal(system.apply(u), again.apply(u))  # seeded
+    assert system.state_size == dsf.state_size(kind, 4, 3)
+    if kind != "softmax":
+        torch.testing.assert_close(system.apply(u), system.run(u))
+    other = dsf.random_system(kind, u, n=3, seed=2)
+    assert not torch.equal(system.apply(u), other.apply(u))
+
+
+def test_random_system_normalised_linear_attention_rows_sum_to_one():
+    u = torch.randn(12, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kernel = dsf.random_system("linear_attention", u, normalize=True).phi_kernel()
+    torch.testing.assert_close(kernel.sum(1), torch.ones(12, dtype=torch.float64))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        dsf.random_system("transformer", u)
+    with pytest.raises(ValueError, match="heads must be an integer in"):
+        dsf.random_system("ssd", u, heads=5)
