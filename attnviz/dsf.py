@@ -900,3 +900,51 @@ def random_system(
     if kind == "qlstm":
         return from_qlstm(u, w(d), w(d), w(d), gate_bias, 0.0, 0.0)
     return from_rg_lru(u, w(d), w(d), torch.full((d,), gate_bias, dtype=u.dtype))
+
+
+#: The conditions under which linear attention and S6 have the same Φ (PAPERS.md §2):
+#: the transition is the identity (S6's A = 0) and linear attention is not normalised; Δ is
+#: the same for every channel and every token, and W_v = Δ·I; the feature maps are the
+#: identity, with S6's b_i = W_B u_i playing k_i and c_i = W_C u_i playing q_i.
+CONDITIONS = ("transition", "normalization", "delta_channels", "delta_time", "values", "features")
+
+
+def linear_attention_and_s6(
+    u: Any, n: int = 3, *, delta: float = 0.7, broken: str | None = None, seed: int = 0
+) -> tuple[DSF, DSF]:
+    """Linear attention and S6 built to meet every one of ``CONDITIONS`` but ``broken``
+    (lesson 06). With ``broken=None`` their Φ are equal; breaking any one condition makes
+    them differ. Inputs should be positive (so that a normaliser, when broken in, is > 0);
+    W_q and W_k are seeded positive random (n, d) matrices, and S6 takes W_B = W_k,
+    W_C = W_q."""
+    u = _input(u)
+    n = check_int("n", n, low=1)
+    delta = check_real("delta", delta, low=0.0, low_open=True)
+    if broken is not None:
+        broken = check_choice("broken", broken, CONDITIONS)
+    T, d = u.shape
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=u.dtype) * 0.5
+
+    W_q, W_k = draw(n, d).abs(), draw(n, d).abs()
+    W_delta = torch.zeros(d, d, dtype=u.dtype)
+    b_delta = torch.full((d,), math.log(math.expm1(delta)), dtype=u.dtype)  # softplus⁻¹(Δ)
+    A = torch.zeros(d, n, dtype=u.dtype)
+    W_v = delta * torch.eye(d, dtype=u.dtype)
+    feature_map, normalize = None, False
+    if broken == "transition":
+        A = A - 0.5
+    elif broken == "normalization":
+        normalize = True
+    elif broken == "delta_channels":
+        b_delta = b_delta + torch.linspace(-0.5, 0.5, d, dtype=u.dtype)
+    elif broken == "delta_time":
+        W_delta = draw(d, d)
+    elif broken == "values":
+        W_v = W_v + 0.3 * draw(d, d)
+    elif broken == "features":
+        feature_map = "elu_plus_one"
+    attention = from_linear_attention(u, W_q, W_k, W_v, feature_map, normalize)
+    return attention, from_s6(u, W_delta, b_delta, A, W_k, W_q)

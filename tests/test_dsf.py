@@ -331,40 +331,12 @@ def test_softmax_phi_is_the_causal_softmax_weights_times_w_v():
 
 # --------------------------------------------------- linear attention == S6, if ...
 
-CONDITIONS = ["transition", "normalization", "delta_channels", "delta_time", "values", "features"]
+CONDITIONS = dsf.CONDITIONS
 
 
-def _la_and_s6(broken=None, T=12, d=5, n=3, delta=0.7):
-    """Linear attention and S6 under PAPERS.md §2's conditions, all but ``broken``.
-
-    1. S6's transition is the identity (A = 0) and linear attention is not normalised;
-    2. Δ is constant across channels and time, and W_v = Δ·I;
-    3. identity feature maps, with b_i = W_B u_i ↔ k_i and c_i = W_C u_i ↔ q_i.
-    Inputs and W_q, W_k are positive so that a normaliser, when broken in, is > 0.
-    """
-    u = _rand(T, d, seed=1).abs() + 0.1
-    W_q, W_k = _rand(n, d, seed=2).abs(), _rand(n, d, seed=3).abs()
-    inv_softplus = math.log(math.expm1(delta))  # softplus(b) = delta
-    W_delta = torch.zeros(d, d, dtype=DT)
-    b_delta = torch.full((d,), inv_softplus, dtype=DT)
-    A = torch.zeros(d, n, dtype=DT)
-    W_v = delta * torch.eye(d, dtype=DT)
-    feature_map, normalize = None, False
-    if broken == "transition":
-        A = A - 0.5
-    elif broken == "normalization":
-        normalize = True
-    elif broken == "delta_channels":
-        b_delta = b_delta + torch.linspace(-0.5, 0.5, d, dtype=DT)
-    elif broken == "delta_time":
-        W_delta = _rand(d, d, seed=4)
-    elif broken == "values":
-        W_v = W_v + 0.3 * _rand(d, d, seed=5)
-    elif broken == "features":
-        feature_map = "elu_plus_one"
-    la = dsf.from_linear_attention(u, W_q, W_k, W_v, feature_map=feature_map, normalize=normalize)
-    s6 = dsf.from_s6(u, W_delta, b_delta, A, W_k, W_q)  # W_B = W_k, W_C = W_q
-    return la, s6
+def _la_and_s6(broken=None, T=12, d=5):
+    u = _rand(T, d, seed=1).abs() + 0.1  # positive, so a normaliser broken in is > 0
+    return dsf.linear_attention_and_s6(u, 3, broken=broken)
 
 
 def test_linear_attention_and_s6_give_the_same_phi_under_the_conditions():
