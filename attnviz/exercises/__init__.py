@@ -19,6 +19,7 @@ from attnviz.exercises import (  # noqa: F401
     lesson_03,
     lesson_04,
     lesson_05,
+    lesson_06,
 )
 from attnviz.exercises.core import (
     ANSWER_KINDS,
