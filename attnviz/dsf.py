@@ -305,6 +305,7 @@ class ImplicitAttention:
 
     def phi(self) -> torch.Tensor:
         """Φ: per channel (d, T, T) for diagonal systems, else the blocks (T, T, d, d).
+        (A one-head SSD returns a read-only view: its channels share one (T, T) matrix.)
 
         The blocks cost T²d² numbers; for large T use :meth:`phi_kernel` (attention)
         or :meth:`phi_channels`.
@@ -493,6 +494,8 @@ class DSF(ImplicitAttention):
         log_lam = self.log_lambda[:, ::step].permute(1, 0, 2)  # (G, T, m)
         b, c = self.b[:, ::step].permute(1, 0, 2), self.c[:, ::step].permute(1, 0, 2)  # (G, T, n)
         phi = _diagonal_phi(log_lam.contiguous(), b.contiguous(), c.contiguous())  # (G, T, T)
+        if step > 1 and phi.shape[0] == 1 and self.skip is None:
+            return phi.expand(self.d, -1, -1)  # one head: every channel shares it (a view)
         if step > 1:
             phi = phi.repeat_interleave(step, 0)  # one copy per channel of the head, (d, T, T)
         if self.skip is not None:
