@@ -1602,3 +1602,224 @@ class StrengthCurves:
             y=[y] * len(phases),
             name=[str(name) for _, name in phases],
         )
+
+
+# -- one framework: the DSF (lesson 06) ---------------------------------------------------
+
+CLASS_COLORS = (*SCORE_COLORS, "#000000", "#999999")  # eight: one per model class
+ROW_COLOR = "#d55e00"  # the outlined row: the step of the recurrence
+
+
+class PhiHeatmap:
+    """One implicit attention matrix Φ (outputs i down, inputs j across) on a diverging scale.
+
+    Blue negative, white zero, red positive, centred at 0 and scaled to ±limit (default:
+    the largest magnitude), so the causal upper triangle reads white. Drawn as one image
+    whatever its size, so several side by side stay fast; hovering gives i, j and Φ_ij.
+    ``mark_row`` outlines row i (the step of the recurrence).
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str = "Φ",
+        x_label: str = "j, input token",
+        y_label: str = "i, output token",
+        value_label: str = "Φ_ij",
+        **figure_kwargs,
+    ) -> None:
+        self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
+        self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        options = dict(
+            title=title,
+            x_range=Range1d(0, 1),
+            y_range=Range1d(1, 0),  # row 0 at the top, as in a matrix
+            tools="pan,wheel_zoom,reset,save",
+            width=360,
+            height=320,
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        for axis in (*fig.xaxis, *fig.yaxis):
+            axis.formatter = BasicTickFormatter(use_scientific=False)
+        self.picture = _image(fig, self.source, self.mapper)
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.picture],
+                tooltips=[("i", "$y{0}"), ("j", "$x{0}"), (value_label, "@image{0.000}")],
+            )
+        )
+        fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title=value_label), "right")
+        self.row = BoxAnnotation(
+            left=0,
+            right=1,
+            top=0,
+            bottom=1,
+            fill_alpha=0.0,
+            line_color=ROW_COLOR,
+            line_width=2,
+            visible=False,
+        )
+        fig.add_layout(self.row)
+
+    def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
+        """Draw ``matrix`` (T_out, T_in) on the scale ±``limit`` (default: max |matrix|)."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.ndim != 2:
+            raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        n_rows, n_cols = matrix.shape
+        top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
+        top = top if np.isfinite(top) and top > 0 else 1.0
+        if (self.mapper.low, self.mapper.high) != (-top, top):
+            self.mapper.update(low=-top, high=top)
+        # cell (i, j) spans [j, j + 1) x [i, i + 1); the y range is flipped, so row 0 is on top
+        self.source.data = dict(image=[matrix], x=[0], y=[0], dw=[n_cols], dh=[n_rows])
+        if (self.figure.x_range.start, self.figure.x_range.end) != (0, n_cols):
+            self.figure.x_range.update(start=0, end=n_cols)
+        if (self.figure.y_range.start, self.figure.y_range.end) != (n_rows, 0):
+            self.figure.y_range.update(start=n_rows, end=0)
+        if self.row.right != n_cols:
+            self.row.right = n_cols
+
+    def mark_row(self, row: int | None) -> None:
+        """Outline row ``row`` (None hides the outline)."""
+        if row is None:
+            if self.row.visible:
+                self.row.visible = False
+            return
+        self.row.update(top=int(row), bottom=int(row) + 1, visible=True)
+
+
+class ClassCurves:
+    """One line (and one dot) per name of a fixed set, each in its colour for good.
+
+    The same name keeps its colour in every ClassCurves built with the same ``names``, so
+    figures side by side read alike. ``update`` shows the series given and hides the rest
+    (their legend entries too); ``points`` puts one dot per name. There are two figures,
+    a linear and a log y axis, with the same lines; ``set_log`` shows one (points at
+    y <= 0 are left out of the log one), so switching sends no new models. ``figure`` is
+    the one shown.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        labels: Mapping[str, str] | None = None,
+        title: str = "",
+        x_label: str = "",
+        y_label: str = "",
+        **figure_kwargs,
+    ) -> None:
+        self.names = list(names)
+        self.log = False
+        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._points: dict[str, tuple[float, float]] = {}
+        self.colors = {n: CLASS_COLORS[i % len(CLASS_COLORS)] for i, n in enumerate(self.names)}
+        self.figures: dict[bool, figure] = {}
+        self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
+        self.lines: dict[bool, dict] = {}
+        self.items: dict[bool, dict[str, LegendItem]] = {}
+        self.dots: dict[bool, ColumnDataSource] = {}
+        labels = dict(labels or {})
+        for log in (False, True):
+            options = dict(title=title, width=460, height=360, tools="pan,wheel_zoom,reset,save")
+            if log:
+                options.update(y_axis_type="log")
+            options.update(figure_kwargs)
+            fig = themed_figure(**options)
+            fig.xaxis.axis_label = x_label
+            fig.yaxis.axis_label = y_label + (" (log)" if log else "")
+            fig.visible = not log
+            sources, lines, items = {}, {}, {}
+            for name in self.names:
+                source = ColumnDataSource(data=dict(x=[], y=[], name=[]))
+                line = fig.line("x", "y", source=source, line_width=2, color=self.colors[name])
+                line.visible = False
+                sources[name], lines[name] = source, line
+                items[name] = LegendItem(
+                    label=literal_value(labels.get(name, name)), renderers=[line], visible=False
+                )
+            fig.add_layout(
+                Legend(
+                    items=list(items.values()),
+                    orientation="horizontal",
+                    ncols=2,
+                    label_text_font_size="11px",
+                    click_policy="hide",
+                    border_line_color=None,
+                    margin=4,
+                    padding=2,
+                ),
+                "below",  # curves cross everywhere inside: the legend goes under the axes
+            )
+            dots = ColumnDataSource(data=dict(x=[], y=[], name=[], color=[]))
+            dot = fig.scatter(
+                "x", "y", source=dots, size=9, color="color", line_color="#ffffff", line_width=1
+            )
+            fig.add_tools(
+                HoverTool(
+                    renderers=[*lines.values(), dot],
+                    tooltips=[("", "@name"), ("x", "@x{0.[00]}"), ("y", "@y{0.0000}")],
+                )
+            )
+            self.figures[log], self.sources[log], self.lines[log] = fig, sources, lines
+            self.items[log], self.dots[log] = items, dots
+
+    @property
+    def figure(self):
+        """The figure shown now (linear or log y)."""
+        return self.figures[self.log]
+
+    def set_log(self, log: bool) -> None:
+        """Show the log-y figure (True) or the linear one (False)."""
+        self.log = bool(log)
+        for which, fig in self.figures.items():
+            if fig.visible != (which == self.log):
+                fig.visible = which == self.log
+
+    def update(
+        self,
+        series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Show exactly ``series`` ({name: (x, y)}); hide every other name."""
+        unknown = set(series) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
+        self._series = {
+            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            for name, (x, y) in series.items()
+        }
+        labels = dict(labels or {})
+        for log in (False, True):
+            for name in self.names:
+                line, item = self.lines[log][name], self.items[log][name]
+                shown = name in self._series
+                if shown:
+                    x, y = self._series[name]
+                    if log:
+                        keep = y > 0
+                        x, y = x[keep], y[keep]
+                    self.sources[log][name].data = dict(x=x, y=y, name=[name] * len(x))
+                elif line.visible:
+                    self.sources[log][name].data = dict(x=[], y=[], name=[])
+                if line.visible != shown:
+                    line.visible = item.visible = shown
+                if name in labels and getattr(item.label, "value", None) != labels[name]:
+                    item.label = literal_value(labels[name])  # a plain string names a column
+
+    def points(self, points: Mapping[str, tuple[float, float]]) -> None:
+        """One dot per name at (x, y) ({} clears them)."""
+        for log, dots in self.dots.items():
+            keep = [n for n, (_, y) in points.items() if not log or y > 0]
+            dots.data = dict(
+                x=[float(points[n][0]) for n in keep],
+                y=[float(points[n][1]) for n in keep],
+                name=keep,
+                color=[self.colors.get(n, "#000000") for n in keep],
+            )

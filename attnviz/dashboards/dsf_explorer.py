@@ -1,0 +1,490 @@
+"""Lesson 06's dashboard: one input, every class, one kind of system (the DSF).
+
+One seeded random input u (T tokens, d channels) and seeded random weights for every
+class go through ``attnviz.dsf``'s builders. Each class shown gets its implicit
+attention matrix Φ (y = Φu) in the same format, side by side: per channel c (for the
+attention classes the (c, c) entry of each d x d block, K_ij W_v[c, c]) or the summary
+over channels, titled with the size N of its recurrent state. Under them:
+
+* **decay profiles**: how far ℓ steps of Λ shrink the state, against the lag ℓ
+  (``DSF.decay_profile``; flat at 1 for linear attention; softmax has no Λ);
+* **y = Φu, built up**: at step i (the player), the partial sums Σ_{j<=k} (Φ_ij u_j)[c]
+  over k = 0..i, one line per class, and as a dot the recurrence's own output y_i[c]
+  (``DSF.run``, the definition): the line ends on the dot. Row i is outlined on every Φ.
+
+The toggles change Φ where they act: normalisation (linear attention's rows then sum to
+W_v), the feature map (the attention classes), the state expansion n (attention and
+S6 / SSD) and the gate bias (gated linear attention, S6, SSD, qLSTM, RG-LRU: larger
+keeps more of the past). Each class is computed once per (input, its own settings) and
+cached, so a toggle recomputes only the classes it acts on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import panel as pn
+import param
+import torch
+
+from attnviz import dsf, plots
+from attnviz.dashboards.associative_memory import _clamp
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
+from attnviz.dashboards.registry import register
+from attnviz.dashboards.threads import one_thread
+from attnviz.kernels.feature_maps import FEATURE_MAPS
+
+MAX_T, MAX_D, MAX_N = 128, 16, 16  # the sliders' tops: every draw is made at these sizes
+KIND_LABELS = {
+    "softmax": "softmax attention",
+    "linear_attention": "linear attention",
+    "normalized_attention": "normalised attention (learned)",
+    "gated_linear_attention": "gated linear attention",
+    "s6": "S6 (Mamba)",
+    "ssd": "SSD (Mamba-2)",
+    "qlstm": "qLSTM",
+    "rg_lru": "RG-LRU (Griffin)",
+}
+DEFAULT_KINDS = ("softmax", "linear_attention", "gated_linear_attention", "s6", "qlstm", "rg_lru")
+ATTENTION = ("linear_attention", "normalized_attention", "gated_linear_attention")
+GATED = ("gated_linear_attention", "s6", "ssd", "qlstm", "rg_lru")
+EXPANDED = ("softmax", *ATTENTION, "s6", "ssd")  # the classes n acts on
+NORMALIZER_BIAS = 0.0  # b_n of the learned normaliser s_i = exp(w_nᵀu_i + b_n)
+
+
+@lru_cache(maxsize=8)
+def _draws(seed: int) -> dict[str, torch.Tensor]:
+    """Standard normal draws at the largest sizes: a smaller T, d or n takes a corner of
+    the same draw, so moving one slider keeps the rest of the input and weights."""
+    g = torch.Generator().manual_seed(seed)
+    square = (MAX_D, MAX_D)
+    shapes = {
+        "u": (MAX_T, MAX_D),
+        **dict.fromkeys(("W_q", "W_k", "W_B", "W_C"), (MAX_N, MAX_D)),
+        **dict.fromkeys(("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g"), square),
+        **dict.fromkeys(("w_n", "w_alpha", "b_delta", "D", "a_logits"), (MAX_D,)),
+        "A": (MAX_D, MAX_N),
+    }
+    return {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in shapes.items()}
+
+
+def random_weights(T: int, d: int, n: int, seed: int) -> dict[str, torch.Tensor]:
+    """u (T, d) and every class's weights, seeded; matrices scaled by 1/√d, A = -exp(z/2)
+    < 0 (Mamba's parametrisation), a = σ(a_logits) of RG-LRU around σ(2) ≈ 0.88."""
+    z, s = _draws(seed), 1.0 / math.sqrt(d)
+    w = {key: z[key][:n, :d] * s for key in ("W_q", "W_k", "W_B", "W_C")}
+    w |= {key: z[key][:d, :d] * s for key in ("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g")}
+    w |= {key: z[key][:d] * s for key in ("w_n", "w_alpha", "b_delta", "D")}
+    w |= {
+        "u": z["u"][:T, :d],
+        "A": -torch.exp(z["A"][:d, :n] / 2),
+        "a_logits": 2 + z["a_logits"][:d],
+    }
+    return w
+
+
+def ssd_heads(d: int) -> int:
+    """SSD's number of heads H: 2 when d is even, else 1 (H must divide d)."""
+    return 2 if d % 2 == 0 else 1
+
+
+def build(
+    kind: str, T: int, d: int, seed: int, n: int, feature_map: str, normalize: bool, gate: float
+):
+    """The class ``kind`` on the seeded input: a ``dsf.DSF`` (or softmax's Φ). ``gate`` is
+    the gate bias: larger keeps more of the past (α, forget gate and a up, Δ down)."""
+    w = random_weights(T, d, n, seed)
+    u, qkv = w["u"], (w["W_q"], w["W_k"], w["W_v"])
+    if kind == "softmax":
+        return dsf.softmax_phi(u, *qkv)
+    if kind == "linear_attention":
+        return dsf.from_linear_attention(u, *qkv, feature_map=feature_map, normalize=normalize)
+    if kind == "normalized_attention":
+        return dsf.from_normalized_attention(
+            u, *qkv, w["w_n"], NORMALIZER_BIAS, feature_map=feature_map
+        )
+    if kind == "gated_linear_attention":
+        return dsf.from_gated_linear_attention(u, *qkv, w["w_alpha"], gate, feature_map)
+    if kind == "s6":
+        return dsf.from_s6(u, w["W_delta"], w["b_delta"] - gate, w["A"], w["W_B"], w["W_C"], w["D"])
+    if kind == "ssd":
+        H = ssd_heads(d)
+        A = w["A"][:H, 0]  # one decay per head, (H,)
+        return dsf.from_ssd(u, w["W_delta"][:H], -gate, A, w["W_B"], w["W_C"], w["D"])
+    if kind == "qlstm":
+        return dsf.from_qlstm(u, w["W_f"], w["W_i"], w["W_o"], b_f=gate)
+    if kind == "rg_lru":
+        return dsf.from_rg_lru(u, w["W_r"], w["W_g"], w["a_logits"] + gate)
+    raise ValueError(f"kind must be one of {dsf.KINDS}, got {kind!r}")
+
+
+@dataclass(frozen=True)
+class ClassView:
+    """What the dashboard draws of one class (numpy, read-only)."""
+
+    kind: str
+    label: str
+    state_size: float  # N, math.inf for softmax
+    n: int | None  # features per channel (after the feature map), None for d-state classes
+    phi: np.ndarray  # per channel, (d, T, T)
+    contributions: np.ndarray  # (Φ_ij u_j)[c], (d, T, T): row i sums to y_i[c]
+    recurrence: np.ndarray | None  # DSF.run(u), (T, d); None for softmax
+    decay: np.ndarray | None  # decay profile against the lag, (T,); None for softmax
+    settings: tuple = ()  # settings_of's, for summary_of
+    note: str = ""
+
+
+def settings_of(kind: str, n: int, feature_map: str, normalize: bool, gate: float) -> tuple:
+    """The settings that act on ``kind`` (the rest are None, so they share a cache entry)."""
+    return (
+        n if kind in EXPANDED else None,
+        feature_map if kind in ATTENTION else None,
+        normalize if kind == "linear_attention" else None,
+        gate if kind in GATED else None,
+    )
+
+
+@lru_cache(maxsize=512)
+def system_of(kind: str, T: int, d: int, seed: int, settings: tuple):
+    """``build`` with ``settings_of``'s settings (cached): (the system, a note or '').
+
+    Normalisation with a feature map that is not positive (η_i <= 0) falls back to the
+    unnormalised class, and the note says so."""
+    n, feature_map, normalize, gate = settings
+    with one_thread():
+        try:
+            system = build(kind, T, d, seed, n or 1, feature_map, bool(normalize), gate or 0.0)
+        except ValueError as error:
+            if not normalize:
+                raise
+            note = f"linear attention is shown unnormalised: {error}"
+            return build(kind, T, d, seed, n or 1, feature_map, False, 0.0), note
+    return system, ""
+
+
+@lru_cache(maxsize=512)
+def view_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
+    """One class on the seeded input with its own ``settings_of`` (cached)."""
+    system, note = system_of(kind, T, d, seed, settings)
+    with one_thread():
+        u = random_weights(T, d, settings[0] or 1, seed)["u"]
+        phi = system.phi_channels()  # (d, T, T)
+        if system.diagonal:
+            contributions = phi * u.T[:, None, :]  # φ^c_ij u_j[c], (d, T, T)
+        else:  # K_ij (W_v u_j)[c]: every input channel feeds output c
+            contributions = system.phi_kernel()[None] * (u @ system.W_v.T).T[:, None, :]
+        is_dsf = isinstance(system, dsf.DSF)
+        return ClassView(
+            kind=kind,
+            label=KIND_LABELS[kind] if kind != "linear_attention" else system.label,
+            state_size=system.state_size,
+            n=system.n if is_dsf and kind not in ("qlstm", "rg_lru") else None,
+            phi=phi.numpy(),
+            contributions=contributions.numpy(),
+            recurrence=system.run(u).numpy() if is_dsf else None,
+            decay=system.decay_profile().numpy() if is_dsf else None,
+            settings=settings,
+            note=note,
+        )
+
+
+@lru_cache(maxsize=512)
+def summary_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> np.ndarray:
+    """``phi_summary()`` of the class, rms over channels, (T, T) (cached, on demand)."""
+    with one_thread():
+        return system_of(kind, T, d, seed, settings)[0].phi_summary().numpy()
+
+
+def _size_text(view: ClassView, d: int) -> str:
+    if math.isinf(view.state_size):
+        return "∞"
+    if view.n is None:
+        return f"{int(view.state_size)} (d)"
+    return f"{int(view.state_size)} ({view.n}·{d})"
+
+
+@register(
+    slug="dsf",
+    title="06 · One framework (DSF)",
+    description="Softmax attention, linear attention, S6, SSD, qLSTM and RG-LRU on one "
+    "input, as one kind of system h_i = Λ_i h_{i-1} + B_i u_i, y_i = C_i h_i: their implicit "
+    "attention matrices Φ side by side, their state sizes and decay profiles; step through "
+    "the recurrence and watch y = Φu build up; toggle normalisation, feature map and gating.",
+    lesson="06_one_framework_dsf",
+)
+class DSFExplorer(Dashboard):
+    """Φ of every class on one input, the recurrence stepped, and the toggles that change Φ."""
+
+    kinds = param.ListSelector(default=list(DEFAULT_KINDS), objects=list(dsf.KINDS))
+    T = param.Integer(default=32, bounds=(8, MAX_T), doc="tokens")
+    d = param.Integer(default=8, bounds=(4, MAX_D), doc="channels")
+    seed = param.Integer(default=0, bounds=(0, 20))
+    feature_map = param.Selector(default="elu_plus_one", objects=list(FEATURE_MAPS))
+    normalize = param.Boolean(default=False)
+    n = param.Integer(default=4, bounds=(1, MAX_N), doc="state expansion")
+    gate_bias = param.Number(default=2.0, bounds=(-4.0, 8.0), step=0.25)
+    channel = param.Integer(default=0, bounds=(0, 7))
+    summary = param.Boolean(default=False)
+    log_decay = param.Boolean(default=True)
+    step = param.Integer(default=8, bounds=(0, 31), doc="the recurrence's step i")
+
+    widget_options = {
+        "kinds": {"type": pn.widgets.MultiChoice, "name": "classes shown"},
+        "T": {"name": "T, tokens"},
+        "d": {"name": "d, channels"},
+        "seed": {"name": "seed (input and weights)"},
+        "feature_map": {"name": "feature map φ (attention classes)"},
+        "normalize": {"name": "normalise linear attention (÷ η_i)"},
+        "n": {"name": "n, state expansion (attention, S6, SSD)"},
+        "gate_bias": {"name": "gate bias (larger keeps more of the past)"},
+        "channel": {"name": "channel c"},
+        "summary": {"name": "Φ summary: rms over channels"},
+        "log_decay": {"name": "log scale (decay profiles)"},
+        "step": {
+            "type": pn.widgets.Player,
+            "name": "step i of the recurrence",
+            "interval": 500,
+            "loop_policy": "once",
+            "show_loop_controls": False,
+            "visible_buttons": ["first", "previous", "reverse", "pause", "play", "next", "last"],
+            "width": CONTROL_WIDTH - 10,
+        },
+    }
+
+    def __init__(self, **params):
+        """Any parameter may be preset; numbers out of range are clamped (the status says
+        so), step and channel to the chosen T and d."""
+        params = dict(params)
+        fitted = {k: params.pop(k) for k in ("step", "channel") if k in params}
+        params, clamped = _clamp(type(self), params)
+        if "kinds" in params:
+            kept = [k for k in params["kinds"] if k in dsf.KINDS]
+            if kept != list(params["kinds"]):
+                clamped.append(
+                    f"unknown classes left out: {sorted(set(params['kinds']) - set(kept))}."
+                )
+            params["kinds"] = kept
+        super().__init__(**params)
+        self._fitting = False
+        self._ready = False
+        self._notes: dict[str, list[str]] = {"preset": clamped, "compute": []}
+        self._views: dict[str, ClassView] = {}
+        self._drawn: dict[str, tuple] = {}  # what each heatmap shows, to skip redraws
+        self._status = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 10))
+        self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._table = pn.pane.Markdown("", margin=(0, 10), width=720)
+        self._heatmaps = {kind: plots.PhiHeatmap(title=KIND_LABELS[kind]) for kind in dsf.KINDS}
+        self._decay = plots.ClassCurves(
+            dsf.KINDS,
+            labels=KIND_LABELS,
+            title="decay profile: ℓ steps of Λ scale the state by",
+            x_label="lag ℓ (tokens)",
+            y_label="geometric-mean Λ product",
+        )
+        self._build_up = plots.ClassCurves(
+            dsf.KINDS,
+            labels=KIND_LABELS,
+            title="y_i[c] built up",
+            x_label="k: inputs j ≤ k summed",
+            y_label="Σ_(j≤k) (Φ_ij u_j)[c]",
+        )
+        self._decay.set_log(self.log_decay)
+        for name, value in fitted.items():
+            self._fit(name, value)
+            if getattr(self, name) != value:
+                self._notes["preset"].append(
+                    f"{name} = {value} is out of range: using {getattr(self, name)}."
+                )
+        self._fit("step", self.step)
+        self._fit("channel", self.channel)
+        self.param.watch(self._inputs_changed, ["T", "d", "seed"])
+        self.param.watch(
+            lambda *_: self._update(), ["kinds", "feature_map", "normalize", "n", "gate_bias"]
+        )
+        self.param.watch(lambda *_: self._fitting or self._draw(), ["channel", "summary", "step"])
+        self.param.watch(lambda *_: self._decay.set_log(self.log_decay), ["log_decay"])
+        self._update()
+        self._ready = True
+
+    # -- controls ------------------------------------------------------------------------
+    def _fit(self, name: str, value) -> None:
+        """Give ``step`` the range 0..T-1 (``channel`` 0..d-1) and set it, clamped to it."""
+        top = (self.T if name == "step" else self.d) - 1
+        value = int(np.clip(value, 0, top)) if np.isfinite(value) else 0
+        self._fitting = True  # one redraw, by the caller
+        try:
+            if top > self.param[name].bounds[1]:  # widen first, then move; narrow after
+                self.param[name].bounds = (0, top)
+                setattr(self, name, value)
+            else:
+                setattr(self, name, value)
+                self.param[name].bounds = (0, top)
+        finally:
+            self._fitting = False
+
+    def _inputs_changed(self, *events) -> None:
+        for event in events:
+            if event.name == "T":  # at the last step, stay at the last step
+                self._fit("step", self.T - 1 if self.step >= event.old - 1 else self.step)
+            if event.name == "d":
+                self._fit("channel", self.channel)
+        self._update()
+
+    @property
+    def figures(self) -> dict:
+        figures = {f"phi_{kind}": h.figure for kind, h in self._heatmaps.items()}
+        figures["decay"] = self._decay.figure  # the linear or the log one, as shown
+        figures["build_up"] = self._build_up.figure
+        return figures
+
+    @property
+    def status(self) -> str:
+        """The status line's text ('' when there is nothing to say)."""
+        return self._status.object if self._status.visible else ""
+
+    @property
+    def views(self) -> dict[str, ClassView]:
+        """What is drawn now, per class shown (in ``dsf.KINDS`` order)."""
+        return dict(self._views)
+
+    def _shown(self) -> list[str]:
+        return [kind for kind in dsf.KINDS if kind in self.kinds]
+
+    def _note(self, section: str, notes: list[str]) -> None:
+        self._notes[section] = notes
+        if self._ready:
+            self._notes["preset"] = []
+        shown = [note for part in self._notes.values() for note in part]
+        text = "  \n".join(shown)
+        if self._status.object != text:
+            self._status.object = text
+        if self._status.visible != bool(shown):
+            self._status.visible = bool(shown)
+
+    # -- updates -------------------------------------------------------------------------
+    def _update(self) -> None:
+        """Compute (or fetch) every shown class, then draw."""
+        notes, views = [], {}
+        T, d, seed = int(self.T), int(self.d), int(self.seed)
+        for kind in self._shown():
+            settings = settings_of(
+                kind, int(self.n), self.feature_map, self.normalize, float(self.gate_bias)
+            )
+            try:
+                views[kind] = view_of(kind, T, d, seed, settings)
+            except Exception as error:  # a dashboard never dies on a control value
+                notes.append(f"Could not compute {KIND_LABELS[kind]}: {error}")
+                continue
+            if views[kind].note:
+                notes.append(views[kind].note)
+        self._views = views
+        self._draw(notes)
+
+    def _draw(self, notes: list[str] | None = None) -> None:
+        notes = list(self._notes["compute"] if notes is None else notes)
+        notes = [n for n in notes if not n.startswith("Could not draw")]
+        try:
+            self._draw_views()
+        except Exception as error:  # a dashboard never dies on a control value
+            notes.append(f"Could not draw: {error}")
+        self._note("compute", notes)
+
+    def _draw_views(self) -> None:
+        c, i, d = int(self.channel), int(self.step), int(self.d)
+        views = self._views
+        with self._hold():
+            for kind, heatmap in self._heatmaps.items():
+                view = views.get(kind)
+                if heatmap.figure.visible != (view is not None):
+                    heatmap.figure.visible = view is not None
+                if view is None:
+                    continue
+                key = (id(view), "summary" if self.summary else c)
+                if self._drawn.get(kind) != key:
+                    heatmap.update(self._summary(view) if self.summary else view.phi[c])
+                    what = "rms over channels" if self.summary else f"c = {c}"
+                    heatmap.figure.title.text = f"{view.label} · N = {_size_text(view, d)} · {what}"
+                    self._drawn[kind] = key
+                heatmap.mark_row(i)
+            lags = np.arange(int(self.T))
+            self._decay.update(
+                {k: (lags, v.decay) for k, v in views.items() if v.decay is not None}
+            )
+            ks = np.arange(i + 1)
+            self._build_up.update(
+                {k: (ks, np.cumsum(v.contributions[c, i, : i + 1])) for k, v in views.items()}
+            )
+            self._build_up.points({k: (i, self._output(v, i, c)) for k, v in views.items()})
+            self._build_up.figure.title.text = (
+                f"y_{i}[{c}] built up from its inputs; dots: the recurrence's y_{i}[{c}]"
+            )
+        readout = self._readout_text()
+        if self._readout.object != readout:
+            self._readout.object = readout
+        self._table.object = self._table_text(i, c)
+
+    def _summary(self, view: ClassView) -> np.ndarray:
+        return summary_of(view.kind, int(self.T), int(self.d), int(self.seed), view.settings)
+
+    @staticmethod
+    def _output(view: ClassView, i: int, c: int) -> float:
+        """y_i[c]: the recurrence's (DSF.run), or Φu's for softmax (no finite state)."""
+        if view.recurrence is not None:
+            return float(view.recurrence[i, c])
+        return float(view.contributions[c, i].sum())
+
+    def _readout_text(self) -> str:
+        if not self._views:
+            return "**Choose at least one class** to see its Φ."
+        return (
+            f"**One input u: T = {self.T} tokens, d = {self.d} channels** (seed {self.seed}). "
+            "Each Φ: output token i down, input token j across, y = Φu; the outlined row is "
+            "the step i. Attention classes: the (c, c) entry of each block Φ_ij = K_ij W_v."
+        )
+
+    def _table_text(self, i: int, c: int) -> str:
+        lines = [
+            "| class | state size N | Σ_j (Φ_ij u_j)[c] | recurrence y_i[c] | decay at ℓ = T/2 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        half = int(self.T) // 2
+        for view in self._views.values():
+            phi_y = float(view.contributions[c, i].sum())
+            run_y = "—" if view.recurrence is None else f"{view.recurrence[i, c]:.6f}"
+            decay = "—" if view.decay is None else f"{view.decay[half]:.3g}"
+            lines.append(
+                f"| {view.label} | {_size_text(view, int(self.d))} | {phi_y:.6f} | {run_y} "
+                f"| {decay} |"
+            )
+        lines.append(
+            f"\n**step i = {i}, channel c = {c}**: y_i[c] summed from Φ, and by the "
+            "recurrence. Softmax has no finite state (N = ∞): its y_i is Φu only."
+        )
+        return "\n".join(lines)
+
+    # -- the Viewer protocol -------------------------------------------------------------
+    def __panel__(self):
+        pane = dict(sizing_mode="fixed")
+        c = self._controls
+        controls = pn.Column(*map(_labelled, c.values()), width=CONTROL_WIDTH)
+        heatmaps = pn.FlexBox(
+            *(pn.pane.Bokeh(h.figure, **pane) for h in self._heatmaps.values()), max_width=1120
+        )
+        curves = pn.FlexBox(
+            *(pn.pane.Bokeh(fig, **pane) for fig in self._decay.figures.values()),
+            pn.pane.Bokeh(self._build_up.figure, **pane),
+            max_width=1120,
+        )
+        return pn.Column(
+            self._header(),
+            self._status,
+            pn.Row(controls, pn.Column(self._readout, heatmaps, curves, self._table)),
+        )
+
+
+def app(**defaults) -> DSFExplorer:
+    """Lesson 06's dashboard, any parameter preset, e.g. ``app(kinds=["s6", "ssd"], T=64)``."""
+    return DSFExplorer(**defaults)
