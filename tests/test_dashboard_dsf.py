@@ -101,14 +101,17 @@ def test_the_classes_shown_are_the_heatmaps_shown():
 def test_drawn_phi_is_dsfs_phi(kind):
     dashboard, document = attached(lambda: DSFExplorer(kinds=ALL, T=20, d=6, channel=3))
     system = _system(dashboard, kind)
-    np.testing.assert_allclose(_image(dashboard, kind), system.phi_channels()[3].numpy())
+    drawn_phi = _image(dashboard, kind)  # float32: colours need no more
+    np.testing.assert_allclose(drawn_phi, system.phi_channels()[3].numpy(), rtol=1e-6, atol=1e-7)
     title = dashboard._heatmaps[kind].figure.title.text
-    assert f"N = {'∞' if kind == 'softmax' else int(system.state_size)}" in title
-    assert "c = 3" in title
+    assert title.endswith(f"N = {'∞' if kind == 'softmax' else int(system.state_size)}")
+    assert dashboard._heatmaps[kind].color_bar.title == "c = 3"
     with set_curdoc(document):
         dashboard.summary = True
-    np.testing.assert_allclose(_image(dashboard, kind), system.phi_summary().numpy())
-    assert "rms over channels" in dashboard._heatmaps[kind].figure.title.text
+    np.testing.assert_allclose(
+        _image(dashboard, kind), system.phi_summary().numpy(), rtol=1e-6, atol=1e-7
+    )
+    assert dashboard._heatmaps[kind].color_bar.title == "rms over channels"
 
 
 @pytest.mark.parametrize("step", [0, 7, 19])
@@ -149,7 +152,7 @@ def test_normalisation_makes_linear_attentions_rows_sum_to_w_v():
         with set_curdoc(document):
             dashboard.channel = c
         rows = _image(dashboard, "linear_attention").sum(1)  # Σ_j Φ_ij[c, c]
-        np.testing.assert_allclose(rows, W_v[c, c], rtol=1e-10)
+        np.testing.assert_allclose(rows, W_v[c, c], rtol=1e-5)
     assert dashboard.status == ""
 
 
@@ -160,7 +163,9 @@ def test_normalising_a_map_that_is_not_positive_falls_back_with_a_note():
         dashboard.normalize = True
     assert "shown unnormalised" in dashboard.status
     plain = lesson06.build("linear_attention", 32, 8, 0, 4, "identity", False, 0.0)
-    np.testing.assert_allclose(_image(dashboard, "linear_attention"), plain.phi_channels()[0])
+    np.testing.assert_allclose(
+        _image(dashboard, "linear_attention"), plain.phi_channels()[0], rtol=1e-6, atol=1e-7
+    )
     with set_curdoc(document):
         dashboard.feature_map = "elu_plus_one"
     assert dashboard.status == ""

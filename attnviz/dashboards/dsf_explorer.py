@@ -400,7 +400,7 @@ class DSFExplorer(Dashboard):
         self._note("compute", notes)
 
     def _draw_views(self) -> None:
-        c, i, d = int(self.channel), int(self.step), int(self.d)
+        c, i = int(self.channel), int(self.step)
         views = self._views
         with self._hold():
             for kind, heatmap in self._heatmaps.items():
@@ -412,8 +412,9 @@ class DSFExplorer(Dashboard):
                 key = (id(view), "summary" if self.summary else c)
                 if self._drawn.get(kind) != key:
                     heatmap.update(self._summary(view) if self.summary else view.phi[c])
-                    what = "rms over channels" if self.summary else f"c = {c}"
-                    heatmap.figure.title.text = f"{view.label} · N = {_size_text(view, d)} · {what}"
+                    size = "∞" if math.isinf(view.state_size) else int(view.state_size)
+                    heatmap.figure.title.text = f"{view.label} · N = {size}"
+                    heatmap.color_bar.title = "rms over channels" if self.summary else f"c = {c}"
                     self._drawn[kind] = key
                 heatmap.mark_row(i)
             lags = np.arange(int(self.T))
@@ -486,12 +487,12 @@ class DSFExplorer(Dashboard):
         c = self._controls
         controls = pn.Column(*map(_labelled, c.values()), width=CONTROL_WIDTH)
         heatmaps = pn.FlexBox(
-            *(pn.pane.Bokeh(h.figure, **pane) for h in self._heatmaps.values()), max_width=1120
+            *(pn.pane.Bokeh(h.figure, **pane) for h in self._heatmaps.values()), max_width=1060
         )
         curves = pn.FlexBox(
             *(pn.pane.Bokeh(fig, **pane) for fig in self._decay.figures.values()),
             pn.pane.Bokeh(self._build_up.figure, **pane),
-            max_width=1120,
+            max_width=1060,
         )
         return pn.Column(
             self._header(),
