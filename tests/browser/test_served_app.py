@@ -101,6 +101,22 @@ def wait_for_new_pixels(locator, before: bytes, timeout: float = 10.0) -> bytes:
     )
 
 
+def visible_canvases(page):
+    """The Bokeh canvases shown now (those of hidden tabs and hidden twin figures left out)."""
+    return page.locator(".bk-Canvas:visible")
+
+
+def open_from_index(page, base: str, slug: str, n_visible: int) -> None:
+    """Click the dashboard's card on the index; wait until ``n_visible`` figures are drawn."""
+    page.goto(base + "/")
+    with page.expect_console_message(
+        lambda message: "document idle" in message.text, timeout=30_000
+    ):
+        page.locator(f"#link-{slug}").click()
+    expect(page).to_have_url(re.compile(rf"/{slug}/?$"))
+    expect(visible_canvases(page)).to_have_count(n_visible, timeout=30_000)
+
+
 def open_dashboard(page, url: str) -> None:
     """Go to a dashboard and wait until Bokeh has drawn it and the server is idle."""
     with page.expect_console_message(

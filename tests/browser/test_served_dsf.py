@@ -7,11 +7,9 @@ Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
-from test_served_app import settled_pixels, wait_for_new_pixels
+from test_served_app import open_from_index, settled_pixels, visible_canvases, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -19,25 +17,10 @@ LESSON_06 = "dsf"
 SHOWN = 6  # the classes shown at first: a Φ each, then the decay profiles and the build-up
 
 
-def canvases(page):
-    """The Bokeh canvases shown now (hidden classes' and the linear decay figure left out)."""
-    return page.locator(".bk-Canvas:visible")
-
-
-def open_from_index(page, base: str) -> None:
-    page.goto(base + "/")
-    with page.expect_console_message(
-        lambda message: "document idle" in message.text, timeout=30_000
-    ):
-        page.locator(f"#link-{LESSON_06}").click()
-    expect(page).to_have_url(re.compile(rf"/{LESSON_06}/?$"))
-    expect(canvases(page)).to_have_count(SHOWN + 2, timeout=30_000)
-
-
 def test_lesson06_classes_step_and_normalisation(served_app, open_page):
     watched = open_page()
     page = watched.page
-    open_from_index(page, served_app)
+    open_from_index(page, served_app, LESSON_06, SHOWN + 2)
     table = page.locator("table")
     expect(table).to_contain_text("softmax attention")
     expect(table).not_to_contain_text("SSD (Mamba-2)")
@@ -45,17 +28,17 @@ def test_lesson06_classes_step_and_normalisation(served_app, open_page):
     # the classes: take softmax off, put SSD on; the table and the heatmaps follow
     chip = page.locator(".choices__item", has_text="softmax attention").first
     chip.locator(".choices__button").click()
-    expect(canvases(page)).to_have_count(SHOWN + 1)
+    expect(visible_canvases(page)).to_have_count(SHOWN + 1)
     expect(table).not_to_contain_text("softmax attention")
     page.locator(".choices__input--cloned").first.click()  # opens the list of the others
     page.locator(".choices__item--choice", has_text="SSD (Mamba-2)").first.click()
-    expect(canvases(page)).to_have_count(SHOWN + 2)
+    expect(visible_canvases(page)).to_have_count(SHOWN + 2)
     expect(table).to_contain_text("SSD (Mamba-2)")
     page.keyboard.press("Escape")
 
     # one step forward: row i moves on every Φ, y_i is built up again
     # visible now: linear attention, GLA, S6, SSD, qLSTM, RG-LRU, decay (log), build-up
-    linear, build_up = canvases(page).nth(0), canvases(page).nth(SHOWN + 1)
+    linear, build_up = visible_canvases(page).nth(0), visible_canvases(page).nth(SHOWN + 1)
     expect(page.locator("p", has_text="channel c = 0")).to_contain_text("step i = 8")
     linear_pixels = settled_pixels(linear)
     build_up_pixels = settled_pixels(build_up)

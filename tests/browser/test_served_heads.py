@@ -11,7 +11,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from test_served_app import settled_pixels, wait_for_new_pixels
+from test_served_app import open_from_index, settled_pixels, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -24,19 +24,6 @@ TRAINING_TIMEOUT_MS = 120_000  # a live run on a busy 2-core machine
 
 def canvas(page, index: int):
     return page.locator(".bk-Canvas").nth(index)
-
-
-def open_from_index(page, base: str, slug: str, n_figures: int) -> None:
-    """Click the dashboard's card on the index and wait until every figure is drawn."""
-    page.goto(base + "/")
-    with page.expect_console_message(
-        lambda message: "document idle" in message.text, timeout=30_000
-    ):
-        page.locator(f"#link-{slug}").click()
-    expect(page).to_have_url(re.compile(rf"/{slug}/?$"))
-    expect(page.locator(".bk-Canvas")).to_have_count(n_figures, timeout=30_000)
-    for index in range(n_figures):
-        expect(canvas(page, index)).to_be_visible()
 
 
 def knock_out_box(page, head: str):

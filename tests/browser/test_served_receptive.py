@@ -7,11 +7,9 @@ Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
-from test_served_app import settled_pixels, wait_for_new_pixels
+from test_served_app import open_from_index, settled_pixels, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -25,21 +23,10 @@ def canvas(page, index: int):
     return page.locator(".bk-Canvas").nth(index)
 
 
-def open_from_index(page, base: str) -> None:
-    page.goto(base + "/")
-    with page.expect_console_message(
-        lambda message: "document idle" in message.text, timeout=30_000
-    ):
-        page.locator(f"#link-{LESSON_04}").click()
-    expect(page).to_have_url(re.compile(rf"/{LESSON_04}/?$"))
-    for index in (REACH, STRIP, COVERAGE):
-        expect(canvas(page, index)).to_be_visible(timeout=30_000)
-
-
 def test_lesson04_pick_a_pattern_move_layers_and_log_axes(served_app, open_page):
     watched = open_page()
     page = watched.page
-    open_from_index(page, served_app)
+    open_from_index(page, served_app, LESSON_04, 3)  # the log-log twin hidden
     readout = page.locator("p", has_text="the last query sees")
     expect(readout).to_contain_text("power_attention")
     expect(readout).to_contain_text("512 tokens")
