@@ -1103,7 +1103,27 @@ class ReachStrip(_LayerImage):
         self.figure.x_range.update(start=0, end=seq_len)
 
 
-class PatternCurves:
+class _LinearOrLog:
+    """Two twin figures, linear axes and log axes (``self.figures[False]`` and
+    ``[True]``); one is shown at a time. Bokeh cannot switch an axis type in place."""
+
+    figures: dict
+    log: bool
+
+    @property
+    def figure(self):
+        """The figure shown now (linear or log)."""
+        return self.figures[self.log]
+
+    def set_log(self, log: bool) -> None:
+        """Show the log figure (True) or the linear one (False)."""
+        self.log = bool(log)
+        for which, fig in self.figures.items():
+            if fig.visible != (which == self.log):
+                fig.visible = which == self.log
+
+
+class PatternCurves(_LinearOrLog):
     """One line per named pattern (coverage against layers, say), any subset shown.
 
     Every name gets its line, colour and legend entry once, at construction; ``update``
@@ -1175,18 +1195,6 @@ class PatternCurves:
             )
             self.figures[log], self.sources[log], self.lines[log] = fig, sources, lines
             self._items[log], self.markers[log] = items, marker
-
-    @property
-    def figure(self):
-        """The figure shown now (linear or log-log)."""
-        return self.figures[self.log]
-
-    def set_log(self, log: bool) -> None:
-        """Show the log-log figure (True) or the linear one (False)."""
-        self.log = bool(log)
-        for which, fig in self.figures.items():
-            if fig.visible != (which == self.log):
-                fig.visible = which == self.log
 
     def _draw(self, log: bool, name: str, x: np.ndarray, y: np.ndarray) -> None:
         if log:
@@ -1698,7 +1706,7 @@ class PhiHeatmap:
         self.row.update(top=int(row), bottom=int(row) + 1, visible=True)
 
 
-class ClassCurves:
+class ClassCurves(_LinearOrLog):
     """One line (and one dot) per name of a fixed set, each in its colour for good.
 
     The same name keeps its colour in every ClassCurves built with the same ``names``, so
@@ -1773,18 +1781,6 @@ class ClassCurves:
             )
             self.figures[log], self.sources[log], self.lines[log] = fig, sources, lines
             self.items[log], self.dots[log] = items, dots
-
-    @property
-    def figure(self):
-        """The figure shown now (linear or log y)."""
-        return self.figures[self.log]
-
-    def set_log(self, log: bool) -> None:
-        """Show the log-y figure (True) or the linear one (False)."""
-        self.log = bool(log)
-        for which, fig in self.figures.items():
-            if fig.visible != (which == self.log):
-                fig.visible = which == self.log
 
     def update(
         self,
