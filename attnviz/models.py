@@ -48,6 +48,7 @@ from attnviz.kernels.attention import (
     split_heads,
 )
 from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
+from attnviz.mixers import EXPANDABLE, MIXERS, build_mixer
 from attnviz.tasks import TaskData, make_task
 from attnviz.training import TrainingHistory, evaluate, token_loss, train
 from attnviz.validation import check_choice, check_int
@@ -75,6 +76,10 @@ class TinyConfig:
     # (or a MaskPattern that make_mask built), with its parameters (lesson 04)
     mask: str | None = None
     mask_params: tuple[tuple[str, Any], ...] = ()
+    # the sequence mixer of every block, a name in attnviz.mixers.MIXERS (lesson 06), and
+    # for "linear_attention" / "s6" its state expansion n (None: the mixer's default)
+    mixer: str = "attention"
+    state_expansion: int | None = None
 
     def __post_init__(self) -> None:
         check_int("n_layers", self.n_layers, low=1)
@@ -100,6 +105,30 @@ class TinyConfig:
                 f"positional='rope' needs an even head size d_model / n_heads, got {self.d_head}"
             )
         self._normalise_mask()
+        self._check_mixer()
+
+    def _check_mixer(self) -> None:
+        check_choice("mixer", self.mixer, MIXERS)
+        if self.state_expansion is not None:
+            if self.mixer not in EXPANDABLE:
+                raise ValueError(
+                    f"state_expansion must be None for mixer={self.mixer!r} (only {EXPANDABLE} "
+                    f"have one), got {self.state_expansion!r}"
+                )
+            check_int("state_expansion", self.state_expansion, low=1)
+        if self.mixer != "attention":
+            for name, value, default in (
+                ("operator", self.operator, "softmax"),
+                ("mask", self.mask, None),
+                ("positional", self.positional, "learned"),
+            ):
+                if value != default and not (name == "positional" and value == "none"):
+                    raise ValueError(
+                        f"{name} applies to mixer='attention' only; with mixer={self.mixer!r} "
+                        f"it must be {default!r}, got {value!r}"
+                    )
+            if not self.causal:
+                raise ValueError(f"mixer={self.mixer!r} is causal: causal must be True")
 
     def _normalise_mask(self) -> None:
         # store the mask as a name and sorted (key, value) pairs: hashable, and plain JSON
@@ -153,6 +182,10 @@ class TinyConfig:
             del data["mask"], data["mask_params"]
         else:
             data["mask_params"] = {k: _thawed(v) for k, v in self.mask_params}
+        if self.mixer == "attention":  # attention checkpoints read as before mixers existed
+            del data["mixer"]
+        if self.state_expansion is None:
+            del data["state_expansion"]
         return data
 
     @classmethod
@@ -236,6 +269,10 @@ class Attention(nn.Module):
         z = self.hook_z(z)  # (B, H, T, d_head)
         return self.out(merge_heads(z))  # (B, T, d_model)
 
+    def state_size(self, seq_len: int) -> int:
+        """Floats of state per sequence at ``seq_len`` tokens: the KV cache, 2·T·d_model."""
+        return 2 * check_int("seq_len", seq_len, low=0) * self.n_heads * self.d_head
+
     def _sparse_mask(self, seq_len: int, device: Any) -> torch.Tensor:
         # every pattern's first T rows and columns are its mask at length T
         if self._mask is None or self._mask.shape[0] < seq_len:
@@ -256,13 +293,16 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """One pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """One pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x)).
+
+    ``attn`` is the config's sequence mixer (``attnviz.mixers``), softmax attention by default.
+    """
 
     def __init__(self, config: TinyConfig) -> None:
         super().__init__()
         norm = nn.LayerNorm if config.layer_norm else lambda _d: nn.Identity()
         self.ln_attn = norm(config.d_model)
-        self.attn = Attention(config)
+        self.attn = build_mixer(config)
         self.mlp = None
         if not config.attention_only:
             self.ln_mlp = norm(config.d_model)

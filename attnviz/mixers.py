@@ -1,0 +1,217 @@
+"""Sequence mixers: the token-mixing layer of a TinyTransformer block, one idea each (lesson 06).
+
+Every mixer maps x (B, T, d_model) -> (B, T, d_model), causally, like the model's
+softmax ``Attention``, and reports ``state_size(seq_len)``: how many floats per
+sequence it must keep to generate the next token, the "state" of the DSF
+(Sieber et al. 2024, PAPERS.md §2).
+
+====================  ==============================================  =======================
+mixer                 one idea                                        state_size(T), floats
+====================  ==============================================  =======================
+"attention"           softmax attention (``attnviz.models.Attention``)  2·T·d_model (KV cache)
+"linear_attention"    S_t = S_{t-1} + v_t φ(k_t)ᵀ, y_t = S_t φ(q_t)   n·d_model (+ n·H for z)
+                      (φ = elu + 1, feature dim n per head)
+"s6"                  Mamba's selective scan: per-channel, per-state  n·d_inner
+                      decay exp(Δ A), write Δ B, read C
+"qlstm"               h_t = σ(f_t) h_{t-1} + σ(i_t) u_t,              d_model
+                      y_t = σ(o_t) h_t, gates from the input only
+====================  ==============================================  =======================
+
+State-size convention: the floats of the recurrent state of one layer, for one
+sequence: the read-write memory the layer carries from token to token. For
+softmax attention that is the key-value cache, 2·T·d_model, which grows with T
+(the DSF's N = ∞); for linear attention the matrix state S (d_head x n per head,
+n·d_model in all) plus, when normalised, the key sum z (n per head); for S6 the
+(d_inner, n) state; for the qLSTM one float per channel. The DSF code
+(dsf-mqar, zoology) reports 2·d_model·d_qk for its attention mixers — it counts
+keys and values separately — so its linear-attention numbers are twice ours.
+
+The kernels are ``attnviz.kernels``' parallel forms (the (T, T) implicit
+attention matrix), which train fastest at the short lengths of MQAR.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attnviz.kernels.linear import linear_attention
+from attnviz.kernels.rnn import qlstm
+from attnviz.kernels.ssm import selective_scan
+from attnviz.validation import check_int
+
+MIXERS = ("attention", "linear_attention", "s6", "qlstm")
+# the mixers whose state grows with ``state_expansion`` n
+EXPANDABLE = ("linear_attention", "s6")
+S6_DEFAULT_STATE = 16  # Mamba's d_state
+
+
+class LinearAttentionMixer(nn.Module):
+    """Causal linear attention: S_t = S_{t-1} + v_t φ(k_t)ᵀ, y_t = S_t φ(q_t) (/ z_tᵀφ(q_t)).
+
+    q and k are projected to ``state_expansion`` n features per head, so each head
+    keeps a (d_head, n) state: the state grows with n at a fixed d_model (the DSF's
+    state expansion; Katharopoulos et al. 2020, with φ = elu + 1 by default).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int = 1,
+        state_expansion: int | None = None,
+        *,
+        feature_map: str = "elu_plus_one",
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        d_model = check_int("d_model", d_model, low=1)
+        self.n_heads = check_int("n_heads", n_heads, low=1)
+        if d_model % self.n_heads:
+            raise ValueError(f"n_heads must divide d_model = {d_model}, got {n_heads}")
+        self.d_model, self.d_head = d_model, d_model // self.n_heads
+        n = self.d_head if state_expansion is None else state_expansion
+        self.n = check_int("state_expansion", n, low=1)
+        self.feature_map, self.normalize = feature_map, bool(normalize)
+        self.qk = nn.Linear(d_model, 2 * self.n_heads * self.n, bias=False)
+        self.v = nn.Linear(d_model, d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq_len, _ = x.shape  # (B, T, d_model)
+        q, k = self.qk(x).view(batch, seq_len, 2, self.n_heads, self.n).unbind(2)  # (B, T, H, n)
+        v = self.v(x).view(batch, seq_len, self.n_heads, self.d_head)  # (B, T, H, d_head)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, .)
+        y = linear_attention(
+            q, k, v, causal=True, normalize=self.normalize, feature_map=self.feature_map
+        ).output  # (B, H, T, d_head)
+        return self.out(y.transpose(1, 2).reshape(batch, seq_len, self.d_model))
+
+    def state_size(self, seq_len: int) -> int:
+        """n·d_model floats of S per sequence (+ n per head for z when normalised)."""
+        check_int("seq_len", seq_len, low=0)
+        return self.n * self.d_model + (self.n * self.n_heads if self.normalize else 0)
+
+
+class S6Mixer(nn.Module):
+    """Mamba's selective SSM (S6), without its gate and short convolution (Gu & Dao 2023).
+
+    u = W_in x (d_inner channels), Δ = softplus(W_Δ u + b), B = W_B u, C = W_C u
+    (``state_expansion`` n states each), A = -exp(A_log) with the S4D-real
+    initialisation A[c, s] = -(s + 1), a skip D (init 1), y = W_out (scan + D u).
+    The step bias starts where Mamba's does: softplus(b) log-uniform in [0.001, 0.1].
+
+    The initial A_log and step bias are stored as buffers and the parameters learn
+    offsets from them (zero at init), so any initialisation of the parameters near
+    zero — e.g. TinyTransformer's GPT-2 init — keeps Mamba's starting point.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        state_expansion: int | None = None,
+        *,
+        d_inner: int | None = None,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+    ) -> None:
+        super().__init__()
+        self.d_model = check_int("d_model", d_model, low=1)
+        self.d_inner = check_int("d_inner", d_model if d_inner is None else d_inner, low=1)
+        n = S6_DEFAULT_STATE if state_expansion is None else state_expansion
+        self.n = check_int("state_expansion", n, low=1)
+        self.inp = nn.Linear(self.d_model, self.d_inner, bias=False)
+        self.dt = nn.Linear(self.d_inner, self.d_inner)  # W_Δ, b (an offset from dt_bias_init)
+        self.bc = nn.Linear(self.d_inner, 2 * self.n, bias=False)  # W_B, W_C
+        self.A_log = nn.Parameter(torch.zeros(self.d_inner, self.n))  # offset from A_log_init
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.out = nn.Linear(self.d_inner, self.d_model, bias=False)
+        a_log = torch.log(torch.arange(1, self.n + 1, dtype=torch.float32)).expand(
+            self.d_inner, self.n
+        )
+        self.register_buffer("A_log_init", a_log.clone(), persistent=False)
+        # step sizes log-uniform in [dt_min, dt_max], placed deterministically over the
+        # channels; b = softplus⁻¹(dt) = dt + log(1 - exp(-dt))
+        grid = torch.linspace(0.0, 1.0, self.d_inner, dtype=torch.float64)
+        step = torch.exp(math.log(dt_min) + grid * (math.log(dt_max) - math.log(dt_min)))
+        bias = step + torch.log(-torch.expm1(-step))
+        self.register_buffer("dt_bias_init", bias.float(), persistent=False)
+
+    def A(self) -> torch.Tensor:
+        """The decay rates A = -exp(A_log), (d_inner, n), all < 0."""
+        return -torch.exp(self.A_log_init + self.A_log)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.inp(x)  # (B, T, d_inner)
+        delta = F.softplus(self.dt(u) + self.dt_bias_init)  # (B, T, d_inner)
+        b, c = self.bc(u).split(self.n, dim=-1)  # (B, T, n) each
+        y = selective_scan(u, delta, self.A(), b, c, self.D).output  # (B, T, d_inner)
+        return self.out(y)  # (B, T, d_model)
+
+    def state_size(self, seq_len: int) -> int:
+        """n·d_inner floats per sequence: the (d_inner, n) state h."""
+        check_int("seq_len", seq_len, low=0)
+        return self.n * self.d_inner
+
+
+class QLSTMMixer(nn.Module):
+    """The DSF paper's quasi-LSTM: gates from the input only, one state per channel.
+
+    u = W_u x; f, i, o = W_f x, W_i x, W_o x; h_t = σ(f_t) h_{t-1} + σ(i_t) u_t;
+    y = W_out (σ(o_t) h_t). State expansion n = 1: d_model floats of state.
+    """
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.d_model = check_int("d_model", d_model, low=1)
+        self.gates = nn.Linear(self.d_model, 4 * self.d_model)  # u, f, i, o
+        self.out = nn.Linear(self.d_model, self.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, f, i, o = self.gates(x).chunk(4, dim=-1)  # (B, T, d_model) each
+        return self.out(qlstm(u, f, i, o).output)  # (B, T, d_model)
+
+    def state_size(self, seq_len: int) -> int:
+        """d_model floats per sequence: h."""
+        check_int("seq_len", seq_len, low=0)
+        return self.d_model
+
+
+def build_mixer(config: Any) -> nn.Module:
+    """The mixer a ``TinyConfig`` names (``config.mixer``), for one block."""
+    if config.mixer == "attention":
+        from attnviz.models import Attention  # models imports this module
+
+        return Attention(config)
+    if config.mixer == "linear_attention":
+        return LinearAttentionMixer(config.d_model, config.n_heads, config.state_expansion)
+    if config.mixer == "s6":
+        return S6Mixer(config.d_model, config.state_expansion)
+    if config.mixer == "qlstm":
+        return QLSTMMixer(config.d_model)
+    raise ValueError(f"mixer must be one of {MIXERS}, got {config.mixer!r}")
+
+
+def state_size(module: nn.Module, seq_len: int) -> int:
+    """Floats of recurrent state per sequence: of one mixer, or summed over a model's blocks."""
+    seq_len = check_int("seq_len", seq_len, low=0)
+    blocks = getattr(module, "blocks", None)
+    if blocks is not None:
+        return sum(block.attn.state_size(seq_len) for block in blocks)
+    if not hasattr(module, "state_size"):
+        raise TypeError(f"module must be a mixer or a TinyTransformer, got {type(module).__name__}")
+    return module.state_size(seq_len)
+
+
+__all__ = [
+    "EXPANDABLE",
+    "MIXERS",
+    "LinearAttentionMixer",
+    "QLSTMMixer",
+    "S6Mixer",
+    "build_mixer",
+    "state_size",
+]

@@ -1,0 +1,118 @@
+"""The sequence mixers of attnviz.mixers and TinyConfig(mixer=...) (issue #6)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnviz.mixers import (
+    MIXERS,
+    LinearAttentionMixer,
+    QLSTMMixer,
+    S6Mixer,
+    state_size,
+)
+from attnviz.models import TinyConfig, TinyTransformer, load, save
+
+SMALL = {"n_layers": 2, "d_model": 16, "n_heads": 2, "vocab_size": 24, "context": 12}
+
+
+def _config(mixer: str, n: int | None = None) -> TinyConfig:
+    return TinyConfig(**SMALL, mixer=mixer, state_expansion=n)
+
+
+@pytest.mark.parametrize(("mixer", "n"), [("attention", None), ("linear_attention", 4),
+                                          ("s6", 3), ("qlstm", None)])  # fmt: skip
+def test_every_mixer_trains_and_is_causal(mixer, n):
+    model = TinyTransformer(_config(mixer, n), seed=0).train()
+    ids = torch.randint(0, 24, (3, 12), generator=torch.Generator().manual_seed(0))
+    logits = model(ids)
+    assert logits.shape == (3, 12, 24) and torch.isfinite(logits).all()
+    logits.square().mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(g.abs().sum() for g in grads) > 0
+    model.eval()
+    with torch.no_grad():
+        changed = ids.clone()
+        changed[:, 7] = (changed[:, 7] + 5) % 24
+        before, after = model(ids), model(changed)
+    torch.testing.assert_close(before[:, :7], after[:, :7], rtol=0, atol=1e-6)
+    assert not torch.allclose(before[:, 7:], after[:, 7:])
+
+
+@pytest.mark.parametrize(("mixer", "n"), [("linear_attention", 4), ("s6", 3), ("qlstm", None)])
+def test_checkpoints_round_trip(tmp_path, mixer, n):
+    model = TinyTransformer(_config(mixer, n), seed=1)
+    path = save(model, tmp_path / "m.safetensors")
+    again = load(path)
+    assert again.config == model.config
+    ids = torch.arange(12) % 24
+    torch.testing.assert_close(again(ids), model(ids), rtol=0, atol=0)
+    assert path.read_bytes() == save(again, tmp_path / "n.safetensors").read_bytes()
+
+
+def test_to_dict_omits_the_defaults():
+    plain = TinyConfig(**SMALL).to_dict()
+    assert "mixer" not in plain and "state_expansion" not in plain
+    data = _config("s6", 8).to_dict()
+    assert data["mixer"] == "s6" and data["state_expansion"] == 8
+    assert TinyConfig.from_dict(data) == _config("s6", 8)
+    assert "state_expansion" not in _config("qlstm").to_dict()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"mixer": "mamba"}, ValueError, "mixer must be one of"),
+        ({"mixer": 3}, TypeError, "mixer must be one of"),
+        ({"mixer": "qlstm", "state_expansion": 2}, ValueError, "state_expansion must be None"),
+        ({"mixer": "attention", "state_expansion": 2}, ValueError, "state_expansion must be"),
+        ({"mixer": "s6", "state_expansion": 0}, ValueError, "state_expansion must be an int"),
+        ({"mixer": "s6", "operator": "linear"}, ValueError, "operator applies to mixer="),
+        ({"mixer": "s6", "positional": "rope"}, ValueError, "positional applies to mixer="),
+        ({"mixer": "qlstm", "mask": "sliding_window"}, ValueError, "mask applies to mixer="),
+        ({"mixer": "qlstm", "causal": False}, ValueError, "causal must be True"),
+    ],
+)
+def test_bad_mixer_configs_are_named(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        TinyConfig(**{**SMALL, **kwargs})
+
+
+def test_state_sizes_follow_the_convention():
+    d, h, t = 16, 2, 12
+    assert state_size(TinyTransformer(_config("attention"), seed=0), t) == 2 * (2 * t * d)
+    assert LinearAttentionMixer(d, h, 4).state_size(t) == 4 * d + 4 * h  # S and z
+    assert LinearAttentionMixer(d, h, 4, normalize=False).state_size(t) == 4 * d
+    assert S6Mixer(d, 5).state_size(t) == 5 * d
+    assert QLSTMMixer(d).state_size(t) == d
+    model = TinyTransformer(_config("linear_attention", 4), seed=0)
+    assert state_size(model, t) == 2 * (4 * d + 4 * h)
+    assert set(MIXERS) == {"attention", "linear_attention", "s6", "qlstm"}
+
+
+def test_s6_starts_where_mamba_does():
+    mixer = TinyTransformer(_config("s6", 4), seed=0).blocks[0].attn
+    a = mixer.A()
+    assert a.shape == (16, 4)
+    torch.testing.assert_close(a, -torch.arange(1.0, 5.0).expand(16, 4), atol=0.1, rtol=0.05)
+    steps = torch.nn.functional.softplus(mixer.dt_bias_init)
+    assert 0.9e-3 < steps.min() and steps.max() < 0.11
+
+
+def test_linear_attention_mixer_matches_its_recurrence():
+    torch.manual_seed(0)
+    mixer = LinearAttentionMixer(8, 2, 3)
+    x = torch.randn(2, 5, 8)
+    y = mixer(x)
+    q, k = mixer.qk(x).view(2, 5, 2, 2, 3).unbind(2)  # (B, T, H, n)
+    v = mixer.v(x).view(2, 5, 2, 4)
+    phi = lambda z: torch.nn.functional.elu(z) + 1  # noqa: E731
+    out = torch.zeros(2, 5, 2, 4)
+    for t in range(5):
+        s = torch.einsum("bjhv,bjhn->bhvn", v[:, : t + 1], phi(k[:, : t + 1]))
+        z = phi(k[:, : t + 1]).sum(1)  # (B, H, n)
+        num = torch.einsum("bhvn,bhn->bhv", s, phi(q[:, t]))
+        out[:, t] = num / (z * phi(q[:, t])).sum(-1, keepdim=True)
+    torch.testing.assert_close(y, mixer.out(out.reshape(2, 5, 8)), atol=1e-5, rtol=1e-5)
