@@ -1,0 +1,256 @@
+"""MQAR: recall against state size, for every mixer class (lesson 06, issue #6).
+
+``mqar_state_size_sweep`` trains 2-layer ``TinyTransformer``s whose blocks use each
+sequence mixer of ``attnviz.mixers`` on multi-query associative recall
+(``attnviz.tasks.mqar``, Zoology's generator) and measures their held-out accuracy,
+sweeping the state expansion n of the classes that have one (linear attention, S6).
+Softmax attention keeps its whole KV cache (its state grows with T) and the qLSTM one
+float per channel; each runs once. Plotting accuracy against ``state_size`` shows the
+DSF paper's finding (PAPERS.md §2): recall needs state, and linear attention's
+accuracy climbs toward softmax's as n grows (Sieber et al. 2024; Arora et al. 2023).
+
+Every run is deterministic: the data, the initial weights and the minibatch order
+are seeded, and training is single-threaded (``attnviz.training.train``).
+
+State sizes follow ``attnviz.mixers``: floats of recurrent state per sequence, of one
+layer (``state_size``) and of the model (``model_state_size``, all layers).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attnviz.mixers import EXPANDABLE, MIXERS
+from attnviz.mixers import state_size as _state_size
+from attnviz.validation import check_int, check_real
+
+FORMAT = "attnviz.mqar_state_size/1"
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything but the classes and sizes that a sweep's runs share."""
+
+    seq_len: int = 32
+    num_kv_pairs: int = 4
+    vocab: int = 40
+    d_model: int = 32
+    n_layers: int = 2
+    n_heads: int = 1
+    steps: int = 300
+    lr: float = 3e-3
+    batch_size: int = 32
+    n_train: int = 2048
+    n_test: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "num_kv_pairs", "vocab", "d_model", "n_layers", "n_heads",
+                     "batch_size", "n_train", "n_test"):  # fmt: skip
+            check_int(name, getattr(self, name), low=1)
+        check_int("steps", self.steps, low=0)
+        check_int("seed", self.seed, low=0)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+
+
+# The live setting of lesson 06: 4 classes, 6 models, about a minute on one free core.
+QUICK = {
+    "classes": MIXERS,
+    "sizes": (2, 8, 32),
+    "settings": SweepSettings(),
+}
+
+
+@dataclass
+class SweepResult:
+    """Accuracy per (class, state expansion), with each model's state size."""
+
+    settings: dict[str, Any]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def accuracy(self, mixer: str, state_expansion: int | None = None, seed: int | None = None):
+        """Mean accuracy of the runs of ``mixer`` (at that expansion and seed, if given)."""
+        found = [
+            run["accuracy"]
+            for run in self.runs
+            if run["mixer"] == mixer
+            and (state_expansion is None or run["state_expansion"] == state_expansion)
+            and (seed is None or run["seed"] == seed)
+        ]
+        if not found:
+            raise ValueError(f"no run of mixer={mixer!r}, state_expansion={state_expansion!r}")
+        return sum(found) / len(found)
+
+    def curve(self, mixer: str) -> tuple[list[int], list[float]]:
+        """(state sizes, mean accuracies) of one class, by growing state size: what to plot."""
+        by_size: dict[int, list[float]] = {}
+        for run in self.runs:
+            if run["mixer"] == mixer:
+                by_size.setdefault(run["state_size"], []).append(run["accuracy"])
+        sizes = sorted(by_size)
+        return sizes, [sum(by_size[s]) / len(by_size[s]) for s in sizes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "settings": dict(self.settings), "runs": list(self.runs),
+                "metadata": dict(self.metadata)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepResult:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"data is not an MQAR state-size sweep (format {FORMAT})")
+        return cls(dict(data["settings"]), list(data["runs"]), dict(data.get("metadata", {})))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> SweepResult:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepResult:
+        return cls.from_json(Path(path).read_text())
+
+
+def run_specs(
+    classes: Iterable[str], sizes: Iterable[int], seeds: Iterable[int] = (0,)
+) -> list[dict[str, Any]]:
+    """One spec {mixer, state_expansion, seed} per run: every size for the expandable
+    classes, one run (state_expansion None) for softmax attention and the qLSTM."""
+    classes, sizes, seeds = tuple(classes), tuple(sizes), tuple(seeds)
+    for mixer in classes:
+        if mixer not in MIXERS:
+            raise ValueError(f"classes must be names in {MIXERS}, got {mixer!r}")
+    for n in sizes:
+        check_int("sizes", n, low=1)
+    specs = []
+    for seed in seeds:
+        check_int("seed", seed, low=0)
+        for mixer in classes:
+            for n in sizes if mixer in EXPANDABLE else (None,):
+                specs.append({"mixer": mixer, "state_expansion": n, "seed": seed})
+    return specs
+
+
+def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Train and score one model: ``spec`` {mixer, state_expansion, seed} (a sweep's run).
+
+    The seed draws the data (train seed, test seed + 1), the initial weights and the
+    minibatch order. A top-level function, so process pools can run it.
+    """
+    from attnviz.models import TinyConfig, TinyTransformer
+    from attnviz.tasks import mqar
+    from attnviz.training import evaluate, train
+
+    s = settings if isinstance(settings, SweepSettings) else SweepSettings(**settings)
+    seed = spec["seed"]
+    data = mqar(s.n_train + 1, s.seq_len, s.num_kv_pairs, s.vocab, seed=2 * seed)
+    test = mqar(s.n_test, s.seq_len, s.num_kv_pairs, s.vocab, seed=2 * seed + 1)
+    config = TinyConfig(
+        n_layers=s.n_layers, n_heads=s.n_heads, d_model=s.d_model, vocab_size=s.vocab,
+        context=s.seq_len, mixer=spec["mixer"], state_expansion=spec["state_expansion"],
+    )  # fmt: skip
+    model = TinyTransformer(config, seed=seed)
+    start = time.perf_counter()
+    train(model, data, steps=s.steps, lr=s.lr, batch_size=s.batch_size, seed=seed,
+          eval_size=1, record_every=max(s.steps, 1), progress=False, scores={})  # fmt: skip
+    scores = evaluate(model, test)
+    block = model.blocks[0].attn
+    return {
+        **spec,
+        "state_size": block.state_size(s.seq_len),
+        "model_state_size": _state_size(model, s.seq_len),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "accuracy": round(scores["accuracy"], 6),
+        "loss": round(scores["loss"], 6),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def mqar_state_size_sweep(
+    classes: Sequence[str] = QUICK["classes"],
+    sizes: Sequence[int] = QUICK["sizes"],
+    *,
+    seeds: Sequence[int] = (0,),
+    progress: bool | Callable[[int, int, dict[str, Any]], Any] = False,
+    map_fn: Callable[..., Iterable[dict[str, Any]]] | None = None,
+    **settings: Any,
+) -> SweepResult:
+    """Train a 2-layer model of each class on MQAR per state size; accuracy vs state (lesson 06).
+
+    Args:
+        classes: mixer names (``attnviz.mixers.MIXERS``).
+        sizes: state expansions n for linear attention and S6 (the others run once).
+        seeds: one run per seed and (class, size).
+        progress: True prints a line per finished run; a callable gets
+            ``(done, total, run)``.
+        map_fn: how to run the specs, ``map_fn(fn, specs)`` (e.g. a process pool's map);
+            default: one after another here.
+        **settings: fields of ``SweepSettings`` (seq_len, num_kv_pairs, vocab, d_model,
+            n_layers, n_heads, steps, lr, batch_size, n_train, n_test, seed).
+            ``seed`` is the first seed when ``seeds`` is not given.
+
+    Returns:
+        A ``SweepResult``; ``result.curve(mixer)`` gives (state sizes, accuracies).
+    """
+    if "seed" in settings:
+        seeds = (settings["seed"],) if tuple(seeds) == (0,) else seeds
+    s = SweepSettings(**settings)
+    specs = run_specs(classes, sizes, seeds)
+    report = progress if callable(progress) else None
+    if progress is True:
+
+        def report(done: int, total: int, run: dict[str, Any]) -> None:
+            print(f"[{done}/{total}] {run['mixer']:<16} n={run['state_expansion']!s:<4} "
+                  f"seed={run['seed']} state={run['state_size']:<6} acc={run['accuracy']:.3f}",
+                  flush=True)  # fmt: skip
+
+    runner = map_fn or map
+    runs = []
+    start = time.perf_counter()
+    for run in runner(_train_spec, [(asdict(s), spec) for spec in specs]):
+        runs.append(run)
+        if report is not None:
+            report(len(runs), len(specs), run)
+    result = SweepResult(
+        settings={**asdict(s), "classes": list(classes), "sizes": list(sizes),
+                  "seeds": list(seeds)},
+        runs=runs,
+        metadata={"seconds": round(time.perf_counter() - start, 1)},
+    )  # fmt: skip
+    return result
+
+
+def _train_spec(args: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    settings, spec = args
+    return train_one(settings, spec)
+
+
+def quick_sweep(progress: bool | Callable[..., Any] = False) -> SweepResult:
+    """The QUICK preset: the live setting of lesson 06."""
+    return mqar_state_size_sweep(
+        QUICK["classes"], QUICK["sizes"], progress=progress, **asdict(QUICK["settings"])
+    )
+
+
+__all__ = [
+    "FORMAT",
+    "QUICK",
+    "SweepResult",
+    "SweepSettings",
+    "mqar_state_size_sweep",
+    "quick_sweep",
+    "run_specs",
+    "train_one",
+]
