@@ -187,6 +187,17 @@ def associative_memory_works(page, outputs) -> None:
     expect(outputs.locator("table").first).to_contain_text("final V_B", timeout=15_000)
 
 
+def dsf_works(page, outputs) -> None:
+    """Lesson 06: the table of state sizes; normalising linear attention renames its map."""
+    table = outputs.locator("table").first
+    expect(table).to_contain_text("state size N")
+    expect(table).to_contain_text("linear attention")
+    box = outputs.locator(".bk-Checkbox", has_text="normalise linear attention").locator("input")
+    box.scroll_into_view_if_needed()
+    box.check()
+    expect(table).to_contain_text("linear attention (normalised)", timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Lesson:
     """A lesson notebook, the dashboard its last cells show, and how to try that dashboard."""
@@ -209,6 +220,7 @@ LESSONS = [
     Lesson(
         "05_pavlovian_conditioning.ipynb", "AssociativeMemoryDashboard", 7, associative_memory_works
     ),
+    Lesson("06_one_framework_dsf.ipynb", "DSFExplorer", 11, dsf_works),  # hidden classes too
 ]
 
 
