@@ -18,9 +18,11 @@ def attached(factory):
 
 
 def drawn(dashboard) -> dict:
-    """Every number the dashboard's figures draw, by (figure, renderer, column)."""
+    """Every number the dashboard's figures draw, by (figure, renderer, column), and which
+    figure is shown under each name."""
     out = {}
     for name, fig in dashboard.figures.items():
+        out[(name, "shown")] = (fig.id, fig.visible)  # a twin figure (log axes) took its place
         for i, renderer in enumerate(fig.renderers):
             for key, column in renderer.data_source.data.items():
                 try:
