@@ -251,8 +251,8 @@ def test_extreme_values_are_clamped_and_never_break_the_dashboard():
     assert (dashboard.T, dashboard.d, dashboard.n) == (lesson06.MAX_T, 4, 1)
     assert dashboard.gate_bias == dashboard.param.gate_bias.default
     assert (dashboard.step, dashboard.channel) == (lesson06.MAX_T - 1, 0)
-    assert "T = 10000 is out of range: using 128." in dashboard.status
-    assert "step = 500 is out of range: using 127." in dashboard.status
+    assert "T = 10000 is out of range: using 96." in dashboard.status
+    assert "step = 500 is out of range: using 95." in dashboard.status
     assert "'transformer'" in dashboard.status
     assert "Could not" not in dashboard.status
     with set_curdoc(document):
@@ -261,7 +261,7 @@ def test_extreme_values_are_clamped_and_never_break_the_dashboard():
             dict(gate_bias=-4.0, n=16),
             dict(gate_bias=8.0, feature_map="random_features"),
             dict(feature_map="relu", normalize=True),
-            dict(d=16, T=128, feature_map="taylor", normalize=True, seed=20),
+            dict(d=16, T=96, feature_map="taylor", normalize=True, seed=20),
         ):
             dashboard.param.update(values)
             assert "Could not" not in dashboard.status, (values, dashboard.status)

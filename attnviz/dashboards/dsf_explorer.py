@@ -37,7 +37,7 @@ from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.feature_maps import FEATURE_MAPS
 
-MAX_T, MAX_D, MAX_N = 128, 16, 16  # the sliders' tops: every draw is made at these sizes
+MAX_T, MAX_D, MAX_N = 96, 16, 16  # the sliders' tops: every draw is made at these sizes
 KIND_LABELS = {
     "softmax": "softmax attention",
     "linear_attention": "linear attention",
