@@ -84,6 +84,38 @@ def _label_ticks(
         axis.major_label_overrides = overrides
 
 
+def _matrix_figure(
+    title: str,
+    x_label: str,
+    y_label: str,
+    *,
+    tools: str,
+    width: int,
+    height: int,
+    figure_kwargs: dict,
+    plain_ticks: bool = False,
+) -> figure:
+    """A figure for a matrix drawn as one image: row 0 at the top, no grid, labelled axes
+    (``plain_ticks``: tick numbers never in scientific notation); ``figure_kwargs`` win."""
+    options = dict(
+        title=title,
+        x_range=Range1d(0, 1),
+        y_range=Range1d(1, 0),  # row 0 at the top, as in a matrix
+        tools=tools,
+        width=width,
+        height=height,
+    )
+    options.update(figure_kwargs)
+    fig = themed_figure(**options)
+    fig.grid.visible = False
+    fig.xaxis.axis_label = x_label
+    fig.yaxis.axis_label = y_label
+    if plain_ticks:
+        for axis in (*fig.xaxis, *fig.yaxis):
+            axis.formatter = BasicTickFormatter(use_scientific=False)
+    return fig
+
+
 def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
     """An image glyph reading the columns image, x, y, dw and dh of ``source``."""
     return fig.image(
@@ -539,19 +571,15 @@ class LongHeadView:
     ) -> None:
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        options = dict(
-            title=title,
-            x_range=Range1d(0, 1),
-            y_range=Range1d(1, 0),
+        self.figure = fig = _matrix_figure(
+            title,
+            "key position",
+            "query position",
             tools="tap,pan,wheel_zoom,reset,save",
             width=340,
             height=320,
+            figure_kwargs=figure_kwargs,
         )
-        options.update(figure_kwargs)
-        self.figure = fig = themed_figure(**options)
-        fig.grid.visible = False
-        fig.xaxis.axis_label = "key position"
-        fig.yaxis.axis_label = "query position"
         self.picture = _image(fig, self.image, self.mapper)
         fig.add_tools(
             HoverTool(
@@ -1018,21 +1046,16 @@ class ReachMap(_LayerImage):
     def __init__(self, *, title: str = "reach map", **figure_kwargs) -> None:
         self._init_mapper()
         self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        options = dict(
-            title=title,
-            x_range=Range1d(0, 1),
-            y_range=Range1d(1, 0),  # query 0 at the top, as in a matrix
+        self.figure = fig = _matrix_figure(
+            title,
+            "key position",
+            "query position",
             tools="pan,wheel_zoom,reset,save",
             width=430,
             height=400,
+            figure_kwargs=figure_kwargs,
+            plain_ticks=True,
         )
-        options.update(figure_kwargs)
-        self.figure = fig = themed_figure(**options)
-        fig.grid.visible = False
-        fig.xaxis.axis_label = "key position"
-        fig.yaxis.axis_label = "query position"
-        for axis in (*fig.xaxis, *fig.yaxis):
-            axis.formatter = BasicTickFormatter(use_scientific=False)
         self.picture = _image(fig, self.source, self.mapper)
         fig.add_tools(
             HoverTool(
@@ -1639,21 +1662,16 @@ class PhiHeatmap:
     ) -> None:
         self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
         self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        options = dict(
-            title=title,
-            x_range=Range1d(0, 1),
-            y_range=Range1d(1, 0),  # row 0 at the top, as in a matrix
+        self.figure = fig = _matrix_figure(
+            title,
+            x_label,
+            y_label,
             tools="pan,wheel_zoom,reset,save",
             width=340,
             height=310,
+            figure_kwargs=figure_kwargs,
+            plain_ticks=True,
         )
-        options.update(figure_kwargs)
-        self.figure = fig = themed_figure(**options)
-        fig.grid.visible = False
-        fig.xaxis.axis_label = x_label
-        fig.yaxis.axis_label = y_label
-        for axis in (*fig.xaxis, *fig.yaxis):
-            axis.formatter = BasicTickFormatter(use_scientific=False)
         self.picture = _image(fig, self.source, self.mapper)
         fig.add_tools(
             HoverTool(
