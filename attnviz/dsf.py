@@ -351,22 +351,37 @@ class ImplicitAttention:
         size = W_v.norm() / math.sqrt(d) if reduce == "rms" else W_v.abs().sum() / d
         return kernel.abs() * size  # (T, T)
 
-    def apply(self, u: Any) -> torch.Tensor:
-        """y = Φ u from the closed-form Φ: u (T, d) -> y (T, d)."""
+    def _factors(self, u: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(u, per-channel Φ (d, T, T), None) or (u, K (T, T), W_v (d, d)), u checked (T, d)."""
         u = _input(u)
         if self.diagonal:
-            phi = self._channel_form()  # (d, T, T)
-            if u.shape != (phi.shape[1], phi.shape[0]):
-                raise ValueError(
-                    f"u must have shape {(phi.shape[1], phi.shape[0])}, got {tuple(u.shape)}"
-                )
-            return torch.einsum("cij,jc->ic", phi, u.to(phi.dtype))  # (T, d)
-        kernel, W_v = self._kernel_form()
-        if u.shape != (kernel.shape[0], W_v.shape[0]):
-            raise ValueError(
-                f"u must have shape {(kernel.shape[0], W_v.shape[0])}, got {tuple(u.shape)}"
-            )
-        return kernel @ (u.to(kernel.dtype) @ W_v.T)  # (T, d)
+            phi, W_v = self._channel_form(), None  # (d, T, T)
+            shape = (phi.shape[1], phi.shape[0])
+        else:
+            phi, W_v = self._kernel_form()  # (T, T), (d, d)
+            shape = (phi.shape[0], W_v.shape[0])
+        if u.shape != shape:
+            raise ValueError(f"u must have shape {shape}, got {tuple(u.shape)}")
+        return u.to(phi.dtype), phi, W_v
+
+    def apply(self, u: Any) -> torch.Tensor:
+        """y = Φ u from the closed-form Φ: u (T, d) -> y (T, d)."""
+        u, phi, W_v = self._factors(u)
+        if W_v is None:
+            return torch.einsum("cij,jc->ic", phi, u)  # (T, d)
+        return phi @ (u @ W_v.T)  # K (u W_vᵀ), (T, d)
+
+    def contributions(self, u: Any) -> torch.Tensor:
+        """What each input adds to each output: (Φ_ij u_j)[c] as (d, T, T), u (T, d).
+
+        Row i of channel c sums to y_i[c], so its cumulative sum over j is y_i[c] built
+        up input by input (lesson 06's step control). Diagonal systems: φ^c_ij u_j[c];
+        attention: K_ij (W_v u_j)[c], every input channel feeding output channel c.
+        """
+        u, phi, W_v = self._factors(u)
+        if W_v is None:
+            return phi * u.T[:, None, :]  # (d, T, T)
+        return phi[None] * (u @ W_v.T).T[:, None, :]  # (d, T, T)
 
 
 @dataclass(frozen=True, eq=False)

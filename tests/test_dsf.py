@@ -537,6 +537,7 @@ def test_state_size_of_each_class():
         (lambda p: dsf.state_size("s6", 0, 2), "d"),
         (lambda p: _build("s6", p).run(p["u"][:, :3]), "u"),
         (lambda p: _build("linear_attention", p).apply(p["u"][:4]), "u"),
+        (lambda p: _build("s6", p).contributions(p["u"][:, :3]), "u"),
         (lambda p: _build("s6", p).phi_kernel(), "phi_kernel"),
         (lambda p: _build("linear_attention", p).phi_channels("sum"), "channel_map"),
         (lambda p: _build("qlstm", p).phi_summary("max"), "reduce"),
@@ -558,6 +559,18 @@ def test_random_system_builds_every_class_and_its_phi_reproduces_the_recurrence(
         torch.testing.assert_close(system.apply(u), system.run(u))
     other = dsf.random_system(kind, u, n=3, seed=2)
     assert not torch.equal(system.apply(u), other.apply(u))
+
+
+@pytest.mark.parametrize("kind", dsf.KINDS)
+def test_contributions_sum_to_the_output_input_by_input(kind):
+    u = torch.randn(10, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    system = dsf.random_system(kind, u, n=3, seed=0)
+    parts = system.contributions(u)  # (d, T, T)
+    assert parts.shape == (4, 10, 10)
+    torch.testing.assert_close(parts.sum(-1).T, system.apply(u))
+    assert torch.all(parts.triu(1) == 0)  # causal: no input adds to an earlier output
+    if kind != "softmax":  # the last partial sum of row i is the recurrence's own y_i
+        torch.testing.assert_close(parts.cumsum(-1)[..., -1].T, system.run(u))
 
 
 def test_random_system_normalised_linear_attention_rows_sum_to_one():

@@ -30,7 +30,7 @@ import panel as pn
 import param
 
 from attnviz import conditioning, memory, plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
 from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 
@@ -119,28 +119,6 @@ def _largest_rate(run: conditioning.ConditioningResult) -> float:
     return float(run.beta * (run.presence @ alpha).max(initial=0.0))
 
 
-def _clamp(dashboard_class, params: dict) -> tuple[dict, list[str]]:
-    """Numbers outside a parameter's bounds are moved to the nearest bound, with a note."""
-    notes = []
-    for name, value in list(params.items()):
-        parameter = dashboard_class.param[name] if name in dashboard_class.param else None
-        bounds = getattr(parameter, "bounds", None)
-        if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        low, high = bounds
-        clipped = value
-        if not np.isfinite(value):
-            clipped = parameter.default
-        elif low is not None and value < low:
-            clipped = low
-        elif high is not None and value > high:
-            clipped = high
-        if clipped != value:
-            params[name] = type(parameter.default)(clipped)
-            notes.append(f"{name} = {value} is out of range: using {params[name]}.")
-    return params, notes
-
-
 @register(
     slug="associative_memory",
     title="05 · Attention as Pavlovian conditioning",
@@ -204,7 +182,7 @@ class AssociativeMemoryDashboard(Dashboard):
         are given too."""
         params = dict(params)
         t = params.pop("t", None)  # its range is 0..memory_items: fitted below
-        params, clamped = _clamp(type(self), params)
+        params, clamped = clamp_params(type(self), params)
         given = set(params)
         super().__init__(**params)
         self._ready = False
@@ -460,7 +438,7 @@ class AssociativeMemoryDashboard(Dashboard):
             **{f"salience_{s}": a for s, a in experiment.saliences.items() if s in SLIDER_STIMULI},
         }
         values = {k: v for k, v in values.items() if k not in keep}
-        values, _ = _clamp(type(self), values)
+        values, _ = clamp_params(type(self), values)
         self._loading = True
         try:
             self.param.update(values)

@@ -8,6 +8,7 @@ The same object renders in a notebook cell and under ``attnviz serve``.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 
 import panel as pn
@@ -64,3 +65,26 @@ def _labelled(widget: pn.widgets.Widget) -> pn.viewable.Viewable:
     if not isinstance(widget, pn.widgets.RadioButtonGroup | pn.widgets.CheckButtonGroup):
         return widget
     return pn.Column(pn.pane.Markdown(widget.name, margin=(0, 10, -8, 10)), widget, margin=0)
+
+
+def clamp_params(dashboard_class, params: dict) -> tuple[dict, list[str]]:
+    """Numbers outside a parameter's bounds are moved to the nearest bound, with a note;
+    a non-finite number takes the parameter's default. Returns (params, notes)."""
+    notes = []
+    for name, value in list(params.items()):
+        parameter = dashboard_class.param[name] if name in dashboard_class.param else None
+        bounds = getattr(parameter, "bounds", None)
+        if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        low, high = bounds
+        clipped = value
+        if not math.isfinite(value):
+            clipped = parameter.default
+        elif low is not None and value < low:
+            clipped = low
+        elif high is not None and value > high:
+            clipped = high
+        if clipped != value:
+            params[name] = type(parameter.default)(clipped)
+            notes.append(f"{name} = {value} is out of range: using {params[name]}.")
+    return params, notes

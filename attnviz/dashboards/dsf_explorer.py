@@ -31,8 +31,7 @@ import param
 import torch
 
 from attnviz import dsf, plots
-from attnviz.dashboards.associative_memory import _clamp
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
 from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.feature_maps import FEATURE_MAPS
@@ -177,10 +176,7 @@ def view_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
     with one_thread():
         u = random_weights(T, d, settings[0] or 1, seed)["u"]
         phi = system.phi_channels()  # (d, T, T)
-        if system.diagonal:
-            contributions = phi * u.T[:, None, :]  # φ^c_ij u_j[c], (d, T, T)
-        else:  # K_ij (W_v u_j)[c]: every input channel feeds output c
-            contributions = system.phi_kernel()[None] * (u @ system.W_v.T).T[:, None, :]
+        contributions = system.contributions(u)  # (Φ_ij u_j)[c], (d, T, T)
         is_dsf = isinstance(system, dsf.DSF)
         return ClassView(
             kind=kind,
@@ -266,7 +262,7 @@ class DSFExplorer(Dashboard):
         so), step and channel to the chosen T and d."""
         params = dict(params)
         fitted = {k: params.pop(k) for k in ("step", "channel") if k in params}
-        params, clamped = _clamp(type(self), params)
+        params, clamped = clamp_params(type(self), params)
         if "kinds" in params:
             kept = [k for k in params["kinds"] if k in dsf.KINDS]
             if kept != list(params["kinds"]):
