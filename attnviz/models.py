@@ -48,7 +48,7 @@ from attnviz.kernels.attention import (
     split_heads,
 )
 from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
-from attnviz.mixers import EXPANDABLE, MIXERS, build_mixer
+from attnviz.mixers import EXPANDABLE, MIXERS, ShortConv, build_mixer
 from attnviz.tasks import TaskData, make_task
 from attnviz.training import TrainingHistory, evaluate, token_loss, train
 from attnviz.validation import check_choice, check_int
@@ -80,6 +80,10 @@ class TinyConfig:
     # for "linear_attention" / "s6" its state expansion n (None: the mixer's default)
     mixer: str = "attention"
     state_expansion: int | None = None
+    # a causal depthwise convolution of this many taps before each block's mixer (0: none):
+    # the short convolution of Mamba, H3 and Based, which lets a mixer see the previous
+    # token without attending to it (lesson 06's MQAR sweep)
+    short_conv: int = 0
 
     def __post_init__(self) -> None:
         check_int("n_layers", self.n_layers, low=1)
@@ -104,6 +108,7 @@ class TinyConfig:
             raise ValueError(
                 f"positional='rope' needs an even head size d_model / n_heads, got {self.d_head}"
             )
+        check_int("short_conv", self.short_conv, low=0)
         self._normalise_mask()
         self._check_mixer()
 
@@ -186,6 +191,8 @@ class TinyConfig:
             del data["mixer"]
         if self.state_expansion is None:
             del data["state_expansion"]
+        if not self.short_conv:
+            del data["short_conv"]
         return data
 
     @classmethod
@@ -293,9 +300,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """One pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x)).
+    """One pre-LayerNorm block: x + attn(conv(ln(x))), then x + mlp(ln(x)).
 
-    ``attn`` is the config's sequence mixer (``attnviz.mixers``), softmax attention by default.
+    ``attn`` is the config's sequence mixer (``attnviz.mixers``), softmax attention by default;
+    ``conv`` the optional short causal convolution (``config.short_conv`` taps).
     """
 
     def __init__(self, config: TinyConfig) -> None:
@@ -303,13 +311,17 @@ class Block(nn.Module):
         norm = nn.LayerNorm if config.layer_norm else lambda _d: nn.Identity()
         self.ln_attn = norm(config.d_model)
         self.attn = build_mixer(config)
+        self.conv = ShortConv(config.d_model, config.short_conv) if config.short_conv else None
         self.mlp = None
         if not config.attention_only:
             self.ln_mlp = norm(config.d_model)
             self.mlp = MLP(config.d_model, config.d_mlp or 4 * config.d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_attn(x))  # (B, T, d_model)
+        mixed = self.ln_attn(x)  # (B, T, d_model)
+        if self.conv is not None:
+            mixed = self.conv(mixed)
+        x = x + self.attn(mixed)
         if self.mlp is not None:
             x = x + self.mlp(self.ln_mlp(x))
         return x
@@ -352,6 +364,9 @@ class TinyTransformer(nn.Module):
             else:
                 std = residual_std if name.endswith(("out.weight", "down.weight")) else 0.02
                 nn.init.normal_(p, mean=0.0, std=std, generator=g)
+        for module in self.modules():  # mixers whose learning needs a scale of their own
+            if module is not self and hasattr(module, "init_weights"):
+                module.init_weights(g)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, vocab_size) for ids (B, T); ids (T,) are read as one sequence (1, T)."""

@@ -10,6 +10,7 @@ from attnviz.mixers import (
     LinearAttentionMixer,
     QLSTMMixer,
     S6Mixer,
+    ShortConv,
     state_size,
 )
 from attnviz.models import TinyConfig, TinyTransformer, load, save
@@ -54,7 +55,9 @@ def test_checkpoints_round_trip(tmp_path, mixer, n):
 
 def test_to_dict_omits_the_defaults():
     plain = TinyConfig(**SMALL).to_dict()
-    assert "mixer" not in plain and "state_expansion" not in plain
+    assert "mixer" not in plain and "state_expansion" not in plain and "short_conv" not in plain
+    convolved = TinyConfig(**SMALL, mixer="s6", short_conv=4)
+    assert TinyConfig.from_dict(convolved.to_dict()) == convolved
     data = _config("s6", 8).to_dict()
     assert data["mixer"] == "s6" and data["state_expansion"] == 8
     assert TinyConfig.from_dict(data) == _config("s6", 8)
@@ -73,6 +76,8 @@ def test_to_dict_omits_the_defaults():
         ({"mixer": "s6", "positional": "rope"}, ValueError, "positional applies to mixer="),
         ({"mixer": "qlstm", "mask": "sliding_window"}, ValueError, "mask applies to mixer="),
         ({"mixer": "qlstm", "causal": False}, ValueError, "causal must be True"),
+        ({"short_conv": -1}, ValueError, "short_conv must be"),
+        ({"short_conv": 2.5}, TypeError, "short_conv must be"),
     ],
 )
 def test_bad_mixer_configs_are_named(kwargs, error, words):
@@ -116,3 +121,32 @@ def test_linear_attention_mixer_matches_its_recurrence():
         num = torch.einsum("bhvn,bhn->bhv", s, phi(q[:, t]))
         out[:, t] = num / (z * phi(q[:, t])).sum(-1, keepdim=True)
     torch.testing.assert_close(y, mixer.out(out.reshape(2, 5, 8)), atol=1e-5, rtol=1e-5)
+
+
+def test_short_conv_is_a_causal_per_channel_filter_that_starts_as_the_identity():
+    conv = ShortConv(3, taps=4)
+    x = torch.randn(2, 9, 3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(conv(x), x)  # w = identity at init
+    with torch.no_grad():
+        conv.weight.normal_(generator=torch.Generator().manual_seed(1))
+        conv.bias.normal_(generator=torch.Generator().manual_seed(2))
+    w = conv.taps_weight()  # (d, taps): w[c, s] weighs x_{t-s}[c]
+    expected = torch.zeros_like(x)
+    for t in range(9):
+        for s in range(min(4, t + 1)):
+            expected[:, t] += w[:, s] * x[:, t - s]
+    torch.testing.assert_close(conv(x), expected + conv.bias)
+
+
+@pytest.mark.parametrize("mixer", ["attention", "linear_attention", "s6", "qlstm"])
+def test_a_short_conv_reaches_exactly_its_taps_back(mixer):
+    """Block 0's mixer input at t depends on tokens t-3..t only (4 taps): the previous-token
+    step that lets a recurrent mixer store "this key came before this value"."""
+    n = 3 if mixer in ("linear_attention", "s6") else None
+    config = TinyConfig(**{**SMALL, "n_layers": 1}, mixer=mixer, state_expansion=n, short_conv=4)
+    block = TinyTransformer(config, seed=0).blocks[0]
+    x = torch.randn(1, 12, 16, requires_grad=True)
+    mixed = block.conv(block.ln_attn(x))
+    mixed[0, 8].sum().backward()
+    reached = x.grad[0].abs().sum(-1) > 0
+    assert reached.tolist() == [5 <= t <= 8 for t in range(12)]
