@@ -243,6 +243,20 @@ def _phi_all_classes() -> float:
     return elapsed
 
 
+def _mqar_quick_sweep() -> float:
+    """Lesson 06's live MQAR sweep (4 models, both cores of a 2-core machine), with its
+    worker processes' start-up; checks that it shows what the lesson says it shows."""
+    from attnviz.state_size import quick_sweep
+
+    started = time.perf_counter()
+    result = quick_sweep()
+    elapsed = time.perf_counter() - started
+    softmax, tiny = result.accuracy("attention"), result.accuracy("linear_attention", 1)
+    if softmax < 0.9 or tiny > 0.5:
+        raise RuntimeError(f"quick sweep: softmax {softmax:.3f}, linear n=1 {tiny:.3f}")
+    return elapsed
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         name="(train: induction head forms, cold start)",
@@ -298,6 +312,13 @@ TARGETS: tuple[Target, ...] = (
         dashboard="dsf",
         target_ms=200.0,
         measure=_phi_all_classes,
+        issue=6,
+    ),
+    Target(
+        name="(MQAR quick sweep: 4 models trained, lesson 06 live)",
+        dashboard="dsf",
+        target_ms=60_000.0,
+        measure=_mqar_quick_sweep,
         issue=6,
     ),
 )

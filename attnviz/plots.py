@@ -1842,3 +1842,54 @@ class ClassCurves(_LinearOrLog):
                 name=keep,
                 color=[self.colors.get(n, "#000000") for n in keep],
             )
+
+
+MIXERS_SHOWN = ("attention", "linear_attention", "s6", "qlstm")
+MIXER_COLORS = dict(zip(MIXERS_SHOWN, CLASS_COLORS, strict=False))  # a colour per mixer
+
+
+def recall_vs_state(
+    curves: Mapping[str, tuple[Sequence[float], ...]],
+    *,
+    labels: Mapping[str, str] | None = None,
+    chance: float | None = None,
+    title: str = "MQAR recall against state size",
+    **figure_kwargs,
+) -> figure:
+    """Accuracy against state size on a log axis, one line with dots per class (lesson 06).
+
+    ``curves`` maps a class to (state sizes, accuracies) or (sizes, accuracies, lows,
+    highs), the lows and highs drawn as a bar per dot (the spread over seeds). A class
+    with one state size (softmax's KV cache, the qLSTM) is a dot. ``chance`` draws a
+    dashed line at that accuracy.
+    """
+    options = dict(title=title, width=560, height=380, tools="pan,wheel_zoom,reset,save",
+                   x_axis_type="log", y_range=(-0.02, 1.02))  # fmt: skip
+    options.update(figure_kwargs)
+    fig = themed_figure(**options)
+    fig.xaxis.axis_label = "state size (floats per layer, per sequence; log)"
+    fig.yaxis.axis_label = "held-out accuracy"
+    labels = dict(labels or {})
+    items, renderers = [], []
+    for i, (name, series) in enumerate(curves.items()):
+        x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series)
+        color = MIXER_COLORS.get(name, CLASS_COLORS[i % len(CLASS_COLORS)])
+        label = labels.get(name, name)
+        source = ColumnDataSource(data=dict(x=x, y=y, name=[label] * len(x)))
+        line = fig.line("x", "y", source=source, color=color, line_width=2)
+        dots = fig.scatter("x", "y", source=source, size=9, color=color, line_color="#ffffff")
+        parts = [line, dots]
+        if spread:
+            low, high = spread
+            parts.append(fig.segment(x0=x, y0=low, x1=x, y1=high, color=color, line_width=2))
+        items.append(LegendItem(label=literal_value(label), renderers=parts))
+        renderers.append(dots)
+    if chance is not None:
+        fig.add_layout(Span(location=float(chance), dimension="width", line_color="#666666",
+                            line_dash="dashed"))  # fmt: skip
+    fig.add_layout(Legend(items=items, orientation="horizontal", ncols=2, border_line_color=None,
+                          label_text_font_size="11px", click_policy="hide", margin=4, padding=2),
+                   "below")  # fmt: skip
+    tips = [("", "@name"), ("state", "@x{0,0}"), ("accuracy", "@y{0.000}")]
+    fig.add_tools(HoverTool(renderers=renderers, tooltips=tips))
+    return fig

@@ -19,9 +19,13 @@ layer (``state_size``) and of the model (``model_state_size``, all layers).
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,8 @@ class SweepSettings:
     d_model: int = 32
     n_layers: int = 2
     n_heads: int = 1
+    short_conv: int = 4
+    attention_only: bool = True
     steps: int = 300
     lr: float = 3e-3
     batch_size: int = 32
@@ -58,12 +64,17 @@ class SweepSettings:
         check_real("lr", self.lr, low=0.0, low_open=True)
 
 
-# The live setting of lesson 06: 4 classes, 6 models, about a minute on one free core.
+# The live setting of lesson 06: softmax attention and linear attention at three state
+# expansions, 500 steps each; about 40 s on this project's 2-core machine with both cores
+# (``quick_sweep(workers=2)``). S6 and the qLSTM train slower (one token at a time) and
+# are in the shipped full sweep (``shipped``).
 QUICK = {
-    "classes": MIXERS,
-    "sizes": (2, 8, 32),
-    "settings": SweepSettings(),
-}
+    "classes": ("attention", "linear_attention"),
+    "sizes": (1, 4, 16),
+    "settings": SweepSettings(seq_len=32, num_kv_pairs=4, vocab=64, d_model=64, steps=500,
+                              lr=3e-3, batch_size=64, n_train=8192, n_test=512),
+}  # fmt: skip
+SHIPPED = "mqar_state_size.json"  # the full sweep's results, in attnviz/data
 
 
 @dataclass
@@ -87,14 +98,36 @@ class SweepResult:
             raise ValueError(f"no run of mixer={mixer!r}, state_expansion={state_expansion!r}")
         return sum(found) / len(found)
 
-    def curve(self, mixer: str) -> tuple[list[int], list[float]]:
-        """(state sizes, mean accuracies) of one class, by growing state size: what to plot."""
+    def curve(self, mixer: str, *, spread: bool = False) -> tuple[list, ...]:
+        """(state sizes, mean accuracies) of one class by growing state size: what to plot;
+        with ``spread``, also the lowest and highest accuracy over seeds at each size."""
         by_size: dict[int, list[float]] = {}
         for run in self.runs:
             if run["mixer"] == mixer:
                 by_size.setdefault(run["state_size"], []).append(run["accuracy"])
+        if not by_size:
+            raise ValueError(f"no run of mixer={mixer!r}; mixers: {self.mixers()}")
         sizes = sorted(by_size)
-        return sizes, [sum(by_size[s]) / len(by_size[s]) for s in sizes]
+        means = [sum(by_size[s]) / len(by_size[s]) for s in sizes]
+        if not spread:
+            return sizes, means
+        return sizes, means, [min(by_size[s]) for s in sizes], [max(by_size[s]) for s in sizes]
+
+    def mixers(self) -> list[str]:
+        """The classes that have runs, in the order of their first run."""
+        return list(dict.fromkeys(run["mixer"] for run in self.runs))
+
+    def curves(self, *, spread: bool = True) -> dict[str, tuple[list, ...]]:
+        """``curve`` of every class: ``attnviz.plots.recall_vs_state``'s input."""
+        return {mixer: self.curve(mixer, spread=spread) for mixer in self.mixers()}
+
+    def smallest_state(self, mixer: str, accuracy: float) -> int | None:
+        """The smallest state size at which the class's mean accuracy reaches ``accuracy``."""
+        accuracy = check_real("accuracy", accuracy, low=0.0, high=1.0)
+        for size, mean in zip(*self.curve(mixer), strict=True):
+            if mean >= accuracy:
+                return size
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "settings": dict(self.settings), "runs": list(self.runs),
@@ -160,6 +193,7 @@ def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) ->
     config = TinyConfig(
         n_layers=s.n_layers, n_heads=s.n_heads, d_model=s.d_model, vocab_size=s.vocab,
         context=s.seq_len, mixer=spec["mixer"], state_expansion=spec["state_expansion"],
+        short_conv=s.short_conv, attention_only=s.attention_only,
     )  # fmt: skip
     model = TinyTransformer(config, seed=seed)
     start = time.perf_counter()
@@ -237,11 +271,30 @@ def _train_spec(args: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     return train_one(settings, spec)
 
 
-def quick_sweep(progress: bool | Callable[..., Any] = False) -> SweepResult:
-    """The QUICK preset: the live setting of lesson 06."""
-    return mqar_state_size_sweep(
-        QUICK["classes"], QUICK["sizes"], progress=progress, **asdict(QUICK["settings"])
-    )
+def quick_sweep(
+    progress: bool | Callable[..., Any] = False, *, workers: int | None = None
+) -> SweepResult:
+    """The QUICK preset, the live setting of lesson 06: ``workers`` processes (default: up
+    to 2, as many as this machine has cores), each run single-threaded and seeded, so
+    the accuracies do not depend on ``workers``."""
+    cores = os.cpu_count() or 1
+    workers = min(2, cores) if workers is None else check_int("workers", workers, low=1)
+    settings = asdict(QUICK["settings"])
+    if workers == 1:
+        return mqar_state_size_sweep(
+            QUICK["classes"], QUICK["sizes"], progress=progress, **settings
+        )
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return mqar_state_size_sweep(
+            QUICK["classes"], QUICK["sizes"], progress=progress, map_fn=pool.map, **settings
+        )
+
+
+def shipped() -> SweepResult:
+    """The full sweep's results that ship with attnviz (made by
+    ``tools/experiments/mqar_state_size.py``; its recipe is in ``metadata``)."""
+    return SweepResult.from_json((resources.files("attnviz") / "data" / SHIPPED).read_text())
 
 
 __all__ = [
@@ -252,5 +305,6 @@ __all__ = [
     "mqar_state_size_sweep",
     "quick_sweep",
     "run_specs",
+    "shipped",
     "train_one",
 ]
