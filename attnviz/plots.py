@@ -1846,6 +1846,9 @@ class ClassCurves(_LinearOrLog):
 
 MIXERS_SHOWN = ("attention", "linear_attention", "s6", "qlstm")
 MIXER_COLORS = dict(zip(MIXERS_SHOWN, CLASS_COLORS, strict=False))  # a colour per mixer
+# a marker per mixer too: softmax's one dot often sits on another class's last one
+MIXER_MARKERS = {"attention": "star", "linear_attention": "circle", "s6": "triangle",
+                 "qlstm": "square"}  # fmt: skip
 
 
 def recall_vs_state(
@@ -1860,36 +1863,51 @@ def recall_vs_state(
 
     ``curves`` maps a class to (state sizes, accuracies) or (sizes, accuracies, lows,
     highs), the lows and highs drawn as a bar per dot (the spread over seeds). A class
-    with one state size (softmax's KV cache, the qLSTM) is a dot. ``chance`` draws a
-    dashed line at that accuracy.
+    with one state size (softmax's KV cache, the qLSTM) is a dot; softmax attention is
+    drawn last, as a star, so no other class hides it. The x ticks are the powers of two
+    the sizes span. ``chance`` draws a dashed line at that accuracy.
     """
+    if not curves:
+        raise ValueError("curves must name at least one class, got an empty mapping")
+    every_x = [float(x) for series in curves.values() for x in series[0]]
+    if not every_x or min(every_x) <= 0:
+        raise ValueError(f"curves' state sizes must be positive, got {sorted(every_x)[:3]}")
+    low_x, high_x = min(every_x), max(every_x)
     options = dict(title=title, width=560, height=380, tools="pan,wheel_zoom,reset,save",
-                   x_axis_type="log", y_range=(-0.02, 1.02))  # fmt: skip
+                   x_axis_type="log", y_range=(-0.02, 1.05),
+                   x_range=(low_x / 1.4, high_x * 1.4))  # fmt: skip
     options.update(figure_kwargs)
     fig = themed_figure(**options)
+    powers = range(int(np.floor(np.log2(low_x))), int(np.ceil(np.log2(high_x))) + 1)
+    fig.xaxis.ticker = FixedTicker(ticks=[2.0**k for k in powers], minor_ticks=[])
     fig.xaxis.axis_label = "state size (floats per layer, per sequence; log)"
     fig.yaxis.axis_label = "held-out accuracy"
     labels = dict(labels or {})
-    items, renderers = [], []
-    for i, (name, series) in enumerate(curves.items()):
-        x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series)
+    items, renderers = {}, []
+    order = sorted(curves, key=lambda name: name == "attention")  # softmax on top
+    for name in order:
+        x, y, *spread = (np.asarray(a, dtype=np.float64) for a in curves[name])
+        i = list(curves).index(name)
         color = MIXER_COLORS.get(name, CLASS_COLORS[i % len(CLASS_COLORS)])
+        marker = MIXER_MARKERS.get(name, "circle")
         label = labels.get(name, name)
         source = ColumnDataSource(data=dict(x=x, y=y, name=[label] * len(x)))
         line = fig.line("x", "y", source=source, color=color, line_width=2)
-        dots = fig.scatter("x", "y", source=source, size=9, color=color, line_color="#ffffff")
+        dots = fig.scatter("x", "y", source=source, size=16 if marker == "star" else 10,
+                           marker=marker, color=color, line_color="#ffffff")  # fmt: skip
         parts = [line, dots]
         if spread:
             low, high = spread
             parts.append(fig.segment(x0=x, y0=low, x1=x, y1=high, color=color, line_width=2))
-        items.append(LegendItem(label=literal_value(label), renderers=parts))
+        items[name] = LegendItem(label=literal_value(label), renderers=parts)
         renderers.append(dots)
     if chance is not None:
         fig.add_layout(Span(location=float(chance), dimension="width", line_color="#666666",
                             line_dash="dashed"))  # fmt: skip
-    fig.add_layout(Legend(items=items, orientation="horizontal", ncols=2, border_line_color=None,
-                          label_text_font_size="11px", click_policy="hide", margin=4, padding=2),
-                   "below")  # fmt: skip
+    legend = Legend(items=[items[name] for name in curves], orientation="horizontal", ncols=2,
+                    border_line_color=None, label_text_font_size="11px", click_policy="hide",
+                    margin=4, padding=2)  # fmt: skip
+    fig.add_layout(legend, "below")
     tips = [("", "@name"), ("state", "@x{0,0}"), ("accuracy", "@y{0.000}")]
     fig.add_tools(HoverTool(renderers=renderers, tooltips=tips))
     return fig

@@ -5,9 +5,16 @@ sequence mixer of ``attnviz.mixers`` on multi-query associative recall
 (``attnviz.tasks.mqar``, Zoology's generator) and measures their held-out accuracy,
 sweeping the state expansion n of the classes that have one (linear attention, S6).
 Softmax attention keeps its whole KV cache (its state grows with T) and the qLSTM one
-float per channel; each runs once. Plotting accuracy against ``state_size`` shows the
-DSF paper's finding (PAPERS.md §2): recall needs state, and linear attention's
-accuracy climbs toward softmax's as n grows (Sieber et al. 2024; Arora et al. 2023).
+float per channel; each runs once. Every block reads through a 4-tap short convolution
+and has no MLP (``SweepSettings``): without the convolution linear attention does not
+learn MQAR at these sizes.
+
+Plotting accuracy against ``state_size`` (``attnviz.plots.recall_vs_state``) shows the
+DSF paper's finding (PAPERS.md §2): recall needs state, and linear attention's accuracy
+climbs toward softmax's as n grows (Sieber et al. 2024; Arora et al. 2023). ``shipped()``
+loads the full sweep that ships with attnviz (``tools/experiments/mqar_state_size.py``
+made it); ``quick_sweep()`` is lesson 06's live version, about 35 s on two cores.
+``answer_mass`` shows where a model's probability goes at the queries.
 
 Every run is deterministic: the data, the initial weights and the minibatch order
 are seeded, and training is single-threaded (``attnviz.training.train``).
@@ -156,6 +163,28 @@ class SweepResult:
         return cls.from_json(Path(path).read_text())
 
 
+def answer_mass(model: Any, task: Any) -> dict[str, float]:
+    """Where a model's probability goes at MQAR's queries, averaged over them: on the
+    right value ("right") and on all the values of the sequence's own pairs ("context").
+
+    A model that has learned "the answer is one of the values I read" but not which puts
+    most of its mass on "context" and about 1/KV of it on "right" (lesson 06's qLSTM).
+    """
+    import torch
+
+    kv = getattr(task, "params", {}).get("num_kv_pairs")
+    if kv is None:
+        name = getattr(task, "name", type(task).__name__)
+        raise ValueError(f"task must be an MQAR task with params num_kv_pairs, got {name!r}")
+    with torch.no_grad():
+        probs = model(task.input_ids).softmax(-1)  # (N, T, V)
+    values = task.input_ids[:, 1 : 2 * kv : 2]  # (N, KV): v_1 ... v_KV of each sequence
+    on_values = probs.gather(-1, values[:, None, :].expand(-1, probs.shape[1], -1)).sum(-1)
+    asked = task.targets >= 0  # (N, T): the query positions
+    right = probs.gather(-1, task.targets.clamp(min=0)[..., None])[..., 0]  # (N, T)
+    return {"context": float(on_values[asked].mean()), "right": float(right[asked].mean())}
+
+
 def run_specs(
     classes: Iterable[str], sizes: Iterable[int], seeds: Iterable[int] = (0,)
 ) -> list[dict[str, Any]]:
@@ -176,15 +205,16 @@ def run_specs(
     return specs
 
 
-def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """Train and score one model: ``spec`` {mixer, state_expansion, seed} (a sweep's run).
+def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
+    """Train one model of a sweep: ``spec`` {mixer, state_expansion, seed}. Returns
+    (model, held-out task, seconds of training).
 
     The seed draws the data (train seed, test seed + 1), the initial weights and the
-    minibatch order. A top-level function, so process pools can run it.
+    minibatch order.
     """
     from attnviz.models import TinyConfig, TinyTransformer
     from attnviz.tasks import mqar
-    from attnviz.training import evaluate, train
+    from attnviz.training import train
 
     s = settings if isinstance(settings, SweepSettings) else SweepSettings(**settings)
     seed = spec["seed"]
@@ -199,16 +229,25 @@ def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) ->
     start = time.perf_counter()
     train(model, data, steps=s.steps, lr=s.lr, batch_size=s.batch_size, seed=seed,
           eval_size=1, record_every=max(s.steps, 1), progress=False, scores={})  # fmt: skip
+    return model, test, time.perf_counter() - start
+
+
+def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Train and score one model (``train_model``): a sweep's run, as a dict. A top-level
+    function, so process pools can run it."""
+    from attnviz.training import evaluate
+
+    model, test, seconds = train_model(settings, spec)
     scores = evaluate(model, test)
-    block = model.blocks[0].attn
+    seq_len = test.input_ids.shape[1]
     return {
         **spec,
-        "state_size": block.state_size(s.seq_len),
-        "model_state_size": _state_size(model, s.seq_len),
+        "state_size": model.blocks[0].attn.state_size(seq_len),
+        "model_state_size": _state_size(model, seq_len),
         "parameters": sum(p.numel() for p in model.parameters()),
         "accuracy": round(scores["accuracy"], 6),
         "loss": round(scores["loss"], 6),
-        "seconds": round(time.perf_counter() - start, 2),
+        "seconds": round(seconds, 2),
     }
 
 
@@ -302,9 +341,11 @@ __all__ = [
     "QUICK",
     "SweepResult",
     "SweepSettings",
+    "answer_mass",
     "mqar_state_size_sweep",
     "quick_sweep",
     "run_specs",
     "shipped",
+    "train_model",
     "train_one",
 ]

@@ -8,7 +8,13 @@ import torch
 from attnviz import dsf, exercises
 from attnviz.exercises import check, get
 
-LESSON_06 = ("06-state-size", "06-same-phi", "06-normalised-decay", "06-forget-lag")
+LESSON_06 = (
+    "06-state-size",
+    "06-same-phi",
+    "06-normalised-decay",
+    "06-forget-lag",
+    "06-mqar-plateau",
+)
 
 
 def test_lesson_06_registers_its_exercises():
@@ -46,3 +52,12 @@ def test_a_gate_of_0_9_forgets_to_a_tenth_in_22_steps():
     linear = check("06-forget-lag", 9)
     assert linear.correct is False and "multiplied" in linear.body
     assert get("06-forget-lag").solution(keep=0.5, below=0.1).answer == 4  # 0.5^4 = 0.0625
+
+
+def test_a_qlstm_recalls_about_one_in_kv_on_mqar():
+    assert check("06-mqar-plateau", "b").correct is True
+    plenty = check("06-mqar-plateau", "a")
+    assert plenty.correct is False and "later query" in plenty.body
+    assert check("06-mqar-plateau", "c").correct is False
+    text = get("06-mqar-plateau").solution().explanation
+    assert "1/4" in text and "4096" in text

@@ -15,10 +15,12 @@ from attnviz.state_size import (
     QUICK,
     SweepResult,
     SweepSettings,
+    answer_mass,
     mqar_state_size_sweep,
     quick_sweep,
     run_specs,
     shipped,
+    train_model,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +135,19 @@ def _jsonable(value):
     return value
 
 
+@pytest.mark.slow
+def test_a_qlstm_on_the_plateau_guesses_among_the_values_it_has_read():
+    """Lesson 06: the qLSTM learns that the answer is one of the KV values of the sequence,
+    not which one."""
+    spec = {"mixer": "qlstm", "state_expansion": None, "seed": 0}
+    model, test, _ = train_model(QUICK["settings"], spec)
+    mass = answer_mass(model, test)
+    assert mass["context"] >= 0.75  # most of its probability on the 4 values it read
+    assert 0.15 <= mass["right"] <= 0.35  # about 1/4 of it on the right one
+    with pytest.raises(ValueError, match="num_kv_pairs"):
+        answer_mass(model, type(test)("x", test.input_ids, test.targets, 64))
+
+
 def test_the_shipped_sweep_supports_what_lesson_06_says():
     result = shipped()
     assert result.metadata["recipe"] == "full"  # not the reduced check
@@ -149,7 +164,7 @@ def test_the_shipped_sweep_supports_what_lesson_06_says():
     # on the 1/KV plateau after 1,000 steps: an optimisation, not a capacity, failure
     sizes, mean, low, high = result.curve("s6", spread=True)
     assert min(high[2:]) >= 0.97
-    assert sum(lo < 0.3 for lo in low) >= 4
+    assert sum(lo < 0.3 for lo in low) == 6  # 6 of the 7 sizes
     with pytest.raises(ValueError, match="accuracy must be"):
         result.smallest_state("s6", 1.5)
 
@@ -162,3 +177,8 @@ def test_recall_vs_state_draws_every_class():
     assert fig.x_scale.__class__.__name__ == "LogScale"
     legend = [item.label.value for item in fig.legend[0].items]
     assert legend == result.mixers()
+    assert fig.xaxis[0].ticker.ticks == [2.0**k for k in range(6, 14)]  # 64 ... 8,192
+    with pytest.raises(ValueError, match="curves must name"):
+        plots.recall_vs_state({})
+    with pytest.raises(ValueError, match="state sizes must be positive"):
+        plots.recall_vs_state({"s6": ([0, 4], [0.2, 0.3])})

@@ -174,3 +174,58 @@ def _forget_lag(keep: float, below: float) -> Solution:
             (math.floor(math.log(below) / math.log(keep)), "Round up: the first whole step."),
         ),
     )
+
+
+_PLATEAU_CHOICES = {
+    "a": "about 1: 64 numbers are plenty for 4 pairs",
+    "b": "about 1/KV = 0.25: a value from this sequence, but rarely the right one",
+    "c": "about 1/32 = 0.03: a guess among all the values of the vocabulary",
+    "d": "about 0: it never answers with a value",
+}
+
+
+@exercise(
+    id="06-mqar-plateau",
+    lesson="06",
+    question="In the MQAR sweep each sequence lists KV = 4 key-value pairs (values from 32 "
+    "tokens), then asks for each key's value. A 2-layer qLSTM keeps 64 numbers of state per "
+    "layer: one per channel, with no query to look anything up. After training, its "
+    "recall is",
+    kind="choice",
+    choices=_PLATEAU_CHOICES,
+)
+def _mqar_plateau() -> Solution:
+    from attnviz.state_size import shipped
+
+    result = shipped()
+    setting = result.settings["per_setting"][0]
+    kv, values = setting["num_kv_pairs"], setting["vocab"] // 2
+    qlstm = result.accuracy("qlstm")
+    levels = {"a": 1.0, "b": 1 / kv, "c": 1 / values, "d": 0.0}
+    answer = min(levels, key=lambda letter: abs(levels[letter] - qlstm))
+    linear_1 = result.accuracy("linear_attention", 1)
+    enough = result.smallest_state("linear_attention", 0.9)
+    return Solution(
+        answer=answer,
+        explanation=(
+            f"The shipped sweep's qLSTM recalls {qlstm:.3f} of the queries (3 seeds), about "
+            f"1/{kv}: it learns that the answer is one of the {kv} values it has just read, "
+            f"but 64 numbers written by gates that cannot depend on a later query cannot "
+            f"say which. Linear attention with the same state (n = 1, 65 numbers) reaches "
+            f"{linear_1:.3f}; it needs {enough} numbers for 0.9, while softmax attention "
+            f"keeps all 2·L·d = {result.curve('attention')[0][0]} of its keys and values "
+            f"and recalls {result.accuracy('attention'):.3f}."
+        ),
+        mistakes=(
+            (
+                "a",
+                "Room for 4 pairs is not enough: the state must be written so that a "
+                "later query can pick one pair out of it.",
+            ),  # fmt: skip
+            (
+                "c",
+                f"It does better than chance: {qlstm:.3f} is about 1/{kv}, the share of "
+                f"the {kv} values in the context.",
+            ),  # fmt: skip
+        ),
+    )
