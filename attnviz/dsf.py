@@ -71,6 +71,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -918,6 +919,99 @@ def random_system(
     if kind == "qlstm":
         return from_qlstm(u, w(d), w(d), w(d), gate_bias, 0.0, 0.0)
     return from_rg_lru(u, w(d), w(d), torch.full((d,), gate_bias, dtype=u.dtype))
+
+
+#: (T, d, n): the sizes at which ``nested_weights`` draws; smaller sizes take a corner.
+NESTED_LIMITS = (96, 16, 16)
+NORMALIZER_BIAS = 0.0  # b_n of the learned normaliser s_i = exp(w_nᵀu_i + b_n)
+
+
+@lru_cache(maxsize=8)
+def _nested_draws(seed: int, limits: tuple[int, int, int]) -> dict[str, torch.Tensor]:
+    """Standard normal draws at the largest sizes (read-only: callers slice them)."""
+    g = torch.Generator().manual_seed(seed)
+    max_t, max_d, max_n = limits
+    square = (max_d, max_d)
+    shapes = {
+        "u": (max_t, max_d),
+        **dict.fromkeys(("W_q", "W_k", "W_B", "W_C"), (max_n, max_d)),
+        **dict.fromkeys(("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g"), square),
+        **dict.fromkeys(("w_n", "w_alpha", "b_delta", "D", "a_logits"), (max_d,)),
+        "A": (max_d, max_n),
+    }
+    return {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in shapes.items()}
+
+
+def nested_weights(
+    T: int, d: int, n: int, seed: int = 0, *, limits: tuple[int, int, int] = NESTED_LIMITS
+) -> dict[str, torch.Tensor]:
+    """u (T, d) and every class's weights, seeded, drawn once at ``limits`` = (T, d, n) at
+    most: a smaller T, d or n takes a corner of the same draw, so changing one size keeps
+    the rest of the input and weights (lesson 06's sliders). Matrices are scaled by 1/√d,
+    A = −exp(z/2) < 0 (Mamba's parametrisation), RG-LRU's a = σ(a_logits) around σ(2)."""
+    limits = tuple(check_int("limits", x, low=1) for x in limits)
+    if len(limits) != 3:
+        raise ValueError(f"limits must be (T, d, n), got {limits!r}")
+    T = check_int("T", T, low=1, high=limits[0])
+    d = check_int("d", d, low=1, high=limits[1])
+    n = check_int("n", n, low=1, high=limits[2])
+    z, s = _nested_draws(check_int("seed", seed, low=0), limits), 1.0 / math.sqrt(d)
+    w = {key: z[key][:n, :d] * s for key in ("W_q", "W_k", "W_B", "W_C")}
+    w |= {key: z[key][:d, :d] * s for key in ("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g")}
+    w |= {key: z[key][:d] * s for key in ("w_n", "w_alpha", "b_delta", "D")}
+    w |= {
+        "u": z["u"][:T, :d],
+        "A": -torch.exp(z["A"][:d, :n] / 2),
+        "a_logits": 2 + z["a_logits"][:d],
+    }
+    return w
+
+
+def ssd_heads(d: int) -> int:
+    """SSD's number of heads in ``nested_system``: 2 when d is even, else 1 (H divides d)."""
+    return 2 if check_int("d", d, low=1) % 2 == 0 else 1
+
+
+def nested_system(
+    kind: str,
+    T: int,
+    d: int,
+    seed: int = 0,
+    n: int = 1,
+    feature_map: Any = "identity",
+    normalize: bool = False,
+    gate: float = 0.0,
+    *,
+    limits: tuple[int, int, int] = NESTED_LIMITS,
+) -> ImplicitAttention:
+    """The class ``kind`` on ``nested_weights``' input and weights (lesson 06's dashboard).
+
+    ``gate`` is the gate bias: larger keeps more of the past (α, the forget gate and a
+    up, Δ down); ``feature_map`` and ``normalize`` act on the attention classes.
+    """
+    kind = check_choice("kind", kind, KINDS)
+    gate = check_real("gate", gate)
+    w = nested_weights(T, d, n, seed, limits=limits)
+    u, qkv = w["u"], (w["W_q"], w["W_k"], w["W_v"])
+    if kind == "softmax":
+        return softmax_phi(u, *qkv)
+    if kind == "linear_attention":
+        return from_linear_attention(u, *qkv, feature_map=feature_map, normalize=normalize)
+    if kind == "normalized_attention":
+        return from_normalized_attention(
+            u, *qkv, w["w_n"], NORMALIZER_BIAS, feature_map=feature_map
+        )
+    if kind == "gated_linear_attention":
+        return from_gated_linear_attention(u, *qkv, w["w_alpha"], gate, feature_map)
+    if kind == "s6":
+        return from_s6(u, w["W_delta"], w["b_delta"] - gate, w["A"], w["W_B"], w["W_C"], w["D"])
+    if kind == "ssd":
+        H = ssd_heads(d)
+        A = w["A"][:H, 0]  # one decay per head, (H,)
+        return from_ssd(u, w["W_delta"][:H], -gate, A, w["W_B"], w["W_C"], w["D"])
+    if kind == "qlstm":
+        return from_qlstm(u, w["W_f"], w["W_i"], w["W_o"], b_f=gate)
+    return from_rg_lru(u, w["W_r"], w["W_g"], w["a_logits"] + gate)
 
 
 #: The conditions under which linear attention and S6 have the same Φ (PAPERS.md §2):

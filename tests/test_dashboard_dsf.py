@@ -25,7 +25,7 @@ def _image(dashboard, kind: str) -> np.ndarray:
 
 def _system(dashboard, kind: str):
     """The class as dsf builds it, at the dashboard's settings."""
-    return lesson06.build(
+    return dsf.nested_system(
         kind,
         dashboard.T,
         dashboard.d,
@@ -121,7 +121,7 @@ def test_the_sum_stepped_through_row_i_is_the_recurrences_y_i(step):
         dashboard.controls["step"].value = step
     for kind in ALL:
         system = _system(dashboard, kind)
-        u = lesson06.random_weights(20, 6, dashboard.n, dashboard.seed)["u"]
+        u = dsf.nested_weights(20, 6, dashboard.n, dashboard.seed)["u"]
         expected = (system.run(u) if kind != "softmax" else system.apply(u))[step, 2].item()
         line = dashboard._build_up.sources[False][kind].data
         assert list(line["x"]) == list(range(step + 1))  # inputs j = 0..i, one at a time
@@ -132,14 +132,14 @@ def test_the_sum_stepped_through_row_i_is_the_recurrences_y_i(step):
         assert x == step
         if kind != "softmax":  # the dot is the recurrence's own output, DSF.run
             system = _system(dashboard, kind)
-            u = lesson06.random_weights(20, 6, dashboard.n, dashboard.seed)["u"]
+            u = dsf.nested_weights(20, 6, dashboard.n, dashboard.seed)["u"]
             assert y == pytest.approx(system.run(u)[step, 2].item(), abs=1e-12)
     assert f"step i = {step}, channel c = 2" in dashboard._table.object
 
 
 def test_normalisation_makes_linear_attentions_rows_sum_to_w_v():
     dashboard, document = attached(lambda: DSFExplorer(kinds=["linear_attention"], d=6))
-    W_v = lesson06.random_weights(dashboard.T, 6, dashboard.n, dashboard.seed)["W_v"].numpy()
+    W_v = dsf.nested_weights(dashboard.T, 6, dashboard.n, dashboard.seed)["W_v"].numpy()
     for c in range(6):
         with set_curdoc(document):
             dashboard.channel = c
@@ -162,7 +162,7 @@ def test_normalising_a_map_that_is_not_positive_falls_back_with_a_note():
         dashboard.feature_map = "identity"
         dashboard.normalize = True
     assert "shown unnormalised" in dashboard.status
-    plain = lesson06.build("linear_attention", 32, 8, 0, 4, "identity", False, 0.0)
+    plain = dsf.nested_system("linear_attention", 32, 8, 0, 4, "identity", False, 0.0)
     np.testing.assert_allclose(
         _image(dashboard, "linear_attention"), plain.phi_channels()[0], rtol=1e-6, atol=1e-7
     )

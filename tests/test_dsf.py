@@ -581,3 +581,34 @@ def test_random_system_normalised_linear_attention_rows_sum_to_one():
         dsf.random_system("transformer", u)
     with pytest.raises(ValueError, match="heads must be an integer in"):
         dsf.random_system("ssd", u, heads=5)
+
+
+def test_nested_weights_keep_the_rest_of_the_draw_when_one_size_shrinks():
+    big, small = dsf.nested_weights(40, 8, 6, seed=2), dsf.nested_weights(10, 8, 3, seed=2)
+    assert torch.equal(small["u"], big["u"][:10])  # fewer tokens: the same first tokens
+    assert torch.equal(small["W_q"], big["W_q"][:3])  # smaller n: the same first features
+    assert torch.equal(small["W_v"], big["W_v"])
+    assert (big["A"] < 0).all()
+    other = dsf.nested_weights(40, 8, 6, seed=3)
+    assert not torch.equal(other["u"], big["u"])
+    for kind in dsf.KINDS:  # every class builds on them and reproduces its recurrence
+        system = dsf.nested_system(kind, 12, 4, seed=1, n=3, gate=1.0)
+        u = dsf.nested_weights(12, 4, 3, seed=1)["u"]
+        if kind != "softmax":
+            torch.testing.assert_close(system.apply(u), system.run(u))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: dsf.nested_weights(97, 4, 2), "T"),
+        (lambda: dsf.nested_weights(8, 17, 2), "d"),
+        (lambda: dsf.nested_weights(8, 4, 0), "n"),
+        (lambda: dsf.nested_weights(8, 4, 2, limits=(8, 4)), "limits"),
+        (lambda: dsf.nested_system("mamba", 8, 4), "kind"),
+        (lambda: dsf.nested_system("s6", 8, 4, gate=float("nan")), "gate"),
+    ],
+)
+def test_nested_bad_input_names_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

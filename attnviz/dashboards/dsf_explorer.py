@@ -1,7 +1,8 @@
 """Lesson 06's dashboard: one input, every class, one kind of system (the DSF).
 
 One seeded random input u (T tokens, d channels) and seeded random weights for every
-class go through ``attnviz.dsf``'s builders. Each class shown gets its implicit
+class (``dsf.nested_weights``: a smaller size keeps the rest of the draw) go through
+``attnviz.dsf``'s builders (``dsf.nested_system``). Each class shown gets its implicit
 attention matrix Φ (y = Φu) in the same format, side by side: per channel c (for the
 attention classes the (c, c) entry of each d x d block, K_ij W_v[c, c]) or the summary
 over channels, titled with the size N of its recurrent state. Under them:
@@ -28,7 +29,6 @@ from functools import lru_cache
 import numpy as np
 import panel as pn
 import param
-import torch
 
 from attnviz import dsf, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
@@ -36,7 +36,7 @@ from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.feature_maps import FEATURE_MAPS
 
-MAX_T, MAX_D, MAX_N = 96, 16, 16  # the sliders' tops: every draw is made at these sizes
+MAX_T, MAX_D, MAX_N = dsf.NESTED_LIMITS  # the sliders' tops: every draw is made at these sizes
 KIND_LABELS = {
     "softmax": "softmax attention",
     "linear_attention": "linear attention",
@@ -56,73 +56,6 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; }
 td:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
 """
-NORMALIZER_BIAS = 0.0  # b_n of the learned normaliser s_i = exp(w_nᵀu_i + b_n)
-
-
-@lru_cache(maxsize=8)
-def _draws(seed: int) -> dict[str, torch.Tensor]:
-    """Standard normal draws at the largest sizes: a smaller T, d or n takes a corner of
-    the same draw, so moving one slider keeps the rest of the input and weights."""
-    g = torch.Generator().manual_seed(seed)
-    square = (MAX_D, MAX_D)
-    shapes = {
-        "u": (MAX_T, MAX_D),
-        **dict.fromkeys(("W_q", "W_k", "W_B", "W_C"), (MAX_N, MAX_D)),
-        **dict.fromkeys(("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g"), square),
-        **dict.fromkeys(("w_n", "w_alpha", "b_delta", "D", "a_logits"), (MAX_D,)),
-        "A": (MAX_D, MAX_N),
-    }
-    return {k: torch.randn(*s, generator=g, dtype=torch.float64) for k, s in shapes.items()}
-
-
-def random_weights(T: int, d: int, n: int, seed: int) -> dict[str, torch.Tensor]:
-    """u (T, d) and every class's weights, seeded; matrices scaled by 1/√d, A = -exp(z/2)
-    < 0 (Mamba's parametrisation), a = σ(a_logits) of RG-LRU around σ(2) ≈ 0.88."""
-    z, s = _draws(seed), 1.0 / math.sqrt(d)
-    w = {key: z[key][:n, :d] * s for key in ("W_q", "W_k", "W_B", "W_C")}
-    w |= {key: z[key][:d, :d] * s for key in ("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g")}
-    w |= {key: z[key][:d] * s for key in ("w_n", "w_alpha", "b_delta", "D")}
-    w |= {
-        "u": z["u"][:T, :d],
-        "A": -torch.exp(z["A"][:d, :n] / 2),
-        "a_logits": 2 + z["a_logits"][:d],
-    }
-    return w
-
-
-def ssd_heads(d: int) -> int:
-    """SSD's number of heads H: 2 when d is even, else 1 (H must divide d)."""
-    return 2 if d % 2 == 0 else 1
-
-
-def build(
-    kind: str, T: int, d: int, seed: int, n: int, feature_map: str, normalize: bool, gate: float
-):
-    """The class ``kind`` on the seeded input: a ``dsf.DSF`` (or softmax's Φ). ``gate`` is
-    the gate bias: larger keeps more of the past (α, forget gate and a up, Δ down)."""
-    w = random_weights(T, d, n, seed)
-    u, qkv = w["u"], (w["W_q"], w["W_k"], w["W_v"])
-    if kind == "softmax":
-        return dsf.softmax_phi(u, *qkv)
-    if kind == "linear_attention":
-        return dsf.from_linear_attention(u, *qkv, feature_map=feature_map, normalize=normalize)
-    if kind == "normalized_attention":
-        return dsf.from_normalized_attention(
-            u, *qkv, w["w_n"], NORMALIZER_BIAS, feature_map=feature_map
-        )
-    if kind == "gated_linear_attention":
-        return dsf.from_gated_linear_attention(u, *qkv, w["w_alpha"], gate, feature_map)
-    if kind == "s6":
-        return dsf.from_s6(u, w["W_delta"], w["b_delta"] - gate, w["A"], w["W_B"], w["W_C"], w["D"])
-    if kind == "ssd":
-        H = ssd_heads(d)
-        A = w["A"][:H, 0]  # one decay per head, (H,)
-        return dsf.from_ssd(u, w["W_delta"][:H], -gate, A, w["W_B"], w["W_C"], w["D"])
-    if kind == "qlstm":
-        return dsf.from_qlstm(u, w["W_f"], w["W_i"], w["W_o"], b_f=gate)
-    if kind == "rg_lru":
-        return dsf.from_rg_lru(u, w["W_r"], w["W_g"], w["a_logits"] + gate)
-    raise ValueError(f"kind must be one of {dsf.KINDS}, got {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -160,12 +93,14 @@ def system_of(kind: str, T: int, d: int, seed: int, settings: tuple):
     n, feature_map, normalize, gate = settings
     with one_thread():
         try:
-            system = build(kind, T, d, seed, n or 1, feature_map, bool(normalize), gate or 0.0)
+            system = dsf.nested_system(
+                kind, T, d, seed, n or 1, feature_map, bool(normalize), gate or 0.0
+            )
         except ValueError as error:
             if not normalize:
                 raise
             note = f"linear attention is shown unnormalised: {error}"
-            return build(kind, T, d, seed, n or 1, feature_map, False, 0.0), note
+            return dsf.nested_system(kind, T, d, seed, n or 1, feature_map, False, 0.0), note
     return system, ""
 
 
@@ -174,7 +109,7 @@ def view_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
     """One class on the seeded input with its own ``settings_of`` (cached)."""
     system, note = system_of(kind, T, d, seed, settings)
     with one_thread():
-        u = random_weights(T, d, settings[0] or 1, seed)["u"]
+        u = dsf.nested_weights(T, d, settings[0] or 1, seed)["u"]
         phi = system.phi_channels()  # (d, T, T)
         contributions = system.contributions(u)  # (Φ_ij u_j)[c], (d, T, T)
         is_dsf = isinstance(system, dsf.DSF)
