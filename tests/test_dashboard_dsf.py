@@ -275,3 +275,16 @@ def test_out_of_range_values_set_later_are_refused_by_the_parameter():
         dashboard.T = 0
     with pytest.raises(ValueError, match="feature_map"):
         dashboard.feature_map = "softmax"
+
+
+def test_the_trained_models_recall_is_the_shipped_sweep():
+    from attnviz.state_size import shipped
+
+    dashboard = DSFExplorer()
+    fig = dashboard.figures["recall"]
+    curves = shipped().curves()
+    lines = [r.data_source.data for r in fig.renderers if type(r.glyph).__name__ == "Line"]
+    drawn_lines = {data["name"][0]: (list(data["x"]), list(data["y"])) for data in lines}
+    for mixer, (sizes, means, _, _) in curves.items():
+        assert drawn_lines[lesson06.MQAR_LABELS[mixer]] == (sizes, means)
+    assert "4 key-value pairs" in dashboard._recall_note.object

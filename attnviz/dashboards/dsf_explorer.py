@@ -13,6 +13,9 @@ over channels, titled with the size N of its recurrent state. Under them:
   over k = 0..i, one line per class, and as a dot the recurrence's own output y_i[c]
   (``DSF.run``, the definition): the line ends on the dot. Row i is outlined on every Φ.
 
+At the bottom, **trained models**: the shipped MQAR sweep's recall against state size
+(``state_size.shipped``, lesson 06 section 7), the same in every session.
+
 The toggles change Φ where they act: normalisation (linear attention's rows then sum to
 W_v), the feature map (the attention classes), the state expansion n (attention and
 S6 / SSD) and the gate bias (gated linear attention, S6, SSD, qLSTM, RG-LRU: larger
@@ -35,6 +38,7 @@ from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_p
 from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.feature_maps import FEATURE_MAPS
+from attnviz.state_size import shipped
 
 MAX_T, MAX_D, MAX_N = dsf.NESTED_LIMITS  # the sliders' tops: every draw is made at these sizes
 KIND_LABELS = {
@@ -47,6 +51,9 @@ KIND_LABELS = {
     "qlstm": "qLSTM",
     "rg_lru": "RG-LRU (Griffin)",
 }
+# the MQAR sweep's mixers, named as the classes above
+MQAR_LABELS = {"attention": KIND_LABELS["softmax"], "linear_attention": "linear attention",
+               "s6": KIND_LABELS["s6"], "qlstm": KIND_LABELS["qlstm"]}  # fmt: skip
 DEFAULT_KINDS = ("softmax", "linear_attention", "gated_linear_attention", "s6", "qlstm", "rg_lru")
 ATTENTION = ("linear_attention", "normalized_attention", "gated_linear_attention")
 GATED = ("gated_linear_attention", "s6", "ssd", "qlstm", "rg_lru")
@@ -230,6 +237,20 @@ class DSFExplorer(Dashboard):
             y_label="Σ_(j≤k) (Φ_ij u_j)[c]",
         )
         self._decay.set_log(self.log_decay)
+        sweep = shipped()  # trained models, not this input: the same figure in every session
+        setting = sweep.settings["per_setting"][0]
+        kv, seeds = setting["num_kv_pairs"], len(setting["seeds"])
+        self._recall = plots.recall_vs_state(
+            sweep.curves(), labels=MQAR_LABELS, chance=1 / kv,
+            title="trained on MQAR: recall against state size",
+        )  # fmt: skip
+        self._recall_note = pn.pane.HTML(
+            f"<b>Trained models</b> (lesson 06, section 7): 2-layer models of four classes "
+            f"trained on MQAR ({setting['seq_len']} tokens, {kv} key-value pairs), dots the "
+            f"mean over {seeds} seeds, bars the worst to the best seed, dashed 1/{kv}. "
+            "The state size counts the numbers one layer carries from token to token.",
+            margin=(10, 10, 0, 10), width=540,
+        )  # fmt: skip
         for name, value in fitted.items():
             self._fit(name, value)
             if getattr(self, name) != value:
@@ -276,6 +297,7 @@ class DSFExplorer(Dashboard):
         figures = {f"phi_{kind}": h.figure for kind, h in self._heatmaps.items()}
         figures["decay"] = self._decay.figure  # the linear or the log one, as shown
         figures["build_up"] = self._build_up.figure
+        figures["recall"] = self._recall
         return figures
 
     @property
@@ -423,13 +445,13 @@ class DSFExplorer(Dashboard):
         curves = pn.FlexBox(
             *(pn.pane.Bokeh(fig, **pane) for fig in self._decay.figures.values()),
             pn.pane.Bokeh(self._build_up.figure, **pane),
+            self._table,
+            # in the FlexBox: in a Column below it, Bokeh never reports the document idle
+            pn.Column(self._recall_note, pn.pane.Bokeh(self._recall, **pane)),
             max_width=1060,
         )
-        return pn.Column(
-            self._header(),
-            self._status,
-            pn.Row(controls, pn.Column(self._readout, heatmaps, curves, self._table)),
-        )
+        shown = pn.Column(self._readout, heatmaps, curves)
+        return pn.Column(self._header(), self._status, pn.Row(controls, shown))
 
 
 def app(**defaults) -> DSFExplorer:

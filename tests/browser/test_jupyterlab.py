@@ -220,7 +220,7 @@ LESSONS = [
     Lesson(
         "05_pavlovian_conditioning.ipynb", "AssociativeMemoryDashboard", 7, associative_memory_works
     ),
-    Lesson("06_one_framework_dsf.ipynb", "DSFExplorer", 11, dsf_works),  # hidden classes too
+    Lesson("06_one_framework_dsf.ipynb", "DSFExplorer", 12, dsf_works),  # hidden classes too
 ]
 
 

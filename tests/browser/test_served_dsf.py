@@ -14,13 +14,13 @@ from test_served_app import open_from_index, settled_pixels, visible_canvases, w
 pytestmark = pytest.mark.browser
 
 LESSON_06 = "dsf"
-SHOWN = 6  # the classes shown at first: a Φ each, then the decay profiles and the build-up
+SHOWN = 6  # the classes shown at first: a Φ each, then decay profiles, build-up, MQAR recall
 
 
 def test_lesson06_classes_step_and_normalisation(served_app, open_page):
     watched = open_page()
     page = watched.page
-    open_from_index(page, served_app, LESSON_06, SHOWN + 2)
+    open_from_index(page, served_app, LESSON_06, SHOWN + 3)
     table = page.locator("table")
     expect(table).to_contain_text("softmax attention")
     expect(table).not_to_contain_text("SSD (Mamba-2)")
@@ -28,16 +28,16 @@ def test_lesson06_classes_step_and_normalisation(served_app, open_page):
     # the classes: take softmax off, put SSD on; the table and the heatmaps follow
     chip = page.locator(".choices__item", has_text="softmax attention").first
     chip.locator(".choices__button").click()
-    expect(visible_canvases(page)).to_have_count(SHOWN + 1)
+    expect(visible_canvases(page)).to_have_count(SHOWN + 2)
     expect(table).not_to_contain_text("softmax attention")
     page.locator(".choices__input--cloned").first.click()  # opens the list of the others
     page.locator(".choices__item--choice", has_text="SSD (Mamba-2)").first.click()
-    expect(visible_canvases(page)).to_have_count(SHOWN + 2)
+    expect(visible_canvases(page)).to_have_count(SHOWN + 3)
     expect(table).to_contain_text("SSD (Mamba-2)")
     page.keyboard.press("Escape")
 
     # one step forward: row i moves on every Φ, y_i is built up again
-    # visible now: linear attention, GLA, S6, SSD, qLSTM, RG-LRU, decay (log), build-up
+    # visible now: linear attention, GLA, S6, SSD, qLSTM, RG-LRU, decay (log), build-up, recall
     linear, build_up = visible_canvases(page).nth(0), visible_canvases(page).nth(SHOWN + 1)
     expect(page.locator("p", has_text="channel c = 0")).to_contain_text("step i = 8")
     linear_pixels = settled_pixels(linear)
