@@ -1844,11 +1844,14 @@ class ClassCurves(_LinearOrLog):
             )
 
 
-MIXERS_SHOWN = ("attention", "linear_attention", "s6", "qlstm")
-MIXER_COLORS = dict(zip(MIXERS_SHOWN, CLASS_COLORS, strict=False))  # a colour per mixer
-# a marker per mixer too: softmax's one dot often sits on another class's last one
-MIXER_MARKERS = {"attention": "star", "linear_attention": "circle", "s6": "triangle",
-                 "qlstm": "square"}  # fmt: skip
+# attnviz.mixers.MIXERS' colour and marker (plots never import torch): a marker per class
+# too, since softmax's one dot often sits on another class's last one
+MIXER_STYLES = {
+    "attention": (CLASS_COLORS[0], "star"),
+    "linear_attention": (CLASS_COLORS[1], "circle"),
+    "s6": (CLASS_COLORS[2], "triangle"),
+    "qlstm": (CLASS_COLORS[3], "square"),
+}
 
 
 def recall_vs_state(
@@ -1888,8 +1891,7 @@ def recall_vs_state(
     for name in order:
         x, y, *spread = (np.asarray(a, dtype=np.float64) for a in curves[name])
         i = list(curves).index(name)
-        color = MIXER_COLORS.get(name, CLASS_COLORS[i % len(CLASS_COLORS)])
-        marker = MIXER_MARKERS.get(name, "circle")
+        color, marker = MIXER_STYLES.get(name, (CLASS_COLORS[i % len(CLASS_COLORS)], "circle"))
         label = labels.get(name, name)
         source = ColumnDataSource(data=dict(x=x, y=y, name=[label] * len(x)))
         line = fig.line("x", "y", source=source, color=color, line_width=2)

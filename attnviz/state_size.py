@@ -29,15 +29,21 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from attnviz.mixers import EXPANDABLE, MIXERS
 from attnviz.mixers import state_size as _state_size
+from attnviz.models import TinyConfig, TinyTransformer
+from attnviz.tasks import mqar
+from attnviz.training import evaluate, train
 from attnviz.validation import check_int, check_real
 
 FORMAT = "attnviz.mqar_state_size/1"
@@ -170,8 +176,6 @@ def answer_mass(model: Any, task: Any) -> dict[str, float]:
     A model that has learned "the answer is one of the values I read" but not which puts
     most of its mass on "context" and about 1/KV of it on "right" (lesson 06's qLSTM).
     """
-    import torch
-
     kv = getattr(task, "params", {}).get("num_kv_pairs")
     if kv is None:
         name = getattr(task, "name", type(task).__name__)
@@ -212,10 +216,6 @@ def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
     The seed draws the data (train seed, test seed + 1), the initial weights and the
     minibatch order.
     """
-    from attnviz.models import TinyConfig, TinyTransformer
-    from attnviz.tasks import mqar
-    from attnviz.training import train
-
     s = settings if isinstance(settings, SweepSettings) else SweepSettings(**settings)
     seed = spec["seed"]
     data = mqar(s.n_train + 1, s.seq_len, s.num_kv_pairs, s.vocab, seed=2 * seed)
@@ -235,8 +235,6 @@ def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
 def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Train and score one model (``train_model``): a sweep's run, as a dict. A top-level
     function, so process pools can run it."""
-    from attnviz.training import evaluate
-
     model, test, seconds = train_model(settings, spec)
     scores = evaluate(model, test)
     seq_len = test.input_ids.shape[1]
@@ -310,24 +308,28 @@ def _train_spec(args: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     return train_one(settings, spec)
 
 
+@contextmanager
+def worker_map(workers: int) -> Iterator[Callable[..., Iterable[Any]]]:
+    """A ``map_fn`` for ``mqar_state_size_sweep``: the built-in ``map`` for one worker, else
+    the map of a pool of ``workers`` spawned processes (no fork of a process holding threads).
+    Every run is seeded and single-threaded, so the results do not depend on ``workers``."""
+    workers = check_int("workers", workers, low=1)
+    if workers == 1:
+        yield map
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool.map
+
+
 def quick_sweep(
     progress: bool | Callable[..., Any] = False, *, workers: int | None = None
 ) -> SweepResult:
-    """The QUICK preset, the live setting of lesson 06: ``workers`` processes (default: up
-    to 2, as many as this machine has cores), each run single-threaded and seeded, so
-    the accuracies do not depend on ``workers``."""
-    cores = os.cpu_count() or 1
-    workers = min(2, cores) if workers is None else check_int("workers", workers, low=1)
-    settings = asdict(QUICK["settings"])
-    if workers == 1:
-        return mqar_state_size_sweep(
-            QUICK["classes"], QUICK["sizes"], progress=progress, **settings
-        )
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return mqar_state_size_sweep(
-            QUICK["classes"], QUICK["sizes"], progress=progress, map_fn=pool.map, **settings
-        )
+    """The QUICK preset, the live setting of lesson 06, on ``workers`` processes (default:
+    up to 2, as many as this machine has cores; the accuracies do not depend on it)."""
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    with worker_map(workers) as map_fn:
+        return mqar_state_size_sweep(QUICK["classes"], QUICK["sizes"], progress=progress,
+                                     map_fn=map_fn, **asdict(QUICK["settings"]))  # fmt: skip
 
 
 def shipped() -> SweepResult:
@@ -348,4 +350,5 @@ __all__ = [
     "shipped",
     "train_model",
     "train_one",
+    "worker_map",
 ]

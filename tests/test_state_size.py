@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from attnviz.state_size import (
     run_specs,
     shipped,
     train_model,
+    worker_map,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,10 +96,10 @@ def test_a_tiny_sweep_runs_and_round_trips_through_json(tmp_path):
     with pytest.raises(ValueError, match="not an MQAR state-size sweep"):
         SweepResult.from_dict({"format": "other"})
     # worker processes give the same numbers (each run is seeded and single-threaded)
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_map(2) as map_fn:
         pooled = mqar_state_size_sweep(
             ["s6"], [1], seq_len=8, num_kv_pairs=2, vocab=12, d_model=8, steps=2,
-            batch_size=4, n_train=16, n_test=8, seed=3, map_fn=pool.map,
+            batch_size=4, n_train=16, n_test=8, seed=3, map_fn=map_fn,
         )  # fmt: skip
     assert pooled.runs[0]["accuracy"] == twice.runs[0]["accuracy"]
     with pytest.raises(ValueError, match="no run of mixer='qlstm'"):
@@ -114,7 +114,7 @@ def test_the_shipped_results_load_and_follow_the_scripts_recipe():
     name = result.metadata["recipe"]
     recipe = {"full": script.FULL, "reduced": script.REDUCED}[name]
     assert result.metadata["script"] == "tools/experiments/mqar_state_size.py"
-    assert result.metadata["recipe_values"] == _jsonable(recipe)
+    assert result.metadata["recipe_values"] == json.loads(json.dumps(recipe))
     expected = {
         (seq_len, kv, spec["mixer"], spec["state_expansion"], spec["seed"])
         for seq_len, kv, _vocab in recipe["settings"]
@@ -125,14 +125,6 @@ def test_the_shipped_results_load_and_follow_the_scripts_recipe():
     assert got == expected
     for run in result.runs:
         assert 0.0 <= run["accuracy"] <= 1.0 and run["state_size"] > 0
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 @pytest.mark.slow

@@ -22,13 +22,12 @@ import argparse
 import json
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
 from attnviz.mixers import MIXERS
-from attnviz.state_size import SweepResult, mqar_state_size_sweep
+from attnviz.state_size import SweepResult, mqar_state_size_sweep, worker_map
 
 # (seq_len, num_kv_pairs, vocab): half the DSF sweep's smallest (64, 4), at a small vocab
 FULL = {
@@ -52,11 +51,11 @@ def run(recipe: dict, workers: int, name: str) -> SweepResult:
     """The recipe's sweep at each of its (L, KV) settings."""
     start = time.perf_counter()
     runs, settings = [], []
-    with ProcessPoolExecutor(workers) as pool:
+    with worker_map(workers) as map_fn:
         for seq_len, kv, vocab in recipe["settings"]:
             result = mqar_state_size_sweep(
                 MIXERS, recipe["sizes"], seeds=recipe["seeds"], progress=True,
-                map_fn=pool.map, seq_len=seq_len, num_kv_pairs=kv, vocab=vocab,
+                map_fn=map_fn, seq_len=seq_len, num_kv_pairs=kv, vocab=vocab,
                 **recipe["train"],
             )  # fmt: skip
             settings.append(result.settings)
