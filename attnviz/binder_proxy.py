@@ -27,8 +27,8 @@ def setup_attnviz() -> dict:
     ``{base_url}`` (the Jupyter server's base URL, e.g. ``/user/alice/``, always
     ending in "/"). The command runs with the Jupyter server's interpreter, the
     environment attnviz is installed in. ``-P`` keeps the server's working
-    directory off ``sys.path``: on Binder that is the checkout, whose source folder
-    ``attnviz/`` would be imported instead, and it has no ``attnviz.kernels``.
+    directory off ``sys.path``: on Binder that is the checkout, and the server
+    should run what was installed, not whatever folders the working directory holds.
 
     ``absolute_url`` keeps the full path on proxied requests, matching the
     ``--prefix``, so every link and static file the served pages name resolves

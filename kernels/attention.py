@@ -34,16 +34,15 @@ from typing import Any
 
 import torch
 
-from attnviz.validation import check_int, check_real
-
-from .feature_maps import feature_map
-from .softmax import (
+from attnviz.kernels.feature_maps import feature_map
+from attnviz.kernels.softmax import (
     AttentionResult,
     blocked_attention,
     broadcast_shapes,
     check_qkv_shapes,
     scaled_dot_product_attention,
 )
+from attnviz.validation import check_int, check_real
 
 Operator = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, float], AttentionResult

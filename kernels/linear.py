@@ -64,10 +64,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from attnviz.kernels.feature_maps import resolve_feature_map
+from attnviz.kernels.softmax import broadcast_shapes, check_qkv_shapes
 from attnviz.validation import as_tensor, check_choice, check_int, check_real
-
-from .feature_maps import resolve_feature_map
-from .softmax import broadcast_shapes, check_qkv_shapes
 
 FORMS = ("parallel", "chunkwise", "recurrent")
 

@@ -52,9 +52,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from attnviz.validation import check_choice, check_real
-
-from .ssm import (
+from attnviz.kernels.ssm import (
     FORMS,
     ScanResult,
     causal_mask,
@@ -68,6 +66,7 @@ from .ssm import (
     segment_sums,
     suffix_sums,
 )
+from attnviz.validation import check_choice, check_real
 
 # ------------------------------------------------------------------ diagonal systems
 

@@ -63,9 +63,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from attnviz.kernels.softmax import broadcast_shapes
 from attnviz.validation import as_tensor, check_choice
-
-from .softmax import broadcast_shapes
 
 FORMS = ("parallel", "recurrent")
 

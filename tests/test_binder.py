@@ -236,7 +236,7 @@ def test_command_and_imports(binder, tmp_path):
     assert shadow.returncode != 0
     assert "ModuleNotFoundError: No module named 'kernels'" in shadow.stderr
     # Binder's home is the checkout: there ./attnviz comes first on sys.path, and
-    # attnviz.kernels must still resolve (through the editable install's mapping).
+    # attnviz.kernels must still resolve (attnviz/kernels.py points it at kernels/).
     _run([binder["python"], "-c", "import attnviz.lookup"], env=env, cwd=binder["repo"])
     _run([binder["python"], "-m", "attnviz", "--version"], env=env, cwd=binder["repo"])
 
