@@ -549,18 +549,21 @@ LESSON_MODELS: dict[str, dict[str, Any]] = {
 
 
 def train_lesson_model(
-    name: str, *, progress: bool = False
+    name: str, *, progress: bool = False, num_threads: int | None = 1
 ) -> tuple[TinyTransformer, TrainingHistory]:
     """Train a lesson model from its recipe in ``LESSON_MODELS`` (lessons 02, 03).
 
     A recipe may go on training on further tasks (``"then"``, e.g. longer inputs);
     the history then continues through them, its steps counted from the start.
+    ``num_threads`` is ``train``'s: the shipped models were trained on one thread,
+    and another count rounds the last bits differently (the same behaviour, other bits).
     """
     recipe = _lesson_recipe(name)
     model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
-    history = train(model, make_task(**recipe["task"]), progress=progress, **recipe["train"])
+    options = {"progress": progress, "num_threads": num_threads}
+    history = train(model, make_task(**recipe["task"]), **options, **recipe["train"])
     for stage in recipe.get("then", ()):
-        more = train(model, make_task(**stage["task"]), progress=progress, **stage["train"])
+        more = train(model, make_task(**stage["task"]), **options, **stage["train"])
         _extend(history, more)
     return model, history
 

@@ -119,7 +119,8 @@ def train(
     The first ``eval_size`` sequences of ``task`` are held out: the recorded
     losses and scores are measured on them. Minibatches are drawn, with
     replacement, from the rest by a generator seeded with ``seed``, so the same
-    model, task and seed give the same losses and weights, bit for bit.
+    model, task and seed give the same losses and weights, bit for bit, on one
+    machine (another CPU or PyTorch build may round the last bits differently).
 
     Args:
         model: a ``TinyTransformer`` (or any module mapping (B, T) ids to (B, T, V) logits).
@@ -139,8 +140,8 @@ def train(
         num_threads: torch's intra-op threads while training (restored after); None
             keeps the current setting. One is the default: a tiny model's operations
             are too small to split across cores (two threads win little and lose a lot
-            when another process wants a core), and the weights it learns are then the
-            same bits on machines with any number of cores.
+            when another process wants a core), and the weights it learns then do not
+            depend on how many cores the machine has.
 
     Returns:
         A ``TrainingHistory``; ``history.region_loss["repeated_half"]`` and

@@ -2,7 +2,6 @@
 
 import json
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -26,7 +25,7 @@ from attnviz.models import (
     train,
     train_lesson_model,
 )
-from attnviz.tasks import mqar, repeated_tokens
+from attnviz.tasks import make_task, mqar, repeated_tokens
 from attnviz.training import evaluate, token_loss
 
 SMALL = {"n_layers": 2, "n_heads": 2, "d_model": 16, "vocab_size": 20, "context": 12}
@@ -320,42 +319,105 @@ def retrained():
     return {name: train_lesson_model(name) for name in LESSON_MODELS}
 
 
+@pytest.fixture(scope="module")
+def retrained_on_two_threads():
+    """The lesson models trained on two threads: other bits, as on another machine."""
+    return {name: train_lesson_model(name, num_threads=2) for name in LESSON_MODELS}
+
+
+# How far a retrained model's history may stray from the shipped one's when the CPU rounds
+# differently. Measured by retraining all three models under five numerics: this AMD EPYC
+# (AVX512, the shipped bits) on two threads, with PyTorch's kernels and MKL held to AVX2,
+# and to no SIMD (ATEN_CPU_CAPABILITY=avx2 / default, MKL_ENABLE_INSTRUCTIONS) ...
+# Largest gap from the shipped history over every record: induction_2l and induction_1l
+# 1e-6 (the histories' rounding); induction_rope 0.022 nats (first-half loss), 0.016
+# (induction score), 0.006 (previous-token score); the phase change at the same record.
+# The tolerances leave about 3x room over that and stay far below what the lessons read
+# off these curves (a loss drop of 3.8 nats, scores from 0.1 to 0.98).
+BEHAVIOUR_TOLERANCE = {"loss": 0.06, "score": 0.05, "records": 1}
+
+
+def _curves(history):
+    """The curves the lessons read: every loss, and each layer's best head for each score."""
+    curves = {"loss": np.asarray(history.loss)}
+    curves |= {f"{k} loss": np.asarray(v) for k, v in history.region_loss.items()}
+    for kind in history.scores:
+        best = history.score(kind).amax(-1).numpy()  # (records, layers)
+        curves |= {f"{kind} L{layer}": best[:, layer] for layer in range(best.shape[1])}
+    return curves
+
+
+def _halfway(curve):
+    """The first record at which a curve has covered half its way from start to end."""
+    half = (curve[0] + curve[-1]) / 2
+    return int(np.argmax(curve >= half if curve[-1] > curve[0] else curve <= half))
+
+
+def _behaviour_gaps(history, shipped):
+    """The largest differences between two training histories of one recipe."""
+    assert history.steps == shipped.steps
+    mine, theirs = _curves(history), _curves(shipped)
+    moving = [k for k, c in theirs.items() if abs(c[-1] - c[0]) > 0.3]  # a phase change
+    return {
+        "loss": max(np.abs(mine[k] - theirs[k]).max() for k in theirs if "loss" in k),
+        "score": max(
+            (history.score(k) - shipped.score(k)).abs().max().item() for k in shipped.scores
+        ),
+        "records": max((abs(_halfway(mine[k]) - _halfway(theirs[k])) for k in moving), default=0),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", sorted(LESSON_MODELS))
+def test_retrained_models_behave_as_the_shipped_ones(
+    retrained, retrained_on_two_threads, name, threads
+):
+    """Anywhere: retrained from its recipe, a lesson model learns what the shipped one did.
+
+    On two threads the bits differ even on the machine that trained the models (measured:
+    up to 0.003 in induction_rope's weights), as they do on another CPU.
+    """
+    _, history = (retrained if threads == 1 else retrained_on_two_threads)[name]
+    gaps = _behaviour_gaps(history, load_lesson_history(name))
+    assert all(gaps[key] <= limit for key, limit in BEHAVIOUR_TOLERANCE.items()), gaps
+
+
+@pytest.mark.slow
+def test_another_seed_is_another_behaviour():
+    """The tolerances above still tell runs apart: another seed fails them."""
+    recipe = LESSON_MODELS["induction_2l"]
+    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=1)
+    history = train(model, make_task(**recipe["task"]), progress=False,
+                    **{**recipe["train"], "seed": 1})  # fmt: skip
+    gaps = _behaviour_gaps(history, load_lesson_history("induction_2l"))
+    assert gaps["loss"] > 5 * BEHAVIOUR_TOLERANCE["loss"], gaps
+    assert gaps["records"] > BEHAVIOUR_TOLERANCE["records"], gaps
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LESSON_MODELS))
-def test_shipped_weights_regenerate_from_their_recipes(retrained, name, tmp_path):
-    model, history = retrained[name]
-    shipped, shipped_history = load_lesson_model(name), load_lesson_history(name)
-    # anywhere: the same weights and history to float rounding (CPUs may round the last
-    # bits of a matrix product differently, and 400 steps carry that to about 1e-6)
-    for (key, a), b in zip(model.state_dict().items(), shipped.state_dict().values(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=key)
-    assert history.steps == shipped_history.steps
-    for mine, theirs in ((history.loss, shipped_history.loss),
-                         *((history.region_loss[k], shipped_history.region_loss[k])
-                           for k in history.region_loss)):  # fmt: skip
-        np.testing.assert_allclose(mine, theirs, atol=1e-4)
-    for kind in history.scores:
-        torch.testing.assert_close(
-            history.score(kind), shipped_history.score(kind), atol=1e-4, rtol=0
-        )
+def test_shipped_weights_regenerate_byte_for_byte_where_cpus_round_alike(retrained, name, tmp_path):
+    """On a machine that rounds as the one that trained them, the very same files.
 
-    # on a machine that rounds as the one that trained them (the file records its
-    # numerics fingerprint; CI's machine does): byte for byte
+    Each file records that machine's ``numerics_fingerprint()``; CI's machine matches it.
+    Elsewhere bit-equality cannot hold and the test above checks the behaviour instead.
+    """
     path = lesson_model_path(name)
     trained_on = read_metadata(path).get("numerics")
     if trained_on != numerics_fingerprint():
-        warnings.warn(
-            f"{name}: trained where CPU kernels round as {trained_on!r}, this machine rounds as "
-            f"{numerics_fingerprint()!r}: checked to float rounding, not byte for byte",
-            stacklevel=1,
+        pytest.skip(
+            f"{name} was trained where CPU kernels round as {trained_on!r}; this machine "
+            f"rounds as {numerics_fingerprint()!r}, so only its behaviour can match"
         )
-        return
+    model, history = retrained[name]
     mine = save(model, tmp_path / f"{name}.safetensors", history=history,
                 recipe={"name": name, **LESSON_MODELS[name]}, numerics=trained_on)  # fmt: skip
     assert mine.read_bytes() == path.read_bytes()
+    shipped = load_lesson_model(name)
     for (key, a), b in zip(model.state_dict().items(), shipped.state_dict().values(), strict=True):
         assert torch.equal(a, b), key
-    assert shipped_history == history
+    assert load_lesson_history(name) == history
 
 
 def test_every_shipped_model_records_the_numerics_it_was_trained_with():
