@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,15 @@ def test_transformers_builds_a_model_from_the_root():
         "print(type(model).__name__, transformers.__version__)"
     )
     assert out.startswith("GPT2LMHeadModel ")
+
+
+def test_the_readme_examples_run_from_the_root():
+    """As a user pastes them into ``python`` started in the checkout."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(examples) >= 2  # on your own tensors; on your own model
+    for example in examples:
+        _run_from_root(example)
 
 
 def test_attnviz_kernels_still_import_from_the_root():
