@@ -7,8 +7,8 @@ file stores the weights, the config, the recipe and the training history (so the
 lessons plot training curves without retraining). Training is deterministic, so
 running this again on a machine whose CPU kernels round the same way (the same
 ``numerics_fingerprint()``, stored in each file) writes byte-for-byte the same
-files; tests/test_models.py retrains the models and checks that, and elsewhere
-checks that they agree to float rounding.
+files; tests/test_models.py retrains the models and checks that, and everywhere
+checks that they behave as the shipped ones (losses, head scores, the phase change).
 """
 
 from __future__ import annotations
