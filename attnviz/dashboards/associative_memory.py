@@ -31,7 +31,6 @@ import param
 
 from attnviz import conditioning, memory, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
-from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 
 TRIALS = 20  # memories per (d_k, N) of a sweep: enough for a smooth mean and its spread
@@ -119,16 +118,10 @@ def _largest_rate(run: conditioning.ConditioningResult) -> float:
     return float(run.beta * (run.presence @ alpha).max(initial=0.0))
 
 
-@register(
-    slug="associative_memory",
-    title="05 · Attention as Pavlovian conditioning",
-    description="Linear attention as an associative memory: its capacity against d_k, the "
-    "memory matrix written association by association, and conditioning experiments "
-    "(blocking, extinction, ...) under the delta rule and the Hebbian rule.",
-    lesson="05_pavlovian_conditioning",
-)
 class AssociativeMemoryDashboard(Dashboard):
     """Capacity curves, a memory written step by step, and Pavlovian experiments."""
+
+    stem = "associative_memory"  # its lesson in attnviz.lessons: the title and the slug
 
     # capacity explorer
     d_k = param.Integer(default=32, bounds=(2, 128), doc="key dimension")

@@ -32,7 +32,6 @@ from bokeh.models import Span
 
 from attnviz import export, maps, models, plots, tasks
 from attnviz.dashboards.base import Dashboard
-from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 
 MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
@@ -159,15 +158,10 @@ def _vocab(model: torch.nn.Module) -> int:
     return int(model.config.vocab_size)
 
 
-@register(
-    slug="attention_maps",
-    title="02 · Reading attention maps",
-    description="Every head of a trained model at once, then one head token by token: "
-    "what does it look at? Entropy and first-token sinks per head; inputs up to 4,096 tokens.",
-    lesson="02_reading_attention_maps",
-)
 class AttentionMapsDashboard(Dashboard):
     """The model view (every head), the head view (one head, any length) and head numbers."""
+
+    stem = "attention_maps"  # its lesson in attnviz.lessons: the title and the slug
 
     model = param.Selector(default="induction_2l", objects=list(models.LESSON_MODELS))
     preset = param.Selector(default="repeated tokens", objects=list(PRESETS))

@@ -13,6 +13,8 @@ from contextlib import nullcontext
 
 import panel as pn
 
+from attnviz.lessons import lesson
+
 CONTROL_WIDTH = 260
 
 
@@ -21,6 +23,18 @@ class Dashboard(pn.viewable.Viewer):
 
     #: per-parameter widget options, as for ``pn.Param(widgets=...)``
     widget_options: dict = {}
+    #: the lesson's stem in ``attnviz.lessons``; the title and description come from there
+    stem: str = ""
+
+    @property
+    def title(self) -> str:
+        """The lesson's heading, as the served index shows it (``06 · One framework (DSF)``)."""
+        return lesson(self.stem).index_title if self.stem else type(self).__name__
+
+    @property
+    def description(self) -> str:
+        """What the dashboard shows, in one line (the lesson manifest's ``summary``)."""
+        return lesson(self.stem).summary if self.stem else ""
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -47,9 +61,7 @@ class Dashboard(pn.viewable.Viewer):
         raise NotImplementedError
 
     def _header(self) -> pn.pane.Markdown:
-        title = getattr(type(self), "title", type(self).__name__)
-        description = getattr(type(self), "description", "")
-        return pn.pane.Markdown(f"## {title}\n{description}", margin=(0, 10))
+        return pn.pane.Markdown(f"## {self.title}\n{self.description}", margin=(0, 10))
 
     def _control_column(self, *extra) -> pn.Column:
         return pn.Column(*map(_labelled, self._controls.values()), *extra, width=CONTROL_WIDTH)

@@ -28,7 +28,6 @@ import param
 
 from attnviz import export, maps, models, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
-from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.maps.roles import (
     ABLATION_MODES,
@@ -59,15 +58,10 @@ def _shipped(name: str):
     return model, models.load_lesson_history(name), evaluation
 
 
-@register(
-    slug="head_jobs",
-    title="03 · Heads with jobs",
-    description="Previous-token, induction, duplicate and sink heads, found by their scores; "
-    "knock a head out and see the loss; watch the induction head form while the model trains.",
-    lesson="03_heads_with_jobs",
-)
-class HeadJobs(Dashboard):
+class HeadJobsDashboard(Dashboard):
     """Head scores with roles, ablation with the live loss change, and the training run."""
+
+    stem = "head_jobs"  # its lesson in attnviz.lessons: the title and the slug
 
     model = param.Selector(default="induction_2l", objects=list(LESSON_03_MODELS))
     score = param.Selector(default="induction", objects=list(SCORES), doc="colours the heatmap")
@@ -451,6 +445,6 @@ class HeadJobs(Dashboard):
         return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
 
 
-def app(**defaults) -> HeadJobs:
+def app(**defaults) -> HeadJobsDashboard:
     """Lesson 03's dashboard, with any parameter preset (e.g. ``app(ablation="mean")``)."""
-    return HeadJobs(**defaults)
+    return HeadJobsDashboard(**defaults)

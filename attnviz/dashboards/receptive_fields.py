@@ -27,7 +27,6 @@ import param
 
 from attnviz import plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
-from attnviz.dashboards.registry import register
 from attnviz.kernels.masks import PATTERNS, make_mask
 from attnviz.receptive import NEVER, ReceptiveField, receptive_field
 
@@ -160,16 +159,10 @@ def _layers_text(field: ReceptiveField) -> str:
     return f"> {field.n_layers}" if still_growing else "never"
 
 
-@register(
-    slug="receptive_fields",
-    title="04 · Receptive fields",
-    description="Pick a sparse mask — sliding window, dilated, strided, Longformer, BigBird, "
-    "LongNet, PowerAttention — and see how far each token sees after L layers: the reach "
-    "map, coverage curves, the holes, and how many layers each needs to see everything.",
-    lesson="04_receptive_fields",
-)
-class ReceptiveFields(Dashboard):
+class ReceptiveFieldsDashboard(Dashboard):
     """The reach of one mask pattern, layer by layer, beside the patterns it is compared with."""
+
+    stem = "receptive_fields"  # its lesson in attnviz.lessons: the title and the slug
 
     pattern = param.Selector(default="power_attention", objects=list(PATTERNS))
     compare = param.ListSelector(default=list(DEFAULT_COMPARE), objects=list(PATTERNS))
@@ -432,7 +425,7 @@ class ReceptiveFields(Dashboard):
         return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
 
 
-def app(**defaults) -> ReceptiveFields:
+def app(**defaults) -> ReceptiveFieldsDashboard:
     """Lesson 04's dashboard, any parameter preset, e.g. ``app(pattern="dilated",
     seq_len=1024, pattern_params={"dilated": {"rate": 3}})``."""
-    return ReceptiveFields(**defaults)
+    return ReceptiveFieldsDashboard(**defaults)

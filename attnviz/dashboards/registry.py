@@ -1,21 +1,28 @@
-"""The registry of lesson dashboards: what the served index lists.
+"""The registry of dashboards: what the served index lists.
 
-A lesson module registers its dashboard class with ``@register(...)``; the
-served index, ``attnviz bench`` and the tests all read the same registry.
+The course's dashboards come from the lesson manifest (``attnviz.lessons``): a lesson with
+a ``dashboard`` is served at its stem, and its class is imported from
+``attnviz.dashboards.<stem>`` the first time the registry is read. ``register`` adds a
+dashboard of your own beside them. The served index, ``attnviz bench`` and the tests all
+read ``entries()``.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+
+from attnviz.lessons import LESSONS, Lesson
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
 class DashboardEntry:
-    """One lesson's dashboard: where it is served and what it shows."""
+    """One dashboard: where it is served and what it shows."""
 
     slug: str  # URL path under the served index, e.g. "soft_lookup"
     title: str
@@ -24,35 +31,59 @@ class DashboardEntry:
     factory: Callable  # () -> a Panel viewable; called once per browser session
 
 
-_REGISTRY: dict[str, DashboardEntry] = {}
+_REGISTERED: dict[str, DashboardEntry] = {}  # dashboards added with register()
+
+
+def lesson_dashboard(lesson: Lesson) -> type:
+    """The dashboard class of a lesson of the manifest (``attnviz.dashboards.<stem>``)."""
+    if lesson.dashboard is None:
+        raise ValueError(f"lesson {lesson.number} ({lesson.stem}) has no dashboard")
+    module = importlib.import_module(f"attnviz.dashboards.{lesson.stem}")
+    return getattr(module, lesson.dashboard)
+
+
+@cache
+def _lesson_entries() -> tuple[DashboardEntry, ...]:
+    return tuple(
+        DashboardEntry(
+            slug=lesson.stem,
+            title=lesson.index_title,
+            description=lesson.summary,
+            lesson=lesson.notebook.removesuffix(".ipynb"),
+            factory=lesson_dashboard(lesson),
+        )
+        for lesson in LESSONS
+        if lesson.dashboard is not None
+    )
 
 
 def register(*, slug: str, title: str, description: str, lesson: str):
-    """Class decorator that adds a dashboard to the served index."""
+    """Class decorator that adds a dashboard of your own to the served index."""
     if not isinstance(slug, str) or not _SLUG.match(slug):
         raise ValueError(f"slug must be lowercase letters, digits, '_' or '-', got {slug!r}")
 
     def decorate(factory):
-        if slug in _REGISTRY and _REGISTRY[slug].factory is not factory:
-            raise ValueError(f"slug {slug!r} is already registered by {_REGISTRY[slug].factory}")
-        _REGISTRY[slug] = DashboardEntry(slug, title, description, lesson, factory)
-        factory.slug = slug
-        factory.title = title
-        factory.description = description
+        taken = {entry.slug: entry for entry in _lesson_entries()} | _REGISTERED
+        if slug in taken and taken[slug].factory is not factory:
+            raise ValueError(f"slug {slug!r} is already registered by {taken[slug].factory}")
+        _REGISTERED[slug] = DashboardEntry(slug, title, description, lesson, factory)
         return factory
 
     return decorate
 
 
 def entries() -> list[DashboardEntry]:
-    """Every registered dashboard, in lesson order."""
-    return sorted(_REGISTRY.values(), key=lambda entry: (entry.lesson, entry.slug))
+    """Every dashboard: the lessons' in course order, then any registered ones by slug."""
+    return [*_lesson_entries(), *sorted(_REGISTERED.values(), key=lambda entry: entry.slug)]
 
 
 def get(slug: str) -> DashboardEntry:
     """The entry served at ``slug``; ValueError lists the known slugs otherwise."""
-    try:
-        return _REGISTRY[slug]
-    except (KeyError, TypeError):
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ValueError(f"no dashboard with slug {slug!r}; known slugs: {known}") from None
+    for entry in entries():
+        if entry.slug == slug:
+            return entry
+    known = ", ".join(sorted(entry.slug for entry in entries())) or "none"
+    raise ValueError(f"no dashboard with slug {slug!r}; known slugs: {known}")
+
+
+__all__ = ["DashboardEntry", "entries", "get", "lesson_dashboard", "register"]

@@ -19,7 +19,6 @@ from bokeh.models import ColumnDataSource, Span
 
 from attnviz import lookup, plots
 from attnviz.dashboards.base import Dashboard
-from attnviz.dashboards.registry import register
 
 N_GRID_QUERIES = 41  # rows of the weights heatmap
 N_FIT_POINTS = 241  # resolution of the fitted curve
@@ -37,15 +36,10 @@ def _data(n_points: int, noise: float) -> lookup.RegressionData:
     return lookup.make_regression_data(n_points, noise=noise, seed=0)
 
 
-@register(
-    slug="soft_lookup",
-    title="01 · Attention is a soft lookup",
-    description="Drag a query, change the kernel, bandwidth, temperature and d_k; "
-    "watch the weights and the kernel-regression fit.",
-    lesson="01_attention_is_lookup",
-)
-class SoftLookup(Dashboard):
+class SoftLookupDashboard(Dashboard):
     """Nadaraya-Watson kernel regression beside dot-product attention."""
+
+    stem = "soft_lookup"  # its lesson in attnviz.lessons: the title and the slug
 
     kernel = param.Selector(default="gaussian", objects=list(lookup.SMOOTHING_KERNELS))
     bandwidth = param.Number(default=0.5, bounds=(0.05, 5.0), step=0.05, doc="h")
@@ -226,6 +220,6 @@ class SoftLookup(Dashboard):
         )
 
 
-def app(**defaults) -> SoftLookup:
+def app(**defaults) -> SoftLookupDashboard:
     """Lesson 01's dashboard, with any parameter preset (e.g. ``app(kernel="boxcar")``)."""
-    return SoftLookup(**defaults)
+    return SoftLookupDashboard(**defaults)

@@ -2,8 +2,9 @@
 
 ``check(exercise_id, my_answer)`` judges a prediction; ``reveal(exercise_id)``
 shows the answer and the computation behind it. The machinery is in
-``attnviz.exercises.core``; each lesson's exercises are in their own module
-(``lesson_00``, ``lesson_01`` ...), imported here so that every id is known.
+``attnviz.exercises.core``; each lesson's exercises are in the module named by its stem
+(``attnviz.exercises.soft_lookup`` ...: ``attnviz.lessons``), imported here, lesson by
+lesson of the manifest, so that every id is known.
 
 Example:
     >>> from attnviz.exercises import check
@@ -11,16 +12,8 @@ Example:
     True
 """
 
-# each lesson's module registers its exercises when imported
-from attnviz.exercises import (  # noqa: F401
-    lesson_00,
-    lesson_01,
-    lesson_02,
-    lesson_03,
-    lesson_04,
-    lesson_05,
-    lesson_06,
-)
+import importlib
+
 from attnviz.exercises.core import (
     ANSWER_KINDS,
     Answer,
@@ -34,6 +27,12 @@ from attnviz.exercises.core import (
     register,
     reveal,
 )
+from attnviz.lessons import LESSONS
+
+# each lesson's module registers its exercises when imported
+for _lesson in LESSONS:
+    importlib.import_module(f"attnviz.exercises.{_lesson.stem}")
+del _lesson
 
 __all__ = [
     "ANSWER_KINDS",

@@ -11,7 +11,8 @@ receives the exercise's parameters (data size, seed, query ...) and returns a
 ``Solution``: the answer, the tolerance, an explanation with measured numbers,
 and the tempting wrong answers with what each one misses. Lessons 00 and 01
 explain how to use them; each lesson's exercises live in their own module
-(``attnviz.exercises.lesson_01`` ...), registered with the same decorator.
+(``attnviz.exercises.soft_lookup`` ..., by stem: ``attnviz.lessons``), registered
+with the same decorator.
 
 Example:
     >>> from attnviz.exercises import check

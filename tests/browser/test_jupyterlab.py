@@ -1,7 +1,7 @@
 """The lessons in JupyterLab, as a student runs them: open a notebook, Run → Run All
 Cells, and check that every cell ran, none failed, and the lesson's dashboard drew
-and answers its controls (lesson 01: SoftLookup; lesson 02: AttentionMapsDashboard;
-lesson 03: HeadJobs).
+and answers its controls (lesson 01: SoftLookupDashboard; lesson 02: AttentionMapsDashboard;
+lesson 03: HeadJobsDashboard).
 
 JupyterLab serves a temporary copy of lessons/ (see conftest.py), so running the
 notebook never edits the course. Needs Chromium at /usr/bin/chromium.
@@ -203,7 +203,7 @@ class Lesson:
     """A lesson notebook, the dashboard its last cells show, and how to try that dashboard."""
 
     notebook: str
-    dashboard: str  # the class whose call ends a code cell, e.g. "SoftLookup"
+    dashboard: str  # the class whose call ends a code cell, e.g. "SoftLookupDashboard"
     figures: int  # Bokeh canvases the dashboard draws
     works: Callable  # works(page, outputs): drive the dashboard's controls, check the result
 
@@ -213,14 +213,14 @@ class Lesson:
 
 
 LESSONS = [
-    Lesson("01_attention_is_lookup.ipynb", "SoftLookup", 4, soft_lookup_works),
+    Lesson("01_attention_is_lookup.ipynb", "SoftLookupDashboard", 4, soft_lookup_works),
     Lesson("02_reading_attention_maps.ipynb", "AttentionMapsDashboard", 5, attention_maps_works),
-    Lesson("03_heads_with_jobs.ipynb", "HeadJobs", 4, head_jobs_works),
-    Lesson("04_receptive_fields.ipynb", "ReceptiveFields", 4, receptive_fields_works),
+    Lesson("03_heads_with_jobs.ipynb", "HeadJobsDashboard", 4, head_jobs_works),
+    Lesson("04_receptive_fields.ipynb", "ReceptiveFieldsDashboard", 4, receptive_fields_works),
     Lesson(
         "05_pavlovian_conditioning.ipynb", "AssociativeMemoryDashboard", 7, associative_memory_works
     ),
-    Lesson("06_one_framework_dsf.ipynb", "DSFExplorer", 12, dsf_works),  # hidden classes too
+    Lesson("06_one_framework_dsf.ipynb", "DSFDashboard", 12, dsf_works),  # hidden classes too
 ]
 
 

@@ -8,8 +8,8 @@ Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 from __future__ import annotations
 
 import pytest
+from pages import open_from_index, settled_pixels, visible_canvases, wait_for_new_pixels
 from playwright.sync_api import expect
-from test_served_app import open_from_index, settled_pixels, visible_canvases, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 

@@ -2,14 +2,14 @@
 pattern, move the layer slider, switch the log axes, and see the figures change.
 
 Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
-``python -m pytest tests/browser/test_served_receptive.py``.
+``python -m pytest tests/browser/test_served_receptive_fields.py``.
 """
 
 from __future__ import annotations
 
 import pytest
+from pages import open_from_index, settled_pixels, wait_for_new_pixels
 from playwright.sync_api import expect
-from test_served_app import open_from_index, settled_pixels, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 the memory player, change the experiment, type a schedule, and see the figures change.
 
 Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
-``python -m pytest tests/browser/test_served_memory.py``.
+``python -m pytest tests/browser/test_served_associative_memory.py``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from pages import open_from_index, settled_pixels, visible_canvases, wait_for_new_pixels
 from playwright.sync_api import expect
-from test_served_app import open_from_index, settled_pixels, visible_canvases, wait_for_new_pixels
 
 pytestmark = pytest.mark.browser
 

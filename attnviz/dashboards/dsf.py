@@ -35,7 +35,6 @@ import param
 
 from attnviz import dsf, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
-from attnviz.dashboards.registry import register
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.feature_maps import FEATURE_MAPS
 from attnviz.state_size import shipped
@@ -149,17 +148,10 @@ def _size_text(view: ClassView, d: int) -> str:
     return f"{int(view.state_size)} ({view.n}·{d})"
 
 
-@register(
-    slug="dsf",
-    title="06 · One framework (DSF)",
-    description="Softmax attention, linear attention, S6, SSD, qLSTM and RG-LRU on one "
-    "input, as one kind of system h_i = Λ_i h_{i-1} + B_i u_i, y_i = C_i h_i: their implicit "
-    "attention matrices Φ side by side, their state sizes and decay profiles; step through "
-    "the recurrence and watch y = Φu build up; toggle normalisation, feature map and gating.",
-    lesson="06_one_framework_dsf",
-)
-class DSFExplorer(Dashboard):
+class DSFDashboard(Dashboard):
     """Φ of every class on one input, the recurrence stepped, and the toggles that change Φ."""
+
+    stem = "dsf"  # its lesson in attnviz.lessons: the title and the slug
 
     kinds = param.ListSelector(
         default=list(DEFAULT_KINDS), objects={KIND_LABELS[k]: k for k in dsf.KINDS}
@@ -454,6 +446,6 @@ class DSFExplorer(Dashboard):
         return pn.Column(self._header(), self._status, pn.Row(controls, shown))
 
 
-def app(**defaults) -> DSFExplorer:
+def app(**defaults) -> DSFDashboard:
     """Lesson 06's dashboard, any parameter preset, e.g. ``app(kinds=["s6", "ssd"], T=64)``."""
-    return DSFExplorer(**defaults)
+    return DSFDashboard(**defaults)
