@@ -101,7 +101,7 @@ def test_induction_circuit_is_previous_token_in_layer_0_then_induction_in_layer_
 
 def test_answers_follow_the_library(monkeypatch):
     """Swap the captured maps for uniform causal ones: check() follows."""
-    from attnviz.exercises import lesson_02
+    from attnviz.exercises import attention_maps as lesson_02
 
     def uniform_maps(model, seq_half, vocab, seed):
         seq_len = 2 * seq_half + 1

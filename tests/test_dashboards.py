@@ -1,20 +1,26 @@
-"""Dashboards: every control survives its whole range and changes what is drawn."""
+"""Every dashboard at once: the registry, every control across its range, the download
+button. Each lesson's own dashboard tests are in tests/test_<stem>_dashboard.py."""
 
-import numpy as np
+import re
+
 import pytest
 from attached import attached, drawn
-from bokeh.events import Pan, Tap
 from panel.io.state import set_curdoc
 
-from attnviz import lookup
 from attnviz.bench import control_values
-from attnviz.dashboards import SoftLookup, entries, get, register
-from attnviz.dashboards.soft_lookup import N_FIT_POINTS
+from attnviz.dashboards import (
+    AttentionMapsDashboard,
+    HeadJobsDashboard,
+    SoftLookupDashboard,
+    entries,
+    get,
+    register,
+)
 
 
 def test_registry_lists_lesson_01():
     (entry,) = [e for e in entries() if e.slug == "soft_lookup"]
-    assert entry.factory is SoftLookup and entry.lesson == "01_attention_is_lookup"
+    assert entry.factory is SoftLookupDashboard and entry.lesson == "01_attention_is_lookup"
     assert get("soft_lookup") is entry
     with pytest.raises(
         ValueError, match="no dashboard with slug 'nope'; known slugs: .*soft_lookup"
@@ -45,54 +51,37 @@ def test_every_control_across_its_range_changes_the_figures(entry):
             widget.value = initial  # as attnviz bench does: each control from the defaults
 
 
-def test_fit_shows_the_real_kernel_regression():
-    dashboard, document = attached(lambda: SoftLookup(kernel="epanechnikov", bandwidth=1.3))
-    data = lookup.make_regression_data(dashboard.n_points, noise=dashboard.noise, seed=0)
-    grid = np.linspace(data.low, data.high, N_FIT_POINTS)
-    expected, _ = lookup.nadaraya_watson(
-        grid, data.keys, data.values, kernel="epanechnikov", bandwidth=1.3
-    )
-    drawn = dashboard._fit.sources["fit f̂(x)"].data["y"]
-    np.testing.assert_allclose(drawn, expected, equal_nan=True)
+EXTERNAL_SCRIPT = re.compile(r"<script[^>]+src=[\"']?(https?:)?//", re.IGNORECASE)
 
 
-def test_attention_heatmap_shows_real_softmax_weights():
-    dashboard, document = attached(lambda: SoftLookup(d_k=16, temperature=0.5, scaled=False))
-    expected = lookup.random_attention(16, temperature=0.5, scaled=False, seed=0)
-    np.testing.assert_allclose(dashboard._attention_heatmap.cells.data["weight"], expected.ravel())
-    assert f"d_k = 16**: mean row entropy **{lookup.entropy(expected).mean():.3f}" in (
-        dashboard._readout.object
-    )
+def test_lessons_02_and_03_are_registered():
+    by_slug = {entry.slug: entry for entry in entries()}
+    assert by_slug["attention_maps"].factory is AttentionMapsDashboard
+    assert by_slug["attention_maps"].lesson == "02_reading_attention_maps"
+    assert by_slug["head_jobs"].factory is HeadJobsDashboard
+    assert by_slug["head_jobs"].lesson == "03_heads_with_jobs"
 
 
-def test_extreme_values_never_break_the_dashboard():
-    dashboard, document = attached(SoftLookup)
+@pytest.mark.parametrize("slug", ["attention_maps", "head_jobs"])
+def test_every_control_across_its_range_redraws_and_never_fails(slug):
+    dashboard, document = attached(get(slug).factory)
     with set_curdoc(document):
-        dashboard.kernel = "boxcar"
-        dashboard.bandwidth = dashboard.param.bandwidth.bounds[0]
-        dashboard.n_points = dashboard.param.n_points.bounds[0]
-        dashboard.query = dashboard.param.query.bounds[1]
-        dashboard.d_k = dashboard.param.d_k.bounds[1]
-        dashboard.temperature = dashboard.param.temperature.bounds[0]
-        dashboard.scaled = False
-    assert "no key within h" in dashboard._readout.object
-    weights = dashboard._attention_heatmap.cells.data["weight"]
-    assert np.all(np.isfinite(weights))
+        for name, widget in dashboard.controls.items():
+            before = drawn(dashboard)
+            changed = False
+            for value in control_values(widget, 9):
+                widget.value = value
+                assert not dashboard._status.visible or "Could not" not in str(
+                    dashboard._status.object
+                ), f"{name}={value!r}: {dashboard._status.object}"
+                changed = changed or drawn(dashboard) != before
+            assert changed, f"moving {name!r} never changed a figure"
 
 
-def test_out_of_range_values_are_refused_by_the_parameter():
-    dashboard = SoftLookup()
-    with pytest.raises(ValueError, match="bandwidth"):
-        dashboard.bandwidth = 0.0
-
-
-@pytest.mark.parametrize("event_type", [Tap, Pan])
-def test_clicking_or_dragging_on_the_fit_moves_the_query(event_type):
-    dashboard, document = attached(SoftLookup)
-    fig = dashboard.figures["fit"]
-    with set_curdoc(document):
-        fig._trigger_event(event_type(model=fig, x=7.25, y=1.0))
-        assert dashboard.query == pytest.approx(7.25)
-        fig._trigger_event(event_type(model=fig, x=55.0, y=1.0))  # off the axis: clamped
-        assert dashboard.query == dashboard.param.query.bounds[1]
-    assert "query x = 10.00" in dashboard._readout.object
+@pytest.mark.parametrize("factory", [AttentionMapsDashboard, HeadJobsDashboard])
+def test_download_button_gives_standalone_html_of_the_figures(factory):
+    dashboard, _ = attached(factory)
+    html = dashboard._download.callback().getvalue().decode("utf-8")
+    assert not EXTERNAL_SCRIPT.search(html)
+    assert html.count('data-root-id="') == len(dashboard.figures)
+    assert f"<h1>{dashboard.title}</h1>" in html

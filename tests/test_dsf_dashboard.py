@@ -12,8 +12,8 @@ from panel.io.state import set_curdoc
 
 from attnviz import dsf
 from attnviz.bench import control_values
-from attnviz.dashboards import DSFExplorer, entries, get
-from attnviz.dashboards import dsf_explorer as lesson06
+from attnviz.dashboards import DSFDashboard, entries, get
+from attnviz.dashboards import dsf as lesson06
 
 ALL = list(dsf.KINDS)
 
@@ -47,14 +47,14 @@ def _shown(dashboard) -> dict:
 
 def test_lesson_06_is_registered():
     entry = get("dsf")
-    assert entry.factory is DSFExplorer
+    assert entry.factory is DSFDashboard
     assert entry.lesson == "06_one_framework_dsf"
     assert entry.title == "06 · One framework (DSF)"
     assert entry in entries()
 
 
 def test_every_control_across_its_range_changes_the_figures():
-    dashboard, document = attached(DSFExplorer)
+    dashboard, document = attached(DSFDashboard)
     assert set(dashboard.controls) == {
         "kinds",
         "T",
@@ -83,7 +83,7 @@ def test_every_control_across_its_range_changes_the_figures():
 
 
 def test_the_classes_shown_are_the_heatmaps_shown():
-    dashboard, document = attached(DSFExplorer)
+    dashboard, document = attached(DSFDashboard)
     assert dashboard.kinds == list(lesson06.DEFAULT_KINDS)
     with set_curdoc(document):
         dashboard.kinds = ["ssd", "softmax"]
@@ -99,7 +99,7 @@ def test_the_classes_shown_are_the_heatmaps_shown():
 
 @pytest.mark.parametrize("kind", ALL)
 def test_drawn_phi_is_dsfs_phi(kind):
-    dashboard, document = attached(lambda: DSFExplorer(kinds=ALL, T=20, d=6, channel=3))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=ALL, T=20, d=6, channel=3))
     system = _system(dashboard, kind)
     drawn_phi = _image(dashboard, kind)  # float32: colours need no more
     np.testing.assert_allclose(drawn_phi, system.phi_channels()[3].numpy(), rtol=1e-6, atol=1e-7)
@@ -116,7 +116,7 @@ def test_drawn_phi_is_dsfs_phi(kind):
 
 @pytest.mark.parametrize("step", [0, 7, 19])
 def test_the_sum_stepped_through_row_i_is_the_recurrences_y_i(step):
-    dashboard, document = attached(lambda: DSFExplorer(kinds=ALL, T=20, d=6, channel=2))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=ALL, T=20, d=6, channel=2))
     with set_curdoc(document):
         dashboard.controls["step"].value = step
     for kind in ALL:
@@ -138,7 +138,7 @@ def test_the_sum_stepped_through_row_i_is_the_recurrences_y_i(step):
 
 
 def test_normalisation_makes_linear_attentions_rows_sum_to_w_v():
-    dashboard, document = attached(lambda: DSFExplorer(kinds=["linear_attention"], d=6))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=["linear_attention"], d=6))
     W_v = dsf.nested_weights(dashboard.T, 6, dashboard.n, dashboard.seed)["W_v"].numpy()
     for c in range(6):
         with set_curdoc(document):
@@ -157,7 +157,7 @@ def test_normalisation_makes_linear_attentions_rows_sum_to_w_v():
 
 
 def test_normalising_a_map_that_is_not_positive_falls_back_with_a_note():
-    dashboard, document = attached(lambda: DSFExplorer(kinds=["linear_attention"]))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=["linear_attention"]))
     with set_curdoc(document):
         dashboard.feature_map = "identity"
         dashboard.normalize = True
@@ -172,7 +172,7 @@ def test_normalising_a_map_that_is_not_positive_falls_back_with_a_note():
 
 
 def test_a_toggle_changes_only_the_classes_it_acts_on():
-    dashboard, document = attached(lambda: DSFExplorer(kinds=ALL))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=ALL))
     before = {kind: _image(dashboard, kind).copy() for kind in ALL}
     with set_curdoc(document):
         dashboard.feature_map = "taylor"
@@ -197,7 +197,7 @@ def test_a_toggle_changes_only_the_classes_it_acts_on():
 
 
 def test_decay_profiles_are_dsfs_and_more_gate_keeps_more_of_the_past():
-    dashboard, document = attached(lambda: DSFExplorer(kinds=ALL))
+    dashboard, document = attached(lambda: DSFDashboard(kinds=ALL))
     data = dashboard._decay.sources[True]  # log y by default
     assert dashboard._decay.figure is dashboard._decay.figures[True]
     assert len(data["softmax"].data["x"]) == 0  # softmax has no Λ
@@ -218,7 +218,7 @@ def test_decay_profiles_are_dsfs_and_more_gate_keeps_more_of_the_past():
 
 
 def test_step_and_channel_ranges_follow_t_and_d():
-    dashboard, document = attached(DSFExplorer)
+    dashboard, document = attached(DSFDashboard)
     step, channel = dashboard.controls["step"], dashboard.controls["channel"]
     assert (step.start, step.end) == (0, 31) and (channel.start, channel.end) == (0, 7)
     with set_curdoc(document):
@@ -238,7 +238,7 @@ def test_step_and_channel_ranges_follow_t_and_d():
 
 def test_extreme_values_are_clamped_and_never_break_the_dashboard():
     dashboard, document = attached(
-        lambda: DSFExplorer(
+        lambda: DSFDashboard(
             kinds=[*ALL, "transformer"],
             T=10_000,
             d=1,
@@ -270,7 +270,7 @@ def test_extreme_values_are_clamped_and_never_break_the_dashboard():
 
 
 def test_out_of_range_values_set_later_are_refused_by_the_parameter():
-    dashboard = DSFExplorer()
+    dashboard = DSFDashboard()
     with pytest.raises(ValueError, match="T"):
         dashboard.T = 0
     with pytest.raises(ValueError, match="feature_map"):
@@ -280,7 +280,7 @@ def test_out_of_range_values_set_later_are_refused_by_the_parameter():
 def test_the_trained_models_recall_is_the_shipped_sweep():
     from attnviz.state_size import shipped
 
-    dashboard = DSFExplorer()
+    dashboard = DSFDashboard()
     fig = dashboard.figures["recall"]
     curves = shipped().curves()
     lines = [r.data_source.data for r in fig.renderers if type(r.glyph).__name__ == "Line"]

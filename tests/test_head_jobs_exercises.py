@@ -12,7 +12,7 @@ import torch
 
 from attnviz import exercises, maps, models, training
 from attnviz.exercises import check, get
-from attnviz.exercises.lesson_03 import held_out, without_bos
+from attnviz.exercises.head_jobs import held_out, without_bos
 
 LESSON_03 = (
     "03-perfect-previous-token",

@@ -9,7 +9,7 @@ from attached import attached, drawn
 from panel.io.state import set_curdoc
 
 from attnviz.bench import control_values
-from attnviz.dashboards import ReceptiveFields, entries, get
+from attnviz.dashboards import ReceptiveFieldsDashboard, entries, get
 from attnviz.dashboards import receptive_fields as lesson04
 from attnviz.kernels.masks import PATTERNS, make_mask
 from attnviz.receptive import NEVER, receptive_field
@@ -26,13 +26,13 @@ def _image(dashboard) -> np.ndarray:
 
 def test_lesson_04_is_registered():
     entry = get("receptive_fields")
-    assert entry.factory is ReceptiveFields and entry.lesson == "04_receptive_fields"
+    assert entry.factory is ReceptiveFieldsDashboard and entry.lesson == "04_receptive_fields"
     assert entry.title == "04 · Receptive fields"
     assert entry in entries()
 
 
 def test_every_control_across_its_range_changes_the_figures():
-    dashboard, document = attached(ReceptiveFields)
+    dashboard, document = attached(ReceptiveFieldsDashboard)
     with set_curdoc(document):
         for name, widget in dashboard.controls.items():
             before = drawn(dashboard)
@@ -46,7 +46,7 @@ def test_every_control_across_its_range_changes_the_figures():
 
 @pytest.mark.parametrize("pattern", [p for p in PATTERNS if lesson04.PATTERN_PARAMETERS[p]])
 def test_every_pattern_parameter_across_its_range_changes_the_figures(pattern):
-    dashboard, document = attached(lambda: ReceptiveFields(pattern=pattern, seq_len=256))
+    dashboard, document = attached(lambda: ReceptiveFieldsDashboard(pattern=pattern, seq_len=256))
     with set_curdoc(document):
         own = {k: w for k, w in dashboard.controls.items() if k.startswith(pattern + ".")}
         assert set(own) == {f"{pattern}.{arg}" for arg in lesson04.PATTERN_PARAMETERS[pattern]}
@@ -63,7 +63,7 @@ def test_every_pattern_parameter_across_its_range_changes_the_figures(pattern):
 
 
 def test_compare_shows_the_chosen_patterns_and_always_the_inspected_one():
-    dashboard, document = attached(ReceptiveFields)
+    dashboard, document = attached(ReceptiveFieldsDashboard)
     curves = dashboard._curves
     with set_curdoc(document):
         for chosen in ([], list(PATTERNS), ["longnet", "bigbird"], ["dilated"]):
@@ -80,7 +80,7 @@ def test_compare_shows_the_chosen_patterns_and_always_the_inspected_one():
 def test_reach_map_is_the_first_layer_matrix_for_a_small_case():
     t = 64
     dashboard, _ = attached(
-        lambda: ReceptiveFields(
+        lambda: ReceptiveFieldsDashboard(
             pattern="sliding_window",
             seq_len=t,
             layers=lesson04.MAX_LAYERS,
@@ -102,7 +102,7 @@ def test_reach_map_is_the_first_layer_matrix_for_a_small_case():
 def test_a_bitset_pattern_draws_its_exact_matrix_too():
     t = 128
     dashboard, _ = attached(
-        lambda: ReceptiveFields(pattern="longnet", seq_len=t, layers=lesson04.MAX_LAYERS)
+        lambda: ReceptiveFieldsDashboard(pattern="longnet", seq_len=t, layers=lesson04.MAX_LAYERS)
     )
     mask = make_mask("longnet", segment_lengths=[16, 32, 64], dilations=[1, 2, 4])
     first = receptive_field(mask, t, lesson04.MAX_LAYERS).first_layer
@@ -114,7 +114,7 @@ def test_a_bitset_pattern_draws_its_exact_matrix_too():
 
 def test_long_sequences_draw_an_overview():
     t = 1 << 16
-    dashboard, _ = attached(lambda: ReceptiveFields(seq_len=t, layers=lesson04.MAX_LAYERS))
+    dashboard, _ = attached(lambda: ReceptiveFieldsDashboard(seq_len=t, layers=lesson04.MAX_LAYERS))
     field = receptive_field(make_mask("power_attention"), t, lesson04.MAX_LAYERS)
     overview = field.first_layer_overview(lesson04.OVERVIEW, "min").astype(float)
     side = lesson04.OVERVIEW
@@ -127,7 +127,7 @@ def test_long_sequences_draw_an_overview():
 
 @pytest.mark.parametrize("t", [64, 512, 4096])
 def test_table_power_attention_sees_everything_after_ceil_log2_t_layers(t):
-    dashboard, _ = attached(lambda: ReceptiveFields(seq_len=t))
+    dashboard, _ = attached(lambda: ReceptiveFieldsDashboard(seq_len=t))
     row = _row(dashboard, "power_attention")
     assert row["layers_to_full"] == math.ceil(math.log2(t))
     assert row["layers_text"] == str(math.ceil(math.log2(t))) and row["holes"] == 0
@@ -142,7 +142,9 @@ def test_table_power_attention_sees_everything_after_ceil_log2_t_layers(t):
 @pytest.mark.parametrize(("t", "w"), [(64, 3), (256, 16), (512, 32), (256, 9)])
 def test_table_sliding_window_sees_everything_after_ceil_t_minus_1_over_w_minus_1(t, w):
     dashboard, _ = attached(
-        lambda: ReceptiveFields(seq_len=t, pattern_params={"sliding_window": {"window": w}})
+        lambda: ReceptiveFieldsDashboard(
+            seq_len=t, pattern_params={"sliding_window": {"window": w}}
+        )
     )
     row = _row(dashboard, "sliding_window")
     assert row["layers_to_full"] == math.ceil((t - 1) / (w - 1))
@@ -150,7 +152,7 @@ def test_table_sliding_window_sees_everything_after_ceil_t_minus_1_over_w_minus_
 
 
 def test_table_says_still_growing_or_never():
-    dashboard, _ = attached(lambda: ReceptiveFields(seq_len=512))
+    dashboard, _ = attached(lambda: ReceptiveFieldsDashboard(seq_len=512))
     sliding, dilated = _row(dashboard, "sliding_window"), _row(dashboard, "dilated")
     # a window of 16 needs ceil(511 / 15) = 35 layers
     assert sliding["layers_to_full"] is None and sliding["layers_text"] == "> 32"
@@ -161,7 +163,7 @@ def test_table_says_still_growing_or_never():
 
 
 def test_moving_the_layer_slider_computes_nothing_new():
-    dashboard, document = attached(ReceptiveFields)
+    dashboard, document = attached(ReceptiveFieldsDashboard)
     misses = lesson04.field_of.cache_info().misses
     with set_curdoc(document):
         for layers in (1, 32, 5, 17):
@@ -172,7 +174,7 @@ def test_moving_the_layer_slider_computes_nothing_new():
 
 def test_extreme_values_are_clamped_and_never_break_the_dashboard():
     dashboard, document = attached(
-        lambda: ReceptiveFields(
+        lambda: ReceptiveFieldsDashboard(
             pattern="fixed",
             seq_len=lesson04.MAX_TOKENS,
             compare=list(PATTERNS),
@@ -199,19 +201,19 @@ def test_extreme_values_are_clamped_and_never_break_the_dashboard():
 
 
 def test_out_of_range_values_are_refused_by_the_parameter():
-    dashboard = ReceptiveFields()
+    dashboard = ReceptiveFieldsDashboard()
     with pytest.raises(ValueError, match="layers"):
         dashboard.layers = 0
     with pytest.raises(ValueError, match="seq_len"):
         dashboard.seq_len = 1000
     with pytest.raises(ValueError, match="unknown patterns"):
-        ReceptiveFields(pattern_params={"nope": {}})
+        ReceptiveFieldsDashboard(pattern_params={"nope": {}})
     with pytest.raises(ValueError, match=r"pattern_params\['dilated'\] has no \['stride'\]"):
-        ReceptiveFields(pattern_params={"dilated": {"stride": 3}})
+        ReceptiveFieldsDashboard(pattern_params={"dilated": {"stride": 3}})
 
 
 def test_log_axes_switch_figures_and_leave_out_layer_zero():
-    dashboard, document = attached(ReceptiveFields)
+    dashboard, document = attached(ReceptiveFieldsDashboard)
     linear = dashboard.figures["coverage"]
     with set_curdoc(document):
         dashboard.log_axes = True

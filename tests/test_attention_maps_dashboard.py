@@ -1,0 +1,153 @@
+"""Lesson 02's dashboard: what it draws is what the model computes, its inputs come in
+every length asked for, long inputs get a pooled overview and an exact zoom.
+"""
+
+import numpy as np
+import pytest
+import torch
+from attached import attached
+from bokeh.events import Tap
+from panel.io.state import set_curdoc
+
+from attnviz import maps, models
+from attnviz.dashboards import AttentionMapsDashboard
+from attnviz.dashboards import attention_maps as lesson02
+
+
+def _long_model(context: int = 4096) -> models.TinyTransformer:
+    """A small model that reads long inputs (rotary positions), untrained but real."""
+    config = models.TinyConfig(
+        n_layers=2, n_heads=2, d_model=32, vocab_size=48, context=context, positional="rope"
+    )
+    return models.TinyTransformer(config, seed=0)
+
+
+def test_repeated_tokens_repeat_again_and_again_on_long_inputs():
+    # a block of distinct tokens fits once in 2 * 47 + 1 tokens; longer inputs repeat all
+    # 47 tokens until full, so an induction head has an earlier copy to find everywhere
+    short, _ = lesson02.make_input("repeated tokens", 95, 48, 0)
+    assert len(set(short[1:48].tolist())) == 47 and (short[48:] == short[1:48]).all()
+    ids, labels = lesson02.make_input("repeated tokens", 4096, 48, 0)
+    assert len(ids) == len(labels) == 4096 and ids[0] == 0 and labels[0] == "BOS"
+    block = ids[1:48]
+    assert sorted(block.tolist()) == list(range(1, 48))
+    np.testing.assert_array_equal(ids[48:], np.resize(block, 4096 - 48))
+
+
+def test_model_view_and_head_view_show_the_captured_weights():
+    dashboard, _ = attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
+    model = models.load_lesson_model("induction_2l")
+    ids, labels = lesson02.make_input("repeated tokens", 33, 48, 3)
+    captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
+    # one thumbnail per head, each the head's full 33 x 33 map (short inputs are not pooled)
+    images = dashboard._grid.images.data["image"]
+    assert len(images) == captured.n_layers * captured.n_heads
+    np.testing.assert_allclose(images[1], captured.head(0, 1), rtol=1e-6)
+    # the zoom shows every token, exact weights, labelled "position token"
+    cells = dashboard._head_view.zoom.cells.data
+    np.testing.assert_allclose(cells["weight"], captured.head(0, 1).ravel(), rtol=1e-6)
+    assert cells["query"][0] == "0 BOS" and cells["key"][1] == f"1 {labels[1]}"
+    # per-head numbers are the maps module's
+    np.testing.assert_allclose(
+        dashboard._sink.source.data["top"], maps.sink_score(captured).ravel()
+    )
+    np.testing.assert_allclose(
+        dashboard._entropy.source.data["top"], maps.entropy(captured, normalize=True).ravel()
+    )
+    assert dashboard._grid.selected == (0, 1)
+    sink = maps.sink_score(captured)[0, 1]
+    assert f"sink α₁ **{sink:.3f}**" in dashboard._readout.object
+
+
+def test_tapping_a_thumbnail_enlarges_that_head():
+    dashboard, document = attached(AttentionMapsDashboard)
+    with set_curdoc(document):
+        dashboard._grid.boxes.selected.indices = [0]  # what a tap in the browser sends
+    assert dashboard.head == "L0H0"
+    assert dashboard.controls["head"].value == "L0H0"
+    assert "**L0H0**" in dashboard._readout.object
+
+
+def test_typed_words_repeat_their_ids_and_label_the_axes():
+    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "a cat a cat dog")
+    assert labels == ["BOS", "a", "cat", "a", "cat", "dog"]
+    assert ids.tolist() == [0, 1, 2, 1, 2, 3]
+    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "5 7 50")
+    assert ids.tolist() == [0, 5, 7, 2]  # ids wrap into the vocabulary
+    with pytest.raises(ValueError, match="type at least one word"):
+        lesson02.make_input("your tokens", 64, 48, 0, "   ")
+    dashboard, document = attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    with set_curdoc(document):
+        dashboard.text = "the dog saw the dog"
+    assert dashboard._head_view.zoom.cells.data["query"][-1] == "5 dog"
+
+
+@pytest.mark.parametrize("preset", list(lesson02.PRESETS))
+@pytest.mark.parametrize("length", [2, 3, 33, 4096])
+def test_every_preset_gives_the_length_asked_for_or_says_why(preset, length):
+    ids, labels = lesson02.make_input(preset, length, 48, 1, "one two three")
+    assert 1 <= len(ids) <= length and len(labels) == len(ids)
+    assert ids.min() >= 0 and ids.max() < 48
+    if preset in ("repeated tokens", "random tokens", "needle in a haystack"):
+        assert len(ids) == length
+
+
+def test_lengths_beyond_the_model_are_clamped_with_a_message():
+    dashboard, document = attached(AttentionMapsDashboard)
+    with set_curdoc(document):
+        dashboard.seq_len = 4096
+    assert dashboard._analysis.maps.seq_len == 33
+    assert dashboard._status.visible
+    assert "reads at most 33 tokens: showing 33" in dashboard._status.object
+
+
+def test_a_4096_token_input_shows_a_pooled_overview_and_an_exact_zoom():
+    model = _long_model()
+    dashboard, document = attached(
+        lambda: AttentionMapsDashboard(extra_models={"long": model}, seq_len=4096, head="L1H1")
+    )
+    analysis = dashboard._analysis
+    assert analysis.maps.seq_len == 4096 and not dashboard._status.visible
+    assert analysis.thumbnails.shape == (2, 2, lesson02.THUMBNAIL, lesson02.THUMBNAIL)
+    image = dashboard._head_view.image.data["image"][0]
+    assert image.shape == (lesson02.OVERVIEW, lesson02.OVERVIEW)
+    assert dashboard._head_view.image.data["dw"][0] == 4096
+    # the zoom sliders appear (and count as controls) only for inputs longer than the zoom
+    assert {"zoom_query", "zoom_key"} <= set(dashboard.controls)
+    # tapping the overview centres the exact zoom window there
+    fig = dashboard.figures["overview"]
+    with set_curdoc(document):
+        fig._trigger_event(Tap(model=fig, x=1000.5, y=3000.5))
+    assert (dashboard.zoom_query, dashboard.zoom_key) == (2980, 980)
+    cells = dashboard._head_view.zoom.cells.data
+    weights = analysis.maps.head(1, 1)[2980:3020, 980:1020]
+    np.testing.assert_allclose(cells["weight"], weights.ravel(), rtol=1e-6)
+    assert cells["query"][0].startswith("2980 ")
+
+
+def test_long_inputs_compute_in_a_worker_thread_when_served(monkeypatch):
+    model = _long_model(context=1024)
+    dashboard, document = attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
+    finished = []
+    monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
+    monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))
+    with set_curdoc(document):
+        dashboard.seq_len = 1024
+        assert dashboard._status.visible and "computing the maps of 1,024 tokens" in (
+            dashboard._status.object
+        )
+        assert dashboard._analysis.maps.seq_len == 33  # still the old input meanwhile
+        dashboard.wait()
+        for callback in finished:  # what the server runs on its next tick
+            callback()
+    assert dashboard._analysis.maps.seq_len == 1024 and not dashboard._status.visible
+
+
+def test_a_failing_input_shows_a_message_instead_of_raising():
+    dashboard, document = attached(lambda: AttentionMapsDashboard(preset="your tokens"))
+    with set_curdoc(document):
+        dashboard.text = ""
+    assert dashboard._status.visible and "type at least one word" in dashboard._status.object
+    with set_curdoc(document):
+        dashboard.text = "back to words"
+    assert not dashboard._status.visible

@@ -1,0 +1,70 @@
+"""Lesson 01's dashboard: it draws the real kernel regression and softmax weights,
+survives extreme values, and a click or drag on the fit moves the query.
+"""
+
+import numpy as np
+import pytest
+from attached import attached
+from bokeh.events import Pan, Tap
+from panel.io.state import set_curdoc
+
+from attnviz import lookup
+from attnviz.dashboards import SoftLookupDashboard
+from attnviz.dashboards.soft_lookup import N_FIT_POINTS
+
+
+def test_fit_shows_the_real_kernel_regression():
+    dashboard, document = attached(
+        lambda: SoftLookupDashboard(kernel="epanechnikov", bandwidth=1.3)
+    )
+    data = lookup.make_regression_data(dashboard.n_points, noise=dashboard.noise, seed=0)
+    grid = np.linspace(data.low, data.high, N_FIT_POINTS)
+    expected, _ = lookup.nadaraya_watson(
+        grid, data.keys, data.values, kernel="epanechnikov", bandwidth=1.3
+    )
+    drawn = dashboard._fit.sources["fit f̂(x)"].data["y"]
+    np.testing.assert_allclose(drawn, expected, equal_nan=True)
+
+
+def test_attention_heatmap_shows_real_softmax_weights():
+    dashboard, document = attached(
+        lambda: SoftLookupDashboard(d_k=16, temperature=0.5, scaled=False)
+    )
+    expected = lookup.random_attention(16, temperature=0.5, scaled=False, seed=0)
+    np.testing.assert_allclose(dashboard._attention_heatmap.cells.data["weight"], expected.ravel())
+    assert f"d_k = 16**: mean row entropy **{lookup.entropy(expected).mean():.3f}" in (
+        dashboard._readout.object
+    )
+
+
+def test_extreme_values_never_break_the_dashboard():
+    dashboard, document = attached(SoftLookupDashboard)
+    with set_curdoc(document):
+        dashboard.kernel = "boxcar"
+        dashboard.bandwidth = dashboard.param.bandwidth.bounds[0]
+        dashboard.n_points = dashboard.param.n_points.bounds[0]
+        dashboard.query = dashboard.param.query.bounds[1]
+        dashboard.d_k = dashboard.param.d_k.bounds[1]
+        dashboard.temperature = dashboard.param.temperature.bounds[0]
+        dashboard.scaled = False
+    assert "no key within h" in dashboard._readout.object
+    weights = dashboard._attention_heatmap.cells.data["weight"]
+    assert np.all(np.isfinite(weights))
+
+
+def test_out_of_range_values_are_refused_by_the_parameter():
+    dashboard = SoftLookupDashboard()
+    with pytest.raises(ValueError, match="bandwidth"):
+        dashboard.bandwidth = 0.0
+
+
+@pytest.mark.parametrize("event_type", [Tap, Pan])
+def test_clicking_or_dragging_on_the_fit_moves_the_query(event_type):
+    dashboard, document = attached(SoftLookupDashboard)
+    fig = dashboard.figures["fit"]
+    with set_curdoc(document):
+        fig._trigger_event(event_type(model=fig, x=7.25, y=1.0))
+        assert dashboard.query == pytest.approx(7.25)
+        fig._trigger_event(event_type(model=fig, x=55.0, y=1.0))  # off the axis: clamped
+        assert dashboard.query == dashboard.param.query.bounds[1]
+    assert "query x = 10.00" in dashboard._readout.object
