@@ -51,7 +51,7 @@ def _shifted_scores(n_keys: int, offset: float, gap: float) -> Solution:
                 1.0,
                 "That is the largest score taking everything (argmax). The gaps are "
                 "small, so the other keys keep some weight.",
-            ),  # fmt: skip
+            ),
             (1.0 / n_keys, "That is an even split; the scores differ, so the weights do."),
         ),
     )
