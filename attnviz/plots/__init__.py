@@ -1,0 +1,111 @@
+"""Bokeh figure builders shared by every dashboard. No computation lives here.
+
+Each builder returns a small view object holding the figure and the data
+sources it draws from; ``update(...)`` swaps the data in place, so a dashboard
+changes numbers without rebuilding figures (the browser keeps its zoom and the
+update is one small message). Colours come from Viridis, which stays readable
+for colour-blind viewers and in greyscale.
+
+The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
+
+* ``theme`` — the shared look: :func:`themed_figure`, the palettes and colours more
+  than one lesson uses (``PALETTE``, ``SERIES_COLORS``, ``SCORE_COLORS``,
+  ``SELECTED_COLOR``, ``DIVERGING``), ``FONT``, ``MAX_TICK_LABELS``.
+* ``figures`` — the general builders: :class:`Heatmap`, :class:`Curves`,
+  :class:`Bars`, :func:`head_label`, and the helpers the lesson modules build on.
+* ``attention_maps`` (lesson 02) — :class:`HeadGrid`, :class:`LongHeadView`.
+* ``head_jobs`` (lesson 03) — :class:`ScoreHeatmap`, :class:`TrainingCurves`.
+* ``receptive_fields`` (lesson 04) — :class:`ReachMap`, :class:`ReachStrip`,
+  :class:`PatternCurves`, :func:`layer_palette`.
+* ``associative_memory`` (lesson 05) — :class:`BandCurves`, :class:`SignedHeatmap`,
+  :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`.
+* ``dsf`` (lesson 06) — :class:`PhiHeatmap`, :class:`ClassCurves`,
+  :func:`recall_vs_state`, ``MIXER_STYLES``.
+
+Lesson 01 draws with the general builders only. The modules import in one
+direction: theme, then figures, then the lesson modules, which never import
+each other.
+"""
+
+from __future__ import annotations
+
+from attnviz.plots.associative_memory import (
+    GROUP_DASHES,
+    MISSING_COLOR,
+    BandCurves,
+    ItemBars,
+    SignedHeatmap,
+    StrengthCurves,
+    stimulus_colors,
+)
+from attnviz.plots.attention_maps import ZOOM_TICK_LABELS, HeadGrid, LongHeadView
+from attnviz.plots.dsf import (
+    CLASS_COLORS,
+    MIXER_STYLES,
+    ROW_COLOR,
+    ClassCurves,
+    PhiHeatmap,
+    recall_vs_state,
+)
+from attnviz.plots.figures import MAX_RECT_CELLS, Bars, Curves, Heatmap, head_label
+from attnviz.plots.head_jobs import ROLE_TEXT_DARK, ROLE_TEXT_LIGHT, ScoreHeatmap, TrainingCurves
+from attnviz.plots.receptive_fields import (
+    FUTURE_COLOR,
+    NEVER_COLOR,
+    PatternCurves,
+    ReachMap,
+    ReachStrip,
+    layer_palette,
+)
+from attnviz.plots.theme import (
+    DIVERGING,
+    FONT,
+    MAX_TICK_LABELS,
+    PALETTE,
+    SCORE_COLORS,
+    SELECTED_COLOR,
+    SERIES_COLORS,
+    themed_figure,
+)
+
+__all__ = [
+    "CLASS_COLORS",
+    "DIVERGING",
+    "FONT",
+    "FUTURE_COLOR",
+    "GROUP_DASHES",
+    "MAX_RECT_CELLS",
+    "MAX_TICK_LABELS",
+    "MISSING_COLOR",
+    "MIXER_STYLES",
+    "NEVER_COLOR",
+    "PALETTE",
+    "ROLE_TEXT_DARK",
+    "ROLE_TEXT_LIGHT",
+    "ROW_COLOR",
+    "SCORE_COLORS",
+    "SELECTED_COLOR",
+    "SERIES_COLORS",
+    "ZOOM_TICK_LABELS",
+    "BandCurves",
+    "Bars",
+    "ClassCurves",
+    "Curves",
+    "HeadGrid",
+    "Heatmap",
+    "ItemBars",
+    "LongHeadView",
+    "PatternCurves",
+    "PhiHeatmap",
+    "ReachMap",
+    "ReachStrip",
+    "ScoreHeatmap",
+    "SignedHeatmap",
+    "StrengthCurves",
+    "TrainingCurves",
+    "head_label",
+    "layer_palette",
+    "recall_vs_state",
+    "stimulus_colors",
+    "themed_figure",
+]

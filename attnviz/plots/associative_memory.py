@@ -1,0 +1,396 @@
+"""Lesson 05 (associative memory and conditioning): recall, the memory, strengths.
+
+``BandCurves`` draws curves with a band around each (recall against the items stored);
+``SignedHeatmap`` a memory matrix S on a diverging scale; ``ItemBars`` one bar per stored
+item in a fixed number of slots; ``StrengthCurves`` the associative strength of each
+stimulus over trials, a stimulus in its colour (``stimulus_colors``), a group in its dash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from bokeh.core.properties import value as literal_value
+from bokeh.models import (
+    BasicTickFormatter,
+    ColorBar,
+    ColumnDataSource,
+    DataRange1d,
+    HoverTool,
+    Legend,
+    LegendItem,
+    LinearColorMapper,
+    Range1d,
+    Span,
+)
+
+from attnviz.plots.theme import (
+    DIVERGING,
+    FONT,
+    SCORE_COLORS,
+    SELECTED_COLOR,
+    SERIES_COLORS,
+    _label_ticks,
+    themed_figure,
+)
+
+MISSING_COLOR = "#bbbbbb"  # an item not written yet
+
+
+class BandCurves:
+    """Named curves, each with an optional band around it (mean ± spread, say).
+
+    Every name gets its line, band, colour and legend entry once, at construction;
+    ``update`` shows the series given and hides the rest, so a dashboard can show a
+    different subset (or relabel one, ``labels``) without new models. A series is
+    ``(x, y)`` or ``(x, y, low, high)``; the band fills between low and high. ``dashed``
+    names are drawn dashed (an analytic curve beside measured ones), ``highlight`` thicker.
+    ``mark`` draws a vertical dashed line (N = d_k, say).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        title: str = "",
+        x_label: str = "",
+        y_label: str = "",
+        dashed: Sequence[str] = (),
+        colors: Mapping[str, str] | None = None,
+        **figure_kwargs,
+    ) -> None:
+        self.names = list(names)
+        options = dict(title=title, width=460, height=380, tools="pan,wheel_zoom,reset,save")
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        colours = dict(colors or {})
+        self.sources: dict[str, ColumnDataSource] = {}
+        self.lines: dict = {}
+        self.bands: dict = {}
+        self.items: dict[str, LegendItem] = {}
+        for i, name in enumerate(self.names):
+            color = colours.get(name, SCORE_COLORS[i % len(SCORE_COLORS)])
+            source = ColumnDataSource(data=dict(x=[], y=[], low=[], high=[], name=[]))
+            band = fig.varea(
+                x="x", y1="low", y2="high", source=source, fill_color=color, fill_alpha=0.2
+            )
+            line = fig.line(
+                "x",
+                "y",
+                source=source,
+                color=color,
+                line_width=2,
+                line_dash="dashed" if name in dashed else "solid",
+            )
+            band.visible = line.visible = False
+            self.sources[name], self.lines[name], self.bands[name] = source, line, band
+            self.items[name] = LegendItem(label=name, renderers=[line, band], visible=False)
+        fig.add_layout(
+            Legend(
+                items=list(self.items.values()),
+                orientation="horizontal",
+                ncols=3,
+                label_text_font_size="11px",
+                click_policy="hide",
+                border_line_color=None,
+                margin=4,
+                padding=2,
+            ),
+            "below",  # curves cross everywhere inside: the legend goes under the axes
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=list(self.lines.values()),
+                tooltips=[("", "@name"), ("x", "@x{0.[00]}"), ("y", "@y{0.000}")],
+            )
+        )
+        self.marker = Span(
+            dimension="height", line_color="#666666", line_dash="dashed", visible=False
+        )
+        fig.add_layout(self.marker)
+
+    def update(
+        self,
+        series: Mapping[str, tuple],
+        *,
+        labels: Mapping[str, str] | None = None,
+        highlight: str | None = None,
+    ) -> None:
+        """Show exactly ``series`` ({name: (x, y) or (x, y, low, high)}); hide the others."""
+        unknown = set(series) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
+        labels = dict(labels or {})
+        for name in self.names:
+            line, band, item = self.lines[name], self.bands[name], self.items[name]
+            shown = name in series
+            if shown:
+                x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series[name])
+                low, high = spread if spread else (y, y)
+                self.sources[name].data = dict(x=x, y=y, low=low, high=high, name=[name] * len(x))
+            elif line.visible:
+                self.sources[name].data = dict(x=[], y=[], low=[], high=[], name=[])
+            if line.visible != shown:
+                line.visible = band.visible = item.visible = shown
+            label = labels.get(name, name)
+            if getattr(item.label, "value", None) != label:
+                item.label = literal_value(label)  # a plain string would name a column
+            width = 4 if name == highlight else 2
+            if line.glyph.line_width != width:
+                line.glyph.line_width = width
+
+    def mark(self, x: float | None) -> None:
+        """A vertical dashed line at ``x`` (None hides it)."""
+        self.marker.visible = x is not None
+        if x is not None:
+            self.marker.location = float(x)
+
+
+class SignedHeatmap:
+    """A small matrix of signed numbers on a diverging scale centred at 0 (a memory S).
+
+    Blue is negative, white zero, red positive; ``update(matrix, limit)`` fixes the
+    scale to ±limit (default: the largest magnitude), so a player scrubbing through
+    the matrices of one recording keeps one scale. Hovering a cell gives its row,
+    column and value. Drawn cell by cell: meant for matrices up to about 64 x 64.
+    """
+
+    def __init__(
+        self,
+        matrix: np.ndarray,
+        *,
+        title: str = "",
+        x_label: str = "column",
+        y_label: str = "row",
+        value_label: str = "value",
+        **figure_kwargs,
+    ) -> None:
+        self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
+        self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[]))
+        options = dict(
+            title=title,
+            x_range=Range1d(-0.5, 0.5),
+            y_range=Range1d(0.5, -0.5),  # row 0 at the top, as in a matrix
+            tools="save",
+            width=400,
+            height=360,
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        self.rects = fig.rect(
+            "x",
+            "y",
+            1,
+            1,
+            source=self.cells,
+            line_color="#ffffff",
+            line_width=0.5,
+            fill_color={"field": "value", "transform": self.mapper},
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.rects],
+                tooltips=[(y_label, "@y"), (x_label, "@x"), (value_label, "@value{0.000}")],
+            )
+        )
+        fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title=value_label), "right")
+        self.update(matrix)
+
+    def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
+        """Draw ``matrix`` (rows, cols) on the scale ±``limit`` (default: max |matrix|)."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.ndim != 2:
+            raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        n_rows, n_cols = matrix.shape
+        top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
+        top = top if np.isfinite(top) and top > 0 else 1.0
+        if (self.mapper.low, self.mapper.high) != (-top, top):
+            self.mapper.update(low=-top, high=top)
+        ys, xs = np.divmod(np.arange(n_rows * n_cols), n_cols)
+        self.cells.data = dict(x=xs, y=ys, value=matrix.ravel())
+        self.figure.x_range.update(start=-0.5, end=n_cols - 0.5)
+        self.figure.y_range.update(start=n_rows - 0.5, end=-0.5)
+        _label_ticks(self.figure.xaxis[0], n_cols, None)
+        _label_ticks(self.figure.yaxis[0], n_rows, None)
+
+
+class ItemBars:
+    """One bar per item in a fixed number of slots; the slots not filled stay empty.
+
+    ``update(values, n_slots, highlight)`` draws ``values[i]`` in slot i for the first
+    ``len(values)`` slots (the rest wait, outlined in grey), the ``highlight`` one in
+    the selected colour (the item written last, say). ``mark`` draws a vertical dashed
+    line between slots (where the memory's capacity d_k ends).
+    """
+
+    def __init__(self, *, title: str = "", x_label: str = "item", y_label: str = "", **kw):
+        options = dict(title=title, width=460, height=300, tools="save")
+        options.update(kw)
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        fig.yaxis.formatter = BasicTickFormatter(use_scientific=False)
+        fig.x_range = Range1d(-0.5, 0.5)
+        fig.y_range = DataRange1d(start=0.0)
+        self.source = ColumnDataSource(data=dict(x=[], top=[], color=[], label=[]))
+        self.slots = ColumnDataSource(data=dict(x=[]))
+        fig.vbar(
+            x="x",
+            top=1.0,
+            width=0.8,
+            source=self.slots,
+            fill_color=None,
+            line_color=MISSING_COLOR,
+            line_dash="dotted",
+        )
+        bars = fig.vbar(
+            x="x", top="top", width=0.8, source=self.source, color="color", line_color=None
+        )
+        fig.add_tools(
+            HoverTool(renderers=[bars], tooltips=[("item", "@label"), ("value", "@top{0.000}")])
+        )
+        self.marker = Span(
+            dimension="height", line_color="#666666", line_dash="dashed", visible=False
+        )
+        fig.add_layout(self.marker)
+
+    def update(self, values: np.ndarray, n_slots: int, highlight: int | None = None) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        n = values.size
+        if n > n_slots:
+            raise ValueError(f"values must fit in n_slots={n_slots}, got {n} values")
+        colors = [SERIES_COLORS[5]] * n
+        if highlight is not None and 0 <= highlight < n:
+            colors[highlight] = SELECTED_COLOR
+        self.source.data = dict(
+            x=np.arange(n), top=values, color=colors, label=[str(i) for i in range(n)]
+        )
+        self.slots.data = dict(x=np.arange(n, n_slots))
+        self.figure.x_range.update(start=-0.5, end=n_slots - 0.5)
+
+    def mark(self, x: float | None) -> None:
+        """A vertical dashed line at ``x`` (None hides it)."""
+        self.marker.visible = x is not None
+        if x is not None:
+            self.marker.location = float(x)
+
+
+GROUP_DASHES = ("solid", "dashed", "dotted", "dotdash")  # first group solid, control dashed
+
+
+def stimulus_colors(stimuli: Sequence[str]) -> dict[str, str]:
+    """One colour per stimulus, by its place in ``stimuli``: the same in every figure."""
+    return {s: SCORE_COLORS[i % len(SCORE_COLORS)] for i, s in enumerate(stimuli)}
+
+
+class StrengthCurves:
+    """Associative strength V of each stimulus over trials, one line per (group, stimulus).
+
+    A stimulus keeps its colour (by its place in ``stimuli``) and a group its dash (the
+    first group solid, the second, a control group, dashed), so two figures given the
+    same stimuli and groups read alike. Phase boundaries are dotted vertical lines with
+    the phase's name at the top. All lines are one multi-line glyph: any number of
+    stimuli and groups is a data change, not a new model.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str = "",
+        x_label: str = "trial",
+        y_label: str = "associative strength V",
+        **figure_kwargs,
+    ) -> None:
+        options = dict(title=title, width=460, height=400, tools="pan,wheel_zoom,reset,save")
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        self.source = ColumnDataSource(
+            data=dict(xs=[], ys=[], color=[], dash=[], label=[], stimulus=[], group=[])
+        )
+        self.phases = ColumnDataSource(data=dict(x=[], y=[], name=[]))
+        fig.add_layout(Span(location=0, dimension="width", line_color="#999999", line_width=1))
+        fig.vspan(x="x", source=self.phases, line_color="#888888", line_dash="dotted")
+        fig.text(
+            x="x",
+            y="y",
+            text="name",
+            source=self.phases,
+            x_offset=4,
+            text_font_size="11px",
+            text_color="#555555",
+            text_baseline="bottom",
+            text_font={"value": FONT},
+        )
+        lines = fig.multi_line(
+            xs="xs",
+            ys="ys",
+            source=self.source,
+            line_color="color",
+            line_dash="dash",
+            line_width=2.5,
+            legend_field="label",
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=[lines],
+                tooltips=[("", "@label"), ("trial", "$x{0}"), ("V", "$y{0.000}")],
+            )
+        )
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")  # curves cross everywhere inside
+        legend.update(
+            orientation="horizontal",
+            ncols=3,
+            label_text_font_size="11px",
+            border_line_color=None,
+            margin=4,
+            padding=2,
+        )
+
+    def update(
+        self,
+        curves: Sequence[tuple],
+        *,
+        stimuli: Sequence[str],
+        groups: Sequence[str],
+        phases: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        """Draw ``curves``, each ``(group, stimulus, strengths)`` over trials 0..T, or
+        ``(group, stimulus, strengths, first_trial)`` to start a curve later on the axis.
+
+        ``stimuli`` and ``groups`` fix the colours and dashes; ``phases`` are
+        ``(first trial, name)`` of the phases to mark. A single group is not named in
+        the legend.
+        """
+        colors = stimulus_colors(stimuli)
+        groups = list(groups)
+        xs, ys, color, dash, label, stimulus, group = ([] for _ in range(7))
+        for group_name, name, values, *start in curves:
+            values = np.asarray(values, dtype=np.float64)
+            xs.append(np.arange(values.size, dtype=np.float64) + (start[0] if start else 0))
+            ys.append(values)
+            color.append(colors[name])
+            dash.append(GROUP_DASHES[groups.index(group_name) % len(GROUP_DASHES)])
+            label.append(name if len(groups) == 1 else f"{name} ({group_name})")
+            stimulus.append(name)
+            group.append(group_name)
+        self.source.data = dict(
+            xs=xs, ys=ys, color=color, dash=dash, label=label, stimulus=stimulus, group=group
+        )
+        finite = [v[np.isfinite(v)] for v in ys]
+        top = max((float(v.max()) for v in finite if v.size), default=1.0)
+        bottom = min((float(v.min()) for v in finite if v.size), default=0.0)
+        y = top + 0.04 * max(top - bottom, 1e-9)  # phase names just above the curves
+        self.phases.data = dict(
+            x=[float(start) for start, _ in phases],
+            y=[y] * len(phases),
+            name=[str(name) for _, name in phases],
+        )

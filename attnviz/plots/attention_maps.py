@@ -1,0 +1,370 @@
+"""Lesson 02 (reading attention maps): the model view and the long head view.
+
+``HeadGrid`` draws one thumbnail attention map per head, layers down and heads across,
+and reports the head tapped; ``LongHeadView`` draws one head over a long sequence, a
+downsampled overview of the whole map with a token-by-token zoom of a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from bokeh.events import Tap
+from bokeh.models import (
+    BoxAnnotation,
+    ColumnDataSource,
+    FixedTicker,
+    HoverTool,
+    LinearColorMapper,
+    Range1d,
+    Span,
+    TapTool,
+)
+
+from attnviz.plots.figures import Heatmap, _fit_cells, _image, _matrix_figure, _top, head_label
+from attnviz.plots.theme import PALETTE, SELECTED_COLOR, themed_figure
+
+ZOOM_TICK_LABELS = 40  # the zoom labels every token of a window this wide
+
+
+def _grid_ticks(axis, n: int, prefix: str) -> None:
+    """Ticks at the centres of n unit cells, labelled prefix + index (L0, L1, ...)."""
+    if not isinstance(axis.ticker, FixedTicker):
+        axis.ticker = FixedTicker(ticks=[])
+    ticks = [i + 0.5 for i in range(n)]
+    overrides = {tick: f"{prefix}{i}" for i, tick in enumerate(ticks)}
+    if axis.ticker.ticks != ticks:
+        axis.ticker.ticks = ticks
+    if axis.major_label_overrides != overrides:
+        axis.major_label_overrides = overrides
+
+
+class HeadGrid:
+    """The model view: one small attention map per head, layers down, heads across.
+
+    Thumbnails are drawn as images in a single figure, so a 12 x 12 grid is still
+    one canvas. Each thumbnail sits in the unit cell [head, head + 1) x [layer,
+    layer + 1); a transparent box over it carries the hover (layer, head and any
+    per-head scores given) and the selection: tapping a thumbnail selects its box.
+    ``selected`` reads the (layer, head) chosen and ``on_select`` calls back with it,
+    so a dashboard can enlarge that head; the selection lives in
+    ``boxes.selected.indices``, which Bokeh syncs with the browser.
+
+    Thumbnails are passed ready to draw (for long sequences, already downsampled,
+    for example with ``attnviz.maps.downsample``); this class only draws them.
+    """
+
+    GAP = 0.12  # fraction of a cell left blank between thumbnails
+
+    def __init__(
+        self,
+        thumbnails: np.ndarray,
+        scores: Mapping[str, np.ndarray] | None = None,
+        *,
+        title: str = "every head (tap one to enlarge it)",
+        cell_px: int = 76,
+        **figure_kwargs,
+    ) -> None:
+        thumbnails = np.asarray(thumbnails)
+        n_layers, n_heads = thumbnails.shape[:2]
+        self._score_names = list(scores or {})
+        self.cell_px = cell_px
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
+        options = dict(
+            width=max(220, 70 + cell_px * n_heads),
+            height=max(160, 70 + cell_px * n_layers),
+            x_range=Range1d(0, n_heads),
+            y_range=Range1d(n_layers, 0),  # layer 0 at the top
+            tools="tap,save",
+            title=title,
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = "head"
+        fig.yaxis.axis_label = "layer"
+        fig.xaxis.major_tick_line_color = None
+        fig.yaxis.major_tick_line_color = None
+        _image(fig, self.images, self.mapper)
+        self.box_renderer = fig.quad(
+            left="left",
+            right="right",
+            top="top",
+            bottom="bottom",
+            source=self.boxes,
+            fill_alpha=0.0,
+            line_color="#bbbbbb",
+            line_width=1,
+            selection_line_color=SELECTED_COLOR,
+            selection_line_width=3,
+            selection_fill_alpha=0.0,
+            nonselection_fill_alpha=0.0,
+            nonselection_line_color="#bbbbbb",
+            nonselection_line_alpha=1.0,
+        )
+        tooltips = [("head", "@label")] + [(n, f"@{{{n}}}{{0.000}}") for n in self._score_names]
+        fig.add_tools(HoverTool(renderers=[self.box_renderer], tooltips=tooltips))
+        fig.select_one(TapTool).renderers = [self.box_renderer]
+        self.update(thumbnails, scores)
+
+    def _box_data(self, n_layers: int, n_heads: int, scores) -> dict:
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        inset = self.GAP / 2
+        data = dict(
+            left=heads + inset,
+            right=heads + 1 - inset,
+            top=layers + inset,
+            bottom=layers + 1 - inset,
+            layer=layers,
+            head=heads,
+            label=[head_label(int(la), int(he)) for la, he in zip(layers, heads, strict=True)],
+        )
+        for name in self._score_names:
+            data[name] = np.asarray(scores[name], dtype=np.float64).ravel()
+        return data
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(layers, heads) drawn now."""
+        return int(self.figure.y_range.start), int(self.figure.x_range.end)
+
+    def update(
+        self,
+        thumbnails: np.ndarray,
+        scores: Mapping[str, np.ndarray] | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Draw new thumbnails, shape (layers, heads, rows, cols), and per-head scores.
+
+        ``high`` is the weight drawn in the brightest colour (default: the largest);
+        larger weights are drawn in that colour too.
+        """
+        thumbnails = np.asarray(thumbnails, dtype=np.float64)
+        if thumbnails.ndim != 4:
+            raise ValueError(
+                f"thumbnails must have shape (layers, heads, rows, cols), got {thumbnails.shape}"
+            )
+        n_layers, n_heads, _, _ = thumbnails.shape
+        if scores is not None and set(scores) != set(self._score_names):
+            raise ValueError(
+                f"scores must name {self._score_names} as when the grid was built, "
+                f"got {sorted(scores)}"
+            )
+        self.mapper.high = _top(thumbnails, high)
+        inset = self.GAP / 2
+        size = 1 - self.GAP
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        self.images.data = dict(
+            image=[thumbnails[la, he] for la, he in zip(layers, heads, strict=True)],
+            x=heads + inset,
+            y=layers + inset,  # the y range is flipped: row 0 of each image at its top
+            dw=np.full(layers.size, size),
+            dh=np.full(layers.size, size),
+        )
+        if (n_layers, n_heads) != self.shape or scores is not None:
+            selected = self.selected
+            self.boxes.data = self._box_data(n_layers, n_heads, scores)
+            if selected is not None and (selected[0] >= n_layers or selected[1] >= n_heads):
+                self.boxes.selected.indices = []
+        self.figure.x_range.update(start=0, end=n_heads)
+        self.figure.y_range.update(start=n_layers, end=0)
+        _fit_cells(self.figure, n_layers, n_heads, self.cell_px, (220, 160), (70, 70))
+        _grid_ticks(self.figure.xaxis[0], n_heads, "H")
+        _grid_ticks(self.figure.yaxis[0], n_layers, "L")
+
+    @property
+    def selected(self) -> tuple[int, int] | None:
+        """The (layer, head) tapped last, or None."""
+        indices = self.boxes.selected.indices
+        if not indices:
+            return None
+        index = int(indices[0])
+        return int(self.boxes.data["layer"][index]), int(self.boxes.data["head"][index])
+
+    def select(self, layer: int | None, head: int | None = None) -> None:
+        """Outline one head's thumbnail (None clears the selection)."""
+        if layer is None:
+            indices = []
+        else:
+            n_layers, n_heads = self.shape
+            if not (0 <= layer < n_layers and 0 <= head < n_heads):
+                raise ValueError(
+                    f"(layer, head) must be within ({n_layers}, {n_heads}), got ({layer}, {head})"
+                )
+            indices = [layer * n_heads + head]
+        if list(self.boxes.selected.indices) != indices:
+            self.boxes.selected.indices = indices
+
+    def on_select(self, callback) -> None:
+        """Call ``callback(layer, head)`` whenever a thumbnail is tapped (in the browser too)."""
+
+        def changed(attr, old, new) -> None:
+            chosen = self.selected
+            if chosen is not None:
+                callback(*chosen)
+
+        self.boxes.selected.on_change("indices", changed)
+
+
+class LongHeadView:
+    """One head over a long sequence: an overview of the whole map and a token-level zoom.
+
+    The overview is one image of a downsampled matrix (each pixel the mean weight of
+    a block of queries x keys), drawn over the true token positions, so 4,096
+    tokens cost no more than 64. A box marks the zoom window; the zoom draws that
+    window cell by cell with the tokens on its axes, and hovering a cell shows the
+    query token, the key token and the weight. Tap the overview to move the window
+    (a dashboard listens with ``on_pick``).
+    """
+
+    def __init__(
+        self,
+        overview: np.ndarray,
+        n_queries: int,
+        n_keys: int,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+        *,
+        title: str = "the whole map",
+        zoom_title: str = "zoom: token by token",
+        **figure_kwargs,
+    ) -> None:
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        self.figure = fig = _matrix_figure(
+            title,
+            "key position",
+            "query position",
+            tools="tap,pan,wheel_zoom,reset,save",
+            width=340,
+            height=320,
+            figure_kwargs=figure_kwargs,
+        )
+        self.picture = _image(fig, self.image, self.mapper)
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.picture],
+                tooltips=[
+                    ("query ≈", "$y{0}"),
+                    ("key ≈", "$x{0}"),
+                    ("mean weight in block", "@image{0.0000}"),
+                ],
+            )
+        )
+        self.window_box = BoxAnnotation(
+            left=0,
+            right=1,
+            top=0,
+            bottom=1,
+            fill_alpha=0.0,
+            line_color=SELECTED_COLOR,
+            line_width=2,
+        )
+        fig.add_layout(self.window_box)
+        # the window may be a few pixels wide on a long input: cross-hairs find it
+        self.crosshair = [
+            Span(dimension=dim, line_color=SELECTED_COLOR, line_alpha=0.6, line_dash="dotted")
+            for dim in ("width", "height")
+        ]
+        for span in self.crosshair:
+            fig.add_layout(span)
+        self.zoom = Heatmap(
+            np.zeros((1, 1)),
+            title=zoom_title,
+            x_label="key token",
+            y_label="query token",
+            width=480,
+            height=480,
+            max_tick_labels=ZOOM_TICK_LABELS,
+        )
+        zoom = self.zoom.figure
+        zoom.xaxis.major_label_orientation = np.pi / 2  # up to 40 labels side by side
+        for axis in (*zoom.xaxis, *zoom.yaxis):
+            axis.major_label_text_font_size = "9px"
+        self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
+
+    @property
+    def figures(self) -> dict:
+        return {"overview": self.figure, "zoom": self.zoom.figure}
+
+    def update(
+        self,
+        overview: np.ndarray,
+        n_queries: int,
+        n_keys: int,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Show a new map.
+
+        Args:
+            overview: (rows, cols) block means of the (n_queries, n_keys) weights.
+            window: the exact weights of the zoom, (w_q, w_k), starting at
+                ``window_start`` = (first query, first key).
+            query_tokens, key_tokens: the tokens of the window's rows and columns
+                (labels are prefixed with their positions).
+            high: the overview's brightest mean weight (default: its largest).
+        """
+        self.update_overview(overview, n_queries, n_keys, high=high)
+        self.update_window(window, window_start, query_tokens, key_tokens)
+
+    def update_overview(
+        self, overview: np.ndarray, n_queries: int, n_keys: int, *, high: float | None = None
+    ) -> None:
+        """``high``: the mean weight drawn brightest (default: the largest)."""
+        overview = np.asarray(overview, dtype=np.float64)
+        if overview.ndim != 2:
+            raise ValueError(f"overview must be a 2-D array, got shape {overview.shape}")
+        self.mapper.high = _top(overview, high)
+        # the y range is flipped, so anchoring at y=0 puts row 0 (query 0) at the top
+        self.image.data = dict(image=[overview], x=[0], y=[0], dw=[n_keys], dh=[n_queries])
+        self.figure.x_range.update(start=0, end=n_keys)
+        self.figure.y_range.update(start=n_queries, end=0)
+        self.n_queries, self.n_keys = int(n_queries), int(n_keys)
+
+    def update_window(
+        self,
+        window: np.ndarray,
+        window_start: tuple[int, int] = (0, 0),
+        query_tokens: Sequence[str] | None = None,
+        key_tokens: Sequence[str] | None = None,
+    ) -> None:
+        window = np.asarray(window, dtype=np.float64)
+        q0, k0 = (int(v) for v in window_start)
+        w_q, w_k = window.shape
+        queries = [str(t) for t in query_tokens] if query_tokens is not None else [""] * w_q
+        keys = [str(t) for t in key_tokens] if key_tokens is not None else [""] * w_k
+        self.zoom.update(
+            window,
+            [f"{q0 + i} {t}".rstrip() for i, t in enumerate(queries)],
+            [f"{k0 + j} {t}".rstrip() for j, t in enumerate(keys)],
+        )
+        self.window_box.update(left=k0, right=k0 + w_k, top=q0, bottom=q0 + w_q)
+        self.crosshair[0].location = q0 + w_q / 2
+        self.crosshair[1].location = k0 + w_k / 2
+        partial = w_q < getattr(self, "n_queries", 0) or w_k < getattr(self, "n_keys", 0)
+        for span in self.crosshair:
+            span.visible = partial  # a window showing the whole map needs no marker
+        self.window_start = (q0, k0)
+
+    def on_pick(self, callback) -> None:
+        """Call ``callback(query, key)`` with the token position tapped on the overview."""
+
+        def picked(event) -> None:
+            if event.x is None or event.y is None:
+                return
+            if not (np.isfinite(event.x) and np.isfinite(event.y)):
+                return
+            callback(int(np.floor(event.y)), int(np.floor(event.x)))
+
+        self.figure.on_event(Tap, picked)

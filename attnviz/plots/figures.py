@@ -1,0 +1,317 @@
+"""The general figure builders, drawn in every lesson (lesson 01 uses only these).
+
+``Heatmap`` draws attention weights (queries down, keys across), ``Curves`` named line
+series, ``Bars`` one value per item. With them are the pieces that the lesson modules
+build on: a matrix figure drawn as one image (``_matrix_figure``, ``_image``), the top of a
+colour scale (``_top``), a grid sized cell by cell (``_fit_cells``), the name a head goes
+by (``head_label``, lessons 02 and 03) and ``_LinearOrLog``, twin linear and log figures
+shown one at a time (lessons 04 and 06).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from bokeh.models import (
+    BasicTickFormatter,
+    ColorBar,
+    ColumnDataSource,
+    HoverTool,
+    LinearColorMapper,
+    Range1d,
+    Span,
+)
+from bokeh.plotting import figure
+
+from attnviz.plots.theme import MAX_TICK_LABELS, PALETTE, SERIES_COLORS, _label_ticks, themed_figure
+
+MAX_RECT_CELLS = 64 * 64  # beyond this, the heatmap draws one image instead of rectangles
+
+
+def _matrix_figure(
+    title: str,
+    x_label: str,
+    y_label: str,
+    *,
+    tools: str,
+    width: int,
+    height: int,
+    figure_kwargs: dict,
+    plain_ticks: bool = False,
+) -> figure:
+    """A figure for a matrix drawn as one image: row 0 at the top, no grid, labelled axes
+    (``plain_ticks``: tick numbers never in scientific notation); ``figure_kwargs`` win."""
+    options = dict(
+        title=title,
+        x_range=Range1d(0, 1),
+        y_range=Range1d(1, 0),  # row 0 at the top, as in a matrix
+        tools=tools,
+        width=width,
+        height=height,
+    )
+    options.update(figure_kwargs)
+    fig = themed_figure(**options)
+    fig.grid.visible = False
+    fig.xaxis.axis_label = x_label
+    fig.yaxis.axis_label = y_label
+    if plain_ticks:
+        for axis in (*fig.xaxis, *fig.yaxis):
+            axis.formatter = BasicTickFormatter(use_scientific=False)
+    return fig
+
+
+def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
+    """An image glyph reading the columns image, x, y, dw and dh of ``source``."""
+    return fig.image(
+        image="image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper
+    )
+
+
+def _top(values: np.ndarray, high: float | None) -> float:
+    """The top of a colour scale: ``high`` if given, else the largest value (1 if none)."""
+    top = float(np.nanmax(values)) if high is None and values.size else (high or 0.0)
+    return top if np.isfinite(top) and top > 0 else 1.0
+
+
+def head_label(layer: int, head: int) -> str:
+    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
+    return f"L{layer}H{head}"
+
+
+def _fit_cells(fig, n_rows: int, n_cols: int, cell_px: int, least, margin) -> None:
+    """Size a grid figure so each cell is about ``cell_px`` square (never below ``least``)."""
+    width = max(least[0], margin[0] + cell_px * n_cols)
+    height = max(least[1], margin[1] + cell_px * n_rows)
+    if (fig.width, fig.height) != (width, height):
+        fig.update(width=width, height=height)
+
+
+class Heatmap:
+    """An attention-weights heatmap: rows are queries, columns are keys.
+
+    Token labels go on the axes when they fit; hovering a cell shows the query
+    token, the key token and the weight; a colour bar gives the scale. Large
+    matrices switch to a single image so they stay fast.
+    """
+
+    def __init__(
+        self,
+        weights: np.ndarray,
+        query_labels: Sequence[str] | None = None,
+        key_labels: Sequence[str] | None = None,
+        *,
+        title: str = "attention weights",
+        x_label: str = "key",
+        y_label: str = "query",
+        value_label: str = "weight",
+        max_tick_labels: int = MAX_TICK_LABELS,
+        **figure_kwargs,
+    ) -> None:
+        """``max_tick_labels``: label every token up to this many, else about ten;
+        ``value_label`` names the values in the hover and on the colour bar."""
+        self.max_tick_labels = max_tick_labels
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
+        self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+        self.figure = themed_figure(
+            title=title,
+            x_range=Range1d(-0.5, 0.5),
+            y_range=Range1d(0.5, -0.5),  # query 0 at the top, as in a matrix
+            tools="pan,wheel_zoom,reset,save",
+            **figure_kwargs,
+        )
+        fig = self.figure
+        fig.xaxis.axis_label = x_label
+        fig.yaxis.axis_label = y_label
+        fig.xaxis.major_label_orientation = 0.9
+        fig.grid.visible = False
+        self.rects = fig.rect(
+            "x",
+            "y",
+            1,
+            1,
+            source=self.cells,
+            line_color=None,
+            fill_color={"field": "weight", "transform": self.mapper},
+        )
+        self.picture = _image(fig, self.image, self.mapper)
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.rects],
+                tooltips=[("query", "@query"), ("key", "@key"), (value_label, "@weight{0.000}")],
+            ),
+            HoverTool(
+                renderers=[self.picture],
+                tooltips=[("query", "$y{0}"), ("key", "$x{0}"), (value_label, "@image{0.000}")],
+            ),
+        )
+        fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title=value_label), "right")
+        self.row_marker = Span(
+            location=0, dimension="width", line_color="#d55e00", line_width=2, visible=False
+        )
+        fig.add_layout(self.row_marker)
+        self.update(weights, query_labels, key_labels)
+
+    def update(
+        self,
+        weights: np.ndarray,
+        query_labels: Sequence[str] | None = None,
+        key_labels: Sequence[str] | None = None,
+    ) -> None:
+        """Show new weights (n_queries, n_keys), optionally with new token labels."""
+        weights = np.asarray(weights, dtype=np.float64)
+        n_q, n_k = weights.shape
+        query_labels = [str(t) for t in query_labels] if query_labels is not None else None
+        key_labels = [str(t) for t in key_labels] if key_labels is not None else None
+        top = float(np.nanmax(weights)) if weights.size else 1.0
+        self.mapper.high = top if top > 0 else 1.0
+        if n_q * n_k <= MAX_RECT_CELLS:
+            ys, xs = np.divmod(np.arange(n_q * n_k), n_k)
+            queries = query_labels or [str(i) for i in range(n_q)]
+            keys = key_labels or [str(j) for j in range(n_k)]
+            self.cells.data = dict(
+                x=xs,
+                y=ys,
+                weight=weights.ravel(),
+                query=[queries[i] for i in ys],
+                key=[keys[j] for j in xs],
+            )
+            self.image.data = dict(image=[], x=[], y=[], dw=[], dh=[])
+        else:
+            self.cells.data = dict(x=[], y=[], weight=[], query=[], key=[])
+            # image rows run bottom-up; the y range is flipped, so anchor at the bottom
+            self.image.data = dict(image=[weights], x=[-0.5], y=[-0.5], dw=[n_k], dh=[n_q])
+        self.figure.x_range.update(start=-0.5, end=n_k - 0.5)
+        self.figure.y_range.update(start=n_q - 0.5, end=-0.5)
+        _label_ticks(self.figure.xaxis[0], n_k, key_labels, self.max_tick_labels)
+        _label_ticks(self.figure.yaxis[0], n_q, query_labels, self.max_tick_labels)
+
+    def mark_row(self, row: int | None) -> None:
+        """Outline one query row (None hides the marker)."""
+        self.row_marker.visible = row is not None
+        if row is not None:
+            self.row_marker.location = row
+
+
+class Curves:
+    """Named line series on shared axes, with an optional marker point per series."""
+
+    def __init__(
+        self,
+        series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        *,
+        title: str = "",
+        x_label: str = "",
+        y_label: str = "",
+        dashed: Sequence[str] = (),
+        legend_location: str = "top_left",
+        marker_label: str | None = None,
+        **figure_kwargs,
+    ) -> None:
+        """``marker_label`` names the marker points in the legend (say, "this sample")."""
+        self.figure = themed_figure(title=title, **figure_kwargs)
+        self.figure.xaxis.axis_label = x_label
+        self.figure.yaxis.axis_label = y_label
+        self.sources: dict[str, ColumnDataSource] = {}
+        self.markers: dict[str, ColumnDataSource] = {}
+        for i, (name, (x, y)) in enumerate(series.items()):
+            color = SERIES_COLORS[i % len(SERIES_COLORS)]
+            source = ColumnDataSource(data=dict(x=np.asarray(x), y=np.asarray(y)))
+            marker = ColumnDataSource(data=dict(x=[], y=[]))
+            self.figure.line(
+                "x",
+                "y",
+                source=source,
+                line_width=2,
+                color=color,
+                legend_label=name,
+                line_dash="dashed" if name in dashed else "solid",
+            )
+            marker_legend = {} if marker_label is None else {"legend_label": marker_label}
+            self.figure.scatter("x", "y", source=marker, size=10, color=color, **marker_legend)
+            self.sources[name] = source
+            self.markers[name] = marker
+        self.figure.add_tools(HoverTool(tooltips=[("x", "@x{0.[00]}"), ("y", "@y{0.000}")]))
+        self.figure.legend.location = legend_location
+        self.figure.legend.background_fill_alpha = 0.6
+        self.figure.legend.label_text_font_size = "11px"
+        self.figure.legend.click_policy = "hide"
+
+    def update(self, name: str, x: np.ndarray, y: np.ndarray) -> None:
+        self.sources[name].data = dict(x=np.asarray(x), y=np.asarray(y))
+
+    def mark(self, name: str, x: float | None, y: float | None = None) -> None:
+        """Put the series' marker at (x, y); None clears it."""
+        self.markers[name].data = dict(x=[] if x is None else [x], y=[] if x is None else [y])
+
+
+class Bars:
+    """A bar chart of one value per labelled item (for example one weight per key)."""
+
+    def __init__(
+        self,
+        values: np.ndarray,
+        positions: np.ndarray | None = None,
+        labels: Sequence[str] | None = None,
+        *,
+        title: str = "",
+        x_label: str = "",
+        y_label: str = "",
+        width: float = 0.8,
+        label_axis: bool = False,
+        **figure_kwargs,
+    ) -> None:
+        """``width`` is each bar's width in data units; ``label_axis`` writes the labels
+        under the bars (up to 32 of them) instead of numbering the axis."""
+        self.label_axis = label_axis
+        self.figure = themed_figure(title=title, **figure_kwargs)
+        self.figure.xaxis.axis_label = x_label
+        self.figure.yaxis.axis_label = y_label
+        # small values read 0.007, not 7.000e-3
+        self.figure.yaxis.formatter = BasicTickFormatter(use_scientific=False)
+        self.source = ColumnDataSource(data=dict(x=[], top=[], label=[]))
+        self.figure.vbar(
+            x="x",
+            top="top",
+            width=width,
+            source=self.source,
+            color=SERIES_COLORS[5],
+            line_color=None,
+        )
+        self.figure.add_tools(HoverTool(tooltips=[("item", "@label"), ("value", "@top{0.000}")]))
+        self.update(values, positions, labels)
+
+    def update(
+        self,
+        values: np.ndarray,
+        positions: np.ndarray | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        default_positions = positions is None
+        positions = np.arange(values.size) if positions is None else np.asarray(positions)
+        labels = [str(t) for t in labels] if labels is not None else [str(p) for p in positions]
+        self.source.data = dict(x=positions, top=values, label=labels)
+        if self.label_axis and default_positions:
+            _label_ticks(self.figure.xaxis[0], values.size, labels, max_labels=32)
+
+
+class _LinearOrLog:
+    """Two twin figures, linear axes and log axes (``self.figures[False]`` and
+    ``[True]``); one is shown at a time. Bokeh cannot switch an axis type in place."""
+
+    figures: dict
+    log: bool
+
+    @property
+    def figure(self):
+        """The figure shown now (linear or log)."""
+        return self.figures[self.log]
+
+    def set_log(self, log: bool) -> None:
+        """Show the log figure (True) or the linear one (False)."""
+        self.log = bool(log)
+        for which, fig in self.figures.items():
+            if fig.visible != (which == self.log):
+                fig.visible = which == self.log

@@ -1,0 +1,317 @@
+"""Lesson 03 (heads with jobs): head scores and training curves.
+
+``ScoreHeatmap`` draws a score per head as a layers x heads heatmap, each cell labelled
+with the head's role; ``TrainingCurves`` draws the training losses and the head scores
+against the step, streamed while the model trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from bokeh.events import Tap
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    DataRange1d,
+    HoverTool,
+    LinearAxis,
+    LinearColorMapper,
+    Range1d,
+    Span,
+    TapTool,
+)
+
+from attnviz.plots.figures import _fit_cells, _top, head_label
+from attnviz.plots.theme import (
+    FONT,
+    PALETTE,
+    SCORE_COLORS,
+    SELECTED_COLOR,
+    _label_ticks,
+    themed_figure,
+)
+
+ROLE_TEXT_DARK = "#ffffff"  # on the dark end of Viridis
+ROLE_TEXT_LIGHT = "#222222"  # on the light end
+
+
+class ScoreHeatmap:
+    """Head scores as a layers x heads heatmap, each cell labelled with its role.
+
+    ``scores`` maps a score name to a (layers, heads) array; ``value`` names the one
+    that colours the cells, and hovering a cell shows all of them. ``roles`` is a
+    (layers, heads) array of short labels ("induction", "prev-token", "", ...)
+    written in the cells. ``mark`` draws a cross over chosen heads (ablated ones,
+    say). Tapping a cell is reported through ``on_tap(callback(layer, head))``.
+    """
+
+    def __init__(
+        self,
+        scores: Mapping[str, np.ndarray],
+        value: str,
+        roles: np.ndarray | None = None,
+        *,
+        title: str = "head scores",
+        high: float | None = None,
+        cell_px: int = 78,
+        **figure_kwargs,
+    ) -> None:
+        first = np.asarray(next(iter(scores.values())))
+        n_layers, n_heads = first.shape
+        self._score_names = list(scores)
+        self.cell_px = cell_px
+        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[], label=[], role=[]))
+        self.text = ColumnDataSource(data=dict(x=[], y=[], text=[], color=[]))
+        self.marks = ColumnDataSource(data=dict(x=[], y=[]))
+        options = dict(
+            title=title,
+            width=max(260, 110 + cell_px * n_heads),
+            height=max(180, 80 + cell_px * n_layers),
+            x_range=Range1d(-0.5, n_heads - 0.5),
+            y_range=Range1d(n_layers - 0.5, -0.5),
+            tools="tap,save",
+        )
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.grid.visible = False
+        fig.xaxis.axis_label = "head"
+        fig.yaxis.axis_label = "layer"
+        self.rects = fig.rect(
+            "x",
+            "y",
+            0.96,
+            0.96,
+            source=self.cells,
+            line_color=None,
+            fill_color={"field": "value", "transform": self.mapper},
+            selection_fill_alpha=1.0,
+            nonselection_fill_alpha=1.0,
+        )
+        fig.text(
+            "x",
+            "y",
+            text="text",
+            source=self.text,
+            text_color="color",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="11px",
+            text_font={"value": FONT},
+        )
+        fig.scatter(
+            "x",
+            "y",
+            source=self.marks,
+            marker="x",
+            size=46,
+            line_width=3,
+            color=SELECTED_COLOR,
+            alpha=0.9,
+        )
+        self.hover = HoverTool(renderers=[self.rects], tooltips=[("head", "@label")])
+        fig.add_tools(self.hover)
+        fig.select_one(TapTool).renderers = [self.rects]
+        self.color_bar = ColorBar(color_mapper=self.mapper, width=10, title=value)
+        fig.add_layout(self.color_bar, "right")
+        self.update(scores, value, roles, high=high)
+
+    def update(
+        self,
+        scores: Mapping[str, np.ndarray],
+        value: str,
+        roles: np.ndarray | None = None,
+        *,
+        high: float | None = None,
+    ) -> None:
+        """Colour by ``scores[value]``; ``high`` fixes the top of the scale (else the max)."""
+        if value not in scores:
+            raise ValueError(f"value must be one of {sorted(scores)}, got {value!r}")
+        shown = np.asarray(scores[value], dtype=np.float64)
+        n_layers, n_heads = shown.shape
+        roles = np.full(shown.shape, "", dtype=object) if roles is None else np.asarray(roles)
+        top = _top(shown, high)
+        self.mapper.update(low=0.0, high=top)
+        layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
+        data = dict(
+            x=heads,
+            y=layers,
+            value=shown.ravel(),
+            label=[head_label(int(la), int(he)) for la, he in zip(layers, heads, strict=True)],
+            role=[str(r) or "—" for r in roles.ravel()],
+        )
+        columns = [("head", "@label"), ("role", "@role")]
+        for i, (name, array) in enumerate(scores.items()):
+            data[f"s{i}"] = np.asarray(array, dtype=np.float64).ravel()
+            columns.append((name, f"@s{i}{{0.000}}"))
+        self.cells.data = data
+        if self.hover.tooltips != columns:
+            self.hover.tooltips = columns
+        self.color_bar.title = value
+        light = shown.ravel() > 0.6 * top  # Viridis turns light: dark text there
+        self.text.data = dict(
+            x=heads,
+            y=layers,
+            text=[
+                f"{r}\n{v:.2f}" if r else f"{v:.2f}"
+                for r, v in zip(roles.ravel(), shown.ravel(), strict=True)
+            ],
+            color=np.where(light, ROLE_TEXT_LIGHT, ROLE_TEXT_DARK),
+        )
+        self.figure.x_range.update(start=-0.5, end=n_heads - 0.5)
+        self.figure.y_range.update(start=n_layers - 0.5, end=-0.5)
+        _fit_cells(self.figure, n_layers, n_heads, self.cell_px, (260, 180), (110, 80))
+        _label_ticks(self.figure.xaxis[0], n_heads, [f"H{h}" for h in range(n_heads)])
+        _label_ticks(self.figure.yaxis[0], n_layers, [f"L{la}" for la in range(n_layers)])
+        self.shape = (n_layers, n_heads)
+
+    def mark(self, heads: Sequence[tuple[int, int]]) -> None:
+        """Cross out these (layer, head) cells (an empty list clears the marks)."""
+        heads = sorted(heads)
+        self.marks.data = dict(x=[h for _, h in heads], y=[la for la, _ in heads])
+
+    def on_tap(self, callback) -> None:
+        """Call ``callback(layer, head)`` when a cell is tapped."""
+
+        def tapped(event) -> None:
+            if event.x is None or event.y is None:
+                return
+            if not (np.isfinite(event.x) and np.isfinite(event.y)):
+                return
+            layer, head = int(round(event.y)), int(round(event.x))
+            if 0 <= layer < self.shape[0] and 0 <= head < self.shape[1]:
+                callback(layer, head)
+
+        self.figure.on_event(Tap, tapped)
+
+
+class TrainingCurves:
+    """Training losses (left axis) and head scores (right axis, 0 to 1) against the step.
+
+    ``loss_names`` and ``score_names`` name the series; every method takes their
+    values as one mapping ``{name: values}``. One ColumnDataSource holds every
+    series, so ``stream`` appends a new training step as one small message while
+    the model trains; ``set`` replaces the whole history (a shipped run, say), and
+    ``mark_step`` draws a vertical line (the step a heatmap shows). Losses are
+    black and grey (solid, dashed, dotted); scores take the colour-blind-safe
+    colours.
+    """
+
+    LOSS_STYLES = (("#000000", "solid"), ("#777777", "dashed"), ("#000000", "dotted"))
+
+    def __init__(
+        self,
+        score_names: Sequence[str],
+        *,
+        loss_names: Sequence[str] = ("loss",),
+        title: str = "training: loss and head scores",
+        loss_label: str = "loss (nats per token)",
+        score_label: str = "score",
+        **figure_kwargs,
+    ) -> None:
+        self.loss_names = list(loss_names)
+        self.score_names = list(score_names)
+        if not self.loss_names or set(self.loss_names) & set(self.score_names):
+            raise ValueError("loss_names must be non-empty and differ from score_names")
+        names = [*self.loss_names, *self.score_names]
+        self._columns = {name: f"c{i}" for i, name in enumerate(names)}
+        self.source = ColumnDataSource(data=self._empty())
+        options = dict(title=title, width=520, height=380, tools="pan,wheel_zoom,reset,save")
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = "training step"
+        fig.yaxis.axis_label = loss_label
+        fig.extra_y_ranges = {"score": Range1d(0.0, 1.05)}
+        score_axis = LinearAxis(y_range_name="score", axis_label=score_label)
+        score_axis.axis_label_text_font = FONT
+        score_axis.axis_label_text_font_style = "normal"
+        score_axis.major_label_text_font_size = "11px"
+        fig.add_layout(score_axis, "right")
+        losses = []
+        for i, name in enumerate(self.loss_names):
+            color, dash = self.LOSS_STYLES[i % len(self.LOSS_STYLES)]
+            losses.append(
+                fig.line(
+                    "step",
+                    self._columns[name],
+                    source=self.source,
+                    line_width=2.5,
+                    color=color,
+                    line_dash=dash,
+                    legend_label=name,
+                )
+            )
+        fig.y_range = DataRange1d(renderers=losses, start=0.0)
+        for i, name in enumerate(self.score_names):
+            fig.line(
+                "step",
+                self._columns[name],
+                source=self.source,
+                y_range_name="score",
+                line_width=2,
+                color=SCORE_COLORS[i % len(SCORE_COLORS)],
+                legend_label=name,
+            )
+        fig.add_tools(
+            HoverTool(
+                tooltips=[("step", "@step")]
+                + [(n, f"@{c}{{0.000}}") for n, c in self._columns.items()],
+                mode="vline",
+                renderers=losses[:1],
+            )
+        )
+        self.step_marker = Span(
+            location=0,
+            dimension="height",
+            line_color="#666666",
+            line_dash="dashed",
+            line_width=2,
+            visible=False,
+        )
+        fig.add_layout(self.step_marker)
+        legend = fig.legend[0]
+        fig.add_layout(legend, "below")  # below the axes: curves cross everywhere inside
+        legend.update(
+            orientation="horizontal",
+            ncols=min(3, len(names)),
+            label_text_font_size="11px",
+            click_policy="hide",
+            border_line_color=None,
+            margin=4,
+            padding=2,
+        )
+
+    def column(self, name: str) -> str:
+        """The source column holding series ``name``."""
+        return self._columns[name]
+
+    def _empty(self) -> dict:
+        return {"step": [], **{c: [] for c in self._columns.values()}}
+
+    def _columns_for(self, step, values: Mapping[str, Sequence[float]]) -> dict:
+        missing = set(self._columns) - set(values)
+        if missing:
+            raise ValueError(f"values is missing {sorted(missing)} (needs {list(self._columns)})")
+        data = {"step": np.atleast_1d(np.asarray(step, dtype=np.float64))}
+        for name, column in self._columns.items():
+            data[column] = np.atleast_1d(np.asarray(values[name], dtype=np.float64))
+        return data
+
+    def set(self, step, values: Mapping[str, Sequence[float]]) -> None:
+        """Replace the whole history: the steps and ``{series name: values}``."""
+        self.source.data = self._columns_for(step, values)
+
+    def clear(self) -> None:
+        self.source.data = self._empty()
+
+    def stream(self, step, values: Mapping[str, Sequence[float] | float]) -> None:
+        """Append recorded steps (arrays, or one step of scalars) without resending the rest."""
+        self.source.stream(self._columns_for(step, values))
+
+    def mark_step(self, step: float | None) -> None:
+        """Draw a vertical line at ``step`` (None hides it)."""
+        self.step_marker.visible = step is not None
+        if step is not None:
+            self.step_marker.location = float(step)

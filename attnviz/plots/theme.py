@@ -1,0 +1,69 @@
+"""The attnviz look that every lesson's figures share: colours, font, tick labels.
+
+``themed_figure`` makes a figure with the light grid, quiet toolbar and readable fonts of
+every view, and ``_label_ticks`` labels the rows and columns of a matrix. The constants
+are those more than one lesson draws with: Viridis for weights (readable for colour-blind
+viewers and in greyscale), the Okabe-Ito series and score colours, the selected mark, the
+diverging scale of signed matrices (lessons 05 and 06) and the tick-label limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from bokeh.models import FixedTicker
+from bokeh.palettes import Colorblind8, RdBu11, Viridis256, interp_palette
+from bokeh.plotting import figure
+
+PALETTE = Viridis256
+SERIES_COLORS = Colorblind8  # Okabe-Ito: distinguishable under every common colour blindness
+FONT = "Helvetica, Arial, sans-serif"
+MAX_TICK_LABELS = 24  # beyond this, only every k-th token label is drawn
+SELECTED_COLOR = "#d55e00"  # Okabe-Ito vermillion: the selected / ablated mark everywhere
+# score series: Okabe-Ito without yellow (too faint as a line on white); loss is black
+SCORE_COLORS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00")
+DIVERGING = interp_palette(RdBu11, 255)  # blue (negative) .. white (0) .. red (positive)
+
+
+def themed_figure(**kwargs) -> figure:
+    """A figure in the attnviz look: light grid, quiet toolbar, readable fonts."""
+    options = dict(
+        height=320,
+        width=420,
+        toolbar_location="above",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        background_fill_color="#ffffff",
+        border_fill_color="#ffffff",
+        outline_line_color=None,
+    )
+    options.update(kwargs)
+    fig = figure(**options)
+    fig.title.text_font = FONT
+    fig.title.text_font_size = "13px"
+    fig.toolbar.logo = None
+    for axis in (*fig.xaxis, *fig.yaxis):
+        axis.axis_label_text_font = FONT
+        axis.axis_label_text_font_style = "normal"
+        axis.major_label_text_font_size = "11px"
+    fig.grid.grid_line_color = "#e8e8e8"
+    return fig
+
+
+def _label_ticks(
+    axis, n: int, labels: Sequence[str] | None, max_labels: int = MAX_TICK_LABELS
+) -> None:
+    """Label every row/column when at most ``max_labels`` of them, else about ten.
+
+    The axis keeps one FixedTicker for its lifetime: swapping ticker models would
+    make Bokeh re-walk the whole document on every update.
+    """
+    if not isinstance(axis.ticker, FixedTicker):
+        axis.ticker = FixedTicker(ticks=[])
+    step = 1 if n <= max_labels else int(np.ceil(n / 10))
+    ticks = list(range(0, n, step))
+    overrides = {} if labels is None else {i: str(labels[i]) for i in ticks}
+    if axis.ticker.ticks != ticks:
+        axis.ticker.ticks = ticks
+    if axis.major_label_overrides != overrides:
+        axis.major_label_overrides = overrides
