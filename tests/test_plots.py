@@ -1,4 +1,5 @@
-"""plots: the shared Bokeh builders draw exactly the data they are given."""
+"""plots, the general figures every lesson uses (Heatmap, Curves, Bars), the theme, and what
+several lessons' figures share. Each lesson's own figures: tests/test_<stem>_plots.py."""
 
 import numpy as np
 from bokeh.models import ColorBar, FixedTicker, HoverTool
@@ -84,3 +85,18 @@ def test_one_theme_for_every_figure():
     fig = plots.themed_figure()
     assert fig.toolbar.logo is None and fig.outline_line_color is None
     assert fig.title.text_font == plots.FONT
+
+
+def test_head_label():
+    assert plots.head_label(1, 3) == "L1H3"
+
+
+def test_grids_resize_to_their_heads_and_bars_can_name_their_items():
+    grid = plots.HeadGrid(np.zeros((1, 1, 2, 2)), cell_px=100)
+    grid.update(np.zeros((2, 4, 2, 2)))
+    assert (grid.figure.width, grid.figure.height) == (70 + 400, 70 + 200)
+    heat = plots.ScoreHeatmap({"s": np.zeros((1, 1))}, "s", cell_px=90)
+    heat.update({"s": np.zeros((3, 2))}, "s")
+    assert (heat.figure.width, heat.figure.height) == (110 + 180, 80 + 270)
+    bars = plots.Bars(np.zeros(2), labels=["L0H0", "L0H1"], label_axis=True)
+    assert bars.figure.xaxis[0].major_label_overrides == {0: "L0H0", 1: "L0H1"}

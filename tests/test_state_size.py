@@ -159,18 +159,3 @@ def test_the_shipped_sweep_supports_what_lesson_06_says():
     assert sum(lo < 0.3 for lo in low) == 6  # 6 of the 7 sizes
     with pytest.raises(ValueError, match="accuracy must be"):
         result.smallest_state("s6", 1.5)
-
-
-def test_recall_vs_state_draws_every_class():
-    from attnviz import plots
-
-    result = shipped()
-    fig = plots.recall_vs_state(result.curves(), chance=0.25)
-    assert fig.x_scale.__class__.__name__ == "LogScale"
-    legend = [item.label.value for item in fig.legend[0].items]
-    assert legend == result.mixers()
-    assert fig.xaxis[0].ticker.ticks == [2.0**k for k in range(6, 14)]  # 64 ... 8,192
-    with pytest.raises(ValueError, match="curves must name"):
-        plots.recall_vs_state({})
-    with pytest.raises(ValueError, match="state sizes must be positive"):
-        plots.recall_vs_state({"s6": ([0, 4], [0.2, 0.3])})

@@ -1,4 +1,4 @@
-"""plots, the head views: the model view grid, the long head view, head scores, training."""
+"""Lesson 02's figures: the model view grid and the long head view (an overview, a window)."""
 
 import numpy as np
 import pytest
@@ -17,9 +17,6 @@ def _causal_uniform(n: int) -> np.ndarray:
 def _block_means(weights: np.ndarray, size: int) -> np.ndarray:
     n = weights.shape[0]
     return weights.reshape(size, n // size, size, n // size).mean(axis=(1, 3))
-
-
-# -- the model view ---------------------------------------------------------------------
 
 
 def test_head_grid_draws_one_thumbnail_per_head_in_its_cell():
@@ -69,9 +66,6 @@ def test_head_grid_refuses_scores_it_was_not_built_with():
     grid = plots.HeadGrid(np.zeros((1, 2, 2, 2)), {"sink": np.zeros((1, 2))})
     with pytest.raises(ValueError, match=r"scores must name \['sink'\]"):
         grid.update(np.zeros((1, 2, 2, 2)), {"entropy": np.zeros((1, 2))})
-
-
-# -- the long head view -----------------------------------------------------------------
 
 
 def test_head_view_of_4096_tokens_builds_from_an_overview_and_a_window():
@@ -131,93 +125,6 @@ def test_head_view_window_update_moves_only_the_window():
     assert view.mapper.high == 0.1 and view.figure.x_range.end == 20
     with pytest.raises(ValueError, match="overview must be a 2-D array"):
         view.update_overview(np.zeros(3), 3, 3)
-
-
-# -- head scores ------------------------------------------------------------------------
-
-
-def test_score_heatmap_writes_each_role_and_colours_by_the_chosen_score():
-    scores = {
-        "induction": np.array([[0.1, 0.9], [0.0, 0.2]]),
-        "sink": np.array([[0.8, 0.0], [0.1, 0.3]]),
-    }
-    roles = np.array([["sink", "induction"], ["", ""]], dtype=object)
-    heat = plots.ScoreHeatmap(scores, "induction", roles, high=1.0)
-    assert list(heat.cells.data["value"]) == [0.1, 0.9, 0.0, 0.2]
-    assert heat.text.data["text"][:3] == ["sink\n0.10", "induction\n0.90", "0.00"]
-    assert heat.cells.data["role"] == ["sink", "induction", "—", "—"]
-    # light cells get dark text, dark cells white text
-    assert list(heat.text.data["color"][:2]) == [plots.ROLE_TEXT_DARK, plots.ROLE_TEXT_LIGHT]
-    assert ("sink", "@s1{0.000}") in heat.hover.tooltips
-    heat.update(scores, "sink", roles)
-    assert list(heat.cells.data["value"]) == [0.8, 0.0, 0.1, 0.3]
-    assert heat.mapper.high == 0.8 and heat.color_bar.title == "sink"
-    with pytest.raises(ValueError, match="value must be one of"):
-        heat.update(scores, "entropy")
-
-
-def test_score_heatmap_marks_ablated_heads_and_reports_taps():
-    heat = plots.ScoreHeatmap({"s": np.zeros((2, 4))}, "s")
-    heat.mark([(1, 3), (0, 2)])
-    assert heat.marks.data == {"x": [2, 3], "y": [0, 1]}
-    heat.mark([])
-    assert heat.marks.data == {"x": [], "y": []}
-    tapped = []
-    heat.on_tap(lambda layer, head: tapped.append((layer, head)))
-    heat.figure._trigger_event(Tap(model=heat.figure, x=2.8, y=1.2))
-    heat.figure._trigger_event(Tap(model=heat.figure, x=9.0, y=0.0))  # off the grid
-    assert tapped == [(1, 3)]
-
-
-# -- training ---------------------------------------------------------------------------
-
-
-def test_training_curves_set_a_history_and_stream_new_steps():
-    curves = plots.TrainingCurves(["induction", "previous-token"])
-    curves.set([0, 10], {"loss": [3.0, 2.0], "induction": [0.0, 0.1], "previous-token": [0.2, 0.5]})
-    assert curves.source.data[curves.column("loss")].tolist() == [3.0, 2.0]
-    curves.stream(20, {"loss": 1.0, "induction": 0.7, "previous-token": 0.6})
-    curves.stream(
-        [30, 40], {"loss": [0.5, 0.4], "induction": [0.8, 0.9], "previous-token": [0.6, 0.6]}
-    )
-    data = curves.source.data
-    assert list(data["step"]) == [0, 10, 20, 30, 40]
-    assert list(data[curves.column("induction")]) == [0.0, 0.1, 0.7, 0.8, 0.9]
-    curves.mark_step(20)
-    assert curves.step_marker.visible and curves.step_marker.location == 20
-    curves.mark_step(None)
-    assert not curves.step_marker.visible
-    curves.clear()
-    assert len(curves.source.data["step"]) == 0
-    with pytest.raises(ValueError, match=r"values is missing \['previous-token'\]"):
-        curves.stream(50, {"loss": 0.3, "induction": 1.0})
-
-
-def test_training_curves_draw_several_losses_and_scores_on_their_own_axis():
-    curves = plots.TrainingCurves(["induction"], loss_names=["loss", "repeated half"])
-    score_range = curves.figure.extra_y_ranges["score"]
-    assert (score_range.start, score_range.end) == (0.0, 1.05)
-    labels = [item.label["value"] for item in curves.figure.legend[0].items]
-    assert labels == ["loss", "repeated half", "induction"]
-    # the loss axis fits the losses only, not the 0-1 scores
-    assert len(curves.figure.y_range.renderers) == 2
-    with pytest.raises(ValueError, match="loss_names must be non-empty"):
-        plots.TrainingCurves(["loss"])
-
-
-def test_head_label():
-    assert plots.head_label(1, 3) == "L1H3"
-
-
-def test_grids_resize_to_their_heads_and_bars_can_name_their_items():
-    grid = plots.HeadGrid(np.zeros((1, 1, 2, 2)), cell_px=100)
-    grid.update(np.zeros((2, 4, 2, 2)))
-    assert (grid.figure.width, grid.figure.height) == (70 + 400, 70 + 200)
-    heat = plots.ScoreHeatmap({"s": np.zeros((1, 1))}, "s", cell_px=90)
-    heat.update({"s": np.zeros((3, 2))}, "s")
-    assert (heat.figure.width, heat.figure.height) == (110 + 180, 80 + 270)
-    bars = plots.Bars(np.zeros(2), labels=["L0H0", "L0H1"], label_axis=True)
-    assert bars.figure.xaxis[0].major_label_overrides == {0: "L0H0", 1: "L0H1"}
 
 
 def test_cross_hairs_mark_a_window_smaller_than_the_map_only():
