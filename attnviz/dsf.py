@@ -77,18 +77,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from attnviz.model_classes import BY_KIND
 from attnviz.validation import as_tensor, check_choice, check_int, check_real
 
-KINDS = (
-    "softmax",
-    "linear_attention",
-    "normalized_attention",
-    "gated_linear_attention",
-    "s6",
-    "ssd",
-    "qlstm",
-    "rg_lru",
-)
+KINDS = tuple(BY_KIND)  # the classes, listed once in attnviz.model_classes
 ATTENTION_KINDS = ("linear_attention", "normalized_attention", "gated_linear_attention")
 NORMALIZERS = ("exp", "softplus", "sigmoid", "elu")
 CHANNEL_MAPS = ("diagonal", "row_sum")

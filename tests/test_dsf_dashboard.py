@@ -10,7 +10,7 @@ import pytest
 from attached import attached, drawn
 from panel.io.state import set_curdoc
 
-from attnviz import dsf
+from attnviz import dsf, model_classes
 from attnviz.bench import control_values
 from attnviz.dashboards import DSFDashboard, entries, get
 from attnviz.dashboards import dsf as lesson06
@@ -177,17 +177,17 @@ def test_a_toggle_changes_only_the_classes_it_acts_on():
     with set_curdoc(document):
         dashboard.feature_map = "taylor"
     changed = {kind for kind in ALL if not np.array_equal(_image(dashboard, kind), before[kind])}
-    assert changed == set(lesson06.ATTENTION)
+    assert changed == set(model_classes.acted_on_by("feature_map"))
     before = {kind: _image(dashboard, kind).copy() for kind in ALL}
     with set_curdoc(document):
         dashboard.gate_bias = 5.0
     changed = {kind for kind in ALL if not np.array_equal(_image(dashboard, kind), before[kind])}
-    assert changed == set(lesson06.GATED)
+    assert changed == set(model_classes.acted_on_by("gate"))
     before = {kind: _image(dashboard, kind).copy() for kind in ALL}
     with set_curdoc(document):
         dashboard.n = 9
     changed = {kind for kind in ALL if not np.array_equal(_image(dashboard, kind), before[kind])}
-    assert changed == set(lesson06.EXPANDED)
+    assert changed == set(model_classes.acted_on_by("n"))
     # n is the state expansion: N = n'·d, the taylor map's n' = 1 + n + n²
     view = dashboard.views["s6"]
     assert view.state_size == 9 * 8
@@ -205,11 +205,17 @@ def test_decay_profiles_are_dsfs_and_more_gate_keeps_more_of_the_past():
     s6 = _system(dashboard, "s6").decay_profile().numpy()
     np.testing.assert_allclose(dashboard._decay.sources[False]["s6"].data["y"], s6)
     half = dashboard.T // 2
-    low = {k: dashboard._decay.sources[False][k].data["y"][half] for k in lesson06.GATED}
+    low = {
+        k: dashboard._decay.sources[False][k].data["y"][half]
+        for k in model_classes.acted_on_by("gate")
+    }
     with set_curdoc(document):
         dashboard.gate_bias = 6.0
-    high = {k: dashboard._decay.sources[False][k].data["y"][half] for k in lesson06.GATED}
-    for kind in lesson06.GATED:
+    high = {
+        k: dashboard._decay.sources[False][k].data["y"][half]
+        for k in model_classes.acted_on_by("gate")
+    }
+    for kind in model_classes.acted_on_by("gate"):
         assert high[kind] > low[kind], kind
     with set_curdoc(document):
         dashboard.log_decay = False
@@ -286,5 +292,5 @@ def test_the_trained_models_recall_is_the_shipped_sweep():
     lines = [r.data_source.data for r in fig.renderers if type(r.glyph).__name__ == "Line"]
     drawn_lines = {data["name"][0]: (list(data["x"]), list(data["y"])) for data in lines}
     for mixer, (sizes, means, _, _) in curves.items():
-        assert drawn_lines[lesson06.MQAR_LABELS[mixer]] == (sizes, means)
+        assert drawn_lines[model_classes.model_class(mixer).label] == (sizes, means)
     assert "4 key-value pairs" in dashboard._recall_note.object

@@ -1,8 +1,8 @@
 """Lesson 06's dashboard: one input, every class, one kind of system (the DSF).
 
-One seeded random input u (T tokens, d channels) and seeded random weights for every
-class (``dsf.nested_weights``: a smaller size keeps the rest of the draw) go through
-``attnviz.dsf``'s builders (``dsf.nested_system``). Each class shown gets its implicit
+It binds controls to ``attnviz.dsf_views`` (every class on one seeded input: Φ per channel,
+the contributions Φ_ij u_j, the recurrence's output, the decay profile, cached per class
+and the settings that act on it) and draws them: each class shown gets its implicit
 attention matrix Φ (y = Φu) in the same format, side by side: per channel c (for the
 attention classes the (c, c) entry of each d x d block, K_ij W_v[c, c]) or the summary
 over channels, titled with the size N of its recurrent state. Under them:
@@ -16,128 +16,35 @@ over channels, titled with the size N of its recurrent state. Under them:
 At the bottom, **trained models**: the shipped MQAR sweep's recall against state size
 (``state_size.shipped``, lesson 06 section 7), the same in every session.
 
-The toggles change Φ where they act: normalisation (linear attention's rows then sum to
-W_v), the feature map (the attention classes), the state expansion n (attention and
-S6 / SSD) and the gate bias (gated linear attention, S6, SSD, qLSTM, RG-LRU: larger
-keeps more of the past). Each class is computed once per (input, its own settings) and
-cached, so a toggle recomputes only the classes it acts on.
+The toggles change Φ where they act (``attnviz.model_classes``): normalisation (linear
+attention's rows then sum to W_v), the feature map (the attention classes), the state
+expansion n (attention and S6 / SSD) and the gate bias (gated linear attention, S6, SSD,
+qLSTM, RG-LRU: larger keeps more of the past).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import panel as pn
 import param
 
-from attnviz import dsf, plots
+from attnviz import dsf, dsf_views, model_classes, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
 from attnviz.dashboards.threads import one_thread
+from attnviz.dsf_views import ClassView
 from attnviz.kernels.feature_maps import FEATURE_MAPS
 from attnviz.state_size import shipped
 
 MAX_T, MAX_D, MAX_N = dsf.NESTED_LIMITS  # the sliders' tops: every draw is made at these sizes
-KIND_LABELS = {
-    "softmax": "softmax attention",
-    "linear_attention": "linear attention",
-    "normalized_attention": "normalised attention (learned)",
-    "gated_linear_attention": "gated linear attention",
-    "s6": "S6 (Mamba)",
-    "ssd": "SSD (Mamba-2)",
-    "qlstm": "qLSTM",
-    "rg_lru": "RG-LRU (Griffin)",
-}
-# the MQAR sweep's mixers, named as the classes above
-MQAR_LABELS = {"attention": KIND_LABELS["softmax"], "linear_attention": "linear attention",
-               "s6": KIND_LABELS["s6"], "qlstm": KIND_LABELS["qlstm"]}  # fmt: skip
 DEFAULT_KINDS = ("softmax", "linear_attention", "gated_linear_attention", "s6", "qlstm", "rg_lru")
-ATTENTION = ("linear_attention", "normalized_attention", "gated_linear_attention")
-GATED = ("gated_linear_attention", "s6", "ssd", "qlstm", "rg_lru")
-EXPANDED = ("softmax", *ATTENTION, "s6", "ssd")  # the classes n acts on
+LABELS = {model.kind: model.label for model in model_classes.CLASSES}
 TABLE_CSS = """
 table { border-collapse: collapse; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; }
 td:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
 """
-
-
-@dataclass(frozen=True)
-class ClassView:
-    """What the dashboard draws of one class (numpy, read-only)."""
-
-    kind: str
-    label: str
-    state_size: float  # N, math.inf for softmax
-    n: int | None  # features per channel (after the feature map), None for d-state classes
-    phi: np.ndarray  # per channel, (d, T, T)
-    contributions: np.ndarray  # (Φ_ij u_j)[c], (d, T, T): row i sums to y_i[c]
-    recurrence: np.ndarray | None  # DSF.run(u), (T, d); None for softmax
-    decay: np.ndarray | None  # decay profile against the lag, (T,); None for softmax
-    settings: tuple = ()  # settings_of's, for summary_of
-    note: str = ""
-
-
-def settings_of(kind: str, n: int, feature_map: str, normalize: bool, gate: float) -> tuple:
-    """The settings that act on ``kind`` (the rest are None, so they share a cache entry)."""
-    return (
-        n if kind in EXPANDED else None,
-        feature_map if kind in ATTENTION else None,
-        normalize if kind == "linear_attention" else None,
-        gate if kind in GATED else None,
-    )
-
-
-@lru_cache(maxsize=512)
-def system_of(kind: str, T: int, d: int, seed: int, settings: tuple):
-    """``build`` with ``settings_of``'s settings (cached): (the system, a note or '').
-
-    Normalisation with a feature map that is not positive (η_i <= 0) falls back to the
-    unnormalised class, and the note says so."""
-    n, feature_map, normalize, gate = settings
-    with one_thread():
-        try:
-            system = dsf.nested_system(
-                kind, T, d, seed, n or 1, feature_map, bool(normalize), gate or 0.0
-            )
-        except ValueError as error:
-            if not normalize:
-                raise
-            note = f"linear attention is shown unnormalised: {error}"
-            return dsf.nested_system(kind, T, d, seed, n or 1, feature_map, False, 0.0), note
-    return system, ""
-
-
-@lru_cache(maxsize=512)
-def view_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
-    """One class on the seeded input with its own ``settings_of`` (cached)."""
-    system, note = system_of(kind, T, d, seed, settings)
-    with one_thread():
-        u = dsf.nested_weights(T, d, settings[0] or 1, seed)["u"]
-        phi = system.phi_channels()  # (d, T, T)
-        contributions = system.contributions(u)  # (Φ_ij u_j)[c], (d, T, T)
-        is_dsf = isinstance(system, dsf.DSF)
-        return ClassView(
-            kind=kind,
-            label=KIND_LABELS[kind] if kind != "linear_attention" else system.label,
-            state_size=system.state_size,
-            n=system.n if is_dsf and kind not in ("qlstm", "rg_lru") else None,
-            phi=phi.numpy(),
-            contributions=contributions.numpy(),
-            recurrence=system.run(u).numpy() if is_dsf else None,
-            decay=system.decay_profile().numpy() if is_dsf else None,
-            settings=settings,
-            note=note,
-        )
-
-
-@lru_cache(maxsize=512)
-def summary_of(kind: str, T: int, d: int, seed: int, settings: tuple) -> np.ndarray:
-    """``phi_summary()`` of the class, rms over channels, (T, T) (cached, on demand)."""
-    with one_thread():
-        return system_of(kind, T, d, seed, settings)[0].phi_summary().numpy()
 
 
 def _size_text(view: ClassView, d: int) -> str:
@@ -154,7 +61,7 @@ class DSFDashboard(Dashboard):
     stem = "dsf"  # its lesson in attnviz.lessons: the title and the slug
 
     kinds = param.ListSelector(
-        default=list(DEFAULT_KINDS), objects={KIND_LABELS[k]: k for k in dsf.KINDS}
+        default=list(DEFAULT_KINDS), objects={LABELS[k]: k for k in dsf.KINDS}
     )
     T = param.Integer(default=32, bounds=(8, MAX_T), doc="tokens")
     d = param.Integer(default=8, bounds=(4, MAX_D), doc="channels")
@@ -213,17 +120,17 @@ class DSFDashboard(Dashboard):
         self._status = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 10))
         self._readout = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._table = pn.pane.HTML("", margin=(0, 10), width=720, stylesheets=[TABLE_CSS])
-        self._heatmaps = {kind: plots.PhiHeatmap(title=KIND_LABELS[kind]) for kind in dsf.KINDS}
+        self._heatmaps = {kind: plots.PhiHeatmap(title=LABELS[kind]) for kind in dsf.KINDS}
         self._decay = plots.ClassCurves(
             dsf.KINDS,
-            labels=KIND_LABELS,
+            labels=LABELS,
             title="decay profile: ℓ steps of Λ scale the state by",
             x_label="lag ℓ (tokens)",
             y_label="geometric-mean Λ product",
         )
         self._build_up = plots.ClassCurves(
             dsf.KINDS,
-            labels=KIND_LABELS,
+            labels=LABELS,
             title="y_i[c] built up",
             x_label="k: inputs j ≤ k summed",
             y_label="Σ_(j≤k) (Φ_ij u_j)[c]",
@@ -233,7 +140,7 @@ class DSFDashboard(Dashboard):
         setting = sweep.settings["per_setting"][0]
         kv, seeds = setting["num_kv_pairs"], len(setting["seeds"])
         self._recall = plots.recall_vs_state(
-            sweep.curves(), labels=MQAR_LABELS, chance=1 / kv,
+            sweep.curves(), labels=model_classes.labels(sweep.mixers()), chance=1 / kv,
             title="trained on MQAR: recall against state size",
         )  # fmt: skip
         self._recall_note = pn.pane.HTML(
@@ -322,13 +229,14 @@ class DSFDashboard(Dashboard):
         notes, views = [], {}
         T, d, seed = int(self.T), int(self.d), int(self.seed)
         for kind in self._shown():
-            settings = settings_of(
+            settings = model_classes.settings_of(
                 kind, int(self.n), self.feature_map, self.normalize, float(self.gate_bias)
             )
             try:
-                views[kind] = view_of(kind, T, d, seed, settings)
+                with one_thread():
+                    views[kind] = dsf_views.class_view(kind, T, d, seed, settings)
             except Exception as error:  # a dashboard never dies on a control value
-                notes.append(f"Could not compute {KIND_LABELS[kind]}: {error}")
+                notes.append(f"Could not compute {LABELS[kind]}: {error}")
                 continue
             if views[kind].note:
                 notes.append(views[kind].note)
@@ -366,11 +274,8 @@ class DSFDashboard(Dashboard):
             self._decay.update(
                 {k: (lags, v.decay) for k, v in views.items() if v.decay is not None}
             )
-            ks = np.arange(i + 1)
-            self._build_up.update(
-                {k: (ks, np.cumsum(v.contributions[c, i, : i + 1])) for k, v in views.items()}
-            )
-            self._build_up.points({k: (i, self._output(v, i, c)) for k, v in views.items()})
+            self._build_up.update({k: v.build_up(i, c) for k, v in views.items()})
+            self._build_up.points({k: (i, v.output(i, c)) for k, v in views.items()})
             self._build_up.figure.title.text = (
                 f"y_{i}[{c}] built up from its inputs; dots: the recurrence's y_{i}[{c}]"
             )
@@ -380,14 +285,10 @@ class DSFDashboard(Dashboard):
         self._table.object = self._table_text(i, c)
 
     def _summary(self, view: ClassView) -> np.ndarray:
-        return summary_of(view.kind, int(self.T), int(self.d), int(self.seed), view.settings)
-
-    @staticmethod
-    def _output(view: ClassView, i: int, c: int) -> float:
-        """y_i[c]: the recurrence's (DSF.run), or Φu's for softmax (no finite state)."""
-        if view.recurrence is not None:
-            return float(view.recurrence[i, c])
-        return float(view.contributions[c, i].sum())
+        with one_thread():
+            return dsf_views.phi_summary(
+                view.kind, int(self.T), int(self.d), int(self.seed), view.settings
+            )
 
     def _readout_text(self) -> str:
         if not self._views:

@@ -1,9 +1,9 @@
 """Lesson 06 (one framework: the DSF): implicit attention matrices and per-class curves.
 
 ``PhiHeatmap`` draws one implicit attention matrix Φ on a diverging scale; ``ClassCurves``
-draws one line per model class, each class in its colour (``CLASS_COLORS``), on a linear
-or log axis; ``recall_vs_state`` draws MQAR recall against state size, one line per class
-in the colour and marker of ``MIXER_STYLES``.
+draws one line per model class, each class in its colour, on a linear or log axis;
+``recall_vs_state`` draws MQAR recall against state size, one line per class in its
+colour and marker. Every class's label, colour and marker are ``attnviz.model_classes``'.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
+from attnviz.model_classes import BY_KIND, BY_MIXER, CLASSES
 from attnviz.plots.figures import _image, _LinearOrLog, _matrix_figure
-from attnviz.plots.theme import DIVERGING, SCORE_COLORS, themed_figure
+from attnviz.plots.theme import DIVERGING, themed_figure
 
-CLASS_COLORS = (*SCORE_COLORS, "#000000", "#999999")  # eight: one per model class
+CLASS_COLORS = tuple(model.color for model in CLASSES)  # one per model class, in table order
 ROW_COLOR = "#d55e00"  # the outlined row: the step of the recurrence
 
 
@@ -140,7 +141,10 @@ class ClassCurves(_LinearOrLog):
         self.log = False
         self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._points: dict[str, tuple[float, float]] = {}
-        self.colors = {n: CLASS_COLORS[i % len(CLASS_COLORS)] for i, n in enumerate(self.names)}
+        self.colors = {
+            n: BY_KIND[n].color if n in BY_KIND else CLASS_COLORS[i % len(CLASS_COLORS)]
+            for i, n in enumerate(self.names)
+        }
         self.figures: dict[bool, figure] = {}
         self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
         self.lines: dict[bool, dict] = {}
@@ -235,14 +239,9 @@ class ClassCurves(_LinearOrLog):
             )
 
 
-# attnviz.mixers.MIXERS' colour and marker (plots never import torch): a marker per class
-# too, since softmax's one dot often sits on another class's last one
-MIXER_STYLES = {
-    "attention": (CLASS_COLORS[0], "star"),
-    "linear_attention": (CLASS_COLORS[1], "circle"),
-    "s6": (CLASS_COLORS[2], "triangle"),
-    "qlstm": (CLASS_COLORS[3], "square"),
-}
+# the MQAR mixers' colour and marker, by attnviz.mixers name: a marker per class too, since
+# softmax's one dot often sits on another class's last one
+MIXER_STYLES = {mixer: (model.color, model.marker) for mixer, model in BY_MIXER.items()}
 
 
 def recall_vs_state(

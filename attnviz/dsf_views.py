@@ -1,0 +1,97 @@
+"""Every model class on one seeded input, as lesson 06's dashboard shows it.
+
+One seeded random input u (T tokens, d channels) and seeded random weights for every class
+(``dsf.nested_weights``: a smaller size keeps the rest of the draw) go through
+``attnviz.dsf``'s builders (``dsf.nested_system``). For each class this computes its
+implicit attention matrix Φ per channel, the contributions (Φ_ij u_j)[c] whose row i sums
+to y_i[c], the recurrence's own output (``DSF.run``, the definition) and the decay profile.
+Each class is computed once per (input, the settings that act on it:
+``model_classes.settings_of``) and cached, so changing a setting recomputes only the
+classes it acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from attnviz import dsf
+from attnviz.model_classes import model_class
+
+
+@dataclass(frozen=True)
+class ClassView:
+    """What lesson 06 shows of one class (numpy, read-only)."""
+
+    kind: str
+    label: str
+    state_size: float  # N, math.inf for softmax
+    n: int | None  # features per channel (after the feature map), None for d-state classes
+    phi: np.ndarray  # per channel, (d, T, T)
+    contributions: np.ndarray  # (Φ_ij u_j)[c], (d, T, T): row i sums to y_i[c]
+    recurrence: np.ndarray | None  # DSF.run(u), (T, d); None for softmax
+    decay: np.ndarray | None  # decay profile against the lag, (T,); None for softmax
+    settings: tuple = ()  # model_classes.settings_of's, for phi_summary
+    note: str = ""
+
+    def output(self, i: int, c: int) -> float:
+        """y_i[c]: the recurrence's (DSF.run), or Φu's for softmax (no finite state)."""
+        if self.recurrence is not None:
+            return float(self.recurrence[i, c])
+        return float(self.contributions[c, i].sum())
+
+    def build_up(self, i: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """(k, Σ_{j<=k} (Φ_ij u_j)[c]) for k = 0..i: y_i[c] summed input by input."""
+        return np.arange(i + 1), np.cumsum(self.contributions[c, i, : i + 1])
+
+
+@lru_cache(maxsize=512)
+def class_system(kind: str, T: int, d: int, seed: int, settings: tuple):
+    """``dsf.nested_system`` with ``settings`` (cached): (the system, a note or '').
+
+    Normalisation with a feature map that is not positive (η_i <= 0) falls back to the
+    unnormalised class, and the note says so."""
+    n, feature_map, normalize, gate = settings
+    try:
+        system = dsf.nested_system(
+            kind, T, d, seed, n or 1, feature_map, bool(normalize), gate or 0.0
+        )
+    except ValueError as error:
+        if not normalize:
+            raise
+        note = f"linear attention is shown unnormalised: {error}"
+        return dsf.nested_system(kind, T, d, seed, n or 1, feature_map, False, 0.0), note
+    return system, ""
+
+
+@lru_cache(maxsize=512)
+def class_view(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
+    """One class on the seeded input with its own settings (cached)."""
+    system, note = class_system(kind, T, d, seed, settings)
+    u = dsf.nested_weights(T, d, settings[0] or 1, seed)["u"]
+    phi = system.phi_channels()  # (d, T, T)
+    contributions = system.contributions(u)  # (Φ_ij u_j)[c], (d, T, T)
+    is_dsf = isinstance(system, dsf.DSF)
+    return ClassView(
+        kind=kind,
+        label=model_class(kind).label if kind != "linear_attention" else system.label,
+        state_size=system.state_size,
+        n=system.n if is_dsf and "n" in model_class(kind).settings else None,
+        phi=phi.numpy(),
+        contributions=contributions.numpy(),
+        recurrence=system.run(u).numpy() if is_dsf else None,
+        decay=system.decay_profile().numpy() if is_dsf else None,
+        settings=settings,
+        note=note,
+    )
+
+
+@lru_cache(maxsize=512)
+def phi_summary(kind: str, T: int, d: int, seed: int, settings: tuple) -> np.ndarray:
+    """``phi_summary()`` of the class, rms over channels, (T, T) (cached, on demand)."""
+    return class_system(kind, T, d, seed, settings)[0].phi_summary().numpy()
+
+
+__all__ = ["ClassView", "class_system", "class_view", "phi_summary"]
