@@ -5,8 +5,9 @@ The teaching model of lessons 02 and 03. It follows Karpathy's nanoGPT
 attention and MLP on a residual stream (Radford et al. 2019, "Language Models
 are Unsupervised Multitask Learners") — with three changes for teaching:
 
-- Attention runs through ``attnviz.kernels.attention.multi_head_attention``, so
-  the attention operator is pluggable (softmax now; linear and sparse later).
+- Attention (``attnviz.mixers.Attention``, the default of the block's sequence mixers)
+  runs through ``attnviz.kernels.attention.multi_head_attention``, so the attention
+  operator is pluggable (softmax now; linear and sparse later).
 - Each attention module has TransformerLens-style hook points (Nanda &
   Bloom 2022): ``hook_pattern`` sees the weights (B, H, T, T) and ``hook_z``
   the per-head outputs (B, H, T, d_head) before the output projection. A
@@ -40,15 +41,17 @@ from safetensors import safe_open
 from safetensors.torch import save as _save_bytes
 from torch import nn
 
-from attnviz.kernels.attention import (
-    OPERATORS,
-    get_operator,
-    merge_heads,
-    multi_head_attention,
-    split_heads,
-)
+from attnviz.kernels.attention import OPERATORS
 from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
-from attnviz.mixers import EXPANDABLE, MIXERS, ShortConv, build_mixer
+from attnviz.mixers import (
+    EXPANDABLE,
+    MIXERS,
+    Attention,  # noqa: F401  (softmax Attention and RoPE moved to mixers; importable here too)
+    ShortConv,
+    apply_rope,
+    build_mixer,
+    rope_tables,
+)
 from attnviz.tasks import TaskData, make_task
 from attnviz.training import TrainingHistory, evaluate, token_loss, train
 from attnviz.validation import check_choice, check_int
@@ -213,78 +216,7 @@ def _thawed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-# --- rotary position embedding (Su et al. 2021) ----------------------------------------------
-
-
-def rope_tables(
-    context: int, d_head: int, base: float = 10000.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the rotation angles t·θ_i, each (context, d_head / 2) (lesson 02)."""
-    context = check_int("context", context, low=1)
-    d_head = check_int("d_head", d_head, low=2)
-    if d_head % 2:
-        raise ValueError(f"d_head must be even (RoPE rotates pairs), got {d_head}")
-    inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)  # θ_i
-    angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, d_head/2)
-    return angles.cos().float(), angles.sin().float()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each pair (x_i, x_{i + d/2}) of q or k by its position's angle (lesson 02)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]  # (B, H, T, d_head/2) each
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d_head)
-
-
 # --- the model --------------------------------------------------------------------------------
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention with hook points on the pattern and the head outputs."""
-
-    def __init__(self, config: TinyConfig) -> None:
-        super().__init__()
-        self.n_heads, self.d_head = config.n_heads, config.d_head
-        self.causal = config.causal
-        self.operator = get_operator(config.operator)
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
-        self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
-        self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
-        self.pattern = config.mask_pattern()
-        self._mask: torch.Tensor | None = None  # (context, context), built on first use
-        self.rope = config.positional == "rope"
-        if self.rope:
-            cos, sin = rope_tables(config.context, config.d_head)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq_len, d_model = x.shape[1:]  # (B, T, d_model)
-        q, k, v = self.qkv(x).split(d_model, dim=-1)  # (B, T, d_model) each
-        q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, d_head) each
-        if self.rope:
-            cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
-        z, pattern = multi_head_attention(
-            q, k, v, operator=self.operator, mask=mask, causal=self.causal
-        )
-        hooked = self.hook_pattern(pattern)  # (B, H, T, T)
-        if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
-            z = hooked @ v  # (B, H, T, d_head)
-        z = self.hook_z(z)  # (B, H, T, d_head)
-        return self.out(merge_heads(z))  # (B, T, d_model)
-
-    def state_size(self, seq_len: int) -> int:
-        """Floats of state per sequence at ``seq_len`` tokens: the KV cache, 2·T·d_model."""
-        return 2 * check_int("seq_len", seq_len, low=0) * self.n_heads * self.d_head
-
-    def _sparse_mask(self, seq_len: int, device: Any) -> torch.Tensor:
-        # every pattern's first T rows and columns are its mask at length T
-        if self._mask is None or self._mask.shape[0] < seq_len:
-            self._mask = torch.from_numpy(self.pattern.dense(seq_len))
-        return self._mask[:seq_len, :seq_len].to(device)  # (T, T)
 
 
 class MLP(nn.Module):
