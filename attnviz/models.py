@@ -54,7 +54,25 @@ POSITIONALS = ("learned", "rope", "none")
 
 @dataclass(frozen=True)
 class TinyConfig:
-    """The shape of a TinyTransformer."""
+    """The shape of a TinyTransformer.
+
+    Two settings give linear attention, and they build different models (lesson 06):
+
+    - ``operator="linear"`` keeps the default mixer, softmax's ``Attention`` (one ``qkv``
+      projection, the hook points, so maps can be captured), and swaps softmax for
+      normalised linear attention with φ = elu + 1 (``kernels.attention.linear_operator``),
+      formed as (T, T) weights. Positions, masks and ``causal=False`` apply as with softmax;
+      φ has d_head features; ``state_size`` counts the KV cache, 2·T·d_model.
+    - ``mixer="linear_attention"`` is lesson 06's recurrent mixer
+      (``mixers.LinearAttentionMixer``, through ``kernels.linear.linear_attention``): ``qk``
+      and ``v`` projections, ``state_expansion`` n features per head (default d_head), causal,
+      learned or no positions, no mask, no hook points; ``state_size`` counts its state,
+      n·d_model + n·n_heads.
+
+    Where both apply (n = d_head, causal, no mask or RoPE) they compute the same function
+    and a seed draws the same initial weights (``qkv`` is ``qk`` above ``v``); their outputs
+    agree to rounding, not bit for bit, and their checkpoints do not load into each other.
+    """
 
     n_layers: int = 2
     n_heads: int = 1
