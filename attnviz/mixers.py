@@ -1,14 +1,14 @@
 """Sequence mixers: the token-mixing layer of a TinyTransformer block, one idea each (lesson 06).
 
 Every mixer maps x (B, T, d_model) -> (B, T, d_model), causally, like the model's
-softmax ``Attention``, and reports ``state_size(seq_len)``: how many floats per
-sequence it must keep to generate the next token, the "state" of the DSF
-(Sieber et al. 2024, PAPERS.md §2).
+softmax ``Attention`` (here too, the default mixer), and reports ``state_size(seq_len)``:
+how many floats per sequence it must keep to generate the next token, the "state" of
+the DSF (Sieber et al. 2024, PAPERS.md §2).
 
 ====================  ==============================================  =======================
 mixer                 one idea                                        state_size(T), floats
 ====================  ==============================================  =======================
-"attention"           softmax attention (``attnviz.models.Attention``)  2·T·d_model (KV cache)
+"attention"           softmax attention (``Attention``), with hooks   2·T·d_model (KV cache)
 "linear_attention"    S_t = S_{t-1} + v_t φ(k_t)ᵀ, y_t = S_t φ(q_t)   n·d_model (+ n·H for z)
                       (φ = elu + 1, feature dim n per head)
 "s6"                  Mamba's selective scan: per-channel, per-state  n·d_inner
@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from attnviz.kernels.attention import get_operator, merge_heads, multi_head_attention, split_heads
 from attnviz.kernels.linear import linear_attention
 from attnviz.kernels.rnn import qlstm
 from attnviz.kernels.ssm import selective_scan
@@ -53,6 +54,79 @@ MIXERS = ("attention", "linear_attention", "s6", "qlstm")
 # the mixers whose state grows with ``state_expansion`` n
 EXPANDABLE = ("linear_attention", "s6")
 S6_DEFAULT_STATE = 16  # Mamba's d_state
+
+
+# --- softmax attention, the default mixer (lessons 02-04) -------------------------------------
+
+# rotary position embedding (Su et al. 2021)
+
+
+def rope_tables(
+    context: int, d_head: int, base: float = 10000.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles t·θ_i, each (context, d_head / 2) (lesson 02)."""
+    context = check_int("context", context, low=1)
+    d_head = check_int("d_head", d_head, low=2)
+    if d_head % 2:
+        raise ValueError(f"d_head must be even (RoPE rotates pairs), got {d_head}")
+    inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)  # θ_i
+    angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, d_head/2)
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair (x_i, x_{i + d/2}) of q or k by its position's angle (lesson 02)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]  # (B, H, T, d_head/2) each
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d_head)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with hook points on the pattern and the head outputs."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.n_heads, self.d_head = config.n_heads, config.d_head
+        self.causal = config.causal
+        self.operator = get_operator(config.operator)
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
+        self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
+        self.pattern = config.mask_pattern()
+        self._mask: torch.Tensor | None = None  # (context, context), built on first use
+        self.rope = config.positional == "rope"
+        if self.rope:
+            cos, sin = rope_tables(config.context, config.d_head)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq_len, d_model = x.shape[1:]  # (B, T, d_model)
+        q, k, v = self.qkv(x).split(d_model, dim=-1)  # (B, T, d_model) each
+        q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, d_head) each
+        if self.rope:
+            cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
+        z, pattern = multi_head_attention(
+            q, k, v, operator=self.operator, mask=mask, causal=self.causal
+        )
+        hooked = self.hook_pattern(pattern)  # (B, H, T, T)
+        if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
+            z = hooked @ v  # (B, H, T, d_head)
+        z = self.hook_z(z)  # (B, H, T, d_head)
+        return self.out(merge_heads(z))  # (B, T, d_model)
+
+    def state_size(self, seq_len: int) -> int:
+        """Floats of state per sequence at ``seq_len`` tokens: the KV cache, 2·T·d_model."""
+        return 2 * check_int("seq_len", seq_len, low=0) * self.n_heads * self.d_head
+
+    def _sparse_mask(self, seq_len: int, device: Any) -> torch.Tensor:
+        # every pattern's first T rows and columns are its mask at length T
+        if self._mask is None or self._mask.shape[0] < seq_len:
+            self._mask = torch.from_numpy(self.pattern.dense(seq_len))
+        return self._mask[:seq_len, :seq_len].to(device)  # (T, T)
 
 
 class ShortConv(nn.Module):
@@ -92,6 +166,9 @@ class LinearAttentionMixer(nn.Module):
     q and k are projected to ``state_expansion`` n features per head, so each head
     keeps a (d_head, n) state: the state grows with n at a fixed d_model (the DSF's
     state expansion; Katharopoulos et al. 2020, with φ = elu + 1 by default).
+    ``TinyConfig(mixer="linear_attention")`` builds it; ``TinyConfig(operator="linear")``
+    is another model, softmax's ``Attention`` with a linear operator (``TinyConfig`` says
+    how the two differ).
     """
 
     def __init__(
@@ -232,8 +309,6 @@ class QLSTMMixer(nn.Module):
 def build_mixer(config: Any) -> nn.Module:
     """The mixer a ``TinyConfig`` names (``config.mixer``), for one block."""
     if config.mixer == "attention":
-        from attnviz.models import Attention  # models imports this module
-
         return Attention(config)
     if config.mixer == "linear_attention":
         return LinearAttentionMixer(config.d_model, config.n_heads, config.state_expansion)
@@ -258,10 +333,13 @@ def state_size(module: nn.Module, seq_len: int) -> int:
 __all__ = [
     "EXPANDABLE",
     "MIXERS",
+    "Attention",
     "LinearAttentionMixer",
     "QLSTMMixer",
     "S6Mixer",
     "ShortConv",
+    "apply_rope",
     "build_mixer",
+    "rope_tables",
     "state_size",
 ]

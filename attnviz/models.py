@@ -5,8 +5,9 @@ The teaching model of lessons 02 and 03. It follows Karpathy's nanoGPT
 attention and MLP on a residual stream (Radford et al. 2019, "Language Models
 are Unsupervised Multitask Learners") — with three changes for teaching:
 
-- Attention runs through ``attnviz.kernels.attention.multi_head_attention``, so
-  the attention operator is pluggable (softmax now; linear and sparse later).
+- Attention (``attnviz.mixers.Attention``, the default of the block's sequence mixers)
+  runs through ``attnviz.kernels.attention.multi_head_attention``, so the attention
+  operator is pluggable (softmax now; linear and sparse later).
 - Each attention module has TransformerLens-style hook points (Nanda &
   Bloom 2022): ``hook_pattern`` sees the weights (B, H, T, T) and ``hook_z``
   the per-head outputs (B, H, T, d_head) before the output projection. A
@@ -19,47 +20,59 @@ are Unsupervised Multitask Learners") — with three changes for teaching:
   so lesson 04 can measure how far a trained model really looks.
 
 Checkpoints are safetensors files (no pickle); the config, and optionally the
-training recipe and history, travel in the file's metadata as JSON. The
-course's own trained models ship with the package: ``load_lesson_model``.
+training recipe and history, travel in the file's metadata as JSON
+(``attnviz.checkpoints``). The course's own trained models ship with the package:
+``load_lesson_model`` (``attnviz.lesson_models``). Those modules and the training
+loop import this one; their names stay importable from here (``__getattr__`` below).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as _save_bytes
 from torch import nn
 
-from attnviz.kernels.attention import (
-    OPERATORS,
-    get_operator,
-    merge_heads,
-    multi_head_attention,
-    split_heads,
-)
+from attnviz.kernels.attention import OPERATORS
 from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
-from attnviz.mixers import EXPANDABLE, MIXERS, ShortConv, build_mixer
-from attnviz.tasks import TaskData, make_task
-from attnviz.training import TrainingHistory, evaluate, token_loss, train
+from attnviz.mixers import (
+    EXPANDABLE,
+    MIXERS,
+    Attention,  # noqa: F401  (softmax Attention and RoPE moved to mixers; importable here too)
+    ShortConv,
+    apply_rope,
+    build_mixer,
+    rope_tables,
+)
 from attnviz.validation import check_choice, check_int
 
 POSITIONALS = ("learned", "rope", "none")
-FORMAT = "attnviz.TinyTransformer/1"  # what a checkpoint's metadata says it holds
 
 
 @dataclass(frozen=True)
 class TinyConfig:
-    """The shape of a TinyTransformer."""
+    """The shape of a TinyTransformer.
+
+    Two settings give linear attention, and they build different models (lesson 06):
+
+    - ``operator="linear"`` keeps the default mixer, softmax's ``Attention`` (one ``qkv``
+      projection, the hook points, so maps can be captured), and swaps softmax for
+      normalised linear attention with φ = elu + 1 (``kernels.attention.linear_operator``),
+      formed as (T, T) weights. Positions, masks and ``causal=False`` apply as with softmax;
+      φ has d_head features; ``state_size`` counts the KV cache, 2·T·d_model.
+    - ``mixer="linear_attention"`` is lesson 06's recurrent mixer
+      (``mixers.LinearAttentionMixer``, through ``kernels.linear.linear_attention``): ``qk``
+      and ``v`` projections, ``state_expansion`` n features per head (default d_head), causal,
+      learned or no positions, no mask, no hook points; ``state_size`` counts its state,
+      n·d_model + n·n_heads.
+
+    Where both apply (n = d_head, causal, no mask or RoPE) they compute the same function
+    and a seed draws the same initial weights (``qkv`` is ``qk`` above ``v``); their outputs
+    agree to rounding, not bit for bit, and their checkpoints do not load into each other.
+    """
 
     n_layers: int = 2
     n_heads: int = 1
@@ -213,78 +226,7 @@ def _thawed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-# --- rotary position embedding (Su et al. 2021) ----------------------------------------------
-
-
-def rope_tables(
-    context: int, d_head: int, base: float = 10000.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the rotation angles t·θ_i, each (context, d_head / 2) (lesson 02)."""
-    context = check_int("context", context, low=1)
-    d_head = check_int("d_head", d_head, low=2)
-    if d_head % 2:
-        raise ValueError(f"d_head must be even (RoPE rotates pairs), got {d_head}")
-    inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)  # θ_i
-    angles = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)  # (T, d_head/2)
-    return angles.cos().float(), angles.sin().float()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each pair (x_i, x_{i + d/2}) of q or k by its position's angle (lesson 02)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]  # (B, H, T, d_head/2) each
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, T, d_head)
-
-
 # --- the model --------------------------------------------------------------------------------
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention with hook points on the pattern and the head outputs."""
-
-    def __init__(self, config: TinyConfig) -> None:
-        super().__init__()
-        self.n_heads, self.d_head = config.n_heads, config.d_head
-        self.causal = config.causal
-        self.operator = get_operator(config.operator)
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
-        self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
-        self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
-        self.pattern = config.mask_pattern()
-        self._mask: torch.Tensor | None = None  # (context, context), built on first use
-        self.rope = config.positional == "rope"
-        if self.rope:
-            cos, sin = rope_tables(config.context, config.d_head)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq_len, d_model = x.shape[1:]  # (B, T, d_model)
-        q, k, v = self.qkv(x).split(d_model, dim=-1)  # (B, T, d_model) each
-        q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, d_head) each
-        if self.rope:
-            cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
-        z, pattern = multi_head_attention(
-            q, k, v, operator=self.operator, mask=mask, causal=self.causal
-        )
-        hooked = self.hook_pattern(pattern)  # (B, H, T, T)
-        if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
-            z = hooked @ v  # (B, H, T, d_head)
-        z = self.hook_z(z)  # (B, H, T, d_head)
-        return self.out(merge_heads(z))  # (B, T, d_model)
-
-    def state_size(self, seq_len: int) -> int:
-        """Floats of state per sequence at ``seq_len`` tokens: the KV cache, 2·T·d_model."""
-        return 2 * check_int("seq_len", seq_len, low=0) * self.n_heads * self.d_head
-
-    def _sparse_mask(self, seq_len: int, device: Any) -> torch.Tensor:
-        # every pattern's first T rows and columns are its mask at length T
-        if self._mask is None or self._mask.shape[0] < seq_len:
-            self._mask = torch.from_numpy(self.pattern.dense(seq_len))
-        return self._mask[:seq_len, :seq_len].to(device)  # (T, T)
 
 
 class MLP(nn.Module):
@@ -412,247 +354,55 @@ class TinyTransformer(nn.Module):
         return input_ids.long()
 
 
-# --- checkpoints: safetensors, config and history in the metadata ----------------------------
+# --- names that moved out, importable from here as before --------------------------------------
 
-
-def save(
-    model: TinyTransformer,
-    path: str | Path,
-    *,
-    history: TrainingHistory | None = None,
-    recipe: dict[str, Any] | None = None,
-    numerics: str | None = None,
-) -> Path:
-    """Write ``model`` to a safetensors file, with its config (and history) as JSON (lesson 02).
-
-    The file holds only tensors and JSON, no pickle, and is byte-for-byte the
-    same for the same weights, config, history, recipe and ``numerics`` (the
-    ``numerics_fingerprint()`` of the machine that trained it, if given).
-    """
-    if not isinstance(model, TinyTransformer):
-        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
-    if history is not None and not isinstance(history, TrainingHistory):
-        raise TypeError(f"history must be a TrainingHistory, got {type(history).__name__}")
-    if recipe is not None and not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
-    if numerics is not None and not isinstance(numerics, str):
-        raise TypeError(f"numerics must be a str, got {type(numerics).__name__}")
-    path = Path(path)
-    meta = {
-        "format": FORMAT,
-        "config": model.config.to_dict(),
-        "recipe": recipe,
-        "history": None if history is None else history.to_dict(),
-    }
-    if numerics is not None:
-        meta["numerics"] = numerics
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    # One metadata key: safetensors writes several keys in an arbitrary order.
-    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    path.write_bytes(_save_bytes(tensors, metadata={"attnviz": text}))
-    return path
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata of a checkpoint: format, config, recipe and history (lesson 03)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path must be a safetensors checkpoint file, got {str(path)!r}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get("attnviz")
-    except Exception as error:  # safetensors raises its own error types
-        raise ValueError(f"path {str(path)!r} is not a safetensors file: {error}") from None
-    meta = None if raw is None else json.loads(raw)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"path {str(path)!r} is not an attnviz checkpoint (format {FORMAT})")
-    return meta
-
-
-def load(path: str | Path) -> TinyTransformer:
-    """Read a model written by ``save``, in eval mode (lesson 02)."""
-    meta = read_metadata(path)
-    model = TinyTransformer(TinyConfig.from_dict(meta["config"]), seed=0)
-    with safe_open(str(path), framework="pt") as f:
-        state = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:  # missing, unexpected or misshapen tensors
-        raise ValueError(f"path {str(path)!r} does not match its config: {error}") from None
-    return model.eval()
-
-
-def load_history(path: str | Path) -> TrainingHistory | None:
-    """The training history stored with a checkpoint, or None (lesson 03)."""
-    history = read_metadata(path)["history"]
-    return None if history is None else TrainingHistory.from_dict(history)
-
-
-# --- the course's own models ------------------------------------------------------------------
-
-# Each recipe trains in seconds on a laptop CPU; tools/train_lesson_models.py writes
-# attnviz/weights/<name>.safetensors from these, and a test retrains and compares.
-# The training data vary the period of the repetition (min_half), so that only an
-# induction head, not a head that looks a fixed distance back, predicts the repeats.
-_REPEATS = {
-    "task": "repeated_tokens",
-    "n": 4096,
-    "seq_half": 16,
-    "vocab": 48,
-    "seed": 0,
-    "min_half": 4,
-}
-_TRAIN = {"steps": 400, "lr": 1e-3, "batch_size": 64, "seed": 0, "record_every": 5}
-LESSON_MODELS: dict[str, dict[str, Any]] = {
-    "induction_2l": {
-        "description": "2-layer attention-only model on repeated tokens: an induction head forms",
-        "config": {"n_layers": 2, "n_heads": 2, "d_model": 64, "vocab_size": 48, "context": 33,
-                   "attention_only": True},
-        "init_seed": 0,
-        "task": _REPEATS,
-        "train": _TRAIN,
-    },
-    "induction_1l": {
-        "description": "1-layer attention-only control on the same task: no induction head",
-        "config": {"n_layers": 1, "n_heads": 2, "d_model": 64, "vocab_size": 48, "context": 33,
-                   "attention_only": True},
-        "init_seed": 0,
-        "task": _REPEATS,
-        "train": _TRAIN,
-    },
-    "induction_rope": {
-        "description": "2-layer attention-only model with rotary positions that reads up to "
-                       "4,096 tokens: trained on periodic tokens of 128, then 1,024 and 2,048 "
-                       "tokens, its previous-token and induction heads still work at 4,096",
-        "config": {"n_layers": 2, "n_heads": 2, "d_model": 64, "vocab_size": 48,
-                   "context": 4096, "attention_only": True, "positional": "rope"},
-        "init_seed": 0,
-        "task": {"task": "periodic_tokens", "n": 1024, "length": 128, "vocab": 48, "seed": 0,
-                 "min_period": 4},
-        "train": {"steps": 200, "lr": 3e-3, "batch_size": 32, "seed": 0, "eval_size": 8,
-                  "record_every": 10},
-        # at 128 tokens the heads are too blunt for 4,096 (a previous-token head that
-        # puts 0.9 of its weight on the previous token among 100 keys puts 0.02 there
-        # among 3,000): longer inputs sharpen them and show them the longer offsets
-        "then": [
-            {"task": {"task": "periodic_tokens", "n": 1024, "length": 1024, "vocab": 48,
-                      "seed": 1, "min_period": 4},
-             "train": {"steps": 150, "lr": 2e-3, "batch_size": 2, "seed": 1, "eval_size": 8,
-                       "record_every": 50}},
-            {"task": {"task": "periodic_tokens", "n": 128, "length": 2048, "vocab": 48,
-                      "seed": 2, "min_period": 4},
-             "train": {"steps": 30, "lr": 1e-3, "batch_size": 1, "seed": 2, "eval_size": 2,
-                       "record_every": 30}},
-        ],
-    },
-}  # fmt: skip
-
-
-def train_lesson_model(
-    name: str, *, progress: bool = False, num_threads: int | None = 1
-) -> tuple[TinyTransformer, TrainingHistory]:
-    """Train a lesson model from its recipe in ``LESSON_MODELS`` (lessons 02, 03).
-
-    A recipe may go on training on further tasks (``"then"``, e.g. longer inputs);
-    the history then continues through them, its steps counted from the start.
-    ``num_threads`` is ``train``'s: the shipped models were trained on one thread,
-    and another count rounds the last bits differently (the same behaviour, other bits).
-    """
-    recipe = _lesson_recipe(name)
-    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
-    options = {"progress": progress, "num_threads": num_threads}
-    history = train(model, make_task(**recipe["task"]), **options, **recipe["train"])
-    for stage in recipe.get("then", ()):
-        more = train(model, make_task(**stage["task"]), **options, **stage["train"])
-        _extend(history, more)
-    return model, history
-
-
-def numerics_fingerprint() -> str:
-    """How this machine's CPU kernels round when training (the shipped models' provenance).
-
-    Training is deterministic on one machine, but the last bits of matrix products
-    and reductions may differ between CPUs and PyTorch builds (PyTorch promises
-    bit-equal results only on one platform and release). This trains the first
-    lesson recipe for three steps and hashes the weights: machines with equal
-    fingerprints retrain the shipped models bit for bit (tools/train_lesson_models.py
-    stores the fingerprint in each file).
-    """
-    recipe = LESSON_MODELS["induction_2l"]
-    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"])
-    task = make_task(**{**recipe["task"], "n": 256})
-    train(model, task, progress=False, **{**recipe["train"], "steps": 3, "record_every": 3})
-    digest = hashlib.sha256()
-    for tensor in model.state_dict().values():
-        digest.update(tensor.numpy().tobytes())
-    return f"torch {torch.__version__}, {digest.hexdigest()[:16]}"
-
-
-def _extend(history: TrainingHistory, more: TrainingHistory) -> None:
-    """Append a later stage's records, all but its step 0 (the weights of the last record)."""
-    offset = history.steps[-1]
-    history.steps += [offset + step for step in more.steps[1:]]
-    history.loss += more.loss[1:]
-    for key, values in history.region_loss.items():
-        values += more.region_loss[key][1:]
-    for key, values in history.scores.items():
-        values += more.scores[key][1:]
-    history.train_loss += more.train_loss
-    history.recipe = {**history.recipe, "then": [*history.recipe.get("then", []), more.recipe]}
-
-
-def lesson_model_path(name: str) -> Path:
-    """Where the shipped weights of a lesson model live (lessons 02, 03)."""
-    _lesson_recipe(name)
-    return Path(str(resources.files("attnviz") / "weights" / f"{name}.safetensors"))
-
-
-def load_lesson_model(name: str) -> TinyTransformer:
-    """Load one of the course's trained models, e.g. ``"induction_2l"`` (lessons 02, 03)."""
-    return load(lesson_model_path(name))
-
-
-def load_lesson_history(name: str) -> TrainingHistory:
-    """The training history shipped with a lesson model, to plot without retraining (lesson 03)."""
-    history = load_history(lesson_model_path(name))
-    if history is None:
-        raise ValueError(f"the weights of {name!r} were saved without a training history")
-    return history
-
-
-@lru_cache(maxsize=8)
-def lesson_held_out(name: str) -> TaskData:
-    """The sequences a lesson model's training held out, its recipe's first ``eval_size``:
-    what lesson 03 and its dashboard measure the model on. Made once per model (drawing the
-    recipe's whole task costs more than a dashboard control may); treat it as read-only."""
-    recipe = _lesson_recipe(name)
-    return make_task(**recipe["task"])[: recipe["train"].get("eval_size", 64)]
-
-
-def _lesson_recipe(name: str) -> dict[str, Any]:
-    if not isinstance(name, str) or name not in LESSON_MODELS:
-        raise ValueError(f"name must be one of {tuple(LESSON_MODELS)}, got {name!r}")
-    return LESSON_MODELS[name]
-
-
-__all__ = [
+# Checkpoint I/O, the lesson models and the training loop import this module, so this
+# module must not import them when it loads (issue #12: no import circles). A module-level
+# __getattr__ (PEP 562) runs only when a name is not found here, after this module has
+# loaded: it imports the name from its home then, so ``models.load_lesson_model(...)``
+# and ``from attnviz.models import save`` keep working.
+_CHECKPOINT_NAMES = ("load", "load_history", "read_metadata", "save")  # and FORMAT
+_LESSON_MODEL_NAMES = (
     "LESSON_MODELS",
-    "TinyConfig",
-    "TinyTransformer",
-    "TrainingHistory",
-    "apply_rope",
-    "evaluate",
     "lesson_held_out",
     "lesson_model_path",
-    "load",
-    "load_history",
     "load_lesson_history",
     "load_lesson_model",
     "numerics_fingerprint",
-    "read_metadata",
-    "rope_tables",
-    "save",
-    "token_loss",
-    "train",
     "train_lesson_model",
+)
+_TRAINING_NAMES = ("TrainingHistory", "evaluate", "token_loss", "train")
+
+
+def __getattr__(name: str) -> Any:
+    """A name that moved to ``attnviz.checkpoints``, ``.lesson_models`` or ``.training``."""
+    if name in _CHECKPOINT_NAMES or name == "FORMAT":
+        from attnviz import checkpoints
+
+        return getattr(checkpoints, name)
+    if name in _LESSON_MODEL_NAMES:
+        from attnviz import lesson_models
+
+        return getattr(lesson_models, name)
+    if name in _TRAINING_NAMES:
+        from attnviz import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """This module's names and the moved ones, so completion still offers them."""
+    moved = (*_CHECKPOINT_NAMES, "FORMAT", *_LESSON_MODEL_NAMES, *_TRAINING_NAMES)
+    return sorted({*globals(), *moved})
+
+
+__all__ = [
+    "TinyConfig",
+    "TinyTransformer",
+    "apply_rope",
+    "rope_tables",
+    *_CHECKPOINT_NAMES,
+    *_LESSON_MODEL_NAMES,
+    *_TRAINING_NAMES,
 ]

@@ -13,7 +13,9 @@ ablating it.
 The pieces, each one idea (import from ``attnviz.maps``; the modules are the map):
 
 * ``attention_maps`` — :class:`AttentionMaps`, and the readers that accept it or a
-  bare array (and token ids, spans) at the door of every function below.
+  bare array (and token ids, spans) at the door of every function below: a leaf, which
+  the other modules import; ``shortcuts`` gives the class its shortcut methods
+  (``maps.scores()``, ``maps.window(layer, head, rows)``, ...).
 * Capture: ``capturing`` — :func:`capture`; ``model_io`` — a model's kind,
   vocabulary, context and logits; ``forward`` — one forward pass that keeps the
   weights, per kind of model (Hugging Face, ``hook_pattern`` hooks,
@@ -23,7 +25,8 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
   :func:`duplicate_token_score`, :func:`induction_score`; ``focus`` —
   :func:`token_importance`, :func:`sink_score`, :func:`sink_fraction`,
   :func:`entropy` (:func:`head_entropy`: both entropies in one pass);
-  ``attention_rollout`` — :func:`rollout`.
+  ``attention_rollout`` — :func:`rollout`; ``score_table`` — :func:`head_scores`
+  (all the scores above at once: lesson 03's table).
 * Scores that run the model: ``retrieval`` — :func:`retrieval_trace`,
   :func:`retrieval_score`; ``ablation`` — :func:`ablate`, :func:`ablation_table`.
 * Long inputs: ``overview`` — :func:`downsample` (a pooled overview),
@@ -45,6 +48,7 @@ This package computes only; it never imports Panel or Bokeh.
 
 from __future__ import annotations
 
+from attnviz.maps import shortcuts  # noqa: F401  (gives AttentionMaps its shortcut methods)
 from attnviz.maps.ablation import IGNORE_INDEX, ablate, ablation_table
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.attention_rollout import rollout
@@ -68,6 +72,7 @@ from attnviz.maps.patterns import (
     previous_token_score,
 )
 from attnviz.maps.retrieval import RetrievalTrace, retrieval_score, retrieval_trace
+from attnviz.maps.score_table import head_scores
 
 __all__ = [
     "HEAD_KINDS",
@@ -86,6 +91,7 @@ __all__ = [
     "duplicate_token_score",
     "entropy",
     "head_entropy",
+    "head_scores",
     "induction_score",
     "pattern_score",
     "previous_token_score",

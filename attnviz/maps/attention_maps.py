@@ -5,21 +5,21 @@ Every function of ``attnviz.maps`` takes an :class:`AttentionMaps` or a bare arr
 ids into an int64 tensor and a ``(start, end)`` pair into a checked span, so the
 public functions check their arguments at the door with the same messages.
 
+A leaf of ``attnviz.maps``: the other modules of the package import this one, and it
+imports none of them.
+
 Shapes: ``weights`` are (L, H, T, T) = (layers, heads, query, key).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from attnviz.validation import check_int
-
-if TYPE_CHECKING:
-    from attnviz.maps.overview import Pooled, Window
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -33,8 +33,9 @@ class AttentionMaps:
         input_ids: (T,) token ids, or None when the model was fed embeddings.
         model_name: the class name of the model the maps came from.
 
-    The methods are shortcuts to the functions of ``attnviz.maps``; they import
-    them when called, because those modules read AttentionMaps themselves.
+    The shortcut methods ``entropy``, ``rollout``, ``scores``, ``downsample`` and
+    ``window`` call the functions of ``attnviz.maps``; ``attnviz.maps.shortcuts``
+    attaches them, because those functions' modules import this one.
     """
 
     weights: np.ndarray  # (L, H, T, T)
@@ -101,59 +102,6 @@ class AttentionMaps:
         """The (T, T) weights of one head: row = query, column = key."""
         layer = check_int("layer", layer, low=0, high=self.n_layers - 1)
         return self.weights[layer, check_int("head", head, low=0, high=self.n_heads - 1)]
-
-    def entropy(self, *, normalize: bool = False, per_query: bool = False) -> np.ndarray:
-        """Attention entropy per head in nats; see :func:`attnviz.maps.entropy`."""
-        from attnviz.maps.focus import entropy
-
-        return entropy(self, normalize=normalize, per_query=per_query)
-
-    def rollout(self, *, residual: float = 0.5) -> np.ndarray:
-        """Attention rollout through the layers, (L, T, T); see :func:`attnviz.maps.rollout`."""
-        from attnviz.maps.attention_rollout import rollout
-
-        return rollout(self, residual=residual)
-
-    def scores(self, *, exclude_bos: bool = False) -> dict[str, np.ndarray]:
-        """Every map-only head score, each (L, H): the table of lesson 03.
-
-        Keys: ``previous_token``, ``duplicate_token`` and ``induction`` (only when
-        the maps hold token ids), ``sink`` (α of position 0) and ``entropy``.
-        """
-        from attnviz.maps.focus import entropy, sink_score
-        from attnviz.maps.patterns import (
-            duplicate_token_score,
-            induction_score,
-            previous_token_score,
-        )
-
-        out = {"previous_token": previous_token_score(self, exclude_bos=exclude_bos)}
-        if self.input_ids is not None:
-            out["duplicate_token"] = duplicate_token_score(self, exclude_bos=exclude_bos)
-            out["induction"] = induction_score(self, exclude_bos=exclude_bos)
-        out["sink"] = sink_score(self)
-        out["entropy"] = entropy(self)
-        return out
-
-    def downsample(
-        self, layer: int, head: int, max_size: int = 256, *, reduce: str = "max"
-    ) -> Pooled:
-        """A pooled overview of one head; see :func:`attnviz.maps.downsample`."""
-        from attnviz.maps.overview import downsample
-
-        return downsample(self.head(layer, head), max_size, reduce=reduce)
-
-    def window(
-        self,
-        layer: int,
-        head: int,
-        rows: tuple[int, int],
-        cols: tuple[int, int] | None = None,
-    ) -> Window:
-        """A labelled full-resolution region of one head; see :func:`attnviz.maps.window`."""
-        from attnviz.maps.overview import window
-
-        return window(self.head(layer, head), rows, cols, tokens=self.tokens)
 
 
 def to_numpy(name: str, value: Any) -> np.ndarray:

@@ -15,6 +15,8 @@ import torch
 
 from attnviz.maps.ablation import ablation_table
 from attnviz.maps.capturing import capture
+from attnviz.maps.focus import entropy
+from attnviz.maps.score_table import head_scores
 
 # A head earns a role when its score reaches the threshold (lesson 03): when at
 # least 30% of its attention lands where the job says. Scores are TransformerLens'
@@ -71,8 +73,8 @@ def evaluate_heads(model: torch.nn.Module, data) -> Evaluation:
     per_sequence: dict[str, list[np.ndarray]] = {}
     for row in range(min(SCORED_SEQUENCES, len(data))):
         captured = capture(model, data.input_ids[row])
-        measured = captured.scores()
-        measured["entropy"] = captured.entropy(normalize=True)  # 1 = uniform over visible keys
+        measured = head_scores(captured)
+        measured["entropy"] = entropy(captured, normalize=True)  # 1 = uniform over visible keys
         for key, value in measured.items():
             per_sequence.setdefault(key, []).append(value)
     scores = {key: np.mean(values, axis=0) for key, values in per_sequence.items()}
