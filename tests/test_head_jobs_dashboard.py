@@ -34,9 +34,8 @@ def test_head_scores_and_single_ablations_are_the_maps_modules():
     dashboard, _ = attached(HeadJobsDashboard)
     model = models.load_lesson_model("induction_2l")
     data = models.lesson_held_out("induction_2l")
-    expected = np.mean(
-        [maps.capture(model, data.input_ids[i]).scores()["induction"] for i in range(16)], axis=0
-    )
+    captured = [maps.capture(model, data.input_ids[i]) for i in range(16)]
+    expected = np.mean([maps.head_scores(c)["induction"] for c in captured], axis=0)
     np.testing.assert_allclose(dashboard._heat.cells.data["value"], expected.ravel(), rtol=1e-6)
     table = maps.ablation_table(
         model, data.input_ids, data.targets.clamp(min=0), loss_mask=data.masks["repeated_half"]

@@ -20,6 +20,7 @@ from attnviz.maps import (
     duplicate_token_score,
     entropy,
     head_entropy,
+    head_scores,
     induction_score,
     pattern_score,
     previous_token_score,
@@ -456,7 +457,7 @@ def test_scores_read_ids_from_the_maps_and_ask_for_them_otherwise():
     t = ids.size
     maps = AttentionMaps(_uniform_causal(t)[None, None], [str(i) for i in ids], ids)
     np.testing.assert_allclose(induction_score(maps), induction_score(maps.weights, ids))
-    assert set(maps.scores()) == {
+    assert set(head_scores(maps)) == {
         "previous_token",
         "duplicate_token",
         "induction",
@@ -803,8 +804,8 @@ def test_window_cuts_a_labelled_region():
     np.testing.assert_array_equal(w.values, a[1:3, 0:4])
     assert w.row_tokens == ["b", "c"] and w.col_tokens == ["a", "b", "c", "d"]
     maps = AttentionMaps(np.stack([a / a.sum(-1, keepdims=True)])[None], tokens)
-    assert maps.window(0, 0, (4, 6)).col_tokens == ["e", "f"]
-    assert maps.downsample(0, 0, 3).values.shape == (3, 3)
+    assert window(maps.head(0, 0), (4, 6), tokens=maps.tokens).col_tokens == ["e", "f"]
+    assert downsample(maps.head(0, 0), 3).values.shape == (3, 3)
     with pytest.raises(ValueError, match=r"rows end must be an integer in \[2, 6\], got 7"):
         window(a, (1, 7))
     with pytest.raises(ValueError, match="tokens must label all 6 positions"):

@@ -56,7 +56,7 @@ def _scores(model: str) -> dict[str, np.ndarray]:
     Cached per model name: the shipped weights do not change while Python runs.
     """
     net, data = models.load_lesson_model(model), held_out(model)
-    per_row = [maps.capture(net, ids).scores() for ids in data.input_ids]
+    per_row = [maps.head_scores(maps.capture(net, ids)) for ids in data.input_ids]
     scores = {name: np.mean([s[name] for s in per_row], axis=0) for name in per_row[0]}
     for values in scores.values():
         values.setflags(write=False)

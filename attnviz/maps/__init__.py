@@ -14,8 +14,7 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
 
 * ``attention_maps`` — :class:`AttentionMaps`, and the readers that accept it or a
   bare array (and token ids, spans) at the door of every function below: a leaf, which
-  the other modules import; ``shortcuts`` gives the class its shortcut methods
-  (``maps.scores()``, ``maps.window(layer, head, rows)``, ...).
+  the other modules import.
 * Capture: ``capturing`` — :func:`capture`; ``model_io`` — a model's kind,
   vocabulary, context and logits; ``forward`` — one forward pass that keeps the
   weights, per kind of model (Hugging Face, ``hook_pattern`` hooks,
@@ -48,7 +47,6 @@ This package computes only; it never imports Panel or Bokeh.
 
 from __future__ import annotations
 
-from attnviz.maps import shortcuts  # noqa: F401  (gives AttentionMaps its shortcut methods)
 from attnviz.maps.ablation import IGNORE_INDEX, ablate, ablation_table
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.attention_rollout import rollout

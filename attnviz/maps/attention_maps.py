@@ -33,9 +33,9 @@ class AttentionMaps:
         input_ids: (T,) token ids, or None when the model was fed embeddings.
         model_name: the class name of the model the maps came from.
 
-    The shortcut methods ``entropy``, ``rollout``, ``scores``, ``downsample`` and
-    ``window`` call the functions of ``attnviz.maps``; ``attnviz.maps.shortcuts``
-    attaches them, because those functions' modules import this one.
+    What is computed from the maps is a function of ``attnviz.maps`` that takes them:
+    ``maps.head_scores(m)``, ``maps.entropy(m)``, ``maps.rollout(m)``,
+    ``maps.downsample(m.head(l, h))``, ``maps.window(m.head(l, h), rows, tokens=m.tokens)``.
     """
 
     weights: np.ndarray  # (L, H, T, T)
