@@ -25,9 +25,9 @@ def _long_model(context: int = 4096) -> models.TinyTransformer:
 def test_repeated_tokens_repeat_again_and_again_on_long_inputs():
     # a block of distinct tokens fits once in 2 * 47 + 1 tokens; longer inputs repeat all
     # 47 tokens until full, so an induction head has an earlier copy to find everywhere
-    short, _ = lesson02.make_input("repeated tokens", 95, 48, 0)
+    short, _ = maps.preset_input("repeated tokens", 95, 48, 0)
     assert len(set(short[1:48].tolist())) == 47 and (short[48:] == short[1:48]).all()
-    ids, labels = lesson02.make_input("repeated tokens", 4096, 48, 0)
+    ids, labels = maps.preset_input("repeated tokens", 4096, 48, 0)
     assert len(ids) == len(labels) == 4096 and ids[0] == 0 and labels[0] == "BOS"
     block = ids[1:48]
     assert sorted(block.tolist()) == list(range(1, 48))
@@ -37,7 +37,7 @@ def test_repeated_tokens_repeat_again_and_again_on_long_inputs():
 def test_model_view_and_head_view_show_the_captured_weights():
     dashboard, _ = attached(lambda: AttentionMapsDashboard(head="L0H1", seed=3))
     model = models.load_lesson_model("induction_2l")
-    ids, labels = lesson02.make_input("repeated tokens", 33, 48, 3)
+    ids, labels = maps.preset_input("repeated tokens", 33, 48, 3)
     captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
     # one thumbnail per head, each the head's full 33 x 33 map (short inputs are not pooled)
     images = dashboard._grid.images.data["image"]
@@ -69,23 +69,23 @@ def test_tapping_a_thumbnail_enlarges_that_head():
 
 
 def test_typed_words_repeat_their_ids_and_label_the_axes():
-    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "a cat a cat dog")
+    ids, labels = maps.preset_input("your tokens", 64, 48, 0, "a cat a cat dog")
     assert labels == ["BOS", "a", "cat", "a", "cat", "dog"]
     assert ids.tolist() == [0, 1, 2, 1, 2, 3]
-    ids, labels = lesson02.make_input("your tokens", 64, 48, 0, "5 7 50")
+    ids, labels = maps.preset_input("your tokens", 64, 48, 0, "5 7 50")
     assert ids.tolist() == [0, 5, 7, 2]  # ids wrap into the vocabulary
     with pytest.raises(ValueError, match="type at least one word"):
-        lesson02.make_input("your tokens", 64, 48, 0, "   ")
+        maps.preset_input("your tokens", 64, 48, 0, "   ")
     dashboard, document = attached(lambda: AttentionMapsDashboard(preset="your tokens"))
     with set_curdoc(document):
         dashboard.text = "the dog saw the dog"
     assert dashboard._head_view.zoom.cells.data["query"][-1] == "5 dog"
 
 
-@pytest.mark.parametrize("preset", list(lesson02.PRESETS))
+@pytest.mark.parametrize("preset", list(maps.INPUT_PRESETS))
 @pytest.mark.parametrize("length", [2, 3, 33, 4096])
 def test_every_preset_gives_the_length_asked_for_or_says_why(preset, length):
-    ids, labels = lesson02.make_input(preset, length, 48, 1, "one two three")
+    ids, labels = maps.preset_input(preset, length, 48, 1, "one two three")
     assert 1 <= len(ids) <= length and len(labels) == len(ids)
     assert ids.min() >= 0 and ids.max() < 48
     if preset in ("repeated tokens", "random tokens", "needle in a haystack"):

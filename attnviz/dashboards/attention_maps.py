@@ -21,7 +21,6 @@ import copy
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -30,7 +29,7 @@ import param
 import torch
 from bokeh.models import Span
 
-from attnviz import export, maps, models, plots, tasks
+from attnviz import export, maps, models, plots
 from attnviz.dashboards.base import Dashboard
 from attnviz.dashboards.threads import one_thread
 
@@ -43,97 +42,8 @@ SINK_EPS = 0.3  # Gu et al. 2025: a head has a first-token sink when alpha_1 > 0
 CACHE_SIZE = 8  # analysed inputs kept per dashboard
 COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
 
-PRESETS = {
-    "repeated tokens": "BOS, random distinct tokens, then the same again (and again on long "
-    "inputs): induction",
-    "random tokens": "BOS, then random tokens: nothing to look up",
-    "needle in a haystack": "random tokens with a marked needle, then a query to repeat it",
-    "copy": "BOS, a random string, SEP, the same string again",
-    "your tokens": "the words (or token ids) typed in the box",
-}
+PRESETS = maps.INPUT_PRESETS
 DEFAULT_TEXT = "the cat sat on the mat and the dog sat on the cat"
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything the views show about one input: maps, per-head numbers, thumbnails."""
-
-    maps: maps.AttentionMaps
-    entropy: np.ndarray  # (L, H) mean normalised entropy, 1 = uniform over visible keys
-    entropy_nats: np.ndarray  # (L, H) mean entropy in nats
-    sink: np.ndarray  # (L, H) alpha_1, the mean attention on position 0
-    thumbnails: np.ndarray  # (L, H, <= THUMBNAIL, <= THUMBNAIL) max-pooled maps
-
-
-def analyse(model: torch.nn.Module, input_ids: np.ndarray, tokens: list[str]) -> Analysis:
-    """Capture ``model``'s attention on ``input_ids`` and measure every head (lesson 02)."""
-    captured = maps.capture(model, torch.as_tensor(input_ids), tokens=tokens)
-    entropy = maps.head_entropy(captured)  # both entropies from one pass over the maps
-    return Analysis(
-        maps=captured,
-        entropy=entropy.normalized,
-        entropy_nats=entropy.nats,
-        sink=maps.sink_score(captured),
-        thumbnails=maps.downsample(captured.weights, THUMBNAIL, reduce="max").values,
-    )
-
-
-def make_input(
-    preset: str, length: int, vocab: int, seed: int, text: str = ""
-) -> tuple[np.ndarray, list[str]]:
-    """The token ids and labels of a preset input of ``length`` tokens (lesson 02).
-
-    Presets come from ``attnviz.tasks``; "your tokens" reads whitespace-separated
-    words (each distinct word gets its own id, so a repeated word repeats its id)
-    or token ids; ``seed`` shuffles which ids the words get.
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
-    if preset == "your tokens":
-        return _typed_input(text, length, vocab, seed)
-    if preset == "repeated tokens" and length // 2 > vocab - 1 >= 2:
-        # too long for one repeat of distinct tokens: all vocab - 1 of them, again and again
-        period = vocab - 1
-        data = tasks.periodic_tokens(1, length, vocab, seed, min_period=period, max_period=period)
-        ids = data.input_ids[0].numpy()
-        names = {tasks.BOS: "BOS"}
-    elif preset in ("repeated tokens", "random tokens"):
-        # random tokens: the first (random) half of a repeat long enough to fill the input
-        half = max(2, length // 2 if preset == "repeated tokens" else length - 1)
-        distinct = preset == "repeated tokens" and half <= vocab - 1
-        data = tasks.repeated_tokens(1, half, vocab, seed, distinct=distinct)
-        ids = data.input_ids[0, :length].numpy()
-        names = {tasks.BOS: "BOS"}
-    elif preset == "copy":
-        data = tasks.copy_task(1, max(1, (length - 2) // 2), vocab, seed)
-        ids = data.input_ids[0, :length].numpy()
-        names = {tasks.BOS: "BOS", tasks.SEP: "SEP"}
-    else:  # needle in a haystack
-        needle_len = int(np.clip((length - 4) // 4, 1, 4))
-        haystack = max(1, length - 2 * needle_len - 3)
-        data = tasks.needle(1, haystack, vocab, seed, needle_len=needle_len, depth=0.3)
-        ids = data.input_ids[0, :length].numpy()
-        names = {tasks.BOS: "BOS", tasks.NEEDLE: "NEEDLE", tasks.QUERY: "QUERY"}
-    return ids, [names.get(int(i), str(int(i))) for i in ids]
-
-
-def _typed_input(text: str, length: int, vocab: int, seed: int) -> tuple[np.ndarray, list[str]]:
-    words = str(text).split()[: max(0, length - 1)]
-    if not words:
-        raise ValueError("type at least one word (or token id) in the box")
-    if all(re.fullmatch(r"\d+", word) for word in words):
-        ids = [int(word) % vocab for word in words]
-        labels = [str(i) for i in ids]
-    else:
-        # a vocabulary of its own: the n-th new word gets the n-th id of a list that is
-        # 1, 2, 3, ... for seed 0 and shuffled by other seeds (BOS keeps 0)
-        order = np.arange(1, vocab)
-        if seed:
-            order = np.random.default_rng(seed).permutation(order)
-        index: dict[str, int] = {}
-        ids = [index.setdefault(word, int(order[len(index) % (vocab - 1)])) for word in words]
-        labels = words
-    return np.array([tasks.BOS, *ids], dtype=np.int64), ["BOS", *labels]
 
 
 def _colour_top(weights: np.ndarray) -> float:
@@ -190,8 +100,8 @@ class AttentionMapsDashboard(Dashboard):
         self.param.model.objects = [*models.LESSON_MODELS, *self._extra_models]
         if model is not None:
             self.model = model
-        self._cache: OrderedDict[tuple, Analysis] = OrderedDict()
-        self._analysis: Analysis | None = None
+        self._cache: OrderedDict[tuple, maps.HeadReading] = OrderedDict()
+        self._analysis: maps.HeadReading | None = None
         self._busy = False
         self._pending: tuple | None = None
         self._worker: threading.Thread | None = None
@@ -269,15 +179,15 @@ class AttentionMapsDashboard(Dashboard):
         text = self.text if self.preset == "your tokens" else ""
         return (self.model, self.preset, length, self.seed, text), note
 
-    def _compute(self, key: tuple, model: torch.nn.Module) -> Analysis:
+    def _compute(self, key: tuple, model: torch.nn.Module) -> maps.HeadReading:
         name, preset, length, seed, text = key
-        ids, labels = make_input(preset, length, _vocab(model), seed, text)
+        ids, labels = maps.preset_input(preset, length, _vocab(model), seed, text)
         # one intra-op thread at every length: a long input's attention and entropy run
         # block by block (many mid-sized operations), and on a busy 2-core machine two
         # threads made each of them wait for a descheduled thread (a 4,096-token first
         # render took 6 s instead of 0.8 s); on an idle one they gained under a third
         with one_thread():
-            return analyse(model, ids, labels)
+            return maps.read_heads(model, ids, labels, thumbnail=THUMBNAIL)
 
     def _served(self) -> bool:
         document = pn.state.curdoc
@@ -299,7 +209,7 @@ class AttentionMapsDashboard(Dashboard):
         except Exception as error:  # a dashboard never dies on a control value
             self._fail(error)
 
-    def _store(self, key: tuple, analysis: Analysis, note: str) -> None:
+    def _store(self, key: tuple, analysis: maps.HeadReading, note: str) -> None:
         self._cache[key] = analysis
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -337,7 +247,7 @@ class AttentionMapsDashboard(Dashboard):
         self._status.visible = True
 
     # -- updates -----------------------------------------------------------------------
-    def _show_input(self, analysis: Analysis, note: str = "") -> None:
+    def _show_input(self, analysis: maps.HeadReading, note: str = "") -> None:
         self._analysis = analysis
         self._pending = None
         captured = analysis.maps

@@ -30,6 +30,9 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
   :func:`retrieval_score`; ``ablation`` — :func:`ablate`, :func:`ablation_table`.
 * Long inputs: ``overview`` — :func:`downsample` (a pooled overview),
   :func:`window` (a labelled full-resolution region).
+* What to read, and one reading: ``inputs`` — :func:`preset_input` (task presets and
+  typed words as ids and labels); ``reading`` — :func:`read_heads` (capture once, then
+  every head's entropy, sink score and thumbnail: lesson 02's dashboard).
 
 Shapes: ``weights`` are (L, H, T, T) = (layers, heads, query, key); row t of a head
 holds how query t spread its attention over the keys. Every head score is an
@@ -59,6 +62,7 @@ from attnviz.maps.focus import (
     sink_score,
     token_importance,
 )
+from attnviz.maps.inputs import INPUT_PRESETS, preset_input, typed_input
 from attnviz.maps.overview import Pooled, Window, downsample, window
 from attnviz.maps.patterns import (
     HEAD_KINDS,
@@ -69,15 +73,18 @@ from attnviz.maps.patterns import (
     pattern_score,
     previous_token_score,
 )
+from attnviz.maps.reading import HeadReading, read_heads
 from attnviz.maps.retrieval import RetrievalTrace, retrieval_score, retrieval_trace
 from attnviz.maps.score_table import head_scores
 
 __all__ = [
     "HEAD_KINDS",
     "IGNORE_INDEX",
+    "INPUT_PRESETS",
     "AttentionMaps",
     "Entropy",
     "ErrorMeasure",
+    "HeadReading",
     "Pooled",
     "RetrievalTrace",
     "Window",
@@ -92,12 +99,15 @@ __all__ = [
     "head_scores",
     "induction_score",
     "pattern_score",
+    "preset_input",
     "previous_token_score",
+    "read_heads",
     "retrieval_score",
     "retrieval_trace",
     "rollout",
     "sink_fraction",
     "sink_score",
+    "typed_input",
     "token_importance",
     "window",
 ]
