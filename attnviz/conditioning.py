@@ -18,7 +18,7 @@ attention as conditioning: key = CS, value = US, query = test stimulus). Stimulu
 key ``k_X = √α_X e_X`` (``e_X`` the one-hot basis vector), a compound trial's key is the
 sum of its stimuli's keys, ``k = Σ_{present} k_X = diag(√α) x``, and the value is the US,
 ``v = λ`` (``d_v = 1``). The memory ``S`` (``d_v × d_k``, here ``1 × n``) is written once
-per trial, by one of two rules:
+per trial by ``attnviz.kernels.linear.write``, with one of two rules:
 
 * Hebbian (linear attention):  ``S ← S + β v kᵀ``
 * delta (DeltaNet, Yang et al. 2024, arXiv 2406.06484):  ``S ← S + β (v − S k) kᵀ``
@@ -97,6 +97,7 @@ from typing import Any
 
 import numpy as np
 
+from attnviz.kernels.linear import write
 from attnviz.validation import check_choice, check_int, check_real
 
 __all__ = [
@@ -626,16 +627,6 @@ def _rescorla_wagner(presence, us, alpha, beta):
     return strengths, errors, None
 
 
-def _memory_write(state, k, v, beta, rule):
-    """One write of a linear-attention memory ``S`` (d_v, d_k) with key k and value v.
-
-    hebbian: S + β v kᵀ (linear attention); delta: S + β (v − S k) kᵀ (DeltaNet).
-    """
-    if rule == "delta":
-        v = v - state @ k  # (d_v,): the prediction error
-    return state + beta * np.outer(v, k)  # (d_v, d_k)
-
-
 def _memory_run(presence, us, alpha, beta, rule):
     """Run the trials through a 1 × n memory: keys diag(√α) x, value λ; read V_X = S k_X."""
     n_trials, n_stim = presence.shape
@@ -647,7 +638,8 @@ def _memory_run(presence, us, alpha, beta, rule):
     for t in range(n_trials):
         value = us[t : t + 1]  # (1,)
         errors[t] = us[t] - (state @ keys[t])[0]
-        state = _memory_write(state, keys[t], value, beta, rule)
+        # hebbian: S + β v kᵀ (linear attention); delta: S + β (v − S k) kᵀ (DeltaNet)
+        state = write(state, keys[t], value, rule, beta=beta)  # (d_v, d_k)
         memory[t + 1] = state[0]
     strengths = memory * scale  # V_X = S k_X = √α_X S_X, the read-out for X alone
     return strengths, errors, memory
