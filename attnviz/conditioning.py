@@ -41,7 +41,8 @@ overexpectation and no conditioned inhibition.
 trial: it shrinks monotonically while ``β Σ α ≤ 1``, overshoots and oscillates (but
 still converges) for ``1 < β Σ α < 2``, and diverges for ``β Σ α ≥ 2``. Each argument is
 checked on its own (``α, β ∈ (0, 1]``); large compounds with large rates are allowed, and
-show the oscillation.
+show the oscillation. ``largest_rate`` gives a run's largest ``β Σ α``, to compare with
+``DIVERGENT_RATE`` (2).
 
 **Schedules are data.** A ``Trial`` is a set of stimuli and whether the US comes; a
 ``Phase`` is a block of trials repeated ``repeats`` times, in order (``Phase(("A+",
@@ -104,6 +105,7 @@ __all__ = [
     "DEFAULT_BETA",
     "DEFAULT_LAM",
     "DEFAULT_SALIENCE",
+    "DIVERGENT_RATE",
     "EXPERIMENTS",
     "MAX_TRIALS",
     "RULES",
@@ -120,6 +122,7 @@ __all__ = [
     "expand_schedule",
     "extinction_curve",
     "format_schedule",
+    "largest_rate",
     "overshadowing_curve",
     "parse_schedule",
     "run",
@@ -130,6 +133,7 @@ DEFAULT_SALIENCE = 0.5  # α of every stimulus of a bare schedule run without sa
 DEFAULT_BETA = 0.2  # with α = 0.5, αβ = 0.1: the textbook acquisition curve
 DEFAULT_LAM = 1.0
 MAX_TRIALS = 100_000  # a schedule longer than this is refused (the dashboard stays fast)
+DIVERGENT_RATE = 2.0  # β Σ_present α from which a repeated compound makes the delta rule diverge
 
 _NAME = re.compile(r"[A-Z][a-z0-9]*")
 _TRIAL = re.compile(r"((?:[A-Z][a-z0-9]*)+)([+-])")
@@ -604,6 +608,25 @@ class ExperimentResult:
             f"ExperimentResult(experiment={self.experiment.name!r}, rule={self.rule!r},"
             f" final={self.final(3)})"
         )
+
+
+def largest_rate(result: ConditioningResult | ExperimentResult) -> float:
+    """The largest β Σ_present α of a run's trials (of every group's, for an experiment):
+    at ``DIVERGENT_RATE`` (2) or more the delta rule diverges (lesson 05).
+
+    Repeating one compound multiplies the prediction error by 1 − β Σ_present α per trial,
+    so this is the stability check of the module's **Stability** paragraph: below 1 the
+    error shrinks monotonically, between 1 and 2 it oscillates and still converges.
+    """
+    if isinstance(result, ExperimentResult):
+        return max(largest_rate(group) for group in result.groups.values())
+    if not isinstance(result, ConditioningResult):
+        raise TypeError(
+            "result must be a ConditioningResult or an ExperimentResult (what run returns),"
+            f" got {_show(result)}"
+        )
+    alpha = np.array([result.saliences[s] for s in result.stimuli])
+    return float(result.beta * (result.presence @ alpha).max(initial=0.0))
 
 
 # ---------------------------------------------------------------------------------------
