@@ -278,6 +278,20 @@ def retrieval_errors(states: Any, keys: Any, values: Any) -> torch.Tensor:
     return torch.linalg.vector_norm(reads - values.to(states.dtype), dim=-1)  # (T, N)
 
 
+def mean_error_of_items_written(errors: Any) -> np.ndarray:
+    """``mean[t - 1] = errors[t, :t].mean()``: the mean retrieval error of the t items
+    stored after t writes, t = 1 .. N, from the (N + 1, N) ``errors`` of
+    :func:`retrieval_errors` (lesson 05): how the error grows as the memory fills."""
+    errors = as_array("errors", errors, ndim=2)
+    n = errors.shape[1]
+    if errors.shape != (n + 1, n):
+        raise ValueError(
+            "errors must have shape (N + 1, N), a row per state of write_all and a column per "
+            f"stored item (retrieval_errors' output), got {errors.shape}"
+        )
+    return np.array([errors[s, :s].mean() for s in range(1, n + 1)])  # (N,)
+
+
 # ---------------------------------------------------------------------- capacity
 
 

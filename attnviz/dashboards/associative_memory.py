@@ -393,7 +393,7 @@ class AssociativeMemoryDashboard(Dashboard):
         record = recording(d_k, n, self.memory_rule)
         states, errors = record["states"], record["errors"]
         written = errors[t, :t]  # the items stored so far, read back now
-        history = np.array([errors[s, :s].mean() for s in range(1, n + 1)])  # (N,)
+        history = memory.mean_error_of_items_written(errors)  # (N,)
         with self._hold():
             self._matrix.update(states[t], limit=float(np.abs(states).max()))
             self._matrix.figure.title.text = f"S_t after t = {t} of {n} writes"
@@ -407,7 +407,7 @@ class AssociativeMemoryDashboard(Dashboard):
                 t if t else None,
                 float(history[t - 1]) if t else None,
             )
-        mean = f"{written.mean():.3f}" if t else "—"
+        mean = f"{history[t - 1]:.3f}" if t else "—"
         newest = f"; the newest item {written[-1]:.3f}, the oldest {written[0]:.3f}" if t else ""
         self._memory_readout.object = (
             f"**t = {t} of {n}** written ({self.memory_rule}, d_k = {d_k}; the dashed line "
