@@ -258,9 +258,9 @@ def _write_gate(name: str, value: Any, kind: type) -> Any:
             f"{name} must be a number or of the state's kind ({kind.__name__}), "
             f"got {type(value).__name__}"
         )
-    outside = (value < 0) | (value > 1)
-    if bool(outside.any()):
-        bad = float(value[outside][0])
+    inside = (value >= 0) & (value <= 1)  # False for NaN too
+    if not bool(inside.all()):
+        bad = float(value[~inside][0])
         raise ValueError(f"{name} must be in [0, 1] at every write, got {bad:g}")
     return value
 

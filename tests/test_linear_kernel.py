@@ -139,6 +139,11 @@ def test_a_write_defaults_to_linear_attentions_hebbian_step():
             r"alpha must be in \[0, 1\] at every write, got -0.5",
         ),
         (
+            {"beta": torch.full((2, 3, 1, 1), float("nan"))},
+            ValueError,
+            r"beta must be in \[0, 1\] at every write, got nan",
+        ),
+        (
             {"beta": np.ones((2, 3, 1, 1))},
             TypeError,
             r"beta must be a number or of the state's kind \(Tensor\), got ndarray",
