@@ -18,7 +18,7 @@ attention as conditioning: key = CS, value = US, query = test stimulus). Stimulu
 key ``k_X = √α_X e_X`` (``e_X`` the one-hot basis vector), a compound trial's key is the
 sum of its stimuli's keys, ``k = Σ_{present} k_X = diag(√α) x``, and the value is the US,
 ``v = λ`` (``d_v = 1``). The memory ``S`` (``d_v × d_k``, here ``1 × n``) is written once
-per trial, by one of two rules:
+per trial by ``attnviz.kernels.linear.write``, with one of two rules:
 
 * Hebbian (linear attention):  ``S ← S + β v kᵀ``
 * delta (DeltaNet, Yang et al. 2024, arXiv 2406.06484):  ``S ← S + β (v − S k) kᵀ``
@@ -41,7 +41,8 @@ overexpectation and no conditioned inhibition.
 trial: it shrinks monotonically while ``β Σ α ≤ 1``, overshoots and oscillates (but
 still converges) for ``1 < β Σ α < 2``, and diverges for ``β Σ α ≥ 2``. Each argument is
 checked on its own (``α, β ∈ (0, 1]``); large compounds with large rates are allowed, and
-show the oscillation.
+show the oscillation. ``largest_rate`` gives a run's largest ``β Σ α``, to compare with
+``DIVERGENT_RATE`` (2).
 
 **Schedules are data.** A ``Trial`` is a set of stimuli and whether the US comes; a
 ``Phase`` is a block of trials repeated ``repeats`` times, in order (``Phase(("A+",
@@ -97,12 +98,14 @@ from typing import Any
 
 import numpy as np
 
+from attnviz.kernels.linear import write
 from attnviz.validation import check_choice, check_int, check_real
 
 __all__ = [
     "DEFAULT_BETA",
     "DEFAULT_LAM",
     "DEFAULT_SALIENCE",
+    "DIVERGENT_RATE",
     "EXPERIMENTS",
     "MAX_TRIALS",
     "RULES",
@@ -119,6 +122,7 @@ __all__ = [
     "expand_schedule",
     "extinction_curve",
     "format_schedule",
+    "largest_rate",
     "overshadowing_curve",
     "parse_schedule",
     "run",
@@ -129,6 +133,7 @@ DEFAULT_SALIENCE = 0.5  # α of every stimulus of a bare schedule run without sa
 DEFAULT_BETA = 0.2  # with α = 0.5, αβ = 0.1: the textbook acquisition curve
 DEFAULT_LAM = 1.0
 MAX_TRIALS = 100_000  # a schedule longer than this is refused (the dashboard stays fast)
+DIVERGENT_RATE = 2.0  # β Σ_present α from which a repeated compound makes the delta rule diverge
 
 _NAME = re.compile(r"[A-Z][a-z0-9]*")
 _TRIAL = re.compile(r"((?:[A-Z][a-z0-9]*)+)([+-])")
@@ -605,6 +610,25 @@ class ExperimentResult:
         )
 
 
+def largest_rate(result: ConditioningResult | ExperimentResult) -> float:
+    """The largest β Σ_present α of a run's trials (of every group's, for an experiment):
+    at ``DIVERGENT_RATE`` (2) or more the delta rule diverges (lesson 05).
+
+    Repeating one compound multiplies the prediction error by 1 − β Σ_present α per trial,
+    so this is the stability check of the module's **Stability** paragraph: below 1 the
+    error shrinks monotonically, between 1 and 2 it oscillates and still converges.
+    """
+    if isinstance(result, ExperimentResult):
+        return max(largest_rate(group) for group in result.groups.values())
+    if not isinstance(result, ConditioningResult):
+        raise TypeError(
+            "result must be a ConditioningResult or an ExperimentResult (what run returns),"
+            f" got {_show(result)}"
+        )
+    alpha = np.array([result.saliences[s] for s in result.stimuli])
+    return float(result.beta * (result.presence @ alpha).max(initial=0.0))
+
+
 # ---------------------------------------------------------------------------------------
 # The learning rules
 # ---------------------------------------------------------------------------------------
@@ -626,16 +650,6 @@ def _rescorla_wagner(presence, us, alpha, beta):
     return strengths, errors, None
 
 
-def _memory_write(state, k, v, beta, rule):
-    """One write of a linear-attention memory ``S`` (d_v, d_k) with key k and value v.
-
-    hebbian: S + β v kᵀ (linear attention); delta: S + β (v − S k) kᵀ (DeltaNet).
-    """
-    if rule == "delta":
-        v = v - state @ k  # (d_v,): the prediction error
-    return state + beta * np.outer(v, k)  # (d_v, d_k)
-
-
 def _memory_run(presence, us, alpha, beta, rule):
     """Run the trials through a 1 × n memory: keys diag(√α) x, value λ; read V_X = S k_X."""
     n_trials, n_stim = presence.shape
@@ -647,7 +661,8 @@ def _memory_run(presence, us, alpha, beta, rule):
     for t in range(n_trials):
         value = us[t : t + 1]  # (1,)
         errors[t] = us[t] - (state @ keys[t])[0]
-        state = _memory_write(state, keys[t], value, beta, rule)
+        # hebbian: S + β v kᵀ (linear attention); delta: S + β (v − S k) kᵀ (DeltaNet)
+        state = write(state, keys[t], value, rule, beta=beta)  # (d_v, d_k)
         memory[t + 1] = state[0]
     strengths = memory * scale  # V_X = S k_X = √α_X S_X, the read-out for X alone
     return strengths, errors, memory

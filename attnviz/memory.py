@@ -19,7 +19,8 @@ gated_delta       S = α S (I - β k kᵀ) + β v kᵀ                        ga
 
 The delta rule is DeltaNet (Yang et al. 2024, arXiv 2406.06484) and the gated delta
 rule Gated DeltaNet (Yang, Kautz, Hatamizadeh 2024, arXiv 2412.06464, Eq. 10); the
-kernels of ``attnviz.kernels.linear`` compute the same read-outs for a whole sequence.
+kernels of ``attnviz.kernels.linear`` compute the same read-outs for a whole sequence,
+and every write here is theirs, ``attnviz.kernels.linear.write``.
 
 Capacity (PAPERS.md §1, derivation [D]): with N keys uniform on the unit sphere and
 unit values, reading a stored key k_i gives v_i plus crosstalk Σ_{j≠i} (k_jᵀ k_i) v_j,
@@ -50,6 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from attnviz.kernels.linear import write
 from attnviz.validation import as_array, as_tensor, check_choice, check_int, check_real
 
 RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
@@ -111,12 +113,12 @@ def _gates(name: str, value: Any, n: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _write(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rule: str, alpha, beta):
-    """One write of the association k -> v into state (d_v, d_k): the rule as written."""
-    if rule in ("hebbian_forget", "gated_delta"):
-        state = alpha * state  # forget a little of everything first
+    """One write of the association k -> v into state (d_v, d_k) by ``kernels.linear.write``:
+    a rule of ``RULES`` is its Hebbian or delta write, with the gates the rule has."""
+    forgets = rule in ("hebbian_forget", "gated_delta")
     if rule in ("hebbian", "hebbian_forget"):
-        return state + torch.outer(v, k)  # Hebbian: CS and US fire together
-    return state + beta * torch.outer(v - state @ k, k)  # delta: write the prediction error
+        return write(state, k, v, "hebbian", alpha=alpha if forgets else 1.0)
+    return write(state, k, v, "delta", beta=beta, alpha=alpha if forgets else 1.0)
 
 
 def write_all(
@@ -274,6 +276,20 @@ def retrieval_errors(states: Any, keys: Any, values: Any) -> torch.Tensor:
         )
     reads = torch.einsum("tvk,ik->tiv", states, keys.to(states.dtype))  # S_t k_i, (T, N, d_v)
     return torch.linalg.vector_norm(reads - values.to(states.dtype), dim=-1)  # (T, N)
+
+
+def mean_error_of_items_written(errors: Any) -> np.ndarray:
+    """``mean[t - 1] = errors[t, :t].mean()``: the mean retrieval error of the t items
+    stored after t writes, t = 1 .. N, from the (N + 1, N) ``errors`` of
+    :func:`retrieval_errors` (lesson 05): how the error grows as the memory fills."""
+    errors = as_array("errors", errors, ndim=2)
+    n = errors.shape[1]
+    if errors.shape != (n + 1, n):
+        raise ValueError(
+            "errors must have shape (N + 1, N), a row per state of write_all and a column per "
+            f"stored item (retrieval_errors' output), got {errors.shape}"
+        )
+    return np.array([errors[s, :s].mean() for s in range(1, n + 1)])  # (N,)
 
 
 # ---------------------------------------------------------------------- capacity

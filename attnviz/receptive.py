@@ -85,6 +85,12 @@ class ReceptiveField:
         return int(full[0]) if full.size else None
 
     @property
+    def still_growing(self) -> bool:
+        """Whether the last layer still brought new pairs, so that more layers may reach
+        more; ``False`` once a layer adds nothing (the reach then never grows again)."""
+        return bool(self.reached[-1] > self.reached[-2])
+
+    @property
     def n_unreachable(self) -> int:
         """Considered pairs still unreached after ``n_layers`` layers."""
         return int(self.n_pairs - self.reached[-1])
@@ -194,6 +200,24 @@ class ReceptiveField:
             out = val.reshape(n, tile, n, tile).min(axis=(1, 3))
             out = np.where(out == big, NEVER, out)
         return out.astype(first.dtype if first.dtype != np.int32 else np.int16)
+
+    def last_row_overview(self, size: int = 4_096) -> np.ndarray:
+        """The last query's first layers in at most ``size`` cells, for a strip under the
+        reach map: each cell the earliest layer reaching one of its keys (``NEVER`` if none
+        is), as ``first_layer_overview(reduce="min")`` reduces its tiles.
+
+        A cell covers ``ceil(seq_len / size)`` consecutive keys (the last cell may cover
+        fewer); when that is one key, ``last_row`` itself is returned."""
+        size = check_int("size", size, low=1)
+        row = self.last_row
+        tile = -(-row.size // size)
+        if tile == 1:
+            return row
+        big = np.iinfo(np.int32).max
+        values = np.where(row == NEVER, big, row.astype(np.int32))
+        pad = -row.size % tile
+        values = np.pad(values, (0, pad), constant_values=big).reshape(-1, tile).min(axis=1)
+        return np.where(values == big, NEVER, values)
 
 
 def receptive_field(

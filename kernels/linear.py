@@ -12,6 +12,9 @@ delta_rule_...        S_t = S_{t-1} + β_t (v_t - S_{t-1} k_t) k_tᵀ        (De
 gated_delta_rule_...  S_t = α_t S_{t-1} (I - β_t k_t k_tᵀ) + β_t v_t k_tᵀ
 ====================  ===========================================================
 
+``write`` is one step of these rules, for one memory or a batch of them: the recurrent
+form below writes with it, and so do ``attnviz.memory`` and ``attnviz.conditioning``.
+
 ``normalized_attention`` is the Hebbian rule read out with a per-token scale exp(-s_t),
 the normalised attention of the DSF paper (Sieber et al. 2024, PAPERS.md §2). The
 feature maps φ that linear attention applies to q and k live in ``feature_maps.py``.
@@ -69,6 +72,7 @@ from attnviz.kernels.softmax import broadcast_shapes, check_qkv_shapes
 from attnviz.validation import as_tensor, check_choice, check_int, check_real
 
 FORMS = ("parallel", "chunkwise", "recurrent")
+WRITE_RULES = ("hebbian", "delta")
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 
@@ -170,6 +174,97 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
+# -------------------------------------------------------------------------- one write
+
+
+def write(
+    state: torch.Tensor | np.ndarray,
+    k: torch.Tensor | np.ndarray,
+    v: torch.Tensor | np.ndarray,
+    rule: str = "hebbian",
+    *,
+    beta: float | torch.Tensor | np.ndarray = 1.0,
+    alpha: float | torch.Tensor | np.ndarray = 1.0,
+) -> torch.Tensor | np.ndarray:
+    """One write of the association k -> v into the memory S, the rule as written (lesson 05).
+
+    The memory first forgets, S ← α S, then adds
+
+    * ``"hebbian"``: β v kᵀ, the CS and the US fire together (linear attention: α = β = 1;
+      α < 1 is gated linear attention);
+    * ``"delta"``: β (v - S k) kᵀ, the prediction error of the decayed memory (DeltaNet,
+      Rescorla–Wagner; α < 1 is Gated DeltaNet, α S (I - β k kᵀ) + β v kᵀ).
+
+    It is the one implementation of these rules: the recurrent form of this module's
+    operators writes a batch of memories with it, ``attnviz.memory`` one memory, and
+    ``attnviz.conditioning`` its 1 × n memory (numpy arrays).
+
+    Args:
+        state: S, (..., d_v, d_k): a torch tensor or a numpy array.
+        k: the key (CS), (..., d_k), of the state's kind.
+        v: the value (US), (..., d_v), of the state's kind.
+        rule: one of ``WRITE_RULES``: "hebbian" or "delta".
+        beta: the rate of the write in [0, 1]: a number, or an array of the state's kind
+            that broadcasts against it (one per memory: (..., 1, 1)).
+        alpha: the forget gate in [0, 1], a number or an array like ``beta``.
+
+    Returns:
+        The memory after the write, (..., d_v, d_k), of the state's kind.
+
+    Example:
+        >>> import numpy as np
+        >>> write(np.zeros((1, 2)), np.array([1.0, 0.0]), np.array([2.0]), "delta", beta=0.5)
+        array([[1., 0.]])
+    """
+    rule = check_choice("rule", rule, WRITE_RULES)
+    kind = torch.Tensor if isinstance(state, torch.Tensor) else np.ndarray
+    for name, value in (("state", state), ("k", k), ("v", v)):
+        if not isinstance(value, kind):
+            raise TypeError(
+                f"{name} must be a torch.Tensor or a numpy.ndarray, of one kind for state, k "
+                f"and v; got {type(value).__name__} (state: {type(state).__name__})"
+            )
+    if state.ndim < 2 or k.ndim < 1 or v.ndim < 1:
+        raise ValueError(
+            "state, k and v must have shapes (..., d_v, d_k), (..., d_k) and (..., d_v); got "
+            f"{tuple(state.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    if k.shape[-1] != state.shape[-1] or v.shape[-1] != state.shape[-2]:
+        raise ValueError(
+            f"k must end in d_k = {state.shape[-1]} and v in d_v = {state.shape[-2]}, as the "
+            f"state (..., d_v, d_k) = {tuple(state.shape)} does; got k {tuple(k.shape)} and "
+            f"v {tuple(v.shape)}"
+        )
+    beta, alpha = _write_gate("beta", beta, kind), _write_gate("alpha", alpha, kind)
+    return _write(state, k, v, rule, beta, alpha)
+
+
+def _write(state, k, v, rule: str, beta, alpha):
+    """``write`` without its checks (the recurrent form's gates are checked once, by
+    ``_gate``): forget, then add β v kᵀ or β (v - S k) kᵀ."""
+    state = alpha * state  # forget a little of everything first
+    if rule == "delta":  # write the prediction error of the (decayed) memory
+        read = state @ k if k.ndim == 1 else (state @ k[..., None])[..., 0]  # S k, (..., d_v)
+        v = v - read
+    return state + beta * (v[..., :, None] * k[..., None, :])  # β v kᵀ, (..., d_v, d_k)
+
+
+def _write_gate(name: str, value: Any, kind: type) -> Any:
+    """A gate of ``write``: a number in [0, 1], or an array of the state's kind within it."""
+    if not isinstance(value, torch.Tensor | np.ndarray):
+        return check_real(name, value, low=0.0, high=1.0)
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{name} must be a number or of the state's kind ({kind.__name__}), "
+            f"got {type(value).__name__}"
+        )
+    inside = (value >= 0) & (value <= 1)  # False for NaN too
+    if not bool(inside.all()):
+        bad = float(value[~inside][0])
+        raise ValueError(f"{name} must be in [0, 1] at every write, got {bad:g}")
+    return value
+
+
 # ------------------------------------------------------------------------ the forms
 
 
@@ -181,16 +276,14 @@ def _recurrent(
     beta: torch.Tensor | None,
     state: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The definition, one token at a time. beta None: a Hebbian write (u_t = v_t)."""
+    """The definition, one token at a time: ``write`` k_t -> v_t, read with q_t. beta None:
+    the Hebbian write (β = 1)."""
+    rule = "hebbian" if beta is None else "delta"
     outputs = []
     for t in range(k.shape[-2]):
         k_t, v_t, q_t = k[..., t, :], v[..., t, :], q[..., t, :]  # (..., d_k|d_v)
-        state = alpha[..., t, None, None] * state  # forget: α_t S_{t-1}
-        if beta is None:
-            u_t = v_t  # Hebbian: write the value itself
-        else:  # delta rule: write the prediction error of the (decayed) memory
-            u_t = beta[..., t, None] * (v_t - (state @ k_t[..., None])[..., 0])  # (..., d_v)
-        state = state + u_t[..., :, None] * k_t[..., None, :]  # (..., d_v, d_k)
+        rate = 1.0 if beta is None else beta[..., t, None, None]  # β_t, (..., 1, 1)
+        state = _write(state, k_t, v_t, rule, rate, alpha[..., t, None, None])  # S_t
         outputs.append((state @ q_t[..., None])[..., 0])  # y_t = S_t q_t, (..., d_v)
     return torch.stack(outputs, dim=-2), state  # (..., T, d_v), (..., d_v, d_k)
 

@@ -9,6 +9,7 @@ import pytest
 
 from attnviz import conditioning
 from attnviz.conditioning import (
+    DIVERGENT_RATE,
     EXPERIMENTS,
     RULES,
     ConditioningResult,
@@ -23,6 +24,7 @@ from attnviz.conditioning import (
     expand_schedule,
     extinction_curve,
     format_schedule,
+    largest_rate,
     overshadowing_curve,
     parse_schedule,
     run,
@@ -192,6 +194,30 @@ def test_overexpectation_lowers_both_cues(rule):
 def test_hebbian_memory_does_not_extinguish():
     result = run("extinction", rule="hebbian")["experimental"]
     assert result.final()["A"] == result.phase_end(0)["A"] > 0
+
+
+@pytest.mark.parametrize(("alpha", "converges"), [(0.45, True), (0.9, True), (1.0, False)])
+def test_the_delta_rule_diverges_once_beta_times_the_compounds_salience_reaches_two(
+    alpha, converges
+):
+    # repeating AB multiplies the prediction error by 1 − β Σα: 0.1, −0.8, then −1 (never
+    # settles); a third stimulus at α = 1 makes it −2
+    saliences = {"A": alpha, "B": alpha, "C": 1.0}
+    result = run("5 C- | 60 AB+", rule="delta", saliences=saliences, beta=1.0)
+    rate = largest_rate(result)
+    assert rate == pytest.approx(max(2 * alpha, 1.0))  # the AB trials, or C alone
+    assert (rate < DIVERGENT_RATE) == converges
+    assert (abs(result.errors[-1]) < 1e-3) == converges
+    unstable = run("10 ABC+", rule="delta", saliences=1.0, beta=1.0)
+    assert largest_rate(unstable) == 3.0 > DIVERGENT_RATE
+    assert abs(unstable.errors[-1]) == 2**9 * abs(unstable.errors[0])  # |1 − 3| per trial
+
+
+def test_an_experiments_largest_rate_is_its_groups_largest():
+    result = run("blocking", beta=0.5)  # AB+ in both groups, α = 0.5 each: β Σα = 0.5
+    assert largest_rate(result) == max(largest_rate(g) for g in result.groups.values()) == 0.5
+    with pytest.raises(TypeError, match="result must be a ConditioningResult or an Experiment"):
+        largest_rate("blocking")
 
 
 def test_every_experiment_is_complete():

@@ -16,6 +16,7 @@ from attnviz.kernels import (
     multi_head_attention,
     normalized_attention,
 )
+from attnviz.kernels.linear import write
 from attnviz.models import TinyConfig, TinyTransformer
 
 
@@ -81,6 +82,95 @@ def test_recurrent_form_is_the_written_rule(rule):
     want_out, want_state = _definition(rule, q, k, v, alpha, beta)
     torch.testing.assert_close(out, want_out)
     torch.testing.assert_close(state, want_state)
+
+
+def _one_write(rule, seed=2):
+    """A batch (2, 3) of memories S (d_v = 4, d_k = 6), one key and value each, the gates."""
+    g = torch.Generator().manual_seed(seed)
+    state = torch.randn(2, 3, 4, 6, generator=g, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(2, 3, 6, generator=g, dtype=torch.float64), dim=-1
+    )
+    v = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    alpha, beta = torch.rand(2, 2, 3, 1, 1, generator=g, dtype=torch.float64)
+    if rule in ("hebbian", "delta"):
+        alpha = torch.ones_like(alpha)
+    return state, k, v, alpha, beta
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_one_write_is_the_written_rule_for_a_batch_one_memory_or_numpy_arrays(rule):
+    state, k, v, alpha, beta = _one_write(rule)
+    kind = "delta" if rule in ("delta", "gated_delta") else "hebbian"
+    got = write(state, k, v, kind, beta=beta, alpha=alpha)
+    vk = v[..., :, None] * k[..., None, :]  # v kᵀ, (2, 3, d_v, d_k)
+    if kind == "hebbian":  # α S + β v kᵀ
+        want = alpha * state + beta * vk
+    else:  # Eq. 10: α S (I - β k kᵀ) + β v kᵀ
+        kk = k[..., :, None] * k[..., None, :]
+        want = alpha * state @ (torch.eye(6, dtype=torch.float64) - beta * kk) + beta * vk
+    torch.testing.assert_close(got, want)
+    # one memory of the batch, written alone, with numbers for gates; and as numpy arrays
+    one = (state[1, 2], k[1, 2], v[1, 2])
+    gates = {"beta": beta[1, 2].item(), "alpha": alpha[1, 2].item()}
+    torch.testing.assert_close(write(*one, kind, **gates), got[1, 2])
+    arrays = write(*(x.numpy() for x in one), kind, **gates)
+    assert isinstance(arrays, np.ndarray)
+    np.testing.assert_allclose(arrays, got[1, 2].numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_write_defaults_to_linear_attentions_hebbian_step():
+    state, k, v, _, _ = _one_write("hebbian")
+    torch.testing.assert_close(write(state, k, v), state + v[..., :, None] * k[..., None, :])
+    # a delta write with β = 1 and a unit key stores the value exactly: S k = v
+    stored = write(state, k, v, "delta")
+    torch.testing.assert_close((stored @ k[..., None])[..., 0], v)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "pattern"),
+    [
+        ({"rule": "oja"}, ValueError, r"rule must be one of \('hebbian', 'delta'\), got 'oja'"),
+        ({"beta": 1.5}, ValueError, r"beta must be in \[0, 1\], got 1.5"),
+        ({"alpha": "slow"}, TypeError, "alpha must be a real number"),
+        (
+            {"alpha": torch.full((2, 3, 1, 1), -0.5)},
+            ValueError,
+            r"alpha must be in \[0, 1\] at every write, got -0.5",
+        ),
+        (
+            {"beta": torch.full((2, 3, 1, 1), float("nan"))},
+            ValueError,
+            r"beta must be in \[0, 1\] at every write, got nan",
+        ),
+        (
+            {"beta": np.ones((2, 3, 1, 1))},
+            TypeError,
+            r"beta must be a number or of the state's kind \(Tensor\), got ndarray",
+        ),
+        (
+            {"k": np.ones(6)},
+            TypeError,
+            r"k must be a torch.Tensor or a numpy.ndarray, of one kind for state, k and v; "
+            r"got ndarray \(state: Tensor\)",
+        ),
+        (
+            {"state": torch.zeros(6)},
+            ValueError,
+            r"state, k and v must have shapes \(..., d_v, d_k\), \(..., d_k\) and \(..., d_v\)",
+        ),
+        (
+            {"k": torch.ones(2, 3, 5)},
+            ValueError,
+            r"k must end in d_k = 6 and v in d_v = 4.*got k \(2, 3, 5\) and v \(2, 3, 4\)",
+        ),
+    ],
+)
+def test_a_bad_write_names_the_argument(change, error, pattern):
+    state, k, v, _, _ = _one_write("hebbian")
+    arguments = {"state": state, "k": k, "v": v, "rule": "delta", **change}
+    with pytest.raises(error, match=pattern):
+        write(**arguments)
 
 
 @pytest.mark.parametrize("rule", RULES)

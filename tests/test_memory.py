@@ -14,6 +14,7 @@ from attnviz.memory import (
     AssociativeMemory,
     capacity_sweep,
     depth_head_error,
+    mean_error_of_items_written,
     random_pairs,
     retrieval_errors,
     write_all,
@@ -319,3 +320,22 @@ def test_retrieval_errors_read_every_item_from_every_state():
     assert errors[12, 11] < 1e-12  # the delta rule returns the newest item exactly
     with pytest.raises(ValueError, match="do not match keys"):
         retrieval_errors(states, keys[:, :4], values)
+
+
+def test_the_mean_error_of_the_items_written_grows_as_a_hebbian_memory_fills():
+    d_k = 8
+    keys, values = random_pairs(48, d_k, seed=0)
+    errors = retrieval_errors(write_all(keys, values, "hebbian"), keys, values)  # (49, 48)
+    mean = mean_error_of_items_written(errors)  # (48,)
+    assert mean.shape == (48,) and mean[0] < 1e-12  # one item: no crosstalk
+    for t in (1, d_k, 48):
+        memory = AssociativeMemory(d_k, d_k).write(keys[:t], values[:t])
+        read = torch.linalg.vector_norm(memory.read(keys[:t]) - values[:t], dim=-1)
+        assert mean[t - 1] == pytest.approx(read.mean().item(), abs=1e-12)
+    # the crosstalk ‖S k_i − v_i‖² averages (t − 1)/d_k: far past d_k the error passes 1
+    assert mean[d_k - 1] < 1 < mean[-1] and mean[-1] > 2 * mean[d_k - 1]
+    np.testing.assert_array_equal(mean_error_of_items_written(errors.numpy()), mean)
+    with pytest.raises(ValueError, match=r"errors must have shape \(N \+ 1, N\).*got \(48, 48\)"):
+        mean_error_of_items_written(errors[1:])
+    with pytest.raises(ValueError, match="errors must be 2-dimensional"):
+        mean_error_of_items_written(errors[0])

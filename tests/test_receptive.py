@@ -298,6 +298,33 @@ def test_first_layer_overview_reduces_tiles_the_same_way_for_both_paths(reduce):
     np.testing.assert_array_equal(fast.first_layer_overview(t, reduce), fast.first_layer)
 
 
+def test_the_last_row_overview_shows_each_cells_earliest_layer_and_never_where_none_reaches():
+    t = 1_000  # 7 cells of 143 keys, the last of 142: a padded tail
+    field_ = receptive_field([2, 4, 64], t, 3)  # even distances: a hole at every other key
+    row = field_.last_row
+    strip = field_.last_row_overview(7)
+    assert strip.shape == (7,)
+    for cell, keys in enumerate(np.array_split(np.arange(t), np.arange(143, t, 143))):
+        reached = row[keys][row[keys] != NEVER]
+        assert strip[cell] == (reached.min() if reached.size else NEVER)
+    assert (row[::2] == NEVER).all()  # odd distances from query 999: holes in every cell
+    assert strip[-2] != NEVER  # the holes of a cell do not hide the keys it reaches
+    assert strip[-1] == 0 and strip[0] == NEVER  # the query itself; three hops of 64 or less
+    # a strip as long as the row is the row itself; one cell is the earliest layer anywhere
+    np.testing.assert_array_equal(field_.last_row_overview(t), row)
+    np.testing.assert_array_equal(field_.last_row_overview(), row)  # 4,096 cells hold it all
+    assert field_.last_row_overview(1).tolist() == [0]  # the last query reaches itself at 0
+
+
+def test_reach_still_grows_until_a_layer_adds_nothing():
+    window = receptive_field(list(range(1, 8)), 512, 4)  # a window of 8 keys: 7 more a layer
+    assert window.still_growing and window.layers_to_full_coverage is None
+    dilated = receptive_field([2, 4], 64, 40)  # odd distances are never reached
+    assert not dilated.still_growing and dilated.layers_to_full_coverage is None
+    assert dilated.reached[-1] == dilated.reached[-2]
+    assert not receptive_field([1], 4, 5).still_growing  # full after 3 layers, then nothing new
+
+
 def test_long_offset_patterns_keep_a_compact_profile():
     t = 1 << 20
     field_ = receptive_field(power_distances(t), t, 32)
@@ -346,6 +373,10 @@ def test_bad_input_names_the_argument():
         receptive_field(mask, 8, 2, method="distances")
     with pytest.raises(ValueError, match="layers"):
         receptive_field(mask, 8, 2).theoretical_accuracy(3)
+    with pytest.raises(ValueError, match=r"size must be an integer in \[1, inf\], got 0"):
+        receptive_field(mask, 8, 2).last_row_overview(0)
+    with pytest.raises(TypeError, match="size must be an integer, got 2.5"):
+        receptive_field(mask, 8, 2).last_row_overview(2.5)
 
 
 def test_the_mask_zoo_patterns_give_the_same_reach_both_ways():

@@ -112,12 +112,6 @@ def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     return {"states": states.numpy(), "errors": errors.numpy()}
 
 
-def _largest_rate(run: conditioning.ConditioningResult) -> float:
-    """The largest β Σ_present α of a run's trials: at 2 or more the delta rule diverges."""
-    alpha = np.array([run.saliences[s] for s in run.stimuli])
-    return float(run.beta * (run.presence @ alpha).max(initial=0.0))
-
-
 class AssociativeMemoryDashboard(Dashboard):
     """Capacity curves, a memory written step by step, and Pavlovian experiments."""
 
@@ -399,7 +393,7 @@ class AssociativeMemoryDashboard(Dashboard):
         record = recording(d_k, n, self.memory_rule)
         states, errors = record["states"], record["errors"]
         written = errors[t, :t]  # the items stored so far, read back now
-        history = np.array([errors[s, :s].mean() for s in range(1, n + 1)])  # (N,)
+        history = memory.mean_error_of_items_written(errors)  # (N,)
         with self._hold():
             self._matrix.update(states[t], limit=float(np.abs(states).max()))
             self._matrix.figure.title.text = f"S_t after t = {t} of {n} writes"
@@ -413,7 +407,7 @@ class AssociativeMemoryDashboard(Dashboard):
                 t if t else None,
                 float(history[t - 1]) if t else None,
             )
-        mean = f"{written.mean():.3f}" if t else "—"
+        mean = f"{history[t - 1]:.3f}" if t else "—"
         newest = f"; the newest item {written[-1]:.3f}, the oldest {written[0]:.3f}" if t else ""
         self._memory_readout.object = (
             f"**t = {t} of {n}** written ({self.memory_rule}, d_k = {d_k}; the dashed line "
@@ -509,9 +503,12 @@ class AssociativeMemoryDashboard(Dashboard):
                 f"{', '.join(others)} {'has' if len(others) == 1 else 'have'} no slider: "
                 f"salience α = {conditioning.DEFAULT_SALIENCE}."
             )
-        rate = max(_largest_rate(run) for run in first.groups.values())
-        if rate >= 2:  # conditioning's stability condition: the error grows by |1 − β Σα|
-            notes.append(f"β Σα = {rate:.2f} ≥ 2 on a compound: the delta rule diverges.")
+        rate = conditioning.largest_rate(first)
+        if rate >= conditioning.DIVERGENT_RATE:  # the error grows by |1 − β Σα| per trial
+            notes.append(
+                f"β Σα = {rate:.2f} ≥ {conditioning.DIVERGENT_RATE:g} on a compound: "
+                "the delta rule diverges."
+            )
         try:
             self._draw_conditioning(results, stimuli)
         except Exception as error:  # a dashboard never dies on a control value

@@ -28,7 +28,7 @@ import param
 from attnviz import plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
 from attnviz.kernels.masks import PATTERNS, make_mask
-from attnviz.receptive import NEVER, ReceptiveField, receptive_field
+from attnviz.receptive import ReceptiveField, receptive_field
 
 MAX_LAYERS = 32  # the layer slider's top; every field is computed this deep
 LENGTHS = tuple(2**k for k in range(6, 19))  # 64 ... 262,144 tokens
@@ -137,26 +137,12 @@ def _overview(name: str, params: tuple, seq_len: int) -> np.ndarray:
     return field.first_layer_overview(OVERVIEW, reduce="min")
 
 
-def _pooled_row(row: np.ndarray, bins: int) -> np.ndarray:
-    """The last query's first layers, at most ``bins`` cells: each cell the earliest layer
-    reaching one of its keys (never if none is), as the overview's tiles."""
-    tile = -(-row.size // bins)
-    if tile == 1:
-        return row
-    big = np.iinfo(np.int32).max
-    values = np.where(row == NEVER, big, row.astype(np.int32))
-    pad = -row.size % tile
-    values = np.pad(values, (0, pad), constant_values=big).reshape(-1, tile).min(axis=1)
-    return np.where(values == big, NEVER, values)
-
-
 def _layers_text(field: ReceptiveField) -> str:
     """Layers to full coverage, "never" when growth stopped short, "> N" when still growing."""
     full = field.layers_to_full_coverage
     if full is not None:
         return str(full)
-    still_growing = field.reached[-1] > field.reached[-2]
-    return f"> {field.n_layers}" if still_growing else "never"
+    return f"> {field.n_layers}" if field.still_growing else "never"
 
 
 class ReceptiveFieldsDashboard(Dashboard):
@@ -313,7 +299,7 @@ class ReceptiveFieldsDashboard(Dashboard):
                 tile = t // OVERVIEW
                 cells = "" if t <= OVERVIEW else f" (a cell: {tile}×{tile} pairs, earliest)"
                 self._reach.figure.title.text = f"{self.pattern} · {t:,} tokens{cells}"
-                self._strip.update(_pooled_row(inspected.last_row, STRIP_BINS), t, layers)
+                self._strip.update(inspected.last_row_overview(STRIP_BINS), t, layers)
                 pooled = "" if t <= STRIP_BINS else f"; a cell: {t // STRIP_BINS} keys"
                 self._strip.figure.title.text = (
                     f"last query: first layer per key (grey: never{pooled})"
