@@ -23,7 +23,9 @@ from attnviz.maps import (
     head_scores,
     induction_score,
     pattern_score,
+    preset_input,
     previous_token_score,
+    read_heads,
     retrieval_score,
     retrieval_trace,
     rollout,
@@ -810,3 +812,17 @@ def test_window_cuts_a_labelled_region():
         window(a, (1, 7))
     with pytest.raises(ValueError, match="tokens must label all 6 positions"):
         window(a, (0, 2), tokens=["a"])
+
+
+def test_one_reading_measures_every_head_of_the_captured_maps():
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=20, context=64)
+    model = TinyTransformer(config, seed=0)
+    ids, labels = preset_input("repeated tokens", 64, 20, 0)
+    reading = read_heads(model, ids, labels, thumbnail=16)
+    assert reading.maps.tokens == labels and reading.thumbnails.shape == (2, 2, 16, 16)
+    np.testing.assert_allclose(reading.entropy, entropy(reading.maps, normalize=True))
+    np.testing.assert_allclose(reading.sink, sink_score(reading.maps))
+    with pytest.raises(ValueError, match="preset must be one of"):
+        preset_input("poetry", 8, 20, 0)
+    with pytest.raises(ValueError, match="type at least one word"):
+        preset_input("your tokens", 8, 20, 0, "  ")
