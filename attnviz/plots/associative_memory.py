@@ -18,13 +18,13 @@ from bokeh.models import (
     ColumnDataSource,
     DataRange1d,
     HoverTool,
-    Legend,
     LegendItem,
     LinearColorMapper,
     Range1d,
     Span,
 )
 
+from attnviz.plots.figures import _legend_below, _matrix_figure, _symmetric_scale
 from attnviz.plots.theme import (
     DIVERGING,
     FONT,
@@ -88,19 +88,7 @@ class BandCurves:
             band.visible = line.visible = False
             self.sources[name], self.lines[name], self.bands[name] = source, line, band
             self.items[name] = LegendItem(label=name, renderers=[line, band], visible=False)
-        fig.add_layout(
-            Legend(
-                items=list(self.items.values()),
-                orientation="horizontal",
-                ncols=3,
-                label_text_font_size="11px",
-                click_policy="hide",
-                border_line_color=None,
-                margin=4,
-                padding=2,
-            ),
-            "below",  # curves cross everywhere inside: the legend goes under the axes
-        )
+        _legend_below(fig, self.items.values(), ncols=3)
         fig.add_tools(
             HoverTool(
                 renderers=list(self.lines.values()),
@@ -170,19 +158,10 @@ class SignedHeatmap:
     ) -> None:
         self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[]))
-        options = dict(
-            title=title,
-            x_range=Range1d(-0.5, 0.5),
-            y_range=Range1d(0.5, -0.5),  # row 0 at the top, as in a matrix
-            tools="save",
-            width=400,
-            height=360,
-        )
-        options.update(figure_kwargs)
-        self.figure = fig = themed_figure(**options)
-        fig.grid.visible = False
-        fig.xaxis.axis_label = x_label
-        fig.yaxis.axis_label = y_label
+        self.figure = fig = _matrix_figure(
+            title, x_label, y_label, tools="save", width=400, height=360,
+            figure_kwargs=figure_kwargs,
+        )  # fmt: skip
         self.rects = fig.rect(
             "x",
             "y",
@@ -204,14 +183,8 @@ class SignedHeatmap:
 
     def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
         """Draw ``matrix`` (rows, cols) on the scale ±``limit`` (default: max |matrix|)."""
-        matrix = np.asarray(matrix, dtype=np.float64)
-        if matrix.ndim != 2:
-            raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        matrix = _symmetric_scale(self.mapper, matrix, limit)
         n_rows, n_cols = matrix.shape
-        top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
-        top = top if np.isfinite(top) and top > 0 else 1.0
-        if (self.mapper.low, self.mapper.high) != (-top, top):
-            self.mapper.update(low=-top, high=top)
         ys, xs = np.divmod(np.arange(n_rows * n_cols), n_cols)
         self.cells.data = dict(x=xs, y=ys, value=matrix.ravel())
         self.figure.x_range.update(start=-0.5, end=n_cols - 0.5)

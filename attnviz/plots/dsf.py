@@ -18,7 +18,6 @@ from bokeh.models import (
     ColumnDataSource,
     FixedTicker,
     HoverTool,
-    Legend,
     LegendItem,
     LinearColorMapper,
     Span,
@@ -26,7 +25,12 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from attnviz.model_classes import BY_KIND, BY_MIXER, CLASSES
-from attnviz.plots.figures import _image, _LinearOrLog, _matrix_figure
+from attnviz.plots.figures import (
+    _image_figure,
+    _legend_below,
+    _LinearOrLog,
+    _symmetric_scale,
+)
 from attnviz.plots.theme import DIVERGING, themed_figure
 
 CLASS_COLORS = tuple(model.color for model in CLASSES)  # one per model class, in table order
@@ -53,18 +57,11 @@ class PhiHeatmap:
         **figure_kwargs,
     ) -> None:
         self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
-        self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        self.figure = fig = _matrix_figure(
-            title,
-            x_label,
-            y_label,
-            tools="pan,wheel_zoom,reset,save",
-            width=340,
-            height=310,
+        self.figure, self.source, self.picture = _image_figure(
+            title, x_label, y_label, self.mapper, width=340, height=310,
             figure_kwargs=figure_kwargs,
-            plain_ticks=True,
-        )
-        self.picture = _image(fig, self.source, self.mapper)
+        )  # fmt: skip
+        fig = self.figure
         fig.add_tools(
             HoverTool(
                 renderers=[self.picture],
@@ -88,14 +85,8 @@ class PhiHeatmap:
 
     def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
         """Draw ``matrix`` (T_out, T_in) on the scale ±``limit`` (default: max |matrix|)."""
-        matrix = np.asarray(matrix, dtype=np.float64)
-        if matrix.ndim != 2:
-            raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        matrix = _symmetric_scale(self.mapper, matrix, limit)
         n_rows, n_cols = matrix.shape
-        top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
-        top = top if np.isfinite(top) and top > 0 else 1.0
-        if (self.mapper.low, self.mapper.high) != (-top, top):
-            self.mapper.update(low=-top, high=top)
         # cell (i, j) spans [j, j + 1) x [i, i + 1); the y range is flipped, so row 0 is on top;
         # float32 is plenty for colours and halves what goes to the browser
         image = matrix.astype(np.float32)
@@ -169,19 +160,7 @@ class ClassCurves(_LinearOrLog):
                 items[name] = LegendItem(
                     label=literal_value(labels.get(name, name)), renderers=[line], visible=False
                 )
-            fig.add_layout(
-                Legend(
-                    items=list(items.values()),
-                    orientation="horizontal",
-                    ncols=2,
-                    label_text_font_size="11px",
-                    click_policy="hide",
-                    border_line_color=None,
-                    margin=4,
-                    padding=2,
-                ),
-                "below",  # curves cross everywhere inside: the legend goes under the axes
-            )
+            _legend_below(fig, items.values(), ncols=2)
             dots = ColumnDataSource(data=dict(x=[], y=[], name=[], color=[]))
             dot = fig.scatter(
                 "x", "y", source=dots, size=9, color="color", line_color="#ffffff", line_width=1
@@ -296,10 +275,7 @@ def recall_vs_state(
     if chance is not None:
         fig.add_layout(Span(location=float(chance), dimension="width", line_color="#666666",
                             line_dash="dashed"))  # fmt: skip
-    legend = Legend(items=[items[name] for name in curves], orientation="horizontal", ncols=2,
-                    border_line_color=None, label_text_font_size="11px", click_policy="hide",
-                    margin=4, padding=2)  # fmt: skip
-    fig.add_layout(legend, "below")
+    _legend_below(fig, [items[name] for name in curves], ncols=2)
     tips = [("", "@name"), ("state", "@x{0,0}"), ("accuracy", "@y{0.000}")]
     fig.add_tools(HoverTool(renderers=renderers, tooltips=tips))
     return fig

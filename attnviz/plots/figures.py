@@ -18,6 +18,8 @@ from bokeh.models import (
     ColorBar,
     ColumnDataSource,
     HoverTool,
+    Legend,
+    LegendItem,
     LinearColorMapper,
     Range1d,
     Span,
@@ -59,6 +61,58 @@ def _matrix_figure(
         for axis in (*fig.xaxis, *fig.yaxis):
             axis.formatter = BasicTickFormatter(use_scientific=False)
     return fig
+
+
+def _symmetric_scale(
+    mapper: LinearColorMapper, matrix: np.ndarray, limit: float | None
+) -> np.ndarray:
+    """Set a diverging ``mapper`` to ±``limit`` (default: max |matrix|; 1 if that is 0 or not
+    finite) and return ``matrix`` as a checked 2-D float64 array (lessons 05, 06)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+    top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    if (mapper.low, mapper.high) != (-top, top):
+        mapper.update(low=-top, high=top)
+    return matrix
+
+
+def _legend_below(fig, items: Sequence[LegendItem], ncols: int) -> Legend:
+    """A clickable legend under the axes, ``ncols`` wide: where curves cross everywhere
+    inside the plot, the legend goes under it (lessons 05, 06)."""
+    legend = Legend(
+        items=list(items),
+        orientation="horizontal",
+        ncols=ncols,
+        label_text_font_size="11px",
+        click_policy="hide",
+        border_line_color=None,
+        margin=4,
+        padding=2,
+    )
+    fig.add_layout(legend, "below")
+    return legend
+
+
+def _image_figure(
+    title: str,
+    x_label: str,
+    y_label: str,
+    mapper: LinearColorMapper,
+    *,
+    width: int,
+    height: int,
+    figure_kwargs: dict,
+):
+    """(figure, source, image glyph) for a matrix drawn as one zoomable image, row 0 at the
+    top: ``update`` then sets ``source.data`` (image, x, y, dw, dh) (lessons 04, 06)."""
+    source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
+    fig = _matrix_figure(
+        title, x_label, y_label, tools="pan,wheel_zoom,reset,save", width=width,
+        height=height, figure_kwargs=figure_kwargs, plain_ticks=True,
+    )  # fmt: skip
+    return fig, source, _image(fig, source, mapper)
 
 
 def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):

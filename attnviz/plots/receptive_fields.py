@@ -27,7 +27,7 @@ from bokeh.models import (
 from bokeh.palettes import viridis
 from bokeh.plotting import figure
 
-from attnviz.plots.figures import _image, _LinearOrLog, _matrix_figure
+from attnviz.plots.figures import _image, _image_figure, _LinearOrLog
 from attnviz.plots.theme import SCORE_COLORS, themed_figure
 
 NEVER_COLOR = "#e0e0e0"  # reached by no layer: light grey
@@ -89,18 +89,11 @@ class ReachMap(_LayerImage):
 
     def __init__(self, *, title: str = "reach map", **figure_kwargs) -> None:
         self._init_mapper()
-        self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        self.figure = fig = _matrix_figure(
-            title,
-            "key position",
-            "query position",
-            tools="pan,wheel_zoom,reset,save",
-            width=430,
-            height=400,
+        self.figure, self.source, self.picture = _image_figure(
+            title, "key position", "query position", self.mapper, width=430, height=400,
             figure_kwargs=figure_kwargs,
-            plain_ticks=True,
-        )
-        self.picture = _image(fig, self.source, self.mapper)
+        )  # fmt: skip
+        fig = self.figure
         fig.add_tools(
             HoverTool(
                 renderers=[self.picture],
