@@ -128,3 +128,42 @@ def test_the_circles_of_issue_12_stay_cut():
     # AttentionMaps and its readers are a leaf of attnviz.maps
     leaf = graph["attnviz.maps.attention_maps"]
     assert not {name for name in leaf if name.startswith("attnviz.maps")}, leaf
+
+
+# the layers that may draw: Bokeh figures, Panel dashboards, and what serves or exports them
+VIEWS = (
+    "attnviz.plots",
+    "attnviz.dashboards",
+    "attnviz.export",
+    "attnviz.serve",
+    "attnviz.cli",
+    "attnviz.bench",
+    "attnviz.notebook_setup",
+    "attnviz.index_page",
+)
+
+
+def _third_party(path: Path) -> set[str]:
+    """The top-level names of what a module imports, at any depth."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_flow_points_one_way():
+    """Computation imports neither Panel nor Bokeh; plots import no torch (they never compute)."""
+    for module, path in _module_files().items():
+        imported = _third_party(path)
+        if module.startswith("attnviz.plots"):
+            assert "torch" not in imported, module
+        if module != "attnviz" and not module.startswith(VIEWS):
+            assert not {"panel", "bokeh", "param"} & imported, module
+
+
+if __name__ == "__main__":  # python tests/test_import_graph.py: the graph, for a reader
+    print(adjacency_list(import_graph()))
