@@ -76,6 +76,10 @@ class TrainingHistory:
             raise ValueError(f"name must be one of {tuple(self.scores)}, got {name!r}")
         return torch.tensor(self.scores[name], dtype=torch.float64)
 
+    def strongest(self, name: str) -> torch.Tensor:
+        """The strongest head's score ``name`` at each record, (records,) (lesson 03's curves)."""
+        return self.score(name).flatten(1).amax(dim=1)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, what ``attnviz.models.save`` stores (lesson 03)."""
         return {

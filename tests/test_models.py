@@ -559,3 +559,13 @@ def test_induction_head_formed_needs_a_layer_1_head_and_a_low_repeated_loss():
         induction_head_formed(_record([[0.0, 0.0], [0.1, 0.9]], 3.8, 0.2), layer=2)
     with pytest.raises(TypeError, match="record must be a TrainingRecord"):
         induction_head_formed({"step": 1})
+
+
+def test_the_strongest_head_of_each_record_is_the_largest_score():
+    history = load_lesson_history("induction_2l")
+    strongest = history.strongest("induction")
+    assert strongest.shape == (len(history.steps),)
+    torch.testing.assert_close(strongest, history.score("induction").amax(dim=(1, 2)))
+    assert strongest[-1] > 0.9 > strongest[0]  # lesson 03: the induction head forms
+    with pytest.raises(ValueError, match="name must be one of"):
+        history.strongest("sink")

@@ -183,7 +183,7 @@ class HeadJobsDashboard(Dashboard):
     def _series(history) -> dict[str, np.ndarray]:
         """The curves of a history: losses, and the best head of each score per step."""
         strongest = {
-            name: np.asarray(history.scores[name]).reshape(len(history.steps), -1).max(axis=1)
+            name: history.strongest(name).numpy()
             if name in history.scores
             else np.zeros(len(history.steps))
             for name in ("previous_token", "induction")
