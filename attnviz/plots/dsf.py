@@ -128,19 +128,13 @@ class ClassCurves(_LinearOrLog):
         y_label: str = "",
         **figure_kwargs,
     ) -> None:
-        self.names = list(names)
-        self.log = False
-        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._init_curves(names)
         self._points: dict[str, tuple[float, float]] = {}
         self.colors = {
             n: BY_KIND[n].color if n in BY_KIND else CLASS_COLORS[i % len(CLASS_COLORS)]
             for i, n in enumerate(self.names)
         }
-        self.figures: dict[bool, figure] = {}
-        self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
-        self.lines: dict[bool, dict] = {}
         self.items: dict[bool, dict[str, LegendItem]] = {}
-        self.dots: dict[bool, ColumnDataSource] = {}
         labels = dict(labels or {})
         for log in (False, True):
             options = dict(title=title, width=460, height=360, tools="pan,wheel_zoom,reset,save")

@@ -358,6 +358,17 @@ class _LinearOrLog:
     figures: dict
     log: bool
 
+    def _init_curves(self, names: Sequence[str]) -> None:
+        """The state every twin-figure curve builder keeps: its names, which figure is
+        shown, the data drawn per name, and per figure its sources, lines and dots."""
+        self.names = list(names)
+        self.log = False
+        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.figures: dict[bool, figure] = {}
+        self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
+        self.lines: dict[bool, dict] = {}
+        self.dots: dict[bool, ColumnDataSource] = {}
+
     @property
     def figure(self):
         """The figure shown now (linear or log)."""

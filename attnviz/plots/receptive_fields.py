@@ -25,7 +25,6 @@ from bokeh.models import (
     Span,
 )
 from bokeh.palettes import viridis
-from bokeh.plotting import figure
 
 from attnviz.plots.figures import _image, _image_figure, _LinearOrLog
 from attnviz.plots.theme import SCORE_COLORS, themed_figure
@@ -184,15 +183,9 @@ class PatternCurves(_LinearOrLog):
         legend_location: str = "bottom_right",
         **figure_kwargs,
     ) -> None:
-        self.names = list(names)
-        self.log = False
-        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.figures: dict[bool, figure] = {}
-        self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
-        self.lines: dict[bool, dict] = {}
+        self._init_curves(names)
         self._items: dict[bool, dict[str, LegendItem]] = {}
         self.markers: dict[bool, Span] = {}
-        self.dots: dict[bool, ColumnDataSource] = {}
         self._mark_x: float | None = None
         colours = [*SCORE_COLORS, "#000000", "#999999", "#e69f00", "#56b4e9", "#8c564b"]
         for log in (False, True):
