@@ -166,9 +166,9 @@ class LinearAttentionMixer(nn.Module):
     q and k are projected to ``state_expansion`` n features per head, so each head
     keeps a (d_head, n) state: the state grows with n at a fixed d_model (the DSF's
     state expansion; Katharopoulos et al. 2020, with φ = elu + 1 by default).
-    ``TinyConfig(mixer="linear_attention")`` builds it; ``TinyConfig(operator="linear")``
-    is another model, softmax's ``Attention`` with a linear operator (``TinyConfig`` says
-    how the two differ).
+    ``TinyConfig(mixer="linear_attention")`` builds it, the one way to choose linear
+    attention; the deprecated ``TinyConfig(operator="linear")`` is softmax's ``Attention``
+    with a linear operator (``TinyConfig`` says how the two differ).
     """
 
     def __init__(

@@ -29,6 +29,7 @@ loop import this one; their names stay importable from here (``__getattr__`` bel
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -56,7 +57,10 @@ POSITIONALS = ("learned", "rope", "none")
 class TinyConfig:
     """The shape of a TinyTransformer.
 
-    Two settings give linear attention, and they build different models (lesson 06):
+    ``mixer`` chooses the sequence mixer, the model class (``attnviz.mixers.MIXERS``):
+    linear attention is ``mixer="linear_attention"``. ``operator="linear"`` is the older
+    way to it, deprecated (it warns), and builds another parametrisation of the same
+    function (lesson 06):
 
     - ``operator="linear"`` keeps the default mixer, softmax's ``Attention`` (one ``qkv``
       projection, the hook points, so maps can be captured), and swaps softmax for
@@ -124,6 +128,14 @@ class TinyConfig:
         check_int("short_conv", self.short_conv, low=0)
         self._normalise_mask()
         self._check_mixer()
+        if self.operator == "linear":
+            warnings.warn(
+                "TinyConfig(operator='linear') is deprecated: choose linear attention with "
+                "mixer='linear_attention'. operator='linear' keeps softmax's Attention block "
+                "(hook points, masks, RoPE) with a linear operator; it still works",
+                DeprecationWarning,
+                stacklevel=3,
+            )
 
     def _check_mixer(self) -> None:
         check_choice("mixer", self.mixer, MIXERS)

@@ -563,8 +563,9 @@ def test_linear_operator_respects_the_mask_and_zeroes_fully_masked_rows():
 
 def test_tiny_transformer_trains_with_linear_attention():
     torch.manual_seed(0)
-    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=11, context=12,
-                        operator="linear")  # fmt: skip
+    with pytest.warns(DeprecationWarning, match="mixer='linear_attention'"):  # the one way
+        config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=11, context=12,
+                            operator="linear")  # fmt: skip
     model = TinyTransformer(config)
     tokens = torch.randint(0, 11, (4, 12), generator=torch.Generator().manual_seed(1))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
