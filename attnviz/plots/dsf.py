@@ -175,28 +175,12 @@ class ClassCurves(_LinearOrLog):
         labels: Mapping[str, str] | None = None,
     ) -> None:
         """Show exactly ``series`` ({name: (x, y)}); hide every other name."""
-        unknown = set(series) - set(self.names)
-        if unknown:
-            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
-        self._series = {
-            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-            for name, (x, y) in series.items()
-        }
+        self._set_series(series)
         labels = dict(labels or {})
         for log in (False, True):
             for name in self.names:
-                line, item = self.lines[log][name], self.items[log][name]
-                shown = name in self._series
-                if shown:
-                    x, y = self._series[name]
-                    if log:
-                        keep = y > 0
-                        x, y = x[keep], y[keep]
-                    self.sources[log][name].data = dict(x=x, y=y, name=[name] * len(x))
-                elif line.visible:
-                    self.sources[log][name].data = dict(x=[], y=[], name=[])
-                if line.visible != shown:
-                    line.visible = item.visible = shown
+                item = self.items[log][name]
+                self._show_series(log, name, item, positive_x=False)
                 if name in labels and getattr(item.label, "value", None) != labels[name]:
                     item.label = literal_value(labels[name])  # a plain string names a column
 

@@ -369,6 +369,33 @@ class _LinearOrLog:
         self.lines: dict[bool, dict] = {}
         self.dots: dict[bool, ColumnDataSource] = {}
 
+    def _set_series(self, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Keep ``series`` ({name: (x, y)}) as float64, every name one of ``names``."""
+        unknown = set(series) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
+        self._series = {
+            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            for name, (x, y) in series.items()
+        }
+
+    def _show_series(self, log: bool, name: str, item, *, positive_x: bool) -> bool:
+        """Draw ``name``'s kept series on the linear or the log figure, or clear it, and show
+        its line and legend ``item`` only if it has one; on log axes only points with y > 0
+        (and x > 0 if ``positive_x``) are drawn. Returns whether it is shown."""
+        line, shown = self.lines[log][name], name in self._series
+        if shown:
+            x, y = self._series[name]
+            if log:
+                keep = (y > 0) & (x > 0) if positive_x else y > 0
+                x, y = x[keep], y[keep]
+            self.sources[log][name].data = dict(x=x, y=y, name=[name] * len(x))
+        elif line.visible:
+            self.sources[log][name].data = dict(x=[], y=[], name=[])
+        if line.visible != shown:
+            line.visible = item.visible = shown
+        return shown
+
     @property
     def figure(self):
         """The figure shown now (linear or log)."""

@@ -229,35 +229,15 @@ class PatternCurves(_LinearOrLog):
             self.figures[log], self.sources[log], self.lines[log] = fig, sources, lines
             self._items[log], self.markers[log] = items, marker
 
-    def _draw(self, log: bool, name: str, x: np.ndarray, y: np.ndarray) -> None:
-        if log:
-            keep = (x > 0) & (y > 0)
-            x, y = x[keep], y[keep]
-        self.sources[log][name].data = dict(x=x, y=y, name=[name] * len(x))
-
     def update(
         self, series: Mapping[str, tuple[np.ndarray, np.ndarray]], highlight: str | None = None
     ) -> None:
         """Show exactly ``series`` ({name: (x, y)}); hide every other name."""
-        unknown = set(series) - set(self.names)
-        if unknown:
-            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
-        self._series = {
-            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-            for name, (x, y) in series.items()
-        }
+        self._set_series(series)
         for log in (False, True):
             for name in self.names:
-                line, item = self.lines[log][name], self._items[log][name]
-                shown = name in self._series
-                if shown:
-                    self._draw(log, name, *self._series[name])
-                elif line.visible:
-                    self.sources[log][name].data = dict(x=[], y=[], name=[])
-                width = 4 if name == highlight else 2
-                if line.visible != shown:
-                    line.visible = shown
-                    item.visible = shown
+                self._show_series(log, name, self._items[log][name], positive_x=True)
+                line, width = self.lines[log][name], 4 if name == highlight else 2
                 if line.glyph.line_width != width:
                     line.glyph.line_width = width
         self.mark(self._mark_x)
