@@ -72,6 +72,40 @@ def _serialize_patches(document: Document) -> None:
 
 
 CONTROL_TARGET_MS = 50.0  # DESIGN.md: a control change re-renders well under 100 ms
+SESSION_TARGET_MS = 150.0  # issue #13: server CPU to build and send one session
+SESSION_REPEATS = 5  # sessions built per dashboard for its session row (after one warm-up)
+
+
+def session_cost(entry) -> dict:
+    """What one served session of ``entry`` costs the server: CPU seconds to build the
+    dashboard into a fresh Bokeh document and encode the PULL-DOC-REPLY that sends it to
+    the browser, the number of Bokeh models sent and the message's size in bytes.
+
+    CPU time (``time.process_time``), not wall time: in a classroom the clients and other
+    sessions share the cores, and the figure that adds up across a room is the CPU.
+    """
+    document = Document()
+    started = time.process_time()
+    with set_curdoc(document):
+        dashboard = entry.factory()
+        document.add_root(pn.panel(dashboard).get_root(document))
+    message = Protocol().create("PULL-DOC-REPLY", "bench", document)
+    size = len(message.header_json) + len(message.content_json)
+    size += sum(len(bytes(buffer.data)) for buffer in message.buffers)
+    seconds = time.process_time() - started
+    return {"seconds": seconds, "models": len(document.models), "bytes": size}
+
+
+def bench_session(entry, repeats: int = SESSION_REPEATS) -> dict:
+    """The session row of ``entry``: build-and-send CPU p50/p95 over ``repeats`` sessions
+    (after one warm-up session, which pays one-off imports and shared caches), with the
+    models and kilobytes one session sends."""
+    session_cost(entry)
+    costs = [session_cost(entry) for _ in range(repeats)]
+    row = _row(entry.slug, "(session: build and send, CPU)", [c["seconds"] for c in costs],
+               target_ms=SESSION_TARGET_MS)  # fmt: skip
+    row.update(models=costs[-1]["models"], kilobytes=round(costs[-1]["bytes"] / 1000, 1))
+    return row
 
 
 def _render(entry, document: Document, **params):
@@ -132,10 +166,13 @@ def _row(slug: str, control: str, seconds: list[float], target_ms: float | None)
 
 
 def bench(slugs: Iterable[str] | None = None, n: int = 25) -> list[dict]:
-    """Rows of {dashboard, control, n, p50_ms, p95_ms, target_ms, met} for the dashboards."""
+    """Rows of {dashboard, control, n, p50_ms, p95_ms, target_ms, met} for the dashboards:
+    per dashboard its session row (which adds ``models`` and ``kilobytes``), then one row
+    per control."""
     chosen = entries() if not slugs else [get(slug) for slug in slugs]
     rows: list[dict] = []
     for entry in chosen:
+        rows.append(bench_session(entry))
         rows.extend(bench_dashboard(entry, n=n))
     return rows
 
@@ -151,9 +188,10 @@ def format_table(rows: list[dict]) -> str:
     for row in rows:
         target = row.get("target_ms")
         met = {None: "", True: "yes", False: "NO"}[row.get("met")]
+        sent = f"  ({row['models']} models, {row['kilobytes']} kB)" if "models" in row else ""
         lines.append(
             f"{row['dashboard']:<16} {row['control']:<{width}} {row['n']:>4} "
             f"{row['p50_ms']:>9.2f} {row['p95_ms']:>9.2f} "
-            f"{'' if target is None else f'{target:.0f}':>10}  {met}"
+            f"{'' if target is None else f'{target:.0f}':>10}  {met}{sent}"
         )
     return "\n".join(lines)
