@@ -19,8 +19,11 @@ ALL = list(dsf.KINDS)
 
 
 def _image(dashboard, kind: str) -> np.ndarray:
-    """The Φ a heatmap draws, (T, T)."""
-    return np.asarray(dashboard._heatmaps[kind].source.data["image"][0])
+    """The Φ the grid draws for ``kind``, (T, T): its panel's image (float32, divided by its
+    largest magnitude) times that magnitude."""
+    data = dashboard._phi.images.data
+    k = data["label"].index(dashboard._phi.titles[kind])
+    return np.asarray(data["image"][k], dtype=np.float64) * data["top"][k]
 
 
 def _system(dashboard, kind: str):
@@ -55,6 +58,9 @@ def test_lesson_06_is_registered():
 
 def test_every_control_across_its_range_changes_the_figures():
     dashboard, document = attached(DSFDashboard)
+    with set_curdoc(document):
+        for title in dashboard._tabs.titles:  # every view built, so every control shows
+            dashboard.show_tab(title)
     assert set(dashboard.controls) == {
         "kinds",
         "T",
@@ -82,19 +88,43 @@ def test_every_control_across_its_range_changes_the_figures():
             assert changed, f"moving {name!r} never changed a figure"
 
 
-def test_the_classes_shown_are_the_heatmaps_shown():
+def test_the_classes_shown_are_the_panels_drawn():
     dashboard, document = attached(DSFDashboard)
     assert dashboard.kinds == list(lesson06.DEFAULT_KINDS)
+    assert list(dashboard._phi.drawn) == list(lesson06.DEFAULT_KINDS)
     with set_curdoc(document):
         dashboard.kinds = ["ssd", "softmax"]
-    visible = {kind for kind, h in dashboard._heatmaps.items() if h.figure.visible}
-    assert visible == {"ssd", "softmax"}
-    assert list(dashboard.views) == ["softmax", "ssd"]  # in dsf.KINDS order
+    assert list(dashboard._phi.drawn) == ["softmax", "ssd"]  # in dsf.KINDS order
+    assert len(dashboard._phi.images.data["image"]) == 2
+    titles = [dashboard._phi.titles[kind] for kind in ("softmax", "ssd")]
+    assert dashboard._phi.labels.data["text"] == titles
+    assert list(dashboard.views) == ["softmax", "ssd"]
     assert "SSD" in dashboard._table.object and "qLSTM" not in dashboard._table.object
     with set_curdoc(document):
         dashboard.kinds = []
-    assert not any(h.figure.visible for h in dashboard._heatmaps.values())
+    assert dashboard._phi.images.data["image"] == []
     assert "Choose at least one class" in dashboard._readout.object
+
+
+def test_a_session_sends_only_its_first_tab_and_a_later_tab_draws_the_current_state():
+    """A served session builds the Φ tab only (issue #13: cheap sessions); the curves and the
+    trained models' recall are built when their tabs are first opened, and then draw the
+    settings chosen before."""
+    dashboard, document = attached(DSFDashboard)
+    assert set(dashboard.figures) == {"phi"}
+    assert len(document.models) <= 90  # about 75 today; the eight-heatmap layout sent 790
+    with set_curdoc(document):
+        dashboard.controls["step"].value = 5
+        dashboard.kinds = ["s6", "qlstm"]
+        dashboard.show_tab("decay and build-up")
+    assert set(dashboard.figures) == {"phi", "decay", "build_up"}
+    line = dashboard._build_up.sources[False].data
+    assert list(line["x"]) == list(range(6))
+    assert [k for k, r in dashboard._build_up.lines[False].items() if r.visible] == ["s6", "qlstm"]
+    assert dashboard.figures["decay"] in set(document.models)  # sent to the browser
+    with set_curdoc(document):
+        dashboard.show_tab("trained on MQAR")
+    assert dashboard.figures["recall"] in set(document.models)
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -103,30 +133,34 @@ def test_drawn_phi_is_dsfs_phi(kind):
     system = _system(dashboard, kind)
     drawn_phi = _image(dashboard, kind)  # float32: colours need no more
     np.testing.assert_allclose(drawn_phi, system.phi_channels()[3].numpy(), rtol=1e-6, atol=1e-7)
-    title = dashboard._heatmaps[kind].figure.title.text
+    title = dashboard._phi.titles[kind]
     assert title.endswith(f"N = {'∞' if kind == 'softmax' else int(system.state_size)}")
-    assert dashboard._heatmaps[kind].color_bar.title == "c = 3"
+    assert dashboard._phi.figure.title.text.endswith("channel c = 3")
     with set_curdoc(document):
         dashboard.summary = True
     np.testing.assert_allclose(
         _image(dashboard, kind), system.phi_summary().numpy(), rtol=1e-6, atol=1e-7
     )
-    assert dashboard._heatmaps[kind].color_bar.title == "rms over channels"
+    assert dashboard._phi.figure.title.text.endswith("rms over channels")
 
 
 @pytest.mark.parametrize("step", [0, 7, 19])
 def test_the_sum_stepped_through_row_i_is_the_recurrences_y_i(step):
     dashboard, document = attached(lambda: DSFDashboard(kinds=ALL, T=20, d=6, channel=2))
     with set_curdoc(document):
+        dashboard.show_tab("decay and build-up")
         dashboard.controls["step"].value = step
+    line = dashboard._build_up.sources[False].data
+    assert list(line["x"]) == list(range(step + 1))  # inputs j = 0..i, one at a time
+    rows = dashboard._phi.rows.data
+    assert [t - y for t, y in zip(rows["top"], dashboard._phi.images.data["y"], strict=True)] == [
+        step
+    ] * len(ALL)  # row i outlined on every Φ
     for kind in ALL:
         system = _system(dashboard, kind)
         u = dsf.nested_weights(20, 6, dashboard.n, dashboard.seed)["u"]
         expected = (system.run(u) if kind != "softmax" else system.apply(u))[step, 2].item()
-        line = dashboard._build_up.sources[False][kind].data
-        assert list(line["x"]) == list(range(step + 1))  # inputs j = 0..i, one at a time
-        assert line["y"][-1] == pytest.approx(expected, abs=1e-9)
-        assert dashboard._heatmaps[kind].row.top == step  # row i outlined on every Φ
+        assert line[kind][-1] == pytest.approx(expected, abs=1e-9)
     dots = dashboard._build_up.dots[False].data
     for kind, x, y in zip(dots["name"], dots["x"], dots["y"], strict=True):
         assert x == step
@@ -147,7 +181,7 @@ def test_normalisation_makes_linear_attentions_rows_sum_to_w_v():
         assert not np.allclose(plain, W_v[c, c])
     with set_curdoc(document):
         dashboard.normalize = True
-    assert "(normalised)" in dashboard._heatmaps["linear_attention"].figure.title.text
+    assert "(normalised)" in dashboard._phi.titles["linear_attention"]
     for c in range(6):
         with set_curdoc(document):
             dashboard.channel = c
@@ -198,29 +232,29 @@ def test_a_toggle_changes_only_the_classes_it_acts_on():
 
 def test_decay_profiles_are_dsfs_and_more_gate_keeps_more_of_the_past():
     dashboard, document = attached(lambda: DSFDashboard(kinds=ALL))
-    data = dashboard._decay.sources[True]  # log y by default
-    assert dashboard._decay.figure is dashboard._decay.figures[True]
-    assert len(data["softmax"].data["x"]) == 0  # softmax has no Λ
-    np.testing.assert_allclose(data["linear_attention"].data["y"], 1.0)  # Λ_i = I
+    with set_curdoc(document):
+        dashboard.show_tab("decay and build-up")
+    decay = dashboard._decay
+    assert decay.figure is decay.figures[True]  # log y by default; the linear one not built
+    assert set(decay.figures) == {True}
+    data = decay.sources[True].data
+    assert not decay.lines[True]["softmax"].visible  # softmax has no Λ
+    np.testing.assert_allclose(data["linear_attention"], 1.0)  # Λ_i = I
     s6 = _system(dashboard, "s6").decay_profile().numpy()
-    np.testing.assert_allclose(dashboard._decay.sources[False]["s6"].data["y"], s6)
+    np.testing.assert_allclose(data["s6"], s6)
     half = dashboard.T // 2
-    low = {
-        k: dashboard._decay.sources[False][k].data["y"][half]
-        for k in model_classes.acted_on_by("gate")
-    }
+    low = {k: decay.sources[True].data[k][half] for k in model_classes.acted_on_by("gate")}
     with set_curdoc(document):
         dashboard.gate_bias = 6.0
-    high = {
-        k: dashboard._decay.sources[False][k].data["y"][half]
-        for k in model_classes.acted_on_by("gate")
-    }
+    high = {k: decay.sources[True].data[k][half] for k in model_classes.acted_on_by("gate")}
     for kind in model_classes.acted_on_by("gate"):
         assert high[kind] > low[kind], kind
     with set_curdoc(document):
-        dashboard.log_decay = False
-    assert dashboard._decay.figure is dashboard._decay.figures[False]
-    assert dashboard._decay.figures[False].visible and not dashboard._decay.figures[True].visible
+        dashboard.log_decay = False  # the linear figure is built now, with the same lines
+    assert decay.figure is decay.figures[False] is dashboard.figures["decay"]
+    assert decay.figures[False].visible and not decay.figures[True].visible
+    assert decay.figures[False] in set(document.models)
+    np.testing.assert_allclose(decay.sources[False].data["s6"], decay.sources[True].data["s6"])
 
 
 def test_step_and_channel_ranges_follow_t_and_d():
@@ -287,6 +321,7 @@ def test_the_trained_models_recall_is_the_shipped_sweep():
     from attnviz.state_size import shipped
 
     dashboard = DSFDashboard()
+    dashboard.show_tab("trained on MQAR")
     fig = dashboard.figures["recall"]
     curves = shipped().curves()
     lines = [r.data_source.data for r in fig.renderers if type(r.glyph).__name__ == "Line"]

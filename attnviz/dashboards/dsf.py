@@ -32,6 +32,7 @@ import param
 
 from attnviz import dsf, dsf_views, model_classes, plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
+from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.dsf_views import ClassView
 from attnviz.kernels.feature_maps import FEATURE_MAPS
@@ -116,11 +117,43 @@ class DSFDashboard(Dashboard):
         self._ready = False
         self._notes: dict[str, list[str]] = {"preset": clamped, "compute": []}
         self._views: dict[str, ClassView] = {}
-        self._drawn: dict[str, tuple] = {}  # what each heatmap shows, to skip redraws
+        self._drawn: tuple | None = None  # what the Φ grid shows, to skip redraws
         self._status = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 10))
         self._readout = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
         self._table = pn.pane.HTML("", margin=(0, 10), width=720, stylesheets=[TABLE_CSS])
-        self._heatmaps = {kind: plots.PhiHeatmap(title=LABELS[kind]) for kind in dsf.KINDS}
+        self._phi = plots.PhiGrid()
+        self._decay: plots.ClassCurves | None = None  # built with their tab
+        self._build_up: plots.ClassCurves | None = None
+        self._recall = None
+        self._recall_note = None
+        self._decay_pane = None
+        for name, value in fitted.items():
+            self._fit(name, value)
+            if getattr(self, name) != value:
+                self._notes["preset"].append(
+                    f"{name} = {value} is out of range: using {getattr(self, name)}."
+                )
+        self._fit("step", self.step)
+        self._fit("channel", self.channel)
+        self.param.watch(self._inputs_changed, ["T", "d", "seed"])
+        self.param.watch(
+            lambda *_: self._update(), ["kinds", "feature_map", "normalize", "n", "gate_bias"]
+        )
+        self.param.watch(lambda *_: self._fitting or self._draw(), ["channel", "summary", "step"])
+        self.param.watch(self._set_log_decay, ["log_decay"])
+        self._update()
+        self._tabs = LazyTabs(
+            ("Φ of every class", self._phi_tab),
+            ("decay and build-up", self._curves_tab),
+            ("trained on MQAR", self._recall_tab),
+        )
+        self._ready = True
+
+    # -- the tabs, each built the first time it is shown -----------------------------------
+    def _phi_tab(self):
+        return pn.Column(pn.pane.Bokeh(self._phi.figure, sizing_mode="fixed"), self._table)
+
+    def _curves_tab(self):
         self._decay = plots.ClassCurves(
             dsf.KINDS,
             labels=LABELS,
@@ -136,6 +169,23 @@ class DSFDashboard(Dashboard):
             y_label="Σ_(j≤k) (Φ_ij u_j)[c]",
         )
         self._decay.set_log(self.log_decay)
+        self._draw()
+        pane = dict(sizing_mode="fixed")
+        self._decay_pane = pn.pane.Bokeh(self._decay.figure, **pane)
+        return pn.FlexBox(
+            self._decay_pane, pn.pane.Bokeh(self._build_up.figure, **pane), max_width=1060
+        )
+
+    def _set_log_decay(self, *_) -> None:
+        """Show the decay profiles on the log or the linear figure (built on first use)."""
+        if self._decay is None:  # its tab has not been shown: it will start as set
+            return
+        with self._hold():
+            self._decay.set_log(self.log_decay)
+            if self._decay_pane.object is not self._decay.figure:
+                self._decay_pane.object = self._decay.figure
+
+    def _recall_tab(self):
         sweep = shipped()  # trained models, not this input: the same figure in every session
         setting = sweep.settings["per_setting"][0]
         kv, seeds = setting["num_kv_pairs"], len(setting["seeds"])
@@ -150,22 +200,11 @@ class DSFDashboard(Dashboard):
             "The state size counts the numbers one layer carries from token to token.",
             margin=(10, 10, 0, 10), width=540,
         )  # fmt: skip
-        for name, value in fitted.items():
-            self._fit(name, value)
-            if getattr(self, name) != value:
-                self._notes["preset"].append(
-                    f"{name} = {value} is out of range: using {getattr(self, name)}."
-                )
-        self._fit("step", self.step)
-        self._fit("channel", self.channel)
-        self.param.watch(self._inputs_changed, ["T", "d", "seed"])
-        self.param.watch(
-            lambda *_: self._update(), ["kinds", "feature_map", "normalize", "n", "gate_bias"]
-        )
-        self.param.watch(lambda *_: self._fitting or self._draw(), ["channel", "summary", "step"])
-        self.param.watch(lambda *_: self._decay.set_log(self.log_decay), ["log_decay"])
-        self._update()
-        self._ready = True
+        return pn.Column(self._recall_note, pn.pane.Bokeh(self._recall, sizing_mode="fixed"))
+
+    def show_tab(self, title: str) -> None:
+        """Open the tab called ``title`` (its views are built the first time it is shown)."""
+        self._tabs.show(title)
 
     # -- controls ------------------------------------------------------------------------
     def _fit(self, name: str, value) -> None:
@@ -193,10 +232,15 @@ class DSFDashboard(Dashboard):
 
     @property
     def figures(self) -> dict:
-        figures = {f"phi_{kind}": h.figure for kind, h in self._heatmaps.items()}
-        figures["decay"] = self._decay.figure  # the linear or the log one, as shown
-        figures["build_up"] = self._build_up.figure
-        figures["recall"] = self._recall
+        """The figures built so far, by name: ``phi`` (every class's Φ), then, once their
+        tabs have been shown, ``decay`` (the linear or the log one, as shown), ``build_up``
+        and ``recall``."""
+        figures = {"phi": self._phi.figure}
+        if self._decay is not None:
+            figures["decay"] = self._decay.figure
+            figures["build_up"] = self._build_up.figure
+        if self._recall is not None:
+            figures["recall"] = self._recall
         return figures
 
     @property
@@ -256,33 +300,35 @@ class DSFDashboard(Dashboard):
         c, i = int(self.channel), int(self.step)
         views = self._views
         with self._hold():
-            for kind, heatmap in self._heatmaps.items():
-                view = views.get(kind)
-                if heatmap.figure.visible != (view is not None):
-                    heatmap.figure.visible = view is not None
-                if view is None:
-                    continue
-                key = (id(view), "summary" if self.summary else c)
-                if self._drawn.get(kind) != key:
-                    heatmap.update(self._summary(view) if self.summary else view.phi[c])
-                    size = "∞" if math.isinf(view.state_size) else int(view.state_size)
-                    heatmap.figure.title.text = f"{view.label} · N = {size}"
-                    heatmap.color_bar.title = "rms over channels" if self.summary else f"c = {c}"
-                    self._drawn[kind] = key
-                heatmap.mark_row(i)
-            lags = np.arange(int(self.T))
-            self._decay.update(
-                {k: (lags, v.decay) for k, v in views.items() if v.decay is not None}
-            )
-            self._build_up.update({k: v.build_up(i, c) for k, v in views.items()})
-            self._build_up.points({k: (i, v.output(i, c)) for k, v in views.items()})
-            self._build_up.figure.title.text = (
-                f"y_{i}[{c}] built up from its inputs; dots: the recurrence's y_{i}[{c}]"
-            )
+            key = (tuple((k, id(v)) for k, v in views.items()), "summary" if self.summary else c)
+            if self._drawn != key:
+                self._phi.update(
+                    {k: self._summary(v) if self.summary else v.phi[c] for k, v in views.items()},
+                    {k: self._phi_title(v) for k, v in views.items()},
+                )
+                what = "rms over channels" if self.summary else f"channel c = {c}"
+                self._phi.figure.title.text = f"Φ of every class shown, {what}"
+                self._drawn = key
+            self._phi.mark_row(i)
+            if self._decay is not None:
+                lags = np.arange(int(self.T))
+                self._decay.update(
+                    {k: (lags, v.decay) for k, v in views.items() if v.decay is not None}
+                )
+                self._build_up.update({k: v.build_up(i, c) for k, v in views.items()})
+                self._build_up.points({k: (i, v.output(i, c)) for k, v in views.items()})
+                self._build_up.figure.title.text = (
+                    f"y_{i}[{c}] built up from its inputs; dots: the recurrence's y_{i}[{c}]"
+                )
         readout = self._readout_text()
         if self._readout.object != readout:
             self._readout.object = readout
         self._table.object = self._table_text(i, c)
+
+    @staticmethod
+    def _phi_title(view: ClassView) -> str:
+        size = "∞" if math.isinf(view.state_size) else int(view.state_size)
+        return f"{view.label} · N = {size}"
 
     def _summary(self, view: ClassView) -> np.ndarray:
         with one_thread():
@@ -329,21 +375,9 @@ class DSFDashboard(Dashboard):
 
     # -- the Viewer protocol -------------------------------------------------------------
     def __panel__(self):
-        pane = dict(sizing_mode="fixed")
         c = self._controls
         controls = pn.Column(*map(_labelled, c.values()), width=CONTROL_WIDTH)
-        heatmaps = pn.FlexBox(
-            *(pn.pane.Bokeh(h.figure, **pane) for h in self._heatmaps.values()), max_width=1060
-        )
-        curves = pn.FlexBox(
-            *(pn.pane.Bokeh(fig, **pane) for fig in self._decay.figures.values()),
-            pn.pane.Bokeh(self._build_up.figure, **pane),
-            self._table,
-            # in the FlexBox: in a Column below it, Bokeh never reports the document idle
-            pn.Column(self._recall_note, pn.pane.Bokeh(self._recall, **pane)),
-            max_width=1060,
-        )
-        shown = pn.Column(self._readout, heatmaps, curves)
+        shown = pn.Column(self._readout, self._tabs)
         return pn.Column(self._header(), self._status, pn.Row(controls, shown))
 
 

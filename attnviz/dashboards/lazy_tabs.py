@@ -8,6 +8,13 @@ built views up to date like any other. A student who never opens a tab never pay
 
 Each tab is a title and a builder: a function of no arguments that makes the tab's views,
 draws them from the dashboard's current state, and returns the layout to show.
+
+The tab bar is a row of buttons over one column that holds the open tab's view. Only that
+view is in the browser's document: opening another tab swaps it in (the views built before
+are kept, so reopening one only sends it again). Two arrangements with ``pn.Tabs`` fail in
+Panel 1.9: filling a tab's content after the page is drawn lays its figures out at zero
+size, and with ``dynamic=True`` a Markdown or HTML pane of a hidden tab that changes
+re-links Panel's stylesheets to its CDN (a request that fails offline).
 """
 
 from __future__ import annotations
@@ -18,36 +25,44 @@ import panel as pn
 
 
 class LazyTabs(pn.viewable.Viewer):
-    """``pn.Tabs`` that call each tab's builder once, when the tab is first shown."""
+    """A tab bar whose tabs' builders are called once each, when the tab is first shown."""
 
-    def __init__(self, *tabs: tuple[str, Callable[[], object]], active: int = 0, **tabs_kwargs):
+    def __init__(self, *tabs: tuple[str, Callable[[], object]], active: int = 0):
         titles = [title for title, _ in tabs]
         if not tabs or len(set(titles)) != len(titles):
             raise ValueError(f"tabs must be (title, builder) pairs, titles distinct; got {titles}")
         for title, build in tabs:
             if not callable(build):
                 raise TypeError(f"the builder of tab {title!r} must be callable, got {build!r}")
-        if not 0 <= active < len(tabs):
-            raise ValueError(f"active must be a tab index in [0, {len(tabs) - 1}], got {active}")
+        if not isinstance(active, int) or not 0 <= active < len(tabs):
+            raise ValueError(f"active must be a tab index in [0, {len(tabs) - 1}], got {active!r}")
         super().__init__()
         self.titles = titles
         self._builders = dict(tabs)
-        self._holders = {title: pn.Column(margin=0) for title in titles}
         self.built: dict[str, object] = {}  # the tabs built so far, by title
-        self.tabs = pn.Tabs(*self._holders.items(), active=active, **tabs_kwargs)
-        self.tabs.param.watch(lambda event: self._build(self.titles[event.new]), "active")
-        self._build(titles[active])
+        self.bar = pn.widgets.RadioButtonGroup(
+            options=titles, value=titles[active], button_type="primary", button_style="outline",
+            margin=(5, 10),
+        )  # fmt: skip
+        self._body = pn.Column(margin=0)
+        self.bar.param.watch(lambda event: self._open(event.new), "value")
+        self._open(titles[active])
 
-    def _build(self, title: str) -> None:
+    @property
+    def active(self) -> str:
+        """The title of the tab shown."""
+        return self.bar.value
+
+    def _open(self, title: str) -> None:
         if title not in self.built:
             self.built[title] = self._builders[title]()
-            self._holders[title].objects = [self.built[title]]
+        self._body.objects = [self.built[title]]
 
     def show(self, title: str) -> None:
         """Open the tab called ``title``, building it if it has not been shown yet."""
         if title not in self._builders:
             raise ValueError(f"no tab called {title!r}; the tabs are {self.titles}")
-        self.tabs.active = self.titles.index(title)
+        self.bar.value = title
 
     def __panel__(self):
-        return self.tabs
+        return pn.Column(self.bar, self._body, margin=0)

@@ -19,7 +19,7 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
   :class:`PatternCurves`, :func:`layer_palette`.
 * ``associative_memory`` (lesson 05) — :class:`BandCurves`, :class:`SignedHeatmap`,
   :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`.
-* ``dsf`` (lesson 06) — :class:`PhiHeatmap`, :class:`ClassCurves`,
+* ``dsf`` (lesson 06) — :class:`PhiGrid`, :class:`ClassCurves`,
   :func:`recall_vs_state`, ``MIXER_STYLES``.
 
 Lesson 01 draws with the general builders only. The modules import in one
@@ -44,7 +44,7 @@ from attnviz.plots.dsf import (
     MIXER_STYLES,
     ROW_COLOR,
     ClassCurves,
-    PhiHeatmap,
+    PhiGrid,
     recall_vs_state,
 )
 from attnviz.plots.figures import MAX_RECT_CELLS, Bars, Curves, Heatmap, head_label
@@ -96,7 +96,7 @@ __all__ = [
     "ItemBars",
     "LongHeadView",
     "PatternCurves",
-    "PhiHeatmap",
+    "PhiGrid",
     "ReachMap",
     "ReachStrip",
     "ScoreHeatmap",

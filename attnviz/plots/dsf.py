@@ -1,7 +1,8 @@
 """Lesson 06 (one framework: the DSF): implicit attention matrices and per-class curves.
 
-``PhiHeatmap`` draws one implicit attention matrix Φ on a diverging scale; ``ClassCurves``
-draws one line per model class, each class in its colour, on a linear or log axis;
+``PhiGrid`` draws the implicit attention matrices Φ of several classes in one figure, each
+on its own diverging scale; ``ClassCurves`` draws one line per model class, each class in
+its colour, on a linear or log axis;
 ``recall_vs_state`` draws MQAR recall against state size, one line per class in its
 colour and marker. Every class's label, colour and marker are ``attnviz.model_classes``'.
 """
@@ -13,109 +14,181 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from bokeh.core.properties import value as literal_value
 from bokeh.models import (
-    BoxAnnotation,
+    CDSView,
     ColorBar,
     ColumnDataSource,
+    CustomJSHover,
     FixedTicker,
+    GlyphRenderer,
     HoverTool,
+    Image,
     LegendItem,
+    Line,
     LinearColorMapper,
+    Quad,
+    Range1d,
+    Scatter,
     Span,
+    Text,
 )
 from bokeh.plotting import figure
 
 from attnviz.model_classes import BY_KIND, BY_MIXER, CLASSES
-from attnviz.plots.figures import (
-    _image_figure,
-    _legend_below,
-    _LinearOrLog,
-    _symmetric_scale,
-)
-from attnviz.plots.theme import DIVERGING, themed_figure
+from attnviz.plots.figures import _legend_below
+from attnviz.plots.theme import DIVERGING, FONT, slim, themed_figure
 
 CLASS_COLORS = tuple(model.color for model in CLASSES)  # one per model class, in table order
 ROW_COLOR = "#d55e00"  # the outlined row: the step of the recurrence
 
 
-class PhiHeatmap:
-    """One implicit attention matrix Φ (outputs i down, inputs j across) on a diverging scale.
+class PhiGrid:
+    """The implicit attention matrices Φ of several classes in one figure, side by side.
 
-    Blue negative, white zero, red positive, centred at 0 and scaled to ±limit (default:
-    the largest magnitude), so the causal upper triangle reads white. Drawn as one image
-    whatever its size, so several side by side stay fast; hovering gives i, j and Φ_ij.
-    ``mark_row`` outlines row i (the step of the recurrence); ``color_bar.title`` names
-    what is drawn.
+    Each class's Φ (outputs i down, inputs j across) is one image of a grid of panels, on a
+    diverging scale centred at 0 and scaled to the class's own largest magnitude: blue
+    negative, white zero, red positive, so the causal upper triangle reads white. One figure
+    with one image renderer, however many classes, so a served session sends few models
+    (issue #13); hovering names the class, i, j, Φ_ij over its largest |Φ|, and that
+    largest |Φ|. ``mark_row`` outlines row i of every panel (the step of the recurrence).
+    ``drawn`` holds each class's matrix as given, ``titles`` each panel's title.
     """
 
     def __init__(
         self,
         *,
-        title: str = "Φ",
-        x_label: str = "j, input token",
-        y_label: str = "i, output token",
+        columns: int = 3,
+        panel_px: int = 200,
         value_label: str = "Φ_ij",
         **figure_kwargs,
     ) -> None:
+        if not isinstance(columns, int) or isinstance(columns, bool) or columns < 1:
+            raise ValueError(f"columns must be a positive integer, got {columns!r}")
+        self.columns, self.panel_px = columns, int(panel_px)
+        self.drawn: dict[str, np.ndarray] = {}
+        self.titles: dict[str, str] = {}
+        self._size = 1  # tokens per panel side
         self.mapper = LinearColorMapper(palette=DIVERGING, low=-1.0, high=1.0)
-        self.figure, self.source, self.picture = _image_figure(
-            title, x_label, y_label, self.mapper, width=340, height=310,
-            figure_kwargs=figure_kwargs,
+        self.images = ColumnDataSource(
+            data=dict(image=[], x=[], y=[], dw=[], dh=[], label=[], top=[])
+        )
+        self.labels = ColumnDataSource(data=dict(x=[], y=[], text=[]))
+        self.rows = ColumnDataSource(data=dict(left=[], right=[], top=[], bottom=[]))
+        options = dict(
+            x_range=Range1d(0, 1), y_range=Range1d(1, 0),  # row 0 of each panel on top
+            x_axis_type=None, y_axis_type=None,  # no axes: each panel says what it shows
+            tools="pan,wheel_zoom,reset,save", min_border=8,
         )  # fmt: skip
-        fig = self.figure
+        options.update(figure_kwargs)
+        self.figure = fig = themed_figure(**options)
+        view = CDSView()
+        self.picture = fig.add_glyph(
+            self.images,
+            Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=self.mapper),
+            view=view,
+        )
+        fig.add_glyph(
+            self.labels,
+            Text(x="x", y="y", text="text", text_font=literal_value(FONT), text_font_size="12px",
+                 text_baseline="bottom"),
+        )  # fmt: skip
+        self.row = fig.add_glyph(
+            self.rows,
+            Quad(left="left", right="right", top="top", bottom="bottom", fill_color=ROW_COLOR,
+                 fill_alpha=0.12, line_color=ROW_COLOR, line_width=2),
+        )  # fmt: skip
+        self._cell = CustomJSHover(
+            args=dict(pitch=1.0), code="return String(Math.floor(value % pitch))"
+        )
         fig.add_tools(
             HoverTool(
                 renderers=[self.picture],
-                tooltips=[("i", "$y{0}"), ("j", "$x{0}"), (value_label, "@image{0.000}")],
+                tooltips=[("", "@label"), ("i", "$y{custom}"), ("j", "$x{custom}"),
+                          (f"{value_label} ÷ max |{value_label}|", "@image{0.000}"),
+                          (f"max |{value_label}|", "@top{0.000}")],
+                formatters={"$x": self._cell, "$y": self._cell},
             )
+        )  # fmt: skip
+        self.color_bar = ColorBar(
+            color_mapper=self.mapper, width=10, title=f"{value_label} ÷ max |{value_label}|"
         )
-        self.color_bar = ColorBar(color_mapper=self.mapper, width=10, title=value_label)
         fig.add_layout(self.color_bar, "right")
-        self.row = BoxAnnotation(
-            left=0,
-            right=1,
-            top=0,
-            bottom=1,
-            fill_color=ROW_COLOR,
-            fill_alpha=0.12,
-            line_color=ROW_COLOR,
-            line_width=2,
-            visible=False,
-        )
-        fig.add_layout(self.row)
 
-    def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
-        """Draw ``matrix`` (T_out, T_in) on the scale ±``limit`` (default: max |matrix|)."""
-        matrix = _symmetric_scale(self.mapper, matrix, limit)
-        n_rows, n_cols = matrix.shape
-        # cell (i, j) spans [j, j + 1) x [i, i + 1); the y range is flipped, so row 0 is on top;
-        # float32 is plenty for colours and halves what goes to the browser
-        image = matrix.astype(np.float32)
-        self.source.data = dict(image=[image], x=[0], y=[0], dw=[n_cols], dh=[n_rows])
-        if (self.figure.x_range.start, self.figure.x_range.end) != (0, n_cols):
-            self.figure.x_range.update(start=0, end=n_cols)
-        if (self.figure.y_range.start, self.figure.y_range.end) != (n_rows, 0):
-            self.figure.y_range.update(start=n_rows, end=0)
-        if self.row.right != n_cols:
-            self.row.right = n_cols
+    def _pitch(self) -> float:
+        """Grid units from one panel's corner to the next: the panel and a gap for its title."""
+        return self._size * 1.25
+
+    def _corner(self, k: int) -> tuple[float, float]:
+        pitch = self._pitch()
+        return (k % self.columns) * pitch, (k // self.columns) * pitch + 0.2 * self._size
+
+    def update(self, matrices: Mapping[str, np.ndarray], titles: Mapping[str, str]) -> None:
+        """Draw ``matrices`` ({name: (T, T)}, in order), each on ±its largest magnitude and
+        titled by ``titles``; an empty mapping clears the figure."""
+        sizes = {np.shape(m) for m in matrices.values()}
+        if len(sizes) > 1 or any(len(size) != 2 or size[0] != size[1] for size in sizes):
+            raise ValueError(f"matrices must be square and of one size, got shapes {sizes}")
+        self.drawn = {name: np.asarray(m, dtype=np.float64) for name, m in matrices.items()}
+        self.titles = {name: titles[name] for name in matrices}
+        self._size = next(iter(sizes))[0] if sizes else 1
+        columns = dict(image=[], x=[], y=[], dw=[], dh=[], label=[], top=[])
+        text = dict(x=[], y=[], text=[])
+        for k, (name, matrix) in enumerate(self.drawn.items()):
+            x, y = self._corner(k)
+            top = float(np.nanmax(np.abs(matrix))) if matrix.size else 0.0
+            top = top if np.isfinite(top) and top > 0 else 1.0
+            # float32 is plenty for colours and halves what goes to the browser
+            columns["image"].append((matrix / top).astype(np.float32))
+            row = dict(x=x, y=y, dw=self._size, dh=self._size, label=self.titles[name], top=top)
+            for key, item in row.items():
+                columns[key].append(item)
+            text["x"].append(x)
+            text["y"].append(y - 0.03 * self._size)
+            text["text"].append(self.titles[name])
+        self.images.data = columns
+        self.labels.data = text
+        self._fit()
+
+    def _fit(self) -> None:
+        """Size the figure to the panels: square cells, ``panel_px`` per panel."""
+        pitch, n = self._pitch(), max(1, len(self.drawn))
+        across = min(n, self.columns)
+        down = -(-n // self.columns)
+        x_end = across * pitch - 0.25 * self._size
+        y_end = down * pitch
+        self.figure.x_range.update(start=0, end=x_end)
+        self.figure.y_range.update(start=y_end, end=0)
+        px = self.panel_px / pitch
+        width = int(round(x_end * px)) + 90  # the colour bar
+        height = int(round(y_end * px)) + 40
+        if (self.figure.width, self.figure.height) != (width, height):
+            self.figure.update(width=width, height=height)
+        if self._cell.args.get("pitch") != pitch:
+            self._cell.args = dict(pitch=pitch)
 
     def mark_row(self, row: int | None) -> None:
-        """Outline row ``row`` (None hides the outline)."""
-        if row is None:
-            if self.row.visible:
-                self.row.visible = False
-            return
-        self.row.update(top=int(row), bottom=int(row) + 1, visible=True)
+        """Outline row ``row`` of every panel (None hides the outlines)."""
+        columns = dict(left=[], right=[], top=[], bottom=[])
+        if row is not None:
+            for k in range(len(self.drawn)):
+                x, y = self._corner(k)
+                columns["left"].append(x)
+                columns["right"].append(x + self._size)
+                columns["top"].append(y + int(row))
+                columns["bottom"].append(y + int(row) + 1)
+        self.rows.data = columns
 
 
-class ClassCurves(_LinearOrLog):
+class ClassCurves:
     """One line (and one dot) per name of a fixed set, each in its colour for good.
 
     The same name keeps its colour in every ClassCurves built with the same ``names``, so
-    figures side by side read alike. ``update`` shows the series given and hides the rest
-    (their legend entries too); ``points`` puts one dot per name. There are two figures,
-    a linear and a log y axis, with the same lines; ``set_log`` shows one (points at
-    y <= 0 are left out of the log one), so switching sends no new models. ``figure`` is
-    the one shown.
+    figures side by side read alike. ``update`` shows the series given (they share one x)
+    and hides the rest (their legend entries too); ``points`` puts one dot per name. The
+    y axis is linear or log (``set_log``): Bokeh cannot switch an axis type in place, so
+    there are two figures, and each is built the first time it is shown (points at y <= 0
+    are left out of the log one). The lines of one figure read one data source (x and a
+    column per name), so a figure of eight classes sends few models (issue #13). ``figure``
+    is the one shown; ``figures`` the ones built so far, by ``log``.
     """
 
     def __init__(
@@ -128,45 +201,71 @@ class ClassCurves(_LinearOrLog):
         y_label: str = "",
         **figure_kwargs,
     ) -> None:
-        self._init_curves(names)
-        self._points: dict[str, tuple[float, float]] = {}
+        self.names = list(names)
+        if not self.names or len(set(self.names)) != len(self.names):
+            raise ValueError(f"names must be distinct and at least one, got {self.names}")
         self.colors = {
             n: BY_KIND[n].color if n in BY_KIND else CLASS_COLORS[i % len(CLASS_COLORS)]
             for i, n in enumerate(self.names)
         }
+        self.labels = {name: str((labels or {}).get(name, name)) for name in self.names}
+        self._options = dict(title=title, x_label=x_label, y_label=y_label, **figure_kwargs)
+        self.log = False
+        self.x = np.zeros(0)
+        self.series: dict[str, np.ndarray] = {}  # y per name shown
+        self._points: dict[str, tuple[float, float]] = {}
+        self.figures: dict[bool, figure] = {}
+        self.sources: dict[bool, ColumnDataSource] = {}
+        self.dots: dict[bool, ColumnDataSource] = {}
+        self.lines: dict[bool, dict[str, GlyphRenderer]] = {}
         self.items: dict[bool, dict[str, LegendItem]] = {}
-        labels = dict(labels or {})
-        for log in (False, True):
-            options = dict(title=title, width=460, height=360, tools="pan,wheel_zoom,reset,save")
-            if log:
-                options.update(y_axis_type="log")
-            options.update(figure_kwargs)
-            fig = themed_figure(**options)
-            fig.xaxis.axis_label = x_label
-            fig.yaxis.axis_label = y_label + (" (log)" if log else "")
-            fig.visible = not log
-            sources, lines, items = {}, {}, {}
-            for name in self.names:
-                source = ColumnDataSource(data=dict(x=[], y=[], name=[]))
-                line = fig.line("x", "y", source=source, line_width=2, color=self.colors[name])
-                line.visible = False
-                sources[name], lines[name] = source, line
-                items[name] = LegendItem(
-                    label=literal_value(labels.get(name, name)), renderers=[line], visible=False
-                )
-            _legend_below(fig, items.values(), ncols=2)
-            dots = ColumnDataSource(data=dict(x=[], y=[], name=[], color=[]))
-            dot = fig.scatter(
-                "x", "y", source=dots, size=9, color="color", line_color="#ffffff", line_width=1
+
+    def _build(self, log: bool) -> figure:
+        options = dict(width=460, height=360, tools="pan,wheel_zoom,reset,save")
+        options.update({k: v for k, v in self._options.items() if not k.endswith("_label")})
+        if log:
+            options.update(y_axis_type="log")
+        fig = themed_figure(**options)
+        fig.xaxis.axis_label = self._options["x_label"]
+        fig.yaxis.axis_label = self._options["y_label"] + (" (log)" if log else "")
+        source = ColumnDataSource(data=dict(x=[], **{name: [] for name in self.names}))
+        view = CDSView()
+        lines, items = {}, {}
+        for name in self.names:
+            glyph = Line(x="x", y=name, line_width=2, line_color=self.colors[name])
+            lines[name] = fig.add_glyph(source, glyph, view=view, name=self.labels[name],
+                                        visible=False)  # fmt: skip
+            items[name] = LegendItem(
+                label=literal_value(self.labels[name]), renderers=[lines[name]], visible=False
             )
-            fig.add_tools(
-                HoverTool(
-                    renderers=[*lines.values(), dot],
-                    tooltips=[("", "@name"), ("x", "@x{0.[00]}"), ("y", "@y{0.0000}")],
-                )
+        _legend_below(fig, items.values(), ncols=2)
+        dots = ColumnDataSource(data=dict(x=[], y=[], name=[], color=[]))
+        dot = fig.add_glyph(dots, Scatter(x="x", y="y", size=9, fill_color="color",
+                                          line_color="#ffffff", line_width=1),
+                            name="a point (points)")  # fmt: skip
+        fig.add_tools(
+            HoverTool(
+                renderers=[*lines.values(), dot],
+                tooltips=[("", "$name"), ("x", "$snap_x{0.[00]}"), ("y", "$snap_y{0.0000}")],
             )
-            self.figures[log], self.sources[log], self.lines[log] = fig, sources, lines
-            self.items[log], self.dots[log] = items, dots
+        )
+        self.figures[log], self.sources[log], self.dots[log] = fig, source, dots
+        self.lines[log], self.items[log] = lines, items
+        self._draw(log)
+        return fig
+
+    @property
+    def figure(self) -> figure:
+        """The figure shown now (linear or log), built if it has not been shown yet."""
+        return self.figures.get(self.log) or self._build(self.log)
+
+    def set_log(self, log: bool) -> None:
+        """Show the log figure (True) or the linear one (False)."""
+        self.log = bool(log)
+        self.figure  # noqa: B018 - built on first use
+        for which, fig in self.figures.items():
+            if fig.visible != (which == self.log):
+                fig.visible = which == self.log
 
     def update(
         self,
@@ -174,26 +273,50 @@ class ClassCurves(_LinearOrLog):
         *,
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        """Show exactly ``series`` ({name: (x, y)}); hide every other name."""
-        self._set_series(series)
-        labels = dict(labels or {})
-        for log in (False, True):
-            for name in self.names:
-                item = self.items[log][name]
-                self._show_series(log, name, item, positive_x=False)
-                if name in labels and getattr(item.label, "value", None) != labels[name]:
-                    item.label = literal_value(labels[name])  # a plain string names a column
+        """Show exactly ``series`` ({name: (x, y)}, one x for all); hide every other name."""
+        unknown = set(series) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
+        xs = [np.asarray(x, dtype=np.float64) for x, _ in series.values()]
+        if any(x.shape != xs[0].shape or not np.array_equal(x, xs[0]) for x in xs):
+            raise ValueError("series must share one x (the classes are drawn against it)")
+        self.x = xs[0] if xs else np.zeros(0)
+        self.series = {name: np.asarray(y, dtype=np.float64) for name, (_, y) in series.items()}
+        self.labels.update({name: str(label) for name, label in (labels or {}).items()})
+        for log in self.figures:
+            self._draw(log)
 
     def points(self, points: Mapping[str, tuple[float, float]]) -> None:
         """One dot per name at (x, y) ({} clears them)."""
-        for log, dots in self.dots.items():
-            keep = [n for n, (_, y) in points.items() if not log or y > 0]
-            dots.data = dict(
-                x=[float(points[n][0]) for n in keep],
-                y=[float(points[n][1]) for n in keep],
-                name=keep,
-                color=[self.colors.get(n, "#000000") for n in keep],
-            )
+        self._points = {name: (float(x), float(y)) for name, (x, y) in points.items()}
+        for log in self.figures:
+            self._draw_points(log)
+
+    def _draw(self, log: bool) -> None:
+        """Draw the kept series on the linear or log figure; on log axes y <= 0 is left out."""
+        columns = {"x": self.x}
+        for name in self.names:
+            y = self.series.get(name, np.full(self.x.shape, np.nan))
+            columns[name] = np.where(y > 0, y, np.nan) if log else y
+        self.sources[log].data = columns
+        for name in self.names:
+            shown = name in self.series
+            line, item = self.lines[log][name], self.items[log][name]
+            if line.visible != shown:
+                line.visible = item.visible = shown
+            if line.name != self.labels[name]:
+                line.name = self.labels[name]
+                item.label = literal_value(self.labels[name])  # a plain string names a column
+        self._draw_points(log)
+
+    def _draw_points(self, log: bool) -> None:
+        keep = [n for n, (_, y) in self._points.items() if not log or y > 0]
+        self.dots[log].data = dict(
+            x=[self._points[n][0] for n in keep],
+            y=[self._points[n][1] for n in keep],
+            name=keep,
+            color=[self.colors.get(n, "#000000") for n in keep],
+        )
 
 
 # the MQAR mixers' colour and marker, by attnviz.mixers name: a marker per class too, since
@@ -256,4 +379,4 @@ def recall_vs_state(
     _legend_below(fig, [items[name] for name in curves], ncols=2)
     tips = [("", "@name"), ("state", "@x{0,0}"), ("accuracy", "@y{0.000}")]
     fig.add_tools(HoverTool(renderers=renderers, tooltips=tips))
-    return fig
+    return slim(fig)
