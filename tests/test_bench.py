@@ -4,7 +4,15 @@ import numpy as np
 import panel as pn
 import pytest
 
-from attnviz.bench import bench_dashboard, control_values, first_render_seconds, format_table
+from attnviz.bench import (
+    SESSION_TARGET_MS,
+    bench_dashboard,
+    bench_session,
+    control_values,
+    first_render_seconds,
+    format_table,
+    session_cost,
+)
 from attnviz.dashboards import get
 
 
@@ -48,6 +56,29 @@ def test_bench_dashboard_times_every_control():
     ]
     assert rows[0]["target_ms"] is None and rows[0]["met"] is None  # first render: no target
     assert all(row["target_ms"] == 50.0 and row["met"] is not None for row in rows[1:])
+
+
+def test_a_session_row_counts_what_one_served_session_builds_and_sends():
+    cost = session_cost(get("dsf"))
+    dashboard = get("dsf").factory()
+    assert cost["seconds"] > 0 and cost["bytes"] > 10_000
+    # the document holds the first tab's figure and none of the tabs not yet opened
+    assert 30 < cost["models"] < 200
+    assert set(dashboard.figures) == {"phi"}
+    row = bench_session(get("dsf"), repeats=2)
+    assert row["control"] == "(session: build and send, CPU)" and row["n"] == 2
+    assert row["target_ms"] == SESSION_TARGET_MS and row["models"] == cost["models"]
+    assert "models," in format_table([row]) and " kB)" in format_table([row])
+
+
+def test_a_dashboard_with_tabs_gets_a_row_per_tab_opened():
+    rows = bench_dashboard(get("dsf"), n=2)
+    opened = [row for row in rows if row["control"].startswith("(open tab: ")]
+    assert [row["control"] for row in opened] == [
+        "(open tab: decay and build-up, CPU)",
+        "(open tab: trained on MQAR, CPU)",
+    ]
+    assert all(row["models"] > 30 and row["target_ms"] == SESSION_TARGET_MS for row in opened)
 
 
 def test_first_render_takes_preset_parameters():
