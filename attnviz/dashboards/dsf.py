@@ -2,19 +2,21 @@
 
 It binds controls to ``attnviz.dsf_views`` (every class on one seeded input: Φ per channel,
 the contributions Φ_ij u_j, the recurrence's output, the decay profile, cached per class
-and the settings that act on it) and draws them: each class shown gets its implicit
-attention matrix Φ (y = Φu) in the same format, side by side: per channel c (for the
-attention classes the (c, c) entry of each d x d block, K_ij W_v[c, c]) or the summary
-over channels, titled with the size N of its recurrent state. Under them:
+and the settings that act on it) and draws them in three tabs (``LazyTabs``: a tab's
+figures are built the first time it is opened, so a served session sends only the first):
 
-* **decay profiles**: how far ℓ steps of Λ shrink the state, against the lag ℓ
-  (``DSF.decay_profile``; flat at 1 for linear attention; softmax has no Λ);
-* **y = Φu, built up**: at step i (the player), the partial sums Σ_{j<=k} (Φ_ij u_j)[c]
-  over k = 0..i, one line per class, and as a dot the recurrence's own output y_i[c]
-  (``DSF.run``, the definition): the line ends on the dot. Row i is outlined on every Φ.
-
-At the bottom, **trained models**: the shipped MQAR sweep's recall against state size
-(``state_size.shipped``, lesson 06 section 7), the same in every session.
+* **Φ of every class**: each class shown gets its implicit attention matrix Φ (y = Φu),
+  side by side in one figure (``plots.PhiGrid``), in the same format: per channel c (for
+  the attention classes the (c, c) entry of each d x d block, K_ij W_v[c, c]) or the
+  summary over channels, titled with the size N of its recurrent state, row i (the step)
+  outlined; under it a table of the state sizes and y_i[c] both ways.
+* **decay and build-up**: how far ℓ steps of Λ shrink the state, against the lag ℓ
+  (``DSF.decay_profile``; flat at 1 for linear attention; softmax has no Λ); and y = Φu
+  built up: at step i (the player), the partial sums Σ_{j<=k} (Φ_ij u_j)[c] over
+  k = 0..i, one line per class, and as a dot the recurrence's own output y_i[c]
+  (``DSF.run``, the definition): the line ends on the dot.
+* **trained on MQAR**: the shipped MQAR sweep's recall against state size
+  (``state_size.shipped``, lesson 06 section 7), the same in every session.
 
 The toggles change Φ where they act (``attnviz.model_classes``): normalisation (linear
 attention's rows then sum to W_v), the feature map (the attention classes), the state
