@@ -13,12 +13,12 @@ classes it acts on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from attnviz import dsf
 from attnviz.model_classes import model_class
+from attnviz.shared_cache import shared_cache
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ClassView:
         return np.arange(i + 1), np.cumsum(self.contributions[c, i, : i + 1])
 
 
-@lru_cache(maxsize=512)
+@shared_cache(max_entries=64, max_megabytes=48)
 def class_system(kind: str, T: int, d: int, seed: int, settings: tuple):
     """``dsf.nested_system`` with ``settings`` (cached): (the system, a note or '').
 
@@ -66,7 +66,7 @@ def class_system(kind: str, T: int, d: int, seed: int, settings: tuple):
     return system, ""
 
 
-@lru_cache(maxsize=512)
+@shared_cache(max_entries=64, max_megabytes=48)
 def class_view(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassView:
     """One class on the seeded input with its own settings (cached)."""
     system, note = class_system(kind, T, d, seed, settings)
@@ -88,7 +88,7 @@ def class_view(kind: str, T: int, d: int, seed: int, settings: tuple) -> ClassVi
     )
 
 
-@lru_cache(maxsize=512)
+@shared_cache(max_entries=64, max_megabytes=8)
 def phi_summary(kind: str, T: int, d: int, seed: int, settings: tuple) -> np.ndarray:
     """``phi_summary()`` of the class, rms over channels, (T, T) (cached, on demand)."""
     return class_system(kind, T, d, seed, settings)[0].phi_summary().numpy()
