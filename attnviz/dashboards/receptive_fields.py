@@ -1,20 +1,30 @@
 """Lesson 04's dashboard: receptive fields — how far can a token see after L sparse layers?
 
-Pick a mask from the zoo (``attnviz.kernels.masks``) and its parameters, a sequence
-length and a number of layers. The reach map colours every (query, key) pair by the
-first layer whose output carries the key's information to the query
-(``attnviz.receptive``); long sequences are drawn as an overview whose cell is the layer
-by which its whole tile is reached. The strip under it is the last query's row: its
-grey keys are the holes. The curves give the share of pairs reached against layers for
-the patterns compared (each at its own parameters: the inspected one at the sliders',
-the others at the values last set for them), and the table how many layers each needs
-to see everything.
+Pick a mask from the zoo (``attnviz.kernels.masks``) and its parameters (the inspected
+pattern's own sliders sit under its menu), the patterns to compare, a sequence length
+and a number of layers. Beside the controls: a readout of the inspected pattern, two
+tabs of figures, and the table of every shown pattern: how many layers each needs to
+see everything, its holes, α̂ and its coverage at the chosen depth.
 
-Every field is computed once for ``MAX_LAYERS`` layers and cached, so the layer slider
-only slices it. Offset patterns (sliding window, dilated, strided, stride-slash,
-token-level PowerAttention) are exact up to ``MAX_TOKENS`` tokens by distance
-arithmetic; any other mask is exact by bitsets, up to ``MAX_GENERAL_TOKENS`` here (a
-longer request is computed at that length, and the status says so).
+* **Reach map**: the map colours every (query, key) pair by the first layer whose output
+  carries the key's information to the query (``attnviz.receptive``); long sequences are
+  drawn as an overview whose cell is the layer by which its whole tile is reached. The
+  strip under it is the last query's row: its grey keys are the holes.
+* **Coverage curves**: the share of pairs reached against layers for the patterns
+  compared (each at its own parameters: the inspected one at the sliders', the others at
+  the values last set for them), on linear or log-log axes (ticking log axes opens it).
+
+A served session sends only what is on screen (issue #13): the coverage tab is built
+the first time it is opened, its log-log twin the first time log axes are asked for,
+and a pattern's sliders the first time it is inspected; a view built later draws the
+current settings.
+
+Every field is computed once for ``MAX_LAYERS`` layers and cached for every session
+(``shared_cache``: bounded in entries and bytes), so the layer slider only slices it.
+Offset patterns (sliding window, dilated, strided, stride-slash, token-level
+PowerAttention) are exact up to ``MAX_TOKENS`` tokens by distance arithmetic; any other
+mask is exact by bitsets, up to ``MAX_GENERAL_TOKENS`` here (a longer request is computed
+at that length, and the status says so).
 """
 
 from __future__ import annotations
@@ -24,11 +34,17 @@ from functools import lru_cache
 import numpy as np
 import panel as pn
 import param
+from bokeh.layouts import column
+from bokeh.models import CustomJSTickFormatter
 
 from attnviz import plots
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
+from attnviz.dashboards.lazy_tabs import LazyTabs
+from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.masks import PATTERNS, make_mask
+from attnviz.plots import receptive_fields as rf_plots
 from attnviz.receptive import ReceptiveField, receptive_field
+from attnviz.shared_cache import shared_cache
 
 MAX_LAYERS = 32  # the layer slider's top; every field is computed this deep
 LENGTHS = tuple(2**k for k in range(6, 19))  # 64 ... 262,144 tokens
@@ -37,6 +53,7 @@ MAX_GENERAL_TOKENS = 2_048  # masks without an offset form: bitsets, T x T (~0.1
 OVERVIEW = 512  # the reach map's cells per side, at most (exact up to 512 tokens)
 STRIP_BINS = 4_096  # the last query's strip, cells at most (exact up to 4,096 keys)
 DEFAULT_COMPARE = ("sliding_window", "dilated", "power_attention")
+REACH_TAB, COVERAGE_TAB = "Reach map", "Coverage curves"  # the figures' two tabs
 
 # pattern -> {argument: (label, default, low, high)}; a bool default makes a checkbox.
 # LongNet's two sliders give segments w0 * 2**i with dilations 2**i, i < levels.
@@ -120,14 +137,15 @@ def _effective_length(name: str, params: tuple, seq_len: int) -> int:
     return seq_len
 
 
-@lru_cache(maxsize=48)
+@shared_cache(max_entries=48, max_megabytes=64)  # a 2,048-token bitset field: 4.2 MB
 def field_of(name: str, params: tuple, seq_len: int) -> ReceptiveField:
     """The pattern's exact receptive field over ``MAX_LAYERS`` layers (cached, read-only)."""
     mask = make_mask(name, **mask_arguments(name, dict(params)))
-    return receptive_field(mask, seq_len, MAX_LAYERS)
+    with one_thread():  # a dense mask is torch: on a busy machine, threads only wait
+        return receptive_field(mask, seq_len, MAX_LAYERS)
 
 
-@lru_cache(maxsize=48)
+@shared_cache(max_entries=48, max_megabytes=24)  # an overview: 0.26 or 0.52 MB
 def _overview(name: str, params: tuple, seq_len: int) -> np.ndarray:
     field = field_of(name, params, seq_len)
     if seq_len <= OVERVIEW:
@@ -152,14 +170,13 @@ class ReceptiveFieldsDashboard(Dashboard):
 
     pattern = param.Selector(default="power_attention", objects=list(PATTERNS))
     compare = param.ListSelector(default=list(DEFAULT_COMPARE), objects=list(PATTERNS))
-    seq_len = param.Selector(default=512, objects=list(LENGTHS))
+    seq_len = param.Selector(default=512, objects=list(LENGTHS), precedence=-1)  # own slider
     layers = param.Integer(default=8, bounds=(1, MAX_LAYERS))
     log_axes = param.Boolean(default=False, label="log axes")
 
     widget_options = {
         "pattern": {"name": "pattern to inspect"},
-        "compare": {"type": pn.widgets.MultiChoice, "name": "patterns to compare"},
-        "seq_len": {"type": pn.widgets.DiscreteSlider, "name": "sequence length (tokens)"},
+        "compare": {"type": pn.widgets.CheckBoxGroup, "name": "patterns to compare"},
         "layers": {"name": "layers"},
         "log_axes": {"name": "log axes (coverage curves)"},
     }
@@ -168,77 +185,96 @@ class ReceptiveFieldsDashboard(Dashboard):
         """``pattern_params`` presets parameters, e.g. ``{"dilated": {"rate": 3}}``; values
         outside a slider's range are clamped to it."""
         super().__init__(**params)
+        self._controls["seq_len"] = self._length_slider()
         self._notes: list[str] = []
-        self._pattern_widgets = self._build_pattern_widgets(pattern_params or {})
+        self._pattern_values = _preset_values(pattern_params or {})
+        # a pattern's sliders are built the first time it is inspected (issue #13)
+        self._pattern_widgets: dict[str, dict[str, pn.widgets.Widget]] = {}
         self._status = pn.pane.Alert(
             "", alert_type="warning", visible=False, width=CONTROL_WIDTH - 20
         )
         self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
         self._table = pn.pane.Markdown("", margin=(0, 10), width=560)
-        self._reach = plots.ReachMap(title="reach map")
-        self._strip = plots.ReachStrip()
-        self._curves = plots.PatternCurves(
-            list(PATTERNS),
-            title="share of (query, key) pairs reached",
-            x_label="layers",
-            y_label="coverage",
-        )
+        self._compare_label = pn.pane.Markdown("patterns to compare", margin=(5, 10, -10, 10))
+        # the inspected pattern's own sliders sit under its menu, swapped when it changes
+        self._control_column = pn.Column(*self._control_objects(), width=CONTROL_WIDTH)
+        mapper = rf_plots.layer_mapper()  # the map and the strip: one scale, one hover
+        hover = rf_plots.layer_hover(mapper)
+        self._reach = plots.ReachMap(title="reach map", mapper=mapper, hover=hover)
+        self._strip = plots.ReachStrip(mapper=mapper, hover=hover)
+        self._curves: plots.PatternCurves | None = None  # built with its tab
+        self._coverage = pn.Column(margin=0)  # the curves' figures, linear and log-log
         self._fields: dict[str, ReceptiveField] = {}
-        self._parameter_columns = {
-            name: pn.Column(*widgets.values(), visible=name == self.pattern, margin=0)
-            for name, widgets in self._pattern_widgets.items()
-        }
-        self.param.watch(self._show_parameters, ["pattern"])
         self.table_rows: list[dict] = []
+        self._update()
+        self._tabs = LazyTabs(
+            (REACH_TAB, lambda: _pane(column(self._reach.figure, self._strip.figure))),
+            (COVERAGE_TAB, self._build_curves),
+        )
+        self.param.watch(self._show_parameters, ["pattern"])
         self.param.watch(lambda *_: self._update(), ["pattern", "compare", "seq_len"])
         self.param.watch(lambda *_: self._draw(), ["layers"])
         self.param.watch(lambda *_: self._set_log(), ["log_axes"])
-        self._curves.set_log(self.log_axes)
-        self._update()
 
     # -- controls ------------------------------------------------------------------------
-    def _build_pattern_widgets(self, preset: dict) -> dict[str, dict[str, pn.widgets.Widget]]:
-        unknown = set(preset) - set(PATTERN_PARAMETERS)
-        if unknown:
-            raise ValueError(
-                f"pattern_params names unknown patterns {sorted(unknown)}; "
-                f"allowed: {list(PATTERN_PARAMETERS)}"
-            )
-        widgets: dict[str, dict[str, pn.widgets.Widget]] = {}
-        for name, spec in PATTERN_PARAMETERS.items():
-            given = dict(preset.get(name, {}))
-            extra = set(given) - set(spec)
-            if extra:
-                raise ValueError(
-                    f"pattern_params[{name!r}] has no {sorted(extra)}; allowed: {list(spec)}"
-                )
-            widgets[name] = {}
-            for arg, (label, default, low, high) in spec.items():
-                value = given.get(arg, default)
+    def _length_slider(self) -> pn.widgets.IntSlider:
+        """The sequence length: a plain slider over the index into ``LENGTHS``, showing the
+        length (a ``DiscreteSlider`` is a layout of three widgets: ten times the cost)."""
+        slider = pn.widgets.IntSlider(
+            label="sequence length (tokens)",
+            start=0,
+            end=len(LENGTHS) - 1,
+            value=LENGTHS.index(self.seq_len),
+            format=CustomJSTickFormatter(code=f"return {list(LENGTHS)}[tick].toLocaleString()"),
+            tooltips=False,
+            width=CONTROL_WIDTH - 20,
+        )
+        slider.param.watch(lambda event: setattr(self, "seq_len", LENGTHS[event.new]), "value")
+        self.param.watch(
+            lambda event: setattr(slider, "value", LENGTHS.index(event.new)), "seq_len"
+        )
+        return slider
+
+    def _widgets_of(self, name: str) -> dict[str, pn.widgets.Widget]:
+        """The pattern's own sliders, built the first time they are asked for."""
+        if name not in self._pattern_widgets:
+            widgets = {}
+            for arg, (label, default, low, high) in PATTERN_PARAMETERS[name].items():
+                value = self._pattern_values[name][arg]
                 if isinstance(default, bool):
-                    widget = pn.widgets.Checkbox(label=label, value=bool(value))
+                    widget = pn.widgets.Checkbox(label=label, value=value)
                 else:
-                    value = int(np.clip(int(value), low, high))
                     widget = pn.widgets.IntSlider(
                         label=label, start=low, end=high, value=value, width=CONTROL_WIDTH - 20
                     )
-                widget.param.watch(lambda *_, n=name: self._parameter_moved(n), "value")
-                widgets[name][arg] = widget
-        return widgets
+                widget.param.watch(
+                    lambda event, n=name, a=arg: self._parameter_moved(n, a, event.new), "value"
+                )
+                widgets[arg] = widget
+            self._pattern_widgets[name] = widgets
+        return self._pattern_widgets[name]
 
-    def _parameter_moved(self, name: str) -> None:
+    def _parameter_moved(self, name: str, arg: str, value) -> None:
+        self._pattern_values[name][arg] = value
         if name == self.pattern or name in self.compare:
             self._update()
 
     def _values(self, name: str) -> dict:
-        return {arg: widget.value for arg, widget in self._pattern_widgets[name].items()}
+        return dict(self._pattern_values[name])
+
+    def pattern_values(self, name: str) -> dict:
+        """The parameters set for pattern ``name`` (its sliders' values, whether or not
+        they have been built yet), e.g. ``{"window": 32, "rate": 2, "sink_tokens": 0}``."""
+        if name not in PATTERN_PARAMETERS:
+            raise ValueError(f"no pattern {name!r}; allowed: {list(PATTERN_PARAMETERS)}")
+        return self._values(name)
 
     @property
     def controls(self) -> dict[str, pn.widgets.Widget]:
         """The controls a user moves: the pattern, its own parameters, the patterns to
         compare, length, layers and log axes."""
         controls = {"pattern": self._controls["pattern"]}
-        for arg, widget in self._pattern_widgets[self.pattern].items():
+        for arg, widget in self._widgets_of(self.pattern).items():
             controls[f"{self.pattern}.{arg}"] = widget
         for name in ("compare", "seq_len", "layers", "log_axes"):
             controls[name] = self._controls[name]
@@ -284,14 +320,9 @@ class ReceptiveFieldsDashboard(Dashboard):
 
     def _draw_views(self) -> None:
         layers = int(self.layers)
-        series = {
-            name: (np.arange(field.n_layers + 1), field.coverage)
-            for name, field in self._fields.items()
-        }
         self.table_rows = [self._row(name, field) for name, field in self._fields.items()]
         with self._hold():
-            self._curves.update(series, highlight=self.pattern)
-            self._curves.mark(layers)
+            self._draw_curves()
             inspected = self._fields.get(self.pattern)
             if inspected is not None:
                 t = inspected.seq_len
@@ -307,9 +338,42 @@ class ReceptiveFieldsDashboard(Dashboard):
         self._table.object = self._table_markdown()
         self._readout.object = self._readout_text(layers)
 
+    def _draw_curves(self) -> None:
+        """Draw the coverage curves of the fields shown, if their tab has been built."""
+        if self._curves is None:
+            return
+        series = {
+            name: (np.arange(field.n_layers + 1), field.coverage)
+            for name, field in self._fields.items()
+        }
+        self._curves.update(series, highlight=self.pattern)
+        self._curves.mark(int(self.layers))
+
+    def _build_curves(self) -> pn.Column:
+        """The coverage tab, built the first time it is shown, drawing the current state."""
+        self._curves = plots.PatternCurves(
+            list(PATTERNS),
+            title="share of (query, key) pairs reached",
+            x_label="layers",
+            y_label="coverage",
+        )
+        try:
+            self._draw_curves()
+        except Exception as error:  # a dashboard never dies on a control value
+            self._notes.append(f"Could not draw: {error}")
+        self._curves.set_log(self.log_axes)
+        self._coverage.objects = [_pane(fig) for fig in self._curves.figures.values()]
+        return self._coverage
+
     def _set_log(self) -> None:
+        """Switch the curves' axes, and show them: log axes are the curves' control."""
         with self._hold():
-            self._curves.set_log(self.log_axes)
+            if self._curves is not None:
+                built = len(self._curves.figures)
+                self._curves.set_log(self.log_axes)
+                if len(self._curves.figures) > built:  # the log-log twin, built just now
+                    self._coverage.append(_pane(self._curves.figures[True]))
+            self._tabs.show(COVERAGE_TAB)  # builds the curves on these axes if not yet
 
     def _row(self, name: str, field: ReceptiveField) -> dict:
         return {
@@ -372,43 +436,68 @@ class ReceptiveFieldsDashboard(Dashboard):
 
     @property
     def figures(self) -> dict:
-        return {
-            "reach": self._reach.figure,
-            "strip": self._strip.figure,
-            "coverage": self._curves.figure,  # the linear or the log-log one, as shown
-        }
+        """The figures built so far: the reach map and the strip, and the coverage curves
+        (linear or log-log, as shown) once their tab has been opened (``show``)."""
+        figures = {"reach": self._reach.figure, "strip": self._strip.figure}
+        if self._curves is not None:
+            figures["coverage"] = self._curves.figure
+        return figures
+
+    def show(self, tab: str) -> None:
+        """Open the tab called ``tab`` (``REACH_TAB`` or ``COVERAGE_TAB``), building it the
+        first time."""
+        self._tabs.show(tab)
 
     def _show_parameters(self, event) -> None:
-        """Show the inspected pattern's sliders (only the two columns that change)."""
-        for name in (event.old, event.new):
-            self._parameter_columns[name].visible = name == event.new
+        """Show the inspected pattern's sliders (built the first time it is inspected)."""
+        self._control_column.objects = self._control_objects()
+
+    def _control_objects(self) -> list:
+        c = self._controls
+        return [
+            c["pattern"],
+            *self._widgets_of(self.pattern).values(),
+            self._compare_label,
+            *(c[name] for name in ("compare", "seq_len", "layers", "log_axes")),
+            self._status,
+        ]
 
     def __panel__(self):
-        pane = dict(sizing_mode="fixed")
-        controls = pn.Column(
-            self._controls["pattern"],
-            *self._parameter_columns.values(),
-            self._controls["compare"],
-            self._controls["seq_len"],
-            self._controls["layers"],
-            self._controls["log_axes"],
-            self._status,
-            width=CONTROL_WIDTH,
+        figures = pn.FlexBox(self._tabs, self._table, max_width=1040)
+        return pn.Column(
+            self._header(), pn.Row(self._control_column, pn.Column(self._readout, figures))
         )
-        figures = pn.FlexBox(
-            pn.Column(
-                pn.pane.Bokeh(self._reach.figure, **pane),
-                pn.pane.Bokeh(self._strip.figure, **pane),
-                margin=0,
-            ),
-            pn.Column(
-                *(pn.pane.Bokeh(fig, **pane) for fig in self._curves.figures.values()),
-                self._table,
-                margin=0,
-            ),
-            max_width=1040,
+
+
+def _preset_values(preset: dict) -> dict[str, dict]:
+    """Every pattern's parameters: its defaults, overridden by ``preset`` ({pattern:
+    {argument: value}}), numbers clamped to their slider's range."""
+    unknown = set(preset) - set(PATTERN_PARAMETERS)
+    if unknown:
+        raise ValueError(
+            f"pattern_params names unknown patterns {sorted(unknown)}; "
+            f"allowed: {list(PATTERN_PARAMETERS)}"
         )
-        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
+    values: dict[str, dict] = {}
+    for name, spec in PATTERN_PARAMETERS.items():
+        given = dict(preset.get(name, {}))
+        extra = set(given) - set(spec)
+        if extra:
+            raise ValueError(
+                f"pattern_params[{name!r}] has no {sorted(extra)}; allowed: {list(spec)}"
+            )
+        values[name] = {}
+        for arg, (_, default, low, high) in spec.items():
+            value = given.get(arg, default)
+            if isinstance(default, bool):
+                values[name][arg] = bool(value)
+            else:
+                values[name][arg] = int(np.clip(int(value), low, high))
+    return values
+
+
+def _pane(fig) -> pn.pane.Bokeh:
+    return pn.pane.Bokeh(fig, sizing_mode="fixed")
 
 
 def app(**defaults) -> ReceptiveFieldsDashboard:
