@@ -13,6 +13,18 @@ from attnviz.bench import control_values
 from attnviz.dashboards import AssociativeMemoryDashboard, entries, get
 from attnviz.dashboards import associative_memory as lesson05
 
+SESSION_MODELS = 105  # a fresh session's document: 95 models (issue #13), and 10% to spare
+ALL_TABS = (lesson05.CAPACITY_TAB, lesson05.PLAYER_TAB, lesson05.CONDITIONING_TAB)
+
+
+def opened(factory, *tabs: str):
+    """``attached(factory)``, then ``tabs`` opened (and so built), as a student's clicks do."""
+    dashboard, document = attached(factory)
+    with set_curdoc(document):
+        for tab in tabs:
+            dashboard.show(tab)
+    return dashboard, document
+
 
 def _curves(dashboard, rule: str) -> dict[tuple[str, str], np.ndarray]:
     """What a strengths figure draws: {(group, stimulus): V over trials}."""
@@ -32,7 +44,7 @@ def test_lesson_05_is_registered():
 
 
 def test_every_control_across_its_range_changes_the_figures():
-    dashboard, document = attached(AssociativeMemoryDashboard)
+    dashboard, document = opened(AssociativeMemoryDashboard, *ALL_TABS)
     assert set(dashboard.controls) >= {
         "d_k",
         "n_items",
@@ -78,12 +90,12 @@ def test_capacity_curve_is_the_sweep_with_its_analytic_curve():
     sizes = lesson05.n_grid(64, 16)
     assert 16 in sizes and sizes[0] == 1 and sizes[-1] == 64
     expected = memory.capacity_sweep(16, sizes, lesson05.TRIALS, seed=lesson05.SEED)
-    data = dashboard._capacity.sources["measured"].data
+    data = dashboard._capacity.shown()["measured"]
     np.testing.assert_array_equal(data["x"], sizes)
     np.testing.assert_allclose(data["y"], expected.measured[0])
     np.testing.assert_allclose(data["high"], expected.measured[0] + expected.spread[0])
     np.testing.assert_allclose(data["low"], expected.measured[0] - expected.spread[0])
-    np.testing.assert_allclose(dashboard._capacity.sources["predicted"].data["y"], (sizes - 1) / 16)
+    np.testing.assert_allclose(dashboard._capacity.shown()["predicted"]["y"], (sizes - 1) / 16)
     assert dashboard._capacity.marker.location == 16
     snr = expected.snr[0, -1]
     assert f"SNR d_k/(N − 1) = **{snr:.3f}**" in dashboard._capacity_readout.object
@@ -93,17 +105,17 @@ def test_collapse_draws_every_d_k_against_the_load():
     dashboard, _ = attached(lambda: AssociativeMemoryDashboard(d_k=20))
     curves = lesson05.collapse("hebbian", "random", "mse")
     for d_k, result in zip(lesson05.COLLAPSE_DIMS, curves, strict=True):
-        data = dashboard._collapse.sources[f"d_k = {d_k}"].data
+        data = dashboard._collapse.shown()[f"d_k = {d_k}"]
         np.testing.assert_allclose(data["x"], result.load[0])
         np.testing.assert_allclose(data["y"], result.measured[0])
-    chosen = dashboard._collapse.sources["chosen"].data
+    chosen = dashboard._collapse.shown()["chosen"]
     np.testing.assert_allclose(chosen["x"], lesson05.n_grid(128, 20) / 20)
 
 
 def test_orthonormal_keys_recall_exactly_up_to_d_k():
     dashboard, _ = attached(lambda: AssociativeMemoryDashboard(d_k=16, keys="orthonormal"))
-    data = dashboard._capacity.sources["measured"].data
-    x, y = np.asarray(data["x"]), np.asarray(data["y"])
+    data = dashboard._capacity.shown()["measured"]
+    x, y = data["x"], data["y"]
     assert np.all(y[x <= 16] < 1e-9) and np.all(y[x > 16] > 1e-3)
 
 
@@ -111,15 +123,15 @@ def test_other_criteria_have_no_mse_curve_and_top1_counts_hits():
     dashboard, document = attached(AssociativeMemoryDashboard)
     with set_curdoc(document):
         dashboard.criterion = "top1"
-    assert not dashboard._capacity.lines["predicted"].visible
-    y = np.asarray(dashboard._capacity.sources["measured"].data["y"])
+    assert "predicted" not in dashboard._capacity.shown()
+    y = dashboard._capacity.shown()["measured"]["y"]
     assert y[0] == 1.0 and np.all((y >= 0) & (y <= 1))
     assert "top-1 accuracy" in dashboard._capacity_readout.object
 
 
 def test_player_shows_the_memory_and_each_items_retrieval_error():
-    dashboard, document = attached(
-        lambda: AssociativeMemoryDashboard(memory_d_k=8, memory_items=24, t=5)
+    dashboard, document = opened(
+        lambda: AssociativeMemoryDashboard(memory_d_k=8, memory_items=24, t=5), lesson05.PLAYER_TAB
     )
     keys, values = memory.random_pairs(lesson05.MEMORY_ITEMS, 8, seed=lesson05.SEED)
     keys, values = keys[:24], values[:24]
@@ -139,8 +151,9 @@ def test_player_shows_the_memory_and_each_items_retrieval_error():
 
 
 def test_hebbian_interference_grows_past_d_k_and_the_delta_rule_keeps_the_newest():
-    dashboard, document = attached(
-        lambda: AssociativeMemoryDashboard(memory_d_k=8, memory_items=24, t=24)
+    dashboard, document = opened(
+        lambda: AssociativeMemoryDashboard(memory_d_k=8, memory_items=24, t=24),
+        lesson05.PLAYER_TAB,
     )
     hebbian = np.asarray(
         dashboard._error_curve.sources["mean error of the items written"].data["y"]
@@ -170,7 +183,7 @@ def test_player_range_follows_the_number_of_items():
 
 @pytest.mark.parametrize("experiment", list(conditioning.EXPERIMENTS))
 def test_strengths_drawn_are_conditioning_run(experiment):
-    dashboard, document = attached(AssociativeMemoryDashboard)
+    dashboard, document = opened(AssociativeMemoryDashboard, lesson05.CONDITIONING_TAB)
     with set_curdoc(document):
         dashboard.experiment = experiment
         dashboard.beta = 0.3
@@ -194,7 +207,9 @@ def test_strengths_drawn_are_conditioning_run(experiment):
 
 
 def test_delta_rule_shows_blocking_hebbian_does_not():
-    dashboard, _ = attached(lambda: AssociativeMemoryDashboard(experiment="blocking"))
+    dashboard, _ = opened(
+        lambda: AssociativeMemoryDashboard(experiment="blocking"), lesson05.CONDITIONING_TAB
+    )
     delta, hebbian = _curves(dashboard, "delta"), _curves(dashboard, "hebbian")
     assert delta[("experimental", "B")][-1] < 0.05  # blocked
     assert delta[("control", "B")][-1] > 0.4
@@ -212,7 +227,7 @@ def test_delta_rule_shows_blocking_hebbian_does_not():
 
 
 def test_a_typed_schedule_runs_with_the_experiments_control_group():
-    dashboard, document = attached(AssociativeMemoryDashboard)
+    dashboard, document = opened(AssociativeMemoryDashboard, lesson05.CONDITIONING_TAB)
     with set_curdoc(document):
         dashboard.schedule_input.value = "5 A+ | 20 AB+"
     target = dashboard.conditioning_target()
@@ -235,7 +250,7 @@ def test_a_typed_schedule_runs_with_the_experiments_control_group():
     "text", ["", "20 A+ |", "20 a+", "twenty A+", "0 A+", "20 A* B+", "1000000 A+"]
 )
 def test_a_bad_schedule_shows_its_message_and_keeps_the_last_figures(text):
-    dashboard, document = attached(AssociativeMemoryDashboard)
+    dashboard, document = opened(AssociativeMemoryDashboard, lesson05.CONDITIONING_TAB)
     before = drawn(dashboard)
     with set_curdoc(document):
         dashboard.schedule_input.value = text  # never raises
@@ -249,10 +264,11 @@ def test_a_bad_schedule_shows_its_message_and_keeps_the_last_figures(text):
 
 
 def test_extreme_values_are_clamped_and_never_break_the_dashboard():
-    dashboard, document = attached(
+    dashboard, document = opened(
         lambda: AssociativeMemoryDashboard(
             d_k=10_000, n_items=-3, memory_d_k=1, memory_items=999, t=-5, beta=7.0, lam=float("nan")
-        )
+        ),
+        *ALL_TABS,
     )
     assert (dashboard.d_k, dashboard.n_items) == (128, 2)
     assert (dashboard.memory_d_k, dashboard.memory_items, dashboard.t) == (4, 48, 0)
@@ -278,3 +294,48 @@ def test_out_of_range_values_set_later_are_refused_by_the_parameter():
         dashboard.d_k = 0
     with pytest.raises(ValueError, match="rule"):
         dashboard.rule = "gated_delta"
+
+
+def test_a_fresh_session_sends_the_first_tab_only():
+    dashboard, document = attached(AssociativeMemoryDashboard)
+    assert len(document.models) <= SESSION_MODELS
+    assert set(dashboard.figures) == {"capacity", "collapse"}
+    assert dashboard._matrix is None and dashboard._strengths == {}  # nothing drawn unbuilt
+
+
+def test_tabs_built_later_draw_the_current_state():
+    dashboard, document = attached(AssociativeMemoryDashboard)
+    with set_curdoc(document):
+        dashboard.memory_rule = "delta"
+        dashboard.memory_items = 12
+        dashboard.t = 7
+        dashboard.experiment = "extinction"
+        dashboard.beta = 0.25
+        dashboard.show(lesson05.PLAYER_TAB)
+    keys, values = memory.random_pairs(lesson05.MEMORY_ITEMS, 8, seed=lesson05.SEED)
+    states = memory.write_all(keys[:12], values[:12], "delta")
+    np.testing.assert_allclose(dashboard._matrix.cells.data["value"], states[7].numpy().ravel())
+    assert len(dashboard._item_errors.source.data["top"]) == 7
+    assert dashboard._item_errors.figure.x_range.end == 11.5  # 12 slots
+    assert "**t = 7 of 12** written (delta" in dashboard._memory_readout.object
+    with set_curdoc(document):
+        dashboard.show(lesson05.CONDITIONING_TAB)
+    saliences = {s: getattr(dashboard, f"salience_{s}") for s in "A"}
+    for rule in ("delta", "hebbian"):
+        result = conditioning.run("extinction", rule=rule, saliences=saliences, beta=0.25)
+        run = result.groups[next(iter(result.groups))]
+        curves = _curves(dashboard, rule)
+        np.testing.assert_allclose(curves[(next(iter(result.groups)), "A")], run.strength("A"))
+    assert set(dashboard.figures) == {
+        "capacity",
+        "collapse",
+        "memory",
+        "item_errors",
+        "error_curve",
+        "delta",
+        "hebbian",
+    }
+    # built, a tab follows its controls like any other
+    with set_curdoc(document):
+        dashboard.t = 12
+    assert len(dashboard._item_errors.source.data["top"]) == 12

@@ -9,16 +9,20 @@ from attnviz import plots
 def test_band_curves_show_a_subset_with_bands_labels_and_a_marker():
     curves = plots.BandCurves(["a", "b", "c"], dashed=("b",))
     x = np.arange(3.0)
-    curves.update({"a": (x, x, x - 1, x + 1), "b": (x, 2 * x)}, labels={"a": "measured"})
-    assert [curves.lines[n].visible for n in "abc"] == [True, True, False]
-    assert [curves.items[n].visible for n in "abc"] == [True, True, False]
-    assert curves.items["a"].label.value == "measured" and curves.items["b"].label.value == "b"
-    np.testing.assert_array_equal(curves.sources["a"].data["high"], x + 1)
-    np.testing.assert_array_equal(curves.sources["b"].data["low"], 2 * x)  # no band: zero width
-    assert curves.lines["b"].glyph.line_dash == [6]  # dashed
+    curves.update({"b": (x, 2 * x), "a": (x, x, x - 1, x + 1)}, labels={"a": "measured"})
+    shown = curves.shown()
+    assert list(shown) == ["a", "b"]  # in the order of the names
+    data = curves.source.data
+    assert data["label"] == ["measured", "b"]  # the legend's entries
+    np.testing.assert_array_equal(shown["a"]["high"], x + 1)
+    np.testing.assert_array_equal(shown["a"]["low"], x - 1)
+    np.testing.assert_array_equal(shown["b"]["low"], 2 * x)  # no band: zero width
+    assert data["dash"] == ["solid", "dashed"]
     curves.update({"c": (x, x)}, highlight="c")
-    assert not curves.lines["a"].visible and len(curves.sources["a"].data["x"]) == 0
-    assert curves.lines["c"].glyph.line_width > curves.lines["a"].glyph.line_width
+    assert list(curves.shown()) == ["c"] and curves.source.data["width"] == [4]
+    curves.update({"a": (x, x), "c": (x, x)}, highlight="c")
+    assert curves.source.data["width"] == [2, 4]
+    assert curves.source.data["color"][0] != curves.source.data["color"][1]
     curves.mark(2.5)
     assert curves.marker.visible and curves.marker.location == 2.5
     curves.mark(None)

@@ -17,21 +17,25 @@ Three tabs, each a thin binding of widgets to ``attnviz.memory`` or
   in its text form, under the delta rule (DeltaNet, equal to Rescorla–Wagner) and the
   Hebbian memory side by side, with β, λ and the saliences of A, B and X.
 
-Every sweep is cached by its parameters, so returning to a setting costs nothing, and
-computes on one torch thread (see ``threads.py``).
+A tab is built the first time it is opened (``LazyTabs``): a served session sends the
+capacity tab only (issue #13), and a tab opened later draws the current settings. Every
+sweep and recording is cached by its parameters for every session (``shared_cache``:
+bounded in entries and bytes), so returning to a setting costs nothing, and computes on
+one torch thread (see ``threads.py``).
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 import panel as pn
 import param
 
 from attnviz import conditioning, memory, plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, clamp_params
+from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
+from attnviz.plots.theme import slim
+from attnviz.shared_cache import shared_cache
 
 TRIALS = 20  # memories per (d_k, N) of a sweep: enough for a smooth mean and its spread
 N_POINTS = 24  # numbers of stored items N per capacity curve
@@ -53,6 +57,8 @@ RULE_LABELS = {
 }
 CONDITIONING_RULES = ("delta", "hebbian")  # left and right figure
 
+CAPACITY_TAB, PLAYER_TAB, CONDITIONING_TAB = "Capacity", "Memory player", "Conditioning"
+
 _SWEEP_NAMES = ("measured", "predicted")
 _COLLAPSE_NAMES = (*(f"d_k = {d}" for d in COLLAPSE_DIMS), "chosen")
 _FIRST = conditioning.EXPERIMENTS[DEFAULT_EXPERIMENT]
@@ -67,7 +73,7 @@ def n_grid(n_max: int, d_k: int) -> np.ndarray:
     return np.unique(sizes)
 
 
-@lru_cache(maxsize=256)
+@shared_cache(max_entries=256, max_megabytes=4)  # a sweep: under 1 kB
 def sweep(d_k: int, n_max: int, rule: str, keys: str, criterion: str) -> memory.CapacityResult:
     """One d_k's capacity curve up to ``n_max`` items (cached, read-only)."""
     with one_thread():
@@ -76,7 +82,7 @@ def sweep(d_k: int, n_max: int, rule: str, keys: str, criterion: str) -> memory.
         )
 
 
-@lru_cache(maxsize=64)
+@shared_cache(max_entries=64, max_megabytes=2)  # 1.5 kB
 def collapse(rule: str, keys: str, criterion: str) -> tuple[memory.CapacityResult, ...]:
     """The curves of ``COLLAPSE_DIMS`` at the loads ``COLLAPSE_LOADS`` (cached, read-only)."""
     results = []
@@ -97,7 +103,7 @@ def predicted(result: memory.CapacityResult) -> np.ndarray | None:
     return None if curve is None else np.asarray(curve)
 
 
-@lru_cache(maxsize=128)
+@shared_cache(max_entries=128, max_megabytes=16)  # at most 0.12 MB
 def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     """The memory after each write, and every item's retrieval error at each t (cached).
 
@@ -189,7 +195,16 @@ class AssociativeMemoryDashboard(Dashboard):
             name="schedule (experimental group; Enter runs it)",
             width=CONTROL_WIDTH - 20,
         )
-        self._build_views()
+        self._capacity_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._memory_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
+        self._conditioning_readout = pn.pane.Markdown("", margin=(0, 10), width=720)
+        # each tab's figures, built the first time the tab is shown (issue #13)
+        self._capacity: plots.BandCurves | None = None
+        self._collapse: plots.BandCurves | None = None
+        self._matrix: plots.SignedHeatmap | None = None
+        self._item_errors: plots.ItemBars | None = None
+        self._error_curve: plots.Curves | None = None
+        self._strengths: dict[str, plots.StrengthCurves] = {}
         # the experiment's own settings, except those the caller chose
         if "experiment" in given:
             self._load_experiment(keep=given)
@@ -205,16 +220,26 @@ class AssociativeMemoryDashboard(Dashboard):
             self._conditioning_changed,
             ["experiment", "schedule", "beta", "lam", *(f"salience_{s}" for s in SLIDER_STIMULI)],
         )
-        self._update_capacity()
-        self._draw_memory()
-        self._update_conditioning()
+        self._update_conditioning()  # its stimuli choose the salience sliders shown
+        self._tabs = LazyTabs(
+            (CAPACITY_TAB, lambda: self._build(self._build_capacity)),
+            (PLAYER_TAB, lambda: self._build(self._build_player)),
+            (CONDITIONING_TAB, lambda: self._build(self._build_conditioning)),
+        )
         self._ready = True
 
     # -- views -------------------------------------------------------------------------
-    def _build_views(self) -> None:
-        self._capacity_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
-        self._memory_readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
-        self._conditioning_readout = pn.pane.Markdown("", margin=(0, 10), width=720)
+    def _build(self, builder):
+        """Build a tab: opening one is not moving a control, so the notes on preset
+        values stay."""
+        ready, self._ready = self._ready, False
+        try:
+            return builder()
+        finally:
+            self._ready = ready
+
+    def _build_capacity(self) -> pn.Row:
+        """The capacity tab: its figures, drawn from the current settings."""
         self._capacity = plots.BandCurves(
             _SWEEP_NAMES,
             title="recall against N, the number of stored items",
@@ -228,6 +253,19 @@ class AssociativeMemoryDashboard(Dashboard):
             x_label="load N / d_k",
             colors={"chosen": "#000000"},
         )
+        self._update_capacity()
+        c = self._controls
+        return pn.Row(
+            _column(c["d_k"], c["n_items"], c["rule"], c["keys"], c["criterion"]),
+            pn.Column(
+                self._capacity_readout,
+                pn.FlexBox(_pane(self._capacity.figure), _pane(self._collapse.figure),
+                           max_width=960),
+            ),
+        )  # fmt: skip
+
+    def _build_player(self) -> pn.Row:
+        """The memory player tab: its figures, drawn at the current t."""
         self._matrix = plots.SignedHeatmap(
             np.zeros((1, 1)),
             title="memory S_t (d_v × d_k)",
@@ -249,22 +287,68 @@ class AssociativeMemoryDashboard(Dashboard):
             legend_location="bottom_right",
             width=460,
             height=260,
+            tools="save",  # as the other two: the player moves, not the axes
         )
+        slim(self._error_curve.figure)
+        self._draw_memory()
+        c = self._controls
+        return pn.Row(
+            _column(c["memory_d_k"], c["memory_items"], c["memory_rule"], c["t"]),
+            pn.Column(
+                self._memory_readout,
+                pn.FlexBox(
+                    _pane(self._matrix.figure),
+                    pn.Column(
+                        _pane(self._item_errors.figure), _pane(self._error_curve.figure), margin=0
+                    ),
+                    max_width=960,
+                ),
+            ),
+        )
+
+    def _build_conditioning(self) -> pn.Row:
+        """The conditioning tab: both rules' figures, drawn from the current experiment."""
         self._strengths = {
             rule: plots.StrengthCurves(title=RULE_LABELS[rule]) for rule in CONDITIONING_RULES
         }
+        self._update_conditioning()
+        c = self._controls
+        return pn.Row(
+            _column(
+                c["experiment"],
+                self._schedule_input,
+                c["beta"],
+                c["lam"],
+                *(c[f"salience_{s}"] for s in SLIDER_STIMULI),
+            ),
+            pn.Column(
+                pn.FlexBox(*(_pane(v.figure) for v in self._strengths.values()), max_width=960),
+                self._conditioning_readout,
+            ),
+        )
 
     @property
     def figures(self) -> dict:
-        return {
-            "capacity": self._capacity.figure,
-            "collapse": self._collapse.figure,
-            "memory": self._matrix.figure,
-            "item_errors": self._item_errors.figure,
-            "error_curve": self._error_curve.figure,
-            "delta": self._strengths["delta"].figure,
-            "hebbian": self._strengths["hebbian"].figure,
-        }
+        """The figures built so far, by name: a tab's figures are built the first time it
+        is shown (``show``), so at first only the capacity tab's ("capacity", "collapse");
+        then "memory", "item_errors", "error_curve" (memory player) and "delta",
+        "hebbian" (conditioning)."""
+        figures = {}
+        if self._capacity is not None:
+            figures.update(capacity=self._capacity.figure, collapse=self._collapse.figure)
+        if self._matrix is not None:
+            figures.update(
+                memory=self._matrix.figure,
+                item_errors=self._item_errors.figure,
+                error_curve=self._error_curve.figure,
+            )
+        figures.update({rule: view.figure for rule, view in self._strengths.items()})
+        return figures
+
+    def show(self, tab: str) -> None:
+        """Open the tab called ``tab`` ("Capacity", "Memory player", "Conditioning"),
+        building it the first time."""
+        self._tabs.show(tab)
 
     @property
     def controls(self) -> dict[str, pn.widgets.Widget]:
@@ -300,6 +384,8 @@ class AssociativeMemoryDashboard(Dashboard):
 
     # -- capacity ----------------------------------------------------------------------
     def _update_capacity(self) -> None:
+        if self._capacity is None:  # its tab is not built yet: it draws when it is
+            return
         notes = []
         try:
             result = sweep(self.d_k, self.n_items, self.rule, self.keys, self.criterion)
@@ -380,6 +466,8 @@ class AssociativeMemoryDashboard(Dashboard):
         self._draw_memory()
 
     def _draw_memory(self) -> None:
+        if self._matrix is None:  # its tab is not built yet: it draws when it is
+            return
         notes = []
         try:
             self._draw_memory_views()
@@ -520,8 +608,9 @@ class AssociativeMemoryDashboard(Dashboard):
         self._note("conditioning", notes)
 
     def _draw_conditioning(self, results, stimuli) -> None:
-        with self._hold():
-            for rule, result in results.items():
+        with self._hold():  # the figures if their tab is built (else none); the readout
+            for rule, view in self._strengths.items():
+                result = results[rule]
                 groups = list(result.groups)
                 first = result.groups[groups[0]]
                 # a control group's trials end where the experimental group's do: its
@@ -538,7 +627,7 @@ class AssociativeMemoryDashboard(Dashboard):
                         zip(first.phase_starts[:-1], first.schedule, strict=True)
                     )
                 ]
-                self._strengths[rule].update(curves, stimuli=stimuli, groups=groups, phases=phases)
+                view.update(curves, stimuli=stimuli, groups=groups, phases=phases)
         self._conditioning_readout.object = self._conditioning_text(results)
 
     def _conditioning_text(self, results) -> str:
@@ -564,61 +653,22 @@ class AssociativeMemoryDashboard(Dashboard):
 
     # -- the Viewer protocol -----------------------------------------------------------
     def __panel__(self):
-        pane = dict(sizing_mode="fixed")
-        c = self._controls
+        return pn.Column(self._header(), self._status, self._tabs)
 
-        def column(*widgets):
-            return pn.Column(*map(_labelled, widgets), width=CONTROL_WIDTH)
 
-        capacity = pn.Row(
-            column(c["d_k"], c["n_items"], c["rule"], c["keys"], c["criterion"]),
-            pn.Column(
-                self._capacity_readout,
-                pn.FlexBox(
-                    pn.pane.Bokeh(self._capacity.figure, **pane),
-                    pn.pane.Bokeh(self._collapse.figure, **pane),
-                    max_width=960,
-                ),
-            ),
-        )
-        player = pn.Row(
-            column(c["memory_d_k"], c["memory_items"], c["memory_rule"], c["t"]),
-            pn.Column(
-                self._memory_readout,
-                pn.FlexBox(
-                    pn.pane.Bokeh(self._matrix.figure, **pane),
-                    pn.Column(
-                        pn.pane.Bokeh(self._item_errors.figure, **pane),
-                        pn.pane.Bokeh(self._error_curve.figure, **pane),
-                        margin=0,
-                    ),
-                    max_width=960,
-                ),
-            ),
-        )
-        conditioning_tab = pn.Row(
-            column(
-                c["experiment"],
-                self._schedule_input,
-                c["beta"],
-                c["lam"],
-                *(c[f"salience_{s}"] for s in SLIDER_STIMULI),
-            ),
-            pn.Column(
-                pn.FlexBox(
-                    *(pn.pane.Bokeh(v.figure, **pane) for v in self._strengths.values()),
-                    max_width=960,
-                ),
-                self._conditioning_readout,
-            ),
-        )
-        tabs = pn.Tabs(
-            ("Capacity", capacity),
-            ("Memory player", player),
-            ("Conditioning", conditioning_tab),
-            dynamic=False,
-        )
-        return pn.Column(self._header(), self._status, tabs)
+def _column(*widgets) -> pn.Column:
+    """A tab's controls, a button group under its name (in the column itself: a column
+    per label would cost a session a model each)."""
+    objects = []
+    for widget in widgets:
+        if isinstance(widget, pn.widgets.RadioButtonGroup):
+            objects.append(pn.pane.Markdown(widget.name, margin=(0, 10, -8, 10)))
+        objects.append(widget)
+    return pn.Column(*objects, width=CONTROL_WIDTH)
+
+
+def _pane(fig) -> pn.pane.Bokeh:
+    return pn.pane.Bokeh(fig, sizing_mode="fixed")
 
 
 def app(**defaults) -> AssociativeMemoryDashboard:

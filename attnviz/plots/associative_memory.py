@@ -11,20 +11,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from bokeh.core.properties import value as literal_value
+from bokeh.core.properties import field
 from bokeh.models import (
     BasicTickFormatter,
+    CDSView,
     ColorBar,
     ColumnDataSource,
     DataRange1d,
+    GlyphRenderer,
+    Grid,
     HoverTool,
+    Legend,
     LegendItem,
     LinearColorMapper,
+    MultiLine,
+    Patches,
     Range1d,
+    Rect,
     Span,
+    Text,
+    VBar,
+    VSpan,
 )
 
-from attnviz.plots.figures import _legend_below, _matrix_figure, _symmetric_scale
+from attnviz.plots.figures import _matrix_figure, _symmetric_scale
 from attnviz.plots.theme import (
     DIVERGING,
     FONT,
@@ -41,12 +51,17 @@ MISSING_COLOR = "#bbbbbb"  # an item not written yet
 class BandCurves:
     """Named curves, each with an optional band around it (mean ± spread, say).
 
-    Every name gets its line, band, colour and legend entry once, at construction;
-    ``update`` shows the series given and hides the rest, so a dashboard can show a
+    Every name has its colour (and dash) fixed at construction; ``update`` shows the
+    series given (in the order of ``names``) and no other, so a dashboard can show a
     different subset (or relabel one, ``labels``) without new models. A series is
     ``(x, y)`` or ``(x, y, low, high)``; the band fills between low and high. ``dashed``
     names are drawn dashed (an analytic curve beside measured ones), ``highlight`` thicker.
     ``mark`` draws a vertical dashed line (N = d_k, say).
+
+    All curves of the figure are one multi-line and all bands one set of patches, of one
+    source (``source``: a row per shown name), with one legend entry per row under the
+    axes: a session sends a handful of models however many names there are. ``shown()``
+    reads back what is drawn.
     """
 
     def __init__(
@@ -67,32 +82,34 @@ class BandCurves:
         fig.xaxis.axis_label = x_label
         fig.yaxis.axis_label = y_label
         colours = dict(colors or {})
-        self.sources: dict[str, ColumnDataSource] = {}
-        self.lines: dict = {}
-        self.bands: dict = {}
-        self.items: dict[str, LegendItem] = {}
-        for i, name in enumerate(self.names):
-            color = colours.get(name, SCORE_COLORS[i % len(SCORE_COLORS)])
-            source = ColumnDataSource(data=dict(x=[], y=[], low=[], high=[], name=[]))
-            band = fig.varea(
-                x="x", y1="low", y2="high", source=source, fill_color=color, fill_alpha=0.2
-            )
-            line = fig.line(
-                "x",
-                "y",
-                source=source,
-                color=color,
-                line_width=2,
-                line_dash="dashed" if name in dashed else "solid",
-            )
-            band.visible = line.visible = False
-            self.sources[name], self.lines[name], self.bands[name] = source, line, band
-            self.items[name] = LegendItem(label=name, renderers=[line, band], visible=False)
-        _legend_below(fig, self.items.values(), ncols=3)
+        self.colors = {
+            name: colours.get(name, SCORE_COLORS[i % len(SCORE_COLORS)])
+            for i, name in enumerate(self.names)
+        }
+        self.dashed = set(dashed)
+        self.source = ColumnDataSource(
+            data=dict(xs=[], ys=[], band_xs=[], band_ys=[], name=[], label=[], color=[],
+                      dash=[], width=[])
+        )  # fmt: skip
+        view = CDSView()  # the bands and the lines read the same rows
+        self.bands = _glyph(
+            fig,
+            self.source,
+            Patches(xs="band_xs", ys="band_ys", fill_color="color", fill_alpha=0.2,
+                    line_color=None),
+            view,
+        )  # fmt: skip
+        self.lines = _glyph(
+            fig,
+            self.source,
+            MultiLine(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width="width"),
+            view,
+        )
+        _legend_under(fig, [self.lines, self.bands], ncols=3)
         fig.add_tools(
             HoverTool(
-                renderers=list(self.lines.values()),
-                tooltips=[("", "@name"), ("x", "@x{0.[00]}"), ("y", "@y{0.000}")],
+                renderers=[self.lines],
+                tooltips=[("", "@name"), ("x", "$snap_x{0.[00]}"), ("y", "$snap_y{0.000}")],
             )
         )
         self.marker = Span(
@@ -112,29 +129,64 @@ class BandCurves:
         if unknown:
             raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
         labels = dict(labels or {})
-        for name in self.names:
-            line, band, item = self.lines[name], self.bands[name], self.items[name]
-            shown = name in series
-            if shown:
-                x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series[name])
-                low, high = spread if spread else (y, y)
-                self.sources[name].data = dict(x=x, y=y, low=low, high=high, name=[name] * len(x))
-            elif line.visible:
-                self.sources[name].data = dict(x=[], y=[], low=[], high=[], name=[])
-            if line.visible != shown:
-                line.visible = band.visible = item.visible = shown
-            label = labels.get(name, name)
-            if getattr(item.label, "value", None) != label:
-                item.label = literal_value(label)  # a plain string would name a column
-            width = 4 if name == highlight else 2
-            if line.glyph.line_width != width:
-                line.glyph.line_width = width
+        data: dict[str, list] = {key: [] for key in self.source.data}
+        for name in (name for name in self.names if name in series):
+            x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series[name])
+            low, high = spread if spread else (y, y)
+            data["xs"].append(x)
+            data["ys"].append(y)
+            data["band_xs"].append(np.concatenate([x, x[::-1]]))
+            data["band_ys"].append(np.concatenate([low, high[::-1]]))
+            data["name"].append(name)
+            data["label"].append(labels.get(name, name))
+            data["color"].append(self.colors[name])
+            data["dash"].append("dashed" if name in self.dashed else "solid")
+            data["width"].append(4 if name == highlight else 2)
+        self.source.data = data
+
+    def shown(self) -> dict[str, dict[str, np.ndarray]]:
+        """What is drawn, read back from the source: {name: {x, y, low, high}}."""
+        data = self.source.data
+        shown = {}
+        for i, name in enumerate(data["name"]):
+            x, band = np.asarray(data["xs"][i]), np.asarray(data["band_ys"][i])
+            n = x.size
+            shown[name] = dict(x=x, y=np.asarray(data["ys"][i]), low=band[:n], high=band[n:][::-1])
+        return shown
 
     def mark(self, x: float | None) -> None:
         """A vertical dashed line at ``x`` (None hides it)."""
         self.marker.visible = x is not None
         if x is not None:
             self.marker.location = float(x)
+
+
+def _glyph(fig, source: ColumnDataSource, glyph, view: CDSView | None = None) -> GlyphRenderer:
+    """Draw ``glyph`` from ``source`` on ``fig``: a renderer with its one glyph (no copies
+    for selection or muting, which these figures never use), ``view`` shared by renderers
+    of one source. Each model is sent with every session (issue #13)."""
+    renderer = GlyphRenderer(data_source=source, glyph=glyph)
+    if view is not None:
+        renderer.view = view
+    fig.renderers.append(renderer)
+    return renderer
+
+
+def _legend_under(fig, renderers: Sequence[GlyphRenderer], ncols: int) -> Legend:
+    """One legend entry per distinct ``label`` of the renderers' (one) source, under the
+    axes, ``ncols`` wide: where curves cross everywhere inside the plot, the legend goes
+    under it."""
+    legend = Legend(
+        items=[LegendItem(label=field("label"), renderers=list(renderers))],
+        orientation="horizontal",
+        ncols=ncols,
+        label_text_font_size="11px",
+        border_line_color=None,
+        margin=4,
+        padding=2,
+    )
+    fig.add_layout(legend, "below")
+    return legend
 
 
 class SignedHeatmap:
@@ -162,15 +214,19 @@ class SignedHeatmap:
             title, x_label, y_label, tools="save", width=400, height=360,
             figure_kwargs=figure_kwargs,
         )  # fmt: skip
-        self.rects = fig.rect(
-            "x",
-            "y",
-            1,
-            1,
-            source=self.cells,
-            line_color="#ffffff",
-            line_width=0.5,
-            fill_color={"field": "value", "transform": self.mapper},
+        fig.center = [item for item in fig.center if not isinstance(item, Grid)]  # hidden anyway
+        self.rects = _glyph(
+            fig,
+            self.cells,
+            Rect(
+                x="x",
+                y="y",
+                width=1,
+                height=1,
+                line_color="#ffffff",
+                line_width=0.5,
+                fill_color={"field": "value", "transform": self.mapper},
+            ),
         )
         fig.add_tools(
             HoverTool(
@@ -213,18 +269,13 @@ class ItemBars:
         fig.y_range = DataRange1d(start=0.0)
         self.source = ColumnDataSource(data=dict(x=[], top=[], color=[], label=[]))
         self.slots = ColumnDataSource(data=dict(x=[]))
-        fig.vbar(
-            x="x",
-            top=1.0,
-            width=0.8,
-            source=self.slots,
-            fill_color=None,
-            line_color=MISSING_COLOR,
+        slots = VBar(
+            x="x", top=1.0, width=0.8, fill_color=None, line_color=MISSING_COLOR,
             line_dash="dotted",
-        )
-        bars = fig.vbar(
-            x="x", top="top", width=0.8, source=self.source, color="color", line_color=None
-        )
+        )  # fmt: skip
+        _glyph(fig, self.slots, slots)
+        bars = VBar(x="x", top="top", width=0.8, fill_color="color", line_color=None)
+        bars = _glyph(fig, self.source, bars)
         fig.add_tools(
             HoverTool(renderers=[bars], tooltips=[("item", "@label"), ("value", "@top{0.000}")])
         )
@@ -290,26 +341,27 @@ class StrengthCurves:
         )
         self.phases = ColumnDataSource(data=dict(x=[], y=[], name=[]))
         fig.add_layout(Span(location=0, dimension="width", line_color="#999999", line_width=1))
-        fig.vspan(x="x", source=self.phases, line_color="#888888", line_dash="dotted")
-        fig.text(
-            x="x",
-            y="y",
-            text="name",
-            source=self.phases,
-            x_offset=4,
-            text_font_size="11px",
-            text_color="#555555",
-            text_baseline="bottom",
-            text_font={"value": FONT},
+        view = CDSView()  # the phase lines and their names read the same rows
+        _glyph(fig, self.phases, VSpan(x="x", line_color="#888888", line_dash="dotted"), view)
+        _glyph(
+            fig,
+            self.phases,
+            Text(
+                x="x",
+                y="y",
+                text="name",
+                x_offset=4,
+                text_font_size="11px",
+                text_color="#555555",
+                text_baseline="bottom",
+                text_font={"value": FONT},
+            ),
+            view,
         )
-        lines = fig.multi_line(
-            xs="xs",
-            ys="ys",
-            source=self.source,
-            line_color="color",
-            line_dash="dash",
-            line_width=2.5,
-            legend_field="label",
+        lines = _glyph(
+            fig,
+            self.source,
+            MultiLine(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2.5),
         )
         fig.add_tools(
             HoverTool(
@@ -317,16 +369,7 @@ class StrengthCurves:
                 tooltips=[("", "@label"), ("trial", "$x{0}"), ("V", "$y{0.000}")],
             )
         )
-        legend = fig.legend[0]
-        fig.add_layout(legend, "below")  # curves cross everywhere inside
-        legend.update(
-            orientation="horizontal",
-            ncols=3,
-            label_text_font_size="11px",
-            border_line_color=None,
-            margin=4,
-            padding=2,
-        )
+        _legend_under(fig, [lines], ncols=3)  # curves cross everywhere inside
 
     def update(
         self,
