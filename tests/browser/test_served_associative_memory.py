@@ -1,5 +1,6 @@
-"""Lesson 05 served, in a real browser: follow the link from the index, switch tabs, step
-the memory player, change the experiment, type a schedule, and see the figures change.
+"""Lesson 05 served, in a real browser: follow the link from the index, switch tabs (each
+built when first opened), step the memory player, change the experiment, type a schedule,
+and see the figures change.
 
 Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 ``python -m pytest tests/browser/test_served_associative_memory.py``.
@@ -19,7 +20,8 @@ LESSON_05 = "associative_memory"
 
 
 def open_tab(page, title: str, figures: int) -> None:
-    page.locator(".bk-tab", has_text=title).click()
+    """Click a tab's button: the tab is built (the first time) and shown."""
+    page.get_by_role("button", name=title).click()
     expect(visible_canvases(page)).to_have_count(figures)
 
 
@@ -70,5 +72,9 @@ def test_lesson05_capacity_player_and_conditioning(served_app, open_page):
     expect(page.locator("p", has_text="your schedule").first).to_be_visible()
     wait_for_new_pixels(visible_canvases(page).nth(0), delta)
     wait_for_new_pixels(visible_canvases(page).nth(1), hebbian)
+
+    # back to the capacity tab: sent again, as it was left (the delta rule)
+    open_tab(page, "Capacity", 2)
+    expect(readout).to_contain_text("delta, random keys")
     assert not watched.external_requests(), "\n".join(watched.external_requests())
     watched.assert_clean()
