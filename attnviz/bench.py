@@ -24,7 +24,6 @@ from bokeh.protocol import Protocol
 from panel.io.state import set_curdoc
 
 from attnviz.dashboards import entries, get
-from attnviz.dashboards.lazy_tabs import LazyTabs
 
 
 def control_values(widget, n: int) -> list:
@@ -154,25 +153,23 @@ def bench_dashboard(entry, n: int = 25) -> list[dict]:
 
 
 def _tab_rows(slug: str, dashboard) -> list[dict]:
-    """For a dashboard with ``LazyTabs`` (``dashboard._tabs``): one row per tab not shown at
+    """For a dashboard with tabs (``dashboard.tab_titles``): one row per tab not shown at
     first, the CPU seconds to open it the first time (its views built, drawn and encoded
     for the browser, as a session pays once), with the models it adds; then the first tab
     is shown again, so the controls are timed as a session first sees them. ``models``
     counts the session's document with the tab shown (only the shown tab is sent)."""
-    tabs = getattr(dashboard, "_tabs", None)
-    if not isinstance(tabs, LazyTabs):
+    titles = getattr(dashboard, "tab_titles", [])
+    if not titles:
         return []
-    first, rows = tabs.active, []
-    for title in tabs.titles:
-        if title == first:
-            continue
+    first, rows = titles[0], []
+    for title in titles[1:]:
         started = time.process_time()
-        tabs.show(title)
+        dashboard.show_tab(title)
         seconds = time.process_time() - started
         row = _row(slug, f"(open tab: {title}, CPU)", [seconds], target_ms=SESSION_TARGET_MS)
         row.update(models=len(pn.state.curdoc.models))  # the session's, with this tab shown
         rows.append(row)
-    tabs.show(first)
+    dashboard.show_tab(first)
     return rows
 
 

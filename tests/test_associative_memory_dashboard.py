@@ -22,7 +22,7 @@ def opened(factory, *tabs: str):
     dashboard, document = attached(factory)
     with set_curdoc(document):
         for tab in tabs:
-            dashboard.show(tab)
+            dashboard.show_tab(tab)
     return dashboard, document
 
 
@@ -311,7 +311,7 @@ def test_tabs_built_later_draw_the_current_state():
         dashboard.t = 7
         dashboard.experiment = "extinction"
         dashboard.beta = 0.25
-        dashboard.show(lesson05.PLAYER_TAB)
+        dashboard.show_tab(lesson05.PLAYER_TAB)
     keys, values = memory.random_pairs(lesson05.MEMORY_ITEMS, 8, seed=lesson05.SEED)
     states = memory.write_all(keys[:12], values[:12], "delta")
     np.testing.assert_allclose(dashboard._matrix.cells.data["value"], states[7].numpy().ravel())
@@ -319,7 +319,7 @@ def test_tabs_built_later_draw_the_current_state():
     assert dashboard._item_errors.figure.x_range.end == 11.5  # 12 slots
     assert "**t = 7 of 12** written (delta" in dashboard._memory_readout.object
     with set_curdoc(document):
-        dashboard.show(lesson05.CONDITIONING_TAB)
+        dashboard.show_tab(lesson05.CONDITIONING_TAB)
     saliences = {s: getattr(dashboard, f"salience_{s}") for s in "A"}
     for rule in ("delta", "hebbian"):
         result = conditioning.run("extinction", rule=rule, saliences=saliences, beta=0.25)

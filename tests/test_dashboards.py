@@ -39,6 +39,8 @@ def test_register_rejects_bad_and_duplicate_slugs():
 def test_every_control_across_its_range_changes_the_figures(entry):
     dashboard, document = attached(entry.factory)
     with set_curdoc(document):
+        for title in dashboard.tab_titles:  # tabs are built when first opened: open them all
+            dashboard.show_tab(title)
         for name, widget in dashboard.controls.items():
             before = drawn(dashboard)
             changed = False

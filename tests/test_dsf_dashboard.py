@@ -59,7 +59,7 @@ def test_lesson_06_is_registered():
 def test_every_control_across_its_range_changes_the_figures():
     dashboard, document = attached(DSFDashboard)
     with set_curdoc(document):
-        for title in dashboard._tabs.titles:  # every view built, so every control shows
+        for title in dashboard.tab_titles:  # every view built, so every control shows
             dashboard.show_tab(title)
     assert set(dashboard.controls) == {
         "kinds",

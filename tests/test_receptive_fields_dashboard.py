@@ -38,7 +38,7 @@ def test_lesson_04_is_registered():
 def test_every_control_across_its_range_changes_the_figures():
     dashboard, document = attached(ReceptiveFieldsDashboard)
     with set_curdoc(document):
-        dashboard.show(lesson04.COVERAGE_TAB)  # every figure built
+        dashboard.show_tab(lesson04.COVERAGE_TAB)  # every figure built
         for name, widget in dashboard.controls.items():
             before = drawn(dashboard)
             changed = False
@@ -70,7 +70,7 @@ def test_every_pattern_parameter_across_its_range_changes_the_figures(pattern):
 def test_compare_shows_the_chosen_patterns_and_always_the_inspected_one():
     dashboard, document = attached(ReceptiveFieldsDashboard)
     with set_curdoc(document):
-        dashboard.show(lesson04.COVERAGE_TAB)
+        dashboard.show_tab(lesson04.COVERAGE_TAB)
         curves = dashboard._curves
         for chosen in ([], list(PATTERNS), ["longnet", "bigbird"], ["dilated"]):
             dashboard.compare = chosen
@@ -224,7 +224,7 @@ def test_out_of_range_values_are_refused_by_the_parameter():
 def test_log_axes_switch_figures_and_leave_out_layer_zero():
     dashboard, document = attached(ReceptiveFieldsDashboard)
     with set_curdoc(document):
-        dashboard.show(lesson04.COVERAGE_TAB)
+        dashboard.show_tab(lesson04.COVERAGE_TAB)
         linear = dashboard.figures["coverage"]
         dashboard.log_axes = True
     log = dashboard.figures["coverage"]
@@ -250,7 +250,7 @@ def test_the_coverage_tab_built_later_draws_the_current_state():
         dashboard.layers = 5
         dashboard.controls["power_attention.window_blocks"].value = 3
         assert dashboard._curves is None  # nothing drawn for a tab not built
-        dashboard.show(lesson04.COVERAGE_TAB)
+        dashboard.show_tab(lesson04.COVERAGE_TAB)
     shown = dashboard._curves.shown()
     assert list(shown) == ["strided", "longnet", "power_attention"]
     for name, field in dashboard.fields.items():
@@ -272,7 +272,7 @@ def test_log_axes_open_the_coverage_tab_on_log_axes():
     assert dashboard.figures["coverage"] is dashboard._curves.figures[True]
     assert dashboard.figures["coverage"].visible
     with set_curdoc(document):
-        dashboard.show(lesson04.REACH_TAB)
+        dashboard.show_tab(lesson04.REACH_TAB)
         dashboard.log_axes = False
     assert dashboard._tabs.active == lesson04.COVERAGE_TAB
     assert dashboard.figures["coverage"] is dashboard._curves.figures[False]

@@ -345,11 +345,6 @@ class AssociativeMemoryDashboard(Dashboard):
         figures.update({rule: view.figure for rule, view in self._strengths.items()})
         return figures
 
-    def show(self, tab: str) -> None:
-        """Open the tab called ``tab`` ("Capacity", "Memory player", "Conditioning"),
-        building it the first time."""
-        self._tabs.show(tab)
-
     @property
     def controls(self) -> dict[str, pn.widgets.Widget]:
         """Every control, by parameter name; a salience slider only while its stimulus is

@@ -25,6 +25,21 @@ class Dashboard(pn.viewable.Viewer):
     widget_options: dict = {}
     #: the lesson's stem in ``attnviz.lessons``; the title and description come from there
     stem: str = ""
+    #: the dashboard's tabs, if it has any (a ``LazyTabs``, set by the subclass): each
+    #: built the first time it is opened, so a served session sends only what is shown
+    _tabs = None
+
+    @property
+    def tab_titles(self) -> list[str]:
+        """The titles of the dashboard's tabs, the one shown at first first ([] if none)."""
+        return list(self._tabs.titles) if self._tabs is not None else []
+
+    def show_tab(self, title: str) -> None:
+        """Open the tab called ``title``, building its views the first time (they then draw
+        the current settings). ValueError names the tabs there are."""
+        if self._tabs is None:
+            raise ValueError(f"{type(self).__name__} has no tabs; got title {title!r}")
+        self._tabs.show(title)
 
     @property
     def title(self) -> str:

@@ -204,10 +204,6 @@ class DSFDashboard(Dashboard):
         )  # fmt: skip
         return pn.Column(self._recall_note, pn.pane.Bokeh(self._recall, sizing_mode="fixed"))
 
-    def show_tab(self, title: str) -> None:
-        """Open the tab called ``title`` (its views are built the first time it is shown)."""
-        self._tabs.show(title)
-
     # -- controls ------------------------------------------------------------------------
     def _fit(self, name: str, value) -> None:
         """Give ``step`` the range 0..T-1 (``channel`` 0..d-1) and set it, clamped to it."""

@@ -443,11 +443,6 @@ class ReceptiveFieldsDashboard(Dashboard):
             figures["coverage"] = self._curves.figure
         return figures
 
-    def show(self, tab: str) -> None:
-        """Open the tab called ``tab`` (``REACH_TAB`` or ``COVERAGE_TAB``), building it the
-        first time."""
-        self._tabs.show(tab)
-
     def _show_parameters(self, event) -> None:
         """Show the inspected pattern's sliders (built the first time it is inspected)."""
         self._control_column.objects = self._control_objects()
