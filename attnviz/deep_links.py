@@ -263,3 +263,4 @@ def link_dashboard(dashboard, location, names: list[str]) -> None:
 
     dashboard.param.watch(show, names)
     location.param.watch(show, ["search"])
+    show()  # a URL the session was built from, with values it did not take
