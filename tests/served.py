@@ -162,8 +162,11 @@ def ws_url(base: str, slug: str) -> str:
     return base.replace("http://", "ws://", 1) + f"/{slug}/ws"
 
 
-def open_sessions(served_base: str, slug: str, n: int, *, origin: str | None = None):
-    """Open ``n`` sessions of ``slug`` one after another; returns (loop thread, connections).
+def open_sessions(
+    served_base: str, slug: str, n: int, *, origin: str | None = None, query: str = ""
+):
+    """Open ``n`` sessions of ``slug`` (its page asked with ``?query``, if given) one after
+    another; returns (loop, thread, connections).
 
     The connections live on an event loop in a thread of its own, so they stay open
     while the test goes on; pass the result to ``close_sessions``.
@@ -175,7 +178,8 @@ def open_sessions(served_base: str, slug: str, n: int, *, origin: str | None = N
     async def open_all():
         connections = []
         for _ in range(n):
-            page = await asyncio.to_thread(get_page, f"{served_base}/{slug}")
+            url = f"{served_base}/{slug}" + (f"?{query}" if query else "")
+            page = await asyncio.to_thread(get_page, url)
             connection = await connect(ws_url(served_base, slug), page, origin)
             content = await pull_document(connection)
             assert content["doc"]["roots"], "the pulled document has no roots"

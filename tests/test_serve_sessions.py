@@ -20,6 +20,8 @@ DISCARD_TIMEOUT = LIFETIME_MS / 1000 + 30
 def test_health_reports_the_process_as_json():
     with running("--num-procs", "1") as served:
         report = served.health()
+        started = f"{len(entries())} dashboards, 1 process, listening on 127.0.0.1:{served.port}"
+        assert started in served.output()
     assert report["status"] == "ok"
     assert report["pid"] == served.process.pid  # one process: the one started
     assert report["dashboards"] == [entry.slug for entry in entries()]
