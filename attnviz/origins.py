@@ -86,6 +86,8 @@ def websocket_origins(address: str, port: int, allowed: list[str] | None = None)
         hosts = [address, "localhost", "127.0.0.1"]
     origins = []
     for host in hosts:
+        if ":" in host:  # an IPv6 literal: Bokeh's origin list cannot hold one
+            continue
         entry = _with_port(host, port)
         if entry not in origins:
             origins.append(entry)
