@@ -7,14 +7,15 @@ students waiting. The parent stays behind, waits for its workers and restarts an
 crash. Three things make that safe here:
 
 - **No torch work before the fork.** OpenMP's thread pool does not survive ``fork()``:
-  a worker forked after the parent ran a parallel torch operation can hang in its first
-  parallel one. The parent only imports (importing starts no OpenMP thread) and builds
-  no dashboard; ``tests/test_serve_processes.py`` checks that. Each worker then computes
-  with one torch thread, which never enters an OpenMP region: N workers already keep N
-  cores busy.
-- **Workers end with their parent.** Tornado's parent does not pass on a SIGTERM, so a
-  worker polls its parent's pid and ends itself once the parent is gone (SIGKILLed,
-  stopped by jupyter-server-proxy, ...), instead of serving on as an orphan.
+  a worker forked after the parent ran a parallel torch operation hangs in its first
+  parallel one (reproduced with torch 2.13's CPU wheel, which uses GNU OpenMP). The
+  parent only imports (importing starts no OpenMP thread) and builds no dashboard. Each
+  worker then computes with one torch thread, which never enters an OpenMP region, so
+  it cannot hang even after such a parent; N workers already keep N cores busy.
+  ``tests/test_serve_processes.py`` checks all three.
+- **Workers end with their parent.** Tornado's parent ends on SIGTERM without ending its
+  workers, so a worker polls its parent's pid and ends itself once the parent is gone
+  (SIGTERMed, SIGKILLed, stopped by jupyter-server-proxy), instead of serving on.
 - **The page and its websocket may reach different workers**: see ``serve.py``.
 """
 
@@ -25,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 MAX_PROCS = 256
@@ -78,7 +80,7 @@ def _watch_parent(parent: int) -> None:
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGTERM)  # the parent is gone: so is this worker
             return
-        threading.Event().wait(ORPHAN_POLL_S)
+        time.sleep(ORPHAN_POLL_S)
 
 
 def _in_worker(parent: int) -> None:
