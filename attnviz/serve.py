@@ -14,10 +14,11 @@ What the server does beyond Panel's defaults, and why:
   unused for 15 s. With Panel's ``reuse_sessions`` a worker renders every page of a
   dashboard from one session it keeps (a "page template"), and the student's session is
   built once, by the worker that gets the websocket: 10 sessions, 11 builds (the extra
-  one is the template, once per dashboard per worker). The page HTML is the same for
+  one a template no student connected to: at most one per dashboard per worker; in one
+  process the first student's session is the template). The page HTML is the same for
   every student (the content arrives over the websocket), so nothing is lost. (Panel
   leaves such a session's stylesheets on its CDN: ``_local_stylesheets`` keeps them here.)
-- **Sessions that end** when their tab closes, and memory that comes back
+- **Sessions that end** when their tab closes, their dashboards freed
   (``attnviz.sessions``); ``/health`` reports both (``attnviz.health``).
 - **Deep links**: a URL's query sets the controls and follows them (``attnviz.deep_links``).
 - **Explicit websocket origins** on ``0.0.0.0`` (``attnviz.origins``).
