@@ -214,13 +214,14 @@ def _serialized(dashboard, name: str) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def url_query(dashboard, names: list[str]) -> dict[str, str]:
-    """The controls that differ from their defaults, as they are written in a URL
-    (``json.dumps`` of Param's serialisation, bare for strings: ``layers=4``,
-    ``log_axes=true``, ``compare=["softmax", "linear"]``)."""
+def url_query(dashboard, names: list[str], baseline: dict | None = None) -> dict[str, str]:
+    """The controls that differ from their ``baseline`` values (default: their parameters'
+    defaults), as they are written in a URL (``json.dumps`` of Param's serialisation,
+    bare for strings: ``layers=4``, ``log_axes=true``, ``compare=["full", "causal"]``)."""
     query = {}
     for name in names:
-        value, default = getattr(dashboard, name), dashboard.param[name].default
+        value = getattr(dashboard, name)
+        default = (baseline or {}).get(name, dashboard.param[name].default)
         try:
             same = bool(value == default)
         except Exception:  # arrays and the like: not a control a link sets
@@ -230,7 +231,7 @@ def url_query(dashboard, names: list[str]) -> dict[str, str]:
     return query
 
 
-def search_for(dashboard, names: list[str], search: str) -> str:
+def search_for(dashboard, names: list[str], search: str, baseline: dict | None = None) -> str:
     """The ``?query`` that shows the dashboard's controls, keeping Panel's and Bokeh's own
     arguments of ``search`` (``theme``) and dropping names that are not controls."""
     kept = [
@@ -238,26 +239,29 @@ def search_for(dashboard, names: list[str], search: str) -> str:
         for name, value in parse_qsl(search.lstrip("?"), keep_blank_values=True)
         if name in FOREIGN or name.startswith(FOREIGN_PREFIXES)
     ]
-    query = kept + list(url_query(dashboard, names).items())
+    query = kept + list(url_query(dashboard, names, baseline).items())
     return "?" + urlencode(query) if query else ""
 
 
-def link_dashboard(dashboard, location, names: list[str]) -> None:
+def link_dashboard(dashboard, location, names: list[str], asked=()) -> None:
     """Keep the URL of ``location`` (``pn.state.location``) showing the dashboard's controls.
 
     A moved control rewrites the URL, which names only the controls that differ from
-    their defaults (a dashboard opened plainly keeps its plain URL). The browser reports
-    its own URL once it has connected; if that URL asked for values the dashboard did not
-    take, it is rewritten to the values shown. Values are read from the URL only once,
-    by :func:`from_query`, before the dashboard is built. (Panel's ``Location.sync``
-    would write every control into the URL at once and apply the browser's URL a second
-    time, unchecked.)
+    what the dashboard showed when it opened, or, for those the link named (``asked``),
+    from their defaults: a dashboard opened plainly keeps its plain URL, even one that
+    sets a control as it builds (head_jobs shows its model's last training step). The
+    browser reports its own URL once it has connected; if that URL asked for values the
+    dashboard did not take, it is rewritten to the values shown. Values are read from the
+    URL only once, by :func:`from_query`, before the dashboard is built. (Panel's
+    ``Location.sync`` would write every control into the URL at once and apply the
+    browser's URL a second time, unchecked.)
     """
+    baseline = {name: getattr(dashboard, name) for name in names if name not in asked}
     if not names:
         return
 
     def show(*_) -> None:
-        search = search_for(dashboard, names, location.search)
+        search = search_for(dashboard, names, location.search, baseline)
         if search != location.search:
             location.search = search  # the browser pushes the new URL to its history
 

@@ -49,11 +49,12 @@ log = logging.getLogger(__name__)
 
 def _build(entry) -> tuple[object, list[str]]:
     """The session's dashboard, with the controls its URL asks for; notes on the rest."""
-    dashboard, notes = deep_links.build(entry.factory, pn.state.session_args or {})
+    query = pn.state.session_args or {}
+    dashboard, notes = deep_links.build(entry.factory, query)
     sessions.track(dashboard)
     if pn.state.location is not None:
         names = deep_links.link_params(dashboard)
-        deep_links.link_dashboard(dashboard, pn.state.location, names)
+        deep_links.link_dashboard(dashboard, pn.state.location, names, asked=set(query))
     if notes:
         log.warning("/%s: %s", entry.slug, " ".join(notes))
     return dashboard, notes

@@ -198,11 +198,21 @@ def test_a_moved_control_is_written_into_the_url():
     assert "layers" not in location.query_params  # back at its default: gone from the URL
 
 
+def test_a_control_the_dashboard_sets_as_it_builds_keeps_a_plain_url():
+    dashboard, location = _linked(get("head_jobs").factory)  # shows its last training step
+    assert dashboard.step != dashboard.param.step.default
+    assert location.search == ""
+    first = dashboard.param.step.objects[0]
+    dashboard.step = first
+    assert location.query_params == {"step": first}
+
+
 def test_a_bad_url_is_rewritten_to_what_the_dashboard_shows():
     query = {"layers": "99", "pattern": "nope", "layrs": "4", "theme": "dark"}
     dashboard, notes = deep_links.build(RECEPTIVE, query)
     location = Location()
-    deep_links.link_dashboard(dashboard, location, deep_links.link_params(dashboard))
+    names = deep_links.link_params(dashboard)
+    deep_links.link_dashboard(dashboard, location, names, asked=set(query))
     # the browser reports its own URL once connected
     location.search = "?layers=99&pattern=nope&layrs=4&theme=dark"
     assert location.query_params == {"theme": "dark", "layers": 32}
