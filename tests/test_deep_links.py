@@ -198,6 +198,11 @@ def test_a_moved_control_is_written_into_the_url():
     assert "layers" not in location.query_params  # back at its default: gone from the URL
 
 
+@pytest.mark.parametrize("slug", DASHBOARDS)
+def test_a_dashboard_opened_plainly_keeps_a_plain_url(slug):
+    assert _linked(get(slug).factory)[1].search == ""
+
+
 def test_a_control_the_dashboard_sets_as_it_builds_keeps_a_plain_url():
     dashboard, location = _linked(get("head_jobs").factory)  # shows its last training step
     assert dashboard.step != dashboard.param.step.default
