@@ -51,6 +51,8 @@ def setup_attnviz() -> dict:
             "{base_url}" + NAME,
             "--allow-websocket-origin",
             "*",
+            "--num-procs",
+            "1",  # one user per Jupyter server: more processes would only cost memory
         ],
         "absolute_url": True,
         "timeout": START_TIMEOUT,

@@ -1,6 +1,6 @@
 """The ``attnviz`` command: serve the dashboards, open the lessons, measure them.
 
-    attnviz serve [--port 5006] [--address 127.0.0.1] [--show] [--prefix /p] ...
+    attnviz serve [--port 5006] [--address 127.0.0.1] [--num-procs N] [--show] [--prefix /p] ...
     attnviz lab [--dir lessons] [jupyter lab options ...]
     attnviz bench [--json] [--dashboard SLUG] [--n 25] [--output FILE]
 
@@ -57,6 +57,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _num_procs(text: str) -> int:
+    from attnviz.processes import MAX_PROCS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PROCS:
+        raise argparse.ArgumentTypeError(
+            f"num-procs must be an integer in [1, {MAX_PROCS}], got {text!r}"
+        )
+    if value > 1 and sys.platform == "win32":
+        raise argparse.ArgumentTypeError("num-procs > 1 needs fork(), which Windows lacks")
+    return value
+
+
 def _slug(text: str) -> str:
     from attnviz.dashboards import entries
 
@@ -79,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="interface to listen on; 0.0.0.0 lets a classroom connect",
     )
+    serve.add_argument(
+        "--num-procs",
+        type=_num_procs,
+        default=None,
+        metavar="N",
+        help="server processes sharing the port (default: one per available core); "
+        "a busy process delays only its own students' sessions",
+    )
     serve.add_argument("--show", action="store_true", help="open the index in a browser")
     serve.add_argument("--prefix", default="", help="URL prefix behind a proxy, e.g. /attnviz")
     serve.add_argument(
@@ -86,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="HOST[:PORT]",
-        help="host allowed to connect ('*' for any)",
+        help="host whose pages may open the websocket, repeatable ('*' for any); default: "
+        "this machine's names and addresses with the port",
     )
     serve.add_argument(
         "--dashboard",
@@ -137,10 +162,12 @@ def find_lessons(start: Path | None = None) -> Path | None:
 
 
 def _run_serve(args) -> int:
+    from attnviz.processes import default_num_procs
     from attnviz.serve import serve
 
     try:
         serve(
+            num_procs=args.num_procs or default_num_procs(),
             port=args.port,
             address=args.address,
             show=args.show,

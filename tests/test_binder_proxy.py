@@ -68,6 +68,7 @@ def test_config_shape():
     args = build_parser().parse_args(_fill(command, 5006, BASE_URL)[4:])
     assert (args.command, args.port, args.prefix) == ("serve", 5006, "/user/test/attnviz")
     assert args.allow_websocket_origin == ["*"]
+    assert args.num_procs == 1  # one user per server: no process per core
 
 
 def test_jupyter_server_proxy_accepts_the_config():

@@ -32,6 +32,8 @@ def _run(*args, timeout=60):
         (["serve", "--port", "http"], "port must be an integer in [0, 65535], got 'http'"),
         (["serve", "--address", "my-laptop"], "address must be an IP address"),
         (["serve", "--dashboard", "nope"], "unknown dashboard 'nope'"),
+        (["serve", "--num-procs", "0"], "num-procs must be an integer in [1, 256], got '0'"),
+        (["serve", "--num-procs", "two"], "num-procs must be an integer in [1, 256]"),
         (["serve", "--colour"], "unrecognized arguments: --colour"),
         (["bench", "--n", "1"], "n must be an integer in [2, 10000]"),
         (["teach"], "invalid choice: 'teach'"),

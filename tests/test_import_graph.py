@@ -136,6 +136,9 @@ VIEWS = (
     "attnviz.dashboards",
     "attnviz.export",
     "attnviz.serve",
+    "attnviz.deep_links",  # what serve does for each session: links, life, /health
+    "attnviz.sessions",
+    "attnviz.health",
     "attnviz.cli",
     "attnviz.bench",
     "attnviz.notebook_setup",

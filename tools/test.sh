@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build a fresh virtual environment, install what the tests need into it, then run
 # every test: unit tests, nbval over the lessons, the served-app and JupyterLab
-# browser tests, packaging and Binder.
+# browser tests, the classroom server (several processes, nginx), packaging and Binder.
 #
 # Usage: bash tools/test.sh [extra pytest arguments]
 #   ATTNVIZ_TEST_VENV  where the environment goes (default: .venv-test in the checkout)
@@ -28,12 +28,16 @@ echo "tools/test.sh: testing with" $("$python" -m pip list --disable-pip-version
     --format=freeze 2>/dev/null | grep -iE '^(torch|transformers|kernels|panel|bokeh|jupyterlab|nbval|playwright|numpy)==')
 
 # Browser tests drive Debian's Chromium through Playwright (which cannot
-# download its own browser here).
-if ! command -v chromium >/dev/null 2>&1; then
+# download its own browser here); the several-machines recipe runs Debian's nginx
+# in front of two servers (tests/test_nginx_recipe.py).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq chromium >/dev/null
+    $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 "$python" -m pytest --nbval -p no:cacheprovider tests lessons "$@"
