@@ -2,7 +2,7 @@
 
     {"status": "ok", "pid": 4242, "sessions": 3, "connected": 2, "rss_mb": 412.5,
      "uptime_s": 3605.2, "dashboards": ["soft_lookup", ...], "built": 7, "alive": 4,
-     "page_templates": 1}
+     "page_templates": 1, "caches_mb": 12.4, "caches_bound_mb": 412.0}
 
 ``sessions`` are the students' sessions this process holds (a closed tab's stays up to
 about 20 s, see ``attnviz.sessions``), ``connected`` those with an open websocket.
@@ -10,7 +10,9 @@ about 20 s, see ``attnviz.sessions``), ``connected`` those with an open websocke
 ``page_templates`` are the sessions Panel keeps, one per dashboard a page was asked for,
 to render pages from (see ``serve.py``): the first visitor's session, or, with several
 processes, a copy no student connected to. A template counts in ``sessions`` only while
-a websocket uses it; its dashboard always counts in ``alive``.
+a websocket uses it; its dashboard always counts in ``alive``. ``caches_mb`` is what the
+results shared by every session hold now (``attnviz.shared_cache``), ``caches_bound_mb`` the
+most they may hold: after a room has left, RSS should come back to idle plus at most that.
 
 With several processes (``--num-procs``) each answers for itself: the pid says which.
 Served at ``<prefix>/health``.
@@ -27,7 +29,7 @@ import time
 import panel as pn
 from tornado.web import RequestHandler
 
-from attnviz import sessions
+from attnviz import sessions, shared_cache
 
 _STARTED = time.monotonic()
 
@@ -77,6 +79,8 @@ def report(tornado_app, slugs: list[str]) -> dict:
         "built": sessions.built(),
         "alive": sessions.alive(),
         "page_templates": len(templates),
+        "caches_mb": round(sum(c["megabytes"] for c in shared_cache.caches().values()), 1),
+        "caches_bound_mb": shared_cache.bound_megabytes(),
     }
 
 

@@ -28,6 +28,8 @@ def test_health_reports_the_process_as_json():
     assert report["sessions"] == report["connected"] == report["built"] == 0
     assert 50 < report["rss_mb"] < 4000
     assert 0 <= report["uptime_s"] < 600
+    # the shared caches: empty before any session, and bounded
+    assert report["caches_mb"] == 0 and 0 < report["caches_bound_mb"] < 2000
 
 
 def test_health_is_served_under_the_prefix_too():
@@ -45,6 +47,7 @@ def test_closed_sessions_are_discarded_and_their_dashboards_collected():
         assert (held["sessions"], held["connected"]) == (n, n)
         # one build per session: the first session is also the page template (serve.py)
         assert (held["built"], held["alive"], held["page_templates"]) == (n, n, 1)
+        assert 0 <= held["caches_mb"] <= held["caches_bound_mb"]
         close_sessions(opened)
         gone = wait_until(
             lambda: (report := served.health())["sessions"] == 0 and report,
