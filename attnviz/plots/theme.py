@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from bokeh.models import FixedTicker, TapTool
+from bokeh.models import FixedTicker, Grid, TapTool
 from bokeh.palettes import Colorblind8, RdBu11, Viridis256, interp_palette
 from bokeh.plotting import figure
 
@@ -84,4 +84,18 @@ def slim(fig: figure) -> figure:
             continue
         renderer.nonselection_glyph = "auto"
         renderer.view = views.setdefault(renderer.data_source.id, renderer.view)
+    return fig
+
+
+def drop_unused(fig: figure) -> figure:
+    """Send ``fig`` without models it never draws, drawn the same: the grids it hides, and
+    each renderer's copy of its glyph for a muted renderer (left to BokehJS, "auto": no
+    attnviz legend mutes). Unlike ``slim``, safe on a figure with a tap tool (issue #13).
+    """
+    fig.center = [
+        model for model in fig.center if not (isinstance(model, Grid) and not model.visible)
+    ]
+    for renderer in fig.renderers:
+        if hasattr(renderer, "muted_glyph"):
+            renderer.muted_glyph = "auto"
     return fig
