@@ -66,7 +66,8 @@ def test_knocking_out_heads_measures_the_loss_again():
     assert dashboard.ablation_change["repeated_half"] == pytest.approx(expected)
     assert "**L0H1, L1H0 knocked out**" in dashboard._ablation_readout.object
     assert f"**{expected:+.3f}**" in dashboard._ablation_readout.object
-    assert dashboard._heat.marks.data == {"x": [1, 0], "y": [0, 1]}
+    assert dashboard._heat.marked == [(0, 1), (1, 0)]
+    assert list(dashboard._heat.cells.data["mark"]) == [0, 0.9, 0.9, 0]
 
 
 def test_the_shipped_run_is_shown_and_the_step_slider_scrubs_it():

@@ -27,6 +27,7 @@ from bokeh.models import (
     Legend,
     LegendItem,
     LinearColorMapper,
+    Quad,
     Range1d,
     Span,
     TapTool,
@@ -114,21 +115,13 @@ class HeadGrid:
         fig.xaxis.major_tick_line_color = None
         fig.yaxis.major_tick_line_color = None
         _image_glyph(fig, self.images, self.mapper)
-        self.box_renderer = fig.quad(
-            left="left",
-            right="right",
-            top="top",
-            bottom="bottom",
-            source=self.boxes,
-            fill_alpha=0.0,
-            line_color="#bbbbbb",
-            line_width=1,
-            selection_line_color=SELECTED_COLOR,
-            selection_line_width=3,
-            selection_fill_alpha=0.0,
-            nonselection_fill_alpha=0.0,
-            nonselection_line_color="#bbbbbb",
-            nonselection_line_alpha=1.0,
+        outline = dict(left="left", right="right", top="top", bottom="bottom", fill_color=None)
+        self.box_renderer = fig.add_glyph(
+            self.boxes,
+            Quad(**outline, line_color="#bbbbbb", line_width=1),
+            # the tapped head is outlined; the others keep their outline (BokehJS's own
+            # copy for unselected boxes only fades a fill, and there is none)
+            selection_glyph=Quad(**outline, line_color=SELECTED_COLOR, line_width=3),
         )
         tooltips = [("head", "@label")] + [(n, f"@{{{n}}}{{0.000}}") for n in self._score_names]
         fig.add_tools(HoverTool(renderers=[self.box_renderer], tooltips=tooltips))

@@ -55,9 +55,10 @@ class ScoreHeatmap:
     that colours the cells, and hovering a cell shows all of them. ``roles`` is a
     (layers, heads) array of short labels ("induction", "prev-token", "", ...)
     written in the cells. ``mark`` draws a cross over chosen heads (ablated ones,
-    say). Tapping a cell is reported through ``on_tap(callback(layer, head))`` (a tap
-    event: no tap tool, nothing is selected). The cells and their text read one source
-    (``cells``, also ``text``) through one view.
+    say; ``marked`` lists them). Tapping a cell is reported through
+    ``on_tap(callback(layer, head))`` (a tap event: no tap tool, nothing is selected).
+    The cells, their text and their crosses read one source (``cells``, also ``text``)
+    through one view: a cross is drawn where the column ``mark`` is not 0.
     """
 
     def __init__(
@@ -77,10 +78,10 @@ class ScoreHeatmap:
         self.cell_px = cell_px
         self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(
-            data=dict(x=[], y=[], value=[], label=[], role=[], text=[], color=[])
+            data=dict(x=[], y=[], value=[], label=[], role=[], text=[], color=[], mark=[])
         )
         self.text = self.cells  # each cell's text: the columns text and color
-        self.marks = ColumnDataSource(data=dict(x=[], y=[]))
+        self._marked: list[tuple[int, int]] = []
         options = dict(
             title=title,
             width=max(260, 110 + cell_px * n_heads),
@@ -122,7 +123,7 @@ class ScoreHeatmap:
             view=view,
         )
         fig.add_glyph(
-            self.marks,
+            self.cells,
             Scatter(
                 x="x",
                 y="y",
@@ -130,10 +131,9 @@ class ScoreHeatmap:
                 size=46,
                 line_width=3,
                 line_color=SELECTED_COLOR,
-                line_alpha=0.9,
-                fill_color=SELECTED_COLOR,
-                fill_alpha=0.9,
+                line_alpha="mark",  # MARK_ALPHA on a marked cell, 0 elsewhere
             ),
+            view=view,
         )
         self.hover = HoverTool(renderers=[self.rects], tooltips=[("head", "@label")])
         fig.add_tools(self.hover)
@@ -170,6 +170,7 @@ class ScoreHeatmap:
         for i, (name, array) in enumerate(scores.items()):
             data[f"s{i}"] = np.asarray(array, dtype=np.float64).ravel()
             columns.append((name, f"@s{i}{{0.000}}"))
+        data["mark"] = self._mark_column(n_heads, layers.size)
         light = shown.ravel() > 0.6 * top  # Viridis turns light: dark text there
         data["text"] = [
             f"{r}\n{v:.2f}" if r else f"{v:.2f}"
@@ -187,10 +188,25 @@ class ScoreHeatmap:
         _label_ticks(self.figure.yaxis[0], n_layers, [f"L{la}" for la in range(n_layers)])
         self.shape = (n_layers, n_heads)
 
+    MARK_ALPHA = 0.9
+
+    def _mark_column(self, n_heads: int, n_cells: int) -> np.ndarray:
+        """The column ``mark``: MARK_ALPHA on each marked cell of the grid drawn, else 0."""
+        column = np.zeros(n_cells)
+        for layer, head in self._marked:
+            if head < n_heads and layer * n_heads + head < n_cells:
+                column[layer * n_heads + head] = self.MARK_ALPHA
+        return column
+
+    @property
+    def marked(self) -> list[tuple[int, int]]:
+        """The (layer, head) cells crossed out, sorted."""
+        return list(self._marked)
+
     def mark(self, heads: Sequence[tuple[int, int]]) -> None:
         """Cross out these (layer, head) cells (an empty list clears the marks)."""
-        heads = sorted(heads)
-        self.marks.data = dict(x=[h for _, h in heads], y=[la for la, _ in heads])
+        self._marked = sorted((int(layer), int(head)) for layer, head in heads)
+        self.cells.data["mark"] = self._mark_column(self.shape[1], len(self.cells.data["x"]))
 
     def on_tap(self, callback) -> None:
         """Call ``callback(layer, head)`` when a cell is tapped."""
