@@ -15,7 +15,7 @@ from attnviz import bench, maps, models
 from attnviz.dashboards import AttentionMapsDashboard, get
 from attnviz.dashboards import attention_maps as lesson02
 
-MAX_SESSION_MODELS = 106  # what a fresh session sends (96 models) + 10%: a regression guard
+MAX_SESSION_MODELS = 105  # what a fresh session sends (95 models) + 10%: a regression guard
 
 
 def _long_model(context: int = 4096) -> models.TinyTransformer:

@@ -17,7 +17,7 @@ from attnviz.dashboards import HeadJobsDashboard, get
 from attnviz.dashboards import head_jobs as lesson03
 from attnviz.maps import roles as roles_module
 
-MAX_SESSION_MODELS = 107  # what a fresh session sends (97 models) + 10%: a regression guard
+MAX_SESSION_MODELS = 101  # what a fresh session sends (92 models) + 10%: a regression guard
 
 
 def test_roles_follow_the_documented_thresholds():
