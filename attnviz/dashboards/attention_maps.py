@@ -4,13 +4,15 @@ Pick a trained model and an input (a task preset, or your own words); the model
 runs once and every head's attention weights are captured (``attnviz.maps``).
 The controls sit on the left, a readout above two tabs. Tab "attention maps": the
 model view shows one thumbnail per head, layers down and heads across; tap one to
-enlarge it. The head view draws that head over the whole input (an overview,
-pooled for long inputs) and token by token (a zoom window: hover a cell for the
-query token, the key token and the weight; tap the overview to move the window).
-Tab "entropy and sink per head": one bar chart gives each head's entropy (how
-spread out its attention is) beside its first-token sink score α₁ (Gu et al. 2025).
-The second tab is built the first time it is opened (``LazyTabs``), so a served
-session sends only the maps; ``figures`` holds the figures built so far.
+enlarge it. The head view draws that head token by token (a zoom window of up to
+``ZOOM`` tokens: hover a cell for the query token, the key token and the weight); an
+input longer than the window also gets an overview of the whole map (pooled for long
+inputs; tap it to move the window) and the zoom sliders. Tab "entropy and sink per
+head": one bar chart gives each head's entropy (how spread out its attention is)
+beside its first-token sink score α₁ (Gu et al. 2025). The second tab is built the
+first time it is opened (``LazyTabs``) and the overview with the first long input, so
+a served session sends only what is on screen; ``figures`` holds the figures built so
+far.
 
 Inputs of any length the model accepts, up to 4,096 tokens, use the same views:
 thumbnails and the overview are pooled (``maps.downsample``), the zoom is exact.

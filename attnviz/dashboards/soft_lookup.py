@@ -1,12 +1,13 @@
 """Lesson 01's dashboard: attention is a soft lookup.
 
-The controls sit on the left, a readout of both examples above two tabs. Tab "kernel
-regression": Nadaraya-Watson kernel regression. Drag (or click) on the fit to move the
-query; the kernel and bandwidth decide how the values are weighted (each key's dot is
-sized by its weight), and the heatmap shows every query's weights over the keys. Tab
-"dot-product attention": softmax attention on random vectors; d_k, temperature and the
-1/sqrt(d_k) switch decide how peaked the softmax gets, measured against the saturation
-curves. Moving a control opens the tab that it changes.
+A readout of both examples sits above two tabs, each with its own controls on the left
+of its two figures. Tab "kernel regression": Nadaraya-Watson kernel regression. Drag (or
+click) on the fit to move the query; the kernel and bandwidth decide how the values are
+weighted (each key's dot is sized by its weight; hover a key for its weight), and the
+heatmap shows every query's weights over the keys. Tab "dot-product attention": softmax
+attention on random vectors; d_k, temperature and the 1/sqrt(d_k) switch decide how
+peaked the softmax gets, measured against the saturation curves. Setting a parameter
+from code (``dashboard.d_k = 256``) opens the tab that it changes.
 
 A tab's figures are built the first time it is shown (``LazyTabs``), so a served session
 sends only what is on screen; ``figures`` holds the figures built so far.
