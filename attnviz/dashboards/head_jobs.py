@@ -1,6 +1,6 @@
 """Lesson 03's dashboard: heads with jobs.
 
-The controls of the model and its heads sit on the left, above two tabs.
+The controls of the model and its heads sit on the left of two tabs.
 
 Tab "heads and knock-outs": every head of a trained model scored against a job
 description (``attnviz.maps``: previous-token, duplicate-token and induction
