@@ -213,11 +213,6 @@ class AttentionMapsDashboard(Dashboard):
         self._numbers_tab()
         return [*self._map_figures(), self._numbers.figure]
 
-    def show_tab(self, title: str) -> None:
-        """Open the tab called ``title``, ``"attention maps"`` or ``"entropy and sink per
-        head"`` (its views are built the first time it is shown)."""
-        self._tabs.show(title)
-
     # -- inputs ------------------------------------------------------------------------
     def _model_object(self, name: str) -> torch.nn.Module:
         if name in self._extra_models:

@@ -19,7 +19,7 @@ induction head appear as the repeated-half loss falls (Olsson et al. 2022).
 The training tab is built the first time it is opened (``LazyTabs``), so a served
 session sends only the heads; moving the step (or training live) opens it. ``figures``
 holds the figures built so far. Knock-outs of the shipped models are measured once per
-process and shared by every session.
+process and shared by every session (``shared_cache``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from attnviz.maps.roles import (
 )
 from attnviz.models import lesson_held_out
 from attnviz.plots.theme import drop_unused, slim
+from attnviz.shared_cache import shared_cache
 from attnviz.tasks import make_task
 
 SCORES = {  # what the heatmap can be coloured by: label -> score name
@@ -81,7 +82,7 @@ def _knock_out(model, data, heads: list[tuple[int, int]], mode: str) -> dict[str
         }
 
 
-@lru_cache(maxsize=64)
+@shared_cache(max_entries=256, max_megabytes=1)  # two floats each
 def _shipped_knock_out(name: str, heads: tuple[tuple[int, int], ...], mode: str) -> dict:
     """``_knock_out`` on a shipped model: the same numbers for every session (read-only)."""
     model, _, _ = _shipped(name)
@@ -204,11 +205,6 @@ class HeadJobsDashboard(Dashboard):
         self._build_training_views()
         return [*self._head_figures(), self._curves.figure, self._at_step.figure]
 
-    def show_tab(self, title: str) -> None:
-        """Open the tab called ``title``, ``"heads and knock-outs"`` or ``"training"`` (its
-        views are built the first time it is shown)."""
-        self._tabs.show(title)
-
     def _build_ablation_boxes(self) -> None:
         """One checkbox per head of the largest lesson-03 model; others are hidden."""
         self._boxes: dict[tuple[int, int], pn.widgets.Checkbox] = {}
@@ -263,7 +259,7 @@ class HeadJobsDashboard(Dashboard):
 
     def _step_moved(self) -> None:
         """A user moved the step: open the training tab (built the first time) and draw."""
-        if self._setting_step or not hasattr(self, "_tabs"):
+        if self._setting_step or self._tabs is None:  # None: still in __init__
             self._show_step()
             return
         with self._hold():

@@ -6,8 +6,9 @@ click) on the fit to move the query; the kernel and bandwidth decide how the val
 weighted (each key's dot is sized by its weight; hover a key for its weight), and the
 heatmap shows every query's weights over the keys. Tab "dot-product attention": softmax
 attention on random vectors; d_k, temperature and the 1/sqrt(d_k) switch decide how
-peaked the softmax gets, measured against the saturation curves. Setting a parameter
-from code (``dashboard.d_k = 256``) opens the tab that it changes.
+peaked the softmax gets, measured against the saturation curves (the random example's
+weights are cached for every session: ``shared_cache``). Setting a parameter from code
+(``dashboard.d_k = 256``) opens the tab that it changes.
 
 A tab's figures are built the first time it is shown (``LazyTabs``), so a served session
 sends only what is on screen; ``figures`` holds the figures built so far.
@@ -37,6 +38,7 @@ from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.plots.theme import SELECTED_COLOR, SERIES_COLORS, drop_unused, slim, themed_figure
+from attnviz.shared_cache import shared_cache
 
 N_GRID_QUERIES = 41  # rows of the weights heatmap
 N_FIT_POINTS = 241  # resolution of the fitted curve
@@ -55,7 +57,7 @@ def _saturation() -> lookup.SaturationStudy:
         return lookup.softmax_saturation(SATURATION_D_KS, n_keys=N_RANDOM, n_samples=256, seed=0)
 
 
-@lru_cache(maxsize=256)
+@shared_cache(max_entries=512, max_megabytes=1)  # 8 x 8 weights: 0.5 kB each
 def _random_attention(d_k: int, temperature: float, scaled: bool) -> np.ndarray:
     """The random example's weights (seeded: the same for every session), read-only."""
     with one_thread():  # 8 x d_k products: threads only wait for each other on a busy machine
@@ -353,11 +355,6 @@ class SoftLookupDashboard(Dashboard):
         )
 
     # -- the Viewer protocol -------------------------------------------------------------
-    def show_tab(self, title: str) -> None:
-        """Open the tab called ``title``, ``"kernel regression"`` or ``"dot-product
-        attention"`` (its views are built the first time it is shown)."""
-        self._tabs.show(title)
-
     @property
     def figures(self) -> dict:
         """The figures built so far, by name: ``fit`` and ``nw_weights`` (tab "kernel
