@@ -41,6 +41,7 @@ from attnviz.plots.theme import (
     SELECTED_COLOR,
     _label_ticks,
     drop_unused,
+    palette_mapper,
     slim,
     themed_figure,
 )
@@ -96,7 +97,7 @@ class HeadGrid:
         n_layers, n_heads = thumbnails.shape[:2]
         self._score_names = list(scores or {})
         self.cell_px = cell_px
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
         options = dict(
@@ -259,7 +260,7 @@ class LongHeadView:
         zoom_title: str = "zoom: token by token",
         **figure_kwargs,
     ) -> None:
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.window_box = BoxAnnotation(
             left=0,

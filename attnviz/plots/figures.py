@@ -26,7 +26,14 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from attnviz.plots.theme import MAX_TICK_LABELS, PALETTE, SERIES_COLORS, _label_ticks, themed_figure
+from attnviz.plots.theme import (
+    MAX_TICK_LABELS,
+    PALETTE,
+    SERIES_COLORS,
+    _label_ticks,
+    palette_mapper,
+    themed_figure,
+)
 
 MAX_RECT_CELLS = 64 * 64  # beyond this, the heatmap draws one image instead of rectangles
 
@@ -169,7 +176,7 @@ class Heatmap:
         ``MAX_RECT_CELLS`` cells): the figure then sends one renderer fewer."""
         self.max_tick_labels = max_tick_labels
         self.image_allowed = image
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.figure = themed_figure(

@@ -25,7 +25,6 @@ from bokeh.models import (
     LegendItem,
     Line,
     LinearAxis,
-    LinearColorMapper,
     Range1d,
     Rect,
     Scatter,
@@ -41,6 +40,7 @@ from attnviz.plots.theme import (
     SELECTED_COLOR,
     _label_ticks,
     drop_unused,
+    palette_mapper,
     themed_figure,
 )
 
@@ -76,7 +76,7 @@ class ScoreHeatmap:
         n_layers, n_heads = first.shape
         self._score_names = list(scores)
         self.cell_px = cell_px
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(
             data=dict(x=[], y=[], value=[], label=[], role=[], text=[], color=[], mark=[])
         )
