@@ -1,5 +1,7 @@
 """Lesson 02's dashboard: what it draws is what the model computes, its inputs come in
-every length asked for, long inputs get a pooled overview and an exact zoom.
+every length asked for, long inputs get a pooled overview and an exact zoom, and a session
+sends only the maps (the per-head numbers are built, with the current input, when their
+tab is opened; the overview with the first input longer than the zoom).
 """
 
 import numpy as np
@@ -9,9 +11,11 @@ from attached import attached
 from bokeh.events import Tap
 from panel.io.state import set_curdoc
 
-from attnviz import maps, models
-from attnviz.dashboards import AttentionMapsDashboard
+from attnviz import bench, maps, models
+from attnviz.dashboards import AttentionMapsDashboard, get
 from attnviz.dashboards import attention_maps as lesson02
+
+MAX_SESSION_MODELS = 105  # what a fresh session sends (95 models) + 10%: a regression guard
 
 
 def _long_model(context: int = 4096) -> models.TinyTransformer:
@@ -47,13 +51,12 @@ def test_model_view_and_head_view_show_the_captured_weights():
     cells = dashboard._head_view.zoom.cells.data
     np.testing.assert_allclose(cells["weight"], captured.head(0, 1).ravel(), rtol=1e-6)
     assert cells["query"][0] == "0 BOS" and cells["key"][1] == f"1 {labels[1]}"
-    # per-head numbers are the maps module's
-    np.testing.assert_allclose(
-        dashboard._sink.source.data["top"], maps.sink_score(captured).ravel()
-    )
-    np.testing.assert_allclose(
-        dashboard._entropy.source.data["top"], maps.entropy(captured, normalize=True).ravel()
-    )
+    # per-head numbers are the maps module's (on the second tab, built when opened)
+    dashboard.show_tab(lesson02.NUMBERS)
+    numbers = dashboard._numbers.source.data
+    np.testing.assert_allclose(numbers["sink"], maps.sink_score(captured).ravel())
+    np.testing.assert_allclose(numbers["entropy"], maps.entropy(captured, normalize=True).ravel())
+    assert numbers["label"] == ["L0H0", "L0H1", "L1H0", "L1H1"]
     assert dashboard._grid.selected == (0, 1)
     sink = maps.sink_score(captured)[0, 1]
     assert f"sink α₁ **{sink:.3f}**" in dashboard._readout.object
@@ -151,3 +154,48 @@ def test_a_failing_input_shows_a_message_instead_of_raising():
     with set_curdoc(document):
         dashboard.text = "back to words"
     assert not dashboard._status.visible
+
+
+def test_a_session_sends_the_maps_only_and_a_tab_built_later_draws_the_current_input():
+    cost = bench.session_cost(get("attention_maps"))
+    assert cost["models"] <= MAX_SESSION_MODELS, cost
+    dashboard, document = attached(AttentionMapsDashboard)
+    # 33 tokens fit the zoom: it shows the whole map, and no overview is built
+    assert set(dashboard.figures) == {"heads", "zoom"}
+    assert dashboard._numbers is None
+    with set_curdoc(document):
+        dashboard.param.update(preset="random tokens", seed=7)  # while the bars are not built
+        dashboard.show_tab(lesson02.NUMBERS)
+    assert set(dashboard.figures) == {"heads", "zoom", "numbers"}
+    model = models.load_lesson_model("induction_2l")
+    ids, labels = maps.preset_input("random tokens", 33, 48, 7)
+    captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
+    numbers = dashboard._numbers.source.data
+    np.testing.assert_allclose(numbers["sink"], maps.sink_score(captured).ravel(), rtol=1e-6)
+    assert document.get_model_by_id(dashboard.figures["numbers"].id) is not None  # sent
+    with set_curdoc(document):
+        dashboard.seed = 8  # drawn at once now that the bars are built
+        dashboard.show_tab(lesson02.MAPS)
+    ids, labels = maps.preset_input("random tokens", 33, 48, 8)
+    captured = maps.capture(model, torch.as_tensor(ids), tokens=labels)
+    sink = dashboard._numbers.source.data["sink"]
+    np.testing.assert_allclose(sink, maps.sink_score(captured).ravel(), rtol=1e-6)
+
+
+def test_the_overview_and_zoom_sliders_come_with_the_first_long_input():
+    model = _long_model(context=256)
+    dashboard, document = attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
+    assert not dashboard._head_view.overview_built and not dashboard._zoom_box.objects
+    with set_curdoc(document):
+        dashboard.head = "L1H1"
+        dashboard.seq_len = 200  # computed now: not served, and under SYNC_TOKENS
+    assert set(dashboard.figures) == {"heads", "overview", "zoom"}
+    overview = dashboard.figures["overview"]
+    assert document.get_model_by_id(overview.id) is not None
+    assert overview.title.text == "L1H1 over the whole input"
+    assert dashboard._head_view.image.data["dw"] == [200]
+    assert len(dashboard._zoom_box.objects) == 2
+    with set_curdoc(document):
+        dashboard.seq_len = 30  # short again: the zoom shows it all, the overview goes
+    assert document.get_model_by_id(overview.id) is None
+    assert not dashboard._zoom_box.objects and "overview" in dashboard.figures  # kept, built

@@ -6,6 +6,7 @@ from bokeh.events import Tap
 from bokeh.models import HoverTool, TapTool
 
 from attnviz import plots
+from attnviz.plots.attention_maps import HeadBars
 
 
 def _causal_uniform(n: int) -> np.ndarray:
@@ -24,7 +25,9 @@ def test_head_grid_draws_one_thumbnail_per_head_in_its_cell():
     grid = plots.HeadGrid(thumbnails, {"entropy": np.arange(6.0).reshape(2, 3)})
     images = grid.images.data
     assert len(images["image"]) == 6
-    np.testing.assert_array_equal(images["image"][4], thumbnails[1, 1])  # layer 1, head 1
+    # layer 1, head 1, sent as float32 (half the bytes; weights need no more digits)
+    assert images["image"][4].dtype == np.float32
+    np.testing.assert_allclose(images["image"][4], thumbnails[1, 1], rtol=1e-6)
     assert images["x"][4] == pytest.approx(1 + grid.GAP / 2)
     assert images["y"][4] == pytest.approx(1 + grid.GAP / 2)
     assert grid.boxes.data["label"] == ["L0H0", "L0H1", "L0H2", "L1H0", "L1H1", "L1H2"]
@@ -133,3 +136,48 @@ def test_cross_hairs_mark_a_window_smaller_than_the_map_only():
     assert all(span.visible for span in view.crosshair)
     view.update(np.eye(3), 3, 3, np.eye(3))
     assert not any(span.visible for span in view.crosshair)
+
+
+def test_head_view_builds_its_overview_the_first_time_it_is_read():
+    view = plots.LongHeadView(np.eye(4), 4, 4, np.eye(4))
+    picked = []
+    view.on_pick(lambda query, key: picked.append((query, key)))  # before the overview
+    view.overview_title = "L1H0 over the whole input"
+    view.update(np.full((2, 2), 0.5), 300, 200, np.eye(8), (10, 20))
+    assert not view.overview_built  # a dashboard showing a short input never builds it
+    fig = view.figure  # built now, drawing what was given last
+    assert view.overview_built and view.figure is fig
+    assert fig.title.text == "L1H0 over the whole input"
+    assert (fig.x_range.end, fig.y_range.start) == (200, 300)
+    assert view.image.data["image"][0].dtype == np.float32
+    assert (view.window_box.left, view.window_box.top) == (20, 10)
+    fig._trigger_event(Tap(model=fig, x=12.5, y=250.5))
+    assert picked == [(250, 12)]
+    view.overview_title = "L0H1 over the whole input"
+    assert fig.title.text == "L0H1 over the whole input"
+
+
+def test_head_bars_draw_entropy_and_sink_side_by_side_on_one_figure():
+    bars = HeadBars(eps=0.3)
+    entropy, sink = np.array([[0.7, 0.6], [0.2, 0.25]]), np.array([[0.1, 0.05], [0.4, 0.2]])
+    bars.update(entropy, sink)
+    data = bars.source.data
+    assert data["label"] == ["L0H0", "L0H1", "L1H0", "L1H1"]
+    np.testing.assert_allclose(data["entropy"], entropy.ravel())
+    np.testing.assert_allclose(data["sink"], sink.ravel())
+    np.testing.assert_allclose(data["left"], np.arange(4) - HeadBars.OFFSET)
+    np.testing.assert_allclose(data["right"], np.arange(4) + HeadBars.OFFSET)
+    # both series read the one source through one view: one renderer's models more
+    assert [bar.data_source for bar in bars.bars] == [bars.source] * 2
+    assert bars.bars[0].view is bars.bars[1].view
+    assert bars.threshold.location == 0.3
+    (hover,) = bars.figure.select(HoverTool)
+    assert ("sink α₁", "@sink{0.000}") in hover.tooltips
+    assert bars.figure.xaxis[0].major_label_overrides == {
+        0: "L0H0",
+        1: "L0H1",
+        2: "L1H0",
+        3: "L1H1",
+    }
+    with pytest.raises(ValueError, match="entropy and sink must be"):
+        bars.update(np.zeros((2, 2)), np.zeros((2, 3)))

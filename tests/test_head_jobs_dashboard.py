@@ -1,5 +1,6 @@
 """Lesson 03's dashboard: roles follow the scores, ablation is live, the shipped training
-run is shown, and a live run streams its curves and can be stopped.
+run is shown, a live run streams its curves and can be stopped, and a session sends only
+the heads (the training tab is built, with the current run, when it is opened).
 """
 
 import asyncio
@@ -11,10 +12,12 @@ from bokeh.events import Tap
 from own_loop import run_on_own_loop
 from panel.io.state import set_curdoc
 
-from attnviz import maps, models
-from attnviz.dashboards import HeadJobsDashboard
+from attnviz import bench, maps, models
+from attnviz.dashboards import HeadJobsDashboard, get
 from attnviz.dashboards import head_jobs as lesson03
 from attnviz.maps import roles as roles_module
+
+MAX_SESSION_MODELS = 101  # what a fresh session sends (92 models) + 10%: a regression guard
 
 
 def test_roles_follow_the_documented_thresholds():
@@ -63,13 +66,16 @@ def test_knocking_out_heads_measures_the_loss_again():
     assert dashboard.ablation_change["repeated_half"] == pytest.approx(expected)
     assert "**L0H1, L1H0 knocked out**" in dashboard._ablation_readout.object
     assert f"**{expected:+.3f}**" in dashboard._ablation_readout.object
-    assert dashboard._heat.marks.data == {"x": [1, 0], "y": [0, 1]}
+    assert dashboard._heat.marked == [(0, 1), (1, 0)]
+    assert list(dashboard._heat.cells.data["mark"]) == [0, 0.9, 0.9, 0]
 
 
 def test_the_shipped_run_is_shown_and_the_step_slider_scrubs_it():
     dashboard, document = attached(HeadJobsDashboard)
     history = models.load_lesson_history("induction_2l")
     assert dashboard.step == history.steps[-1]  # opens on the trained model
+    with set_curdoc(document):
+        dashboard.show_tab(lesson03.TRAINING)
     steps = dashboard._curves.source.data["step"]
     assert list(steps) == list(history.steps)
     repeated = dashboard._curves.source.data[dashboard._curves.column("repeated half")]
@@ -127,3 +133,45 @@ def test_stop_ends_a_live_run_early():
         dashboard.wait()
     assert "stopped early" in dashboard._progress_text.object
     assert dashboard._live["induction_2l"][1].steps[-1] < 2000
+
+
+def test_a_session_sends_only_the_heads_and_the_training_tab_draws_the_current_run():
+    cost = bench.session_cost(get("head_jobs"))
+    assert cost["models"] <= MAX_SESSION_MODELS, cost
+    dashboard, document = attached(HeadJobsDashboard)
+    assert set(dashboard.figures) == {"scores", "ablation"} and dashboard._curves is None
+    with set_curdoc(document):
+        dashboard.model = "induction_1l"  # while the training tab is not built
+        assert dashboard._tabs.active == lesson03.HEADS  # the model acts on both tabs
+        dashboard.show_tab(lesson03.TRAINING)
+    assert set(dashboard.figures) == {"scores", "ablation", "training", "at_step"}
+    assert document.get_model_by_id(dashboard.figures["training"].id) is not None  # sent
+    history = models.load_lesson_history("induction_1l")
+    assert list(dashboard._curves.source.data["step"]) == list(history.steps)
+    last = np.asarray(history.scores["induction"][-1])
+    np.testing.assert_allclose(dashboard._at_step.cells.data["value"], last.ravel())
+    assert dashboard._curves.step_marker.location == history.steps[-1]
+
+
+def test_moving_the_step_opens_the_training_tab():
+    dashboard, document = attached(HeadJobsDashboard)
+    history = models.load_lesson_history("induction_2l")
+    with set_curdoc(document):
+        dashboard.controls["step"].value = history.steps[5]
+    assert dashboard._tabs.active == lesson03.TRAINING
+    recorded = np.asarray(history.scores["induction"][5])
+    np.testing.assert_allclose(dashboard._at_step.cells.data["value"], recorded.ravel())
+
+
+def test_knock_outs_of_a_shipped_model_are_measured_once_for_every_session():
+    lesson03._shipped_knock_out.cache_clear()
+    first, document = attached(HeadJobsDashboard)
+    with set_curdoc(document):
+        first.controls["ablate L1H1"].value = True
+    second, document = attached(HeadJobsDashboard)
+    with set_curdoc(document):
+        second.controls["ablate L1H1"].value = True
+    info = lesson03._shipped_knock_out.cache_info()
+    assert info.misses == 2 and info.hits == 2  # no head and L1H1, each measured once
+    assert first.ablation_change == second.ablation_change
+    assert first.ablation_change is not second.ablation_change  # each session its own dict

@@ -30,9 +30,13 @@ def test_score_heatmap_writes_each_role_and_colours_by_the_chosen_score():
 def test_score_heatmap_marks_ablated_heads_and_reports_taps():
     heat = plots.ScoreHeatmap({"s": np.zeros((2, 4))}, "s")
     heat.mark([(1, 3), (0, 2)])
-    assert heat.marks.data == {"x": [2, 3], "y": [0, 1]}
+    assert heat.marked == [(0, 2), (1, 3)]
+    # a cross over cells 2 (layer 0, head 2) and 7 (layer 1, head 3), drawn from the cells
+    assert list(heat.cells.data["mark"]) == [0, 0, 0.9, 0, 0, 0, 0, 0.9]
+    heat.update({"s": np.ones((2, 4))}, "s")  # new scores keep the crosses
+    assert list(heat.cells.data["mark"]) == [0, 0, 0.9, 0, 0, 0, 0, 0.9]
     heat.mark([])
-    assert heat.marks.data == {"x": [], "y": []}
+    assert heat.marked == [] and not any(heat.cells.data["mark"])
     tapped = []
     heat.on_tap(lambda layer, head: tapped.append((layer, head)))
     heat.figure._trigger_event(Tap(model=heat.figure, x=2.8, y=1.2))

@@ -2,12 +2,17 @@
 
 Pick a trained model and an input (a task preset, or your own words); the model
 runs once and every head's attention weights are captured (``attnviz.maps``).
-The model view shows one thumbnail per head, layers down and heads across; tap
-one to enlarge it. The head view draws that head over the whole input (an
-overview, pooled for long inputs) and token by token (a zoom window: hover a cell
-for the query token, the key token and the weight; tap the overview to move the
-window). Two bar charts give each head's entropy (how spread out its attention
-is) and its first-token sink score α₁ (Gu et al. 2025).
+The controls sit on the left, a readout above two tabs. Tab "attention maps": the
+model view shows one thumbnail per head, layers down and heads across; tap one to
+enlarge it. The head view draws that head token by token (a zoom window of up to
+``ZOOM`` tokens: hover a cell for the query token, the key token and the weight); an
+input longer than the window also gets an overview of the whole map (pooled for long
+inputs; tap it to move the window) and the zoom sliders. Tab "entropy and sink per
+head": one bar chart gives each head's entropy (how spread out its attention is)
+beside its first-token sink score α₁ (Gu et al. 2025). The second tab is built the
+first time it is opened (``LazyTabs``) and the overview with the first long input, so
+a served session sends only what is on screen; ``figures`` holds the figures built so
+far.
 
 Inputs of any length the model accepts, up to 4,096 tokens, use the same views:
 thumbnails and the overview are pooled (``maps.downsample``), the zoom is exact.
@@ -27,11 +32,12 @@ import numpy as np
 import panel as pn
 import param
 import torch
-from bokeh.models import Span
 
 from attnviz import export, maps, models, plots
 from attnviz.dashboards.base import Dashboard
+from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
+from attnviz.plots.attention_maps import HeadBars
 
 MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
 SYNC_TOKENS = 512  # longer inputs are computed off the server's event loop when served
@@ -43,6 +49,7 @@ CACHE_SIZE = 8  # analysed inputs kept per dashboard
 COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
 
 PRESETS = maps.INPUT_PRESETS
+MAPS, NUMBERS = "attention maps", "entropy and sink per head"  # the tabs
 DEFAULT_TEXT = "the cat sat on the mat and the dog sat on the cat"
 
 
@@ -119,9 +126,13 @@ class AttentionMapsDashboard(Dashboard):
         self._status = pn.pane.Alert("", alert_type="warning", visible=False, width=240)
         self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
         self._download = export.download_button(
-            lambda: self, "attention_maps.html", title=self.title, width=240
+            self._every_figure, "attention_maps.html", title=self.title, width=240
         )
+        self._numbers: HeadBars | None = None  # built with its tab
         self._build_views()
+        self._text_box = pn.Column(margin=0)
+        self._show_text_box()
+        self.param.watch(self._show_text_box, ["preset"])
         self.param.watch(
             lambda *_: self._request_input(), ["model", "preset", "seq_len", "seed", "text"]
         )
@@ -131,6 +142,7 @@ class AttentionMapsDashboard(Dashboard):
         self._request_input(force_sync=True)
         if head is not None:
             self.head = head
+        self._tabs = LazyTabs((MAPS, self._maps_tab), (NUMBERS, self._numbers_tab))
 
     # -- views -------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -146,21 +158,60 @@ class AttentionMapsDashboard(Dashboard):
             np.zeros((1, 1)), 1, 1, np.zeros((1, 1)), title="the whole input"
         )
         self._head_view.on_pick(self._pick_window)
-        bars = dict(height=230, tools="save", x_label="head", label_axis=True)
-        self._entropy = plots.Bars(
-            np.zeros(1), title="entropy per head (1 = spread evenly)", y_label="entropy", **bars
-        )
-        self._sink = plots.Bars(
-            np.zeros(1), title=f"first-token sink α₁ per head (ε = {SINK_EPS})", **bars
-        )
-        self._sink.figure.yaxis.axis_label = "α₁"
-        self._sink.figure.add_layout(
-            Span(location=SINK_EPS, dimension="width", line_color="#666", line_dash="dashed")
-        )
-        for bars_view in (self._entropy, self._sink):
-            bars_view.figure.width = 330  # Bars' own ``width`` is the bars' width
-            bars_view.figure.y_range.start = 0
-            bars_view.figure.xaxis.major_label_orientation = 0.8
+        pane = dict(sizing_mode="fixed")
+        self._grid_pane = pn.pane.Bokeh(self._grid.figure, **pane)
+        self._zoom_pane = pn.pane.Bokeh(self._head_view.zoom.figure, **pane)
+        self._overview_pane = None  # built with the first input longer than the zoom
+        self._maps_box = pn.FlexBox(self._grid_pane, self._zoom_pane, max_width=1120)
+        self._zoom_box = pn.Column(margin=0)  # the zoom sliders, for long inputs
+
+    def _maps_tab(self) -> pn.FlexBox:
+        return self._maps_box
+
+    def _map_figures(self) -> list:
+        """The maps' figures built so far: the model view, the overview (once an input
+        longer than the zoom has been shown), the zoom."""
+        overview = [self._head_view.figure] if self._head_view.overview_built else []
+        return [self._grid.figure, *overview, self._head_view.zoom.figure]
+
+    def _lay_out_long_views(self, long: bool) -> None:
+        """Show the overview and the zoom sliders only while the input is longer than the
+        zoom (a shorter one is shown whole, token by token, by the zoom): built and sent
+        the first time a long input is shown."""
+        if long and self._overview_pane is None:
+            self._overview_pane = pn.pane.Bokeh(self._head_view.figure, sizing_mode="fixed")
+        panes = [self._grid_pane, self._overview_pane, self._zoom_pane]
+        shown = [pane for pane in panes if long or pane is not self._overview_pane]
+        if self._maps_box.objects != shown:
+            self._maps_box.objects = shown
+        sliders = list(self._zoom_sliders.values()) if long else []
+        if self._zoom_box.objects != sliders:
+            self._zoom_box.objects = sliders
+
+    def _show_text_box(self, *_) -> None:
+        """The box for your own tokens is on the page only while that input is chosen."""
+        boxes = [self._text_input] if self.preset == "your tokens" else []
+        if self._text_box.objects != boxes:
+            self._text_box.objects = boxes
+
+    def _numbers_tab(self) -> pn.pane.Bokeh:
+        """Build the bar chart of every head's numbers, draw the current input on it."""
+        if self._numbers is None:
+            self._numbers = HeadBars(
+                eps=SINK_EPS,
+                title=f"entropy and sink α₁ per head (ε = {SINK_EPS}, dashed)",
+            )
+            self._draw_numbers()
+        return pn.pane.Bokeh(self._numbers.figure, sizing_mode="fixed")
+
+    def _draw_numbers(self) -> None:
+        if self._numbers is not None and self._analysis is not None:
+            self._numbers.update(self._analysis.entropy, self._analysis.sink)
+
+    def _every_figure(self) -> list:
+        """Every figure, the bars built if their tab has not been shown (for the download)."""
+        self._numbers_tab()
+        return [*self._map_figures(), self._numbers.figure]
 
     # -- inputs ------------------------------------------------------------------------
     def _model_object(self, name: str) -> torch.nn.Module:
@@ -275,14 +326,12 @@ class AttentionMapsDashboard(Dashboard):
                     {"entropy (0–1)": analysis.entropy, "sink α₁": analysis.sink},
                     high=_colour_top(analysis.thumbnails),
                 )
-                self._entropy.update(analysis.entropy.ravel(), labels=names)
-                self._sink.update(analysis.sink.ravel(), labels=names)
-                self._entropy.figure.y_range.end = 1.05
+                self._draw_numbers()
                 self._show_head()
         finally:
             self._busy = False
-        for slider in self._zoom_sliders.values():
-            slider.visible = length > ZOOM
+        with self._hold():
+            self._lay_out_long_views(length > ZOOM)
 
     def _selected(self) -> tuple[int, int]:
         layer, head = (int(n) for n in re.fullmatch(r"L(\d+)H(\d+)", self.head).groups())
@@ -300,7 +349,7 @@ class AttentionMapsDashboard(Dashboard):
                 self._head_view.update_overview(
                     pooled.values, *weights.shape, high=_colour_top(pooled.values)
                 )
-                self._head_view.figure.title.text = f"{self.head} over the whole input"
+                self._head_view.overview_title = f"{self.head} over the whole input"
                 self._show_window()
         except Exception as error:
             self._fail(error)
@@ -372,13 +421,16 @@ class AttentionMapsDashboard(Dashboard):
 
     @property
     def figures(self) -> dict:
-        return {
-            "heads": self._grid.figure,
-            "overview": self._head_view.figure,
-            "zoom": self._head_view.zoom.figure,
-            "entropy": self._entropy.figure,
-            "sink": self._sink.figure,
-        }
+        """The figures built so far, by name: ``heads`` and ``zoom`` (tab "attention
+        maps"), ``overview`` once an input longer than the zoom has been shown, and
+        ``numbers`` once its tab has been."""
+        figures = {"heads": self._grid.figure}
+        if self._head_view.overview_built:
+            figures["overview"] = self._head_view.figure
+        figures["zoom"] = self._head_view.zoom.figure
+        if self._numbers is not None:
+            figures["numbers"] = self._numbers.figure
+        return figures
 
     def wait(self, timeout: float = 120.0) -> None:
         """Block until a background computation (long input, when served) has finished."""
@@ -386,16 +438,10 @@ class AttentionMapsDashboard(Dashboard):
             self._worker.join(timeout)
 
     def __panel__(self):
-        pane = dict(sizing_mode="fixed")
-        figures = pn.FlexBox(
-            *(pn.pane.Bokeh(fig, **pane) for fig in self.figures.values()),
-            max_width=1120,
-        )
-        text_box = pn.Column(self._text_input, visible=self.param.preset.rx() == "your tokens")
         controls = self._control_column(
-            text_box, *self._zoom_sliders.values(), self._status, self._download
+            self._text_box, self._zoom_box, self._status, self._download
         )
-        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
+        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, self._tabs)))
 
 
 def app(**defaults) -> AttentionMapsDashboard:

@@ -1,18 +1,25 @@
 """Lesson 03's dashboard: heads with jobs.
 
-Left: every head of a trained model scored against a job description
-(``attnviz.maps``: previous-token, duplicate-token and induction patterns,
-first-token sink, entropy), coloured by the score you pick and labelled with the
-roles its scores earn (thresholds in ``ROLE_RULES``). Tap a head, or tick its box,
-to knock it out: the loss on the repeated half (where an induction head helps)
-and on the first half (where nothing can help) is measured again at once, and
+The controls of the model and its heads sit on the left of two tabs.
+
+Tab "heads and knock-outs": every head of a trained model scored against a job
+description (``attnviz.maps``: previous-token, duplicate-token and induction
+patterns, first-token sink, entropy), coloured by the score you pick and labelled
+with the roles its scores earn (thresholds in ``ROLE_RULES``). Tap a head, or tick
+its box, to knock it out: the loss on the repeated half (where an induction head
+helps) and on the first half (where nothing can help) is measured again at once, and
 the bars give every head's loss change when knocked out alone.
 
-Right: the training run — losses and the strongest head of each kind against the
-step. The shipped run is shown; "train live" trains the same recipe again in a
-worker thread and streams the curves as it goes. The step slider marks a step
-and shows every head's recorded scores at that step: watch the induction head
-appear as the repeated-half loss falls (Olsson et al. 2022).
+Tab "training": the training run, with its own controls — losses and the strongest
+head of each kind against the step. The shipped run is shown; "train live" trains
+the same recipe again in a worker thread and streams the curves as it goes. The step
+slider marks a step and shows every head's recorded scores at that step: watch the
+induction head appear as the repeated-half loss falls (Olsson et al. 2022).
+
+The training tab is built the first time it is opened (``LazyTabs``), so a served
+session sends only the heads; moving the step (or training live) opens it. ``figures``
+holds the figures built so far. Knock-outs of the shipped models are measured once per
+process and shared by every session (``shared_cache``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import panel as pn
 import param
 
 from attnviz import export, maps, models, plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
+from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.maps.roles import (
     ABLATION_MODES,
@@ -35,6 +43,8 @@ from attnviz.maps.roles import (
     loss_targets,
 )
 from attnviz.models import lesson_held_out
+from attnviz.plots.theme import drop_unused, slim
+from attnviz.shared_cache import shared_cache
 from attnviz.tasks import make_task
 
 SCORES = {  # what the heatmap can be coloured by: label -> score name
@@ -47,6 +57,7 @@ SCORES = {  # what the heatmap can be coloured by: label -> score name
 ABLATED_SEQUENCES = 32  # held-out sequences a live knock-out is measured on
 DRAIN_MS = 250  # how often the served page takes new training records
 LESSON_03_MODELS = ("induction_1l", "induction_2l")  # the 1-layer control, the 2-layer model
+HEADS, TRAINING = "heads and knock-outs", "training"  # the tabs
 
 
 @lru_cache(maxsize=4)
@@ -56,6 +67,26 @@ def _shipped(name: str):
     with one_thread():
         evaluation = evaluate_heads(model, lesson_held_out(name))
     return model, models.load_lesson_history(name), evaluation
+
+
+def _knock_out(model, data, heads: list[tuple[int, int]], mode: str) -> dict[str, float]:
+    """The loss change on each half when ``heads`` are knocked out together."""
+    data = data[:ABLATED_SEQUENCES]
+    targets = loss_targets(data)
+    with one_thread():
+        return {
+            region: maps.ablate(
+                model, data.input_ids, targets, heads, mode=mode, loss_mask=data.masks[region]
+            )
+            for region in ("repeated_half", "first_half")
+        }
+
+
+@shared_cache(max_entries=256, max_megabytes=1)  # two floats each
+def _shipped_knock_out(name: str, heads: tuple[tuple[int, int], ...], mode: str) -> dict:
+    """``_knock_out`` on a shipped model: the same numbers for every session (read-only)."""
+    model, _, _ = _shipped(name)
+    return _knock_out(model, lesson_held_out(name), list(heads), mode)
 
 
 class HeadJobsDashboard(Dashboard):
@@ -83,6 +114,9 @@ class HeadJobsDashboard(Dashboard):
         self._stop = threading.Event()
         self._drainer = None
         self._shown_history = None
+        self._setting_step = False  # the step moved by a new history, not by a user
+        self._curves: plots.TrainingCurves | None = None  # built with the training tab
+        self._at_step: plots.ScoreHeatmap | None = None
         self._build_views()
         self._build_ablation_boxes()
         self._readout = pn.pane.Markdown("", margin=(0, 10), sizing_mode="stretch_width")
@@ -95,16 +129,18 @@ class HeadJobsDashboard(Dashboard):
         self._train_button.on_click(lambda _: self.train_live())
         self._stop_button.on_click(lambda _: self._stop.set())
         self._download = export.download_button(
-            lambda: self, "heads_with_jobs.html", title=self.title, width=240
+            self._every_figure, "heads_with_jobs.html", title=self.title, width=240
         )
         self.param.watch(lambda *_: self._show_model(), ["model"])
         self.param.watch(lambda *_: self._show_scores(), ["score"])
         self.param.watch(lambda *_: self._show_ablation(), ["ablation"])
-        self.param.watch(lambda *_: self._show_step(), ["step"])
+        self.param.watch(lambda *_: self._step_moved(), ["step"])
         self._show_model()
+        self._tabs = LazyTabs((HEADS, self._heads_tab), (TRAINING, self._training_tab))
 
     # -- views -------------------------------------------------------------------------
     def _build_views(self) -> None:
+        """The heads' views, shown at once; the training views come with their tab."""
         zeros = {label: np.zeros((1, 1)) for label in SCORES}
         self._heat = plots.ScoreHeatmap(zeros, "induction", title="head scores", cell_px=90)
         self._heat.on_tap(self._toggle)
@@ -118,6 +154,12 @@ class HeadJobsDashboard(Dashboard):
             label_axis=True,
         )
         self._bars.figure.width = 320  # Bars' own ``width`` is the bars' width
+        drop_unused(slim(self._bars.figure))
+
+    def _build_training_views(self) -> None:
+        """The training curves and the heads' record at a step, drawing the current run."""
+        if self._curves is not None:
+            return
         self._curves = plots.TrainingCurves(
             ["strongest previous-token head", "strongest induction head"],
             loss_names=["held-out loss", "repeated half", "first half"],
@@ -131,6 +173,37 @@ class HeadJobsDashboard(Dashboard):
             high=1.0,
             cell_px=70,
         )
+        if not self.training:  # a live run streams its own records into the curves
+            _, history, _, _ = self._current()
+            self._curves.set(list(history.steps), self._series(history))
+        self._show_step()
+
+    def _heads_tab(self) -> pn.FlexBox:
+        panes = (pn.pane.Bokeh(fig, sizing_mode="fixed") for fig in self._head_figures())
+        return pn.FlexBox(*panes, max_width=880)
+
+    def _training_tab(self) -> pn.Column:
+        """The training tab: its controls and readout above the curves and the record."""
+        self._build_training_views()
+        buttons = pn.Column(
+            pn.Row(self._train_button, self._stop_button), self._progress, self._progress_text
+        )
+        pane = dict(sizing_mode="fixed")
+        figures = pn.FlexBox(
+            pn.pane.Bokeh(self._curves.figure, **pane),
+            pn.pane.Bokeh(self._at_step.figure, **pane),
+            max_width=880,
+        )
+        return pn.Column(self._readout, pn.Row(_labelled(self._controls["step"]), buttons), figures)
+
+    def _head_figures(self) -> list:
+        return [self._heat.figure, self._bars.figure]
+
+    def _every_figure(self) -> list:
+        """Every figure, the training views built if their tab has not been shown (for the
+        download)."""
+        self._build_training_views()
+        return [*self._head_figures(), self._curves.figure, self._at_step.figure]
 
     def _build_ablation_boxes(self) -> None:
         """One checkbox per head of the largest lesson-03 model; others are hidden."""
@@ -171,13 +244,27 @@ class HeadJobsDashboard(Dashboard):
     def _show_history(self, history) -> None:
         steps = list(history.steps)
         self.param.step.objects = steps
-        self._curves.set(steps, self._series(history))
+        if self._curves is not None:
+            self._curves.set(steps, self._series(history))
         if history is not self._shown_history or self.step not in steps:
             self._shown_history = history
             if self.step != steps[-1]:
-                self.step = steps[-1]  # a new run opens at its end (the step watcher redraws)
+                self._setting_step = True
+                try:
+                    self.step = steps[-1]  # a new run opens at its end (the watcher redraws)
+                finally:
+                    self._setting_step = False
                 return
         self._show_step()
+
+    def _step_moved(self) -> None:
+        """A user moved the step: open the training tab (built the first time) and draw."""
+        if self._setting_step or self._tabs is None:  # None: still in __init__
+            self._show_step()
+            return
+        with self._hold():
+            self._tabs.show(TRAINING)  # a tab built now draws the step itself
+            self._show_step()
 
     @staticmethod
     def _series(history) -> dict[str, np.ndarray]:
@@ -219,20 +306,10 @@ class HeadJobsDashboard(Dashboard):
             heads = self._ablated()
             table = evaluation.single_ablation[self.ablation]
             names = [plots.head_label(*index) for index in np.ndindex(table.shape)]
-            data = data[:ABLATED_SEQUENCES]
-            targets = loss_targets(data)
-            with one_thread():
-                changes = {
-                    region: maps.ablate(
-                        model,
-                        data.input_ids,
-                        targets,
-                        heads,
-                        mode=self.ablation,
-                        loss_mask=data.masks[region],
-                    )
-                    for region in ("repeated_half", "first_half")
-                }
+            if self.model in self._live:  # this session's own run
+                changes = _knock_out(model, data, heads, self.ablation)
+            else:
+                changes = dict(_shipped_knock_out(self.model, tuple(heads), self.ablation))
             with self._hold():
                 self._heat.mark(heads)
                 self._bars.update(table.ravel(), labels=names)
@@ -261,11 +338,12 @@ class HeadJobsDashboard(Dashboard):
         }
         if "induction" not in history.scores:
             scores["induction"] = np.zeros_like(scores["previous-token"])
-        with self._hold():
-            self._curves.mark_step(self.step)
-            self._at_step.update(scores, "induction", high=1.0)
-            self._at_step.figure.title.text = f"training's record at step {self.step}"
         series = self._series(history)
+        if self._curves is not None:  # the training tab is built
+            with self._hold():
+                self._curves.mark_step(self.step)
+                self._at_step.update(scores, "induction", high=1.0)
+                self._at_step.figure.title.text = f"training's record at step {self.step}"
         best = np.unravel_index(np.argmax(scores["induction"]), scores["induction"].shape)
         self._readout.object = (
             f"**step {self.step}** of {history.steps[-1]}: held-out loss "
@@ -305,6 +383,7 @@ class HeadJobsDashboard(Dashboard):
         if steps is not None:
             train_args["steps"] = int(steps)
         total = train_args["steps"]
+        self._tabs.show(TRAINING)  # where the run is drawn: built now if it was not
         self._stop.clear()
         self._records = records = queue.Queue()
         self._curves.clear()
@@ -418,31 +497,27 @@ class HeadJobsDashboard(Dashboard):
 
     @property
     def figures(self) -> dict:
-        return {
-            "scores": self._heat.figure,
-            "ablation": self._bars.figure,
-            "training": self._curves.figure,
-            "at_step": self._at_step.figure,
-        }
+        """The figures built so far, by name: ``scores`` and ``ablation`` (tab "heads and
+        knock-outs"), then ``training`` and ``at_step`` once the training tab has been
+        shown."""
+        figures = dict(zip(("scores", "ablation"), self._head_figures(), strict=True))
+        if self._curves is not None:
+            figures.update(training=self._curves.figure, at_step=self._at_step.figure)
+        return figures
 
     def __panel__(self):
-        pane = dict(sizing_mode="fixed")
         heads = max(head for _, head in self._boxes) + 1
         boxes = pn.GridBox(*self._boxes.values(), ncols=heads, width=CONTROL_WIDTH - 20)
-        controls = self._control_column(
+        controls = pn.Column(
+            *(_labelled(widget) for name, widget in self._controls.items() if name != "step"),
             pn.pane.Markdown("**knock out** (or tap a head)", margin=(5, 10, 0, 10)),
             boxes,
             self._ablation_readout,
-            pn.Row(self._train_button, self._stop_button),
-            self._progress,
-            self._progress_text,
             self._status,
             self._download,
+            width=CONTROL_WIDTH,
         )
-        figures = pn.FlexBox(
-            *(pn.pane.Bokeh(fig, **pane) for fig in self.figures.values()), max_width=1120
-        )
-        return pn.Column(self._header(), pn.Row(controls, pn.Column(self._readout, figures)))
+        return pn.Column(self._header(), pn.Row(controls, self._tabs))
 
 
 def app(**defaults) -> HeadJobsDashboard:

@@ -1,8 +1,13 @@
-"""Lesson 02 (reading attention maps): the model view and the long head view.
+"""Lesson 02 (reading attention maps): the model view, the long head view, head numbers.
 
 ``HeadGrid`` draws one thumbnail attention map per head, layers down and heads across,
 and reports the head tapped; ``LongHeadView`` draws one head over a long sequence, a
-downsampled overview of the whole map with a token-by-token zoom of a window.
+downsampled overview of the whole map with a token-by-token zoom of a window;
+``HeadBars`` draws two numbers per head (entropy and the sink score) side by side.
+
+Each is built with as few Bokeh models as it draws (issue #13: a served session pays for
+every model): images are float32, renderers carry no copies of their glyph, hidden grids
+are left out.
 """
 
 from __future__ import annotations
@@ -12,20 +17,42 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from bokeh.events import Tap
 from bokeh.models import (
+    BasicTickFormatter,
     BoxAnnotation,
+    CDSView,
     ColumnDataSource,
     FixedTicker,
     HoverTool,
+    Image,
+    Legend,
+    LegendItem,
     LinearColorMapper,
+    Quad,
     Range1d,
     Span,
     TapTool,
+    VBar,
 )
 
-from attnviz.plots.figures import Heatmap, _fit_cells, _image, _matrix_figure, _top, head_label
-from attnviz.plots.theme import PALETTE, SELECTED_COLOR, themed_figure
+from attnviz.plots.figures import Heatmap, _fit_cells, _matrix_figure, _top, head_label
+from attnviz.plots.theme import (
+    PALETTE,
+    SCORE_COLORS,
+    SELECTED_COLOR,
+    _label_ticks,
+    drop_unused,
+    palette_mapper,
+    slim,
+    themed_figure,
+)
 
 ZOOM_TICK_LABELS = 40  # the zoom labels every token of a window this wide
+
+
+def _image_glyph(fig, source: ColumnDataSource, mapper: LinearColorMapper):
+    """An image renderer reading image, x, y, dw and dh of ``source``, with no glyph copies."""
+    glyph = Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper)
+    return fig.add_glyph(source, glyph)
 
 
 def _grid_ticks(axis, n: int, prefix: str) -> None:
@@ -70,7 +97,7 @@ class HeadGrid:
         n_layers, n_heads = thumbnails.shape[:2]
         self._score_names = list(scores or {})
         self.cell_px = cell_px
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
         options = dict(
@@ -88,26 +115,19 @@ class HeadGrid:
         fig.yaxis.axis_label = "layer"
         fig.xaxis.major_tick_line_color = None
         fig.yaxis.major_tick_line_color = None
-        _image(fig, self.images, self.mapper)
-        self.box_renderer = fig.quad(
-            left="left",
-            right="right",
-            top="top",
-            bottom="bottom",
-            source=self.boxes,
-            fill_alpha=0.0,
-            line_color="#bbbbbb",
-            line_width=1,
-            selection_line_color=SELECTED_COLOR,
-            selection_line_width=3,
-            selection_fill_alpha=0.0,
-            nonselection_fill_alpha=0.0,
-            nonselection_line_color="#bbbbbb",
-            nonselection_line_alpha=1.0,
+        _image_glyph(fig, self.images, self.mapper)
+        outline = dict(left="left", right="right", top="top", bottom="bottom", fill_color=None)
+        self.box_renderer = fig.add_glyph(
+            self.boxes,
+            Quad(**outline, line_color="#bbbbbb", line_width=1),
+            # the tapped head is outlined; the others keep their outline (BokehJS's own
+            # copy for unselected boxes only fades a fill, and there is none)
+            selection_glyph=Quad(**outline, line_color=SELECTED_COLOR, line_width=3),
         )
         tooltips = [("head", "@label")] + [(n, f"@{{{n}}}{{0.000}}") for n in self._score_names]
         fig.add_tools(HoverTool(renderers=[self.box_renderer], tooltips=tooltips))
         fig.select_one(TapTool).renderers = [self.box_renderer]
+        drop_unused(fig)
         self.update(thumbnails, scores)
 
     def _box_data(self, n_layers: int, n_heads: int, scores) -> dict:
@@ -143,7 +163,7 @@ class HeadGrid:
         ``high`` is the weight drawn in the brightest colour (default: the largest);
         larger weights are drawn in that colour too.
         """
-        thumbnails = np.asarray(thumbnails, dtype=np.float64)
+        thumbnails = np.asarray(thumbnails, dtype=np.float32)  # half the bytes of float64
         if thumbnails.ndim != 4:
             raise ValueError(
                 f"thumbnails must have shape (layers, heads, rows, cols), got {thumbnails.shape}"
@@ -219,6 +239,11 @@ class LongHeadView:
     window cell by cell with the tokens on its axes, and hovering a cell shows the
     query token, the key token and the weight. Tap the overview to move the window
     (a dashboard listens with ``on_pick``).
+
+    The overview figure is built the first time ``figure`` is read, and draws the map
+    given last: a dashboard that shows it only for inputs longer than the zoom never
+    builds (nor sends) it for short ones (issue #13). ``overview_built`` tells whether it
+    has been; ``zoom`` is built at once.
     """
 
     def __init__(
@@ -235,9 +260,66 @@ class LongHeadView:
         zoom_title: str = "zoom: token by token",
         **figure_kwargs,
     ) -> None:
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-        self.figure = fig = _matrix_figure(
+        self.window_box = BoxAnnotation(
+            left=0,
+            right=1,
+            top=0,
+            bottom=1,
+            fill_alpha=0.0,
+            line_color=SELECTED_COLOR,
+            line_width=2,
+        )
+        # the window may be a few pixels wide on a long input: cross-hairs find it
+        self.crosshair = [
+            Span(dimension=dim, line_color=SELECTED_COLOR, line_alpha=0.6, line_dash="dotted")
+            for dim in ("width", "height")
+        ]
+        self._overview_options = dict(title=title, figure_kwargs=figure_kwargs)
+        self._overview = None
+        self._pick_callbacks: list = []
+        self.zoom = Heatmap(
+            np.zeros((1, 1)),
+            title=zoom_title,
+            x_label="key token",
+            y_label="query token",
+            width=480,
+            height=480,
+            max_tick_labels=ZOOM_TICK_LABELS,
+            image=False,  # a window of at most 40 x 40 tokens: always cells, with tokens
+        )
+        zoom = drop_unused(slim(self.zoom.figure))
+        zoom.xaxis.major_label_orientation = np.pi / 2  # up to 40 labels side by side
+        for axis in (*zoom.xaxis, *zoom.yaxis):
+            axis.major_label_text_font_size = "9px"
+        self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
+
+    @property
+    def overview_built(self) -> bool:
+        """Whether the overview figure has been built (the first read of ``figure``)."""
+        return self._overview is not None
+
+    @property
+    def overview_title(self) -> str:
+        """The overview's title (set it before the overview is built, or after)."""
+        return self._overview_options["title"]
+
+    @overview_title.setter
+    def overview_title(self, text: str) -> None:
+        self._overview_options["title"] = text
+        if self._overview is not None:
+            self._overview.title.text = text
+
+    @property
+    def figure(self):
+        """The overview figure, built the first time it is read."""
+        if self._overview is None:
+            self._overview = self._build_overview(**self._overview_options)
+        return self._overview
+
+    def _build_overview(self, title: str, figure_kwargs: dict):
+        fig = _matrix_figure(
             title,
             "key position",
             "query position",
@@ -246,7 +328,7 @@ class LongHeadView:
             height=320,
             figure_kwargs=figure_kwargs,
         )
-        self.picture = _image(fig, self.image, self.mapper)
+        self.picture = _image_glyph(fig, self.image, self.mapper)
         fig.add_tools(
             HoverTool(
                 renderers=[self.picture],
@@ -257,40 +339,18 @@ class LongHeadView:
                 ],
             )
         )
-        self.window_box = BoxAnnotation(
-            left=0,
-            right=1,
-            top=0,
-            bottom=1,
-            fill_alpha=0.0,
-            line_color=SELECTED_COLOR,
-            line_width=2,
-        )
         fig.add_layout(self.window_box)
-        # the window may be a few pixels wide on a long input: cross-hairs find it
-        self.crosshair = [
-            Span(dimension=dim, line_color=SELECTED_COLOR, line_alpha=0.6, line_dash="dotted")
-            for dim in ("width", "height")
-        ]
         for span in self.crosshair:
             fig.add_layout(span)
-        self.zoom = Heatmap(
-            np.zeros((1, 1)),
-            title=zoom_title,
-            x_label="key token",
-            y_label="query token",
-            width=480,
-            height=480,
-            max_tick_labels=ZOOM_TICK_LABELS,
-        )
-        zoom = self.zoom.figure
-        zoom.xaxis.major_label_orientation = np.pi / 2  # up to 40 labels side by side
-        for axis in (*zoom.xaxis, *zoom.yaxis):
-            axis.major_label_text_font_size = "9px"
-        self.update(overview, n_queries, n_keys, window, window_start, query_tokens, key_tokens)
+        fig.x_range.update(start=0, end=self.n_keys)
+        fig.y_range.update(start=self.n_queries, end=0)
+        for callback in self._pick_callbacks:
+            fig.on_event(Tap, callback)
+        return drop_unused(fig)
 
     @property
     def figures(self) -> dict:
+        """Both figures (the overview is built if it has not been)."""
         return {"overview": self.figure, "zoom": self.zoom.figure}
 
     def update(
@@ -322,15 +382,16 @@ class LongHeadView:
         self, overview: np.ndarray, n_queries: int, n_keys: int, *, high: float | None = None
     ) -> None:
         """``high``: the mean weight drawn brightest (default: the largest)."""
-        overview = np.asarray(overview, dtype=np.float64)
+        overview = np.asarray(overview, dtype=np.float32)  # half the bytes of float64
         if overview.ndim != 2:
             raise ValueError(f"overview must be a 2-D array, got shape {overview.shape}")
         self.mapper.high = _top(overview, high)
         # the y range is flipped, so anchoring at y=0 puts row 0 (query 0) at the top
         self.image.data = dict(image=[overview], x=[0], y=[0], dw=[n_keys], dh=[n_queries])
-        self.figure.x_range.update(start=0, end=n_keys)
-        self.figure.y_range.update(start=n_queries, end=0)
         self.n_queries, self.n_keys = int(n_queries), int(n_keys)
+        if self._overview is not None:
+            self._overview.x_range.update(start=0, end=n_keys)
+            self._overview.y_range.update(start=n_queries, end=0)
 
     def update_window(
         self,
@@ -367,4 +428,95 @@ class LongHeadView:
                 return
             callback(int(np.floor(event.y)), int(np.floor(event.x)))
 
-        self.figure.on_event(Tap, picked)
+        self._pick_callbacks.append(picked)
+        if self._overview is not None:
+            self._overview.on_event(Tap, picked)
+
+
+class HeadBars:
+    """Two numbers per head side by side, on one 0–1 axis: the entropy of its attention
+    (1 = spread evenly) and its first-token sink score α₁, with the sink threshold ε.
+
+    One source holds every column and both bar series share one view, so the figure
+    costs one renderer's models more than a single bar chart. ``update`` takes the two
+    (layers, heads) arrays; hovering a head shows both numbers.
+    """
+
+    NAMES = ("entropy (1 = spread evenly)", "first-token sink α₁")
+    OFFSET = 0.2  # each series' bars sit this far left / right of the head's position
+
+    def __init__(self, *, eps: float, title: str = "entropy and sink per head", **figure_kwargs):
+        options = dict(title=title, width=420, height=300, tools="save", y_range=Range1d(0, 1.05))
+        options.update(figure_kwargs)
+        self.least_width = options["width"]
+        self.figure = fig = themed_figure(**options)
+        fig.xaxis.axis_label = "head"
+        fig.yaxis.axis_label = "entropy, α₁"
+        fig.yaxis.formatter = BasicTickFormatter(use_scientific=False)
+        fig.xaxis.major_label_orientation = 0.8
+        fig.xgrid.visible = False
+        self.source = ColumnDataSource(
+            data=dict(x=[], left=[], right=[], label=[], entropy=[], sink=[])
+        )
+        view = CDSView()
+        self.bars = [
+            fig.add_glyph(
+                self.source,
+                VBar(x=x, top=column, width=2 * self.OFFSET, fill_color=color, line_color=None),
+                view=view,
+            )
+            for x, column, color in (
+                ("left", "entropy", SCORE_COLORS[0]),
+                ("right", "sink", SCORE_COLORS[1]),
+            )
+        ]
+        self.threshold = Span(
+            location=eps, dimension="width", line_color="#666", line_dash="dashed"
+        )
+        fig.add_layout(self.threshold)
+        legend = Legend(
+            items=[
+                LegendItem(label=name, renderers=[bars])
+                for name, bars in zip(self.NAMES, self.bars, strict=True)
+            ],
+            orientation="horizontal",
+            label_text_font_size="11px",
+            click_policy="hide",
+            border_line_color=None,
+            margin=4,
+            padding=2,
+        )
+        fig.add_layout(legend, "below")  # bars reach the top: the legend goes under them
+        fig.add_tools(
+            HoverTool(
+                renderers=self.bars[:1],
+                tooltips=[("head", "@label"), ("entropy", "@entropy{0.000}"),
+                          ("sink α₁", "@sink{0.000}")],
+            )
+        )  # fmt: skip
+        drop_unused(fig)
+
+    def update(self, entropy: np.ndarray, sink: np.ndarray) -> None:
+        """Draw every head's entropy (0–1) and sink score α₁, both (layers, heads)."""
+        entropy = np.asarray(entropy, dtype=np.float64)
+        sink = np.asarray(sink, dtype=np.float64)
+        if entropy.ndim != 2 or entropy.shape != sink.shape:
+            raise ValueError(
+                f"entropy and sink must be (layers, heads) of one shape, got "
+                f"{entropy.shape} and {sink.shape}"
+            )
+        layers, heads = np.divmod(np.arange(entropy.size), entropy.shape[1])
+        x = np.arange(entropy.size, dtype=np.float64)
+        labels = [head_label(int(la), int(he)) for la, he in zip(layers, heads, strict=True)]
+        self.source.data = dict(
+            x=x,
+            left=x - self.OFFSET,
+            right=x + self.OFFSET,
+            label=labels,
+            entropy=entropy.ravel(),
+            sink=sink.ravel(),
+        )
+        width = max(self.least_width, 80 + 26 * entropy.size)  # room for every head's label
+        if self.figure.width != width:
+            self.figure.width = width
+        _label_ticks(self.figure.xaxis[0], entropy.size, labels, max_labels=32)

@@ -26,7 +26,14 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from attnviz.plots.theme import MAX_TICK_LABELS, PALETTE, SERIES_COLORS, _label_ticks, themed_figure
+from attnviz.plots.theme import (
+    MAX_TICK_LABELS,
+    PALETTE,
+    SERIES_COLORS,
+    _label_ticks,
+    palette_mapper,
+    themed_figure,
+)
 
 MAX_RECT_CELLS = 64 * 64  # beyond this, the heatmap draws one image instead of rectangles
 
@@ -160,12 +167,16 @@ class Heatmap:
         y_label: str = "query",
         value_label: str = "weight",
         max_tick_labels: int = MAX_TICK_LABELS,
+        image: bool = True,
         **figure_kwargs,
     ) -> None:
         """``max_tick_labels``: label every token up to this many, else about ten;
-        ``value_label`` names the values in the hover and on the colour bar."""
+        ``value_label`` names the values in the hover and on the colour bar;
+        ``image=False`` never switches to one image (for a matrix of at most
+        ``MAX_RECT_CELLS`` cells): the figure then sends one renderer fewer."""
         self.max_tick_labels = max_tick_labels
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+        self.image_allowed = image
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.figure = themed_figure(
@@ -189,17 +200,21 @@ class Heatmap:
             line_color=None,
             fill_color={"field": "weight", "transform": self.mapper},
         )
-        self.picture = _image(fig, self.image, self.mapper)
         fig.add_tools(
             HoverTool(
                 renderers=[self.rects],
                 tooltips=[("query", "@query"), ("key", "@key"), (value_label, "@weight{0.000}")],
-            ),
-            HoverTool(
-                renderers=[self.picture],
-                tooltips=[("query", "$y{0}"), ("key", "$x{0}"), (value_label, "@image{0.000}")],
-            ),
+            )
         )
+        self.picture = None
+        if image:
+            self.picture = _image(fig, self.image, self.mapper)
+            fig.add_tools(
+                HoverTool(
+                    renderers=[self.picture],
+                    tooltips=[("query", "$y{0}"), ("key", "$x{0}"), (value_label, "@image{0.000}")],
+                )
+            )
         fig.add_layout(ColorBar(color_mapper=self.mapper, width=10, title=value_label), "right")
         self.row_marker = Span(
             location=0, dimension="width", line_color="#d55e00", line_width=2, visible=False
@@ -220,6 +235,11 @@ class Heatmap:
         key_labels = [str(t) for t in key_labels] if key_labels is not None else None
         top = float(np.nanmax(weights)) if weights.size else 1.0
         self.mapper.high = top if top > 0 else 1.0
+        if n_q * n_k > MAX_RECT_CELLS and not self.image_allowed:
+            raise ValueError(
+                f"a heatmap built with image=False draws at most {MAX_RECT_CELLS} cells, "
+                f"got {n_q} x {n_k}"
+            )
         if n_q * n_k <= MAX_RECT_CELLS:
             ys, xs = np.divmod(np.arange(n_q * n_k), n_k)
             queries = query_labels or [str(i) for i in range(n_q)]

@@ -3,6 +3,10 @@
 ``ScoreHeatmap`` draws a score per head as a layers x heads heatmap, each cell labelled
 with the head's role; ``TrainingCurves`` draws the training losses and the head scores
 against the step, streamed while the model trains.
+
+Both are built with as few Bokeh models as they draw (issue #13: a served session pays
+for every model): renderers carry no copies of their glyph, renderers of one source share
+one view, hidden grids are left out.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from bokeh.events import Tap
 from bokeh.models import (
+    CDSView,
     ColorBar,
     ColumnDataSource,
     DataRange1d,
     HoverTool,
+    Legend,
+    LegendItem,
+    Line,
     LinearAxis,
-    LinearColorMapper,
     Range1d,
+    Rect,
+    Scatter,
     Span,
-    TapTool,
+    Text,
 )
 
 from attnviz.plots.figures import _fit_cells, _top, head_label
@@ -30,6 +39,8 @@ from attnviz.plots.theme import (
     SCORE_COLORS,
     SELECTED_COLOR,
     _label_ticks,
+    drop_unused,
+    palette_mapper,
     themed_figure,
 )
 
@@ -44,7 +55,10 @@ class ScoreHeatmap:
     that colours the cells, and hovering a cell shows all of them. ``roles`` is a
     (layers, heads) array of short labels ("induction", "prev-token", "", ...)
     written in the cells. ``mark`` draws a cross over chosen heads (ablated ones,
-    say). Tapping a cell is reported through ``on_tap(callback(layer, head))``.
+    say; ``marked`` lists them). Tapping a cell is reported through
+    ``on_tap(callback(layer, head))`` (a tap event: no tap tool, nothing is selected).
+    The cells, their text and their crosses read one source (``cells``, also ``text``)
+    through one view: a cross is drawn where the column ``mark`` is not 0.
     """
 
     def __init__(
@@ -62,60 +76,70 @@ class ScoreHeatmap:
         n_layers, n_heads = first.shape
         self._score_names = list(scores)
         self.cell_px = cell_px
-        self.mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
-        self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[], label=[], role=[]))
-        self.text = ColumnDataSource(data=dict(x=[], y=[], text=[], color=[]))
-        self.marks = ColumnDataSource(data=dict(x=[], y=[]))
+        self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
+        self.cells = ColumnDataSource(
+            data=dict(x=[], y=[], value=[], label=[], role=[], text=[], color=[], mark=[])
+        )
+        self.text = self.cells  # each cell's text: the columns text and color
+        self._marked: list[tuple[int, int]] = []
         options = dict(
             title=title,
             width=max(260, 110 + cell_px * n_heads),
             height=max(180, 80 + cell_px * n_layers),
             x_range=Range1d(-0.5, n_heads - 0.5),
             y_range=Range1d(n_layers - 0.5, -0.5),
-            tools="tap,save",
+            tools="save",
         )
         options.update(figure_kwargs)
         self.figure = fig = themed_figure(**options)
         fig.grid.visible = False
         fig.xaxis.axis_label = "head"
         fig.yaxis.axis_label = "layer"
-        self.rects = fig.rect(
-            "x",
-            "y",
-            0.96,
-            0.96,
-            source=self.cells,
-            line_color=None,
-            fill_color={"field": "value", "transform": self.mapper},
-            selection_fill_alpha=1.0,
-            nonselection_fill_alpha=1.0,
+        view = CDSView()
+        self.rects = fig.add_glyph(
+            self.cells,
+            Rect(
+                x="x",
+                y="y",
+                width=0.96,
+                height=0.96,
+                line_color=None,
+                fill_color={"field": "value", "transform": self.mapper},
+            ),
+            view=view,
         )
-        fig.text(
-            "x",
-            "y",
-            text="text",
-            source=self.text,
-            text_color="color",
-            text_align="center",
-            text_baseline="middle",
-            text_font_size="11px",
-            text_font={"value": FONT},
+        fig.add_glyph(
+            self.cells,
+            Text(
+                x="x",
+                y="y",
+                text="text",
+                text_color="color",
+                text_align="center",
+                text_baseline="middle",
+                text_font_size="11px",
+                text_font={"value": FONT},
+            ),
+            view=view,
         )
-        fig.scatter(
-            "x",
-            "y",
-            source=self.marks,
-            marker="x",
-            size=46,
-            line_width=3,
-            color=SELECTED_COLOR,
-            alpha=0.9,
+        fig.add_glyph(
+            self.cells,
+            Scatter(
+                x="x",
+                y="y",
+                marker="x",
+                size=46,
+                line_width=3,
+                line_color=SELECTED_COLOR,
+                line_alpha="mark",  # MARK_ALPHA on a marked cell, 0 elsewhere
+            ),
+            view=view,
         )
         self.hover = HoverTool(renderers=[self.rects], tooltips=[("head", "@label")])
         fig.add_tools(self.hover)
-        fig.select_one(TapTool).renderers = [self.rects]
         self.color_bar = ColorBar(color_mapper=self.mapper, width=10, title=value)
         fig.add_layout(self.color_bar, "right")
+        drop_unused(fig)
         self.update(scores, value, roles, high=high)
 
     def update(
@@ -146,20 +170,17 @@ class ScoreHeatmap:
         for i, (name, array) in enumerate(scores.items()):
             data[f"s{i}"] = np.asarray(array, dtype=np.float64).ravel()
             columns.append((name, f"@s{i}{{0.000}}"))
+        data["mark"] = self._mark_column(n_heads, layers.size)
+        light = shown.ravel() > 0.6 * top  # Viridis turns light: dark text there
+        data["text"] = [
+            f"{r}\n{v:.2f}" if r else f"{v:.2f}"
+            for r, v in zip(roles.ravel(), shown.ravel(), strict=True)
+        ]
+        data["color"] = np.where(light, ROLE_TEXT_LIGHT, ROLE_TEXT_DARK)
         self.cells.data = data
         if self.hover.tooltips != columns:
             self.hover.tooltips = columns
         self.color_bar.title = value
-        light = shown.ravel() > 0.6 * top  # Viridis turns light: dark text there
-        self.text.data = dict(
-            x=heads,
-            y=layers,
-            text=[
-                f"{r}\n{v:.2f}" if r else f"{v:.2f}"
-                for r, v in zip(roles.ravel(), shown.ravel(), strict=True)
-            ],
-            color=np.where(light, ROLE_TEXT_LIGHT, ROLE_TEXT_DARK),
-        )
         self.figure.x_range.update(start=-0.5, end=n_heads - 0.5)
         self.figure.y_range.update(start=n_layers - 0.5, end=-0.5)
         _fit_cells(self.figure, n_layers, n_heads, self.cell_px, (260, 180), (110, 80))
@@ -167,10 +188,25 @@ class ScoreHeatmap:
         _label_ticks(self.figure.yaxis[0], n_layers, [f"L{la}" for la in range(n_layers)])
         self.shape = (n_layers, n_heads)
 
+    MARK_ALPHA = 0.9
+
+    def _mark_column(self, n_heads: int, n_cells: int) -> np.ndarray:
+        """The column ``mark``: MARK_ALPHA on each marked cell of the grid drawn, else 0."""
+        column = np.zeros(n_cells)
+        for layer, head in self._marked:
+            if head < n_heads and layer * n_heads + head < n_cells:
+                column[layer * n_heads + head] = self.MARK_ALPHA
+        return column
+
+    @property
+    def marked(self) -> list[tuple[int, int]]:
+        """The (layer, head) cells crossed out, sorted."""
+        return list(self._marked)
+
     def mark(self, heads: Sequence[tuple[int, int]]) -> None:
         """Cross out these (layer, head) cells (an empty list clears the marks)."""
-        heads = sorted(heads)
-        self.marks.data = dict(x=[h for _, h in heads], y=[la for la, _ in heads])
+        self._marked = sorted((int(layer), int(head)) for layer, head in heads)
+        self.cells.data["mark"] = self._mark_column(self.shape[1], len(self.cells.data["x"]))
 
     def on_tap(self, callback) -> None:
         """Call ``callback(layer, head)`` when a cell is tapped."""
@@ -229,31 +265,21 @@ class TrainingCurves:
         score_axis.axis_label_text_font_style = "normal"
         score_axis.major_label_text_font_size = "11px"
         fig.add_layout(score_axis, "right")
-        losses = []
+        # every series reads the one source through one view; no glyph copies
+        view = CDSView()
+        lines = {}
         for i, name in enumerate(self.loss_names):
             color, dash = self.LOSS_STYLES[i % len(self.LOSS_STYLES)]
-            losses.append(
-                fig.line(
-                    "step",
-                    self._columns[name],
-                    source=self.source,
-                    line_width=2.5,
-                    color=color,
-                    line_dash=dash,
-                    legend_label=name,
-                )
+            glyph = Line(
+                x="step", y=self._columns[name], line_width=2.5, line_color=color, line_dash=dash
             )
+            lines[name] = fig.add_glyph(self.source, glyph, view=view)
+        losses = list(lines.values())
         fig.y_range = DataRange1d(renderers=losses, start=0.0)
         for i, name in enumerate(self.score_names):
-            fig.line(
-                "step",
-                self._columns[name],
-                source=self.source,
-                y_range_name="score",
-                line_width=2,
-                color=SCORE_COLORS[i % len(SCORE_COLORS)],
-                legend_label=name,
-            )
+            color = SCORE_COLORS[i % len(SCORE_COLORS)]
+            glyph = Line(x="step", y=self._columns[name], line_width=2, line_color=color)
+            lines[name] = fig.add_glyph(self.source, glyph, view=view, y_range_name="score")
         fig.add_tools(
             HoverTool(
                 tooltips=[("step", "@step")]
@@ -271,9 +297,8 @@ class TrainingCurves:
             visible=False,
         )
         fig.add_layout(self.step_marker)
-        legend = fig.legend[0]
-        fig.add_layout(legend, "below")  # below the axes: curves cross everywhere inside
-        legend.update(
+        legend = Legend(
+            items=[LegendItem(label=name, renderers=[line]) for name, line in lines.items()],
             orientation="horizontal",
             ncols=min(3, len(names)),
             label_text_font_size="11px",
@@ -282,6 +307,7 @@ class TrainingCurves:
             margin=4,
             padding=2,
         )
+        fig.add_layout(legend, "below")  # below the axes: curves cross everywhere inside
 
     def column(self, name: str) -> str:
         """The source column holding series ``name``."""

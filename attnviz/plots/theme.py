@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from bokeh.models import FixedTicker, TapTool
+from bokeh.core.property.validation import validate
+from bokeh.models import FixedTicker, Grid, LinearColorMapper, TapTool
 from bokeh.palettes import Colorblind8, RdBu11, Viridis256, interp_palette
 from bokeh.plotting import figure
 
@@ -85,3 +86,27 @@ def slim(fig: figure) -> figure:
         renderer.nonselection_glyph = "auto"
         renderer.view = views.setdefault(renderer.data_source.id, renderer.view)
     return fig
+
+
+def drop_unused(fig: figure) -> figure:
+    """Send ``fig`` without models it never draws, drawn the same: the grids it hides, and
+    each renderer's copy of its glyph for a muted renderer (left to BokehJS, "auto": no
+    attnviz legend mutes). Unlike ``slim``, safe on a figure with a tap tool (issue #13).
+    """
+    fig.center = [
+        model for model in fig.center if not (isinstance(model, Grid) and not model.visible)
+    ]
+    for renderer in fig.renderers:
+        if hasattr(renderer, "muted_glyph"):
+            renderer.muted_glyph = "auto"
+    return fig
+
+
+def palette_mapper(palette: Sequence[str] = PALETTE, **options) -> LinearColorMapper:
+    """``LinearColorMapper(palette=palette, **options)``, built without Bokeh checking each
+    of the palette's colours again: a 256-colour palette of ``bokeh.palettes`` (PALETTE,
+    DIVERGING) is valid, and checking it costs ~2 ms of a session's CPU per mapper (issue
+    #13). Setting the mapper's properties later is checked as usual.
+    """
+    with validate(False):
+        return LinearColorMapper(palette=list(palette), **options)

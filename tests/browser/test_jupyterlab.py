@@ -100,11 +100,17 @@ def offline_after(watched, action: str) -> None:
 
 
 def soft_lookup_works(page, outputs) -> None:
-    """Lesson 01: sliders, the kernel menu and the readout; a keyboard step moves the query."""
-    for title in ("bandwidth h", "query x", "number of keys", "noise", "d_k", "temperature"):
+    """Lesson 01: sliders, the kernel menu and the readout; a keyboard step moves the query;
+    the second tab (built when opened) has the dot-product controls."""
+    for title in ("bandwidth h", "query x", "number of keys", "noise"):
         expect(outputs.locator(".bk-Slider", has_text=title)).to_have_count(1)
     expect(outputs.locator("select")).to_have_count(1)  # the kernel
+    outputs.get_by_role("button", name="dot-product attention").click()
+    for title in ("d_k", "temperature"):
+        expect(outputs.locator(".bk-Slider", has_text=title)).to_have_count(1)
     expect(outputs.locator(".bk-Checkbox", has_text="√d_k")).to_have_count(1)
+    expect(outputs.locator(".bk-Canvas")).to_have_count(2)  # the heatmap, the entropy curves
+    outputs.get_by_role("button", name="kernel regression").click()
     readout = outputs.locator("p", has_text="query x =").first
     expect(readout).to_contain_text("query x = 4.00")
 
@@ -138,6 +144,9 @@ def head_jobs_works(page, outputs) -> None:
     for title in ("model", "colour heads by"):
         choice = outputs.locator(".bk-input-group", has_text=title).locator("select")
         expect(choice).to_have_count(1)
+    # the training tab (built when opened): its step slider, train live and the step readout
+    outputs.get_by_role("button", name="training", exact=True).click()
+    expect(outputs.locator(".bk-Canvas")).to_have_count(2)  # the curves, the record at a step
     # a DiscreteSlider: its label ("training step: 400") sits above a slider with no title
     expect(outputs.locator(".bk-Slider")).to_have_count(1)
     expect(outputs.get_by_text("training step:").first).to_contain_text("training step: 400")
@@ -147,6 +156,7 @@ def head_jobs_works(page, outputs) -> None:
     expect(boxes).to_have_count(4)  # L0H0 ... L1H1 of induction_2l
     step = outputs.locator("p", has_text="of 400: held-out loss").first
     expect(step).to_contain_text("step 400")
+    outputs.get_by_role("button", name="heads and knock-outs").click()
     readout = outputs.locator("p", has_text="knocked out").first
     expect(readout).to_contain_text("no head knocked out")
     expect(readout).to_contain_text("repeated-half loss +0.000")
@@ -209,9 +219,9 @@ class Trial:
 
 # by the lesson's stem (attnviz.lessons); a lesson with a dashboard needs an entry here
 TRIALS = {
-    "soft_lookup": Trial(4, soft_lookup_works),
-    "attention_maps": Trial(5, attention_maps_works),
-    "head_jobs": Trial(4, head_jobs_works),
+    "soft_lookup": Trial(2, soft_lookup_works),  # the first tab's; the second has 2 more
+    "attention_maps": Trial(2, attention_maps_works),  # the model view and the zoom
+    "head_jobs": Trial(2, head_jobs_works),  # the first tab's; the training tab has 2 more
     "receptive_fields": Trial(4, receptive_fields_works),
     "associative_memory": Trial(7, associative_memory_works),
     "dsf": Trial(12, dsf_works),  # hidden classes' figures too

@@ -1,5 +1,6 @@
 """Lesson 03 served, in a real browser: follow its link from the index, tap a head to
-knock it out, move the step slider, train live, and see the figures change.
+knock it out, open the training tab, move the step slider, train live, and see the
+figures change.
 
 Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 ``python -m pytest tests/browser/test_served_head_jobs.py``.
@@ -10,15 +11,25 @@ from __future__ import annotations
 import re
 
 import pytest
-from pages import canvas, open_from_index, settled_pixels, tap, wait_for_new_pixels
+from pages import open_from_index, settled_pixels, tap, visible_canvases, wait_for_new_pixels
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 
 LESSON_03 = "head_jobs"
-# The Bokeh figures of the dashboard, in the order they are laid out (and in the DOM).
-SCORES, ABLATION, TRAINING, AT_STEP = range(4)
+# The two tabs and the figures each shows, in the order laid out (only the open tab is on
+# the page; the training tab is built when first opened).
+HEADS_TAB, TRAINING_TAB = "heads and knock-outs", "training"
+SCORES, ABLATION = range(2)
+TRAINING, AT_STEP = range(2)
+
+
+def canvas(page, index: int):
+    """The ``index``-th figure of the tab shown now."""
+    return visible_canvases(page).nth(index)
+
+
 TRAINING_TIMEOUT_MS = 120_000  # a live run on a busy 2-core machine
 
 
@@ -31,7 +42,7 @@ def knock_out_box(page, head: str):
 def test_lesson03_tap_a_head_knocks_it_out_and_the_loss_changes(served_app, open_page):
     watched = open_page()
     page = watched.page
-    open_from_index(page, served_app, LESSON_03, 4)
+    open_from_index(page, served_app, LESSON_03, 2)
     knocked = page.locator("p", has_text="knocked out")
     expect(knocked).to_contain_text("no head knocked out")
     scores = settled_pixels(canvas(page, SCORES))
@@ -54,7 +65,11 @@ def test_lesson03_tap_a_head_knocks_it_out_and_the_loss_changes(served_app, open
 def test_lesson03_step_slider_and_train_live_redraw_the_training_chart(served_app, open_page):
     watched = open_page()
     page = watched.page
-    open_from_index(page, served_app, LESSON_03, 4)
+    open_from_index(page, served_app, LESSON_03, 2)
+    expect(page.locator(".noUi-handle")).to_have_count(0)  # the step is on the training tab
+    page.get_by_role("button", name=TRAINING_TAB).click()
+    expect(page.get_by_role("button", name="train live")).to_be_visible()
+    expect(visible_canvases(page)).to_have_count(2)
     training = settled_pixels(canvas(page, TRAINING))
     at_step = settled_pixels(canvas(page, AT_STEP))
     steps = page.locator("p", has_text="held-out loss")

@@ -1,5 +1,6 @@
 """Lesson 01 served, in a real browser: follow its link from the index, drag and key
-its sliders, click on its fit, and see the figures change; its link back to the index.
+its sliders, click on its fit, open its second tab, and see the figures change; its link
+back to the index.
 
 Needs Chromium at /usr/bin/chromium (see conftest.py). Run just these with
 ``python -m pytest tests/browser/test_served_soft_lookup.py``.
@@ -12,11 +13,11 @@ import re
 import pytest
 from pages import (
     MIN_CHANGED_PIXELS,
-    canvas,
     changed_pixels,
     drag_handle,
     settled_pixels,
     slider,
+    visible_canvases,
     wait_for,
     wait_for_new_pixels,
 )
@@ -26,8 +27,10 @@ pytestmark = pytest.mark.browser
 
 
 LESSON_01 = "soft_lookup"
-# The four Bokeh figures of SoftLookupDashboard, in the order they are laid out (and in the DOM).
-FIT, NW_WEIGHTS, ATTENTION, SATURATION = range(4)
+# The two tabs of SoftLookupDashboard and the figures each shows, in the order laid out.
+REGRESSION_TAB, ATTENTION_TAB = "kernel regression", "dot-product attention"
+FIT, NW_WEIGHTS = range(2)  # on the first tab
+ATTENTION, SATURATION = range(2)  # on the second
 QUERY_READOUT = re.compile(r"query x = (-?[\d.]+)")
 D_K_READOUT = re.compile(r"d_k = (\d+)")
 
@@ -53,11 +56,27 @@ def open_dashboard(page, url: str) -> None:
     wait_until_drawn(page)
 
 
+def canvas(page, index: int):
+    """The ``index``-th figure of the tab shown now."""
+    return visible_canvases(page).nth(index)
+
+
 def wait_until_drawn(page) -> None:
-    expect(page.locator(".bk-Canvas")).to_have_count(4, timeout=30_000)
-    for index in range(4):
-        expect(canvas(page, index)).to_be_visible()
+    """Both figures of the tab shown are drawn (the other tab is built when opened)."""
+    expect(visible_canvases(page)).to_have_count(2, timeout=30_000)
     expect(readout(page)).to_be_visible()
+
+
+# a slider on each tab: it is on the page only while its tab is shown
+TAB_SLIDERS = {REGRESSION_TAB: "query x", ATTENTION_TAB: "d_k"}
+
+
+def open_tab(page, title: str) -> None:
+    """Click a tab's button; wait until its figures replace the other tab's and are drawn."""
+    page.get_by_role("button", name=title).click()
+    for other, name in TAB_SLIDERS.items():
+        expect(slider(page, name)).to_have_count(1 if other == title else 0, timeout=30_000)
+    wait_until_drawn(page)
 
 
 def test_lesson01_from_index_slider_drag_redraws_figure(served_app, open_page):
@@ -103,11 +122,13 @@ def test_lesson01_keyboard_on_d_k_slider_redraws_attention(served_app, open_page
     page = watched.page
     open_dashboard(page, f"{served_app}/{LESSON_01}")
 
+    fit_before = settled_pixels(canvas(page, FIT))
+    expect(slider(page, "d_k")).to_have_count(0)  # the second tab is built when opened
+    open_tab(page, ATTENTION_TAB)
     handle = slider(page, "d_k")
     d_k_before = readout_number(page, D_K_READOUT)
     attention_before = settled_pixels(canvas(page, ATTENTION))
     saturation_before = settled_pixels(canvas(page, SATURATION))
-    fit_before = settled_pixels(canvas(page, FIT))
 
     handle.focus()
     for _ in range(3):
@@ -117,6 +138,7 @@ def test_lesson01_keyboard_on_d_k_slider_redraws_attention(served_app, open_page
     expect(handle).to_have_attribute("aria-valuenow", f"{int(d_k_before) - 3}.0")
     wait_for_new_pixels(canvas(page, ATTENTION), attention_before)
     wait_for_new_pixels(canvas(page, SATURATION), saturation_before)  # the marker moved
+    open_tab(page, REGRESSION_TAB)
     changed = changed_pixels(fit_before, settled_pixels(canvas(page, FIT)))
     assert changed < MIN_CHANGED_PIXELS, f"d_k must not redraw the fit ({changed} pixels changed)"
     watched.assert_clean()
