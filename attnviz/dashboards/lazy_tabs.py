@@ -23,6 +23,13 @@ from collections.abc import Callable
 
 import panel as pn
 
+# outlined primary buttons (newer Panel names button_type and button_style color and variant)
+_OUTLINED = (
+    dict(color="primary", variant="outline")
+    if "variant" in pn.widgets.RadioButtonGroup.param
+    else dict(button_type="primary", button_style="outline")
+)
+
 
 class LazyTabs(pn.viewable.Viewer):
     """A tab bar whose tabs' builders are called once each, when the tab is first shown."""
@@ -41,8 +48,7 @@ class LazyTabs(pn.viewable.Viewer):
         self._builders = dict(tabs)
         self.built: dict[str, object] = {}  # the tabs built so far, by title
         self.bar = pn.widgets.RadioButtonGroup(
-            options=titles, value=titles[active], button_type="primary", button_style="outline",
-            margin=(5, 10),
+            options=titles, value=titles[active], margin=(5, 10), **_OUTLINED,
         )  # fmt: skip
         self._body = pn.Column(margin=0)
         self.bar.param.watch(lambda event: self._open(event.new), "value")
