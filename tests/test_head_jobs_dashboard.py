@@ -135,6 +135,19 @@ def test_stop_ends_a_live_run_early():
     assert dashboard._live["induction_2l"][1].steps[-1] < 2000
 
 
+def test_closing_the_session_stops_a_live_run():
+    """``attnviz serve`` calls ``close()`` when a tab closes: the run must not go on."""
+    dashboard, document = attached(HeadJobsDashboard)
+    with set_curdoc(document):
+        dashboard.train_live(steps=2000)
+        dashboard.close()
+        dashboard._trainer.join(timeout=60)
+    assert not dashboard._trainer.is_alive()
+    assert dashboard._drainer is None
+    dashboard.drain()  # what the thread recorded before it stopped
+    assert dashboard._live["induction_2l"][1].steps[-1] < 2000
+
+
 def test_a_session_sends_only_the_heads_and_the_training_tab_draws_the_current_run():
     cost = bench.session_cost(get("head_jobs"))
     assert cost["models"] <= MAX_SESSION_MODELS, cost

@@ -288,7 +288,10 @@ class AttentionMapsDashboard(Dashboard):
                 else:
                     self._store(key, result, note)
 
-            document.add_next_tick_callback(finish)
+            try:
+                document.add_next_tick_callback(finish)
+            except Exception:  # the session ended meanwhile: nobody is waiting for this
+                pass
 
         self._worker = threading.Thread(target=work, name="attnviz-maps", daemon=True)
         self._worker.start()

@@ -75,6 +75,10 @@ class Dashboard(pn.viewable.Viewer):
         """The Bokeh figures, by name (used by tests to read what is drawn)."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Stop the dashboard's background work (a training run, a long computation).
+        ``attnviz serve`` calls it when the session ends (its tab closed); nothing by default."""
+
     def _header(self) -> pn.pane.Markdown:
         return pn.pane.Markdown(f"## {self.title}\n{self.description}", margin=(0, 10))
 

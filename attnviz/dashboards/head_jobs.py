@@ -422,6 +422,14 @@ class HeadJobsDashboard(Dashboard):
         # ``wait()`` or ``drain()`` move the records instead
         self._drainer = pn.state.add_periodic_callback(self.drain, period=DRAIN_MS)
 
+    def close(self) -> None:
+        """Stop a live training run (its thread ends at its next step) and its drain: a
+        closed tab's run must not keep a core busy."""
+        self._stop.set()
+        if self._drainer is not None:
+            self._drainer.stop()
+            self._drainer = None
+
     def drain(self) -> None:
         """Move the records the trainer has sent so far into the figures (server thread)."""
         name = self.model
