@@ -13,7 +13,7 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
   ``SELECTED_COLOR``, ``DIVERGING``), ``FONT``, ``MAX_TICK_LABELS``.
 * ``figures`` — the general builders: :class:`Heatmap`, :class:`Curves`,
   :class:`Bars`, :func:`head_label`, and the helpers the lesson modules build on.
-* ``attention_maps`` (lesson 02) — :class:`HeadGrid`, :class:`LongHeadView`.
+* ``attention_maps`` (lesson 02) — :class:`HeadGrid`, :class:`LongHeadView`, :class:`HeadBars`.
 * ``head_jobs`` (lesson 03) — :class:`ScoreHeatmap`, :class:`TrainingCurves`.
 * ``receptive_fields`` (lesson 04) — :class:`ReachMap`, :class:`ReachStrip`,
   :class:`PatternCurves`, :func:`layer_palette`.
@@ -38,7 +38,7 @@ from attnviz.plots.associative_memory import (
     StrengthCurves,
     stimulus_colors,
 )
-from attnviz.plots.attention_maps import ZOOM_TICK_LABELS, HeadGrid, LongHeadView
+from attnviz.plots.attention_maps import ZOOM_TICK_LABELS, HeadBars, HeadGrid, LongHeadView
 from attnviz.plots.dsf import (
     CLASS_COLORS,
     MIXER_STYLES,
@@ -91,6 +91,7 @@ __all__ = [
     "Bars",
     "ClassCurves",
     "Curves",
+    "HeadBars",
     "HeadGrid",
     "Heatmap",
     "ItemBars",
