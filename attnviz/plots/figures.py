@@ -3,9 +3,8 @@
 ``Heatmap`` draws attention weights (queries down, keys across), ``Curves`` named line
 series, ``Bars`` one value per item. With them are the pieces that the lesson modules
 build on: a matrix figure drawn as one image (``_matrix_figure``, ``_image``), the top of a
-colour scale (``_top``), a grid sized cell by cell (``_fit_cells``), the name a head goes
-by (``head_label``, lessons 02 and 03) and ``_LinearOrLog``, twin linear and log figures
-shown one at a time (lessons 04 and 06).
+colour scale (``_top``), a grid sized cell by cell (``_fit_cells``) and the name a head
+goes by (``head_label``, lessons 02 and 03).
 """
 
 from __future__ import annotations
@@ -100,26 +99,6 @@ def _legend_below(fig, items: Sequence[LegendItem], ncols: int) -> Legend:
     )
     fig.add_layout(legend, "below")
     return legend
-
-
-def _image_figure(
-    title: str,
-    x_label: str,
-    y_label: str,
-    mapper: LinearColorMapper,
-    *,
-    width: int,
-    height: int,
-    figure_kwargs: dict,
-):
-    """(figure, source, image glyph) for a matrix drawn as one zoomable image, row 0 at the
-    top: ``update`` then sets ``source.data`` (image, x, y, dw, dh) (lessons 04, 06)."""
-    source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
-    fig = _matrix_figure(
-        title, x_label, y_label, tools="pan,wheel_zoom,reset,save", width=width,
-        height=height, figure_kwargs=figure_kwargs, plain_ticks=True,
-    )  # fmt: skip
-    return fig, source, _image(fig, source, mapper)
 
 
 def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
@@ -369,61 +348,3 @@ class Bars:
         self.source.data = dict(x=positions, top=values, label=labels)
         if self.label_axis and default_positions:
             _label_ticks(self.figure.xaxis[0], values.size, labels, max_labels=32)
-
-
-class _LinearOrLog:
-    """Two twin figures, linear axes and log axes (``self.figures[False]`` and
-    ``[True]``); one is shown at a time. Bokeh cannot switch an axis type in place."""
-
-    figures: dict
-    log: bool
-
-    def _init_curves(self, names: Sequence[str]) -> None:
-        """The state every twin-figure curve builder keeps: its names, which figure is
-        shown, the data drawn per name, and per figure its sources, lines and dots."""
-        self.names = list(names)
-        self.log = False
-        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.figures: dict[bool, figure] = {}
-        self.sources: dict[bool, dict[str, ColumnDataSource]] = {}
-        self.lines: dict[bool, dict] = {}
-        self.dots: dict[bool, ColumnDataSource] = {}
-
-    def _set_series(self, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Keep ``series`` ({name: (x, y)}) as float64, every name one of ``names``."""
-        unknown = set(series) - set(self.names)
-        if unknown:
-            raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
-        self._series = {
-            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-            for name, (x, y) in series.items()
-        }
-
-    def _show_series(self, log: bool, name: str, item, *, positive_x: bool) -> bool:
-        """Draw ``name``'s kept series on the linear or the log figure, or clear it, and show
-        its line and legend ``item`` only if it has one; on log axes only points with y > 0
-        (and x > 0 if ``positive_x``) are drawn. Returns whether it is shown."""
-        line, shown = self.lines[log][name], name in self._series
-        if shown:
-            x, y = self._series[name]
-            if log:
-                keep = (y > 0) & (x > 0) if positive_x else y > 0
-                x, y = x[keep], y[keep]
-            self.sources[log][name].data = dict(x=x, y=y, name=[name] * len(x))
-        elif line.visible:
-            self.sources[log][name].data = dict(x=[], y=[], name=[])
-        if line.visible != shown:
-            line.visible = item.visible = shown
-        return shown
-
-    @property
-    def figure(self):
-        """The figure shown now (linear or log)."""
-        return self.figures[self.log]
-
-    def set_log(self, log: bool) -> None:
-        """Show the log figure (True) or the linear one (False)."""
-        self.log = bool(log)
-        for which, fig in self.figures.items():
-            if fig.visible != (which == self.log):
-                fig.visible = which == self.log
