@@ -14,6 +14,7 @@ a 4,096-token head view) are in ``attnviz.bench_targets``.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable
 
@@ -84,6 +85,9 @@ def session_cost(entry) -> dict:
     CPU time (``time.process_time``), not wall time: in a classroom the clients and other
     sessions share the cores, and the figure that adds up across a room is the CPU.
     """
+    # a server collects an ended session's garbage when Bokeh destroys it (Panel schedules
+    # the collection), not while the next session builds: so here too, untimed
+    gc.collect()
     document = Document()
     started = time.process_time()
     with set_curdoc(document):
