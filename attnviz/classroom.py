@@ -196,7 +196,7 @@ def run_classroom(
     seats = [chosen[i % len(chosen)] for i in range(students)]
     used = list(dict.fromkeys(seats))
     serve_args = list(serve_args or [])
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()
 
     server = ServerProcess(free_port(), serve_args)
     try:
@@ -233,6 +233,7 @@ def run_classroom(
             "seed": seed,
         },
     )
+    report["machine"]["load_average_at_start"] = [round(x, 2) for x in load_before]
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     return report
 
