@@ -308,7 +308,9 @@ async def _classroom(server, seats, controls, classroom_seconds, arrival_seconds
 def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -> dict:
     records = [student.record for student in run["students"]]
     opens = [r.open_seconds for r in records if r.open_seconds is not None]
-    answers = [ms for r in records for ms in r.answers_ms]
+    pages = [r.page_seconds for r in records if r.page_seconds is not None]
+    answers = [ms for r in records for ms in (*r.answers_ms, *r.late_answers_ms)]
+    late = sum(len(r.late_answers_ms) for r in records)
     errors = [error for r in records for error in r.errors]
     moves = sum(r.moves for r in records)
     unanswered = sum(r.unanswered for r in records)
@@ -326,6 +328,7 @@ def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -
             "p95": _percentile(opens, 95),
             "max": _percentile(opens, 100),
         },
+        "page_s": {"p50": _percentile(pages, 50), "p95": _percentile(pages, 95)},
         "answer_ms": {
             "p50": _percentile(answers, 50),
             "p95": _percentile(answers, 95),
@@ -334,6 +337,8 @@ def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -
         "moves": moves,
         "answered": len(answers),
         "unanswered": unanswered,
+        "answered_late": late,
+        "never_answered": unanswered - late,
         "errors": len(errors),
         "error_kinds": dict(Counter(error.split(":")[0] for error in errors)),
         "error_examples": errors[:10],
@@ -374,12 +379,14 @@ def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -
     for slug in dict.fromkeys(r.slug for r in records):
         mine = [r for r in records if r.slug == slug]
         slug_opens = [r.open_seconds for r in mine if r.open_seconds is not None]
-        slug_answers = [ms for r in mine for ms in r.answers_ms]
+        slug_answers = [ms for r in mine for ms in (*r.answers_ms, *r.late_answers_ms)]
+        slug_pages = [r.page_seconds for r in mine if r.page_seconds is not None]
         report["dashboards"][slug] = {
             "students": len(mine),
             "opened": len(slug_opens),
             "open_p50_s": _percentile(slug_opens, 50),
             "open_p95_s": _percentile(slug_opens, 95),
+            "page_p50_s": _percentile(slug_pages, 50),
             "answer_p50_ms": _percentile(slug_answers, 50),
             "answer_p95_ms": _percentile(slug_answers, 95),
             "moves": sum(r.moves for r in mine),
@@ -460,9 +467,12 @@ def format_report(report: dict) -> str:
         f"sessions opened   {sessions['opened']} / {sessions['students']}   "
         f"open p50 {_num(opened['p50'], 2)} s   p95 {_num(opened['p95'], 2)} s   "
         f"max {_num(opened['max'], 2)} s   (all open after {report['opening_window_s']:.1f} s)",
-        f"slider answers    {report['answered']} / {report['moves']} moves   "
-        f"p50 {_num(answer['p50'], 0)} ms   p95 {_num(answer['p95'], 0)} ms   "
-        f"max {_num(answer['max'], 0)} ms   unanswered {report['unanswered']}",
+        f"                  (page p50 {_num(report['page_s']['p50'], 2)} s, "
+        f"p95 {_num(report['page_s']['p95'], 2)} s: GET to the page, the session built)",
+        f"slider answers    {report['moves']} moves   p50 {_num(answer['p50'], 0)} ms   "
+        f"p95 {_num(answer['p95'], 0)} ms   max {_num(answer['max'], 0)} ms   "
+        f"unanswered in 10 s {report['unanswered']} ({report['answered_late']} answered later, "
+        f"{report['never_answered']} never)",
         f"errors            {report['errors']}"
         + (f"   {report['error_kinds']}" if report["errors"] else ""),
         f"server RSS        idle {server['rss_idle_mb']:.0f} MB   peak "

@@ -28,6 +28,7 @@ from attnviz.moves import Control, DocumentModels, locate, patch_content, pick_m
 
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')  # as BokehJS's page embeds it
 ANSWER_TIMEOUT_S = 10.0  # a move with no answer by then is "unanswered"
+LATE_ANSWER_S = 30.0  # ... but its student waits this long for it before moving again
 OPEN_TIMEOUT_S = 300.0  # GET to PULL-DOC-REPLY, queueing behind other sessions included
 CLOSE_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 256 * 2**20
@@ -51,9 +52,11 @@ class StudentRecord:
     index: int
     slug: str
     open_seconds: float | None = None  # GET to the whole PULL-DOC-REPLY; None: never
+    page_seconds: float | None = None  # GET to the page (the session built)
     answers_ms: list[float] = field(default_factory=list)
     moves: int = 0
-    unanswered: int = 0
+    unanswered: int = 0  # no answer within ANSWER_TIMEOUT_S
+    late_answers_ms: list[float] = field(default_factory=list)  # of those, answered later
     moved: Counter = field(default_factory=Counter)  # moves per control name
     errors: list[str] = field(default_factory=list)  # "kind: detail"
     unanswered_moves: list[str] = field(default_factory=list)
@@ -113,9 +116,11 @@ class Student:
         from tornado.httpclient import AsyncHTTPClient, HTTPRequest
         from tornado.websocket import websocket_connect
 
+        started = time.monotonic()
         response = await AsyncHTTPClient().fetch(
             HTTPRequest(self._page_url, request_timeout=self._open_timeout), raise_error=False
         )
+        self.record.page_seconds = time.monotonic() - started
         if response.code != 200:
             self._error("http", f"GET {self._page_url}: {response.code}")
             return
@@ -212,18 +217,30 @@ class Student:
         record = self.record
         content = patch_content(model_id, changes)
         self.models.apply_patch(content)  # our copy takes our move: the server won't echo it
-        self._waiting = asyncio.get_running_loop().create_future()
+        self._waiting = waiting = asyncio.get_running_loop().create_future()
         sent = time.monotonic()
         record.moves += 1
         record.moved[control.name] += 1
         record.move_times.append(sent)
         try:
             await self._send("PATCH-DOC", content)
-            answered = await asyncio.wait_for(self._waiting, self._answer_timeout)
-            record.answers_ms.append(1000.0 * (answered - sent))
-        except TimeoutError:
-            record.unanswered += 1
-            record.unanswered_moves.append(f"{control.name} -> {changes[0][1]!r}")
+            await asyncio.wait([waiting], timeout=self._answer_timeout)
+            if not waiting.done():  # unanswered; wait on, so a late answer is not the next's
+                record.unanswered += 1
+                await asyncio.wait([waiting], timeout=LATE_ANSWER_S - self._answer_timeout)
+                late = f" (answered after {time.monotonic() - sent:.1f} s)"
+                if not waiting.done():
+                    waiting.cancel()
+                    late = f" (no answer in {LATE_ANSWER_S:g} s)"
+                record.unanswered_moves.append(f"{control.name} -> {changes[0][1]!r}{late}")
+            ms = 1000.0 * (waiting.result() - sent)  # ConnectionError if the websocket closed
+            if ms <= 1000.0 * self._answer_timeout:
+                record.answers_ms.append(ms)
+            else:
+                record.late_answers_ms.append(ms)
+        except asyncio.CancelledError:
+            if not waiting.cancelled():
+                raise
         except ConnectionError:
             pass  # the websocket closed: the reader has counted it
         except Exception as error:  # noqa: BLE001 - counted; the run goes on

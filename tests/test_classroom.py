@@ -129,6 +129,8 @@ def test_a_short_classroom_against_the_real_server(tmp_path):
     assert report["answered"] == report["moves"]
     for figure in ("p50", "p95", "max"):
         assert report["session_open_s"][figure] > 0 and report["answer_ms"][figure] > 0
+    assert 0 < report["page_s"]["p50"] <= report["session_open_s"]["p95"]
+    assert report["answered_late"] == report["never_answered"] == 0
     server = report["server"]
     assert 0 < server["rss_idle_mb"] <= server["rss_peak_mb"]
     assert server["rss_after_mb"] > 0 and server["cpu_per_session_ms"] > 0
