@@ -129,7 +129,13 @@ class Student:
             self._error("page", f"{len(tokens)} session tokens in {self._page_url}")
             return
         self._connection = await websocket_connect(
-            HTTPRequest(self._ws_url, connect_timeout=self._open_timeout),
+            # tornado's default gives the upgrade 20 s: a busy server takes longer, and
+            # BokehJS waits (the whole open is bounded by open_timeout all the same)
+            HTTPRequest(
+                self._ws_url,
+                connect_timeout=self._open_timeout,
+                request_timeout=self._open_timeout,
+            ),
             subprotocols=["bokeh", tokens[0]],
             max_message_size=MAX_MESSAGE_BYTES,
         )
