@@ -343,6 +343,7 @@ def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -
         "error_kinds": dict(Counter(error.split(":")[0] for error in errors)),
         "error_examples": errors[:10],
         "unanswered_examples": [m for r in records for m in r.unanswered_moves][:10],
+        "slowest_answers": _slowest(records, run["t0"]),
         "server": {
             "rss_idle_mb": round(idle, 1),
             "rss_peak_mb": round(max(run["peak_rss"], idle), 1),
@@ -396,6 +397,17 @@ def _report(run: dict, *, plan: dict, idle: float, after: float, config: dict) -
         }
     report["targets"] = _targets(report)
     return report
+
+
+def _slowest(records, t0: float, count: int = 10) -> list[dict]:
+    """The slowest answers, with when their move was sent (seconds after the first arrival):
+    answers slow together point at the server, not at one control."""
+    timed = [(ms, sent, r.slug, name, value) for r in records for sent, name, value, ms in r.timed]
+    return [
+        {"sent_s": round(sent - t0, 2), "dashboard": slug, "control": name, "ms": round(ms)}
+        | {"value": value if isinstance(value, str | int | float | bool) else str(value)}
+        for ms, sent, slug, name, value in sorted(timed, key=lambda row: row[0])[-count:][::-1]
+    ]
 
 
 def _machine() -> dict:

@@ -61,6 +61,7 @@ class StudentRecord:
     errors: list[str] = field(default_factory=list)  # "kind: detail"
     unanswered_moves: list[str] = field(default_factory=list)
     move_times: list[float] = field(default_factory=list)  # monotonic, when each was sent
+    timed: list[tuple] = field(default_factory=list)  # (sent, control, value, answer ms)
 
 
 class Student:
@@ -240,6 +241,7 @@ class Student:
                     late = f" (no answer in {LATE_ANSWER_S:g} s)"
                 record.unanswered_moves.append(f"{control.name} -> {changes[0][1]!r}{late}")
             ms = 1000.0 * (waiting.result() - sent)  # ConnectionError if the websocket closed
+            record.timed.append((sent, control.name, changes[0][1], ms))
             if ms <= 1000.0 * self._answer_timeout:
                 record.answers_ms.append(ms)
             else:
