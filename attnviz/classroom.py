@@ -22,6 +22,7 @@ import contextlib
 import os
 import platform
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from attnviz.student import OPEN_TIMEOUT_S, Student
 from attnviz.validation import check_int, check_real
 
 MAX_STUDENTS = 200
+PROBLEM = re.compile(r"ERROR|WARNING|Traceback|Exception|Error:")  # in the server's output
 SAMPLE_EVERY_S = 0.5
 START_TIMEOUT_S = 180.0
 #: issue #13: 50 students arriving within 10 s
@@ -104,8 +106,8 @@ class ServerProcess:
         total += _cpu_ticks(self.process.pid)[1]
         return total / os.sysconf("SC_CLK_TCK")
 
-    def stop(self) -> None:
-        """End the whole process group: SIGTERM, then SIGKILL if it lingers."""
+    def stop(self) -> str:
+        """End the whole process group: SIGTERM, then SIGKILL if it lingers; its output."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.process.pid, sig)
@@ -117,8 +119,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 continue
         self._log.close()
+        output = Path(self._log.name).read_text(errors="replace")
         with contextlib.suppress(OSError):
             os.unlink(self._log.name)
+        return output
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -199,6 +203,7 @@ def run_classroom(
     started, load_before = time.monotonic(), os.getloadavg()
 
     server = ServerProcess(free_port(), serve_args)
+    output = ""
     try:
         log(f"classroom: server starting ({' '.join(server.command[1:])}); learning the moves")
         plan = move_plan(used, seed=seed)  # in this process, while the server starts
@@ -217,7 +222,7 @@ def run_classroom(
         time.sleep(settle_seconds)
         after = server.rss_mb()
     finally:
-        server.stop()
+        output = server.stop()
     report = _report(
         run,
         plan=plan,
@@ -234,6 +239,15 @@ def run_classroom(
         },
     )
     report["machine"]["load_average_at_start"] = [round(x, 2) for x in load_before]
+    problems = Counter(
+        re.sub(r"\bp\d+\b|^[\d\- :,]+|0x[0-9a-f]+|Task-\d+", "…", line)[:300]
+        for line in output.splitlines()
+        if PROBLEM.search(line)
+    )
+    report["server_log_problems"] = {
+        "lines": sum(problems.values()),
+        "distinct": [{"line": line, "times": n} for line, n in problems.most_common(30)],
+    }
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     return report
 

@@ -29,6 +29,7 @@ from attnviz.moves import Control, DocumentModels, locate, patch_content, pick_m
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')  # as BokehJS's page embeds it
 ANSWER_TIMEOUT_S = 10.0  # a move with no answer by then is "unanswered"
 LATE_ANSWER_S = 30.0  # ... but its student waits this long for it before moving again
+QUIET_S, QUIET_MAX_S = 0.2, 3.0  # before choosing a move: the server quiet this long (bounded)
 OPEN_TIMEOUT_S = 300.0  # GET to PULL-DOC-REPLY, queueing behind other sessions included
 CLOSE_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 256 * 2**20
@@ -90,6 +91,7 @@ class Student:
         self._replies: dict[str, asyncio.Future] = {}  # by message type: ACK, PULL-DOC-REPLY
         self._waiting: asyncio.Future | None = None  # the answer to the move in flight
         self._closing = False
+        self._last_patch_at = 0.0  # when the server last sent a PATCH-DOC (monotonic)
         self.models: DocumentModels | None = None
         self._base: tuple[str, ...] | None = None
 
@@ -197,6 +199,7 @@ class Student:
         if msgtype in self._replies and not self._replies[msgtype].done():
             self._replies[msgtype].set_result(message.content)
         elif msgtype == "PATCH-DOC" and self.models is not None:
+            self._last_patch_at = time.monotonic()
             touched = self.models.apply_patch(message.content)
             waiting = self._waiting
             if waiting is not None and not waiting.done() and redraws(self.models, touched):
@@ -213,12 +216,24 @@ class Student:
         next_at = time.monotonic() + self._rng.uniform(0.5, 1.5)
         while next_at < end and self._reader is not None and not self._reader.done():
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            await self._quiet()
             picked = pick_move(self._rng, self.models, self._base, self._controls)
             if picked is None:
                 self._error("stuck", "no control can be moved")
                 return
             sent = await self._move(*picked)
             next_at = sent + self._rng.uniform(0.5, 1.5)
+
+    async def _quiet(self) -> None:
+        """Wait (at most QUIET_MAX_S) until the server has sent nothing for QUIET_S: the
+        rest of a redraw (a select's new options, say) lands before the next choice is
+        made from this copy of the document, as a user sees the page settle."""
+        deadline = time.monotonic() + QUIET_MAX_S
+        while (now := time.monotonic()) < deadline:
+            wait = self._last_patch_at + QUIET_S - now
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, deadline - now))
 
     async def _move(self, control: Control, model_id: str, changes) -> float:
         record = self.record
@@ -239,7 +254,10 @@ class Student:
                 if not waiting.done():
                     waiting.cancel()
                     late = f" (no answer in {LATE_ANSWER_S:g} s)"
-                record.unanswered_moves.append(f"{control.name} -> {changes[0][1]!r}{late}")
+                record.unanswered_moves.append(
+                    f"student {record.index} ({record.slug}), move {record.moves}: "
+                    f"{control.name} -> {changes[0][1]!r}{late}"
+                )
             ms = 1000.0 * (waiting.result() - sent)  # ConnectionError if the websocket closed
             record.timed.append((sent, control.name, changes[0][1], ms))
             if ms <= 1000.0 * self._answer_timeout:
