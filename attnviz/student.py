@@ -253,7 +253,8 @@ class Student:
                 late = f" (answered after {time.monotonic() - sent:.1f} s)"
                 if not waiting.done():
                     waiting.cancel()
-                    late = f" (no answer in {LATE_ANSWER_S:g} s)"
+                    held = await self._resync(model_id, changes[0][0])
+                    late = f" (no answer in {LATE_ANSWER_S:g} s; the server holds {held})"
                 record.unanswered_moves.append(
                     f"student {record.index} ({record.slug}), move {record.moves}: "
                     f"{control.name} -> {changes[0][1]!r}{late}"
@@ -274,6 +275,20 @@ class Student:
         finally:
             self._waiting = None
         return sent
+
+    async def _resync(self, model_id: str, attr: str) -> str:
+        """Pull the whole document again (a never-answered move leaves this copy in doubt):
+        what the server holds for ``attr`` of the moved input, and the copy replaced."""
+        future = asyncio.get_running_loop().create_future()
+        self._replies["PULL-DOC-REPLY"] = future
+        try:
+            await self._send("PULL-DOC-REQ", {})
+            models = DocumentModels((await asyncio.wait_for(future, LATE_ANSWER_S))["doc"])
+        except Exception as error:  # noqa: BLE001 - only a diagnosis
+            return f"unknown ({type(error).__name__})"
+        held = models.get(model_id, attr) if model_id in models else "no such model"
+        self.models = models
+        return repr(held)
 
     async def close(self) -> None:
         """Close the websocket as a tab does when it closes; wait for the reader to end."""
