@@ -3,6 +3,7 @@
     attnviz serve [--port 5006] [--address 127.0.0.1] [--num-procs N] [--show] [--prefix /p] ...
     attnviz lab [--dir lessons] [jupyter lab options ...]
     attnviz bench [--json] [--dashboard SLUG] [--n 25] [--output FILE]
+    attnviz bench --classroom N [--classroom-seconds 60] [--arrival-seconds 10] ...
 
 Bad arguments print one line and exit with status 2.
 """
@@ -13,6 +14,8 @@ import argparse
 import ipaddress
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +74,32 @@ def _num_procs(text: str) -> int:
     if value > 1 and sys.platform == "win32":
         raise argparse.ArgumentTypeError("num-procs > 1 needs fork(), which Windows lacks")
     return value
+
+
+def _students(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"students must be an integer in [1, 200], got {text!r}")
+    return value
+
+
+def _seconds(low: float, high: float, *, low_open: bool = False):
+    """An argparse type: a number of seconds in [low, high] ((low, high] if low_open)."""
+    shown = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (low < value <= high if low_open else low <= value <= high):
+            raise argparse.ArgumentTypeError(f"seconds must be in {shown}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _slug(text: str) -> str:
@@ -141,7 +170,98 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time the dashboard controls only (the targets take about a minute)",
     )
+    _add_classroom_arguments(bench)
     return parser
+
+
+# -- attnviz bench --classroom N (attnviz/classroom.py) ------------------------------------
+_CLASSROOM_DEFAULTS = {"classroom_seconds": 60.0, "arrival_seconds": 10.0, "settle_seconds": 60.0}
+
+
+def _add_classroom_arguments(bench: argparse.ArgumentParser) -> None:
+    group = bench.add_argument_group(
+        "classroom load test",
+        "start attnviz serve and simulate N students on it (benchmarks/README.md)",
+    )
+    group.add_argument(
+        "--classroom", type=_students, metavar="N", help="students, 1 to 200 (runs the test)"
+    )
+    group.add_argument(
+        "--classroom-seconds",
+        type=_seconds(0, 3600, low_open=True),
+        help="how long each student moves controls once its session is open (default 60)",
+    )
+    group.add_argument(
+        "--arrival-seconds",
+        type=_seconds(0, 600),
+        help="students arrive at uniformly random times within this window (default 10)",
+    )
+    group.add_argument(
+        "--settle-seconds",
+        type=_seconds(0, 600),
+        help="wait after the last student leaves before reading memory (default 60)",
+    )
+    group.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARGS",
+        help="passed on to attnviz serve (repeatable), e.g. --serve-arg='--num-procs 2'",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seeds arrivals and moves (default 0)")
+
+
+def _check_classroom(parser: argparse.ArgumentParser, args) -> None:
+    if getattr(args, "command", None) != "bench":
+        return
+    given = [name for name in _CLASSROOM_DEFAULTS if getattr(args, name) is not None]
+    if args.classroom is None:
+        if given or args.serve_arg:
+            flag = "--" + (given[0] if given else "serve_arg").replace("_", "-")
+            parser.error(f"{flag} needs --classroom N")
+        return
+    for name, default in _CLASSROOM_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    try:
+        args.serve_arg = [part for text in args.serve_arg for part in shlex.split(text)]
+    except ValueError as error:
+        parser.error(f"--serve-arg: {error}")
+    for part in args.serve_arg:
+        if part.split("=")[0] in ("--port", "--address"):
+            parser.error(f"--serve-arg: the classroom chooses {part.split('=')[0]} itself")
+
+
+def _run_classroom(args) -> int:
+    from attnviz.classroom import format_report, run_classroom
+
+    def stop(signum, frame):  # SIGTERM as Ctrl-C: the server's process group still ends
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        report = run_classroom(
+            args.classroom,
+            classroom_seconds=args.classroom_seconds,
+            arrival_seconds=args.arrival_seconds,
+            settle_seconds=args.settle_seconds,
+            serve_args=args.serve_arg,
+            slugs=args.slugs,
+            seed=args.seed,
+        )
+    except RuntimeError as error:  # the server never came up
+        print(f"attnviz bench --classroom: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("attnviz bench --classroom: interrupted; the server was stopped", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    text = json.dumps(report, indent=2)
+    if args.output is not None:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else format_report(report))
+    return 0
 
 
 def _version() -> str:
@@ -203,6 +323,8 @@ def _run_lab(args, extra: list[str]) -> int:
 
 
 def _run_bench(args) -> int:
+    if args.classroom is not None:
+        return _run_classroom(args)
     from attnviz.bench import bench, format_table
     from attnviz.bench_targets import run_targets
 
@@ -221,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    _check_classroom(parser, args)
     if args.command == "serve":
         return _run_serve(args)
     if args.command == "lab":

@@ -141,6 +141,9 @@ VIEWS = (
     "attnviz.health",
     "attnviz.cli",
     "attnviz.bench",
+    "attnviz.classroom",  # the classroom load test speaks Bokeh's protocol to the server
+    "attnviz.student",
+    "attnviz.moves",
     "attnviz.notebook_setup",
     "attnviz.index_page",
 )
