@@ -155,8 +155,12 @@ def test_bench_json_rows(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert json.loads(out.read_text()) == rows
-    assert {tuple(sorted(row)) for row in rows} == {
-        ("control", "dashboard", "met", "n", "p50_ms", "p95_ms", "target_ms")
-    }
+    base = ("control", "dashboard", "met", "n", "p50_ms", "p95_ms", "target_ms")
+    for row in rows:  # session rows add what one session sends, tab rows its models
+        extra = {"session": {"models", "kilobytes"}, "open tab": {"models"}}
+        kind = next((k for k in extra if row["control"].startswith(f"({k}")), None)
+        assert set(row) == set(base) | extra.get(kind, set()), row
+    sessions = [row for row in rows if row["control"].startswith("(session")]
+    assert len(sessions) == len({row["dashboard"] for row in rows})  # one per dashboard
     controls = {row["control"] for row in rows if row["dashboard"] == "soft_lookup"}
     assert {"kernel", "bandwidth", "query", "d_k", "temperature", "scaled"} <= controls
