@@ -15,6 +15,7 @@ a 4,096-token head view) are in ``attnviz.bench_targets``.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Iterable
 
@@ -59,6 +60,17 @@ def _percentile(samples: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples), q))
 
 
+def served_document() -> Document:
+    """A Bokeh document as a served session's is once its browser has connected: built on
+    this thread (else Panel's ``hold()`` defers its release to a next tick that never comes
+    here) and marked connected (else Panel drops the held changes, as it would for a
+    document not yet sent, and the bench would time patches that are never made)."""
+    document = Document()
+    pn.state._thread_id_[document] = threading.get_ident()
+    pn.state._connected[document] = True
+    return document
+
+
 def _serialize_patches(document: Document) -> None:
     """Encode every change as the PATCH-DOC message a server session would send."""
     protocol = Protocol()
@@ -88,7 +100,7 @@ def session_cost(entry) -> dict:
     # a server collects an ended session's garbage when Bokeh destroys it (Panel schedules
     # the collection), not while the next session builds: so here too, untimed
     gc.collect()
-    document = Document()
+    document = served_document()
     started = time.process_time()
     with set_curdoc(document):
         dashboard = entry.factory()
@@ -124,7 +136,7 @@ def _render(entry, document: Document, **params):
 def first_render(slug: str, **params) -> tuple[object, float]:
     """Build a dashboard into a fresh Bokeh document, ``params`` preset (``extra_models=``
     too, for a dashboard that takes them): the dashboard and the seconds it took."""
-    document = Document()
+    document = served_document()
     _serialize_patches(document)
     return _render(get(slug), document, **params)
 
@@ -136,7 +148,7 @@ def first_render_seconds(slug: str, **params) -> float:
 
 def bench_dashboard(entry, n: int = 25) -> list[dict]:
     """Time each control of one dashboard; one row per control."""
-    document = Document()
+    document = served_document()
     _serialize_patches(document)
     dashboard, seconds = _render(entry, document)
     rows = [_row(entry.slug, "(first render)", [seconds], target_ms=None)]

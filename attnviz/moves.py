@@ -24,7 +24,6 @@ walks again until a whole walk drops nothing.
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -339,20 +338,14 @@ class ServedDashboard:
 
     def __init__(self, slug: str):
         import panel as pn
-        from bokeh.document import Document
         from bokeh.protocol import Protocol
         from panel.io.state import set_curdoc
 
+        from attnviz.bench import served_document
         from attnviz.dashboards import get
 
         self._set_curdoc = set_curdoc
-        self.document = Document()
-        # what a served session's document has: the thread that built it (else Panel's
-        # hold() takes its threaded path and defers the release to a next tick that never
-        # comes here) and a connected websocket (else Panel drops the held events, since
-        # an unconnected document is serialized in full later)
-        pn.state._thread_id_[self.document] = threading.get_ident()
-        pn.state._connected[self.document] = True
+        self.document = served_document()  # as a connected session's
         with set_curdoc(self.document):
             self.dashboard = get(slug).factory()
             layout = pn.Column(pn.pane.HTML("← all lessons"), self.dashboard)
