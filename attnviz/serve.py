@@ -38,7 +38,7 @@ import panel as pn
 from panel.io.resources import LOCAL_DIST
 from tornado import process
 
-from attnviz import deep_links, health, origins, sessions
+from attnviz import allocator, deep_links, health, origins, sessions
 from attnviz.dashboards import entries, get
 from attnviz.index_page import render_index_template
 from attnviz.processes import check_num_procs, prepare_workers
@@ -162,6 +162,7 @@ def serve(
     websocket_origin = origins.websocket_origins(address, port, allow_websocket_origin)
     # render pages from one kept session per dashboard: see the module's docstring
     pn.config.reuse_sessions = True
+    allocator.tune_allocator()  # big buffers as their own mappings: see attnviz.allocator
     if num_procs > 1:
         prepare_workers()
     server = pn.serve(

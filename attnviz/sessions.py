@@ -9,7 +9,9 @@ discards it once it has been unused for ``UNUSED_SESSION_LIFETIME_MS`` (checked 
 finds its session still there. Discarding runs the session's destroy callbacks: the one
 registered here calls the dashboard's ``close()`` if it has one (to stop a background
 computation), and Panel then frees the document and schedules a garbage collection (the
-document, its widgets and param watchers form reference cycles).
+document, its widgets and param watchers form reference cycles); a moment later this
+module collects once more and gives the freed memory back to the system
+(``attnviz.allocator``), so RSS falls when a room leaves.
 
 ``built()`` and ``alive()`` count dashboards per process, for ``/health``: ``alive``
 falls back once closed sessions are collected, which is how the tests see memory return.
@@ -17,15 +19,20 @@ falls back once closed sessions are collected, which is how the tests see memory
 
 from __future__ import annotations
 
+import gc
 import logging
 import weakref
 
 import panel as pn
+from tornado.ioloop import IOLoop
+
+from attnviz import allocator
 
 UNUSED_SESSION_LIFETIME_MS = 15_000  # an unused session is discarded after this ...
 CHECK_UNUSED_SESSIONS_MS = 5_000  # ... at the next check, made this often
 PING_INTERVAL_S = 20  # websocket pings: keep proxies from closing idle connections ...
 PING_TIMEOUT_S = 60  # ... and close those whose browser stopped answering
+RELEASE_DELAY_S = 2.0  # after a session ends, when its memory is collected and given back
 
 log = logging.getLogger(__name__)
 _alive: weakref.WeakSet = weakref.WeakSet()
@@ -63,8 +70,29 @@ def track(dashboard) -> None:
                 close()
             except Exception:  # a failing close must not stop Bokeh's clean-up
                 log.exception("closing %s failed", type(dashboard).__name__)
+        _release_soon()
 
     pn.state.on_session_destroyed(destroyed)
+
+
+_release_pending = False
+
+
+def _release_soon() -> None:
+    """Once the sessions ending now are freed, give their memory back to the system
+    (``attnviz.allocator``): one collection and trim for all that end together."""
+    global _release_pending
+    if _release_pending:
+        return
+    _release_pending = True
+
+    def release() -> None:
+        global _release_pending
+        _release_pending = False
+        gc.collect()  # the documents, widgets and watchers of the ended sessions: cycles
+        allocator.release_memory()
+
+    IOLoop.current().call_later(RELEASE_DELAY_S, release)
 
 
 def built() -> int:
