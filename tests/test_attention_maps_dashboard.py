@@ -199,3 +199,22 @@ def test_the_overview_and_zoom_sliders_come_with_the_first_long_input():
         dashboard.seq_len = 30  # short again: the zoom shows it all, the overview goes
     assert document.get_model_by_id(overview.id) is None
     assert not dashboard._zoom_box.objects and "overview" in dashboard.figures  # kept, built
+
+
+def test_the_readings_kept_are_bounded_in_bytes_too(monkeypatch):
+    """A 4,096-token reading holds about 269 MB: a session keeps at most CACHE_MEGABYTES of
+    readings (the newest always), not CACHE_SIZE of them (issue #13: memory comes back)."""
+    from attnviz.shared_cache import nbytes
+
+    dashboard, document = attached(lambda: AttentionMapsDashboard(seq_len=24))
+    one = nbytes(next(iter(dashboard._cache.values())))
+    monkeypatch.setattr(lesson02, "CACHE_MEGABYTES", 2.5 * one / 1e6)  # room for two
+    with set_curdoc(document):
+        for seed in range(1, 5):
+            dashboard.seed = seed
+    assert len(dashboard._cache) == 2 and sum(dashboard._sizes.values()) <= 2.5 * one
+    assert list(dashboard._cache)[-1] == dashboard._input_key()[0]  # the one shown is kept
+    monkeypatch.setattr(lesson02, "CACHE_MEGABYTES", one / 1e7)  # smaller than any reading
+    with set_curdoc(document):
+        dashboard.seed = 9
+    assert len(dashboard._cache) == 1  # the newest stays, whatever its size

@@ -38,6 +38,7 @@ from attnviz.dashboards.base import Dashboard
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.plots.attention_maps import HeadBars
+from attnviz.shared_cache import nbytes
 
 MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
 SYNC_TOKENS = 512  # longer inputs are computed off the server's event loop when served
@@ -45,7 +46,8 @@ ZOOM = 40  # the zoom window: this many queries x keys, each labelled
 THUMBNAIL = 48  # model-view thumbnails pool longer inputs to this many rows / columns
 OVERVIEW = 256  # the overview pools longer inputs to this many rows / columns
 SINK_EPS = 0.3  # Gu et al. 2025: a head has a first-token sink when alpha_1 > 0.3
-CACHE_SIZE = 8  # analysed inputs kept per dashboard
+CACHE_SIZE = 8  # analysed inputs kept per dashboard ...
+CACHE_MEGABYTES = 300  # ... and at most this much of them (a 4,096-token reading: 269 MB)
 COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
 
 PRESETS = maps.INPUT_PRESETS
@@ -108,6 +110,7 @@ class AttentionMapsDashboard(Dashboard):
         if model is not None:
             self.model = model
         self._cache: OrderedDict[tuple, maps.HeadReading] = OrderedDict()
+        self._sizes: dict[tuple, int] = {}  # bytes held by each reading kept
         self._analysis: maps.HeadReading | None = None
         self._busy = False
         self._pending: tuple | None = None
@@ -261,9 +264,15 @@ class AttentionMapsDashboard(Dashboard):
             self._fail(error)
 
     def _store(self, key: tuple, analysis: maps.HeadReading, note: str) -> None:
+        """Keep ``analysis`` (the newest is always kept) and drop the least recently shown
+        beyond ``CACHE_SIZE`` readings or ``CACHE_MEGABYTES`` MB, then show it."""
         self._cache[key] = analysis
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._sizes[key] = nbytes(analysis)
+        while len(self._cache) > 1 and (
+            len(self._cache) > CACHE_SIZE or sum(self._sizes.values()) > CACHE_MEGABYTES * 1e6
+        ):
+            dropped, _ = self._cache.popitem(last=False)
+            self._sizes.pop(dropped, None)
         self._show_input(analysis, note)
 
     def _compute_in_background(self, key: tuple, note: str, model: torch.nn.Module) -> None:
