@@ -329,8 +329,10 @@ class AttentionMapsDashboard(Dashboard):
                 if self.head not in names:  # a model with fewer heads: its last layer's first
                     self.head = plots.head_label(captured.n_layers - 1, 0)
                 room = max(0, length - ZOOM)
-                self.param.zoom_query.bounds = (0, room)
-                self.param.zoom_key.bounds = (0, room)
+                # a slider needs end > start (Bokeh's E-1021); with no room to move, the zoom
+                # sliders are hidden and the window clipped to the input anyway
+                self.param.zoom_query.bounds = (0, max(1, room))
+                self.param.zoom_key.bounds = (0, max(1, room))
                 self.zoom_query = min(self.zoom_query, room)
                 self.zoom_key = min(self.zoom_key, room)
                 self._grid.update(
