@@ -37,12 +37,15 @@ _SHOWN_OPTIONS = 12  # a note lists at most this many allowed values
 
 
 def link_params(target) -> list[str]:
-    """The parameters a link may set on ``target`` (a dashboard class or instance):
-    every parameter with a widget; none when ``target`` is not a Parameterized."""
+    """The parameters a link may set on ``target`` (a dashboard class or instance): every
+    parameter with a widget, and those a dashboard draws with a widget of its own that it
+    names in ``linked_too`` (lesson 04's length slider); none when ``target`` is not a
+    Parameterized."""
     cls = target if isinstance(target, type) else type(target)
     if not (isinstance(cls, type) and issubclass(cls, param.Parameterized)):
         return []
-    return [n for n in cls.param if n != "name" and cls.param[n].precedence != -1]
+    own = set(getattr(cls, "linked_too", ()))
+    return [n for n in cls.param if n != "name" and (cls.param[n].precedence != -1 or n in own)]
 
 
 def _options(objects) -> str:

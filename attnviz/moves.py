@@ -27,6 +27,10 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
+# a control of a tab not open when the session starts has no Bokeh model to move: the
+# simulated students stay on each dashboard's first tab (the bench's tab rows time opening)
+NOT_IN_FIRST_VIEW = "not in the session's first view (a tab built when first opened)"
+
 #: the Bokeh input models a student can move (their serialized type names), by kind
 INPUT_KINDS = {
     "Slider": "slider",
@@ -428,7 +432,7 @@ def discover(slug: str, *, seed: int = 0, moves_per_control: int = 6, rounds: in
             found = {control.name for control in keep}
             for name in served.dashboard.controls:
                 if name not in found:
-                    dropped[name] = "no single Bokeh input model found for it"
+                    dropped[name] = NOT_IN_FIRST_VIEW
         rng = random.Random(f"{seed}:{slug}:{round_}")
         dropped_now = walk(served, keep, rng, moves_per_control * len(keep), dropped)
         keep = [control for control in keep if control.name not in dropped_now]

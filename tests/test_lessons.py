@@ -18,7 +18,7 @@ from attnviz.lessons import LESSONS, lesson, markdown_table
 REPO = Path(__file__).resolve().parents[1]
 BY_NUMBER = pytest.mark.parametrize("entry", LESSONS, ids=lambda entry: entry.number)
 # modules of the dashboards and exercises packages that are not a lesson's
-SHARED = {"__init__", "base", "registry", "threads", "core"}
+SHARED = {"__init__", "base", "registry", "threads", "lazy_tabs", "core"}
 
 
 def _markdown(notebook: Path) -> str:

@@ -25,6 +25,9 @@ class Dashboard(pn.viewable.Viewer):
     widget_options: dict = {}
     #: the lesson's stem in ``attnviz.lessons``; the title and description come from there
     stem: str = ""
+    #: parameters drawn by a widget of the dashboard's own (``precedence=-1``) that a link
+    #: may set too (``attnviz.deep_links``)
+    linked_too: tuple[str, ...] = ()
     #: the dashboard's tabs, if it has any (a ``LazyTabs``, set by the subclass): each
     #: built the first time it is opened, so a served session sends only what is shown
     _tabs = None

@@ -171,6 +171,7 @@ class ReceptiveFieldsDashboard(Dashboard):
     pattern = param.Selector(default="power_attention", objects=list(PATTERNS))
     compare = param.ListSelector(default=list(DEFAULT_COMPARE), objects=list(PATTERNS))
     seq_len = param.Selector(default=512, objects=list(LENGTHS), precedence=-1)  # own slider
+    linked_too = ("seq_len",)  # a link sets the length as it sets any control
     layers = param.Integer(default=8, bounds=(1, MAX_LAYERS))
     log_axes = param.Boolean(default=False, label="log axes")
 

@@ -24,7 +24,8 @@ def _open(page, url: str) -> None:
         lambda message: "document idle" in message.text, timeout=30_000
     ):
         page.goto(url)
-    expect(visible_canvases(page)).to_have_count(3, timeout=30_000)
+    # the reach map and its strip; or, with log axes asked for, the coverage curves' tab
+    expect(visible_canvases(page).first).to_be_visible(timeout=30_000)
 
 
 def _layers_handle(page):
