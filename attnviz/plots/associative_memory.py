@@ -34,7 +34,7 @@ from bokeh.models import (
     VSpan,
 )
 
-from attnviz.plots.figures import _matrix_figure, _symmetric_scale
+from attnviz.plots.figures import _legend_below, _matrix_figure, _symmetric_scale
 from attnviz.plots.theme import (
     DIVERGING,
     FONT,
@@ -174,19 +174,9 @@ def _glyph(fig, source: ColumnDataSource, glyph, view: CDSView | None = None) ->
 
 def _legend_under(fig, renderers: Sequence[GlyphRenderer], ncols: int) -> Legend:
     """One legend entry per distinct ``label`` of the renderers' (one) source, under the
-    axes, ``ncols`` wide: where curves cross everywhere inside the plot, the legend goes
-    under it."""
-    legend = Legend(
-        items=[LegendItem(label=field("label"), renderers=list(renderers))],
-        orientation="horizontal",
-        ncols=ncols,
-        label_text_font_size="11px",
-        border_line_color=None,
-        margin=4,
-        padding=2,
-    )
-    fig.add_layout(legend, "below")
-    return legend
+    axes, ``ncols`` wide (a multi-line's entries cannot hide one curve: not clickable)."""
+    item = LegendItem(label=field("label"), renderers=list(renderers))
+    return _legend_below(fig, [item], ncols, clickable=False)
 
 
 class SignedHeatmap:

@@ -84,15 +84,18 @@ def _symmetric_scale(
     return matrix
 
 
-def _legend_below(fig, items: Sequence[LegendItem], ncols: int) -> Legend:
-    """A clickable legend under the axes, ``ncols`` wide: where curves cross everywhere
-    inside the plot, the legend goes under it (lessons 05, 06)."""
+def _legend_below(
+    fig, items: Sequence[LegendItem], ncols: int, *, clickable: bool = True
+) -> Legend:
+    """A legend under the axes, ``ncols`` wide: where curves cross everywhere inside the
+    plot, the legend goes under it (lessons 05, 06). ``clickable``: a click on an entry
+    hides its curve."""
     legend = Legend(
         items=list(items),
         orientation="horizontal",
         ncols=ncols,
         label_text_font_size="11px",
-        click_policy="hide",
+        click_policy="hide" if clickable else "none",
         border_line_color=None,
         margin=4,
         padding=2,
