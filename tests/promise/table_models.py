@@ -1,0 +1,9 @@
+"""Table entries for the models area (see promise.table)."""
+
+from __future__ import annotations
+
+from .kinds import Entry
+
+ENTRIES: list[Entry] = []
+
+EXCLUDED: dict[str, str] = {}
