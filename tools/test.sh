@@ -40,4 +40,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-"$python" -m pytest --nbval -p no:cacheprovider tests lessons "$@"
+"$python" -m pytest --nbval -p no:cacheprovider --durations=30 tests lessons "$@"
