@@ -233,9 +233,7 @@ def ids_for(maps: Any, input_ids: Any, seq_len: int) -> np.ndarray:
                 "(pass the (T,) ids the maps were computed on)"
             )
         if ids.shape != (seq_len,):
-            raise ValueError(
-                f"seq_len must be the maps' sequence length {ids.size}, got {seq_len}"
-            )
+            raise ValueError(f"seq_len must be the maps' sequence length {ids.size}, got {seq_len}")
         return ids
     ids = as_ids("input_ids", input_ids).numpy()
     if ids.ndim == 2 and ids.shape[0] == 1:

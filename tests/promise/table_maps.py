@@ -80,6 +80,7 @@ class _NoAttention(nn.Module):
 
 BAD_MODELS = (None, OBJECT, _NoAttention(), "model")
 MODEL = Fixed((tiny,), bad=BAD_MODELS)
+ANY_MODULE = Fixed((tiny,), bad=(None, OBJECT, "model"))  # any nn.Module is valid
 
 
 # --------------------------------------------------------------------------- kinds
@@ -220,6 +221,25 @@ class Embeddings(Kind):
 
     def probes(self, dims):
         return [torch.zeros(0, 8)]
+
+
+class Given(Kind):
+    """A value of ``kind`` where None is valid too (documented), though never drawn."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+
+    def valid(self, dims):
+        return self.kind.valid(dims)
+
+    def edges(self, dims):
+        return [None, *self.kind.edges(dims)]
+
+    def hostile(self, dims):
+        return [v for v in self.kind.hostile(dims) if v is not None]
+
+    def probes(self, dims):
+        return self.kind.probes(dims)
 
 
 class Labels(Kind):
@@ -567,12 +587,12 @@ ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.maps.patterns.duplicate_token_score",
-        {"maps": MAPS, "input_ids": Ids(), **FLAGS, "error_measure": MEASURE},
+        {"maps": MAPS, "input_ids": Ids(upper=False), **FLAGS, "error_measure": MEASURE},
         dims=DIMS,
     ),
     Entry(
         "attnviz.maps.patterns.induction_score",
-        {"maps": MAPS, "input_ids": Ids(), **FLAGS, "error_measure": MEASURE},
+        {"maps": MAPS, "input_ids": Ids(upper=False), **FLAGS, "error_measure": MEASURE},
         dims=DIMS,
     ),
     Entry(
@@ -627,15 +647,15 @@ ENTRIES: list[Entry] = [
     Entry("attnviz.maps.model_io.model_kind", {"model": Fixed((mha,), bad=())}),
     Entry(
         "attnviz.maps.model_io.named_hooks",
-        {"model": MODEL, "name": Text(("hook_pattern", "hook_z"))},
+        {"model": ANY_MODULE, "name": Text(("hook_pattern", "hook_z"))},
     ),
-    Entry("attnviz.maps.model_io.model_limits", {"model": MODEL}),
+    Entry("attnviz.maps.model_io.model_limits", {"model": ANY_MODULE}),
     Entry(
         "attnviz.maps.model_io.check_token_ids",
         {
             "name": Text(("ids",)),
-            "ids": Ids(),
-            "vocab": Optional(Int(1, 2**40, typical=(16, 16))),
+            "ids": Ids(shaped=False),
+            "vocab": Given(Int(1, 2**62, typical=(16, 16))),
             "also": Text(("", " or -100")),
         },
         positional=("name", "ids", "vocab"),
@@ -645,19 +665,19 @@ ENTRIES: list[Entry] = [
     ),  # fmt: skip
     Entry(
         "attnviz.maps.model_io.prepare_inputs",
-        {"model": MODEL, "input_ids": Ids(), "embeddings_ok": Bool()},
+        {"model": ANY_MODULE, "input_ids": Ids(), "embeddings_ok": Bool()},
     ),
     Entry(
         "attnviz.maps.model_io.logits_of",
         {
-            "model": MODEL,
+            "model": ANY_MODULE,
             "out": Output(),
-            "vocab": Optional(Int(VOCAB, VOCAB)),
+            "vocab": Given(Int(VOCAB, VOCAB)),
             "needed_for": Text(("to decode",)),
         },
         positional=("model", "out", "vocab"),
     ),  # fmt: skip
-    Entry("attnviz.maps.forward.eval_mode", {"model": MODEL}, call=_eval_mode),
+    Entry("attnviz.maps.forward.eval_mode", {"model": ANY_MODULE}, call=_eval_mode),
     Entry(
         "attnviz.maps.forward.run",
         {"model": MODEL, "batch": Ids(), "kind": Choice(("hook_pattern",))},
@@ -665,7 +685,7 @@ ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.maps.forward.stack_layers",
-        {"model": MODEL, "layers": Layers(), "into": Optional(Fixed((lambda: None,)))},
+        {"model": ANY_MODULE, "layers": Layers(), "into": Optional(Fixed((lambda: None,)))},
         positional=("model", "layers"),
     ),
     # ---------------------------------------------------------------- reading, running
