@@ -243,14 +243,20 @@ class Given(Kind):
 
 
 class Labels(Kind):
-    """T token labels (strings)."""
+    """T token labels (strings); ``exact``: one more label than T is refused too."""
+
+    def __init__(self, exact: bool = True) -> None:
+        self.exact = exact
 
     def valid(self, dims):
         return st.just([f"t{i}" for i in range(dims.sizes["T"])])
 
     def hostile(self, dims):
         length = dims.sizes["T"]
-        return [OBJECT, 3, "one string", list(range(length)), [f"t{i}" for i in range(length + 1)]]
+        values = [OBJECT, 3, "one string", list(range(length))]
+        if self.exact:
+            values.append([f"t{i}" for i in range(length + 1)])
+        return values
 
 
 class Span(Kind):
@@ -571,7 +577,7 @@ ENTRIES: list[Entry] = [
         "attnviz.maps.patterns.detection_pattern",
         {
             "kind": Choice(("previous_token", "duplicate_token", "induction")),
-            "input_ids": Ids(vocab=2**31, long=60_000),
+            "input_ids": Ids(upper=False, long=60_000),
         },
         dims={"T": (1, 8)},
     ),  # fmt: skip
@@ -616,7 +622,7 @@ ENTRIES: list[Entry] = [
             "weights": Maps("maps"),
             "rows": Span(),
             "cols": Optional(Span()),
-            "tokens": Optional(Labels()),
+            "tokens": Optional(Labels(exact=False)),
         },
         dims=DIMS,
     ),  # fmt: skip
