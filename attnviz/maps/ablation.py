@@ -80,6 +80,25 @@ def ablation_table(
     return table
 
 
+def _boolean_mask(value: Any) -> torch.Tensor:
+    """``loss_mask`` as a bool tensor: a bool tensor or numpy array (or a list of bools)."""
+    if isinstance(value, torch.Tensor):
+        mask = value
+    elif isinstance(value, (np.ndarray, list, tuple)):
+        array = np.asarray(value)
+        if array.dtype != np.bool_:
+            raise TypeError(f"loss_mask must be boolean, got dtype {array.dtype}")
+        mask = torch.from_numpy(array)
+    else:
+        raise TypeError(
+            f"loss_mask must be None or a boolean tensor shaped like input_ids, "
+            f"got {type(value).__name__}"
+        )
+    if mask.dtype != torch.bool:
+        raise TypeError(f"loss_mask must be boolean, got dtype {mask.dtype}")
+    return mask.cpu()
+
+
 class _AblationSetup:
     """A clean run (loss, each head's mean z) that ablated runs are compared with."""
 
@@ -105,14 +124,12 @@ class _AblationSetup:
         if loss_mask is None:
             self.mask = scored
         else:
-            mask = loss_mask if isinstance(loss_mask, torch.Tensor) else torch.as_tensor(loss_mask)
-            if mask.dtype != torch.bool:
-                raise TypeError(f"loss_mask must be boolean, got dtype {mask.dtype}")
+            mask = _boolean_mask(loss_mask)
             self.mask = self._shaped_like_batch("loss_mask", mask) & scored
         if not self.mask.any():
             raise ValueError(
-                "loss_mask must keep at least one position whose target is not "
-                f"{IGNORE_INDEX}, got none"
+                "targets and loss_mask must leave at least one position with a loss (a target "
+                f"other than {IGNORE_INDEX} where the mask is True), got none"
             )
         z_means: list[torch.Tensor] = []
 

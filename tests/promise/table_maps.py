@@ -634,7 +634,7 @@ ENTRIES: list[Entry] = [
                 ("repeated tokens", "random tokens", "needle in a haystack", "copy", "your tokens")
             ),
             "length": Int(2, 2**16, typical=(2, 40)),
-            "vocab": Int(2, 2**20, typical=(2, 64)),
+            "vocab": Int(4, 2**20, typical=(4, 64)),
             "seed": Int(0, 2**32 - 1, typical=(0, 9)),
             "text": Text(("the cat the cat", "3 4 5")),
         },
@@ -720,7 +720,7 @@ ENTRIES: list[Entry] = [
             "model": MODEL,
             "input_ids": Ids(),
             "needle": Span(),
-            "n_generate": Int(1, CONTEXT - 8, typical=(1, 3)),
+            "n_generate": Int(1, CONTEXT - 7, typical=(1, 3)),
         },
         dims={"T": (8, 8)},
     ),  # fmt: skip
@@ -730,7 +730,7 @@ ENTRIES: list[Entry] = [
             "model": MODEL,
             "input_ids": Ids(),
             "needle": Span(),
-            "n_generate": Int(1, CONTEXT - 8, typical=(1, 3)),
+            "n_generate": Int(1, CONTEXT - 7, typical=(1, 3)),
         },
         dims={"T": (8, 8)},
     ),  # fmt: skip
