@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from attnviz.maps.attention_maps import as_ids
+from attnviz.maps.capturing import _check_weights_budget
 from attnviz.maps.forward import eval_mode
 from attnviz.maps.model_io import (
     check_token_ids,
@@ -115,6 +116,10 @@ class _AblationSetup:
                 "`hook_z` hook points (attnviz TinyTransformer has them)"
             )
         self.batch, _ = prepare_inputs(model, input_ids, embeddings_ok=False)  # (B, T)
+        _check_weights_budget(
+            model, "hook_pattern", self.batch, True,
+            instead="knock heads out on fewer or shorter sequences",
+        )  # fmt: skip
         self.vocab, _ = model_limits(model)
         self.targets = self._shaped_like_batch("targets", as_ids("targets", targets))
         scored = self.targets != IGNORE_INDEX

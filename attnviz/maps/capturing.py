@@ -117,7 +117,9 @@ def _attention_shape(model: nn.Module, kind: str) -> tuple[int, int]:
     return layers, heads
 
 
-def _check_weights_budget(model: nn.Module, kind: str, batch: torch.Tensor, ids: bool) -> None:
+def _check_weights_budget(
+    model: nn.Module, kind: str, batch: torch.Tensor, ids: bool, instead: str = ""
+) -> None:
     """Refuse, before the model runs, a capture whose (L, B, H, T, T) weights pass the budget.
 
     The peak counts the kept weights twice: the model's own per-layer weights and their
@@ -134,7 +136,8 @@ def _check_weights_budget(model: nn.Module, kind: str, batch: torch.Tensor, ids:
     check_bytes(
         f"the ({n_layers}, {rows}, {n_heads}, T, T) attention weights for T={seq_len}",
         per_token * seq_len * seq_len,
-        instead=f"use a shorter input (at most about {longest} tokens fit), or read a long "
+        instead=instead
+        or f"use a shorter input (at most about {longest} tokens fit), or read a long "
         "input through maps.downsample/maps.window of a shorter capture",
     )
 
