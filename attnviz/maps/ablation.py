@@ -133,8 +133,8 @@ class _AblationSetup:
             self.mask = self._shaped_like_batch("loss_mask", mask) & scored
         if not self.mask.any():
             raise ValueError(
-                "targets and loss_mask must leave at least one position with a loss (a target "
-                f"other than {IGNORE_INDEX} where the mask is True), got none"
+                "loss_mask must keep at least one position whose target is not "
+                f"{IGNORE_INDEX} (check targets and loss_mask), got none"
             )
         z_means: list[torch.Tensor] = []
 

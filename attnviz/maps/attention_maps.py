@@ -240,8 +240,8 @@ def ids_for(maps: Any, input_ids: Any, seq_len: int) -> np.ndarray:
         ids = ids[0]
     if ids.shape != (seq_len,):
         raise ValueError(
-            f"input_ids must have shape (seq_len,) = ({seq_len},) (the maps' sequence "
-            f"length), got {ids.shape}"
+            f"input_ids must have {seq_len} entries (seq_len, the maps' sequence length), "
+            f"got shape {ids.shape}"
         )
     if ids.min() < 0:
         raise ValueError(f"input_ids must be token ids >= 0, got {ids.min()}")

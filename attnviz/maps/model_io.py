@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -127,6 +128,12 @@ def prepare_inputs(
             f"model must have token ids and logits here: a bare nn.MultiheadAttention takes "
             f"embeddings, so {name} cannot be token ids for it"
         )
+    integers = isinstance(input_ids, (torch.Tensor, np.ndarray, list, tuple)) and not floating
+    if bare_mha and integers and not _float_array(input_ids):
+        raise TypeError(
+            f"{name} must be float embeddings (T, embed_dim={model.embed_dim}) for a bare "
+            "nn.MultiheadAttention, which has no embedding to look token ids up in"
+        )
     if floating or bare_mha:
         if not embeddings_ok:
             raise TypeError(
@@ -149,6 +156,11 @@ def prepare_inputs(
         )
     check_token_ids(name, ids, vocab, " (the model's vocabulary)")
     return ids, ids
+
+
+def _float_array(value: Any) -> bool:
+    """A numpy array of floats (embeddings as numpy)."""
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
 def _embeddings(model: nn.Module, value: Any, name: str) -> torch.Tensor:
@@ -186,7 +198,7 @@ def logits_of(model: nn.Module, out: Any, vocab: int | None, *, needed_for: str)
     if not found or (vocab is not None and candidate.shape[-1] != vocab):
         wanted = "vocab" if vocab is None else f"vocab={vocab}"
         raise TypeError(
-            f"out (what model {type(model).__name__} returned) holds no (batch, T, {wanted}) "
-            f"logits, {needed_for}"
+            f"model {type(model).__name__} returns no (batch, T, {wanted}) logits (in out, "
+            f"its output), {needed_for}"
         )
     return candidate

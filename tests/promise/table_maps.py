@@ -768,7 +768,7 @@ ENTRIES: list[Entry] = [
             "view": Views(),
             "path": Optional(Path_(".html")),
             "title": Optional(Text(("heads",))),
-            "max_width": Int(200, 20_000, typical=(200, 2000)),
+            "max_width": Int(1, 20_000, typical=(200, 2000)),
         },
         allowed=EXPORT_ALLOWED,
         examples=5,
