@@ -74,9 +74,20 @@ class ExportError(RuntimeError, OSError):
     and a ``RuntimeError`` as it always was."""
 
 
-def _check_path(name: str, path) -> None:
+def _check_path(name: str, path, *, output: bool = False) -> None:
+    """``path`` is None or a path; an ``output`` path is a file in an existing folder, so a
+    bad one is refused before the (slow) export rather than after it."""
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be None or a file path (str or os.PathLike), got {path!r}")
+    if output and path is not None:
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(f"{name} must be a file name, got the folder {str(target)!r}")
+        if not target.parent.is_dir():
+            raise ValueError(
+                f"{name} must be in an existing folder, got {str(path)!r} "
+                f"(no folder {str(target.parent)!r})"
+            )
 
 
 def _check_title(title) -> None:
@@ -129,7 +140,7 @@ def to_html(
     Returns:
         The HTML text. It loads nothing from the network.
     """
-    _check_path("path", path)
+    _check_path("path", path, output=True)
     _check_title(title)
     max_width = check_int("max_width", max_width, low=1, high=MAX_WIDTH)
     models = figures_of(view)
@@ -236,7 +247,7 @@ def to_png(
     """
     scale = check_real("scale", scale, low=0.5, high=4)
     timeout = check_real("timeout", timeout, low=0, low_open=True, high=MAX_TIMEOUT_S)
-    _check_path("path", path)
+    _check_path("path", path, output=True)
     _check_path("chromium", chromium)
     _check_title(title)
     executable = find_chromium(chromium)

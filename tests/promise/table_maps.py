@@ -704,6 +704,7 @@ ENTRIES: list[Entry] = [
             "thumbnail": Int(1, 4096, typical=(1, 8)),
         },
         dims={"T": (1, 8)},
+        examples=6,
     ),  # fmt: skip
     Entry(
         "attnviz.maps.reading.read_heads",
@@ -723,6 +724,7 @@ ENTRIES: list[Entry] = [
             "n_generate": Int(1, CONTEXT - 7, typical=(1, 3)),
         },
         dims={"T": (8, 8)},
+        examples=5,
     ),  # fmt: skip
     Entry(
         "attnviz.maps.retrieval.retrieval_score",
@@ -733,6 +735,7 @@ ENTRIES: list[Entry] = [
             "n_generate": Int(1, CONTEXT - 7, typical=(1, 3)),
         },
         dims={"T": (8, 8)},
+        examples=5,
     ),  # fmt: skip
     Entry(
         "attnviz.maps.ablation.ablate",
@@ -745,6 +748,7 @@ ENTRIES: list[Entry] = [
             "loss_mask": Mask(),
         },
         dims={"T": (2, 8)},
+        examples=8,
     ),  # fmt: skip
     Entry(
         "attnviz.maps.ablation.ablation_table",
@@ -756,6 +760,7 @@ ENTRIES: list[Entry] = [
             "loss_mask": Mask(),
         },
         dims={"T": (2, 8)},
+        examples=5,
     ),  # fmt: skip
     Entry("attnviz.maps.roles.head_roles", {"scores": Scores()}),
     Entry("attnviz.maps.roles.evaluate_heads", {"model": MODEL, "data": Data()}, examples=3),
