@@ -61,7 +61,11 @@ def capture(
     Raises:
         TypeError: the model computes no attention weights this can capture.
         ValueError: ``input_ids`` empty, out of the vocabulary or longer than the
-            model's context; ``batch_index`` out of range.
+            model's context, or embeddings with NaN/inf or (for a bare
+            ``nn.MultiheadAttention``) not of its ``embed_dim``; ``batch_index`` out of
+            range; the (L, B, H, T, T) weights estimated past the memory budget
+            (``attnviz.memory_budget``: refused before the model runs, saying how many
+            tokens fit); weights that overflowed to NaN.
     """
     kind = model_kind(model)
     batch, ids = prepare_inputs(model, input_ids, embeddings_ok=kind == "mha")
