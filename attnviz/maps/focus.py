@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from attnviz.maps.attention_maps import to_numpy, weights_of
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import check_bool, check_int, check_real
 
 
@@ -25,6 +26,11 @@ def token_importance(maps: Any) -> np.ndarray:
     """
     weights = weights_of(maps)
     seq_len = weights.shape[-1]
+    check_bytes(
+        f"token_importance's masked copy of {weights.shape[1]} heads of T={seq_len}",
+        tensor_bytes(weights.shape[1] + 1, seq_len, seq_len, dtype=torch.float64),
+        instead="measure a shorter input",
+    )
     lower = np.tril(np.ones((seq_len, seq_len), dtype=bool))  # query t ≥ key k
     out = np.empty(weights.shape[:3])
     for layer in range(weights.shape[0]):

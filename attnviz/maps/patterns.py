@@ -94,6 +94,12 @@ def pattern_score(
     exclude_bos = check_bool("exclude_bos", exclude_bos)
     exclude_current_token = check_bool("exclude_current_token", exclude_current_token)
     error_measure = check_choice("error_measure", error_measure, ("mul", "abs"))
+    n_heads = weights.shape[1]
+    check_bytes(
+        f"pattern_score's float64 work arrays for {n_heads} heads of T={seq_len}",
+        tensor_bytes(2 * n_heads + 3, seq_len, seq_len, dtype=torch.float64),
+        instead="score a shorter input",
+    )  # a layer in float64 and |A - P|, the pattern, keep and their product
     keep = np.ones((seq_len, seq_len))
     if exclude_bos:
         keep[:, 0] = 0
