@@ -42,12 +42,51 @@ def _address(text: str) -> str:
     if text == "localhost":
         return text
     try:
-        ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"address must be an IP address such as 127.0.0.1 or 0.0.0.0, got {text!r}"
         ) from None
+    broadcast = address == ipaddress.IPv4Address("255.255.255.255")
+    if address.is_multicast or broadcast:
+        what = "a multicast" if address.is_multicast else "the broadcast"
+        raise argparse.ArgumentTypeError(
+            f"address must be an interface address such as 127.0.0.1 or 0.0.0.0, got {text!r} "
+            f"({what} address, which a server cannot listen on)"
+        )
     return text
+
+
+def _prefix(text: str) -> str:
+    """A URL prefix: empty, or a path starting with '/' (e.g. /attnviz), no spaces."""
+    if text and (not text.startswith("/") or any(c.isspace() for c in text)):
+        raise argparse.ArgumentTypeError(
+            f"prefix must be empty or a URL path starting with '/' such as /attnviz, got {text!r}"
+        )
+    return text
+
+
+def _origin(text: str) -> str:
+    """One websocket origin: '*' or a host[:port], never empty or with spaces."""
+    if not text.strip() or any(c.isspace() for c in text) or "/" in text:
+        raise argparse.ArgumentTypeError(
+            "allow-websocket-origin must be a host[:port] such as example.org:443 or '*', "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _output_path(parser: argparse.ArgumentParser, path: Path | None) -> None:
+    """Refuse, before a long run, an --output whose folder is missing or not writable."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        parser.error(f"argument --output: {str(path)!r} is a folder; give a file name in it")
+    if not folder.is_dir():
+        parser.error(f"argument --output: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        parser.error(f"argument --output: {str(path)!r} is not writable")
 
 
 def _positive(text: str) -> int:
@@ -133,10 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         "a busy process delays only its own students' sessions",
     )
     serve.add_argument("--show", action="store_true", help="open the index in a browser")
-    serve.add_argument("--prefix", default="", help="URL prefix behind a proxy, e.g. /attnviz")
+    serve.add_argument(
+        "--prefix", type=_prefix, default="", help="URL prefix behind a proxy, e.g. /attnviz"
+    )
     serve.add_argument(
         "--allow-websocket-origin",
         action="append",
+        type=_origin,
         default=None,
         metavar="HOST[:PORT]",
         help="host whose pages may open the websocket, repeatable ('*' for any); default: "
@@ -344,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _check_classroom(parser, args)
+    if args.command == "bench":
+        _output_path(parser, args.output)
     if args.command == "serve":
         return _run_serve(args)
     if args.command == "lab":

@@ -28,6 +28,8 @@ from bokeh.embed import file_html
 from bokeh.model import Model
 from bokeh.resources import INLINE
 
+from attnviz.validation import check_int, check_real, check_text
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,8 +64,35 @@ _TEMPLATE = """
 """
 
 
-class ExportError(RuntimeError):
-    """Export could not run here (no browser for PNG, say); the message says what to do."""
+MAX_TIMEOUT_S = 600.0  # the longest render timeout: a browser that needs more is stuck
+MAX_WIDTH = 20_000  # pixels: the widest page of figures to_html lays out
+
+
+class ExportError(RuntimeError, OSError):
+    """Export could not run here (no browser for PNG, say, or it did not draw in time); the
+    message says what to do. An ``OSError`` (the environment failed, not the arguments),
+    and a ``RuntimeError`` as it always was."""
+
+
+def _check_path(name: str, path, *, output: bool = False) -> None:
+    """``path`` is None or a path; an ``output`` path is a file in an existing folder, so a
+    bad one is refused before the (slow) export rather than after it."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be None or a file path (str or os.PathLike), got {path!r}")
+    if output and path is not None:
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(f"{name} must be a file name, got the folder {str(target)!r}")
+        if not target.parent.is_dir():
+            raise ValueError(
+                f"{name} must be in an existing folder, got {str(path)!r} "
+                f"(no folder {str(target.parent)!r})"
+            )
+
+
+def _check_title(title) -> None:
+    if title is not None:
+        check_text("title", title, empty=True)
 
 
 def figures_of(view) -> list[Model]:
@@ -105,11 +134,15 @@ def to_html(
         view: what to export (see ``figures_of``).
         path: also write the page here.
         title: the page's title and heading (default: the dashboard's title, if any).
-        max_width: figures wrap onto new rows beyond this many pixels.
+        max_width: figures wrap onto new rows beyond this many pixels (1 to MAX_WIDTH,
+            20,000).
 
     Returns:
         The HTML text. It loads nothing from the network.
     """
+    _check_path("path", path, output=True)
+    _check_title(title)
+    max_width = check_int("max_width", max_width, low=1, high=MAX_WIDTH)
     models = figures_of(view)
     if title is None:
         title = getattr(view, "title", None)
@@ -131,6 +164,7 @@ def to_html(
 
 def find_chromium(executable: str | os.PathLike | None = None) -> str | None:
     """The Chromium to render with: ``executable``, $ATTNVIZ_CHROMIUM, or a system one."""
+    _check_path("executable", executable)
     candidates = [executable, os.environ.get("ATTNVIZ_CHROMIUM"), *CHROMIUM_CANDIDATES]
     for name in ("chromium", "chromium-browser", "google-chrome"):
         candidates.append(shutil.which(name))
@@ -204,13 +238,18 @@ def to_png(
         scale: device pixels per CSS pixel (2 for a sharp picture on a slide).
         title: a heading drawn above the figures.
         chromium: the browser binary (default: $ATTNVIZ_CHROMIUM or a system Chromium).
-        timeout: seconds allowed for the browser to start and draw.
+        timeout: seconds allowed for the browser to start and draw, in (0, MAX_TIMEOUT_S]
+            (600).
 
     Raises:
-        ExportError: no Chromium or no Playwright here; the message says how to get them.
+        ExportError: no Chromium or no Playwright here (the message says how to get them),
+            or the browser did not draw within ``timeout``.
     """
-    if not 0.5 <= float(scale) <= 4:
-        raise ValueError(f"scale must be in [0.5, 4], got {scale}")
+    scale = check_real("scale", scale, low=0.5, high=4)
+    timeout = check_real("timeout", timeout, low=0, low_open=True, high=MAX_TIMEOUT_S)
+    _check_path("path", path, output=True)
+    _check_path("chromium", chromium)
+    _check_title(title)
     executable = find_chromium(chromium)
     if executable is None:
         where = chromium or os.environ.get("ATTNVIZ_CHROMIUM") or ", ".join(CHROMIUM_CANDIDATES)
@@ -223,8 +262,17 @@ def to_png(
     # Playwright's sync API refuses to run inside a running asyncio loop (a Jupyter
     # kernel, the Panel server), so the browser is driven from a thread of its own.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(_render_png, html, executable, float(scale), float(timeout))
-        png = future.result(timeout=3 * timeout)
+        future = pool.submit(_render_png, html, executable, scale, timeout)
+        try:
+            png = future.result(timeout=3 * timeout)
+        except Exception as error:  # noqa: BLE001 - Playwright's own errors, timeouts above all
+            if isinstance(error, (ValueError, TypeError)):
+                raise
+            raise ExportError(
+                f"the browser did not draw the view within timeout={timeout:g} s "
+                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                "try a larger timeout, or export.to_html() and the toolbar's save tool"
+            ) from error
     if not png.startswith(PNG_MAGIC):
         raise ExportError("the browser returned something that is not a PNG")
     if path is not None:
@@ -243,9 +291,15 @@ def download_button(
     """A Panel button that downloads ``view`` as standalone HTML, made when clicked.
 
     ``view`` may be a callable returning the view, so the file shows the figures
-    as they are at the moment of the click.
+    as they are at the moment of the click; anything else is checked now.
     """
     import panel as pn
+
+    check_text("filename", filename)
+    check_text("label", label)
+    _check_title(title)
+    if not (callable(view) and not hasattr(view, "figures")):
+        figures_of(view)
 
     def page() -> io.BytesIO:
         current = view() if callable(view) and not hasattr(view, "figures") else view

@@ -156,6 +156,10 @@ def serve(
         raise ValueError("start=False needs num_procs=1: the workers start as they are forked")
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a string such as '/attnviz', got {prefix!r}")
+    if prefix and not prefix.startswith("/"):
+        raise ValueError(
+            f"prefix must be empty or start with '/', such as '/attnviz', got {prefix!r}"
+        )
     prefix = prefix.rstrip("/")
     selected = entries() if not slugs else [get(slug) for slug in slugs]
     apps = {entry.slug: _session_app(entry) for entry in selected}

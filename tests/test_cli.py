@@ -36,6 +36,11 @@ def _run(*args, timeout=60):
         (["serve", "--num-procs", "two"], "num-procs must be an integer in [1, 256]"),
         (["serve", "--colour"], "unrecognized arguments: --colour"),
         (["bench", "--n", "1"], "n must be an integer in [2, 10000]"),
+        (["serve", "--address", "224.0.0.1"], "--address: address must be an interface address"),
+        (["serve", "--address", "255.255.255.255"], "the broadcast address"),
+        (["serve", "--prefix", "attnviz"], "--prefix: prefix must be empty or a URL path"),
+        (["serve", "--allow-websocket-origin", ""], "--allow-websocket-origin: allow-websocket"),
+        (["bench", "--output", "/nonexistent_dir/x.json"], "--output: the folder"),
         (["teach"], "invalid choice: 'teach'"),
         ([], "the following arguments are required: command"),
     ],
@@ -164,3 +169,18 @@ def test_bench_json_rows(tmp_path):
     assert len(sessions) == len({row["dashboard"] for row in rows})  # one per dashboard
     controls = {row["control"] for row in rows if row["dashboard"] == "soft_lookup"}
     assert {"kernel", "bandwidth", "query", "d_k", "temperature", "scaled"} <= controls
+
+
+def test_bench_refuses_an_unwritable_output_before_running(tmp_path, capsys, monkeypatch):
+    import attnviz.bench
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("bench ran before its --output was checked")
+
+    monkeypatch.setattr(attnviz.bench, "bench", must_not_run)
+    for output in (tmp_path / "missing" / "x.json", tmp_path):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["bench", "--output", str(output)])
+        assert exit_info.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "--output" in lines[0]

@@ -108,3 +108,33 @@ def test_download_button_serves_the_current_html():
     assert button.filename == "training.html" and button.label == "download HTML"
     html = button.callback().getvalue().decode("utf-8")
     assert "<h1>training</h1>" in html and not EXTERNAL_SCRIPT.search(html)
+
+
+def test_png_refuses_a_timeout_of_zero_by_name():
+    for timeout in (0, -1, float("nan"), 10**400, None):
+        with pytest.raises((ValueError, TypeError), match="timeout"):
+            export.to_png(_grid(), timeout=timeout)
+
+
+def test_png_turns_a_browser_that_never_draws_into_an_export_error(monkeypatch):
+    def stuck(*args):
+        raise TimeoutError
+
+    monkeypatch.setattr(export, "find_chromium", lambda chromium=None: "/bin/true")
+    monkeypatch.setattr(export, "_render_png", stuck)
+    with pytest.raises(export.ExportError, match=r"did not draw the view within timeout=5 s"):
+        export.to_png(_grid(), timeout=5)
+
+
+def test_export_error_is_an_os_error_and_still_a_runtime_error():
+    assert issubclass(export.ExportError, OSError)
+    assert issubclass(export.ExportError, RuntimeError)
+
+
+def test_html_checks_its_width_path_and_title_by_name():
+    with pytest.raises(ValueError, match="max_width"):
+        export.to_html(_grid(), max_width=0)
+    with pytest.raises(TypeError, match="path"):
+        export.to_html(_grid(), path=3.5)
+    with pytest.raises(TypeError, match="title"):
+        export.to_html(_grid(), title=3)

@@ -570,16 +570,21 @@ def test_entropy_block_by_block_equals_the_float64_definition(monkeypatch, dtype
     )
 
 
-def test_entropy_counts_negative_and_nan_weights_as_zero_as_zero_weights():
+def test_attention_maps_and_entropy_refuse_negative_and_nan_weights_by_name():
     t = 6
     a = _uniform_causal(t)
-    odd = a.copy()
-    odd[2, 0], odd[4, 1] = -0.5, np.nan  # AttentionMaps does not check its weights
-    maps = AttentionMaps(odd[None, None], [str(i) for i in range(t)])
-    zeroed = np.where(np.isnan(odd) | (odd < 0), 0.0, odd)
+    for bad in (-0.5, np.nan):
+        odd = a.copy()
+        odd[2, 0] = bad
+        with pytest.raises(ValueError, match="weights must hold finite, non-negative"):
+            AttentionMaps(odd[None, None], [str(i) for i in range(t)])
+        with pytest.raises(ValueError, match="maps must hold finite, non-negative"):
+            entropy(odd)
+    zero = a.copy()
+    zero[2, 0] = 0.0  # zero weights add nothing, as 0 ln 0 = 0
     np.testing.assert_allclose(
-        entropy(maps, per_query=True)[0, 0],
-        -np.array([sum(x * math.log(x) for x in row if x > 0) for row in zeroed]),
+        entropy(zero, per_query=True)[0, 0],
+        -np.array([sum(x * math.log(x) for x in row if x > 0) for row in zero]),
     )
 
 
@@ -775,7 +780,9 @@ def test_downsample_pools_uneven_blocks_exactly():
     assert downsample(a, 16).values is a  # already small: unchanged
     stacked = downsample(np.stack([a, 2 * a]), 3).values  # (..., T, T) pools the last two axes
     np.testing.assert_array_equal(stacked[1], 2 * pooled.values)
-    with pytest.raises(ValueError, match=r"max_size must be an integer in \[1, inf\], got 0"):
+    with pytest.raises(
+        ValueError, match=r"max_size must be an integer in \[1, 2147483648\], got 0"
+    ):
         downsample(a, 0)
 
 
@@ -826,3 +833,95 @@ def test_one_reading_measures_every_head_of_the_captured_maps():
         preset_input("poetry", 8, 20, 0)
     with pytest.raises(ValueError, match="type at least one word"):
         preset_input("your tokens", 8, 20, 0, "  ")
+
+
+# ---------------------------------------------------------------------------
+# the argument promise: checked at the door, big maps refused before they are made
+
+
+def _long_model(context=2**14):
+    config = TinyConfig(n_layers=1, n_heads=2, d_model=8, vocab_size=16, context=context,
+                        positional="none")  # fmt: skip
+    return TinyTransformer(config)
+
+
+def test_capture_refuses_maps_past_the_budget_before_the_model_runs():
+    from attnviz.memory_budget import memory_budget_of
+
+    model = _long_model()
+    ran = []
+    model.register_forward_pre_hook(lambda module, args: ran.append(True))
+    with memory_budget_of("256MB"), pytest.raises(ValueError) as refused:
+        capture(model, torch.zeros(12_000, dtype=torch.long))
+    assert not ran
+    message = str(refused.value)
+    assert "T=12000" in message and "memory budget" in message
+    assert "use a shorter input (at most about" in message
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="memory budget"):
+        read_heads(model, torch.zeros(12_000, dtype=torch.long), None)
+
+
+def test_capture_takes_checked_embeddings_for_a_bare_multihead_attention():
+    mha = nn.MultiheadAttention(8, 2)
+    x = torch.randn(5, 8)
+    assert capture(mha, x).weights.shape == (1, 2, 5, 5)
+    assert capture(mha, x.double()).weights.shape == (1, 2, 5, 5)  # in the module's dtype
+    with pytest.raises(ValueError, match=r"input_ids must be embeddings of .*embed_dim=8"):
+        capture(mha, torch.randn(5, 7))
+    with pytest.raises(TypeError, match="input_ids"):
+        capture(mha, torch.zeros(5, dtype=torch.long))  # token ids: it has no embedding
+    x[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="input_ids must contain only finite numbers"):
+        capture(mha, x)
+
+
+def test_ablation_refuses_a_batch_whose_weights_pass_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    model = _long_model()
+    ids = torch.zeros(1, 12_000, dtype=torch.long)
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="fewer or shorter"):
+        ablation_table(model, ids, ids)
+
+
+def test_retrieval_bounds_how_many_tokens_it_decodes():
+    model = _long_model(context=2**12)
+    prompt = torch.zeros(10, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"n_generate must be an integer in \[1, 256\]"):
+        retrieval_trace(model, prompt, (2, 4), n_generate=257)
+    long_prompt = torch.zeros(3000, dtype=torch.long)
+    with pytest.raises(ValueError, match="n_generate=200 after a 3000-token prompt"):
+        retrieval_trace(model, long_prompt, (2, 4), n_generate=200)
+
+
+def test_detection_pattern_refuses_a_pattern_past_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match=r"\(60000, 60000\)"):
+        detection_pattern("induction", np.zeros(60_000, dtype=np.int64))
+    with pytest.raises(ValueError, match="input_ids must be token ids >= 0"):
+        detection_pattern("induction", [-1, 2])
+
+
+def test_preset_inputs_bound_length_vocab_and_seed():
+    for name, value in (("length", 2**16 + 1), ("vocab", 2**20 + 1), ("seed", 2**32), ("vocab", 3)):
+        arguments = {"length": 16, "vocab": 48, "seed": 0, name: value}
+        with pytest.raises(ValueError, match=name):
+            preset_input("repeated tokens", **arguments)
+    with pytest.raises(TypeError, match="text"):
+        preset_input("your tokens", 8, 48, 0, text=None)
+
+
+def test_map_readers_refuse_what_holds_no_numbers_by_name():
+    maps = AttentionMaps(_uniform_causal(4)[None, None], [str(i) for i in range(4)])
+    with pytest.raises(ValueError, match=r"layer must be an integer in \[0, 0\]"):
+        maps.layer(1)
+    with pytest.raises(TypeError, match="head must be an integer"):
+        maps.head(0, "0")
+    for bad in (None, "maps", torch.empty(1, 1, 2, 2, device="meta"), torch.ones(2, 2).to_sparse()):
+        with pytest.raises((ValueError, TypeError), match="maps"):
+            sink_score(bad)
+    with pytest.raises(TypeError, match="exclude_bos must be True or False"):
+        previous_token_score(maps, exclude_bos=None)
+    with pytest.raises(ValueError, match="pattern must hold finite numbers"):
+        pattern_score(maps, np.full((4, 4), np.nan))

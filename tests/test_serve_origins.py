@@ -82,3 +82,10 @@ def test_a_foreign_page_is_refused_and_listed_ones_are_let_in():
     with running(*only, "--address", "0.0.0.0", "--allow-websocket-origin", "*") as served:
         origin = f"http://evil.example:{served.port}"
         assert handshake(served.base, "soft_lookup", origin) == "ok"  # asked for: any page
+
+
+def test_serve_refuses_a_prefix_without_its_leading_slash_before_starting():
+    from attnviz.serve import serve
+
+    with pytest.raises(ValueError, match=r"prefix must be empty or start with '/'"):
+        serve(prefix="attnviz", start=False)

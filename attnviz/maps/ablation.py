@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from attnviz.maps.attention_maps import as_ids
+from attnviz.maps.capturing import _check_weights_budget
 from attnviz.maps.forward import eval_mode
 from attnviz.maps.model_io import (
     check_token_ids,
@@ -80,6 +81,25 @@ def ablation_table(
     return table
 
 
+def _boolean_mask(value: Any) -> torch.Tensor:
+    """``loss_mask`` as a bool tensor: a bool tensor or numpy array (or a list of bools)."""
+    if isinstance(value, torch.Tensor):
+        mask = value
+    elif isinstance(value, (np.ndarray, list, tuple)):
+        array = np.asarray(value)
+        if array.dtype != np.bool_:
+            raise TypeError(f"loss_mask must be boolean, got dtype {array.dtype}")
+        mask = torch.from_numpy(array)
+    else:
+        raise TypeError(
+            f"loss_mask must be None or a boolean tensor shaped like input_ids, "
+            f"got {type(value).__name__}"
+        )
+    if mask.dtype != torch.bool:
+        raise TypeError(f"loss_mask must be boolean, got dtype {mask.dtype}")
+    return mask.cpu()
+
+
 class _AblationSetup:
     """A clean run (loss, each head's mean z) that ablated runs are compared with."""
 
@@ -96,6 +116,10 @@ class _AblationSetup:
                 "`hook_z` hook points (attnviz TinyTransformer has them)"
             )
         self.batch, _ = prepare_inputs(model, input_ids, embeddings_ok=False)  # (B, T)
+        _check_weights_budget(
+            model, "hook_pattern", self.batch, True,
+            instead="knock heads out on fewer or shorter sequences",
+        )  # fmt: skip
         self.vocab, _ = model_limits(model)
         self.targets = self._shaped_like_batch("targets", as_ids("targets", targets))
         scored = self.targets != IGNORE_INDEX
@@ -105,14 +129,12 @@ class _AblationSetup:
         if loss_mask is None:
             self.mask = scored
         else:
-            mask = loss_mask if isinstance(loss_mask, torch.Tensor) else torch.as_tensor(loss_mask)
-            if mask.dtype != torch.bool:
-                raise TypeError(f"loss_mask must be boolean, got dtype {mask.dtype}")
+            mask = _boolean_mask(loss_mask)
             self.mask = self._shaped_like_batch("loss_mask", mask) & scored
         if not self.mask.any():
             raise ValueError(
                 "loss_mask must keep at least one position whose target is not "
-                f"{IGNORE_INDEX}, got none"
+                f"{IGNORE_INDEX} (check targets and loss_mask), got none"
             )
         z_means: list[torch.Tensor] = []
 

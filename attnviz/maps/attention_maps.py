@@ -13,13 +13,14 @@ Shapes: ``weights`` are (L, H, T, T) = (layers, heads, query, key).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from attnviz.validation import check_int
+from attnviz.validation import check_int, check_text
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -44,17 +45,20 @@ class AttentionMaps:
     model_name: str = field(default="")
 
     def __post_init__(self) -> None:
-        weights = to_numpy("weights", self.weights)
+        weights = _attention_weights("weights", to_numpy("weights", self.weights))
         if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
             raise ValueError(
                 "weights must have shape (layers, heads, query, key) with query == key, "
                 f"got {weights.shape}"
             )
-        if weights.size == 0:
-            raise ValueError(f"weights must not be empty, got shape {weights.shape}")
         if not np.issubdtype(weights.dtype, np.floating):
             weights = weights.astype(np.float32)
         seq_len = weights.shape[-1]
+        if isinstance(self.tokens, (str, bytes)) or not isinstance(self.tokens, Sequence):
+            raise TypeError(
+                f"tokens must be a list of {seq_len} strings (one per position), "
+                f"got {_show(self.tokens)}"
+            )
         tokens = list(self.tokens)
         if len(tokens) != seq_len or not all(isinstance(t, str) for t in tokens):
             raise ValueError(
@@ -62,12 +66,15 @@ class AttentionMaps:
             )
         input_ids = self.input_ids
         if input_ids is not None:
-            input_ids = to_numpy("input_ids", input_ids).astype(np.int64).reshape(-1)
+            input_ids = as_ids("input_ids", input_ids).numpy()
             if input_ids.shape != (seq_len,):
                 raise ValueError(
-                    f"input_ids must have {seq_len} entries (one per position), "
-                    f"got {input_ids.shape[0]}"
+                    f"input_ids must have shape ({seq_len},) (one id per position), "
+                    f"got {input_ids.shape}"
                 )
+            if input_ids.size and input_ids.min() < 0:
+                raise ValueError(f"input_ids must be token ids >= 0, got {input_ids.min()}")
+        check_text("model_name", self.model_name, empty=True)
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "tokens", tokens)
         object.__setattr__(self, "input_ids", input_ids)
@@ -104,22 +111,55 @@ class AttentionMaps:
         return self.weights[layer, check_int("head", head, low=0, high=self.n_heads - 1)]
 
 
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (np.ndarray, torch.Tensor)) else ""
+    if not text or len(text) > 60:
+        return f"a {type(value).__name__}"
+    return text
+
+
 def to_numpy(name: str, value: Any) -> np.ndarray:
-    """A numpy array from a tensor (half precision widened to float32) or array-like."""
+    """A numpy array of real numbers from a tensor (half precision widened to float32),
+    an array or a (nested) list; TypeError naming ``name`` for anything else."""
+    check_text("name", name)
     if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":
+            raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
+        if value.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        if value.layout != torch.strided:
+            raise TypeError(f"{name} must be a dense tensor, got layout {value.layout}")
         value = value.detach().cpu()
         if value.dtype in (torch.float16, torch.bfloat16):
             value = value.float()
         return value.numpy()
-    if isinstance(value, np.ndarray):
-        return value
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    if value is None or isinstance(value, (str, bytes)):
         raise TypeError(
             f"{name} must be an AttentionMaps, a torch.Tensor or a numpy.ndarray, "
-            f"got {type(value).__name__}"
-        ) from None
+            f"got {_show(value)}"
+        )
+    try:
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        what = type(value).__name__ if array is None else f"dtype {array.dtype}"
+        raise TypeError(
+            f"{name} must be an AttentionMaps, a torch.Tensor or a numpy.ndarray of real "
+            f"numbers, got {what}"
+        )
+    return array
+
+
+def _attention_weights(name: str, weights: np.ndarray) -> np.ndarray:
+    """``weights`` if they are real, finite, non-negative and not empty."""
+    if weights.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {weights.dtype}")
+    if weights.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)) or weights.min() < 0:
+        raise ValueError(f"{name} must hold finite, non-negative attention weights")
+    return weights
 
 
 def weights_of(maps: Any, name: str = "maps") -> np.ndarray:
@@ -127,38 +167,47 @@ def weights_of(maps: Any, name: str = "maps") -> np.ndarray:
     if isinstance(maps, AttentionMaps):
         return maps.weights
     weights = to_numpy(name, maps)
-    if weights.dtype.kind not in "fiu" or weights.dtype == bool:
+    if weights.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers, got dtype {weights.dtype}")
     if weights.ndim not in (2, 3, 4) or weights.shape[-1] != weights.shape[-2]:
         raise ValueError(
             f"{name} must have shape (layers, heads, T, T), (heads, T, T) or (T, T), "
             f"got {weights.shape}"
         )
-    if weights.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {weights.shape}")
-    if not np.all(np.isfinite(weights)) or weights.min() < 0:
-        raise ValueError(f"{name} must hold finite, non-negative attention weights")
+    weights = _attention_weights(name, weights)
     return weights.reshape((1,) * (4 - weights.ndim) + weights.shape)
 
 
 def map_array(name: str, weights: Any) -> np.ndarray:
-    """(..., Tq, Tk) maps from AttentionMaps or an array of any leading shape."""
+    """(..., Tq, Tk) maps of finite numbers from AttentionMaps or an array of any leading shape."""
     if isinstance(weights, AttentionMaps):
         return weights.weights
     array = to_numpy(name, weights)
     if array.ndim < 2 or array.shape[-1] == 0 or array.shape[-2] == 0:
         raise ValueError(f"{name} must be a non-empty (..., query, key) array, got {array.shape}")
+    if array.dtype.kind == "b":
+        array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must hold finite numbers (no NaN or inf)")
     return array
 
 
 def as_ids(name: str, value: Any) -> torch.Tensor:
     """Token ids (tensor, array or list of integers) as an int64 CPU tensor."""
+    check_text("name", name)
     if isinstance(value, torch.Tensor):
+        if value.device.type == "meta" or value.layout != torch.strided:
+            raise TypeError(
+                f"{name} must be integer token ids in a dense CPU or GPU tensor, got one on "
+                f"{value.device} with layout {value.layout}"
+            )
         tensor = value.detach().cpu()
     else:
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must be integer token ids, got {_show(value)}")
         try:
             array = np.asarray(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise TypeError(
                 f"{name} must be integer token ids, got {type(value).__name__}"
             ) from None
@@ -171,7 +220,11 @@ def as_ids(name: str, value: Any) -> torch.Tensor:
 
 
 def ids_for(maps: Any, input_ids: Any, seq_len: int) -> np.ndarray:
-    """The (T,) ids to score ``maps`` against: ``input_ids``, or else the ids the maps hold."""
+    """The (T,) ids to score ``maps`` against: ``input_ids``, or else the ids the maps hold.
+
+    ``input_ids`` may be (T,) or (1, T); ids are >= 0.
+    """
+    seq_len = check_int("seq_len", seq_len, low=1)
     if input_ids is None:
         ids = maps.input_ids if isinstance(maps, AttentionMaps) else None
         if ids is None:
@@ -179,17 +232,26 @@ def ids_for(maps: Any, input_ids: Any, seq_len: int) -> np.ndarray:
                 "input_ids is required: these maps hold no token ids to compare "
                 "(pass the (T,) ids the maps were computed on)"
             )
+        if ids.shape != (seq_len,):
+            raise ValueError(f"seq_len must be the maps' sequence length {ids.size}, got {seq_len}")
         return ids
-    ids = as_ids("input_ids", input_ids).numpy().reshape(-1)
+    ids = as_ids("input_ids", input_ids).numpy()
+    if ids.ndim == 2 and ids.shape[0] == 1:
+        ids = ids[0]
     if ids.shape != (seq_len,):
         raise ValueError(
-            f"input_ids must have {seq_len} entries (the maps' sequence length), got {ids.size}"
+            f"input_ids must have {seq_len} entries (seq_len, the maps' sequence length), "
+            f"got shape {ids.shape}"
         )
+    if ids.min() < 0:
+        raise ValueError(f"input_ids must be token ids >= 0, got {ids.min()}")
     return ids
 
 
 def check_span(name: str, span: Any, length: int) -> tuple[int, int]:
     """A non-empty ``[start, end)`` span of positions in a sequence of ``length``."""
+    check_text("name", name)
+    length = check_int("length", length, low=1, high=2**62)
     if isinstance(span, (torch.Tensor, np.ndarray)):
         span = span.tolist()  # e.g. a row of attnviz.tasks' spans["needle"]
     if not isinstance(span, (tuple, list)) or len(span) != 2:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from attnviz.maps.attention_maps import weights_of
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import check_real
 
 
@@ -26,6 +28,11 @@ def rollout(maps: Any, *, residual: float = 0.5) -> np.ndarray:
     residual = check_real("residual", residual, low=0, high=1)
     weights = weights_of(maps)
     seq_len = weights.shape[-1]
+    check_bytes(
+        f"rollout's (L, T, T) float64 flows for T={seq_len}",
+        tensor_bytes(weights.shape[0] + 4, seq_len, seq_len, dtype=torch.float64),
+        instead="roll out a shorter input",
+    )  # the result, plus the identity, a mixed layer, its sums and the running flow
     eye = np.eye(seq_len)
     out = np.empty((weights.shape[0], seq_len, seq_len))
     flow = eye

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,9 @@ from attnviz.kernels.attention import BLOCKED_SCORES
 from attnviz.kernels.softmax import weights_into
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.forward import run, stack_layers
-from attnviz.maps.model_io import model_kind, prepare_inputs
-from attnviz.validation import check_int
+from attnviz.maps.model_io import model_kind, named_hooks, prepare_inputs
+from attnviz.memory_budget import check_bytes, memory_budget, tensor_bytes
+from attnviz.validation import check_int, finite_result
 
 
 def capture(
@@ -59,7 +61,11 @@ def capture(
     Raises:
         TypeError: the model computes no attention weights this can capture.
         ValueError: ``input_ids`` empty, out of the vocabulary or longer than the
-            model's context; ``batch_index`` out of range.
+            model's context, or embeddings with NaN/inf or (for a bare
+            ``nn.MultiheadAttention``) not of its ``embed_dim``; ``batch_index`` out of
+            range; the (L, B, H, T, T) weights estimated past the memory budget
+            (``attnviz.memory_budget``: refused before the model runs, saying how many
+            tokens fit); weights that overflowed to NaN.
     """
     kind = model_kind(model)
     batch, ids = prepare_inputs(model, input_ids, embeddings_ok=kind == "mha")
@@ -67,6 +73,13 @@ def capture(
     batch_index = check_int(
         "batch_index", batch_index, low=0, high=None if rows is None else rows - 1
     )
+    if tokens is not None and not (isinstance(tokens, Sequence) and not isinstance(tokens, str)):
+        if not any(hasattr(tokens, m) for m in ("convert_ids_to_tokens", "decode")):
+            raise TypeError(
+                "tokens must be a tokenizer (with convert_ids_to_tokens or decode) or a "
+                f"sequence of strings, got {type(tokens).__name__}"
+            )
+    _check_weights_budget(model, kind, batch, ids is not None)
     arena = _arena(model, batch, kind)  # (L, B, H, T, T) zeros for a long map, or None
     with weights_into([] if arena is None else arena.unbind(0)):
         layers = run(model, batch, kind)[0]
@@ -75,11 +88,61 @@ def capture(
     weights = weights[:, batch_index]  # (L, H, T, T)
     row_ids = None if ids is None else ids[batch_index].numpy()
     labels = _token_labels(tokens, row_ids, weights.shape[-1])
+    finite_result(
+        f"the attention weights of {type(model).__name__}",
+        weights,
+        hint="scale input_ids (the embeddings) down, or check the model's parameters",
+    )
     return AttentionMaps(
         weights=weights.float().numpy() if weights.dtype != torch.float64 else weights.numpy(),
         tokens=labels,
         input_ids=row_ids,
         model_name=type(model).__name__,
+    )
+
+
+def _attention_shape(model: nn.Module, kind: str) -> tuple[int, int]:
+    """(layers, heads) of ``model``'s attention, as far as its config or modules say."""
+    if kind == "mha":
+        modules = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
+        return len(modules), max(m.num_heads for m in modules)
+    config = getattr(model, "config", None)
+
+    def first(*names: str) -> int | None:
+        for name in names:
+            value = getattr(config, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return None
+
+    hooks = len(named_hooks(model, "hook_pattern")) if kind == "hook_pattern" else None
+    layers = hooks or first("n_layers", "num_hidden_layers", "n_layer", "num_layers") or 1
+    heads = first("n_heads", "num_attention_heads", "n_head", "num_heads") or 1
+    return layers, heads
+
+
+def _check_weights_budget(
+    model: nn.Module, kind: str, batch: torch.Tensor, ids: bool, instead: str = ""
+) -> None:
+    """Refuse, before the model runs, a capture whose (L, B, H, T, T) weights pass the budget.
+
+    The peak counts the kept weights twice: the model's own per-layer weights and their
+    stack (or the model's scores beside the arena it writes into).
+    """
+    n_layers, n_heads = _attention_shape(model, kind)
+    if ids:
+        rows, seq_len = batch.shape
+    else:  # embeddings: the longest axis but the features is taken as T
+        seq_len = max(batch.shape[:-1])
+        rows = math.prod(batch.shape[:-1]) // seq_len
+    per_token = 2 * tensor_bytes(n_layers, rows, n_heads)  # float32, times T²
+    longest = max(1, math.isqrt(memory_budget() // per_token))
+    check_bytes(
+        f"the ({n_layers}, {rows}, {n_heads}, T, T) attention weights for T={seq_len}",
+        per_token * seq_len * seq_len,
+        instead=instead
+        or f"use a shorter input (at most about {longest} tokens fit), or read a long "
+        "input through maps.downsample/maps.window of a shorter capture",
     )
 
 

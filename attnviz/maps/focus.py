@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from attnviz.maps.attention_maps import weights_of
-from attnviz.validation import check_int, check_real
+from attnviz.maps.attention_maps import to_numpy, weights_of
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import check_bool, check_int, check_real
 
 
 def token_importance(maps: Any) -> np.ndarray:
@@ -25,6 +26,11 @@ def token_importance(maps: Any) -> np.ndarray:
     """
     weights = weights_of(maps)
     seq_len = weights.shape[-1]
+    check_bytes(
+        f"token_importance's masked copy of {weights.shape[1]} heads of T={seq_len}",
+        tensor_bytes(weights.shape[1] + 1, seq_len, seq_len, dtype=torch.float64),
+        instead="measure a shorter input",
+    )
     lower = np.tril(np.ones((seq_len, seq_len), dtype=bool))  # query t ≥ key k
     out = np.empty(weights.shape[:3])
     for layer in range(weights.shape[0]):
@@ -67,6 +73,8 @@ def entropy(maps: Any, *, normalize: bool = False, per_query: bool = False) -> n
     means uniform over the visible keys. A query that sees a single key has
     normalised entropy 0 and is left out of the mean (unless no query sees more).
     """
+    normalize = check_bool("normalize", normalize)
+    per_query = check_bool("per_query", per_query)
     return _summarise(*entropy_rows(weights_of(maps)), normalize=normalize, per_query=per_query)
 
 
@@ -99,8 +107,13 @@ def entropy_rows(weights: np.ndarray) -> tuple[np.ndarray, bool]:
     weights' precision (float32 stays float32; other dtypes are widened to
     float64): keys right of a block's last query are only checked for being zero
     (they are, under a causal mask) and enter the entropy only when they are not.
-    Zero (and negative or NaN) weights add nothing, as 0 ln 0 = 0.
+    Zero weights add nothing, as 0 ln 0 = 0. Weights must be finite and non-negative
+    (a tensor or array).
     """
+    array = to_numpy("weights", weights)
+    if array.ndim != 4 or array.shape[-1] != array.shape[-2]:
+        raise ValueError(f"weights must have shape (layers, heads, T, T), got {tuple(array.shape)}")
+    weights = weights_of(array, "weights")
     if weights.dtype not in (np.float32, np.float64):
         weights = weights.astype(np.float64)
     n_layers, n_heads, seq_len, _ = weights.shape

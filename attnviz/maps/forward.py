@@ -16,12 +16,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from attnviz.maps.model_io import named_hooks
+from attnviz.maps.model_io import _check_module, model_kind, named_hooks, prepare_inputs
+from attnviz.validation import check_choice
+
+KINDS = ("hf", "hook_pattern", "mha")
 
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
     """Dropout off for the block; every module's train/eval flag restored after."""
+    _check_module(model)
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -47,7 +51,16 @@ def _mha_slow_path() -> Iterator[None]:
 
 
 def run(model: nn.Module, batch: torch.Tensor, kind: str) -> tuple[list[torch.Tensor], Any]:
-    """One forward pass; return the per-layer weights (B, H, T, T) and the raw output."""
+    """One forward pass; return the per-layer weights (B, H, T, T) and the raw output.
+
+    ``kind`` is the model's kind (:func:`attnviz.maps.model_io.model_kind`); ``batch`` its
+    input, checked as :func:`attnviz.maps.capture` checks ``input_ids``.
+    """
+    kind = check_choice("kind", kind, KINDS)
+    actual = model_kind(model)
+    if kind != actual:
+        raise ValueError(f"kind must be the model's kind {actual!r}, got {kind!r}")
+    batch, _ = prepare_inputs(model, batch, embeddings_ok=kind == "mha", name="batch")
     with torch.no_grad(), eval_mode(model):
         if kind == "hf":
             return _run_hf(model, batch)
@@ -120,9 +133,20 @@ def _run_hooked(
                 stack.callback(handle.remove)
             handle = module.register_forward_hook(keep)
             stack.callback(handle.remove)
-        out = (
-            model(batch, batch, batch) if isinstance(model, nn.MultiheadAttention) else model(batch)
-        )
+        try:
+            out = (
+                model(batch, batch, batch)
+                if isinstance(model, nn.MultiheadAttention)
+                else model(batch)
+            )
+        except (RuntimeError, AssertionError, IndexError) as error:
+            if not mha or "allocate" in str(error):
+                raise
+            # a module built on nn.MultiheadAttention whose input shape is its own business
+            raise ValueError(
+                f"input_ids of shape {tuple(batch.shape)} do not fit model "
+                f"{type(model).__name__}: {error}"
+            ) from error
     missing = [i for i, m in enumerate(modules) if id(m) not in seen]
     if len(missing) == len(modules):
         raise TypeError(
@@ -147,10 +171,23 @@ def stack_layers(
     ``into``: an (L, B, H, T, T) tensor the layers may already have been written into
     (``kernels.softmax.weights_into``); when every layer is its slice, it is the stack.
     """
+    _check_module(model)
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise TypeError(
+            f"layers must be a non-empty list of (B, H, T, T) tensors, got {layers!r}"[:200]
+        )
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, torch.Tensor) or layer.dim() != 4:
+            shown = tuple(layer.shape) if isinstance(layer, torch.Tensor) else type(layer).__name__
+            raise TypeError(f"layers must hold (B, H, T, T) tensors, got {shown} at {index}")
+    if into is not None and not isinstance(into, torch.Tensor):
+        raise TypeError(
+            f"into must be None or an (L, B, H, T, T) tensor, got {type(into).__name__}"
+        )
     shapes = {tuple(w.shape) for w in layers}
     if len(shapes) != 1:
         raise ValueError(
-            f"the attention layers of {type(model).__name__} have different shapes "
+            f"layers: the attention layers of {type(model).__name__} have different shapes "
             f"{sorted(shapes)}; capture needs self-attention of one shape in every layer"
         )
     written = into is not None and len(layers) == len(into)
@@ -161,7 +198,8 @@ def stack_layers(
     weights = into if written else torch.stack(layers)  # (L, B, H, T, S)
     if weights.shape[-1] != weights.shape[-2]:
         raise ValueError(
-            f"{type(model).__name__} computed cross-attention of shape {tuple(weights.shape)}; "
+            f"layers: {type(model).__name__} computed cross-attention of shape "
+            f"{tuple(weights.shape)}; "
             "capture needs self-attention (query length == key length)"
         )
     return weights.cpu()

@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from attnviz import tasks
-from attnviz.validation import check_int
+from attnviz.validation import check_choice, check_int, check_text
 
 INPUT_PRESETS = {
     "repeated tokens": "BOS, random distinct tokens, then the same again (and again on long "
@@ -23,6 +23,11 @@ INPUT_PRESETS = {
     "copy": "BOS, a random string, SEP, the same string again",
     "your tokens": "the words (or token ids) typed in the box",
 }
+# the smallest vocabulary every preset's task can draw from (BOS, NEEDLE, QUERY and one more)
+MIN_VOCAB = 4
+MAX_LENGTH = 2**16  # tokens: far past what a dashboard draws, and fast to make
+MAX_VOCAB = 2**20  # ids: past every tokenizer's vocabulary
+MAX_SEED = 2**32 - 1
 
 
 def preset_input(
@@ -33,12 +38,15 @@ def preset_input(
     Presets come from ``attnviz.tasks``; "your tokens" reads whitespace-separated
     words (each distinct word gets its own id, so a repeated word repeats its id)
     or token ids; ``seed`` shuffles which ids the words get.
+
+    ``length`` is in [2, MAX_LENGTH] (65,536), ``vocab`` in [MIN_VOCAB, MAX_VOCAB]
+    ([4, 2**20]), ``seed`` in [0, 2**32 - 1]; ``text`` is read only for "your tokens".
     """
-    if preset not in INPUT_PRESETS:
-        raise ValueError(f"preset must be one of {tuple(INPUT_PRESETS)}, got {preset!r}")
-    length = check_int("length", length, low=2)
-    vocab = check_int("vocab", vocab, low=2)
-    seed = check_int("seed", seed, low=0)
+    preset = check_choice("preset", preset, tuple(INPUT_PRESETS))
+    length = check_int("length", length, low=2, high=MAX_LENGTH)
+    vocab = check_int("vocab", vocab, low=MIN_VOCAB, high=MAX_VOCAB)
+    seed = check_int("seed", seed, low=0, high=MAX_SEED)
+    check_text("text", text, empty=True)
     if preset == "your tokens":
         return typed_input(text, length, vocab, seed)
     if preset == "repeated tokens" and length // 2 > vocab - 1 >= 2:
@@ -72,9 +80,13 @@ def typed_input(text: str, length: int, vocab: int, seed: int) -> tuple[np.ndarr
 
     All numbers: they are token ids (mod ``vocab``). Otherwise the n-th new word gets the
     n-th id of a list that is 1, 2, 3, ... for seed 0 and shuffled by other seeds (BOS
-    keeps 0), so a repeated word repeats its id.
+    keeps 0), so a repeated word repeats its id. Bounds as :func:`preset_input`'s.
     """
-    words = str(text).split()[: max(0, length - 1)]
+    check_text("text", text, empty=True)
+    length = check_int("length", length, low=2, high=MAX_LENGTH)
+    vocab = check_int("vocab", vocab, low=2, high=MAX_VOCAB)
+    seed = check_int("seed", seed, low=0, high=MAX_SEED)
+    words = text.split()[: max(0, length - 1)]
     if not words:
         raise ValueError("type at least one word (or token id) in the box")
     if all(re.fullmatch(r"\d+", word) for word in words):

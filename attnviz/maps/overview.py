@@ -14,6 +14,8 @@ import numpy as np
 from attnviz.maps.attention_maps import AttentionMaps, check_span, map_array
 from attnviz.validation import check_choice, check_int
 
+MAX_SIZE = 2**31  # the largest max_size of downsample: past any length numpy indexes
+
 
 class Pooled(NamedTuple):
     """A block-pooled overview of attention maps."""
@@ -71,11 +73,11 @@ def downsample(weights: Any, max_size: int = 256, *, reduce: str = "max") -> Poo
     256 × 256 image). Blocks hold ceil(T / max_size) positions along each axis
     (the last block may be shorter). ``reduce="max"`` keeps a sharp one-token
     stripe visible (a block shows its strongest weight); ``"mean"`` preserves
-    mass. Pure numpy; its time on a 4,096-token head is part of the first-render
-    target of ``attnviz bench``.
+    mass. ``max_size`` is at most ``MAX_SIZE`` (2**31). Pure numpy; its time on a
+    4,096-token head is part of the first-render target of ``attnviz bench``.
     """
     array = map_array("weights", weights)
-    max_size = check_int("max_size", max_size, low=1)
+    max_size = check_int("max_size", max_size, low=1, high=MAX_SIZE)
     reduce = check_choice("reduce", reduce, ("max", "mean"))
     n_q, n_k = array.shape[-2:]
     row_edges = _block_edges(n_q, max_size)
@@ -111,7 +113,11 @@ def window(
     if tokens is None:
         labels = [str(i) for i in range(max(n_q, n_k))]
     else:
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+            raise TypeError(f"tokens must be a list of strings, got {type(tokens).__name__}")
         labels = list(tokens)
+        if not all(isinstance(label, str) for label in labels):
+            raise TypeError("tokens must be a list of strings, got other items")
         if len(labels) < max(n_q, n_k):
             raise ValueError(f"tokens must label all {max(n_q, n_k)} positions, got {len(labels)}")
     values = array[..., row_span[0] : row_span[1], col_span[0] : col_span[1]]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from attnviz.maps.attention_maps import as_ids, ids_for, to_numpy, weights_of
-from attnviz.validation import check_choice
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import check_bool, check_choice
 
 HEAD_KINDS = ("previous_token", "duplicate_token", "induction")
 ErrorMeasure = Literal["mul", "abs"]
@@ -34,10 +36,21 @@ def detection_pattern(kind: str, input_ids: Any) -> np.ndarray:
         input_ids: the (T,) token ids (only the length matters for previous_token).
     """
     kind = check_choice("kind", kind, HEAD_KINDS)
-    ids = as_ids("input_ids", input_ids).numpy().reshape(-1)
+    ids = as_ids("input_ids", input_ids).numpy()
+    if ids.ndim == 2 and ids.shape[0] == 1:
+        ids = ids[0]
+    if ids.ndim != 1:
+        raise ValueError(f"input_ids must have shape (T,) or (1, T), got {ids.shape}")
     if ids.size == 0:
         raise ValueError("input_ids must hold at least one token, got 0")
+    if ids.min() < 0:
+        raise ValueError(f"input_ids must be token ids >= 0, got {ids.min()}")
     seq_len = ids.size
+    check_bytes(
+        f"the ({seq_len}, {seq_len}) {kind} pattern",
+        3 * tensor_bytes(seq_len, seq_len, dtype=torch.float64),
+        instead="score a shorter input (the pattern grows as T²)",
+    )
     if kind == "previous_token":
         return np.eye(seq_len, k=-1)
     duplicate = np.tril(ids[:, None] == ids[None, :], k=-1).astype(np.float64)  # (T, T)
@@ -76,7 +89,17 @@ def pattern_score(
         raise ValueError(
             f"pattern must have shape ({seq_len}, {seq_len}) to match the maps, got {pattern.shape}"
         )
+    if not np.all(np.isfinite(pattern)):
+        raise ValueError("pattern must hold finite numbers (no NaN or inf)")
+    exclude_bos = check_bool("exclude_bos", exclude_bos)
+    exclude_current_token = check_bool("exclude_current_token", exclude_current_token)
     error_measure = check_choice("error_measure", error_measure, ("mul", "abs"))
+    n_heads = weights.shape[1]
+    check_bytes(
+        f"pattern_score's float64 work arrays for {n_heads} heads of T={seq_len}",
+        tensor_bytes(2 * n_heads + 3, seq_len, seq_len, dtype=torch.float64),
+        instead="score a shorter input",
+    )  # a layer in float64 and |A - P|, the pattern, keep and their product
     keep = np.ones((seq_len, seq_len))
     if exclude_bos:
         keep[:, 0] = 0

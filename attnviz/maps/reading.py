@@ -19,6 +19,8 @@ from attnviz.maps.focus import head_entropy, sink_score
 from attnviz.maps.overview import downsample
 from attnviz.validation import check_int
 
+MAX_THUMBNAIL = 4096  # pixels a side: a thumbnail past this is no thumbnail
+
 
 @dataclass(frozen=True)
 class HeadReading:
@@ -36,10 +38,13 @@ def read_heads(
 ) -> HeadReading:
     """Capture ``model``'s attention on ``input_ids`` and measure every head (lesson 02).
 
-    ``thumbnail``: each head's map max-pooled to at most this many rows and columns.
+    ``thumbnail``: each head's map max-pooled to at most this many rows and columns
+    (1 to ``MAX_THUMBNAIL`` = 4096). ``input_ids`` and ``tokens`` as for :func:`capture`.
     """
-    thumbnail = check_int("thumbnail", thumbnail, low=1)
-    captured = capture(model, torch.as_tensor(input_ids), tokens=tokens)
+    thumbnail = check_int("thumbnail", thumbnail, low=1, high=MAX_THUMBNAIL)
+    if isinstance(input_ids, np.ndarray) and input_ids.dtype.kind == "f":
+        input_ids = torch.from_numpy(input_ids)  # embeddings, as a tensor would be
+    captured = capture(model, input_ids, tokens=tokens)
     entropy = head_entropy(captured)  # both entropies from one pass over the maps
     return HeadReading(
         maps=captured,

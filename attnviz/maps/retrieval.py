@@ -14,9 +14,13 @@ import torch
 from torch import nn
 
 from attnviz.maps.attention_maps import check_span
+from attnviz.maps.capturing import _attention_shape, _check_weights_budget
 from attnviz.maps.forward import run, stack_layers
 from attnviz.maps.model_io import logits_of, model_kind, model_limits, prepare_inputs
 from attnviz.validation import check_int
+
+MAX_GENERATE = 256  # tokens decoded by one trace (the lesson decodes a needle, < 10)
+MAX_WORK = 2**30  # attention weights formed over all the steps: a few seconds of CPU
 
 
 class RetrievalTrace(NamedTuple):
@@ -46,7 +50,10 @@ def retrieval_trace(
         input_ids: the (T,) prompt: haystack with the needle inside, then the
             question (``attnviz.tasks`` builds one).
         needle: (start, end), the needle's positions ``[start, end)`` in the prompt.
-        n_generate: how many tokens to decode.
+        n_generate: how many tokens to decode: at most ``MAX_GENERATE`` (256), as the
+            model's context allows, and as the weights of all the steps together stay
+            under ``MAX_WORK`` (2**30, a few seconds here); the longest step's weights
+            must fit the memory budget.
     """
     kind = model_kind(model)
     batch, _ = prepare_inputs(model, input_ids, embeddings_ok=False)
@@ -57,8 +64,21 @@ def retrieval_trace(
     prompt_len = batch.shape[1]
     start, end = check_span("needle", needle, prompt_len)
     vocab, context = model_limits(model)
-    high = None if context is None else context - prompt_len + 1  # the last step sees T + n - 1
-    n_generate = check_int("n_generate", n_generate, low=1, high=high)
+    high = MAX_GENERATE if context is None else min(MAX_GENERATE, context - prompt_len + 1)
+    n_generate = check_int("n_generate", n_generate, low=1, high=high)  # last step: T + n - 1
+    longest = batch.new_zeros((1, prompt_len + n_generate - 1))
+    _check_weights_budget(
+        model, kind, longest, True, instead="use a shorter prompt or generate fewer tokens"
+    )
+    n_layers, n_heads = _attention_shape(model, kind)
+    steps = range(prompt_len, prompt_len + n_generate)
+    work = n_layers * n_heads * sum(length * length for length in steps)
+    if work > MAX_WORK:
+        raise ValueError(
+            f"n_generate={n_generate} after a {prompt_len}-token prompt would form "
+            f"{work:.3g} attention weights in all, more than the {MAX_WORK:.3g} that decode "
+            "in seconds here; use a shorter prompt or generate fewer tokens"
+        )
 
     generated, positions, copies = [], [], []
     current = batch  # (1, T)

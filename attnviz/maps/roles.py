@@ -8,6 +8,7 @@ out alone. Lesson 03's notebook and its dashboard read the same numbers from her
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from attnviz.maps.ablation import ablation_table
 from attnviz.maps.capturing import capture
 from attnviz.maps.focus import entropy
 from attnviz.maps.score_table import head_scores
+from attnviz.tasks import TaskData
+from attnviz.validation import as_array
 
 # A head earns a role when its score reaches the threshold (lesson 03): when at
 # least 30% of its attention lands where the job says. Scores are TransformerLens'
@@ -37,13 +40,36 @@ SCORED_SEQUENCES = 16  # held-out sequences the head scores average over
 ABLATION_MODES = ("zero", "mean")
 
 
+def _check_task_data(data, mask: str | None = None) -> None:
+    if not isinstance(data, TaskData):
+        raise TypeError(
+            f"data must be an attnviz.tasks.TaskData (e.g. lesson_held_out(name)), "
+            f"got {type(data).__name__}"
+        )
+    if mask is not None and mask not in data.masks:
+        raise ValueError(
+            f"data must have a {mask!r} mask (repeated_tokens data), got masks {list(data.masks)}"
+        )
+
+
 def head_roles(scores: dict[str, np.ndarray]) -> np.ndarray:
     """The roles each head earns, as an (L, H) array of labels ("" for none) (lesson 03).
 
     A head gets every role of ``ROLE_RULES`` whose score reaches its threshold,
-    strongest first (by score / threshold), one per line.
+    strongest first (by score / threshold), one per line. ``scores``: a non-empty dict
+    of score name -> (L, H) array of finite numbers, all of one shape (what
+    :func:`attnviz.maps.head_scores` returns); names without a rule are ignored.
     """
-    shape = next(iter(scores.values())).shape
+    if not isinstance(scores, Mapping) or not scores:
+        raise TypeError(
+            "scores must be a non-empty dict of score name -> (L, H) array, "
+            f"got {type(scores).__name__ if not isinstance(scores, Mapping) else 'an empty dict'}"
+        )
+    scores = {str(name): as_array(f"scores[{name!r}]", value) for name, value in scores.items()}
+    shapes = {value.shape for value in scores.values()}
+    shape = next(iter(shapes))
+    if len(shapes) != 1 or len(shape) != 2:
+        raise ValueError(f"scores must all be (L, H) arrays of one shape, got shapes {shapes}")
     roles = np.full(shape, "", dtype=object)
     for index in np.ndindex(shape):
         earned = [
@@ -70,6 +96,7 @@ def evaluate_heads(model: torch.nn.Module, data) -> Evaluation:
     ``data`` is a ``TaskData`` with a ``"repeated_half"`` mask; scores average over its
     first ``SCORED_SEQUENCES`` sequences, knock-outs use all of them.
     """
+    _check_task_data(data, mask="repeated_half")
     per_sequence: dict[str, list[np.ndarray]] = {}
     for row in range(min(SCORED_SEQUENCES, len(data))):
         captured = capture(model, data.input_ids[row])
@@ -89,4 +116,5 @@ def evaluate_heads(model: torch.nn.Module, data) -> Evaluation:
 def loss_targets(data) -> torch.Tensor:
     """``data``'s targets with every position valid: positions without a target are
     masked out of the loss, and any valid id stands in for them."""
+    _check_task_data(data)
     return data.targets.clamp(min=0)

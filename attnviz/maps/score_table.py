@@ -14,6 +14,7 @@ import numpy as np
 from attnviz.maps.attention_maps import AttentionMaps
 from attnviz.maps.focus import entropy, sink_score
 from attnviz.maps.patterns import duplicate_token_score, induction_score, previous_token_score
+from attnviz.validation import check_bool
 
 
 def head_scores(maps: Any, *, exclude_bos: bool = False) -> dict[str, np.ndarray]:
@@ -23,6 +24,7 @@ def head_scores(maps: Any, *, exclude_bos: bool = False) -> dict[str, np.ndarray
     the maps hold token ids), ``sink`` (α of position 0) and ``entropy``.
     ``maps`` is an AttentionMaps or an (L, H, T, T) array (which holds no ids).
     """
+    exclude_bos = check_bool("exclude_bos", exclude_bos)
     out = {"previous_token": previous_token_score(maps, exclude_bos=exclude_bos)}
     if isinstance(maps, AttentionMaps) and maps.input_ids is not None:
         out["duplicate_token"] = duplicate_token_score(maps, exclude_bos=exclude_bos)
