@@ -25,6 +25,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
+from attnviz.plots import _checks
 from attnviz.plots.theme import (
     MAX_TICK_LABELS,
     PALETTE,
@@ -119,6 +120,8 @@ def _top(values: np.ndarray, high: float | None) -> float:
 
 def head_label(layer: int, head: int) -> str:
     """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
+    layer = _checks.check_int("layer", layer, low=0)
+    head = _checks.check_int("head", head, low=0)
     return f"L{layer}H{head}"
 
 
@@ -156,8 +159,8 @@ class Heatmap:
         ``value_label`` names the values in the hover and on the colour bar;
         ``image=False`` never switches to one image (for a matrix of at most
         ``MAX_RECT_CELLS`` cells): the figure then sends one renderer fewer."""
-        self.max_tick_labels = max_tick_labels
-        self.image_allowed = image
+        self.max_tick_labels = _checks.check_int("max_tick_labels", max_tick_labels, low=0)
+        self.image_allowed = _checks.check_bool("image", image)
         self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
@@ -210,12 +213,13 @@ class Heatmap:
         query_labels: Sequence[str] | None = None,
         key_labels: Sequence[str] | None = None,
     ) -> None:
-        """Show new weights (n_queries, n_keys), optionally with new token labels."""
-        weights = np.asarray(weights, dtype=np.float64)
+        """Show new weights (n_queries, n_keys) of finite numbers, optionally with new token
+        labels (``query_labels``: one per row, ``key_labels``: one per column)."""
+        weights = _checks.values("weights", weights, ndim=2)
         n_q, n_k = weights.shape
-        query_labels = [str(t) for t in query_labels] if query_labels is not None else None
-        key_labels = [str(t) for t in key_labels] if key_labels is not None else None
-        top = float(np.nanmax(weights)) if weights.size else 1.0
+        query_labels = _checks.labels("query_labels", query_labels, n_q)
+        key_labels = _checks.labels("key_labels", key_labels, n_k)
+        top = float(np.max(weights)) if weights.size else 1.0
         self.mapper.high = top if top > 0 else 1.0
         if n_q * n_k > MAX_RECT_CELLS and not self.image_allowed:
             raise ValueError(
@@ -245,6 +249,7 @@ class Heatmap:
 
     def mark_row(self, row: int | None) -> None:
         """Outline one query row (None hides the marker)."""
+        row = _checks.optional_int("row", row)
         self.row_marker.visible = row is not None
         if row is not None:
             self.row_marker.location = row
@@ -265,15 +270,18 @@ class Curves:
         marker_label: str | None = None,
         **figure_kwargs,
     ) -> None:
-        """``marker_label`` names the marker points in the legend (say, "this sample")."""
+        """``series`` maps names to (x, y), 1-D arrays of one length (NaN draws a gap);
+        ``marker_label`` names the marker points in the legend (say, "this sample")."""
+        series = _checks.mapping("series", series)
+        arrays = {str(n): _checks.series(f"series[{n!r}]", xy) for n, xy in series.items()}
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
         self.sources: dict[str, ColumnDataSource] = {}
         self.markers: dict[str, ColumnDataSource] = {}
-        for i, (name, (x, y)) in enumerate(series.items()):
+        for i, (name, (x, y)) in enumerate(arrays.items()):
             color = SERIES_COLORS[i % len(SERIES_COLORS)]
-            source = ColumnDataSource(data=dict(x=np.asarray(x), y=np.asarray(y)))
+            source = ColumnDataSource(data=dict(x=x, y=y))
             marker = ColumnDataSource(data=dict(x=[], y=[]))
             self.figure.line(
                 "x",
@@ -294,11 +302,26 @@ class Curves:
         self.figure.legend.label_text_font_size = "11px"
         self.figure.legend.click_policy = "hide"
 
+    def _name(self, name: str) -> str:
+        _checks.check_text("name", name, empty=True)
+        if name not in self.sources:
+            raise ValueError(f"name must be one of the series {list(self.sources)}, got {name!r}")
+        return name
+
     def update(self, name: str, x: np.ndarray, y: np.ndarray) -> None:
-        self.sources[name].data = dict(x=np.asarray(x), y=np.asarray(y))
+        """Redraw series ``name`` as (x, y), 1-D arrays of one length (NaN draws a gap)."""
+        name = self._name(name)
+        x = _checks.values("x", x, ndim=1, finite=False)
+        y = _checks.values("y", y, ndim=1, finite=False)
+        if x.size != y.size:
+            raise ValueError(f"x and y must be of one length, got {x.size} and {y.size}")
+        self.sources[name].data = dict(x=x, y=y)
 
     def mark(self, name: str, x: float | None, y: float | None = None) -> None:
         """Put the series' marker at (x, y); None clears it."""
+        name = self._name(name)
+        x = _checks.optional_real("x", x)
+        y = _checks.optional_real("y", y)
         self.markers[name].data = dict(x=[] if x is None else [x], y=[] if x is None else [y])
 
 
@@ -320,7 +343,8 @@ class Bars:
     ) -> None:
         """``width`` is each bar's width in data units; ``label_axis`` writes the labels
         under the bars (up to 32 of them) instead of numbering the axis."""
-        self.label_axis = label_axis
+        width = _checks.check_real("width", width, low=0, low_open=True)
+        self.label_axis = _checks.check_bool("label_axis", label_axis)
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
@@ -344,10 +368,19 @@ class Bars:
         positions: np.ndarray | None = None,
         labels: Sequence[str] | None = None,
     ) -> None:
-        values = np.asarray(values, dtype=np.float64)
+        """Draw ``values`` (1-D, finite) at ``positions`` (default 0, 1, ...), one label each."""
+        values = _checks.values("values", values, ndim=1)
         default_positions = positions is None
-        positions = np.arange(values.size) if positions is None else np.asarray(positions)
-        labels = [str(t) for t in labels] if labels is not None else [str(p) for p in positions]
+        if positions is None:
+            positions = np.arange(values.size)
+        else:
+            positions = _checks.values("positions", positions, ndim=1)
+            if positions.size != values.size:
+                raise ValueError(
+                    f"positions must hold one position per value ({values.size}), "
+                    f"got {positions.size}"
+                )
+        labels = _checks.labels("labels", labels, values.size) or [str(p) for p in positions]
         self.source.data = dict(x=positions, top=values, label=labels)
         if self.label_axis and default_positions:
             _label_ticks(self.figure.xaxis[0], values.size, labels, max_labels=32)
