@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from contextlib import nullcontext
 
 import numpy as np
@@ -45,6 +46,7 @@ class Dashboard(pn.viewable.Viewer):
     def show_tab(self, title: str) -> None:
         """Open the tab called ``title``, building its views the first time (they then draw
         the current settings). ValueError names the tabs there are."""
+        check_text("title", title, empty=True)
         if self._tabs is None:
             raise ValueError(f"{type(self).__name__} has no tabs; got title {title!r}")
         self._tabs.show(title)
@@ -128,6 +130,13 @@ def clamp_params(dashboard_class, params: dict) -> tuple[dict, list[str]]:
 
     Returns (params, notes): a new dict, and one note per value moved.
     """
+    if not (isinstance(dashboard_class, type) and issubclass(dashboard_class, param.Parameterized)):
+        raise TypeError(
+            f"dashboard_class must be a dashboard class (a param.Parameterized subclass), "
+            f"got {dashboard_class!r}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of {{name: value}}, got {params!r}")
     params = dict(params)
     notes = []
     for name, value in list(params.items()):
@@ -144,7 +153,7 @@ def clamp_params(dashboard_class, params: dict) -> tuple[dict, list[str]]:
             continue
         if not isinstance(parameter, param.Number):
             continue
-        params[name], note = _clamped(name, _number(value), parameter)
+        params[name], note = _clamped(name, value, parameter)
         if note:
             notes.append(note)
     return params, notes
@@ -168,17 +177,27 @@ def _short(value) -> str:
 
 def _clamped(name: str, value, parameter) -> tuple[int | float, str]:
     """``value`` moved into the parameter's bounds (overflow-safe), and the note saying so."""
+    low, high = parameter.bounds or (None, None)
     integer = isinstance(parameter, param.Integer)
+    return _clamp_number(name, value, low, high, parameter.default, integer=integer)
+
+
+def _clamp_number(
+    name: str, value, low, high, default, *, integer: bool
+) -> tuple[int | float, str]:
+    """``value`` (a number, numpy scalar or 0-d tensor) clamped into [low, high] as
+    ``clamp_params`` does (NaN and ±inf: ``default``), and the note saying so ('' if
+    unchanged); TypeError naming ``name`` for a value that is not a number."""
+    value = _number(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         kind = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, got {_short(value)} ({type(value).__name__})")
     finite = not isinstance(value, float) or math.isfinite(value)
     if integer and finite and not isinstance(value, numbers.Integral) and value != int(value):
         raise TypeError(f"{name} must be an integer, got {_short(value)}")
-    low, high = parameter.bounds or (None, None)
     # int and float compare exactly in Python: no float() of a huge int, no overflow
     if not finite:
-        clipped = parameter.default
+        clipped = default
     elif low is not None and value < low:
         clipped = low
     elif high is not None and value > high:

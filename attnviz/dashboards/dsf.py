@@ -108,6 +108,9 @@ class DSFDashboard(Dashboard):
         fitted = {k: params.pop(k) for k in ("step", "channel") if k in params}
         params, clamped = clamp_params(type(self), params)
         if "kinds" in params:
+            kinds = params["kinds"]
+            if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (list, tuple)):
+                raise TypeError(f"kinds must be a list of class names, got {kinds!r}")
             kept = [k for k in params["kinds"] if k in dsf.KINDS]
             if kept != list(params["kinds"]):
                 clamped.append(

@@ -44,6 +44,8 @@ def values(
     run drawn off the axis); ``ndim`` asks for that many dimensions, ``nonempty`` for at
     least one value.
     """
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be numbers, got {_show(value)} ({type(value).__name__})")
     if finite:
         array = as_array(name, value)
     else:

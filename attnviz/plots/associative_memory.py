@@ -298,11 +298,11 @@ class ItemBars:
 
     def update(self, values: np.ndarray, n_slots: int, highlight: int | None = None) -> None:
         """Draw ``values`` (1-D, finite) in the first of ``n_slots`` slots (at most
-        ``MAX_SLOTS``); ``highlight`` is the index of the bar drawn selected (None: none)."""
+        ``MAX_SLOTS``); ``highlight`` is the index of a bar drawn, drawn selected (None: none)."""
         values = _checks.values("values", values, ndim=1)
         n_slots = _checks.check_int("n_slots", n_slots, low=0, high=MAX_SLOTS)
-        highlight = _checks.optional_int("highlight", highlight)
         n = values.size
+        highlight = _checks.optional_int("highlight", highlight, low=0, high=n - 1)
         if n > n_slots:
             raise ValueError(f"values must fit in n_slots={n_slots}, got {n} values")
         colors = [SERIES_COLORS[5]] * n

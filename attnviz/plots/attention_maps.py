@@ -196,7 +196,7 @@ class HeadGrid:
         thumbnails = thumbnails.astype(np.float32)  # half the bytes of float64
         n_layers, n_heads, _, _ = thumbnails.shape
         scores = _scores(scores, n_layers, n_heads)
-        high = _checks.optional_real("high", high)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
         if scores is not None and set(scores) != set(self._score_names):
             raise ValueError(
                 f"scores must name {self._score_names} as when the grid was built, "
@@ -234,8 +234,10 @@ class HeadGrid:
         return int(self.boxes.data["layer"][index]), int(self.boxes.data["head"][index])
 
     def select(self, layer: int | None, head: int | None = None) -> None:
-        """Outline one head's thumbnail (None clears the selection)."""
+        """Outline one head's thumbnail (``select(None)`` clears the selection)."""
         if layer is None:
+            if head is not None:
+                raise ValueError(f"head must be None when layer is None, got {head!r}")
             indices = []
         else:
             layer = _checks.check_int("layer", layer)
@@ -421,7 +423,7 @@ class LongHeadView:
         overview = overview.astype(np.float32)  # half the bytes of float64
         n_queries = _checks.check_int("n_queries", n_queries, low=1, high=MAX_POSITIONS)
         n_keys = _checks.check_int("n_keys", n_keys, low=1, high=MAX_POSITIONS)
-        high = _checks.optional_real("high", high)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
         self.mapper.high = _top(overview, high)
         # the y range is flipped, so anchoring at y=0 puts row 0 (query 0) at the top
         self.image.data = dict(image=[overview], x=[0], y=[0], dw=[n_keys], dh=[n_queries])

@@ -179,7 +179,7 @@ class PhiGrid:
 
     def mark_row(self, row: int | None) -> None:
         """Outline row ``row`` of every panel (None hides the outlines)."""
-        row = _checks.optional_int("row", row, low=0)
+        row = _checks.optional_int("row", row, low=0, high=2**24)
         columns = dict(left=[], right=[], top=[], bottom=[])
         if row is not None:
             for k in range(len(self.drawn)):
@@ -370,7 +370,7 @@ def recall_vs_state(
         for name, series in curves.items()
     }
     labels = _checks.text_mapping("labels", labels)
-    chance = _checks.optional_real("chance", chance)
+    chance = _checks.optional_real("chance", chance, low=0.0, high=1.0)
     every_x = [float(x) for series in curves.values() for x in series[0]]
     if not every_x or min(every_x) <= 0:
         raise ValueError(f"curves' state sizes must be positive, got {sorted(every_x)[:3]}")

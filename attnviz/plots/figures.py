@@ -36,6 +36,8 @@ from attnviz.plots.theme import (
 )
 
 MAX_RECT_CELLS = 64 * 64  # beyond this, the heatmap draws one image instead of rectangles
+MAX_INDEX = 2**31 - 1  # the largest layer or head index a label names
+MAX_TICK_LABELS_ASKED = 10_000  # Heatmap's max_tick_labels at most (a label per token)
 
 
 def _matrix_figure(
@@ -119,9 +121,10 @@ def _top(values: np.ndarray, high: float | None) -> float:
 
 
 def head_label(layer: int, head: int) -> str:
-    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
-    layer = _checks.check_int("layer", layer, low=0)
-    head = _checks.check_int("head", head, low=0)
+    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3 (each an index
+    in [0, ``MAX_INDEX``])."""
+    layer = _checks.check_int("layer", layer, low=0, high=MAX_INDEX)
+    head = _checks.check_int("head", head, low=0, high=MAX_INDEX)
     return f"L{layer}H{head}"
 
 
@@ -159,7 +162,10 @@ class Heatmap:
         ``value_label`` names the values in the hover and on the colour bar;
         ``image=False`` never switches to one image (for a matrix of at most
         ``MAX_RECT_CELLS`` cells): the figure then sends one renderer fewer."""
-        self.max_tick_labels = _checks.check_int("max_tick_labels", max_tick_labels, low=0)
+        self.max_tick_labels = _checks.check_int(
+            "max_tick_labels", max_tick_labels, low=0, high=MAX_TICK_LABELS_ASKED
+        )
+        self.n_rows = 1
         self.image_allowed = _checks.check_bool("image", image)
         self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
@@ -242,14 +248,15 @@ class Heatmap:
             self.cells.data = dict(x=[], y=[], weight=[], query=[], key=[])
             # image rows run bottom-up; the y range is flipped, so anchor at the bottom
             self.image.data = dict(image=[weights], x=[-0.5], y=[-0.5], dw=[n_k], dh=[n_q])
+        self.n_rows = n_q
         self.figure.x_range.update(start=-0.5, end=n_k - 0.5)
         self.figure.y_range.update(start=n_q - 0.5, end=-0.5)
         _label_ticks(self.figure.xaxis[0], n_k, key_labels, self.max_tick_labels)
         _label_ticks(self.figure.yaxis[0], n_q, query_labels, self.max_tick_labels)
 
     def mark_row(self, row: int | None) -> None:
-        """Outline one query row (None hides the marker)."""
-        row = _checks.optional_int("row", row)
+        """Outline one query row, an index of the rows drawn (None hides the marker)."""
+        row = _checks.optional_int("row", row, low=0, high=self.n_rows - 1)
         self.row_marker.visible = row is not None
         if row is not None:
             self.row_marker.location = row

@@ -184,7 +184,7 @@ class ScoreHeatmap:
         ``roles``: a label per head or None); ``high`` fixes the top of the scale (else the
         max)."""
         scores, roles = _score_grid(scores, value, roles)
-        high = _checks.optional_real("high", high)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
         shown = scores[value]
         n_layers, n_heads = shown.shape
         roles = np.full(shown.shape, "", dtype=object) if roles is None else roles
@@ -365,6 +365,8 @@ class TrainingCurves:
         steps = np.atleast_1d(_checks.values("step", step))
         if steps.ndim != 1:
             raise ValueError(f"step must be a number or a 1-D array, got shape {steps.shape}")
+        if steps.size and steps.min() < 0:
+            raise ValueError(f"step must be training steps >= 0, got {steps.min():g}")
         values = _checks.mapping("values", values)
         missing = set(self._columns) - set(values)
         if missing:

@@ -34,12 +34,14 @@ def themed_figure(**kwargs) -> figure:
     """A figure in the attnviz look: light grid, quiet toolbar, readable fonts.
 
     ``kwargs`` are Bokeh's ``figure`` options; ``width`` and ``height``, when given, are
-    whole numbers of pixels in [1, ``MAX_PX``]. Bokeh refuses an unknown option or a bad
-    value with ``ValueError`` or ``AttributeError`` (the latter re-raised as ValueError).
+    whole numbers of pixels in [1, ``MAX_PX``], and ``title`` a string. Bokeh refuses an
+    unknown option or a bad value (an unknown option re-raised as ValueError).
     """
     for name in ("width", "height"):
-        if name in kwargs and kwargs[name] is not None:
+        if name in kwargs:
             kwargs[name] = check_int(name, kwargs[name], low=1, high=MAX_PX)
+    if "title" in kwargs and not isinstance(kwargs["title"], str):
+        raise TypeError(f"title must be a string, got {kwargs['title']!r}")
     options = dict(
         height=320,
         width=420,
