@@ -241,12 +241,13 @@ class HeadGrid:
             indices = []
         else:
             layer = _checks.check_int("layer", layer)
-            head = _checks.check_int("head", head)
             n_layers, n_heads = self.shape
-            if not (0 <= layer < n_layers and 0 <= head < n_heads):
-                raise ValueError(
-                    f"(layer, head) must be within ({n_layers}, {n_heads}), got ({layer}, {head})"
-                )
+            within = f"(layer, head) must be within ({n_layers}, {n_heads})"
+            if not 0 <= layer < n_layers:
+                raise ValueError(f"{within}, got ({layer}, {head!r})")
+            head = _checks.check_int("head", head)
+            if not 0 <= head < n_heads:
+                raise ValueError(f"{within}, got ({layer}, {head})")
             indices = [layer * n_heads + head]
         if list(self.boxes.selected.indices) != indices:
             self.boxes.selected.indices = indices
