@@ -50,7 +50,9 @@ class LazyTabs(pn.viewable.Viewer):
         titles = [title for title, _ in tabs]
         if not tabs or len(set(titles)) != len(titles):
             raise ValueError(f"tabs must be (title, builder) pairs, titles distinct; got {titles}")
-        active = check_int("active", active, low=0, high=len(tabs) - 1)
+        active = check_int("active", active)
+        if not 0 <= active < len(tabs):
+            raise ValueError(f"active must be a tab index in [0, {len(tabs) - 1}], got {active!r}")
         super().__init__()
         self.titles = titles
         self._builders = dict(tabs)
