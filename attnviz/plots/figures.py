@@ -304,6 +304,8 @@ class Curves:
             self.sources[name] = source
             self.markers[name] = marker
         self.figure.add_tools(HoverTool(tooltips=[("x", "@x{0.[00]}"), ("y", "@y{0.000}")]))
+        if not arrays:  # no series, no legend to style
+            return
         self.figure.legend.location = legend_location
         self.figure.legend.background_fill_alpha = 0.6
         self.figure.legend.label_text_font_size = "11px"
