@@ -14,7 +14,6 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-import torch
 
 from attnviz.validation import (  # noqa: F401 - check_bool: re-exported for the figures
     _show,
@@ -65,7 +64,7 @@ def values(
 def _any_array(name: str, value: Any) -> np.ndarray:
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {_show(value)}")
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):  # plots import no torch (they never compute): known by its type
         if value.device.type == "meta" or value.is_complex():
             raise TypeError(
                 f"{name} must hold real numbers, got a {value.dtype} tensor on {value.device}"
@@ -79,6 +78,12 @@ def _any_array(name: str, value: Any) -> np.ndarray:
         raise ValueError(f"{name} holds a number too large for a float: {_show(value)}") from None
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from None
+
+
+def _is_tensor(value: Any) -> bool:
+    return any(
+        cls.__module__ == "torch" and cls.__name__ == "Tensor" for cls in type(value).__mro__
+    )
 
 
 def labels(name: str, value: Any, n: int) -> list[str] | None:
