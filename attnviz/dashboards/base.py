@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Mapping
 from contextlib import nullcontext
 
@@ -193,6 +194,10 @@ def _clamp_number(
         kind = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, got {_short(value)} ({type(value).__name__})")
     finite = not isinstance(value, float) or math.isfinite(value)
+    # an int past every float, for a float setting with no bound on that side: as inf
+    too_big = (
+        not integer and isinstance(value, numbers.Integral) and abs(value) > sys.float_info.max
+    )
     if integer and finite and not isinstance(value, numbers.Integral) and value != int(value):
         raise TypeError(f"{name} must be an integer, got {_short(value)}")
     # int and float compare exactly in Python: no float() of a huge int, no overflow
@@ -202,6 +207,8 @@ def _clamp_number(
         clipped = low
     elif high is not None and value > high:
         clipped = high
+    elif too_big:
+        clipped, finite = default, False
     else:
         clipped = value
     clipped = int(clipped) if integer else float(clipped)

@@ -251,6 +251,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
         f"{D}.dsf.DSFDashboard",
         {
             "T": Clamped(8, 96, True),
+            "step": Clamped(0.0, 95.0),  # fitted to 0..T-1; a fraction is truncated
             "gate_bias": Clamped(-4.0, 8.0),
             "normalize": Bool(),
             "feature_map": Choice(("elu_plus_one", "relu")),
