@@ -29,6 +29,7 @@ at that length, and the status says so).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -39,7 +40,7 @@ from bokeh.layouts import column
 from bokeh.models import CustomJSTickFormatter
 
 from attnviz import plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _clamp_number
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _clamp_number, _short
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.masks import PATTERNS, make_mask
@@ -213,8 +214,14 @@ class ReceptiveFieldsDashboard(Dashboard):
 
     def __init__(self, pattern_params: dict[str, dict] | None = None, **params):
         """``pattern_params`` presets parameters, e.g. ``{"dilated": {"rate": 3}}``; values
-        outside a slider's range are clamped to it."""
+        outside a slider's range are clamped to it. ``seq_len`` moves to the nearest of
+        ``LENGTHS`` (NaN, inf: the default); the note is in ``preset_notes``."""
+        note = ""
+        if "seq_len" in params:
+            params["seq_len"], note = _nearest_length(params["seq_len"])
         super().__init__(**params)
+        if note:
+            self.preset_notes.append(note)
         self._controls["seq_len"] = self._length_slider()
         self._notes: list[str] = []
         self._pattern_values = _preset_values(pattern_params or {})
@@ -527,6 +534,16 @@ def _preset_values(preset: dict) -> dict[str, dict]:
             else:
                 values[name][arg], _ = _clamp_number(where, value, low, high, default, integer=True)
     return values
+
+
+def _nearest_length(value) -> tuple[int, str]:
+    """``value`` (a number) as the nearest of ``LENGTHS`` on a log scale, and a note."""
+    default = ReceptiveFieldsDashboard.param.seq_len.default
+    number, _ = _clamp_number("seq_len", value, LENGTHS[0], LENGTHS[-1], default, integer=False)
+    nearest = min(LENGTHS, key=lambda n: abs(math.log(n) - math.log(number)))
+    if nearest == value:
+        return nearest, ""
+    return nearest, f"seq_len = {_short(value)} is not a length offered: using {nearest}."
 
 
 def _checked_values(name, values, what: str = "values") -> dict:

@@ -332,6 +332,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
         f"{RF}.ReceptiveFieldsDashboard",
         {
             "layers": Clamped(1, 32, True),
+            "seq_len": Clamped(64.0, 262144.0),  # snapped to the nearest of LENGTHS
             "pattern_params": PRESET_PARAMS,
             "pattern": Choice(("dilated", "causal")),
         },
