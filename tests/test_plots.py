@@ -114,3 +114,14 @@ def test_heatmap_refuses_labels_that_do_not_match_its_rows():
     heatmap = plots.Heatmap(np.eye(2))
     with pytest.raises(ValueError, match="row must be an integer in"):
         heatmap.mark_row(2)
+
+
+def test_a_heatmap_draws_nan_as_a_cell_with_no_value_and_refuses_inf():
+    import pytest
+
+    first = np.ones((3, 3))
+    first[0, 2] = np.nan  # a pair never reached (lesson 04): drawn grey
+    heatmap = plots.Heatmap(first)
+    assert heatmap.mapper.high == 1.0 and np.isnan(heatmap.cells.data["weight"][2])
+    with pytest.raises(ValueError, match="weights must not contain inf"):
+        heatmap.update(np.full((2, 2), np.inf))

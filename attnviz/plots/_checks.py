@@ -35,20 +35,26 @@ def values(
     *,
     ndim: int | None = None,
     finite: bool = True,
+    nan_ok: bool = False,
     nonempty: bool = False,
 ) -> np.ndarray:
     """``value`` (a sequence, numpy array or tensor of real numbers) as a float64 array.
 
     ``finite=False`` lets NaN and inf through (a curve drawn with a gap, a divergent
-    run drawn off the axis); ``ndim`` asks for that many dimensions, ``nonempty`` for at
+    run drawn off the axis); ``nan_ok`` lets NaN through but not inf (a map's cell with
+    no value, drawn grey); ``ndim`` asks for that many dimensions, ``nonempty`` for at
     least one value.
     """
     if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be numbers, got {_show(value)} ({type(value).__name__})")
-    if finite:
+    if finite and not nan_ok:
         array = as_array(name, value)
     else:
         array = _any_array(name, value)
+        if finite and np.isinf(array).any():
+            raise ValueError(
+                f"{name} must not contain inf (NaN is allowed: a cell with no value, drawn grey)"
+            )
     if ndim is not None and array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
     if array.size > MAX_VALUES:

@@ -244,7 +244,7 @@ class SignedHeatmap:
     def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
         """Draw ``matrix`` (rows, cols) of finite numbers on the scale ±``limit`` (a number
         >= 0; default: max |matrix|). Drawn cell by cell: at most ``MAX_CELLS`` cells."""
-        matrix = _checks.values("matrix", matrix, ndim=2)
+        matrix = _checks.values("matrix", matrix, ndim=2, nan_ok=True)
         if matrix.size > MAX_CELLS:
             raise ValueError(
                 f"matrix has {matrix.size:,} cells, more than a SignedHeatmap draws cell by "

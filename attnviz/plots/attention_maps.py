@@ -63,7 +63,7 @@ def _scores(scores, n_layers: int, n_heads: int) -> dict[str, np.ndarray] | None
         return None
     checked = {}
     for name, array in _checks.mapping("scores", scores).items():
-        array = _checks.values(f"scores[{name!r}]", array)
+        array = _checks.values(f"scores[{name!r}]", array, nan_ok=True)
         if array.size != n_layers * n_heads:
             raise ValueError(
                 f"scores[{name!r}] must hold one score per head, shape ({n_layers}, {n_heads}), "
@@ -117,7 +117,7 @@ class HeadGrid:
         cell_px: int = 76,
         **figure_kwargs,
     ) -> None:
-        thumbnails = _checks.values("thumbnails", thumbnails, ndim=4)
+        thumbnails = _checks.values("thumbnails", thumbnails, ndim=4, nan_ok=True)
         n_layers, n_heads = thumbnails.shape[:2]
         scores = _scores(scores, n_layers, n_heads)
         self._score_names = list(scores or {})
@@ -188,7 +188,7 @@ class HeadGrid:
         ``high`` is the weight drawn in the brightest colour (default: the largest);
         larger weights are drawn in that colour too.
         """
-        thumbnails = _checks.values("thumbnails", thumbnails)
+        thumbnails = _checks.values("thumbnails", thumbnails, nan_ok=True)
         if thumbnails.ndim != 4:
             raise ValueError(
                 f"thumbnails must have shape (layers, heads, rows, cols), got {thumbnails.shape}"
@@ -418,7 +418,7 @@ class LongHeadView:
         """``overview``: finite block means, 2-D, over (``n_queries``, ``n_keys``) positions
         (each in [1, ``MAX_POSITIONS``]); ``high``: the mean weight drawn brightest
         (default: the largest)."""
-        overview = _checks.values("overview", overview)
+        overview = _checks.values("overview", overview, nan_ok=True)
         if overview.ndim != 2:
             raise ValueError(f"overview must be a 2-D array, got shape {overview.shape}")
         overview = overview.astype(np.float32)  # half the bytes of float64
@@ -443,7 +443,7 @@ class LongHeadView:
         """Draw ``window`` (finite weights, 2-D, at most ``MAX_RECT_CELLS`` cells) cell by
         cell, its first query and key at ``window_start`` (two integers >= 0), with one token
         per row (``query_tokens``) and per column (``key_tokens``)."""
-        window = _checks.values("window", window, ndim=2)
+        window = _checks.values("window", window, ndim=2, nan_ok=True)
         if isinstance(window_start, (str, bytes)) or not isinstance(
             window_start, (tuple, list, np.ndarray)
         ):
@@ -554,8 +554,8 @@ class HeadBars:
 
     def update(self, entropy: np.ndarray, sink: np.ndarray) -> None:
         """Draw every head's entropy (0–1) and sink score α₁, both (layers, heads), finite."""
-        entropy = _checks.values("entropy", entropy)
-        sink = _checks.values("sink", sink)
+        entropy = _checks.values("entropy", entropy, nan_ok=True)
+        sink = _checks.values("sink", sink, nan_ok=True)
         if entropy.ndim != 2 or entropy.shape != sink.shape:
             raise ValueError(
                 f"entropy and sink must be (layers, heads) of one shape, got "

@@ -80,7 +80,8 @@ def _symmetric_scale(
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
-    top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
+    finite = np.abs(matrix[np.isfinite(matrix)])  # NaN cells (no value) left out
+    top = float(finite.max()) if limit is None and finite.size else limit or 0.0
     top = top if np.isfinite(top) and top > 0 else 1.0
     if (mapper.low, mapper.high) != (-top, top):
         mapper.update(low=-top, high=top)
@@ -116,7 +117,11 @@ def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
 
 def _top(values: np.ndarray, high: float | None) -> float:
     """The top of a colour scale: ``high`` if given, else the largest value (1 if none)."""
-    top = float(np.nanmax(values)) if high is None and values.size else (high or 0.0)
+    if high is None:
+        finite = values[np.isfinite(values)] if values.size else values
+        top = float(finite.max()) if finite.size else 0.0  # NaN cells (no value) left out
+    else:
+        top = high
     return top if np.isfinite(top) and top > 0 else 1.0
 
 
@@ -219,13 +224,14 @@ class Heatmap:
         query_labels: Sequence[str] | None = None,
         key_labels: Sequence[str] | None = None,
     ) -> None:
-        """Show new weights (n_queries, n_keys) of finite numbers, optionally with new token
-        labels (``query_labels``: one per row, ``key_labels``: one per column)."""
-        weights = _checks.values("weights", weights, ndim=2)
+        """Show new weights (n_queries, n_keys), optionally with new token labels
+        (``query_labels``: one per row, ``key_labels``: one per column). A NaN weight is a
+        cell with no value, drawn grey (a pair never reached, say); inf is refused."""
+        weights = _checks.values("weights", weights, ndim=2, nan_ok=True)
         n_q, n_k = weights.shape
         query_labels = _checks.labels("query_labels", query_labels, n_q)
         key_labels = _checks.labels("key_labels", key_labels, n_k)
-        top = float(np.max(weights)) if weights.size else 1.0
+        top = _top(weights, None)
         self.mapper.high = top if top > 0 else 1.0
         if n_q * n_k > MAX_RECT_CELLS and not self.image_allowed:
             raise ValueError(

@@ -56,7 +56,10 @@ def _score_grid(scores, value, roles):
     """ScoreHeatmap's data, checked: {name: (layers, heads)} finite scores of one shape,
     ``value`` one of the names, ``roles`` None or a label per head."""
     scores = _checks.mapping("scores", scores, nonempty=True)
-    checked = {name: _checks.values(f"scores[{name!r}]", a, ndim=2) for name, a in scores.items()}
+    checked = {
+        name: _checks.values(f"scores[{name!r}]", a, ndim=2, nan_ok=True)
+        for name, a in scores.items()
+    }
     shapes = {a.shape for a in checked.values()}
     if len(shapes) > 1:
         raise ValueError(f"scores must all be (layers, heads) of one shape, got {sorted(shapes)}")

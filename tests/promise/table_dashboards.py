@@ -77,6 +77,27 @@ class Labels(Kind):
         return [OBJECT, "abc", 3, [f"t{i}" for i in range(n + 1)]]
 
 
+def _has_nan(value) -> bool:
+    return (
+        isinstance(value, torch.Tensor)
+        and value.device.type != "meta"
+        and not value.is_complex()
+        and bool(torch.isnan(value).any())
+    )
+
+
+@dataclass(frozen=True)
+class MapTensor(Tensor):
+    """Values drawn as a map: NaN is a cell with no value, drawn grey (a probe: lesson 04
+    draws the pairs never reached so); inf is refused."""
+
+    def hostile(self, dims):
+        return [value for value in super().hostile(dims) if not _has_nan(value)]
+
+    def probes(self, dims):
+        return [*super().probes(dims), self._make(dims, fill=NAN)]
+
+
 def _lazy(module: str, name: str):
     """The object ``module.name``, imported when first called (the table imports fast)."""
 
@@ -396,8 +417,8 @@ PH = f"{P}.head_jobs"
 PR = f"{P}.receptive_fields"
 PT = f"{P}.theme"
 
-MATRIX = Tensor("T S", low=0.0, high=1.0)
-SIGNED = Tensor("T S")
+MATRIX = MapTensor("T S", low=0.0, high=1.0)
+SIGNED = MapTensor("T S")
 ROW = Tensor("T", low=0.0, high=1.0)
 X = Real()  # a marker's place: any finite number
 OPT_X = Optional(Real())
@@ -549,7 +570,7 @@ PLOT_ENTRIES: list[Entry] = [
     Entry(
         f"{PM}.HeadGrid",
         {
-            "thumbnails": Tensor("n H T T", low=0.0, high=1.0, empty="n"),
+            "thumbnails": MapTensor("n H T T", low=0.0, high=1.0, empty="n"),
             "scores": Optional(Fixed((dict,), bad=(OBJECT, "entropy", {"entropy": OBJECT}))),
             "cell_px": Int(1, 400, typical=(20, 80)),
         },
@@ -560,7 +581,7 @@ PLOT_ENTRIES: list[Entry] = [
         f"{PM}.HeadGrid.update",
         {
             "view": _receiver(PM, "HeadGrid", np.zeros((1, 1, 2, 2))),
-            "thumbnails": Tensor("n H T T", low=0.0, high=1.0, empty="n"),
+            "thumbnails": MapTensor("n H T T", low=0.0, high=1.0, empty="n"),
             "high": Optional(Real(0.0, None, low_open=True, typical=(0.1, 1.0))),
         },
         call=lambda view, thumbnails, high: view.update(thumbnails, high=high),
@@ -586,7 +607,7 @@ PLOT_ENTRIES: list[Entry] = [
             "overview": MATRIX,
             "n_queries": Int(1, 2**24, typical=(1, 64)),
             "n_keys": Int(1, 2**24, typical=(1, 64)),
-            "window": Tensor("d d", low=0.0, high=1.0),
+            "window": MapTensor("d d", low=0.0, high=1.0),
             "window_start": Fixed(
                 (lambda: (0, 0), lambda: (3, 5)),
                 bad=(None, OBJECT, "ab", (1,), (OBJECT, 0), (-1, 0), (HUGE, 0)),
@@ -601,7 +622,7 @@ PLOT_ENTRIES: list[Entry] = [
             "overview": MATRIX,
             "n_queries": Int(1, 2**24, typical=(1, 64)),
             "n_keys": Int(1, 2**24, typical=(1, 64)),
-            "window": Tensor("d d", low=0.0, high=1.0),
+            "window": MapTensor("d d", low=0.0, high=1.0),
             "high": Optional(Real(0.0, None, low_open=True, typical=(0.1, 1.0))),
         },
         call=lambda view, overview, n_queries, n_keys, window, high: view.update(
@@ -624,7 +645,7 @@ PLOT_ENTRIES: list[Entry] = [
         f"{PM}.LongHeadView.update_window",
         {
             "view": _receiver(PM, "LongHeadView", np.zeros((1, 1)), 1, 1, np.zeros((1, 1))),
-            "window": Tensor("T S", low=0.0, high=1.0),
+            "window": MapTensor("T S", low=0.0, high=1.0),
             "query_tokens": Optional(Labels("T")),
             "key_tokens": Optional(Labels("S")),
         },
@@ -646,8 +667,8 @@ PLOT_ENTRIES: list[Entry] = [
         f"{PM}.HeadBars.update",
         {
             "view": _receiver(PM, "HeadBars", eps=0.3),
-            "entropy": Tensor("n H", low=0.0, high=1.0),
-            "sink": Tensor("n H", low=0.0, high=1.0),
+            "entropy": MapTensor("n H", low=0.0, high=1.0),
+            "sink": MapTensor("n H", low=0.0, high=1.0),
         },
         call=lambda view, entropy, sink: view.update(entropy, sink),
     ),  # fmt: skip
