@@ -339,3 +339,32 @@ def test_tabs_built_later_draw_the_current_state():
     with set_curdoc(document):
         dashboard.t = 12
     assert len(dashboard._item_errors.source.data["top"]) == 12
+
+
+def test_a_huge_or_infinite_preset_is_clamped_never_an_overflow():
+    dashboard = AssociativeMemoryDashboard(
+        d_k=10**400, n_items=-(10**400), beta=float("inf"), lam=np.float64(7.0), t=10**400
+    )
+    assert (dashboard.d_k, dashboard.n_items) == (128, 2)
+    assert dashboard.beta == dashboard.param.beta.default  # inf has no nearest bound: default
+    assert dashboard.lam == 2.0
+    assert dashboard.t == dashboard.memory_items
+    assert "d_k = an integer of 401 digits is out of range: using 128." in dashboard.status
+    assert "Could not" not in dashboard.status
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("d_k", None), ("d_k", "32"), ("d_k", 2.5), ("beta", True), ("t", None), ("schedule", 3)],
+)
+def test_a_preset_of_the_wrong_type_is_refused_by_name(name, value):
+    with pytest.raises(TypeError, match=name):
+        AssociativeMemoryDashboard(**{name: value})
+
+
+def test_the_cached_helpers_check_their_arguments_before_the_cache():
+    lesson05.recording(4, 1, "hebbian")  # cached under (4, 1, "hebbian"); True == 1
+    with pytest.raises(TypeError, match="n_items"):
+        lesson05.recording(4, True, "hebbian")
+    with pytest.raises(ValueError, match="d_k"):
+        lesson05.sweep(10**400, 16, "hebbian", "random", "mse")

@@ -218,3 +218,33 @@ def test_the_readings_kept_are_bounded_in_bytes_too(monkeypatch):
     with set_curdoc(document):
         dashboard.seed = 9
     assert len(dashboard._cache) == 1  # the newest stays, whatever its size
+
+
+def test_a_bare_multihead_attention_is_read_through_the_dashboards_embedding():
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(8, 2)
+    dashboard = AttentionMapsDashboard(extra_models={"mha": mha})
+    assert dashboard.model == "mha" and not dashboard._status.visible
+    assert dashboard.param.head.objects == ["L0H0", "L0H1"]
+    ids, labels = maps.preset_input(dashboard.preset, 33, lesson02.EMBEDDING_VOCAB, 0)
+    expected = maps.capture(mha, lesson02._model_input(mha, ids), tokens=labels)
+    np.testing.assert_allclose(dashboard._analysis.maps.weights, expected.weights, atol=1e-6)
+    assert dashboard.shown_tokens == 33
+
+
+def test_extra_models_of_the_wrong_kind_are_refused_by_name():
+    with pytest.raises(TypeError, match="extra_models"):
+        AttentionMapsDashboard(extra_models=["mha"])
+    with pytest.raises(TypeError, match=r"extra_models\['linear'\]"):
+        AttentionMapsDashboard(extra_models={"linear": torch.nn.Linear(2, 2)})
+
+
+def test_a_stale_head_from_the_browser_moves_to_a_head_there_is():
+    dashboard = AttentionMapsDashboard(head="L1H1")
+    dashboard.model = "induction_1l"  # one layer: L1H1 is gone
+    select = dashboard.controls["head"]
+    select.value = "L1H1"  # what a browser still showing the old options sends: never raises
+    assert dashboard.head in ("L0H0", "L0H1")
+    assert dashboard.param.head.objects == ["L0H0", "L0H1"]
+    select.value = "L0H1"
+    assert dashboard.head == "L0H1"

@@ -87,3 +87,20 @@ def test_download_button_gives_standalone_html_of_the_figures(factory):
     assert not EXTERNAL_SCRIPT.search(html)
     assert html.count('data-root-id="') == len(dashboard.figures)
     assert f"<h1>{dashboard.title}</h1>" in html
+
+
+def test_clamp_params_moves_any_number_into_range_and_refuses_wrong_types():
+    import numpy as np
+
+    from attnviz.dashboards.base import clamp_params
+    from attnviz.dashboards.soft_lookup import SoftLookupDashboard
+
+    params, notes = clamp_params(
+        SoftLookupDashboard,
+        {"n_points": 10**400, "bandwidth": -(10**400), "noise": float("nan"), "d_k": np.int64(8)},
+    )
+    assert params == {"n_points": 200, "bandwidth": 0.05, "noise": 0.5, "d_k": 8}
+    assert len(notes) == 3 and "n_points = an integer of 401 digits" in notes[0]
+    for bad in ({"n_points": None}, {"n_points": "3"}, {"n_points": 2.5}, {"scaled": 1}):
+        with pytest.raises(TypeError, match=next(iter(bad))):
+            clamp_params(SoftLookupDashboard, bad)

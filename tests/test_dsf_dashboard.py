@@ -329,3 +329,11 @@ def test_the_trained_models_recall_is_the_shipped_sweep():
     for mixer, (sizes, means, _, _) in curves.items():
         assert drawn_lines[model_classes.model_class(mixer).label] == (sizes, means)
     assert "4 key-value pairs" in dashboard._recall_note.object
+
+
+def test_a_huge_step_or_gate_bias_is_clamped_never_an_overflow():
+    dashboard = DSFDashboard(step=10**400, gate_bias=-(10**400), channel=float("nan"))
+    assert (dashboard.step, dashboard.channel, dashboard.gate_bias) == (dashboard.T - 1, 0, -4.0)
+    assert "step = an integer of 401 digits is out of range" in dashboard.status
+    with pytest.raises(TypeError, match="step"):
+        DSFDashboard(step=None)

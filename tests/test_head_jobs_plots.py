@@ -75,3 +75,10 @@ def test_training_curves_draw_several_losses_and_scores_on_their_own_axis():
     assert len(curves.figure.y_range.renderers) == 2
     with pytest.raises(ValueError, match="loss_names must be non-empty"):
         plots.TrainingCurves(["loss"])
+
+
+def test_score_heatmap_refuses_an_empty_mapping_by_name():
+    with pytest.raises(ValueError, match="scores must not be empty"):
+        plots.ScoreHeatmap({}, "x")
+    with pytest.raises(ValueError, match="value must be one of"):
+        plots.ScoreHeatmap({"induction": np.ones((1, 2))}, "x")

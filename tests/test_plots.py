@@ -100,3 +100,28 @@ def test_grids_resize_to_their_heads_and_bars_can_name_their_items():
     assert (heat.figure.width, heat.figure.height) == (110 + 180, 80 + 270)
     bars = plots.Bars(np.zeros(2), labels=["L0H0", "L0H1"], label_axis=True)
     assert bars.figure.xaxis[0].major_label_overrides == {0: "L0H0", 1: "L0H1"}
+
+
+def test_heatmap_refuses_labels_that_do_not_match_its_rows():
+    import pytest
+
+    with pytest.raises(TypeError, match="query_labels must be a sequence of 5 labels"):
+        plots.Heatmap(np.eye(5), "abc")
+    with pytest.raises(ValueError, match="key_labels must hold 5 labels"):
+        plots.Heatmap(np.eye(5), None, ["a", "b"])
+    with pytest.raises(ValueError, match="weights must be 2-D"):
+        plots.Heatmap(np.ones(5))
+    heatmap = plots.Heatmap(np.eye(2))
+    with pytest.raises(ValueError, match="row must be an integer in"):
+        heatmap.mark_row(2)
+
+
+def test_a_heatmap_draws_nan_as_a_cell_with_no_value_and_refuses_inf():
+    import pytest
+
+    first = np.ones((3, 3))
+    first[0, 2] = np.nan  # a pair never reached (lesson 04): drawn grey
+    heatmap = plots.Heatmap(first)
+    assert heatmap.mapper.high == 1.0 and np.isnan(heatmap.cells.data["weight"][2])
+    with pytest.raises(ValueError, match="weights must not contain inf"):
+        heatmap.update(np.full((2, 2), np.inf))

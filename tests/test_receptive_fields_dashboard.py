@@ -276,3 +276,13 @@ def test_log_axes_open_the_coverage_tab_on_log_axes():
         dashboard.log_axes = False
     assert dashboard._tabs.active == lesson04.COVERAGE_TAB
     assert dashboard.figures["coverage"] is dashboard._curves.figures[False]
+
+
+def test_a_preset_length_moves_to_the_nearest_length_offered():
+    assert ReceptiveFieldsDashboard(seq_len=1000).seq_len == 1024
+    dashboard = ReceptiveFieldsDashboard(seq_len=10**400)
+    assert dashboard.seq_len == 262144
+    assert "seq_len = an integer of 401 digits" in dashboard.preset_notes[0]
+    assert ReceptiveFieldsDashboard(seq_len=float("nan")).seq_len == 512  # the default
+    with pytest.raises(TypeError, match="seq_len"):
+        ReceptiveFieldsDashboard(seq_len="512")

@@ -31,11 +31,18 @@ import panel as pn
 import param
 
 from attnviz import conditioning, memory, plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, clamp_params
+from attnviz.dashboards.base import (
+    CONTROL_WIDTH,
+    Dashboard,
+    _clamp_number,
+    _short,
+    clamp_params,
+)
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.plots.theme import slim
 from attnviz.shared_cache import shared_cache
+from attnviz.validation import check_choice, check_int
 
 TRIALS = 20  # memories per (d_k, N) of a sweep: enough for a smooth mean and its spread
 N_POINTS = 24  # numbers of stored items N per capacity curve
@@ -44,6 +51,9 @@ COLLAPSE_LOADS = tuple(np.arange(1, 13) / 3)  # N/d_k = 1/3 ... 4
 SEED = 0  # the draws of keys and values: the same memory for the same settings
 MEMORY_ITEMS = 48  # the player writes at most this many associations (3 x its largest d_k)
 MEMORY_DIMS = (4, 16)  # the player's d_k range
+CAPACITY_DIMS = (2, 128)  # the capacity explorer's d_k range
+CAPACITY_ITEMS = (2, 256)  # ... and its N range (a sweep at the top: about a second)
+MAX_GRID = 10**6  # n_grid's largest n_max and d_k (the grid itself is N_POINTS numbers)
 SLIDER_STIMULI = ("A", "B", "X")  # the stimuli with a salience slider; others take the default
 DEFAULT_EXPERIMENT = "blocking"
 CRITERION_LABELS = {
@@ -66,7 +76,10 @@ _FIRST = conditioning.EXPERIMENTS[DEFAULT_EXPERIMENT]
 
 def n_grid(n_max: int, d_k: int) -> np.ndarray:
     """The numbers of items N a capacity curve measures: ``N_POINTS`` from 1 to ``n_max``,
-    and N = d_k itself when it is in range (where the marker stands)."""
+    and N = d_k itself when it is in range (where the marker stands). Both in [1,
+    ``MAX_GRID``]."""
+    n_max = check_int("n_max", n_max, low=1, high=MAX_GRID)
+    d_k = check_int("d_k", d_k, low=1, high=MAX_GRID)
     sizes = np.round(np.linspace(1, n_max, N_POINTS)).astype(int)
     if d_k <= n_max:
         sizes = np.append(sizes, d_k)
@@ -75,7 +88,11 @@ def n_grid(n_max: int, d_k: int) -> np.ndarray:
 
 @shared_cache(max_entries=256, max_megabytes=4)  # a sweep: under 1 kB
 def sweep(d_k: int, n_max: int, rule: str, keys: str, criterion: str) -> memory.CapacityResult:
-    """One d_k's capacity curve up to ``n_max`` items (cached, read-only)."""
+    """One d_k's capacity curve up to ``n_max`` items (cached, read-only); d_k and n_max
+    within the dashboard's sliders (``CAPACITY_DIMS``, ``CAPACITY_ITEMS``)."""
+    d_k = check_int("d_k", d_k, low=CAPACITY_DIMS[0], high=CAPACITY_DIMS[1])
+    n_max = check_int("n_max", n_max, low=CAPACITY_ITEMS[0], high=CAPACITY_ITEMS[1])
+    _check_sweep(rule, keys, criterion)
     with one_thread():
         return memory.capacity_sweep(
             d_k, n_grid(n_max, d_k), TRIALS, keys=keys, criterion=criterion, rule=rule, seed=SEED
@@ -85,6 +102,7 @@ def sweep(d_k: int, n_max: int, rule: str, keys: str, criterion: str) -> memory.
 @shared_cache(max_entries=64, max_megabytes=2)  # 1.5 kB
 def collapse(rule: str, keys: str, criterion: str) -> tuple[memory.CapacityResult, ...]:
     """The curves of ``COLLAPSE_DIMS`` at the loads ``COLLAPSE_LOADS`` (cached, read-only)."""
+    _check_sweep(rule, keys, criterion)
     results = []
     with one_thread():
         for d_k in COLLAPSE_DIMS:
@@ -97,19 +115,39 @@ def collapse(rule: str, keys: str, criterion: str) -> tuple[memory.CapacityResul
     return tuple(results)
 
 
+def _check_sweep(rule: str, keys: str, criterion: str) -> None:
+    check_choice("rule", rule, memory.SWEEP_RULES)
+    check_choice("keys", keys, memory.KEY_KINDS)
+    check_choice("criterion", criterion, memory.CRITERIA)
+
+
 def predicted(result: memory.CapacityResult) -> np.ndarray | None:
     """The analytic curve the result carries for its criterion (``predicted_mse`` ...), if any."""
+    if not isinstance(result, memory.CapacityResult):
+        raise TypeError(f"result must be a memory.CapacityResult (from sweep), got {result!r}")
     curve = getattr(result, f"predicted_{result.criterion}", None)
     return None if curve is None else np.asarray(curve)
 
 
-@shared_cache(max_entries=128, max_megabytes=16)  # at most 0.12 MB
 def recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     """The memory after each write, and every item's retrieval error at each t (cached).
 
     ``states``: (N + 1, d_v, d_k) from ``memory.write_all``; ``errors[t, i]`` =
     ‖S_t k_i − v_i‖, (N + 1, N): item i read back from the memory after t writes.
+    ``d_k`` in ``MEMORY_DIMS``, ``n_items`` in [1, ``MEMORY_ITEMS``], as the player's sliders.
     """
+    d_k = check_int("d_k", d_k, low=MEMORY_DIMS[0], high=MEMORY_DIMS[1])
+    n_items = check_int("n_items", n_items, low=1, high=MEMORY_ITEMS)
+    check_choice("rule", rule, memory.SWEEP_RULES)
+    return _recording(d_k, n_items, rule)  # checked first: the cache keys by ==, True == 1
+
+
+recording.cache_info = lambda: _recording.cache_info()
+recording.cache_clear = lambda: _recording.cache_clear()
+
+
+@shared_cache(max_entries=128, max_megabytes=16)  # at most 0.12 MB
+def _recording(d_k: int, n_items: int, rule: str) -> dict[str, np.ndarray]:
     keys, values = memory.random_pairs(MEMORY_ITEMS, d_k, seed=SEED)  # more items: more of
     keys, values = keys[:n_items], values[:n_items]  # the same draw
     with one_thread():
@@ -124,8 +162,8 @@ class AssociativeMemoryDashboard(Dashboard):
     stem = "associative_memory"  # its lesson in attnviz.lessons: the title and the slug
 
     # capacity explorer
-    d_k = param.Integer(default=32, bounds=(2, 128), doc="key dimension")
-    n_items = param.Integer(default=128, bounds=(2, 256), doc="largest N stored")
+    d_k = param.Integer(default=32, bounds=CAPACITY_DIMS, doc="key dimension")
+    n_items = param.Integer(default=128, bounds=CAPACITY_ITEMS, doc="largest N stored")
     rule = param.Selector(default="hebbian", objects=list(memory.SWEEP_RULES))
     keys = param.Selector(default="random", objects=list(memory.KEY_KINDS))
     criterion = param.Selector(default="mse", objects=list(memory.CRITERIA))
@@ -174,7 +212,11 @@ class AssociativeMemoryDashboard(Dashboard):
         so). Choosing an ``experiment`` loads its schedule, β, λ and saliences unless they
         are given too."""
         params = dict(params)
+        given_t = "t" in params
         t = params.pop("t", None)  # its range is 0..memory_items: fitted below
+        t_note = ""
+        if given_t:  # a number (clamped below; NaN, inf: the default), never a wrong type
+            t, t_note = _clamp_number("t", t, None, None, self.param.t.default, integer=True)
         params, clamped = clamp_params(type(self), params)
         given = set(params)
         super().__init__(**params)
@@ -209,8 +251,10 @@ class AssociativeMemoryDashboard(Dashboard):
         if "experiment" in given:
             self._load_experiment(keep=given)
         self._fit_player(self.t if t is None else t)
-        if t is not None and self.t != t:
-            self._notes["preset"].append(f"t = {t} is out of range: using {self.t}.")
+        if t_note:
+            self._notes["preset"].append(t_note)
+        elif t is not None and self.t != t:
+            self._notes["preset"].append(f"t = {_short(t)} is out of range: using {self.t}.")
         self.param.watch(
             lambda *_: self._update_capacity(), ["d_k", "n_items", "rule", "keys", "criterion"]
         )
@@ -443,7 +487,7 @@ class AssociativeMemoryDashboard(Dashboard):
     def _fit_player(self, t: int) -> None:
         """Give the player the range 0..N and put it at ``t``, clamped to that range."""
         n = int(self.memory_items)
-        value = int(np.clip(t, 0, n)) if np.isfinite(t) else n
+        value = min(max(int(t), 0), n)  # an int of any size: no overflow
         self._fitting = True  # one redraw, by the caller
         try:
             if n > self.param.t.bounds[1]:  # widen first, then move; narrow after moving

@@ -26,6 +26,7 @@ import copy
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -37,8 +38,10 @@ from attnviz import export, maps, models, plots
 from attnviz.dashboards.base import Dashboard
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
+from attnviz.maps.model_io import model_kind, model_limits
 from attnviz.plots.attention_maps import HeadBars
 from attnviz.shared_cache import nbytes
+from attnviz.validation import check_real
 
 MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
 SYNC_TOKENS = 512  # longer inputs are computed off the server's event loop when served
@@ -49,6 +52,8 @@ SINK_EPS = 0.3  # Gu et al. 2025: a head has a first-token sink when alpha_1 > 0
 CACHE_SIZE = 8  # analysed inputs kept per dashboard ...
 CACHE_MEGABYTES = 300  # ... and at most this much of them (a 4,096-token reading: 269 MB)
 COLOUR_QUANTILE = 0.995  # thumbnails and the overview saturate above this quantile
+EMBEDDING_VOCAB = 64  # a model of bare attention reads the ids through this many embeddings
+MAX_WAIT = 3600.0  # seconds ``wait`` may be asked to block, at most
 
 PRESETS = maps.INPUT_PRESETS
 MAPS, NUMBERS = "attention maps", "entropy and sink per head"  # the tabs
@@ -69,12 +74,49 @@ def _lesson_model(name: str) -> torch.nn.Module:
 
 
 def _context(model: torch.nn.Module) -> int:
-    config = getattr(model, "config", None)
-    return int(getattr(config, "context", MAX_TOKENS) or MAX_TOKENS)
+    """The longest input the model reads (its config's, else ``MAX_TOKENS``)."""
+    _, context = model_limits(model)
+    return int(context or MAX_TOKENS)
 
 
 def _vocab(model: torch.nn.Module) -> int:
-    return int(model.config.vocab_size)
+    """The model's vocabulary; a model of bare attention (built on nn.MultiheadAttention,
+    with no embedding of its own) reads ``EMBEDDING_VOCAB`` ids through ``_model_input``."""
+    vocab, _ = model_limits(model)
+    return int(vocab or EMBEDDING_VOCAB)
+
+
+def _model_input(model: torch.nn.Module, ids: np.ndarray):
+    """What the model is given: the token ids, or, for a model built on
+    nn.MultiheadAttention with no embedding of its own (``maps.capture`` passes a float
+    (T, d) tensor on as embeddings), the ids' rows of a fixed random embedding (seed 0,
+    unit variance) of the attention's width."""
+    vocab, _ = model_limits(model)
+    if vocab is not None or model_kind(model) != "mha":
+        return ids
+    attention = next(m for m in model.modules() if isinstance(m, torch.nn.MultiheadAttention))
+    dtype = next(model.parameters(), torch.empty(0)).dtype
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(EMBEDDING_VOCAB, attention.embed_dim, generator=generator).to(dtype)
+    return table[torch.as_tensor(ids, dtype=torch.long)]
+
+
+def _extra_models(extra_models) -> dict[str, torch.nn.Module]:
+    """``extra_models`` checked: None or {name: a model ``maps.capture`` reads}."""
+    if extra_models is None:
+        return {}
+    if not isinstance(extra_models, Mapping):
+        raise TypeError(
+            f"extra_models must be a dict of {{name: model}}, got {type(extra_models).__name__}"
+        )
+    for name, model in extra_models.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"extra_models' names must be non-empty strings, got {name!r}")
+        try:
+            model_kind(model)
+        except TypeError as error:
+            raise TypeError(f"extra_models[{name!r}]: {error}") from None
+    return dict(extra_models)
 
 
 class AttentionMapsDashboard(Dashboard):
@@ -86,7 +128,11 @@ class AttentionMapsDashboard(Dashboard):
     preset = param.Selector(default="repeated tokens", objects=list(PRESETS))
     seq_len = param.Integer(default=33, bounds=(2, MAX_TOKENS), doc="tokens in the input")
     seed = param.Integer(default=0, bounds=(0, 99), doc="which random draw of the preset")
-    head = param.Selector(default="L1H0", objects=["L1H0"], doc="the head drawn large")
+    # not checked on set: a browser may send a head of the model shown before (a stale
+    # select); the dashboard moves such a value to a head there is (``_head_moved``)
+    head = param.Selector(
+        default="L1H0", objects=["L1H0"], check_on_set=False, doc="the head drawn large"
+    )
     text = param.String(default=DEFAULT_TEXT, precedence=-1)
     zoom_query = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
     zoom_key = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
@@ -100,8 +146,11 @@ class AttentionMapsDashboard(Dashboard):
     }
 
     def __init__(self, extra_models: dict[str, torch.nn.Module] | None = None, **params):
-        """``extra_models`` adds your own models by name (any model ``maps.capture`` reads)."""
-        self._extra_models = dict(extra_models or {})
+        """``extra_models`` adds your own models by name (any model ``maps.capture`` reads:
+        a TinyTransformer, a Hugging Face model, or one built on nn.MultiheadAttention, a
+        bare one too, which reads the ids through a fixed random embedding). Numbers are
+        clamped (``clamp_params``); ``head`` must name a head of the model shown."""
+        self._extra_models = _extra_models(extra_models)
         # the model and head lists are known only now: set those two after the rest
         model = params.pop("model", next(iter(self._extra_models), None))
         head = params.pop("head", None)
@@ -112,6 +161,7 @@ class AttentionMapsDashboard(Dashboard):
         self._cache: OrderedDict[tuple, maps.HeadReading] = OrderedDict()
         self._sizes: dict[tuple, int] = {}  # bytes held by each reading kept
         self._analysis: maps.HeadReading | None = None
+        self._heads: list[str] = ["L1H0"]  # the heads of the model shown
         self._busy = False
         self._pending: tuple | None = None
         self._worker: threading.Thread | None = None
@@ -140,10 +190,16 @@ class AttentionMapsDashboard(Dashboard):
             lambda *_: self._request_input(), ["model", "preset", "seq_len", "seed", "text"]
         )
         # while a new input is shown, it redraws the head itself: no second redraw
-        self.param.watch(lambda *_: self._busy or self._show_head(), ["head"])
+        self.param.watch(lambda *_: self._busy or self._head_moved(), ["head"])
         self.param.watch(lambda *_: self._busy or self._show_window(), ["zoom_query", "zoom_key"])
         self._request_input(force_sync=True)
         if head is not None:
+            if not isinstance(head, str):
+                raise TypeError(f"head must be a head's name such as 'L0H1', got {head!r}")
+            if head not in self._heads:
+                raise ValueError(
+                    f"head must be one of the model's heads {self._heads}, got {head!r}"
+                )
             self.head = head
         self._tabs = LazyTabs((MAPS, self._maps_tab), (NUMBERS, self._numbers_tab))
 
@@ -236,6 +292,7 @@ class AttentionMapsDashboard(Dashboard):
     def _compute(self, key: tuple, model: torch.nn.Module) -> maps.HeadReading:
         name, preset, length, seed, text = key
         ids, labels = maps.preset_input(preset, length, _vocab(model), seed, text)
+        ids = _model_input(model, ids)
         # one intra-op thread at every length: a long input's attention and entropy run
         # block by block (many mid-sized operations), and on a busy 2-core machine two
         # threads made each of them wait for a descheduled thread (a 4,096-token first
@@ -325,7 +382,8 @@ class AttentionMapsDashboard(Dashboard):
         self._busy = True
         try:
             with self._hold():
-                self.param.head.objects = names
+                self._heads = list(names)  # a copy: the selector appends to its own
+                self.param.head.objects = list(names)
                 if self.head not in names:  # a model with fewer heads: its last layer's first
                     self.head = plots.head_label(captured.n_layers - 1, 0)
                 room = max(0, length - ZOOM)
@@ -350,6 +408,21 @@ class AttentionMapsDashboard(Dashboard):
     def _selected(self) -> tuple[int, int]:
         layer, head = (int(n) for n in re.fullmatch(r"L(\d+)H(\d+)", self.head).groups())
         return layer, head
+
+    def _head_moved(self) -> None:
+        """A head chosen: one of the model's, or a stale value (a browser's select still
+        showing the heads of the model before), which moves to the head outlined."""
+        heads = self._heads  # a selector not checked on set adds what it is given: not these
+        if self.head not in heads:
+            selected = self._grid.selected
+            outlined = plots.head_label(*selected) if selected is not None else None
+            self._busy = True
+            try:
+                self.head = outlined if outlined in heads else heads[0]
+                self.param.head.objects = list(heads)
+            finally:
+                self._busy = False
+        self._show_head()
 
     def _show_head(self) -> None:
         if self._analysis is None:
@@ -447,7 +520,9 @@ class AttentionMapsDashboard(Dashboard):
         return figures
 
     def wait(self, timeout: float = 120.0) -> None:
-        """Block until a background computation (long input, when served) has finished."""
+        """Block until a background computation (long input, when served) has finished, or
+        ``timeout`` seconds (in [0, ``MAX_WAIT``]) have passed."""
+        timeout = check_real("timeout", timeout, low=0.0, high=MAX_WAIT)
         if self._worker is not None:
             self._worker.join(timeout)
 

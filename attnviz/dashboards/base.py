@@ -9,11 +9,18 @@ The same object renders in a notebook cell and under ``attnviz serve``.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
+from collections.abc import Mapping
 from contextlib import nullcontext
 
+import numpy as np
 import panel as pn
+import param
+import torch
 
 from attnviz.lessons import lesson
+from attnviz.validation import check_bool, check_text
 
 CONTROL_WIDTH = 260
 
@@ -40,6 +47,7 @@ class Dashboard(pn.viewable.Viewer):
     def show_tab(self, title: str) -> None:
         """Open the tab called ``title``, building its views the first time (they then draw
         the current settings). ValueError names the tabs there are."""
+        check_text("title", title, empty=True)
         if self._tabs is None:
             raise ValueError(f"{type(self).__name__} has no tabs; got title {title!r}")
         self._tabs.show(title)
@@ -55,6 +63,10 @@ class Dashboard(pn.viewable.Viewer):
         return lesson(self.stem).summary if self.stem else ""
 
     def __init__(self, **params):
+        """Numeric settings out of range are clamped, wrong types refused (``clamp_params``);
+        the notes on moved values are kept in ``preset_notes``."""
+        params, notes = clamp_params(type(self), params)
+        self.preset_notes: list[str] = notes
         super().__init__(**params)
         self._controls: dict[str, pn.widgets.Widget] = {}
         for name in self._control_names():
@@ -102,23 +114,105 @@ def _labelled(widget: pn.widgets.Widget) -> pn.viewable.Viewable:
 
 
 def clamp_params(dashboard_class, params: dict) -> tuple[dict, list[str]]:
-    """Numbers outside a parameter's bounds are moved to the nearest bound, with a note;
-    a non-finite number takes the parameter's default. Returns (params, notes)."""
+    """The values a dashboard constructor was given, fitted to its controls.
+
+    Every dashboard constructor clamps its numeric settings:
+
+    - a number outside a parameter's bounds is moved to the nearest bound, with a note
+      (integers of any size too: ``d_k=10**400`` becomes the largest d_k, never an
+      ``OverflowError``);
+    - a non-finite number (NaN, inf, -inf) takes the parameter's default, with a note
+      (NaN has no nearest bound, and an infinite setting is not one a learner meant);
+    - numpy scalars and 0-d tensors count as the numbers they hold;
+    - a value of the wrong type for a number (None, a bool, a string, an object), a
+      fraction for an integer setting, a non-bool for a switch or a non-string for a text
+      raises ``TypeError`` naming the parameter. Choices (selectors) are checked by the
+      parameter itself: a value not offered raises ``ValueError`` naming it.
+
+    Returns (params, notes): a new dict, and one note per value moved.
+    """
+    if not (isinstance(dashboard_class, type) and issubclass(dashboard_class, param.Parameterized)):
+        raise TypeError(
+            f"dashboard_class must be a dashboard class (a param.Parameterized subclass), "
+            f"got {dashboard_class!r}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of {{name: value}}, got {params!r}")
+    params = dict(params)
     notes = []
     for name, value in list(params.items()):
         parameter = dashboard_class.param[name] if name in dashboard_class.param else None
-        bounds = getattr(parameter, "bounds", None)
-        if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+        if parameter is None:
+            continue  # the constructor refuses an unknown name (TypeError, naming it)
+        if value is None and parameter.allow_None:
             continue
-        low, high = bounds
-        clipped = value
-        if not math.isfinite(value):
-            clipped = parameter.default
-        elif low is not None and value < low:
-            clipped = low
-        elif high is not None and value > high:
-            clipped = high
-        if clipped != value:
-            params[name] = type(parameter.default)(clipped)
-            notes.append(f"{name} = {value} is out of range: using {params[name]}.")
+        if isinstance(parameter, param.Boolean):
+            params[name] = check_bool(name, value)
+            continue
+        if isinstance(parameter, param.String):
+            params[name] = check_text(name, value, empty=True)
+            continue
+        if not isinstance(parameter, param.Number):
+            continue
+        params[name], note = _clamped(name, value, parameter)
+        if note:
+            notes.append(note)
     return params, notes
+
+
+def _number(value):
+    """A numpy scalar or a 0-d tensor as the Python number it holds."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.device.type != "meta":
+        return value.item()
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    if isinstance(value, int) and len(text) > 24:
+        return f"{'a negative' if value < 0 else 'an'} integer of {len(text.lstrip('-'))} digits"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _clamped(name: str, value, parameter) -> tuple[int | float, str]:
+    """``value`` moved into the parameter's bounds (overflow-safe), and the note saying so."""
+    low, high = parameter.bounds or (None, None)
+    integer = isinstance(parameter, param.Integer)
+    return _clamp_number(name, value, low, high, parameter.default, integer=integer)
+
+
+def _clamp_number(
+    name: str, value, low, high, default, *, integer: bool
+) -> tuple[int | float, str]:
+    """``value`` (a number, numpy scalar or 0-d tensor) clamped into [low, high] as
+    ``clamp_params`` does (NaN and ±inf: ``default``), and the note saying so ('' if
+    unchanged); TypeError naming ``name`` for a value that is not a number."""
+    value = _number(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = "an integer" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}, got {_short(value)} ({type(value).__name__})")
+    finite = not isinstance(value, float) or math.isfinite(value)
+    # an int past every float, for a float setting with no bound on that side: as inf
+    too_big = (
+        not integer and isinstance(value, numbers.Integral) and abs(value) > sys.float_info.max
+    )
+    if integer and finite and not isinstance(value, numbers.Integral) and value != int(value):
+        raise TypeError(f"{name} must be an integer, got {_short(value)}")
+    # int and float compare exactly in Python: no float() of a huge int, no overflow
+    if not finite:
+        clipped = default
+    elif low is not None and value < low:
+        clipped = low
+    elif high is not None and value > high:
+        clipped = high
+    elif too_big:
+        clipped, finite = default, False
+    else:
+        clipped = value
+    clipped = int(clipped) if integer else float(clipped)
+    if finite and clipped == value:
+        return clipped, ""
+    shown = f"{value:g}" if isinstance(value, float) else _short(value)
+    return clipped, f"{name} = {shown} is out of range: using {clipped}."

@@ -27,13 +27,21 @@ qLSTM, RG-LRU: larger keeps more of the past).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import panel as pn
 import param
 
 from attnviz import dsf, dsf_views, model_classes, plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled, clamp_params
+from attnviz.dashboards.base import (
+    CONTROL_WIDTH,
+    Dashboard,
+    _clamp_number,
+    _labelled,
+    _short,
+    clamp_params,
+)
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.dsf_views import ClassView
@@ -108,6 +116,9 @@ class DSFDashboard(Dashboard):
         fitted = {k: params.pop(k) for k in ("step", "channel") if k in params}
         params, clamped = clamp_params(type(self), params)
         if "kinds" in params:
+            kinds = params["kinds"]
+            if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (list, tuple)):
+                raise TypeError(f"kinds must be a list of class names, got {kinds!r}")
             kept = [k for k in params["kinds"] if k in dsf.KINDS]
             if kept != list(params["kinds"]):
                 clamped.append(
@@ -130,10 +141,13 @@ class DSFDashboard(Dashboard):
         self._recall_note = None
         self._decay_pane = None
         for name, value in fitted.items():
-            self._fit(name, value)
+            # a number of any size (NaN, inf: 0), never a wrong type; fitted to T or d
+            whole = isinstance(value, numbers.Integral)  # an int of any size stays exact
+            number, _ = _clamp_number(name, value, None, None, 0, integer=whole)
+            self._fit(name, number)
             if getattr(self, name) != value:
                 self._notes["preset"].append(
-                    f"{name} = {value} is out of range: using {getattr(self, name)}."
+                    f"{name} = {_short(value)} is out of range: using {getattr(self, name)}."
                 )
         self._fit("step", self.step)
         self._fit("channel", self.channel)
@@ -208,7 +222,8 @@ class DSFDashboard(Dashboard):
     def _fit(self, name: str, value) -> None:
         """Give ``step`` the range 0..T-1 (``channel`` 0..d-1) and set it, clamped to it."""
         top = (self.T if name == "step" else self.d) - 1
-        value = int(np.clip(value, 0, top)) if np.isfinite(value) else 0
+        finite = not isinstance(value, float) or math.isfinite(value)  # an int: any size
+        value = int(min(max(value, 0), top)) if finite else 0
         self._fitting = True  # one redraw, by the caller
         try:
             if top > self.param[name].bounds[1]:  # widen first, then move; narrow after

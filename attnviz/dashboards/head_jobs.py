@@ -46,6 +46,7 @@ from attnviz.models import lesson_held_out
 from attnviz.plots.theme import drop_unused, slim
 from attnviz.shared_cache import shared_cache
 from attnviz.tasks import make_task
+from attnviz.validation import check_int, check_real
 
 SCORES = {  # what the heatmap can be coloured by: label -> score name
     "induction": "induction",
@@ -56,6 +57,8 @@ SCORES = {  # what the heatmap can be coloured by: label -> score name
 }
 ABLATED_SEQUENCES = 32  # held-out sequences a live knock-out is measured on
 DRAIN_MS = 250  # how often the served page takes new training records
+MAX_LIVE_STEPS = 10_000  # a live run's steps at most (25x a recipe's; stop ends it sooner)
+MAX_WAIT = 3600.0  # seconds ``wait`` may be asked to block, at most
 LESSON_03_MODELS = ("induction_1l", "induction_2l")  # the 1-layer control, the 2-layer model
 HEADS, TRAINING = "heads and knock-outs", "training"  # the tabs
 
@@ -373,8 +376,11 @@ class HeadJobsDashboard(Dashboard):
         """Train the chosen model's recipe again, in a worker thread, streaming the curves.
 
         The run is this session's own: when it ends, its model and history replace
-        the shipped ones here (other sessions keep theirs).
+        the shipped ones here (other sessions keep theirs). ``steps`` (None: the
+        recipe's) is in [1, ``MAX_LIVE_STEPS``]; ``close()`` stops a run at its next step.
         """
+        if steps is not None:
+            steps = check_int("steps", steps, low=1, high=MAX_LIVE_STEPS)
         if self.training:
             return
         name = self.model
@@ -487,7 +493,9 @@ class HeadJobsDashboard(Dashboard):
             self._show_model()
 
     def wait(self, timeout: float = 600.0) -> None:
-        """Block until a live training run has finished, then show its results."""
+        """Block until a live training run has finished, or ``timeout`` seconds (in [0,
+        ``MAX_WAIT``]) have passed, then show its results."""
+        timeout = check_real("timeout", timeout, low=0.0, high=MAX_WAIT)
         deadline = time.monotonic() + timeout
         while self.training and time.monotonic() < deadline:
             self._trainer.join(0.1)

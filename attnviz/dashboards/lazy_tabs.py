@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import panel as pn
 
+from attnviz.validation import check_int, check_text
+
 # outlined primary buttons (newer Panel names button_type and button_style color and variant)
 _OUTLINED = (
     dict(color="primary", variant="outline")
@@ -35,13 +37,21 @@ class LazyTabs(pn.viewable.Viewer):
     """A tab bar whose tabs' builders are called once each, when the tab is first shown."""
 
     def __init__(self, *tabs: tuple[str, Callable[[], object]], active: int = 0):
+        """``tabs``: at least one (title, builder) pair, titles distinct strings, builders
+        callables of no arguments; ``active``: the index of the tab shown first."""
+        for tab in tabs:
+            if not isinstance(tab, (tuple, list)) or len(tab) != 2:
+                raise TypeError(f"tabs must be (title, builder) pairs, got {tab!r}")
+            title, build = tab
+            if not isinstance(title, str):
+                raise TypeError(f"tabs' titles must be strings, got {title!r}")
+            if not callable(build):
+                raise TypeError(f"the builder of tab {title!r} must be callable, got {build!r}")
         titles = [title for title, _ in tabs]
         if not tabs or len(set(titles)) != len(titles):
             raise ValueError(f"tabs must be (title, builder) pairs, titles distinct; got {titles}")
-        for title, build in tabs:
-            if not callable(build):
-                raise TypeError(f"the builder of tab {title!r} must be callable, got {build!r}")
-        if not isinstance(active, int) or not 0 <= active < len(tabs):
+        active = check_int("active", active)
+        if not 0 <= active < len(tabs):
             raise ValueError(f"active must be a tab index in [0, {len(tabs) - 1}], got {active!r}")
         super().__init__()
         self.titles = titles
@@ -66,6 +76,7 @@ class LazyTabs(pn.viewable.Viewer):
 
     def show(self, title: str) -> None:
         """Open the tab called ``title``, building it if it has not been shown yet."""
+        check_text("title", title, empty=True)
         if title not in self._builders:
             raise ValueError(f"no tab called {title!r}; the tabs are {self.titles}")
         self.bar.value = title

@@ -29,6 +29,8 @@ at that length, and the status says so).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -38,13 +40,14 @@ from bokeh.layouts import column
 from bokeh.models import CustomJSTickFormatter
 
 from attnviz import plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _clamp_number, _short
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.masks import PATTERNS, make_mask
 from attnviz.plots import receptive_fields as rf_plots
 from attnviz.receptive import ReceptiveField, receptive_field
 from attnviz.shared_cache import shared_cache
+from attnviz.validation import check_bool, check_choice, check_int
 
 MAX_LAYERS = 32  # the layer slider's top; every field is computed this deep
 LENGTHS = tuple(2**k for k in range(6, 19))  # 64 ... 262,144 tokens
@@ -102,7 +105,9 @@ PATTERN_PARAMETERS: dict[str, dict[str, tuple]] = {
 
 def mask_arguments(name: str, values: dict) -> dict:
     """The ``make_mask`` keywords for a pattern's slider values (LongNet's two sliders
-    become its lists; ``fixed``'s c is kept within its block)."""
+    become its lists; ``fixed``'s c is kept within its block). ``values`` sets exactly the
+    pattern's parameters (``PATTERN_PARAMETERS``), each within its slider's range."""
+    values = _checked_values(name, values)
     if name == "longnet":
         levels = range(int(values["levels"]))
         return {
@@ -115,7 +120,9 @@ def mask_arguments(name: str, values: dict) -> dict:
 
 
 def describe(name: str, values: dict) -> str:
-    """A pattern's parameters as a short line for the table."""
+    """A pattern's parameters as a short line for the table (``values`` as for
+    ``mask_arguments``)."""
+    values = _checked_values(name, values)
     if not values:
         return "—"
     if name == "longnet":
@@ -137,9 +144,32 @@ def _effective_length(name: str, params: tuple, seq_len: int) -> int:
     return seq_len
 
 
-@shared_cache(max_entries=48, max_megabytes=64)  # a 2,048-token bitset field: 4.2 MB
 def field_of(name: str, params: tuple, seq_len: int) -> ReceptiveField:
-    """The pattern's exact receptive field over ``MAX_LAYERS`` layers (cached, read-only)."""
+    """The pattern's exact receptive field over ``MAX_LAYERS`` layers (cached, read-only).
+
+    ``params`` are the pattern's (argument, value) pairs (``tuple(values.items())``, as for
+    ``mask_arguments``); ``seq_len`` is one of ``LENGTHS`` or any length in [1, the
+    largest] (a pattern without an offset form: at most ``MAX_GENERAL_TOKENS``)."""
+    if not isinstance(params, tuple):
+        raise TypeError(f"params must be a tuple of (argument, value) pairs, got {params!r}")
+    if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in params):
+        raise TypeError(f"params must be a tuple of (argument, value) pairs, got {params!r}")
+    _checked_values(name, dict(params), "params")
+    seq_len = check_int("seq_len", seq_len, low=1, high=MAX_TOKENS)
+    if seq_len > MAX_GENERAL_TOKENS and _effective_length(name, params, seq_len) < seq_len:
+        raise ValueError(
+            f"seq_len must be at most {MAX_GENERAL_TOKENS} for {name!r}, which has no offset "
+            f"form (its field is T x T bitsets), got {seq_len}"
+        )
+    return _field_of(name, params, seq_len)  # checked first: the cache keys by ==, True == 1
+
+
+field_of.cache_info = lambda: _field_of.cache_info()
+field_of.cache_clear = lambda: _field_of.cache_clear()
+
+
+@shared_cache(max_entries=48, max_megabytes=64)  # a 2,048-token bitset field: 4.2 MB
+def _field_of(name: str, params: tuple, seq_len: int) -> ReceptiveField:
     mask = make_mask(name, **mask_arguments(name, dict(params)))
     with one_thread():  # a dense mask is torch: on a busy machine, threads only wait
         return receptive_field(mask, seq_len, MAX_LAYERS)
@@ -184,8 +214,14 @@ class ReceptiveFieldsDashboard(Dashboard):
 
     def __init__(self, pattern_params: dict[str, dict] | None = None, **params):
         """``pattern_params`` presets parameters, e.g. ``{"dilated": {"rate": 3}}``; values
-        outside a slider's range are clamped to it."""
+        outside a slider's range are clamped to it. ``seq_len`` moves to the nearest of
+        ``LENGTHS`` (NaN, inf: the default); the note is in ``preset_notes``."""
+        note = ""
+        if "seq_len" in params:
+            params["seq_len"], note = _nearest_length(params["seq_len"])
         super().__init__(**params)
+        if note:
+            self.preset_notes.append(note)
         self._controls["seq_len"] = self._length_slider()
         self._notes: list[str] = []
         self._pattern_values = _preset_values(pattern_params or {})
@@ -266,8 +302,7 @@ class ReceptiveFieldsDashboard(Dashboard):
     def pattern_values(self, name: str) -> dict:
         """The parameters set for pattern ``name`` (its sliders' values, whether or not
         they have been built yet), e.g. ``{"window": 32, "rate": 2, "sink_tokens": 0}``."""
-        if name not in PATTERN_PARAMETERS:
-            raise ValueError(f"no pattern {name!r}; allowed: {list(PATTERN_PARAMETERS)}")
+        check_choice("name", name, PATTERN_PARAMETERS)
         return self._values(name)
 
     @property
@@ -468,6 +503,10 @@ class ReceptiveFieldsDashboard(Dashboard):
 def _preset_values(preset: dict) -> dict[str, dict]:
     """Every pattern's parameters: its defaults, overridden by ``preset`` ({pattern:
     {argument: value}}), numbers clamped to their slider's range."""
+    if not isinstance(preset, Mapping):
+        raise TypeError(
+            f"pattern_params must be a dict of {{pattern: {{argument: value}}}}, got {preset!r}"
+        )
     unknown = set(preset) - set(PATTERN_PARAMETERS)
     if unknown:
         raise ValueError(
@@ -476,7 +515,11 @@ def _preset_values(preset: dict) -> dict[str, dict]:
         )
     values: dict[str, dict] = {}
     for name, spec in PATTERN_PARAMETERS.items():
-        given = dict(preset.get(name, {}))
+        given = preset.get(name, {})
+        if not isinstance(given, Mapping):
+            raise TypeError(
+                f"pattern_params[{name!r}] must be a dict of {{argument: value}}, got {given!r}"
+            )
         extra = set(given) - set(spec)
         if extra:
             raise ValueError(
@@ -485,11 +528,40 @@ def _preset_values(preset: dict) -> dict[str, dict]:
         values[name] = {}
         for arg, (_, default, low, high) in spec.items():
             value = given.get(arg, default)
+            where = f"pattern_params[{name!r}][{arg!r}]"
             if isinstance(default, bool):
-                values[name][arg] = bool(value)
+                values[name][arg] = check_bool(where, value)
             else:
-                values[name][arg] = int(np.clip(int(value), low, high))
+                values[name][arg], _ = _clamp_number(where, value, low, high, default, integer=True)
     return values
+
+
+def _nearest_length(value) -> tuple[int, str]:
+    """``value`` (a number) as the nearest of ``LENGTHS`` on a log scale, and a note."""
+    default = ReceptiveFieldsDashboard.param.seq_len.default
+    number, _ = _clamp_number("seq_len", value, LENGTHS[0], LENGTHS[-1], default, integer=False)
+    nearest = min(LENGTHS, key=lambda n: abs(math.log(n) - math.log(number)))
+    if nearest == value:
+        return nearest, ""
+    return nearest, f"seq_len = {_short(value)} is not a length offered: using {nearest}."
+
+
+def _checked_values(name, values, what: str = "values") -> dict:
+    """``values`` of pattern ``name``: exactly its parameters, each in its slider's range."""
+    check_choice("name", name, PATTERN_PARAMETERS)
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{what} must be a dict of {{argument: value}}, got {values!r}")
+    spec = PATTERN_PARAMETERS[name]
+    if set(values) != set(spec):
+        raise ValueError(f"{what} of {name!r} must set exactly {list(spec)}, got {list(values)}")
+    checked = {}
+    for arg, (_, default, low, high) in spec.items():
+        where = f"{what}[{arg!r}]"
+        if isinstance(default, bool):
+            checked[arg] = check_bool(where, values[arg])
+        else:
+            checked[arg] = check_int(where, values[arg], low=low, high=high)
+    return checked
 
 
 def _pane(fig) -> pn.pane.Bokeh:

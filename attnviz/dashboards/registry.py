@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from attnviz.lessons import LESSONS, Lesson
+from attnviz.validation import check_text
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -30,12 +31,20 @@ class DashboardEntry:
     lesson: str  # the notebook that embeds it, e.g. "01_attention_is_lookup"
     factory: Callable  # () -> a Panel viewable; called once per browser session
 
+    def __post_init__(self) -> None:
+        for name in ("slug", "title", "description", "lesson"):
+            check_text(name, getattr(self, name), empty=name == "description")
+        if not callable(self.factory):
+            raise TypeError(f"factory must be callable (a dashboard class), got {self.factory!r}")
+
 
 _REGISTERED: dict[str, DashboardEntry] = {}  # dashboards added with register()
 
 
 def lesson_dashboard(lesson: Lesson) -> type:
     """The dashboard class of a lesson of the manifest (``attnviz.dashboards.<stem>``)."""
+    if not isinstance(lesson, Lesson):
+        raise TypeError(f"lesson must be an attnviz.lessons.Lesson, got {lesson!r}")
     if lesson.dashboard is None:
         raise ValueError(f"lesson {lesson.number} ({lesson.stem}) has no dashboard")
     module = importlib.import_module(f"attnviz.dashboards.{lesson.stem}")
@@ -61,6 +70,9 @@ def register(*, slug: str, title: str, description: str, lesson: str):
     """Class decorator that adds a dashboard of your own to the served index."""
     if not isinstance(slug, str) or not _SLUG.match(slug):
         raise ValueError(f"slug must be lowercase letters, digits, '_' or '-', got {slug!r}")
+    check_text("title", title)
+    check_text("description", description, empty=True)
+    check_text("lesson", lesson)
 
     def decorate(factory):
         taken = {entry.slug: entry for entry in _lesson_entries()} | _REGISTERED
@@ -79,6 +91,7 @@ def entries() -> list[DashboardEntry]:
 
 def get(slug: str) -> DashboardEntry:
     """The entry served at ``slug``; ValueError lists the known slugs otherwise."""
+    check_text("slug", slug)
     for entry in entries():
         if entry.slug == slug:
             return entry

@@ -34,6 +34,7 @@ from bokeh.models import (
     VSpan,
 )
 
+from attnviz.plots import _checks
 from attnviz.plots.figures import _legend_below, _matrix_figure, _symmetric_scale
 from attnviz.plots.theme import (
     DIVERGING,
@@ -46,6 +47,8 @@ from attnviz.plots.theme import (
 )
 
 MISSING_COLOR = "#bbbbbb"  # an item not written yet
+MAX_CELLS = 128 * 128  # a SignedHeatmap draws cells one by one: meant for small memories
+MAX_SLOTS = 4096  # ItemBars' slots: one outlined bar each
 
 
 class BandCurves:
@@ -75,7 +78,9 @@ class BandCurves:
         colors: Mapping[str, str] | None = None,
         **figure_kwargs,
     ) -> None:
-        self.names = list(names)
+        self.names = _checks.names("names", names)
+        dashed = _checks.names("dashed", dashed, nonempty=False)
+        colors = _checks.text_mapping("colors", colors)
         options = dict(title=title, width=460, height=380, tools="pan,wheel_zoom,reset,save")
         options.update(figure_kwargs)
         self.figure = fig = themed_figure(**options)
@@ -124,14 +129,22 @@ class BandCurves:
         labels: Mapping[str, str] | None = None,
         highlight: str | None = None,
     ) -> None:
-        """Show exactly ``series`` ({name: (x, y) or (x, y, low, high)}); hide the others."""
+        """Show exactly ``series`` ({name: (x, y) or (x, y, low, high)}, 1-D arrays of one
+        length; NaN draws a gap); hide the others. ``highlight`` names the one drawn thick."""
+        series = _checks.mapping("series", series)
         unknown = set(series) - set(self.names)
         if unknown:
             raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
-        labels = dict(labels or {})
+        arrays = {
+            name: _checks.series(f"series[{name!r}]", xy, lengths=(2, 4))
+            for name, xy in series.items()
+        }
+        labels = _checks.text_mapping("labels", labels)
+        if highlight is not None:
+            _checks.check_text("highlight", highlight, empty=True)
         data: dict[str, list] = {key: [] for key in self.source.data}
         for name in (name for name in self.names if name in series):
-            x, y, *spread = (np.asarray(a, dtype=np.float64) for a in series[name])
+            x, y, *spread = arrays[name]
             low, high = spread if spread else (y, y)
             data["xs"].append(x)
             data["ys"].append(y)
@@ -156,9 +169,10 @@ class BandCurves:
 
     def mark(self, x: float | None) -> None:
         """A vertical dashed line at ``x`` (None hides it)."""
+        x = _checks.optional_real("x", x)
         self.marker.visible = x is not None
         if x is not None:
-            self.marker.location = float(x)
+            self.marker.location = x
 
 
 def _glyph(fig, source: ColumnDataSource, glyph, view: CDSView | None = None) -> GlyphRenderer:
@@ -228,7 +242,15 @@ class SignedHeatmap:
         self.update(matrix)
 
     def update(self, matrix: np.ndarray, limit: float | None = None) -> None:
-        """Draw ``matrix`` (rows, cols) on the scale ±``limit`` (default: max |matrix|)."""
+        """Draw ``matrix`` (rows, cols) of finite numbers on the scale ±``limit`` (a number
+        >= 0; default: max |matrix|). Drawn cell by cell: at most ``MAX_CELLS`` cells."""
+        matrix = _checks.values("matrix", matrix, ndim=2, nan_ok=True)
+        if matrix.size > MAX_CELLS:
+            raise ValueError(
+                f"matrix has {matrix.size:,} cells, more than a SignedHeatmap draws cell by "
+                f"cell ({MAX_CELLS:,}); draw a smaller matrix (or a Heatmap)"
+            )
+        limit = _checks.optional_real("limit", limit, low=0.0)
         matrix = _symmetric_scale(self.mapper, matrix, limit)
         n_rows, n_cols = matrix.shape
         ys, xs = np.divmod(np.arange(n_rows * n_cols), n_cols)
@@ -275,8 +297,12 @@ class ItemBars:
         fig.add_layout(self.marker)
 
     def update(self, values: np.ndarray, n_slots: int, highlight: int | None = None) -> None:
-        values = np.asarray(values, dtype=np.float64)
+        """Draw ``values`` (1-D, finite) in the first of ``n_slots`` slots (at most
+        ``MAX_SLOTS``); ``highlight`` is the index of a bar drawn, drawn selected (None: none)."""
+        values = _checks.values("values", values, ndim=1)
+        n_slots = _checks.check_int("n_slots", n_slots, low=0, high=MAX_SLOTS)
         n = values.size
+        highlight = _checks.optional_int("highlight", highlight, low=0, high=n - 1)
         if n > n_slots:
             raise ValueError(f"values must fit in n_slots={n_slots}, got {n} values")
         colors = [SERIES_COLORS[5]] * n
@@ -290,9 +316,10 @@ class ItemBars:
 
     def mark(self, x: float | None) -> None:
         """A vertical dashed line at ``x`` (None hides it)."""
+        x = _checks.optional_real("x", x)
         self.marker.visible = x is not None
         if x is not None:
-            self.marker.location = float(x)
+            self.marker.location = x
 
 
 GROUP_DASHES = ("solid", "dashed", "dotted", "dotdash")  # first group solid, control dashed
@@ -300,6 +327,7 @@ GROUP_DASHES = ("solid", "dashed", "dotted", "dotdash")  # first group solid, co
 
 def stimulus_colors(stimuli: Sequence[str]) -> dict[str, str]:
     """One colour per stimulus, by its place in ``stimuli``: the same in every figure."""
+    stimuli = _checks.names("stimuli", stimuli, nonempty=False)
     return {s: SCORE_COLORS[i % len(SCORE_COLORS)] for i, s in enumerate(stimuli)}
 
 
@@ -377,10 +405,11 @@ class StrengthCurves:
         the legend.
         """
         colors = stimulus_colors(stimuli)
-        groups = list(groups)
+        groups = _checks.names("groups", groups)
+        curves = _curves(curves, colors, groups)
+        phases = _phases(phases)
         xs, ys, color, dash, label, stimulus, group = ([] for _ in range(7))
         for group_name, name, values, *start in curves:
-            values = np.asarray(values, dtype=np.float64)
             xs.append(np.arange(values.size, dtype=np.float64) + (start[0] if start else 0))
             ys.append(values)
             color.append(colors[name])
@@ -400,3 +429,41 @@ class StrengthCurves:
             y=[y] * len(phases),
             name=[str(name) for _, name in phases],
         )
+
+
+def _curves(curves, colors: dict, groups: list) -> list[tuple]:
+    """StrengthCurves' curves, checked: (group, stimulus, strengths[, first_trial]) each,
+    the strengths 1-D (inf or NaN allowed: a divergent delta rule is drawn off the axis)."""
+    if isinstance(curves, (str, bytes)) or not isinstance(curves, Sequence):
+        raise TypeError(
+            f"curves must be a sequence of (group, stimulus, strengths), got {curves!r}"
+        )
+    checked = []
+    for i, curve in enumerate(curves):
+        if not isinstance(curve, (tuple, list)) or len(curve) not in (3, 4):
+            raise TypeError(
+                f"curves[{i}] must be (group, stimulus, strengths[, first_trial]), got {curve!r}"
+            )
+        group, stimulus, strengths, *start = curve
+        if group not in groups:
+            raise ValueError(f"curves[{i}]'s group must be one of groups {groups}, got {group!r}")
+        if stimulus not in colors:
+            raise ValueError(
+                f"curves[{i}]'s stimulus must be one of stimuli {list(colors)}, got {stimulus!r}"
+            )
+        values = _checks.values(f"curves[{i}]'s strengths", strengths, ndim=1, finite=False)
+        start = [_checks.check_real(f"curves[{i}]'s first_trial", start[0])] if start else []
+        checked.append((group, stimulus, values, *start))
+    return checked
+
+
+def _phases(phases) -> list[tuple[float, str]]:
+    """StrengthCurves' phases, checked: (first trial, name) each."""
+    if isinstance(phases, (str, bytes)) or not isinstance(phases, Sequence):
+        raise TypeError(f"phases must be a sequence of (first trial, name), got {phases!r}")
+    checked = []
+    for i, phase in enumerate(phases):
+        if not isinstance(phase, (tuple, list)) or len(phase) != 2:
+            raise TypeError(f"phases[{i}] must be (first trial, name), got {phase!r}")
+        checked.append((_checks.check_real(f"phases[{i}]'s first trial", phase[0]), phase[1]))
+    return checked

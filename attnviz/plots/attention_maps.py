@@ -34,6 +34,7 @@ from bokeh.models import (
     VBar,
 )
 
+from attnviz.plots import _checks
 from attnviz.plots.figures import Heatmap, _fit_cells, _matrix_figure, _top, head_label
 from attnviz.plots.theme import (
     PALETTE,
@@ -47,6 +48,29 @@ from attnviz.plots.theme import (
 )
 
 ZOOM_TICK_LABELS = 40  # the zoom labels every token of a window this wide
+MAX_CELL_PX = 400  # the largest thumbnail a HeadGrid draws, in pixels
+MAX_POSITIONS = 2**24  # the longest axis a LongHeadView's overview spans, in tokens
+
+
+def _callback(name: str, callback) -> None:
+    if not callable(callback):
+        raise TypeError(f"{name} must be callable, got {callback!r}")
+
+
+def _scores(scores, n_layers: int, n_heads: int) -> dict[str, np.ndarray] | None:
+    """None, or {name: (layers, heads) finite scores}, each of the thumbnails' grid."""
+    if scores is None:
+        return None
+    checked = {}
+    for name, array in _checks.mapping("scores", scores).items():
+        array = _checks.values(f"scores[{name!r}]", array, nan_ok=True)
+        if array.size != n_layers * n_heads:
+            raise ValueError(
+                f"scores[{name!r}] must hold one score per head, shape ({n_layers}, {n_heads}), "
+                f"got shape {array.shape}"
+            )
+        checked[str(name)] = array
+    return checked
 
 
 def _image_glyph(fig, source: ColumnDataSource, mapper: LinearColorMapper):
@@ -93,10 +117,11 @@ class HeadGrid:
         cell_px: int = 76,
         **figure_kwargs,
     ) -> None:
-        thumbnails = np.asarray(thumbnails)
+        thumbnails = _checks.values("thumbnails", thumbnails, ndim=4, nan_ok=True)
         n_layers, n_heads = thumbnails.shape[:2]
+        scores = _scores(scores, n_layers, n_heads)
         self._score_names = list(scores or {})
-        self.cell_px = cell_px
+        self.cell_px = cell_px = _checks.check_int("cell_px", cell_px, low=1, high=MAX_CELL_PX)
         self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.images = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.boxes = ColumnDataSource(data=self._box_data(n_layers, n_heads, scores))
@@ -163,12 +188,15 @@ class HeadGrid:
         ``high`` is the weight drawn in the brightest colour (default: the largest);
         larger weights are drawn in that colour too.
         """
-        thumbnails = np.asarray(thumbnails, dtype=np.float32)  # half the bytes of float64
+        thumbnails = _checks.values("thumbnails", thumbnails, nan_ok=True)
         if thumbnails.ndim != 4:
             raise ValueError(
                 f"thumbnails must have shape (layers, heads, rows, cols), got {thumbnails.shape}"
             )
+        thumbnails = thumbnails.astype(np.float32)  # half the bytes of float64
         n_layers, n_heads, _, _ = thumbnails.shape
+        scores = _scores(scores, n_layers, n_heads)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
         if scores is not None and set(scores) != set(self._score_names):
             raise ValueError(
                 f"scores must name {self._score_names} as when the grid was built, "
@@ -206,21 +234,27 @@ class HeadGrid:
         return int(self.boxes.data["layer"][index]), int(self.boxes.data["head"][index])
 
     def select(self, layer: int | None, head: int | None = None) -> None:
-        """Outline one head's thumbnail (None clears the selection)."""
+        """Outline one head's thumbnail (``select(None)`` clears the selection)."""
         if layer is None:
+            if head is not None:
+                raise ValueError(f"head must be None when layer is None, got {head!r}")
             indices = []
         else:
+            layer = _checks.check_int("layer", layer)
             n_layers, n_heads = self.shape
-            if not (0 <= layer < n_layers and 0 <= head < n_heads):
-                raise ValueError(
-                    f"(layer, head) must be within ({n_layers}, {n_heads}), got ({layer}, {head})"
-                )
+            within = f"(layer, head) must be within ({n_layers}, {n_heads})"
+            if not 0 <= layer < n_layers:
+                raise ValueError(f"{within}, got ({layer}, {head!r})")
+            head = _checks.check_int("head", head)
+            if not 0 <= head < n_heads:
+                raise ValueError(f"{within}, got ({layer}, {head})")
             indices = [layer * n_heads + head]
         if list(self.boxes.selected.indices) != indices:
             self.boxes.selected.indices = indices
 
     def on_select(self, callback) -> None:
         """Call ``callback(layer, head)`` whenever a thumbnail is tapped (in the browser too)."""
+        _callback("callback", callback)
 
         def changed(attr, old, new) -> None:
             chosen = self.selected
@@ -381,10 +415,16 @@ class LongHeadView:
     def update_overview(
         self, overview: np.ndarray, n_queries: int, n_keys: int, *, high: float | None = None
     ) -> None:
-        """``high``: the mean weight drawn brightest (default: the largest)."""
-        overview = np.asarray(overview, dtype=np.float32)  # half the bytes of float64
+        """``overview``: finite block means, 2-D, over (``n_queries``, ``n_keys``) positions
+        (each in [1, ``MAX_POSITIONS``]); ``high``: the mean weight drawn brightest
+        (default: the largest)."""
+        overview = _checks.values("overview", overview, nan_ok=True)
         if overview.ndim != 2:
             raise ValueError(f"overview must be a 2-D array, got shape {overview.shape}")
+        overview = overview.astype(np.float32)  # half the bytes of float64
+        n_queries = _checks.check_int("n_queries", n_queries, low=1, high=MAX_POSITIONS)
+        n_keys = _checks.check_int("n_keys", n_keys, low=1, high=MAX_POSITIONS)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
         self.mapper.high = _top(overview, high)
         # the y range is flipped, so anchoring at y=0 puts row 0 (query 0) at the top
         self.image.data = dict(image=[overview], x=[0], y=[0], dw=[n_keys], dh=[n_queries])
@@ -400,11 +440,24 @@ class LongHeadView:
         query_tokens: Sequence[str] | None = None,
         key_tokens: Sequence[str] | None = None,
     ) -> None:
-        window = np.asarray(window, dtype=np.float64)
-        q0, k0 = (int(v) for v in window_start)
+        """Draw ``window`` (finite weights, 2-D, at most ``MAX_RECT_CELLS`` cells) cell by
+        cell, its first query and key at ``window_start`` (two integers >= 0), with one token
+        per row (``query_tokens``) and per column (``key_tokens``)."""
+        window = _checks.values("window", window, ndim=2, nan_ok=True)
+        if isinstance(window_start, (str, bytes)) or not isinstance(
+            window_start, (tuple, list, np.ndarray)
+        ):
+            raise TypeError(f"window_start must be (first query, first key), got {window_start!r}")
+        if len(window_start) != 2:
+            raise ValueError(
+                f"window_start must be (first query, first key), got {len(window_start)} values"
+            )
+        q0, k0 = (
+            _checks.check_int("window_start", v, low=0, high=MAX_POSITIONS) for v in window_start
+        )
         w_q, w_k = window.shape
-        queries = [str(t) for t in query_tokens] if query_tokens is not None else [""] * w_q
-        keys = [str(t) for t in key_tokens] if key_tokens is not None else [""] * w_k
+        queries = _checks.labels("query_tokens", query_tokens, w_q) or [""] * w_q
+        keys = _checks.labels("key_tokens", key_tokens, w_k) or [""] * w_k
         self.zoom.update(
             window,
             [f"{q0 + i} {t}".rstrip() for i, t in enumerate(queries)],
@@ -420,6 +473,7 @@ class LongHeadView:
 
     def on_pick(self, callback) -> None:
         """Call ``callback(query, key)`` with the token position tapped on the overview."""
+        _callback("callback", callback)
 
         def picked(event) -> None:
             if event.x is None or event.y is None:
@@ -446,6 +500,8 @@ class HeadBars:
     OFFSET = 0.2  # each series' bars sit this far left / right of the head's position
 
     def __init__(self, *, eps: float, title: str = "entropy and sink per head", **figure_kwargs):
+        """``eps``: the sink threshold drawn dashed, in [0, 1]."""
+        eps = _checks.check_real("eps", eps, low=0.0, high=1.0)
         options = dict(title=title, width=420, height=300, tools="save", y_range=Range1d(0, 1.05))
         options.update(figure_kwargs)
         self.least_width = options["width"]
@@ -497,9 +553,9 @@ class HeadBars:
         drop_unused(fig)
 
     def update(self, entropy: np.ndarray, sink: np.ndarray) -> None:
-        """Draw every head's entropy (0–1) and sink score α₁, both (layers, heads)."""
-        entropy = np.asarray(entropy, dtype=np.float64)
-        sink = np.asarray(sink, dtype=np.float64)
+        """Draw every head's entropy (0–1) and sink score α₁, both (layers, heads), finite."""
+        entropy = _checks.values("entropy", entropy, nan_ok=True)
+        sink = _checks.values("sink", sink, nan_ok=True)
         if entropy.ndim != 2 or entropy.shape != sink.shape:
             raise ValueError(
                 f"entropy and sink must be (layers, heads) of one shape, got "

@@ -34,11 +34,14 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from attnviz.model_classes import BY_KIND, BY_MIXER, CLASSES
+from attnviz.plots import _checks
 from attnviz.plots.figures import _legend_below
 from attnviz.plots.theme import DIVERGING, FONT, slim, themed_figure
 
 CLASS_COLORS = tuple(model.color for model in CLASSES)  # one per model class, in table order
 ROW_COLOR = "#d55e00"  # the outlined row: the step of the recurrence
+MAX_COLUMNS = 16  # PhiGrid: panels side by side at most
+MAX_PANEL_PX = 2000  # PhiGrid: the largest panel, in pixels
 
 
 class PhiGrid:
@@ -61,9 +64,9 @@ class PhiGrid:
         value_label: str = "Φ_ij",
         **figure_kwargs,
     ) -> None:
-        if not isinstance(columns, int) or isinstance(columns, bool) or columns < 1:
-            raise ValueError(f"columns must be a positive integer, got {columns!r}")
-        self.columns, self.panel_px = columns, int(panel_px)
+        columns = _checks.check_int("columns", columns, low=1, high=MAX_COLUMNS)
+        panel_px = _checks.check_int("panel_px", panel_px, low=1, high=MAX_PANEL_PX)
+        self.columns, self.panel_px = columns, panel_px
         self.drawn: dict[str, np.ndarray] = {}
         self.titles: dict[str, str] = {}
         self._size = 1  # tokens per panel side
@@ -123,7 +126,16 @@ class PhiGrid:
 
     def update(self, matrices: Mapping[str, np.ndarray], titles: Mapping[str, str]) -> None:
         """Draw ``matrices`` ({name: (T, T)}, in order), each on ±its largest magnitude and
-        titled by ``titles``; an empty mapping clears the figure."""
+        titled by ``titles`` (a title per name); an empty mapping clears the figure. NaN
+        and inf cells are drawn blank."""
+        matrices = {
+            name: _checks.values(f"matrices[{name!r}]", m, finite=False)
+            for name, m in _checks.mapping("matrices", matrices).items()
+        }
+        titles = _checks.text_mapping("titles", titles)
+        missing = [name for name in matrices if name not in titles]
+        if missing:
+            raise ValueError(f"titles must give every matrix a title, missing {missing}")
         sizes = {np.shape(m) for m in matrices.values()}
         if len(sizes) > 1 or any(len(size) != 2 or size[0] != size[1] for size in sizes):
             raise ValueError(f"matrices must be square and of one size, got shapes {sizes}")
@@ -167,6 +179,7 @@ class PhiGrid:
 
     def mark_row(self, row: int | None) -> None:
         """Outline row ``row`` of every panel (None hides the outlines)."""
+        row = _checks.optional_int("row", row, low=0, high=2**24)
         columns = dict(left=[], right=[], top=[], bottom=[])
         if row is not None:
             for k in range(len(self.drawn)):
@@ -201,9 +214,8 @@ class ClassCurves:
         y_label: str = "",
         **figure_kwargs,
     ) -> None:
-        self.names = list(names)
-        if not self.names or len(set(self.names)) != len(self.names):
-            raise ValueError(f"names must be distinct and at least one, got {self.names}")
+        self.names = _checks.names("names", names)
+        labels = _checks.text_mapping("labels", labels)
         self.colors = {
             n: BY_KIND[n].color if n in BY_KIND else CLASS_COLORS[i % len(CLASS_COLORS)]
             for i, n in enumerate(self.names)
@@ -261,7 +273,7 @@ class ClassCurves:
 
     def set_log(self, log: bool) -> None:
         """Show the log figure (True) or the linear one (False)."""
-        self.log = bool(log)
+        self.log = _checks.check_bool("log", log)
         self.figure  # noqa: B018 - built on first use
         for which, fig in self.figures.items():
             if fig.visible != (which == self.log):
@@ -273,22 +285,32 @@ class ClassCurves:
         *,
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        """Show exactly ``series`` ({name: (x, y)}, one x for all); hide every other name."""
+        """Show exactly ``series`` ({name: (x, y)}, 1-D arrays, one x for all; NaN in y
+        draws a gap); hide every other name."""
+        series = _checks.mapping("series", series)
         unknown = set(series) - set(self.names)
         if unknown:
             raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
-        xs = [np.asarray(x, dtype=np.float64) for x, _ in series.values()]
+        series = {n: _checks.series(f"series[{n!r}]", xy) for n, xy in series.items()}
+        labels = _checks.text_mapping("labels", labels)
+        xs = [x for x, _ in series.values()]
         if any(x.shape != xs[0].shape or not np.array_equal(x, xs[0]) for x in xs):
             raise ValueError("series must share one x (the classes are drawn against it)")
         self.x = xs[0] if xs else np.zeros(0)
-        self.series = {name: np.asarray(y, dtype=np.float64) for name, (_, y) in series.items()}
-        self.labels.update({name: str(label) for name, label in (labels or {}).items()})
+        self.series = {name: y for name, (_, y) in series.items()}
+        self.labels.update(labels)
         for log in self.figures:
             self._draw(log)
 
     def points(self, points: Mapping[str, tuple[float, float]]) -> None:
-        """One dot per name at (x, y) ({} clears them)."""
-        self._points = {name: (float(x), float(y)) for name, (x, y) in points.items()}
+        """One dot per name at (x, y), finite numbers ({} clears them)."""
+        checked = {}
+        for name, point in _checks.mapping("points", points).items():
+            if not isinstance(point, (tuple, list)) or len(point) != 2:
+                raise TypeError(f"points[{name!r}] must be (x, y), got {point!r}")
+            x, y = (_checks.check_real(f"points[{name!r}]", v) for v in point)
+            checked[name] = (x, y)
+        self._points = checked
         for log in self.figures:
             self._draw_points(log)
 
@@ -340,8 +362,15 @@ def recall_vs_state(
     drawn last, as a star, so no other class hides it. The x ticks are the powers of two
     the sizes span. ``chance`` draws a dashed line at that accuracy.
     """
+    curves = _checks.mapping("curves", curves)
     if not curves:
         raise ValueError("curves must name at least one class, got an empty mapping")
+    curves = {
+        name: _checks.series(f"curves[{name!r}]", series, lengths=(2, 4), finite=True)
+        for name, series in curves.items()
+    }
+    labels = _checks.text_mapping("labels", labels)
+    chance = _checks.optional_real("chance", chance, low=0.0, high=1.0)
     every_x = [float(x) for series in curves.values() for x in series[0]]
     if not every_x or min(every_x) <= 0:
         raise ValueError(f"curves' state sizes must be positive, got {sorted(every_x)[:3]}")
@@ -355,11 +384,10 @@ def recall_vs_state(
     fig.xaxis.ticker = FixedTicker(ticks=[2.0**k for k in powers], minor_ticks=[])
     fig.xaxis.axis_label = "state size (floats per layer, per sequence; log)"
     fig.yaxis.axis_label = "held-out accuracy"
-    labels = dict(labels or {})
     items, renderers = {}, []
     order = sorted(curves, key=lambda name: name == "attention")  # softmax on top
     for name in order:
-        x, y, *spread = (np.asarray(a, dtype=np.float64) for a in curves[name])
+        x, y, *spread = curves[name]
         i = list(curves).index(name)
         color, marker = MIXER_STYLES.get(name, (CLASS_COLORS[i % len(CLASS_COLORS)], "circle"))
         label = labels.get(name, name)

@@ -25,6 +25,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
+from attnviz.plots import _checks
 from attnviz.plots.theme import (
     MAX_TICK_LABELS,
     PALETTE,
@@ -35,6 +36,8 @@ from attnviz.plots.theme import (
 )
 
 MAX_RECT_CELLS = 64 * 64  # beyond this, the heatmap draws one image instead of rectangles
+MAX_INDEX = 2**31 - 1  # the largest layer or head index a label names
+MAX_TICK_LABELS_ASKED = 10_000  # Heatmap's max_tick_labels at most (a label per token)
 
 
 def _matrix_figure(
@@ -77,7 +80,8 @@ def _symmetric_scale(
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
-    top = float(np.nanmax(np.abs(matrix))) if limit is None and matrix.size else limit or 0.0
+    finite = np.abs(matrix[np.isfinite(matrix)])  # NaN cells (no value) left out
+    top = float(finite.max()) if limit is None and finite.size else limit or 0.0
     top = top if np.isfinite(top) and top > 0 else 1.0
     if (mapper.low, mapper.high) != (-top, top):
         mapper.update(low=-top, high=top)
@@ -113,12 +117,19 @@ def _image(fig, source: ColumnDataSource, mapper: LinearColorMapper):
 
 def _top(values: np.ndarray, high: float | None) -> float:
     """The top of a colour scale: ``high`` if given, else the largest value (1 if none)."""
-    top = float(np.nanmax(values)) if high is None and values.size else (high or 0.0)
+    if high is None:
+        finite = values[np.isfinite(values)] if values.size else values
+        top = float(finite.max()) if finite.size else 0.0  # NaN cells (no value) left out
+    else:
+        top = high
     return top if np.isfinite(top) and top > 0 else 1.0
 
 
 def head_label(layer: int, head: int) -> str:
-    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3."""
+    """The name a head goes by in every view: ``L1H3`` is layer 1, head 3 (each an index
+    in [0, ``MAX_INDEX``])."""
+    layer = _checks.check_int("layer", layer, low=0, high=MAX_INDEX)
+    head = _checks.check_int("head", head, low=0, high=MAX_INDEX)
     return f"L{layer}H{head}"
 
 
@@ -156,8 +167,11 @@ class Heatmap:
         ``value_label`` names the values in the hover and on the colour bar;
         ``image=False`` never switches to one image (for a matrix of at most
         ``MAX_RECT_CELLS`` cells): the figure then sends one renderer fewer."""
-        self.max_tick_labels = max_tick_labels
-        self.image_allowed = image
+        self.max_tick_labels = _checks.check_int(
+            "max_tick_labels", max_tick_labels, low=0, high=MAX_TICK_LABELS_ASKED
+        )
+        self.n_rows = 1
+        self.image_allowed = _checks.check_bool("image", image)
         self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], weight=[], query=[], key=[]))
         self.image = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
@@ -210,12 +224,14 @@ class Heatmap:
         query_labels: Sequence[str] | None = None,
         key_labels: Sequence[str] | None = None,
     ) -> None:
-        """Show new weights (n_queries, n_keys), optionally with new token labels."""
-        weights = np.asarray(weights, dtype=np.float64)
+        """Show new weights (n_queries, n_keys), optionally with new token labels
+        (``query_labels``: one per row, ``key_labels``: one per column). A NaN weight is a
+        cell with no value, drawn grey (a pair never reached, say); inf is refused."""
+        weights = _checks.values("weights", weights, ndim=2, nan_ok=True)
         n_q, n_k = weights.shape
-        query_labels = [str(t) for t in query_labels] if query_labels is not None else None
-        key_labels = [str(t) for t in key_labels] if key_labels is not None else None
-        top = float(np.nanmax(weights)) if weights.size else 1.0
+        query_labels = _checks.labels("query_labels", query_labels, n_q)
+        key_labels = _checks.labels("key_labels", key_labels, n_k)
+        top = _top(weights, None)
         self.mapper.high = top if top > 0 else 1.0
         if n_q * n_k > MAX_RECT_CELLS and not self.image_allowed:
             raise ValueError(
@@ -238,13 +254,15 @@ class Heatmap:
             self.cells.data = dict(x=[], y=[], weight=[], query=[], key=[])
             # image rows run bottom-up; the y range is flipped, so anchor at the bottom
             self.image.data = dict(image=[weights], x=[-0.5], y=[-0.5], dw=[n_k], dh=[n_q])
+        self.n_rows = n_q
         self.figure.x_range.update(start=-0.5, end=n_k - 0.5)
         self.figure.y_range.update(start=n_q - 0.5, end=-0.5)
         _label_ticks(self.figure.xaxis[0], n_k, key_labels, self.max_tick_labels)
         _label_ticks(self.figure.yaxis[0], n_q, query_labels, self.max_tick_labels)
 
     def mark_row(self, row: int | None) -> None:
-        """Outline one query row (None hides the marker)."""
+        """Outline one query row, an index of the rows drawn (None hides the marker)."""
+        row = _checks.optional_int("row", row, low=0, high=self.n_rows - 1)
         self.row_marker.visible = row is not None
         if row is not None:
             self.row_marker.location = row
@@ -265,15 +283,18 @@ class Curves:
         marker_label: str | None = None,
         **figure_kwargs,
     ) -> None:
-        """``marker_label`` names the marker points in the legend (say, "this sample")."""
+        """``series`` maps names to (x, y), 1-D arrays of one length (NaN draws a gap);
+        ``marker_label`` names the marker points in the legend (say, "this sample")."""
+        series = _checks.mapping("series", series)
+        arrays = {str(n): _checks.series(f"series[{n!r}]", xy) for n, xy in series.items()}
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
         self.sources: dict[str, ColumnDataSource] = {}
         self.markers: dict[str, ColumnDataSource] = {}
-        for i, (name, (x, y)) in enumerate(series.items()):
+        for i, (name, (x, y)) in enumerate(arrays.items()):
             color = SERIES_COLORS[i % len(SERIES_COLORS)]
-            source = ColumnDataSource(data=dict(x=np.asarray(x), y=np.asarray(y)))
+            source = ColumnDataSource(data=dict(x=x, y=y))
             marker = ColumnDataSource(data=dict(x=[], y=[]))
             self.figure.line(
                 "x",
@@ -289,16 +310,33 @@ class Curves:
             self.sources[name] = source
             self.markers[name] = marker
         self.figure.add_tools(HoverTool(tooltips=[("x", "@x{0.[00]}"), ("y", "@y{0.000}")]))
+        if not arrays:  # no series, no legend to style
+            return
         self.figure.legend.location = legend_location
         self.figure.legend.background_fill_alpha = 0.6
         self.figure.legend.label_text_font_size = "11px"
         self.figure.legend.click_policy = "hide"
 
+    def _name(self, name: str) -> str:
+        _checks.check_text("name", name, empty=True)
+        if name not in self.sources:
+            raise ValueError(f"name must be one of the series {list(self.sources)}, got {name!r}")
+        return name
+
     def update(self, name: str, x: np.ndarray, y: np.ndarray) -> None:
-        self.sources[name].data = dict(x=np.asarray(x), y=np.asarray(y))
+        """Redraw series ``name`` as (x, y), 1-D arrays of one length (NaN draws a gap)."""
+        name = self._name(name)
+        x = _checks.values("x", x, ndim=1, finite=False)
+        y = _checks.values("y", y, ndim=1, finite=False)
+        if x.size != y.size:
+            raise ValueError(f"x and y must be of one length, got {x.size} and {y.size}")
+        self.sources[name].data = dict(x=x, y=y)
 
     def mark(self, name: str, x: float | None, y: float | None = None) -> None:
         """Put the series' marker at (x, y); None clears it."""
+        name = self._name(name)
+        x = _checks.optional_real("x", x)
+        y = _checks.optional_real("y", y)
         self.markers[name].data = dict(x=[] if x is None else [x], y=[] if x is None else [y])
 
 
@@ -320,7 +358,8 @@ class Bars:
     ) -> None:
         """``width`` is each bar's width in data units; ``label_axis`` writes the labels
         under the bars (up to 32 of them) instead of numbering the axis."""
-        self.label_axis = label_axis
+        width = _checks.check_real("width", width, low=0, low_open=True)
+        self.label_axis = _checks.check_bool("label_axis", label_axis)
         self.figure = themed_figure(title=title, **figure_kwargs)
         self.figure.xaxis.axis_label = x_label
         self.figure.yaxis.axis_label = y_label
@@ -344,10 +383,19 @@ class Bars:
         positions: np.ndarray | None = None,
         labels: Sequence[str] | None = None,
     ) -> None:
-        values = np.asarray(values, dtype=np.float64)
+        """Draw ``values`` (1-D, finite) at ``positions`` (default 0, 1, ...), one label each."""
+        values = _checks.values("values", values, ndim=1)
         default_positions = positions is None
-        positions = np.arange(values.size) if positions is None else np.asarray(positions)
-        labels = [str(t) for t in labels] if labels is not None else [str(p) for p in positions]
+        if positions is None:
+            positions = np.arange(values.size)
+        else:
+            positions = _checks.values("positions", positions, ndim=1)
+            if positions.size != values.size:
+                raise ValueError(
+                    f"positions must hold one position per value ({values.size}), "
+                    f"got {positions.size}"
+                )
+        labels = _checks.labels("labels", labels, values.size) or [str(p) for p in positions]
         self.source.data = dict(x=positions, top=values, label=labels)
         if self.label_axis and default_positions:
             _label_ticks(self.figure.xaxis[0], values.size, labels, max_labels=32)

@@ -32,6 +32,7 @@ from bokeh.models import (
     Text,
 )
 
+from attnviz.plots import _checks
 from attnviz.plots.figures import _fit_cells, _top, head_label
 from attnviz.plots.theme import (
     FONT,
@@ -46,6 +47,38 @@ from attnviz.plots.theme import (
 
 ROLE_TEXT_DARK = "#ffffff"  # on the dark end of Viridis
 ROLE_TEXT_LIGHT = "#222222"  # on the light end
+
+
+MAX_CELL_PX = 400  # the largest cell a ScoreHeatmap draws, in pixels
+
+
+def _score_grid(scores, value, roles):
+    """ScoreHeatmap's data, checked: {name: (layers, heads)} finite scores of one shape,
+    ``value`` one of the names, ``roles`` None or a label per head."""
+    scores = _checks.mapping("scores", scores, nonempty=True)
+    checked = {
+        name: _checks.values(f"scores[{name!r}]", a, ndim=2, nan_ok=True)
+        for name, a in scores.items()
+    }
+    shapes = {a.shape for a in checked.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"scores must all be (layers, heads) of one shape, got {sorted(shapes)}")
+    _checks.check_text("value", value, empty=True)
+    if value not in checked:
+        raise ValueError(f"value must be one of {sorted(checked)}, got {value!r}")
+    shape = next(iter(shapes))
+    if roles is not None:
+        if isinstance(roles, (str, bytes)):
+            raise TypeError(f"roles must be a (layers, heads) array of labels, got {roles!r}")
+        try:
+            roles = np.asarray(roles, dtype=object)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"roles must be a (layers, heads) array of labels, got {roles!r}"
+            ) from None
+        if roles.shape != shape:
+            raise ValueError(f"roles must have the scores' shape {shape}, got {roles.shape}")
+    return checked, roles
 
 
 class ScoreHeatmap:
@@ -72,10 +105,10 @@ class ScoreHeatmap:
         cell_px: int = 78,
         **figure_kwargs,
     ) -> None:
-        first = np.asarray(next(iter(scores.values())))
-        n_layers, n_heads = first.shape
+        checked, _ = _score_grid(scores, value, roles)
+        n_layers, n_heads = checked[value].shape
         self._score_names = list(scores)
-        self.cell_px = cell_px
+        self.cell_px = cell_px = _checks.check_int("cell_px", cell_px, low=1, high=MAX_CELL_PX)
         self.mapper = palette_mapper(PALETTE, low=0.0, high=1.0)
         self.cells = ColumnDataSource(
             data=dict(x=[], y=[], value=[], label=[], role=[], text=[], color=[], mark=[])
@@ -150,12 +183,14 @@ class ScoreHeatmap:
         *,
         high: float | None = None,
     ) -> None:
-        """Colour by ``scores[value]``; ``high`` fixes the top of the scale (else the max)."""
-        if value not in scores:
-            raise ValueError(f"value must be one of {sorted(scores)}, got {value!r}")
-        shown = np.asarray(scores[value], dtype=np.float64)
+        """Colour by ``scores[value]`` ({name: (layers, heads)} finite scores of one shape;
+        ``roles``: a label per head or None); ``high`` fixes the top of the scale (else the
+        max)."""
+        scores, roles = _score_grid(scores, value, roles)
+        high = _checks.optional_real("high", high, low=0.0, low_open=True)
+        shown = scores[value]
         n_layers, n_heads = shown.shape
-        roles = np.full(shown.shape, "", dtype=object) if roles is None else np.asarray(roles)
+        roles = np.full(shown.shape, "", dtype=object) if roles is None else roles
         top = _top(shown, high)
         self.mapper.update(low=0.0, high=top)
         layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)
@@ -205,11 +240,20 @@ class ScoreHeatmap:
 
     def mark(self, heads: Sequence[tuple[int, int]]) -> None:
         """Cross out these (layer, head) cells (an empty list clears the marks)."""
-        self._marked = sorted((int(layer), int(head)) for layer, head in heads)
+        if isinstance(heads, (str, bytes)) or not isinstance(heads, (Sequence, set, frozenset)):
+            raise TypeError(f"heads must be a sequence of (layer, head) pairs, got {heads!r}")
+        marked = []
+        for pair in heads:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"heads must hold (layer, head) pairs, got {pair!r}")
+            marked.append(tuple(_checks.check_int("heads", v, low=0) for v in pair))
+        self._marked = sorted(marked)
         self.cells.data["mark"] = self._mark_column(self.shape[1], len(self.cells.data["x"]))
 
     def on_tap(self, callback) -> None:
         """Call ``callback(layer, head)`` when a cell is tapped."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
 
         def tapped(event) -> None:
             if event.x is None or event.y is None:
@@ -247,8 +291,8 @@ class TrainingCurves:
         score_label: str = "score",
         **figure_kwargs,
     ) -> None:
-        self.loss_names = list(loss_names)
-        self.score_names = list(score_names)
+        self.loss_names = _checks.names("loss_names", loss_names, nonempty=False)
+        self.score_names = _checks.names("score_names", score_names, nonempty=False)
         if not self.loss_names or set(self.loss_names) & set(self.score_names):
             raise ValueError("loss_names must be non-empty and differ from score_names")
         names = [*self.loss_names, *self.score_names]
@@ -311,18 +355,34 @@ class TrainingCurves:
 
     def column(self, name: str) -> str:
         """The source column holding series ``name``."""
+        _checks.check_text("name", name, empty=True)
+        if name not in self._columns:
+            raise ValueError(f"name must be one of {list(self._columns)}, got {name!r}")
         return self._columns[name]
 
     def _empty(self) -> dict:
         return {"step": [], **{c: [] for c in self._columns.values()}}
 
     def _columns_for(self, step, values: Mapping[str, Sequence[float]]) -> dict:
+        """The steps (finite) and each series' values (NaN allowed: a gap), one per step."""
+        steps = np.atleast_1d(_checks.values("step", step))
+        if steps.ndim != 1:
+            raise ValueError(f"step must be a number or a 1-D array, got shape {steps.shape}")
+        if steps.size and steps.min() < 0:
+            raise ValueError(f"step must be training steps >= 0, got {steps.min():g}")
+        values = _checks.mapping("values", values)
         missing = set(self._columns) - set(values)
         if missing:
             raise ValueError(f"values is missing {sorted(missing)} (needs {list(self._columns)})")
-        data = {"step": np.atleast_1d(np.asarray(step, dtype=np.float64))}
+        data = {"step": steps}
         for name, column in self._columns.items():
-            data[column] = np.atleast_1d(np.asarray(values[name], dtype=np.float64))
+            series = np.atleast_1d(_checks.values(f"values[{name!r}]", values[name], finite=False))
+            if series.shape != steps.shape:
+                raise ValueError(
+                    f"values[{name!r}] must hold one value per step ({steps.size}), "
+                    f"got shape {series.shape}"
+                )
+            data[column] = series
         return data
 
     def set(self, step, values: Mapping[str, Sequence[float]]) -> None:
@@ -338,6 +398,7 @@ class TrainingCurves:
 
     def mark_step(self, step: float | None) -> None:
         """Draw a vertical line at ``step`` (None hides it)."""
+        step = _checks.optional_real("step", step)
         self.step_marker.visible = step is not None
         if step is not None:
-            self.step_marker.location = float(step)
+            self.step_marker.location = step

@@ -39,9 +39,12 @@ from bokeh.models import (
 from bokeh.palettes import viridis
 from bokeh.plotting import figure
 
+from attnviz.plots import _checks
 from attnviz.plots.figures import _matrix_figure
 from attnviz.plots.theme import SCORE_COLORS, themed_figure
 
+MAX_LAYERS_DRAWN = 255  # one Viridis colour per layer 0 .. n_layers: Viridis has 256
+MAX_POSITIONS = 2**24  # the longest axis a reach map or strip spans, in tokens
 NEVER_COLOR = "#e0e0e0"  # reached by no layer: light grey
 FUTURE_COLOR = "#ffffff"  # after the query in a causal mask: background
 
@@ -64,6 +67,7 @@ def layer_hover(mapper: LinearColorMapper) -> CustomJSHover:
     """The hover's layer: "never" below 0, "future (causal mask)" above the last layer of
     ``mapper`` (the image's marker for the future); one may serve several figures of one
     document (a Bokeh model belongs to one document)."""
+    _mapper("mapper", mapper)
     return CustomJSHover(
         args={"mapper": mapper},
         code="""
@@ -76,7 +80,9 @@ def layer_hover(mapper: LinearColorMapper) -> CustomJSHover:
 
 
 def layer_palette(n_layers: int) -> list[str]:
-    """One Viridis colour per layer ``0 .. n_layers`` (dark: early, yellow: late)."""
+    """One Viridis colour per layer ``0 .. n_layers`` (dark: early, yellow: late), for
+    ``n_layers`` in [0, ``MAX_LAYERS_DRAWN``]."""
+    n_layers = _checks.check_int("n_layers", n_layers, low=0, high=MAX_LAYERS_DRAWN)
     return list(viridis(max(2, n_layers + 1)))[: n_layers + 1]
 
 
@@ -86,12 +92,25 @@ def _set_layers(mapper: LinearColorMapper, n_layers: int) -> None:
         mapper.update(palette=palette, low=-0.5, high=n_layers + 0.5)
 
 
-def _layer_values(first: np.ndarray, n_layers: int) -> np.ndarray:
+def _layer_values(first: np.ndarray, n_layers: int, name: str = "first") -> np.ndarray:
     """First layers as small integers for the image (``int8`` up to 126 layers, else
     ``int16``); layers beyond ``n_layers`` become never (-1)."""
     dtype = np.int8 if n_layers < np.iinfo(np.int8).max else np.int16
-    values = np.asarray(first)
+    values = _checks.values(name, first)
+    if np.any(values < -1) or np.any(values != np.round(values)):
+        raise ValueError(f"{name} must hold layers: whole numbers >= -1 (-1: never)")
     return np.where(values > n_layers, -1, values).astype(dtype)
+
+
+def _mapper(name: str, mapper) -> None:
+    if not isinstance(mapper, LinearColorMapper):
+        raise TypeError(f"{name} must be a LinearColorMapper (layer_mapper()), got {mapper!r}")
+
+
+def _axis(seq_len, n_layers) -> tuple[int, int]:
+    seq_len = _checks.check_int("seq_len", seq_len, low=1, high=MAX_POSITIONS)
+    n_layers = _checks.check_int("n_layers", n_layers, low=0, high=MAX_LAYERS_DRAWN)
+    return seq_len, n_layers
 
 
 def _picture(fig, source: ColumnDataSource, mapper: LinearColorMapper) -> GlyphRenderer:
@@ -114,7 +133,16 @@ def _drop_grid(fig) -> None:
 def first_layers(image: np.ndarray) -> np.ndarray:
     """The first layers an image of ``ReachMap`` or ``ReachStrip`` draws, as floats: ``-1``
     never, ``NaN`` the future of a causal query (stored as the integer type's largest)."""
-    image = np.asarray(image)
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"image must be an array of layers, got {image!r}")
+    try:
+        image = np.asarray(image)
+    except (TypeError, ValueError):
+        raise TypeError(f"image must be an array of layers, got {image!r}") from None
+    if image.dtype.kind not in "biuf":
+        raise TypeError(f"image must hold numbers, got dtype {image.dtype}")
+    if image.dtype.kind == "b":
+        image = image.astype(np.int8)
     future = np.iinfo(image.dtype).max if image.dtype.kind in "iu" else np.inf
     return np.where(image == future, np.nan, image.astype(np.float64))
 
@@ -139,6 +167,10 @@ class ReachMap:
         hover: CustomJSHover | None = None,
         **figure_kwargs,
     ) -> None:
+        if mapper is not None:
+            _mapper("mapper", mapper)
+        if hover is not None and not isinstance(hover, CustomJSHover):
+            raise TypeError(f"hover must be a CustomJSHover (layer_hover(mapper)), got {hover!r}")
         self.mapper = mapper or layer_mapper()
         self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.figure = fig = _matrix_figure(
@@ -160,6 +192,10 @@ class ReachMap:
         fig.add_layout(self.color_bar, "right")
 
     def update(self, first: np.ndarray, seq_len: int, n_layers: int, causal: bool) -> None:
+        """Draw ``first`` (2-D, first layers: whole numbers >= -1) over ``seq_len`` tokens
+        (in [1, ``MAX_POSITIONS``]) of ``n_layers`` (in [0, ``MAX_LAYERS_DRAWN``])."""
+        seq_len, n_layers = _axis(seq_len, n_layers)
+        causal = _checks.check_bool("causal", causal)
         values = _layer_values(first, n_layers)
         if values.ndim != 2:
             raise ValueError(f"first must be a 2-D array, got shape {values.shape}")
@@ -194,6 +230,10 @@ class ReachStrip:
         hover: CustomJSHover | None = None,
         **figure_kwargs,
     ):
+        if mapper is not None:
+            _mapper("mapper", mapper)
+        if hover is not None and not isinstance(hover, CustomJSHover):
+            raise TypeError(f"hover must be a CustomJSHover (layer_hover(mapper)), got {hover!r}")
         self.mapper = mapper or layer_mapper()
         self.source = ColumnDataSource(data=dict(image=[], x=[], y=[], dw=[], dh=[]))
         options = dict(
@@ -219,7 +259,13 @@ class ReachStrip:
         )
 
     def update(self, row: np.ndarray, seq_len: int, n_layers: int) -> None:
-        values = _layer_values(row, n_layers)[None, :]
+        """Draw ``row`` (1-D, first layers per key: whole numbers >= -1) over ``seq_len``
+        keys (in [1, ``MAX_POSITIONS``]) of ``n_layers`` (in [0, ``MAX_LAYERS_DRAWN``])."""
+        seq_len, n_layers = _axis(seq_len, n_layers)
+        values = _layer_values(row, n_layers, "row")
+        if values.ndim != 1:
+            raise ValueError(f"row must be 1-D, got shape {values.shape}")
+        values = values[None, :]
         _set_layers(self.mapper, n_layers)
         self.source.data = dict(image=[values], x=[0], y=[0], dw=[seq_len], dh=[1])
         self.figure.x_range.update(start=0, end=seq_len)
@@ -250,7 +296,7 @@ class PatternCurves:
         legend_location: str = "bottom_right",
         **figure_kwargs,
     ) -> None:
-        self.names = list(names)
+        self.names = _checks.names("names", names)
         self.log = False
         self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         # per figure (False: linear, True: log-log) built so far
@@ -315,13 +361,17 @@ class PatternCurves:
     def update(
         self, series: Mapping[str, tuple[np.ndarray, np.ndarray]], highlight: str | None = None
     ) -> None:
-        """Show exactly ``series`` ({name: (x, y)}); hide every other name."""
+        """Show exactly ``series`` ({name: (x, y)}, 1-D arrays of one length, x increasing
+        for ``mark``; NaN draws a gap); hide every other name; ``highlight`` names the one
+        drawn thick."""
+        series = _checks.mapping("series", series)
         unknown = set(series) - set(self.names)
         if unknown:
             raise ValueError(f"unknown series {sorted(unknown)}; known: {self.names}")
+        if highlight is not None:
+            _checks.check_text("highlight", highlight, empty=True)
         self._series = {
-            name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-            for name, (x, y) in series.items()
+            name: tuple(_checks.series(f"series[{name!r}]", xy)) for name, xy in series.items()
         }
         self._highlight = highlight
         for log in self.figures:
@@ -330,7 +380,10 @@ class PatternCurves:
 
     def shown(self, log: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The series the linear (or log) figure draws now, {name: (x, y)}, read back from
-        its source."""
+        its source (the log figure is built, hidden, if it has not been shown)."""
+        log = _checks.check_bool("log", log)
+        if log not in self.figures:
+            self._build(log)
         data = self.sources[log].data
         rows = zip(data["name"], data["xs"], data["ys"], strict=True)
         return {name: (np.asarray(x), np.asarray(y)) for name, x, y in rows}
@@ -361,7 +414,7 @@ class PatternCurves:
     def set_log(self, log: bool) -> None:
         """Show the log figure (True) or the linear one (False), building the log one the
         first time."""
-        self.log = bool(log)
+        self.log = _checks.check_bool("log", log)
         if self.log not in self.figures:
             self._build(self.log)
         for which, fig in self.figures.items():
@@ -371,13 +424,14 @@ class PatternCurves:
     def mark(self, x: float | None) -> None:
         """A vertical dashed line at ``x``, and a dot where each shown series crosses it
         (None hides them)."""
-        self._mark_x = x
+        self._mark_x = _checks.optional_real("x", x)
         for log in self.figures:
             self._draw_mark(log)
 
     def _draw_mark(self, log: bool) -> None:
         x = self._mark_x
-        names = [name for name in self.names if name in self._series] if x is not None else []
+        names = [n for n in self.names if n in self._series and self._series[n][0].size]
+        names = names if x is not None else []
         ys = [float(np.interp(x, *self._series[name])) for name in names]
         marker = self.markers[log]
         marker.visible = x is not None
