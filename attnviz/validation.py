@@ -211,10 +211,20 @@ def as_array(name: str, value: Any, *, ndim: int | None = None) -> np.ndarray:
             if value.dtype == torch.bfloat16
             else value.detach().cpu().numpy()
         )
-    if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got a numpy array of dtype {value.dtype}")
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}")
     try:
-        array = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from None
+    if raw.dtype.kind in "USVM":  # strings, bytes, records, dates: not numbers
+        raise TypeError(
+            f"{name} must be an array of numbers, got {_show(value)} (dtype {raw.dtype})"
+        )
+    if raw.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers, got complex values")
+    try:
+        array = np.asarray(raw, dtype=np.float64)
     except OverflowError:
         raise ValueError(f"{name} must contain only finite numbers, got {_show(value)}") from None
     except (TypeError, ValueError):

@@ -104,3 +104,11 @@ def test_finite_result_raises_on_overflow_from_finite_input():
     ):
         finite_result("scores", x, hint="scale the queries down")
     assert finite_result("scores", torch.ones(2)).sum() == 2
+
+
+def test_as_array_refuses_text_and_bools_that_numpy_would_convert():
+    for value in ("1", True, ["1", "2"], b"1"):
+        with pytest.raises(TypeError, match="x must be an array of numbers"):
+            as_array("x", value)
+    with pytest.raises(ValueError, match="x must contain only finite numbers"):
+        as_array("x", [10**400])
