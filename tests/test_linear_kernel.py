@@ -334,7 +334,7 @@ def test_accepts_numpy_and_broadcasts_leading_dims():
     [
         (_bad(linear_attention, form="fast"), ValueError, "form must be one of"),
         (_bad(linear_attention, chunk_size=0), ValueError, "chunk_size must"),
-        (_bad(linear_attention, causal=1), TypeError, "causal must be a bool"),
+        (_bad(linear_attention, causal=1), TypeError, "causal must be True or False"),
         (_bad(gated_linear_attention, 1.5), ValueError, r"alpha must be in \[0, 1\], got 1.5"),
         (_bad(delta_rule_attention, -0.1), ValueError, r"beta must be in \[0, 1\], got -0.1"),
         (_bad(delta_rule_attention, float("nan")), ValueError, "beta must be finite"),
