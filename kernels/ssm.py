@@ -59,14 +59,39 @@ Example:
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from attnviz.kernels.softmax import broadcast_shapes
-from attnviz.validation import as_tensor, check_choice
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import (
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_sign,
+    finite_result,
+)
+
+__all__ = [
+    "FORMS",
+    "ScanResult",
+    "causal_mask",
+    "segment_sums",
+    "selective_scan",
+    "selective_scan_kernel",
+    "ssd_mask",
+    "ssd_scan",
+    "ssd_scan_kernel",
+    "suffix_sums",
+]
 
 FORMS = ("parallel", "recurrent")
+_OVERFLOW_HINT = "scale the inputs (u, B, C, the state) down, or pass float64 tensors"
 
 
 class ScanResult(NamedTuple):
@@ -80,28 +105,21 @@ class ScanResult(NamedTuple):
 
 
 def check_finite(name: str, value: Any, *, min_dim: int = 0) -> torch.Tensor:
-    """A floating tensor of finite numbers, or an error naming ``name``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and min_dim == 0:
-        value = torch.tensor(float(value), dtype=torch.get_default_dtype())
-    x = as_tensor(name, value, min_dim=min_dim)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
-    return x
+    """A floating tensor of finite numbers (a real number too, when ``min_dim`` is 0)."""
+    if min_dim == 0 and not isinstance(value, torch.Tensor | np.ndarray):
+        if isinstance(value, bool) or not isinstance(value, Real | np.generic):
+            raise TypeError(
+                f"{name} must be a real number or a tensor, got {value!r:.60} "
+                f"({type(value).__name__})"
+            )
+        value = torch.tensor(check_real(name, value), dtype=torch.get_default_dtype())
+    return as_tensor(name, value, min_dim=min_dim, finite=True)
 
 
-def check_sign(name: str, x: torch.Tensor, *, nonpositive: bool, why: str) -> None:
-    """Every entry <= 0 (``nonpositive``) or >= 0, or a ValueError with the first offender."""
-    bad = x > 0 if nonpositive else x < 0
-    if bool(bad.any()):
-        first = x[bad].flatten()[0].item()
-        sign = "<= 0" if nonpositive else ">= 0"
-        raise ValueError(f"{name} must be {sign} everywhere ({why}), got {first:g}")
-
-
-def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return value
+def check_kernel_size(what: str, *shape: int, dtype: torch.dtype, copies: int, instead: str):
+    """Refuse a (..., T, T) object (``copies`` of it at once) past the memory budget."""
+    check_bytes(f"{what} of shape {tuple(shape)}", tensor_bytes(*shape, copies, dtype=dtype),
+                instead=instead)  # fmt: skip
 
 
 def expand_to(name: str, x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
@@ -142,9 +160,19 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
     """(..., T) -> (..., T, T): Σ_{k=j+1..i} x_k for j <= i (0 on the diagonal), 0 above.
 
     Summed per segment (Mamba-2's ``segsum``), not as cumsum_i - cumsum_j, so no
-    cancellation between two large cumulative sums.
+    cancellation between two large cumulative sums. ``x`` holds finite numbers (or
+    -inf, a log-decay of 0); the (..., T, T) result must fit the memory budget.
     """
+    x = as_tensor("x", x)
+    if bool((torch.isnan(x) | torch.isposinf(x)).any()):
+        raise ValueError("x must not contain NaN or +inf (-inf is a log-decay of 0)")
+    return _segment_sums(x)
+
+
+def _segment_sums(x: torch.Tensor) -> torch.Tensor:
     size = x.shape[-1]
+    check_kernel_size("the segment sums", *x.shape, size, dtype=x.dtype, copies=2,
+                      instead="use a shorter sequence, or a recurrent form")  # fmt: skip
     after = torch.ones(size, size, dtype=torch.bool, device=x.device).triu(1)  # k > j
     cols = x[..., None, :].expand(*x.shape[:-1], size, size)  # cols[..., j, k] = x_k
     # summed along the last (contiguous) dimension, in place, then transposed (a view)
@@ -152,13 +180,32 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
 
 
 def suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Σ_{k=j+1..T} x_k along ``dim``: what is still to come after step j (0 at the end)."""
+    """Σ_{k=j+1..T} x_k along ``dim``: what is still to come after step j (0 at the end).
+
+    ``x`` holds finite numbers (or -inf); ``dim`` is one of its dimensions.
+    """
+    x = as_tensor("x", x)
+    if bool((torch.isnan(x) | torch.isposinf(x)).any()):
+        raise ValueError("x must not contain NaN or +inf (-inf is a log-decay of 0)")
+    dim = check_int("dim", dim, low=-x.dim(), high=x.dim() - 1)
+    return _suffix_sums(x, dim)
+
+
+def _suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    if x.shape[dim] == 0:
+        return x.clone()
     total = x.flip(dim).cumsum(dim).flip(dim)  # Σ_{k=j..T}
     zero = torch.zeros_like(x.narrow(dim, 0, 1))
     return torch.cat([total.narrow(dim, 1, x.shape[dim] - 1), zero], dim=dim)
 
 
 def causal_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
+    """The (size, size) boolean mask, True where j <= i; it must fit the memory budget."""
+    size = check_int("size", size, low=1)
+    check_bytes(f"the (size, size) = ({size}, {size}) causal mask", size * size,
+                instead="use a shorter sequence")  # fmt: skip
+    if device is not None and not isinstance(device, torch.device | str):
+        raise TypeError(f"device must be None or a torch.device, got {type(device).__name__}")
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()  # j <= i
 
 
@@ -166,6 +213,13 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
     """Whether autograd records these tensors: if not, the (..., d, T, T) kernels are built
     in place, which saves allocating (and page-faulting) a fresh buffer per operation."""
     return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
+
+
+def _result(output: torch.Tensor, final: torch.Tensor, return_state: bool) -> ScanResult:
+    """A scan's exit: finite outputs and state from finite inputs, or a ValueError."""
+    finite_result("the scan's output", output, hint=_OVERFLOW_HINT)
+    finite_result("the scan's state", final, hint=_OVERFLOW_HINT)
+    return ScanResult(output, final if return_state else None)
 
 
 # ----------------------------------------------------------------------------- S6
@@ -226,9 +280,15 @@ def _s6_recurrent(u, delta, A, B, C, state):
     return torch.stack(outputs, dim=-2), state  # (..., T, d), (..., d, n)
 
 
+_PARALLEL_INSTEAD = "use form='recurrent' (no (T, T) matrix) or a shorter sequence"
+
+
 def _s6_kernel(delta, A, B, C):
     """K[..., c, i, j] (without D): C_i · (Π_{k=j+1..i} Ā_k[c]) ⊙ B̄_j[c]."""
-    sums = segment_sums(delta.mT)  # Σ[c, i, j], (..., d, T, T), 0 above the diagonal
+    t = delta.shape[-2]
+    check_kernel_size("S6's (..., d, T, T) kernel", *delta.shape[:-2], delta.shape[-1], t, t,
+                      dtype=delta.dtype, copies=4, instead=_PARALLEL_INSTEAD)  # fmt: skip
+    sums = _segment_sums(delta.mT)  # Σ[c, i, j], (..., d, T, T), 0 above the diagonal
     causal = causal_mask(delta.shape[-2], delta.device)
     if needs_grad(delta, A, B, C):
         kernel = torch.zeros_like(sums)
@@ -248,7 +308,7 @@ def _s6_kernel(delta, A, B, C):
 def _s6_parallel(u, delta, A, B, C, state):
     kernel = _s6_kernel(delta, A, B, C)  # (..., d, T, T)
     output = torch.einsum("...cij,...jc->...ic", kernel, u)  # (..., T, d)
-    later = torch.exp(suffix_sums(delta, dim=-2)[..., None] * A)  # Π_{k>j} Ā_k, (..., T, d, n)
+    later = torch.exp(_suffix_sums(delta, dim=-2)[..., None] * A)  # Π_{k>j} Ā_k, (..., T, d, n)
     final = torch.einsum("...jcs,...jc,...js->...cs", later, delta * u, B)  # (..., d, n)
     if state is not None:  # h_0 decays by Π_{k<=i} Ā_k before C_i reads it
         since = torch.exp(delta.cumsum(-2)[..., None] * A)  # (..., T, d, n)
@@ -302,7 +362,7 @@ def selective_scan(
         output, final = _s6_parallel(u, delta, A, B, C, state)
     if D is not None:
         output = output + D * u
-    return ScanResult(output, final if return_state else None)
+    return _result(output, final, return_state)
 
 
 def selective_scan_kernel(
@@ -327,7 +387,7 @@ def selective_scan_kernel(
     kernel = _s6_kernel(delta, A, B, C)  # (..., d, T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[:, None].expand(*A.shape[:1], delta.shape[-2]))
-    return kernel
+    return finite_result("selective_scan_kernel", kernel, hint=_OVERFLOW_HINT)
 
 
 # ---------------------------------------------------------------------------- SSD
@@ -386,7 +446,10 @@ def _ssd_recurrent(u, delta, A, B, C, state):
 
 
 def _ssd_mask(delta, A):
-    sums = segment_sums(delta)  # (..., T, T), 0 above the diagonal
+    t = delta.shape[-1]
+    check_kernel_size("SSD's (..., T, T) mask", *delta.shape, t, dtype=delta.dtype, copies=4,
+                      instead=_PARALLEL_INSTEAD)  # fmt: skip
+    sums = _segment_sums(delta)  # (..., T, T), 0 above the diagonal
     mask = torch.exp(A[..., None, None] * sums)  # L[i, j] = Π_{k=j+1..i} exp(Δ_k A)
     return mask.masked_fill(~causal_mask(delta.shape[-1], delta.device), 0.0)
 
@@ -394,7 +457,7 @@ def _ssd_mask(delta, A):
 def _ssd_parallel(u, delta, A, B, C, state):
     kernel = _ssd_mask(delta, A) * (C @ B.mT) * delta[..., None, :]  # L ⊙ C Bᵀ diag(Δ)
     output = kernel @ u  # (..., T, p)
-    later = torch.exp(A[..., None] * suffix_sums(delta))  # Π_{k>j} exp(Δ_k A), (..., T)
+    later = torch.exp(A[..., None] * _suffix_sums(delta))  # Π_{k>j} exp(Δ_k A), (..., T)
     final = (later[..., None] * delta[..., None] * u).mT @ B  # (..., p, n)
     if state is not None:  # h_0 decays by Π_{k<=i} exp(Δ_k A) before C_i reads it
         since = torch.exp(A[..., None] * delta.cumsum(-1))[..., None]  # (..., T, 1)
@@ -448,7 +511,7 @@ def ssd_scan(
         output, final = _ssd_parallel(u, delta, A, B, C, state)
     if D is not None:
         output = output + D[..., None, None] * u
-    return ScanResult(output, final if return_state else None)
+    return _result(output, final, return_state)
 
 
 def ssd_mask(delta: torch.Tensor, A: float | torch.Tensor) -> torch.Tensor:
@@ -488,4 +551,4 @@ def ssd_scan_kernel(
     kernel = _ssd_mask(delta, A) * (C @ B.mT) * delta[..., None, :]  # (..., T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[..., None].expand(delta.shape))
-    return kernel
+    return finite_result("ssd_scan_kernel", kernel, hint=_OVERFLOW_HINT)
