@@ -127,7 +127,8 @@ def _check_operator_args(q, k, v, mask, scale):
     scale = check_real("scale", scale)
     if mask is not None:
         mask = _check_mask(mask, (*q.shape[:-1], k.shape[-2]))
-    return q, k, v, mask, scale  # (B, H, T_q, d_v), (B, H, T_q, T_k)
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+    return q.to(dtype), k.to(dtype), v.to(dtype), mask, scale  # (B, H, T_q, d_v), (B, H, T_q, T_k)
 
 
 # From this many scores per head (512 x 512) on, softmax attention that needs no gradient
@@ -181,15 +182,19 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(batch, seq_len, n_heads * d_head)  # (B, T, d_model)
 
 
+#: The longest side of a ``causal_mask`` (which must also fit the memory budget).
+MAX_MASK_LEN = 1 << 20
+
+
 def causal_mask(t_q: int, t_k: int | None = None, *, device: Any = None) -> torch.Tensor:
     """Boolean (T_q, T_k) mask, True where key j <= query i (lesson 02).
 
     Top-left aligned, as ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``.
-    The mask (t_q x t_k bytes) must fit the memory budget; ``device`` is None, a
-    ``torch.device`` or a device name.
+    t_q and t_k are in [1, MAX_MASK_LEN]; the mask (t_q x t_k bytes) must fit the
+    memory budget; ``device`` is None, a ``torch.device`` or a device name.
     """
-    t_q = check_int("t_q", t_q, low=1)
-    t_k = t_q if t_k is None else check_int("t_k", t_k, low=1)
+    t_q = check_int("t_q", t_q, low=1, high=MAX_MASK_LEN)
+    t_k = t_q if t_k is None else check_int("t_k", t_k, low=1, high=MAX_MASK_LEN)
     check_bytes(
         f"the (t_q, t_k) = ({t_q}, {t_k}) causal mask",
         t_q * t_k,
@@ -203,8 +208,7 @@ def _device(device: Any) -> torch.device | None:
         return device
     if not isinstance(device, str):
         raise TypeError(
-            f"device must be None, a torch.device or a name like 'cpu', got "
-            f"{type(device).__name__}"
+            f"device must be None, a torch.device or a name like 'cpu', got {type(device).__name__}"
         )
     try:
         return torch.device(device)

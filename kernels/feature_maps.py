@@ -52,6 +52,7 @@ MAX_RANDOM_FEATURES = 1 << 16
 def _same_size(d: int) -> int:
     return d
 
+
 # --------------------------------------------------------------------- the object
 
 

@@ -178,8 +178,13 @@ def _gate(name: str, value: Any, like: torch.Tensor) -> torch.Tensor:
     return torch.full(shape, value, dtype=like.dtype, device=like.device)  # (..., T)
 
 
+#: The largest chunk_size (a chunk longer than the sequence is the parallel form).
+MAX_CHUNK_SIZE = 1 << 20
+
+
 def _check_form(form: Any, chunk_size: Any) -> tuple[str, int]:
-    return check_choice("form", form, FORMS), check_int("chunk_size", chunk_size, low=1)
+    chunk_size = check_int("chunk_size", chunk_size, low=1, high=MAX_CHUNK_SIZE)
+    return check_choice("form", form, FORMS), chunk_size
 
 
 def _check_size(form: str, chunk_size: int, q: torch.Tensor, k: torch.Tensor) -> None:
@@ -423,7 +428,7 @@ def linear_attention(
             one in ``kernels/feature_maps.py`` (e.g. "elu_plus_one", "taylor").
         form: "parallel" (one (T, T) matrix), "chunkwise" or "recurrent" (the
             definition); all three give the same numbers.
-        chunk_size: tokens per chunk for form="chunkwise".
+        chunk_size: tokens per chunk for form="chunkwise", in [1, MAX_CHUNK_SIZE].
         initial_state: optional S_0, broadcastable to (..., d_v, d_k).
         return_state: if True, also return S_T, (..., d_v, d_k).
         eps: the smallest |denominator| that ``normalize`` accepts.
@@ -539,7 +544,9 @@ def _log_scale(value: Any, like: torch.Tensor) -> torch.Tensor:
                 f"log_scale of shape {tuple(scale.shape)} does not broadcast to "
                 f"{tuple(shape)} (..., T), one per token"
             ) from None
-    value = check_real("log_scale", value)
+    # beyond |s| = 1e4, exp(-s) is 0 or overflows in every float type: the same numbers,
+    # without a float32 tensor that cannot hold 1e300
+    value = min(max(check_real("log_scale", value), -1e4), 1e4)
     return torch.full(shape, value, dtype=like.dtype, device=like.device)  # (..., T)
 
 

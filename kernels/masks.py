@@ -210,7 +210,9 @@ def check_mask_mod(mask_mod: Any, seq_len: int = 16) -> torch.Tensor:
 
 
 def _as_distances(values: Any, seq_len: int) -> np.ndarray:
-    d = np.unique(np.asarray(values, dtype=np.int64))
+    d = np.asarray(values, dtype=np.int64)
+    if d.ndim != 1 or not bool(np.all(d[1:] > d[:-1])):  # the built-in rules are sorted
+        d = np.unique(d)
     return d[(d >= 0) & (d < seq_len)]
 
 
@@ -336,8 +338,7 @@ class MaskPattern:
         count = seq_len if size is None else min(seq_len, size(seq_len))
         # the rule's arrays, np.unique's sorted copy and the mask: about 4 int64 copies
         check_bytes(
-            f"the distance set of pattern {self.name!r} for seq_len={seq_len} "
-            f"({count} distances)",
+            f"the distance set of pattern {self.name!r} for seq_len={seq_len} ({count} distances)",
             32 * count,
             instead="use a shorter seq_len",
         )
@@ -346,18 +347,20 @@ class MaskPattern:
     def block_mask(self, seq_len: int, block_size: int = 128, device: str = "cpu"):
         """``torch.nn.attention.flex_attention.create_block_mask`` for this pattern.
 
-        ``seq_len`` in [1, MAX_BLOCK_MASK_LEN], ``block_size`` in [1, MAX_SPAN]; the
-        (seq_len, seq_len) grid that create_block_mask evaluates (int64 indices and
+        ``seq_len`` and ``block_size`` in [1, MAX_BLOCK_MASK_LEN]; the (seq_len, seq_len)
+        grid (padded to whole blocks) that create_block_mask evaluates (int64 indices and
         booleans) must fit the memory budget. ``device`` is a torch device name.
         """
         from torch.nn.attention.flex_attention import create_block_mask
 
         seq_len = _check_seq_len(seq_len, MAX_BLOCK_MASK_LEN)
-        block_size = _span("block_size", block_size)
+        block_size = check_int("block_size", block_size, low=1, high=MAX_BLOCK_MASK_LEN)
         device = _check_device(device)
+        padded = -(-seq_len // block_size) * block_size  # whole blocks
         check_bytes(
-            f"the ({seq_len}, {seq_len}) grid that create_block_mask evaluates",
-            seq_len * seq_len * (3 * 8 + 1),
+            f"the ({padded}, {padded}) grid that create_block_mask evaluates (seq_len="
+            f"{seq_len} in blocks of block_size={block_size})",
+            padded * padded * (3 * 8 + 1),
             instead="use a shorter seq_len",
         )
         return create_block_mask(
@@ -469,8 +472,8 @@ def strided(stride: int = 4) -> MaskPattern:
         d = q_idx - kv_idx
         return (d >= 0) & ((d < stride) | (d % stride == 0))
 
-    def rule(n):
-        return np.union1d(np.arange(min(stride, n)), np.arange(0, n, stride))
+    def rule(n):  # sorted: the window, then the multiples of stride past it
+        return np.concatenate([np.arange(min(stride, n)), np.arange(stride, n, stride)])
 
     _with_size(rule, lambda n: min(stride, n) + -(-n // stride))
 
@@ -597,8 +600,9 @@ def stride_slash(window: int = 6, stride: int = 8, sink_tokens: int = 1) -> Mask
         d = q_idx - kv_idx
         return (d >= 0) & ((d < window) | (d % stride == 0) | (kv_idx < sink))
 
-    def rule(n):
-        return np.union1d(np.arange(min(window, n)), np.arange(0, n, stride))
+    def rule(n):  # sorted: the window, then the multiples of stride past it
+        first = -(-min(window, n) // stride) * stride
+        return np.concatenate([np.arange(min(window, n)), np.arange(first, n, stride)])
 
     _with_size(rule, lambda n: min(window, n) + -(-n // stride))
 

@@ -54,6 +54,7 @@ import torch.nn.functional as F
 
 from attnviz.kernels.ssm import (
     FORMS,
+    NO_INPUT,
     ScanResult,
     _segment_sums,
     _suffix_sums,
@@ -69,6 +70,9 @@ from attnviz.validation import check_bool, check_choice, check_real, check_sign,
 
 __all__ = ["qlstm", "qlstm_kernel", "qlstm_transition", "rg_lru", "rg_lru_kernel",
            "rg_lru_transition"]  # fmt: skip
+
+#: The largest temperature c of the RG-LRU (Griffin uses 8; past this a_i is 0 or 1 anyway).
+MAX_C = 1e4
 
 _OVERFLOW_HINT = "scale u (or the initial state) down, or pass float64 tensors"
 
@@ -87,9 +91,16 @@ def _diagonal_recurrent(log_decay, write, read, u, state):
 def _diagonal_kernel(log_decay, write, read):
     """K[..., c, i, j] = ρ_i[c] (λ_{j+1}[c] ⋯ λ_i[c]) w_j[c] for j <= i, else 0."""
     t = log_decay.shape[-2]
-    check_kernel_size("the (..., d, T, T) kernel", *log_decay.shape[:-2], log_decay.shape[-1],
-                      t, t, dtype=log_decay.dtype, copies=3,
-                      instead="use form='recurrent' (no (T, T) matrix) or a shorter sequence")  # fmt: skip
+    check_kernel_size(
+        "the (..., d, T, T) kernel",
+        *log_decay.shape[:-2],
+        log_decay.shape[-1],
+        t,
+        t,
+        dtype=log_decay.dtype,
+        copies=3,
+        instead="use form='recurrent' (no (T, T) matrix) or a shorter sequence",
+    )
     sums = _segment_sums(log_decay.mT)  # (..., d, T, T), log λ <= 0: exp never overflows
     causal = causal_mask(log_decay.shape[-2], log_decay.device)
     if needs_grad(log_decay, write, read):
@@ -171,7 +182,7 @@ def _qlstm_parts(forget_logits, input_logits, output_logits, reversed_decay, u, 
     if output_logits is not None:  # documented optional: None reads h_i itself
         names["output_logits"] = output_logits
     x, state = _prepare(
-        {"u": u, **names} if u is not _NO_INPUT else names,
+        {"u": u, **names} if u is not NO_INPUT else names,
         {"reversed_decay": reversed_decay},
         state,
     )
@@ -183,9 +194,6 @@ def _qlstm_parts(forget_logits, input_logits, output_logits, reversed_decay, u, 
     write = torch.sigmoid(x["input_logits"])
     read = torch.sigmoid(x["output_logits"]) if "output_logits" in x else None
     return x.get("u"), log_decay, write, read, state
-
-
-_NO_INPUT = object()  # the kernels and transitions take no input u
 
 
 def qlstm(
@@ -236,7 +244,7 @@ def qlstm_transition(
 ) -> torch.Tensor:
     """The qLSTM's decay α_i (the diagonal of Λ_i), (..., T, d), in (0, 1]."""
     _, log_decay, _, _, _ = _qlstm_parts(
-        forget_logits, forget_logits, None, reversed_decay, _NO_INPUT, None
+        forget_logits, forget_logits, None, reversed_decay, NO_INPUT, None
     )
     return torch.exp(log_decay)
 
@@ -258,7 +266,7 @@ def qlstm_kernel(
         K, (..., d, T, T).
     """
     _, log_decay, write, read, _ = _qlstm_parts(
-        forget_logits, input_logits, output_logits, reversed_decay, _NO_INPUT, None
+        forget_logits, input_logits, output_logits, reversed_decay, NO_INPUT, None
     )
     return _diagonal_kernel(log_decay, write, read)
 
@@ -267,11 +275,11 @@ def qlstm_kernel(
 
 
 def _rg_lru_parts(r_logits, i_logits, log_a, c, u, state):
-    c = check_real("c", c, low=0.0, low_open=True)
+    c = check_real("c", c, low=0.0, high=MAX_C, low_open=True)
     if log_a is None:
         raise TypeError("log_a must be a number or a tensor (log a <= 0), got None")
     names = {"r_logits": r_logits, "i_logits": i_logits}
-    x, state = _prepare({"u": u, **names} if u is not _NO_INPUT else names, {"log_a": log_a}, state)
+    x, state = _prepare({"u": u, **names} if u is not NO_INPUT else names, {"log_a": log_a}, state)
     check_sign("log_a", x["log_a"], nonpositive=True, why="log a for a decay a in (0, 1]")
     log_decay = c * torch.sigmoid(x["r_logits"]) * x["log_a"]  # log a_i = c r_i log a
     # √(1 - a_i²) = √(-expm1(2 log a_i)): accurate when a_i is close to 1
@@ -308,7 +316,7 @@ def rg_lru(
         r_logits: the recurrence gate's logits, (..., T, d).
         i_logits: the input gate's logits, (..., T, d).
         log_a: log a <= 0, a number or tensor broadcastable to (..., T, d), e.g. (d,).
-        c: the temperature of the power, > 0 (Griffin: 8).
+        c: the temperature of the power, in (0, MAX_C] (Griffin: 8).
         form: "parallel" or "recurrent" (the definition); both give the same numbers.
         initial_state: optional h_0, broadcastable to (..., d).
         return_state: if True, also return h_T, (..., d).
@@ -327,7 +335,7 @@ def rg_lru_transition(
     r_logits: torch.Tensor, log_a: float | torch.Tensor, *, c: float = 8.0
 ) -> torch.Tensor:
     """The RG-LRU's decay a_i = a^(c σ(r_i)) (the diagonal of Λ_i), (..., T, d), in (0, 1]."""
-    _, log_decay, _, _ = _rg_lru_parts(r_logits, r_logits, log_a, c, _NO_INPUT, None)
+    _, log_decay, _, _ = _rg_lru_parts(r_logits, r_logits, log_a, c, NO_INPUT, None)
     return torch.exp(log_decay)
 
 
@@ -347,5 +355,5 @@ def rg_lru_kernel(
     Returns:
         K, (..., d, T, T).
     """
-    _, log_decay, write, _ = _rg_lru_parts(r_logits, i_logits, log_a, c, _NO_INPUT, None)
+    _, log_decay, write, _ = _rg_lru_parts(r_logits, i_logits, log_a, c, NO_INPUT, None)
     return _diagonal_kernel(log_decay, write, None)

@@ -55,7 +55,8 @@ def softmax_weights(
 
     A row whose every entry is masked gets all-zero weights instead of NaNs. ``dim``
     must be a dimension of ``scores`` and name at least one entry (there is no softmax
-    over nothing); scores may hold -inf (weight 0), not NaN or +inf; ``mask`` is None or a boolean tensor that broadcasts to ``scores``.
+    over nothing); scores may hold -inf (weight 0), not NaN or +inf; ``mask`` is None
+    or a boolean tensor that broadcasts to ``scores``.
     """
     scores = as_tensor("scores", scores)
     if bool((torch.isnan(scores) | torch.isposinf(scores)).any()):
@@ -242,6 +243,11 @@ def weights_into(buffers: Iterable[torch.Tensor]) -> Iterator[None]:
     for i, buffer in enumerate(buffers):
         if not isinstance(buffer, torch.Tensor):
             raise TypeError(f"buffers[{i}] must be a torch.Tensor, got {type(buffer).__name__}")
+        if not buffer.is_floating_point() or buffer.device.type == "meta":
+            raise TypeError(
+                f"buffers[{i}] must be a real floating tensor on a device that holds numbers, "
+                f"got dtype {buffer.dtype} on {buffer.device}"
+            )
     token = _DESTINATIONS.set(buffers[::-1])
     try:
         yield

@@ -199,9 +199,14 @@ def _suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.cat([total.narrow(dim, 1, x.shape[dim] - 1), zero], dim=dim)
 
 
+#: The longest sequence ``causal_mask`` describes (its (T, T) mask must also fit the budget).
+MAX_LEN = 1 << 20
+
+
 def causal_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
-    """The (size, size) boolean mask, True where j <= i; it must fit the memory budget."""
-    size = check_int("size", size, low=1)
+    """The (size, size) boolean mask, True where j <= i; size in [1, MAX_LEN], and the
+    mask must fit the memory budget."""
+    size = check_int("size", size, low=1, high=MAX_LEN)
     check_bytes(f"the (size, size) = ({size}, {size}) causal mask", size * size,
                 instead="use a shorter sequence")  # fmt: skip
     if device is not None and not isinstance(device, torch.device | str):
@@ -233,7 +238,7 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
     if A.dim() != 2:
         raise ValueError(f"A must have shape (d, n), got shape {tuple(A.shape)}")
     d, n = A.shape
-    named = {} if u is None else {"u": check_finite("u", u, min_dim=2)}
+    named = {} if u is NO_INPUT else {"u": check_finite("u", u, min_dim=2)}
     named["delta"] = delta
     for name, x, size, what in (
         *((name, x, d, "d, the channels of A (d, n)") for name, x in named.items()),
@@ -267,6 +272,9 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
         state = check_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, d, n), "(..., d, n)")
     return out.get("u"), out["delta"], A.to(dtype), B, C, D, state
+
+
+NO_INPUT = object()  # what the kernels pass as u: they take no input (None is refused)
 
 
 def _s6_recurrent(u, delta, A, B, C, state):
@@ -383,7 +391,7 @@ def selective_scan_kernel(
     Returns:
         K, (..., d, T, T).
     """
-    _, delta, A, B, C, D, _ = _prepare_s6(None, delta, A, B, C, D, None)
+    _, delta, A, B, C, D, _ = _prepare_s6(NO_INPUT, delta, A, B, C, D, None)
     kernel = _s6_kernel(delta, A, B, C)  # (..., d, T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[:, None].expand(*A.shape[:1], delta.shape[-2]))
@@ -405,7 +413,7 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
         )
     check_sign("delta", delta, nonpositive=False, why="a step size; Mamba uses softplus")
     check_sign("A", A, nonpositive=True, why="a decay rate; exp(Δ A) must stay <= 1")
-    named = {} if u is None else {"u": (check_finite("u", u, min_dim=2), -2)}  # (x, T axis)
+    named = {} if u is NO_INPUT else {"u": (check_finite("u", u, min_dim=2), -2)}  # (x, T axis)
     named["delta"] = (delta, -1)
     t = check_lengths(**named, B=(B, -2), C=(C, -2))
     lead = lead_shape(**{k: (x, -a) for k, (x, a) in named.items()}, B=(B, 2), C=(C, 2))
@@ -423,7 +431,9 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
     delta = delta.to(dtype).expand(*lead, t)  # (..., T)
     B = B.to(dtype).expand(*lead, t, n)  # (..., T, n)
     C = C.to(dtype).expand(*lead, t, n)  # (..., T, n)
-    if u is not None:
+    if u is NO_INPUT:
+        u = None
+    else:
         u = named["u"][0]
         u = u.to(dtype).expand(*lead, *u.shape[-2:])  # (..., T, p)
     state = None
@@ -547,7 +557,7 @@ def ssd_scan_kernel(
     Returns:
         K, (..., T, T).
     """
-    _, delta, A, B, C, D, _ = _prepare_ssd(None, delta, A, B, C, D, None)
+    _, delta, A, B, C, D, _ = _prepare_ssd(NO_INPUT, delta, A, B, C, D, None)
     kernel = _ssd_mask(delta, A) * (C @ B.mT) * delta[..., None, :]  # (..., T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[..., None].expand(delta.shape))

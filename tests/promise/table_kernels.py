@@ -30,7 +30,10 @@ from .kinds import (
 @dataclass(frozen=True)
 class LeadTensor(Tensor):
     """A tensor whose leading dimensions broadcast (``(..., T, d)``): one more leading
-    dimension is valid, so only one too few (below the documented minimum) is hostile."""
+    dimension is valid, so only one too few (below the documented minimum) is hostile;
+    ``too_few=False`` for a tensor that broadcasts to its shape (fewer dimensions too)."""
+
+    too_few: bool = True
 
     def hostile(self, dims):
         shape = dims.shape(self.spec)
@@ -38,7 +41,7 @@ class LeadTensor(Tensor):
                   torch.empty(shape, device="meta")]  # fmt: skip
         if not self.nonfinite_ok:
             values += [self._make(dims, fill=NAN), self._make(dims, fill=INF)]
-        return [*values, self._make(dims)[0]]  # one dimension too few
+        return [*values, self._make(dims)[0]] if self.too_few else values
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,13 @@ def _int_mod(b, h, q_idx, kv_idx):
 
 
 MASK_MOD = Fixed((lambda: _causal_mod, lambda: _window_mod), bad=(None, OBJECT, _int_mod))
+# the constructor stores a mask_mod; dense() checks what an untrusted one returns
+STORED_MOD = Fixed((lambda: _causal_mod, lambda: _window_mod))
 
 MASK_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.kernels.masks.MaskPattern",
-        {"name": Text(("mine",)), "mask_mod": MASK_MOD, "causal": Bool(), "trusted": Bool()},
+        {"name": Text(("mine",)), "mask_mod": STORED_MOD, "causal": Bool(), "trusted": Bool()},
     ),
     Entry(
         "attnviz.kernels.masks.MaskPattern.from_mask_mod",
@@ -124,7 +129,7 @@ MASK_ENTRIES: list[Entry] = [
         {
             "pattern": Receiver(*PATTERNS[:3]),
             "seq_len": Int(1, masks.MAX_BLOCK_MASK_LEN, typical=(1, 32)),
-            "block_size": Int(1, masks.MAX_SPAN, typical=(1, 16)),
+            "block_size": Int(1, masks.MAX_BLOCK_MASK_LEN, typical=(1, 16)),
             "device": Text(("cpu",)),
         },
         call=lambda pattern, **kw: pattern.block_mask(**kw),
@@ -214,25 +219,53 @@ QKV_DIMS = {"T": (1, 6), "S": (1, 6), "d": (1, 4), "e": (1, 4)}
 SOFTMAX_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.kernels.softmax.softmax_weights",
-        {"scores": Tensor("B T S", empty="S"), "mask": Optional(BoolMask("B T S")),
-         "dim": Int(-3, 2)},
+        {
+            "scores": LeadTensor("B T S", empty="S", too_few=False),
+            "mask": Optional(BoolMask("B T S")),
+            "dim": Int(-3, 2),
+        },
         dims=QKV_DIMS,
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.softmax.scaled_dot_product_attention",
-        {"q": Q, "k": K, "v": V, "mask": Optional(BoolMask("T S")), "scale": SCALE,
-         "causal": Bool()},
+        {
+            "q": Q,
+            "k": K,
+            "v": V,
+            "mask": Optional(BoolMask("T S")),
+            "scale": SCALE,
+            "causal": Bool(),
+        },
         dims=QKV_DIMS,
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.softmax.blocked_attention",
-        {"q": Q, "k": K, "v": V, "mask": Optional(BoolMask("T S")), "scale": SCALE,
-         "causal": Bool()},
+        {
+            "q": Q,
+            "k": K,
+            "v": V,
+            "mask": Optional(BoolMask("T S")),
+            "scale": SCALE,
+            "causal": Bool(),
+        },
         dims=QKV_DIMS,
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.softmax.weights_into",
-        {"buffers": Seq(Tensor("T S"), length=(0, 2), hostile_items=True)},
+        {
+            "buffers": Fixed(
+                (lambda: [], lambda: [torch.zeros(3, 3)], lambda: (torch.zeros(2),)),
+                bad=(
+                    None,
+                    OBJECT,
+                    "text",
+                    torch.zeros(2),
+                    [OBJECT],
+                    [torch.zeros(2, dtype=torch.cfloat)],
+                    [torch.empty(2, device="meta")],
+                ),
+            )
+        },
         call=lambda buffers: softmax.weights_into(buffers).__enter__(),
     ),
 ]
@@ -252,25 +285,38 @@ ATTENTION_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.attention.split_heads",
-        {"x": Tensor("B T d"), "n_heads": Int(1, 2**20, typical=(1, 3))},
+        # a reshape: NaN and inf pass through as they are
+        {"x": Tensor("B T d", nonfinite_ok=True), "n_heads": Int(1, 2**20, typical=(1, 3))},
     ),
-    Entry("attnviz.kernels.attention.merge_heads", {"x": Tensor("B H T d")}),
+    Entry("attnviz.kernels.attention.merge_heads", {"x": Tensor("B H T d", nonfinite_ok=True)}),
     Entry(
         "attnviz.kernels.attention.causal_mask",
-        {"t_q": Int(1, 10**6, typical=(1, 16)), "t_k": Optional(Int(1, 10**6, typical=(1, 16))),
-         "device": Optional(Text(("cpu",)))},
+        {
+            "t_q": Int(1, attention.MAX_MASK_LEN, typical=(1, 16)),
+            "t_k": Optional(Int(1, attention.MAX_MASK_LEN, typical=(1, 16))),
+            "device": Optional(Text(("cpu",))),
+        },
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.attention.multi_head_attention",
-        {"q": Q4, "k": K4, "v": V4, "operator": Choice(tuple(attention.OPERATORS)),
-         "mask": Optional(BoolMask("B H T S")), "causal": Bool(), "scale": SCALE},
+        {
+            "q": Q4,
+            "k": K4,
+            "v": V4,
+            "operator": Choice(tuple(attention.OPERATORS)),
+            "mask": Optional(BoolMask("B H T S")),
+            "causal": Bool(),
+            "scale": SCALE,
+        },
         dims=QKV_DIMS,
     ),  # fmt: skip
 ]
 
 # ---------------------------------------------------------------------- feature maps
 
-MAPS = tuple((lambda name=name: feature_maps.feature_map(name)) for name in feature_maps.FEATURE_MAPS)
+MAPS = tuple(
+    (lambda name=name: feature_maps.feature_map(name)) for name in feature_maps.FEATURE_MAPS
+)
 
 FEATURE_ENTRIES: list[Entry] = [
     Entry(
@@ -302,8 +348,10 @@ FEATURE_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.feature_maps.resolve_feature_map",
-        {"value": Optional(Choice(tuple(feature_maps.FEATURE_MAPS))),
-         "argument": Text(("feature_map",))},
+        {
+            "value": Optional(Choice(tuple(feature_maps.FEATURE_MAPS))),
+            "argument": Text(("feature_map",)),
+        },
         names={"value": "feature_map"},
     ),  # fmt: skip
 ]
@@ -311,27 +359,39 @@ FEATURE_ENTRIES: list[Entry] = [
 # ---------------------------------------------------------------------------- linear
 
 GATE = Real(0.0, 1.0)
-CHUNK = Int(1, 2**31, typical=(1, 8))
+CHUNK = Int(1, linear.MAX_CHUNK_SIZE, typical=(1, 8))
 LINEAR_DIMS = {"T": (1, 6), "d": (1, 4), "e": (1, 4)}
 LQ, LK, LV = LeadTensor("T d"), LeadTensor("T d"), LeadTensor("T e")
 FEATURE_MAP = Optional(Choice(("elu_plus_one", "relu", "taylor")))
 FORM = Choice(linear.FORMS)
+STATE = Optional(LeadTensor("e d", too_few=False))
 COMMON = {"feature_map": FEATURE_MAP, "form": FORM, "chunk_size": CHUNK,
-          "initial_state": Optional(LeadTensor("e d")), "return_state": Bool()}  # fmt: skip
+          "initial_state": STATE, "return_state": Bool()}  # fmt: skip
 
 LINEAR_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.kernels.linear.write",
-        {"state": LeadTensor("e d", numpy=False), "k": LeadTensor("d", numpy=False),
-         "v": LeadTensor("e", numpy=False), "rule": Choice(linear.WRITE_RULES),
-         "beta": GATE, "alpha": GATE},
+        {
+            "state": LeadTensor("e d", numpy=False),
+            "k": LeadTensor("d", numpy=False),
+            "v": LeadTensor("e", numpy=False),
+            "rule": Choice(linear.WRITE_RULES),
+            "beta": GATE,
+            "alpha": GATE,
+        },
         dims=LINEAR_DIMS,
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.linear.linear_attention",
-        {"q": LQ, "k": LK, "v": LV, "causal": Bool(), "normalize": Bool(),
-         **{k: v for k, v in COMMON.items() if k != "initial_state"},
-         "eps": Real(0.0, typical=(0.0, 1e-3))},
+        {
+            "q": LQ,
+            "k": LK,
+            "v": LV,
+            "causal": Bool(),
+            "normalize": Bool(),
+            **{k: v for k, v in COMMON.items() if k != "initial_state"},
+            "eps": Real(0.0, typical=(0.0, 1e-3)),
+        },
         dims=LINEAR_DIMS,
     ),  # fmt: skip
     Entry(
@@ -372,15 +432,23 @@ SSM_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.ssm.suffix_sums",
-        {"x": LeadTensor("B T"), "dim": Int(-2, 1)},
+        {"x": LeadTensor("T"), "dim": Int(-1, 0)},
         dims=SSM_DIMS,
     ),
-    Entry("attnviz.kernels.ssm.causal_mask", {"size": Int(1, 10**6, typical=(1, 16))}),
+    Entry("attnviz.kernels.ssm.causal_mask", {"size": Int(1, ssm.MAX_LEN, typical=(1, 16))}),
     Entry(
         "attnviz.kernels.ssm.selective_scan",
-        {"u": LeadTensor("T d"), "delta": STEP, "A": DECAY, "B": BC, "C": BC,
-         "D": Optional(Tensor("d", empty=None)), "form": SSM_FORM,
-         "initial_state": Optional(LeadTensor("d n", empty=None)), "return_state": Bool()},
+        {
+            "u": LeadTensor("T d"),
+            "delta": STEP,
+            "A": DECAY,
+            "B": BC,
+            "C": BC,
+            "D": Optional(Tensor("d", empty=None)),
+            "form": SSM_FORM,
+            "initial_state": Optional(LeadTensor("d n", empty=None, too_few=False)),
+            "return_state": Bool(),
+        },
         dims=SSM_DIMS,
     ),  # fmt: skip
     Entry(
@@ -390,10 +458,17 @@ SSM_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.ssm.ssd_scan",
-        {"u": LeadTensor("T p"), "delta": LeadTensor("T", low=0.0, high=1.0),
-         "A": Real(high=0.0, typical=(-2.0, 0.0)), "B": BC, "C": BC,
-         "D": Optional(Real(typical=(-1.0, 1.0))), "form": SSM_FORM,
-         "initial_state": Optional(LeadTensor("p n", empty=None)), "return_state": Bool()},
+        {
+            "u": LeadTensor("T p"),
+            "delta": LeadTensor("T", low=0.0, high=1.0),
+            "A": Real(high=0.0, typical=(-2.0, 0.0)),
+            "B": BC,
+            "C": BC,
+            "D": Optional(Real(typical=(-1.0, 1.0))),
+            "form": SSM_FORM,
+            "initial_state": Optional(LeadTensor("p n", empty=None, too_few=False)),
+            "return_state": Bool(),
+        },
         dims=SSM_DIMS,
     ),  # fmt: skip
     Entry(
@@ -403,8 +478,13 @@ SSM_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.ssm.ssd_scan_kernel",
-        {"delta": LeadTensor("T", low=0.0, high=1.0), "A": Real(high=0.0, typical=(-2.0, 0.0)),
-         "B": BC, "C": BC, "D": Optional(Real(typical=(-1.0, 1.0)))},
+        {
+            "delta": LeadTensor("T", low=0.0, high=1.0),
+            "A": Real(high=0.0, typical=(-2.0, 0.0)),
+            "B": BC,
+            "C": BC,
+            "D": Optional(Real(typical=(-1.0, 1.0))),
+        },
         dims=SSM_DIMS,
     ),  # fmt: skip
 ]
@@ -414,14 +494,21 @@ SSM_ENTRIES: list[Entry] = [
 X = LeadTensor("T d")
 RNN_DIMS = {"T": (1, 6), "d": (1, 3)}
 LOG_A = Real(high=0.0, typical=(-2.0, 0.0))
-C_TEMP = Real(0.0, low_open=True, typical=(0.5, 8.0))
+C_TEMP = Real(0.0, rnn.MAX_C, low_open=True, typical=(0.5, 8.0))
 
 RNN_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.kernels.rnn.qlstm",
-        {"u": X, "forget_logits": X, "input_logits": X, "output_logits": Optional(X),
-         "reversed_decay": Optional(Real()), "form": SSM_FORM,
-         "initial_state": Optional(LeadTensor("d", empty=None)), "return_state": Bool()},
+        {
+            "u": X,
+            "forget_logits": X,
+            "input_logits": X,
+            "output_logits": Optional(X),
+            "reversed_decay": Optional(Real()),
+            "form": SSM_FORM,
+            "initial_state": Optional(LeadTensor("d", empty=None, too_few=False)),
+            "return_state": Bool(),
+        },
         dims=RNN_DIMS,
     ),  # fmt: skip
     Entry(
@@ -431,14 +518,26 @@ RNN_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.kernels.rnn.qlstm_kernel",
-        {"forget_logits": X, "input_logits": X, "output_logits": Optional(X),
-         "reversed_decay": Optional(Real())},
+        {
+            "forget_logits": X,
+            "input_logits": X,
+            "output_logits": Optional(X),
+            "reversed_decay": Optional(Real()),
+        },
         dims=RNN_DIMS,
     ),  # fmt: skip
     Entry(
         "attnviz.kernels.rnn.rg_lru",
-        {"u": X, "r_logits": X, "i_logits": X, "log_a": LOG_A, "c": C_TEMP, "form": SSM_FORM,
-         "initial_state": Optional(LeadTensor("d", empty=None)), "return_state": Bool()},
+        {
+            "u": X,
+            "r_logits": X,
+            "i_logits": X,
+            "log_a": LOG_A,
+            "c": C_TEMP,
+            "form": SSM_FORM,
+            "initial_state": Optional(LeadTensor("d", empty=None, too_few=False)),
+            "return_state": Bool(),
+        },
         dims=RNN_DIMS,
     ),  # fmt: skip
     Entry(
