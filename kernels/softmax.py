@@ -184,6 +184,8 @@ def scaled_dot_product_attention(
     q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
 
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (..., T_q, T_k)
+    # an overflow to -inf would read as a masked key, to +inf as NaN weights
+    finite_result("the scores q kᵀ · scale", scores, hint=_OVERFLOW_HINT)
     if mask is not None:
         mask = _check_mask(mask, scores.shape)
     if causal:

@@ -156,3 +156,24 @@ def test_split_heads_rejects_a_head_count_that_does_not_divide():
         split_heads(torch.randn(2, 3, 10), 4)
     with pytest.raises(ValueError, match=r"x must have 4 dimension\(s\) \(B, H, T, d_head\)"):
         merge_heads(torch.randn(2, 3, 10))
+
+
+def test_causal_mask_refuses_a_mask_past_the_memory_budget():
+    from attnviz.kernels import ssm
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("2GB"):
+        with pytest.raises(ValueError, match=r"\(t_q, t_k\) = \(100000, 100000\)"):
+            causal_mask(100_000)
+        with pytest.raises(ValueError, match="memory budget"):
+            ssm.causal_mask(100_000)
+    with pytest.raises(ValueError, match="size must be an integer"):
+        ssm.causal_mask(-1)
+
+
+def test_operators_check_their_arguments():
+    q = torch.randn(1, 2, 3, 4)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        softmax_operator(q, q, q, None, None)
+    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
+        softmax_operator(None, q, q, None, 1.0)

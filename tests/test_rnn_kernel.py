@@ -267,3 +267,23 @@ def _g(**change):
 def test_bad_arguments_get_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_qlstm_refuses_a_parallel_form_past_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    u = torch.zeros(1, 4096, 64)  # (d, T, T) = 64 x 4096² floats: 4.3 GB per copy
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        qlstm(u, u, u)
+    small = torch.zeros(1, 64, 4)
+    assert qlstm(small, small, small, form="recurrent").output.shape == small.shape
+
+
+def test_missing_logits_are_refused_by_name():
+    u = torch.zeros(1, 5, 2)
+    with pytest.raises(TypeError, match="forget_logits must be a torch.Tensor"):
+        qlstm(u, None, u)
+    with pytest.raises(TypeError, match="r_logits must be a torch.Tensor"):
+        rg_lru(u, None, u, -1.0)
+    with pytest.raises(TypeError, match="u must be a torch.Tensor"):
+        rg_lru(None, u, u, -1.0)

@@ -279,3 +279,29 @@ def _ssd_bad(**change):
 def test_bad_arguments_get_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_selective_scan_refuses_a_parallel_form_past_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    t, d, n = 2048, 64, 4
+    u, delta = torch.zeros(1, t, d), torch.ones(1, t, d)
+    A, B = -torch.ones(d, n), torch.zeros(1, t, n)
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        selective_scan(u, delta, A, B, B)
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        b = torch.zeros(1, 40_000, 1)
+        ssd_scan(torch.zeros(1, 40_000, 2), torch.ones(1, 40_000), -1.0, b, b)
+
+
+def test_the_public_helpers_check_their_arguments():
+    from attnviz.kernels.ssm import segment_sums, suffix_sums
+
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        segment_sums(None)
+    with pytest.raises(ValueError, match="x must not contain NaN"):
+        suffix_sums(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match=r"dim must be an integer in \[-1, 0\]"):
+        suffix_sums(torch.ones(3), dim=1)
+    with pytest.raises(TypeError, match="u must be a torch.Tensor"):
+        ssd_scan(None, torch.ones(3), -1.0, torch.ones(3, 2), torch.ones(3, 2))
