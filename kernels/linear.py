@@ -254,8 +254,9 @@ def write(
             )
         if kind is torch.Tensor:
             checked[name] = as_tensor(name, value, min_dim=0, finite=True)
-        else:
-            checked[name] = as_array(name, value)
+        else:  # checked as float64; a float array keeps its own dtype
+            array = as_array(name, value)
+            checked[name] = value if value.dtype.kind == "f" else array
     state, k, v = checked["state"], checked["k"], checked["v"]
     if state.ndim < 2 or k.ndim < 1 or v.ndim < 1:
         raise ValueError(
