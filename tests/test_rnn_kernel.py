@@ -258,7 +258,7 @@ def _g(**change):
         (_q(forget_logits=torch.ones(4)), ValueError, "forget_logits must have at least 2"),
         (_g(log_a=0.5), ValueError, r"log_a must be <= 0 .*got 0.5"),
         (_g(log_a=None), TypeError, "log_a must be a number or a tensor"),
-        (_g(c=0.0), ValueError, r"c must be in \(0, inf\]"),
+        (_g(c=0.0), ValueError, r"c must be in \(0, 10000\]"),
         (_g(c="8"), TypeError, "c must be a real number"),
         (_g(return_state="yes"), TypeError, "return_state must be True or False"),
         (_g(i_logits=torch.ones(2, 3, 13, 2)), ValueError, "i_logits must .* d = 4"),
