@@ -103,12 +103,6 @@ def _finite(name: str, value: Any) -> torch.Tensor:
     return as_tensor(name, value, min_dim=2, finite=True)
 
 
-def _check_finite(name: str, x: torch.Tensor) -> torch.Tensor:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
-    return x
-
-
 def _prepare(
     q: Any,
     k: Any,
@@ -126,7 +120,7 @@ def _prepare(
         for name, x in (("feature_map(q)", q), ("feature_map(k)", k)):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{name} must return a torch.Tensor, got {type(x).__name__}")
-            _check_finite(name, x)
+            finite_result(name, x, hint="scale q and k down, or use another feature_map")
     check_qkv_shapes(q, k, v)
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(

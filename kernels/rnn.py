@@ -58,8 +58,8 @@ from attnviz.kernels.ssm import (
     ScanResult,
     _segment_sums,
     _suffix_sums,
+    as_finite,
     causal_mask,
-    check_finite,
     check_kernel_size,
     check_lengths,
     expand_to,
@@ -148,7 +148,7 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
     Every tensor in ``tensors`` is required (None is refused by name); an optional one
     that is None is left out by the caller, as are extras that are None.
     """
-    tensors = {k: check_finite(k, x, min_dim=2) for k, x in tensors.items()}
+    tensors = {k: as_finite(k, x, min_dim=2) for k, x in tensors.items()}
     first, *_ = tensors
     d = tensors[first].shape[-1]
     for name, x in tensors.items():
@@ -159,7 +159,7 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
             )
     t = check_lengths(**{k: (x, -2) for k, x in tensors.items()})
     lead = lead_shape(**{k: (x, 2) for k, x in tensors.items()})
-    extras = {k: check_finite(k, x) for k, x in extras.items() if x is not None}
+    extras = {k: as_finite(k, x) for k, x in extras.items() if x is not None}
     dtype = torch.get_default_dtype() if not tensors else next(iter(tensors.values())).dtype
     for x in (*tensors.values(), *extras.values()):
         dtype = torch.promote_types(dtype, x.dtype)
@@ -169,7 +169,7 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
         out[name] = expand_to(name, x.to(dtype), shape, "(..., T, d)")
     state = None
     if initial_state is not None:
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, d), "(..., d)")
     return out, state
 

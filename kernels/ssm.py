@@ -104,7 +104,7 @@ class ScanResult(NamedTuple):
 # ---------------------------------------------------------------------------- checks
 
 
-def check_finite(name: str, value: Any, *, min_dim: int = 0) -> torch.Tensor:
+def as_finite(name: str, value: Any, *, min_dim: int = 0) -> torch.Tensor:
     """A floating tensor of finite numbers (a real number too, when ``min_dim`` is 0)."""
     if min_dim == 0 and not isinstance(value, torch.Tensor | np.ndarray):
         if isinstance(value, bool) or not isinstance(value, Real | np.generic):
@@ -231,14 +231,14 @@ def _result(output: torch.Tensor, final: torch.Tensor, return_state: bool) -> Sc
 
 
 def _prepare_s6(u, delta, A, B, C, D, initial_state):
-    delta = check_finite("delta", delta, min_dim=2)
-    A = check_finite("A", A, min_dim=2)
-    B = check_finite("B", B, min_dim=2)
-    C = check_finite("C", C, min_dim=2)
+    delta = as_finite("delta", delta, min_dim=2)
+    A = as_finite("A", A, min_dim=2)
+    B = as_finite("B", B, min_dim=2)
+    C = as_finite("C", C, min_dim=2)
     if A.dim() != 2:
         raise ValueError(f"A must have shape (d, n), got shape {tuple(A.shape)}")
     d, n = A.shape
-    named = {} if u is NO_INPUT else {"u": check_finite("u", u, min_dim=2)}
+    named = {} if u is NO_INPUT else {"u": as_finite("u", u, min_dim=2)}
     named["delta"] = delta
     for name, x, size, what in (
         *((name, x, d, "d, the channels of A (d, n)") for name, x in named.items()),
@@ -255,7 +255,7 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
     lead = lead_shape(**{name: (x, 2) for name, x in named.items()}, B=(B, 2), C=(C, 2))
     tensors = [*named.values(), A, B, C]
     if D is not None:
-        D = check_finite("D", D, min_dim=1)
+        D = as_finite("D", D, min_dim=1)
         if D.shape != (d,):
             raise ValueError(f"D must have shape (d,) = ({d},) or be None, got {tuple(D.shape)}")
         tensors.append(D)
@@ -269,7 +269,7 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
     if initial_state is None:
         state = None
     else:
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, d, n), "(..., d, n)")
     return out.get("u"), out["delta"], A.to(dtype), B, C, D, state
 
@@ -402,10 +402,10 @@ def selective_scan_kernel(
 
 
 def _prepare_ssd(u, delta, A, B, C, D, initial_state):
-    delta = check_finite("delta", delta, min_dim=1)
-    B = check_finite("B", B, min_dim=2)
-    C = check_finite("C", C, min_dim=2)
-    A = check_finite("A", A)
+    delta = as_finite("delta", delta, min_dim=1)
+    B = as_finite("B", B, min_dim=2)
+    C = as_finite("C", C, min_dim=2)
+    A = as_finite("A", A)
     if B.shape[-1] != C.shape[-1]:
         raise ValueError(
             "B and C must share the state size n (last dimension): B has shape "
@@ -413,13 +413,13 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
         )
     check_sign("delta", delta, nonpositive=False, why="a step size; Mamba uses softplus")
     check_sign("A", A, nonpositive=True, why="a decay rate; exp(Δ A) must stay <= 1")
-    named = {} if u is NO_INPUT else {"u": (check_finite("u", u, min_dim=2), -2)}  # (x, T axis)
+    named = {} if u is NO_INPUT else {"u": (as_finite("u", u, min_dim=2), -2)}  # (x, T axis)
     named["delta"] = (delta, -1)
     t = check_lengths(**named, B=(B, -2), C=(C, -2))
     lead = lead_shape(**{k: (x, -a) for k, (x, a) in named.items()}, B=(B, 2), C=(C, 2))
     tensors = [x for x, _ in named.values()] + [A, B, C]
     if D is not None:
-        D = check_finite("D", D)
+        D = as_finite("D", D)
         tensors.append(D)
     dtype = tensors[0].dtype
     for x in tensors[1:]:
@@ -439,7 +439,7 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
     state = None
     if initial_state is not None:
         p = u.shape[-1]
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, p, n), "(..., p, n)")
     return u, delta, A, B, C, D, state
 
@@ -533,8 +533,8 @@ def ssd_mask(delta: torch.Tensor, A: float | torch.Tensor) -> torch.Tensor:
     Returns:
         L, (..., T, T).
     """
-    delta = check_finite("delta", delta, min_dim=1)
-    A = check_finite("A", A)
+    delta = as_finite("delta", delta, min_dim=1)
+    A = as_finite("A", A)
     check_sign("delta", delta, nonpositive=False, why="a step size; Mamba uses softplus")
     check_sign("A", A, nonpositive=True, why="a decay rate; exp(Δ A) must stay <= 1")
     dtype = torch.promote_types(delta.dtype, A.dtype)
