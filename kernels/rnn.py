@@ -98,7 +98,7 @@ def _diagonal_kernel(log_decay, write, read):
         t,
         t,
         dtype=log_decay.dtype,
-        copies=3,
+        copies=3 if needs_grad(log_decay, write, read) else 1,  # in place without autograd
         instead="use form='recurrent' (no (T, T) matrix) or a shorter sequence",
     )
     sums = _segment_sums(log_decay.mT)  # (..., d, T, T), log λ <= 0: exp never overflows

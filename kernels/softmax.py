@@ -178,7 +178,7 @@ def scaled_dot_product_attention(
     check_bytes(
         f"the ({t_q}, {t_k}) scores and weights of scaled_dot_product_attention for leading "
         f"dimensions {tuple(lead)}",
-        tensor_bytes(*lead, t_q, t_k, 4, dtype=dtype),
+        tensor_bytes(*lead, t_q, t_k, 6, dtype=dtype),
         instead="use blocked_attention (one (T_q, T_k) tensor) or shorter inputs",
     )
     q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)

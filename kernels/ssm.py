@@ -171,7 +171,7 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
 
 def _segment_sums(x: torch.Tensor) -> torch.Tensor:
     size = x.shape[-1]
-    check_kernel_size("the segment sums", *x.shape, size, dtype=x.dtype, copies=2,
+    check_kernel_size("the segment sums", *x.shape, size, dtype=x.dtype, copies=1,
                       instead="use a shorter sequence, or a recurrent form")  # fmt: skip
     after = torch.ones(size, size, dtype=torch.bool, device=x.device).triu(1)  # k > j
     cols = x[..., None, :].expand(*x.shape[:-1], size, size)  # cols[..., j, k] = x_k
