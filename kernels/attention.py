@@ -37,12 +37,13 @@ import torch
 from attnviz.kernels.feature_maps import feature_map
 from attnviz.kernels.softmax import (
     AttentionResult,
+    _check_mask,
     blocked_attention,
-    broadcast_shapes,
     check_qkv_shapes,
     scaled_dot_product_attention,
 )
-from attnviz.validation import check_int, check_real
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import as_tensor, check_bool, check_int, check_real, finite_result
 
 Operator = Callable[
     [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, float], AttentionResult
@@ -62,6 +63,7 @@ def softmax_operator(
     with the operator signature ``(q, k, v, mask, scale)``; long inputs that need
     no gradient run its block-wise form ``blocked_attention`` (same numbers).
     """
+    q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
     if _blocked_pays_off(q, k, v):
         return blocked_attention(q, k, v, mask, scale=scale)
     return scaled_dot_product_attention(q, k, v, mask, scale=scale)
@@ -87,13 +89,46 @@ def linear_operator(
     attention maps can be drawn; the output is weights @ v. ``scale`` is not used: a
     common factor on the scores cancels in the row normalisation.
     """
+    q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
+    if k.shape[-2] == 0:
+        raise ValueError(f"k and v must hold at least one key (T_k >= 1), got k {tuple(k.shape)}")
+    lead = q.shape[:-2]
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    check_bytes(
+        f"the ({t_q}, {t_k}) scores and weights of linear_operator for leading dimensions "
+        f"{tuple(lead)}",
+        tensor_bytes(*lead, t_q, t_k, 3, dtype=q.dtype),
+        instead="use linear_attention (no (T, T) matrix) or shorter inputs",
+    )
     phi = _ELU_PLUS_ONE
     scores = phi(q) @ phi(k).mT  # (B, H, T_q, T_k), > 0
     if mask is not None:
         scores = scores.masked_fill(~mask, 0.0)
     total = scores.sum(dim=-1, keepdim=True)  # η_i, (B, H, T_q, 1)
     weights = scores / total.clamp_min(torch.finfo(scores.dtype).tiny)  # rows sum to 1 (or 0)
-    return AttentionResult(weights @ v, weights)  # (B, H, T_q, d_v), (B, H, T_q, T_k)
+    output = finite_result(
+        "linear_operator", weights @ v, hint="scale q, k and v down, or pass float64 tensors"
+    )
+    finite_result("linear_operator's weights", weights, hint="scale q and k down")
+    return AttentionResult(output, weights)
+
+
+def _check_operator_args(q, k, v, mask, scale):
+    """An operator's door: (B, H, T, d) tensors that fit, a boolean mask or None, a scale."""
+    q = as_tensor("q", q, ndim=4, finite=True, layout="(B, H, T_q, d_k)")
+    k = as_tensor("k", k, ndim=4, finite=True, layout="(B, H, T_k, d_k)")
+    v = as_tensor("v", v, ndim=4, finite=True, layout="(B, H, T_k, d_v)")
+    if q.shape[:2] != k.shape[:2] or k.shape[:2] != v.shape[:2]:
+        raise ValueError(
+            "q, k and v must share batch and head dimensions (B, H): got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    check_qkv_shapes(q, k, v)
+    scale = check_real("scale", scale)
+    if mask is not None:
+        mask = _check_mask(mask, (*q.shape[:-1], k.shape[-2]))
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+    return q.to(dtype), k.to(dtype), v.to(dtype), mask, scale  # (B, H, T_q, d_v), (B, H, T_q, T_k)
 
 
 # From this many scores per head (512 x 512) on, softmax attention that needs no gradient
@@ -128,7 +163,7 @@ def get_operator(operator: str | Operator) -> Operator:
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """Split the feature dimension into heads: (B, T, d_model) -> (B, H, T, d_head) (lesson 02)."""
-    x = _check_tensor("x", x, ndim=3, layout="(B, T, d_model)")
+    x = as_tensor("x", x, ndim=3, layout="(B, T, d_model)")
     n_heads = check_int("n_heads", n_heads, low=1)
     batch, seq_len, d_model = x.shape
     if d_model % n_heads:
@@ -141,20 +176,44 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """Concatenate the heads again: (B, H, T, d_head) -> (B, T, H·d_head) (lesson 02)."""
-    x = _check_tensor("x", x, ndim=4, layout="(B, H, T, d_head)")
+    x = as_tensor("x", x, ndim=4, layout="(B, H, T, d_head)")
     batch, n_heads, seq_len, d_head = x.shape
     x = x.transpose(1, 2)  # (B, T, H, d_head)
     return x.reshape(batch, seq_len, n_heads * d_head)  # (B, T, d_model)
+
+
+#: The longest side of a ``causal_mask`` (which must also fit the memory budget).
+MAX_MASK_LEN = 1 << 20
 
 
 def causal_mask(t_q: int, t_k: int | None = None, *, device: Any = None) -> torch.Tensor:
     """Boolean (T_q, T_k) mask, True where key j <= query i (lesson 02).
 
     Top-left aligned, as ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``.
+    t_q and t_k are in [1, MAX_MASK_LEN]; the mask (t_q x t_k bytes) must fit the
+    memory budget; ``device`` is None, a ``torch.device`` or a device name.
     """
-    t_q = check_int("t_q", t_q, low=1)
-    t_k = t_q if t_k is None else check_int("t_k", t_k, low=1)
-    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril()
+    t_q = check_int("t_q", t_q, low=1, high=MAX_MASK_LEN)
+    t_k = t_q if t_k is None else check_int("t_k", t_k, low=1, high=MAX_MASK_LEN)
+    check_bytes(
+        f"the (t_q, t_k) = ({t_q}, {t_k}) causal mask",
+        t_q * t_k,
+        instead="use shorter inputs, or causal=True of an attention function",
+    )
+    return torch.ones(t_q, t_k, dtype=torch.bool, device=_device(device)).tril()
+
+
+def _device(device: Any) -> torch.device | None:
+    if device is None or isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be None, a torch.device or a name like 'cpu', got {type(device).__name__}"
+        )
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be a torch device name like 'cpu', got {device!r}") from None
 
 
 def multi_head_attention(
@@ -183,27 +242,14 @@ def multi_head_attention(
     Returns:
         AttentionResult(output (B, H, T_q, d_v), weights (B, H, T_q, T_k)).
     """
-    q = _check_tensor("q", q, ndim=4, layout="(B, H, T_q, d_k)")
-    k = _check_tensor("k", k, ndim=4, layout="(B, H, T_k, d_k)")
-    v = _check_tensor("v", v, ndim=4, layout="(B, H, T_k, d_v)")
-    if q.shape[:2] != k.shape[:2] or k.shape[:2] != v.shape[:2]:
-        raise ValueError(
-            "q, k and v must share batch and head dimensions (B, H): got "
-            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
-        )
-    check_qkv_shapes(q, k, v)
-    operator = get_operator(operator)
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal must be a bool, got {causal!r} ({type(causal).__name__})")
     if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    else:
-        scale = check_real("scale", scale)
+        scale = 1.0 / math.sqrt(max(_last_size(q), 1))
+    q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
+    operator = get_operator(operator)
+    check_bool("causal", causal)
     batch, n_heads, t_q, _ = q.shape
     t_k = k.shape[-2]
     score_shape = (batch, n_heads, t_q, t_k)
-    if mask is not None:
-        mask = _check_mask(mask, score_shape)
     if causal and mask is None and operator is softmax_operator and _blocked_pays_off(q, k, v):
         # a long causal map: the block-wise kernel masks only each block's diagonal
         # square and never forms (or reads) a (T_q, T_k) mask
@@ -229,28 +275,7 @@ def multi_head_attention(
     return AttentionResult(output, weights)
 
 
-def _check_tensor(name: str, value: Any, *, ndim: int, layout: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor {layout}, got {type(value).__name__}")
-    if value.dim() != ndim:
-        raise ValueError(f"{name} must have shape {layout}, got shape {tuple(value.shape)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
-    return value
-
-
-def _check_mask(mask: Any, score_shape: tuple[int, ...]) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
-    try:
-        fits = broadcast_shapes(mask.shape, score_shape) == score_shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
-            f"{score_shape} (B, H, T_q, T_k)"
-        )
-    return mask
+def _last_size(x: Any) -> int:
+    """The last dimension of a tensor or array (1 for anything else: the checks refuse it)."""
+    shape = getattr(x, "shape", None)
+    return int(shape[-1]) if isinstance(shape, tuple | torch.Size) and len(shape) else 1

@@ -40,7 +40,18 @@ from typing import Any
 
 import torch
 
-from attnviz.validation import check_int
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import check_bool, check_int, check_text
+
+#: The largest input size d that ``output_dim`` describes.
+MAX_INPUT_DIM = 1 << 20
+#: The most random features m of ``random_features`` (its W is (m, d) float64).
+MAX_RANDOM_FEATURES = 1 << 16
+
+
+def _same_size(d: int) -> int:
+    return d
+
 
 # --------------------------------------------------------------------- the object
 
@@ -59,7 +70,17 @@ class NamedFeatureMap:
     name: str
     fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     params: dict[str, Any] = field(default_factory=dict)
-    dim_rule: Callable[[int], int] = field(default=lambda d: d, repr=False)
+    dim_rule: Callable[[int], int] = field(default_factory=lambda: _same_size, repr=False)
+
+    def __post_init__(self) -> None:
+        check_text("name", self.name)
+        for name in ("fn", "dim_rule"):
+            if not callable(getattr(self, name)):
+                raise TypeError(
+                    f"{name} must be a callable, got {type(getattr(self, name)).__name__}"
+                )
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params must be a dict, got {type(self.params).__name__}")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
@@ -74,8 +95,8 @@ class NamedFeatureMap:
         return self.fn(x)
 
     def output_dim(self, d: int) -> int:
-        """n, the number of features for inputs of size d (the state expansion)."""
-        return self.dim_rule(check_int("d", d, low=1))
+        """n, the number of features for inputs of size d in [1, MAX_INPUT_DIM]."""
+        return self.dim_rule(check_int("d", d, low=1, high=MAX_INPUT_DIM))
 
 
 # ---------------------------------------------------------------------------- maps
@@ -130,18 +151,24 @@ def random_features(
     overflow for large ‖x‖ (Performer scales q, k by d^(-1/4) first).
 
     Args:
-        num_features: m, the number of random features (the state expansion).
-        seed: seeds W.
+        num_features: m, the number of random features (the state expansion), in
+            [1, MAX_RANDOM_FEATURES].
+        seed: seeds W, in [0, 2**63 - 1].
         orthogonal: draw W's rows in orthogonal blocks (Performer's default).
     """
-    m = check_int("num_features", num_features, low=1)
-    seed = check_int("seed", seed, low=0)
-    if not isinstance(orthogonal, bool):
-        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}")
+    m = check_int("num_features", num_features, low=1, high=MAX_RANDOM_FEATURES)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    orthogonal = check_bool("orthogonal", orthogonal)
     cache: dict[int, torch.Tensor] = {}
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         d = x.shape[-1]
+        check_bytes(
+            f"random_features' W ({m}, {d}) and its features of inputs {tuple(x.shape)}",
+            tensor_bytes(m, max(d, 1) * 3, dtype=torch.float64)
+            + tensor_bytes(*x.shape[:-1], m, 2, dtype=x.dtype),
+            instead="use fewer num_features or smaller inputs",
+        )
         if d not in cache:
             cache[d] = _gaussian_rows(m, d, seed, orthogonal)  # (m, d), float64
         w = cache[d].to(dtype=x.dtype, device=x.device)  # (m, d)
@@ -182,6 +209,13 @@ def taylor() -> NamedFeatureMap:
     """
 
     def fn(x: torch.Tensor) -> torch.Tensor:
+        d = x.shape[-1]
+        check_bytes(
+            f"the taylor features (1 + d + d² = {1 + d + d * d} per row) of inputs "
+            f"{tuple(x.shape)}",
+            tensor_bytes(*x.shape[:-1], 1 + d + d * d, 3, dtype=x.dtype),
+            instead="use smaller inputs or another feature map",
+        )
         ones = torch.ones_like(x[..., :1])  # (..., 1)
         outer = x[..., :, None] * x[..., None, :]  # x xᵀ, (..., d, d)
         second = outer.flatten(-2) / math.sqrt(2.0)  # (..., d²)
@@ -233,6 +267,7 @@ def resolve_feature_map(
 
     Names are built with their default parameters; errors name ``argument``.
     """
+    argument = check_text("argument", argument)
     if value is None:
         return None
     if isinstance(value, str):

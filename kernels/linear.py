@@ -69,7 +69,16 @@ import torch
 
 from attnviz.kernels.feature_maps import resolve_feature_map
 from attnviz.kernels.softmax import broadcast_shapes, check_qkv_shapes
-from attnviz.validation import as_tensor, check_choice, check_int, check_real
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import (
+    as_array,
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    finite_result,
+)
 
 FORMS = ("parallel", "chunkwise", "recurrent")
 WRITE_RULES = ("hebbian", "delta")
@@ -87,10 +96,11 @@ class LinearAttentionResult(NamedTuple):
 # ---------------------------------------------------------------------------- checks
 
 
-def _check_finite(name: str, x: torch.Tensor) -> torch.Tensor:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
-    return x
+_OVERFLOW_HINT = "scale q, k and v (or the initial state) down, or pass float64 tensors"
+
+
+def _finite(name: str, value: Any) -> torch.Tensor:
+    return as_tensor(name, value, min_dim=2, finite=True)
 
 
 def _prepare(
@@ -103,16 +113,14 @@ def _prepare(
     causal: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check q, k, v and the initial state; return them broadcast, in one dtype."""
-    q = _check_finite("q", as_tensor("q", q, min_dim=2))
-    k = _check_finite("k", as_tensor("k", k, min_dim=2))
-    v = _check_finite("v", as_tensor("v", v, min_dim=2))
+    q, k, v = _finite("q", q), _finite("k", k), _finite("v", v)
     feature_map = resolve_feature_map(feature_map)
     if feature_map is not None:
         q, k = feature_map(q), feature_map(k)  # (..., T, n) each
         for name, x in (("feature_map(q)", q), ("feature_map(k)", k)):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{name} must return a torch.Tensor, got {type(x).__name__}")
-            _check_finite(name, x)
+            finite_result(name, x, hint="scale q and k down, or use another feature_map")
     check_qkv_shapes(q, k, v)
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(
@@ -134,7 +142,7 @@ def _prepare(
     if initial_state is None:
         state = torch.zeros(*lead, d_v, d_k, dtype=dtype, device=k.device)
     else:
-        state = _check_finite("initial_state", as_tensor("initial_state", initial_state))
+        state = as_tensor("initial_state", initial_state, min_dim=2, finite=True)
         try:
             state = state.to(dtype).expand(*lead, d_v, d_k)  # (..., d_v, d_k)
         except RuntimeError:
@@ -149,7 +157,7 @@ def _gate(name: str, value: Any, like: torch.Tensor) -> torch.Tensor:
     """A gate (α or β) in [0, 1] as a tensor of shape (..., T), like k's (..., T, d_k)."""
     shape = like.shape[:-1]
     if isinstance(value, (torch.Tensor, np.ndarray)):
-        gate = _check_finite(name, as_tensor(name, value))
+        gate = as_tensor(name, value, min_dim=0, finite=True)
         if bool(((gate < 0) | (gate > 1)).any()):
             bad = gate[(gate < 0) | (gate > 1)].flatten()[0].item()
             raise ValueError(f"{name} must be in [0, 1] at every step, got {bad:g}")
@@ -164,14 +172,27 @@ def _gate(name: str, value: Any, like: torch.Tensor) -> torch.Tensor:
     return torch.full(shape, value, dtype=like.dtype, device=like.device)  # (..., T)
 
 
+#: The largest chunk_size (a chunk longer than the sequence is the parallel form).
+MAX_CHUNK_SIZE = 1 << 20
+
+
 def _check_form(form: Any, chunk_size: Any) -> tuple[str, int]:
-    return check_choice("form", form, FORMS), check_int("chunk_size", chunk_size, low=1)
+    chunk_size = check_int("chunk_size", chunk_size, low=1, high=MAX_CHUNK_SIZE)
+    return check_choice("form", form, FORMS), chunk_size
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return value
+def _check_size(form: str, chunk_size: int, q: torch.Tensor, k: torch.Tensor) -> None:
+    """The (C, C) matrices of the parallel (C = T) and chunkwise forms fit the budget."""
+    if form == "recurrent":
+        return
+    t = k.shape[-2]
+    size = t if form == "parallel" else min(chunk_size, t)
+    # decay, scores, the delta rule's system, the segment sums' copies: about 6 at once
+    check_bytes(
+        f"the ({size}, {size}) matrices of form={form!r} for q {tuple(q.shape)}",
+        tensor_bytes(*k.shape[:-2], size, size, 6, dtype=k.dtype),
+        instead="use form='recurrent', or form='chunkwise' with a smaller chunk_size",
+    )
 
 
 # -------------------------------------------------------------------------- one write
@@ -218,12 +239,19 @@ def write(
     """
     rule = check_choice("rule", rule, WRITE_RULES)
     kind = torch.Tensor if isinstance(state, torch.Tensor) else np.ndarray
+    checked = {}
     for name, value in (("state", state), ("k", k), ("v", v)):
         if not isinstance(value, kind):
             raise TypeError(
                 f"{name} must be a torch.Tensor or a numpy.ndarray, of one kind for state, k "
                 f"and v; got {type(value).__name__} (state: {type(state).__name__})"
             )
+        if kind is torch.Tensor:
+            checked[name] = as_tensor(name, value, min_dim=0, finite=True)
+        else:  # checked as float64; a float array keeps its own dtype
+            array = as_array(name, value)
+            checked[name] = value if value.dtype.kind == "f" else array
+    state, k, v = checked["state"], checked["k"], checked["v"]
     if state.ndim < 2 or k.ndim < 1 or v.ndim < 1:
         raise ValueError(
             "state, k and v must have shapes (..., d_v, d_k), (..., d_k) and (..., d_v); got "
@@ -236,7 +264,15 @@ def write(
             f"v {tuple(v.shape)}"
         )
     beta, alpha = _write_gate("beta", beta, kind), _write_gate("alpha", alpha, kind)
-    return _write(state, k, v, rule, beta, alpha)
+    try:
+        shape = np.broadcast_shapes(tuple(state.shape), tuple(k.shape[:-1]) + (1, k.shape[-1]))
+        shape = np.broadcast_shapes(shape, tuple(v.shape[:-1]) + (v.shape[-1], 1))
+    except ValueError:
+        raise ValueError(
+            f"state {tuple(state.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} must have "
+            "broadcastable leading dimensions"
+        ) from None
+    return finite_result("write", _write(state, k, v, rule, beta, alpha), hint=_OVERFLOW_HINT)
 
 
 def _write(state, k, v, rule: str, beta, alpha):
@@ -258,6 +294,7 @@ def _write_gate(name: str, value: Any, kind: type) -> Any:
             f"{name} must be a number or of the state's kind ({kind.__name__}), "
             f"got {type(value).__name__}"
         )
+    value = as_tensor(name, value, min_dim=0) if kind is torch.Tensor else as_array(name, value)
     inside = (value >= 0) & (value <= 1)  # False for NaN too
     if not bool(inside.all()):
         bad = float(value[~inside][0])
@@ -334,6 +371,7 @@ def _chunkwise(
 
 
 def _run(q, k, v, alpha, beta, state, form, chunk_size):
+    _check_size(form, chunk_size, q, k)
     if k.shape[-2] == 0:  # no tokens: nothing written, nothing read
         return v.new_zeros(*q.shape[:-1], v.shape[-1]), state
     if form == "recurrent":
@@ -343,6 +381,13 @@ def _run(q, k, v, alpha, beta, state, form, chunk_size):
 
 
 # --------------------------------------------------------------------- the operators
+
+
+def _result(output: torch.Tensor, state: torch.Tensor, return_state: bool):
+    """The operators' exit: finite outputs (and state) from finite inputs, or a ValueError."""
+    finite_result("linear attention's output", output, hint=_OVERFLOW_HINT)
+    finite_result("linear attention's state", state, hint=_OVERFLOW_HINT)
+    return LinearAttentionResult(output, state if return_state else None)
 
 
 def linear_attention(
@@ -378,7 +423,7 @@ def linear_attention(
             one in ``kernels/feature_maps.py`` (e.g. "elu_plus_one", "taylor").
         form: "parallel" (one (T, T) matrix), "chunkwise" or "recurrent" (the
             definition); all three give the same numbers.
-        chunk_size: tokens per chunk for form="chunkwise".
+        chunk_size: tokens per chunk for form="chunkwise", in [1, MAX_CHUNK_SIZE].
         initial_state: optional S_0, broadcastable to (..., d_v, d_k).
         return_state: if True, also return S_T, (..., d_v, d_k).
         eps: the smallest |denominator| that ``normalize`` accepts.
@@ -386,9 +431,9 @@ def linear_attention(
     Returns:
         LinearAttentionResult(output (..., T_q, d_v), state (..., d_v, d_k) or None).
     """
-    causal = _check_bool("causal", causal)
-    normalize = _check_bool("normalize", normalize)
-    return_state = _check_bool("return_state", return_state)
+    causal = check_bool("causal", causal)
+    normalize = check_bool("normalize", normalize)
+    return_state = check_bool("return_state", return_state)
     form, chunk_size = _check_form(form, chunk_size)
     eps = check_real("eps", eps, low=0.0)
     if normalize and initial_state is not None:
@@ -419,7 +464,7 @@ def linear_attention(
                 "feature_map (e.g. 'elu_plus_one') or normalize=False"
             )
         output = output / denominator
-    return LinearAttentionResult(output, state if return_state else None)
+    return _result(output, state, return_state)
 
 
 def normalized_attention(
@@ -457,7 +502,7 @@ def normalized_attention(
     Returns:
         LinearAttentionResult(output (..., T, d_v), state (..., d_v, n) or None).
     """
-    return_state = _check_bool("return_state", return_state)
+    return_state = check_bool("return_state", return_state)
     form, chunk_size = _check_form(form, chunk_size)
     q, k, v, state = _prepare(q, k, v, feature_map, initial_state)
     log_scale = _log_scale(log_scale, k)  # (..., T)
@@ -473,7 +518,7 @@ def normalized_attention(
         ones = torch.ones(k.shape[:-1], dtype=k.dtype, device=k.device)  # Λ_t = I
         output, state = _run(q, k, v, ones, None, state, form, chunk_size)  # (..., T, d_v)
         output = torch.exp(-log_scale)[..., None] * output  # (..., T, d_v)
-    return LinearAttentionResult(output, state if return_state else None)
+    return _result(output, state, return_state)
 
 
 def _log_scale(value: Any, like: torch.Tensor) -> torch.Tensor:
@@ -494,7 +539,9 @@ def _log_scale(value: Any, like: torch.Tensor) -> torch.Tensor:
                 f"log_scale of shape {tuple(scale.shape)} does not broadcast to "
                 f"{tuple(shape)} (..., T), one per token"
             ) from None
-    value = check_real("log_scale", value)
+    # beyond |s| = 1e4, exp(-s) is 0 or overflows in every float type: the same numbers,
+    # without a float32 tensor that cannot hold 1e300
+    value = min(max(check_real("log_scale", value), -1e4), 1e4)
     return torch.full(shape, value, dtype=like.dtype, device=like.device)  # (..., T)
 
 
@@ -528,12 +575,12 @@ def gated_linear_attention(
     Returns:
         LinearAttentionResult(output (..., T, d_v), state (..., d_v, d_k) or None).
     """
-    return_state = _check_bool("return_state", return_state)
+    return_state = check_bool("return_state", return_state)
     form, chunk_size = _check_form(form, chunk_size)
     q, k, v, state = _prepare(q, k, v, feature_map, initial_state)
     alpha = _gate("alpha", alpha, k)
     output, state = _run(q, k, v, alpha, None, state, form, chunk_size)
-    return LinearAttentionResult(output, state if return_state else None)
+    return _result(output, state, return_state)
 
 
 def delta_rule_attention(
@@ -610,10 +657,10 @@ def gated_delta_rule_attention(
     Returns:
         LinearAttentionResult(output (..., T, d_v), state (..., d_v, d_k) or None).
     """
-    return_state = _check_bool("return_state", return_state)
+    return_state = check_bool("return_state", return_state)
     form, chunk_size = _check_form(form, chunk_size)
     q, k, v, state = _prepare(q, k, v, feature_map, initial_state)
     alpha = _gate("alpha", alpha, k)
     beta = _gate("beta", beta, k)
     output, state = _run(q, k, v, alpha, beta, state, form, chunk_size)
-    return LinearAttentionResult(output, state if return_state else None)
+    return _result(output, state, return_state)

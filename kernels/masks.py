@@ -94,7 +94,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnviz.validation import check_choice, check_int
+from attnviz.memory_budget import check_bytes
+from attnviz.validation import check_bool, check_choice, check_int, check_text
 
 __all__ = [
     "MAX_DENSE_LEN",
@@ -124,12 +125,32 @@ MAX_DENSE_LEN = 16_384
 MAX_DISTANCE_LEN = 1 << 30
 #: Most random keys per query in ``bigbird`` (each is one term of the mask_mod).
 MAX_RANDOM_KEYS = 64
+#: The largest window, stride, block, sink or segment a pattern takes: the longest
+#: sequence any method describes (larger values all mean "the whole sequence").
+MAX_SPAN = MAX_DISTANCE_LEN
+#: The most element-terms ``dense`` evaluates (seq_len² times the terms of the rule:
+#: one, plus one per bigbird random key and per longnet pair): a few seconds of work.
+MAX_DENSE_WORK = 8 * MAX_DENSE_LEN**2
+#: The longest sequence ``block_mask`` builds (create_block_mask evaluates the whole
+#: (seq_len, seq_len) grid in int64 on the way).
+MAX_BLOCK_MASK_LEN = MAX_DENSE_LEN
 # Rows of the dense matrix evaluated at once: about 4M elements per chunk.
 _CHUNK_ELEMENTS = 1 << 22
 
 
 def _check_seq_len(seq_len: Any, cap: int = MAX_DENSE_LEN) -> int:
     return check_int("seq_len", seq_len, low=1, high=cap)
+
+
+def _span(name: str, value: Any, low: int = 1) -> int:
+    """A window, stride, block or token count: an integer in [low, MAX_SPAN]."""
+    return check_int(name, value, low=low, high=MAX_SPAN)
+
+
+def _with_size(rule: Callable[[int], Any], size: Callable[[int], int]) -> Callable[[int], Any]:
+    """Attach to a distance rule the number of distances it gives for a length n."""
+    rule.size = size  # type: ignore[attr-defined]
+    return rule
 
 
 def _describe(mask_mod: Any) -> str:
@@ -171,6 +192,7 @@ def check_mask_mod(mask_mod: Any, seq_len: int = 16) -> torch.Tensor:
 
     Raises TypeError if ``mask_mod`` is not callable, fails on index tensors or does
     not return a boolean tensor, and ValueError if its result has the wrong shape.
+    ``seq_len`` is in [1, MAX_DENSE_LEN], and the grid must fit the memory budget.
     """
     if not callable(mask_mod):
         raise TypeError(
@@ -178,12 +200,19 @@ def check_mask_mod(mask_mod: Any, seq_len: int = 16) -> torch.Tensor:
             f"got {type(mask_mod).__name__}"
         )
     seq_len = _check_seq_len(seq_len)
+    check_bytes(
+        f"the ({seq_len}, {seq_len}) grid that check_mask_mod evaluates",
+        seq_len * seq_len * (3 * 8 + 1),
+        instead="use a shorter seq_len",
+    )
     index = torch.arange(seq_len, dtype=torch.int64)
     return _evaluate(mask_mod, index[:, None], index[None, :])
 
 
 def _as_distances(values: Any, seq_len: int) -> np.ndarray:
-    d = np.unique(np.asarray(values, dtype=np.int64))
+    d = np.asarray(values, dtype=np.int64)
+    if d.ndim != 1 or not bool(np.all(d[1:] > d[:-1])):  # the built-in rules are sorted
+        d = np.unique(d)
     return d[(d >= 0) & (d < seq_len)]
 
 
@@ -220,20 +249,54 @@ class MaskPattern:
     ) -> MaskPattern:
         """Wrap a user's ``mask_mod``; it is checked now on a small grid and on every
         :meth:`dense` call. ``causal=True`` is a promise that :meth:`dense` verifies."""
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"name must be a non-empty string, got {name!r}")
-        if not isinstance(causal, bool):
-            raise TypeError(f"causal must be True or False, got {causal!r}")
+        check_text("name", name)
+        check_bool("causal", causal)
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"params must be a dict or None, got {type(params).__name__}")
         check_mask_mod(mask_mod, 16)
         return cls(name, mask_mod, dict(params or {}), causal, None, False)
+
+    def __post_init__(self) -> None:
+        check_text("name", self.name)
+        if not callable(self.mask_mod):
+            raise TypeError(
+                "mask_mod must be a callable mask_mod(b, h, q_idx, kv_idx) -> bool tensor, "
+                f"got {type(self.mask_mod).__name__}"
+            )
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params must be a dict, got {type(self.params).__name__}")
+        check_bool("causal", self.causal)
+        if self.distance_rule is not None and not callable(self.distance_rule):
+            raise TypeError(
+                "distance_rule must be None or a callable seq_len -> distances, got "
+                f"{type(self.distance_rule).__name__}"
+            )
+        check_bool("trusted", self.trusted)
 
     def dense(self, seq_len: int) -> np.ndarray:
         """The (seq_len, seq_len) boolean matrix, True where query i may attend key j.
 
         Evaluated from ``mask_mod`` in row chunks; ``seq_len`` must be in
-        [1, MAX_DENSE_LEN] (16,384: a 256 MiB matrix).
+        [1, MAX_DENSE_LEN] (16,384: a 256 MiB matrix), the matrix must fit the memory
+        budget (``attnviz.memory_budget``), and a built-in rule with many terms
+        (bigbird's random keys, longnet's pairs) at most MAX_DENSE_WORK element-terms.
         """
         seq_len = _check_seq_len(seq_len)
+        check_bytes(
+            f"the dense ({seq_len}, {seq_len}) mask of pattern {self.name!r}",
+            seq_len * seq_len,
+            instead="use a shorter seq_len, or distances(seq_len) for an offset pattern",
+        )
+        if self.trusted:
+            terms = 1 + int(self.params.get("random_keys", 0))
+            terms += len(self.params.get("segment_lengths", ()))
+            if seq_len * seq_len * terms > MAX_DENSE_WORK:
+                longest = int((MAX_DENSE_WORK / terms) ** 0.5)
+                raise ValueError(
+                    f"seq_len={seq_len} is too long for the dense mask of pattern "
+                    f"{self.name!r}: its rule has {terms} terms, and seq_len² x terms must "
+                    f"stay within MAX_DENSE_WORK={MAX_DENSE_WORK} (seq_len <= {longest} here)"
+                )
         # The built-in rules run on int32 indices (several times faster than int64
         # for // and %) and, when causal, only on the keys up to the chunk's last row.
         dtype = torch.int32 if self.trusted else torch.int64
@@ -265,19 +328,41 @@ class MaskPattern:
 
         Not None only for patterns defined by relative distances alone: then query i
         attends exactly the keys {i - d : d in distances, i - d >= 0}. Sorted int64.
-        ``seq_len`` must be in [1, 2**30].
+        ``seq_len`` must be in [1, 2**30], and the distance set (seq_len numbers for a
+        dense pattern such as ``causal``) must fit the memory budget.
         """
         seq_len = _check_seq_len(seq_len, MAX_DISTANCE_LEN)
         if self.distance_rule is None:
             return None
+        size = getattr(self.distance_rule, "size", None)
+        count = seq_len if size is None else min(seq_len, size(seq_len))
+        # the rule's arrays, np.unique's sorted copy and the mask: about 4 int64 copies
+        check_bytes(
+            f"the distance set of pattern {self.name!r} for seq_len={seq_len} ({count} distances)",
+            32 * count,
+            instead="use a shorter seq_len",
+        )
         return _as_distances(self.distance_rule(seq_len), seq_len)
 
     def block_mask(self, seq_len: int, block_size: int = 128, device: str = "cpu"):
-        """``torch.nn.attention.flex_attention.create_block_mask`` for this pattern."""
+        """``torch.nn.attention.flex_attention.create_block_mask`` for this pattern.
+
+        ``seq_len`` and ``block_size`` in [1, MAX_BLOCK_MASK_LEN]; the (seq_len, seq_len)
+        grid (padded to whole blocks) that create_block_mask evaluates (int64 indices and
+        booleans) must fit the memory budget. ``device`` is a torch device name.
+        """
         from torch.nn.attention.flex_attention import create_block_mask
 
-        seq_len = check_int("seq_len", seq_len, low=1)
-        block_size = check_int("block_size", block_size, low=1)
+        seq_len = _check_seq_len(seq_len, MAX_BLOCK_MASK_LEN)
+        block_size = check_int("block_size", block_size, low=1, high=MAX_BLOCK_MASK_LEN)
+        device = _check_device(device)
+        padded = -(-seq_len // block_size) * block_size  # whole blocks
+        check_bytes(
+            f"the ({padded}, {padded}) grid that create_block_mask evaluates (seq_len="
+            f"{seq_len} in blocks of block_size={block_size})",
+            padded * padded * (3 * 8 + 1),
+            instead="use a shorter seq_len",
+        )
         return create_block_mask(
             self.mask_mod, None, None, seq_len, seq_len, device=device, BLOCK_SIZE=block_size
         )
@@ -289,7 +374,7 @@ class MaskPattern:
         block j // block_size (and, for a causal pattern, i >= j). This is how the
         PowerAttention paper applies every pattern it compares (blocks of 256).
         """
-        size = check_int("block_size", block_size, low=1)
+        size = _span("block_size", block_size)
         inner, causal_ = self.mask_mod, self.causal
 
         def mask_mod(b, h, q_idx, kv_idx):
@@ -299,6 +384,16 @@ class MaskPattern:
         rule = self.distance_rule if size == 1 else None
         params = {**self.params, "blocked": size}
         return MaskPattern(self.name, mask_mod, params, self.causal, rule, self.trusted)
+
+
+def _check_device(device: Any) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    check_text("device", device)
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be a torch device name like 'cpu', got {device!r}") from None
 
 
 def _pattern(name, mask_mod, params, *, causal=True, distance_rule=None) -> MaskPattern:
@@ -321,7 +416,7 @@ def causal() -> MaskPattern:
     def mask_mod(b, h, q_idx, kv_idx):
         return q_idx >= kv_idx
 
-    return _pattern("causal", mask_mod, {}, distance_rule=np.arange)
+    return _pattern("causal", mask_mod, {}, distance_rule=_with_size(lambda n: np.arange(n), int))
 
 
 def sliding_window(window: int = 4, sink_tokens: int = 0) -> MaskPattern:
@@ -330,8 +425,8 @@ def sliding_window(window: int = 4, sink_tokens: int = 0) -> MaskPattern:
     ``sink_tokens`` first positions are also seen by every query (attention sinks,
     StreamingLLM); PowerAttention's sliding baseline is 9 window blocks + 1 sink block.
     """
-    window = check_int("window", window, low=1)
-    sink = check_int("sink_tokens", sink_tokens, low=0)
+    window = _span("window", window)
+    sink = _span("sink_tokens", sink_tokens, low=0)
 
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
@@ -339,6 +434,8 @@ def sliding_window(window: int = 4, sink_tokens: int = 0) -> MaskPattern:
 
     def rule(n):
         return np.arange(min(window, n))
+
+    _with_size(rule, lambda n: min(window, n))
 
     params = {"window": window, "sink_tokens": sink}
     return _pattern("sliding_window", mask_mod, params, distance_rule=rule if sink == 0 else None)
@@ -349,9 +446,9 @@ def dilated(window: int = 8, rate: int = 2, sink_tokens: int = 0) -> MaskPattern
 
     With rate 2 a query never sees an odd distance, and no stack of layers ever does.
     """
-    window = check_int("window", window, low=1)
-    rate = check_int("rate", rate, low=1)
-    sink = check_int("sink_tokens", sink_tokens, low=0)
+    window = _span("window", window)
+    rate = _span("rate", rate)
+    sink = _span("sink_tokens", sink_tokens, low=0)
 
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
@@ -360,6 +457,8 @@ def dilated(window: int = 8, rate: int = 2, sink_tokens: int = 0) -> MaskPattern
     def rule(n):
         return np.arange(0, min(window, n), rate)
 
+    _with_size(rule, lambda n: -(-min(window, n) // rate))
+
     params = {"window": window, "rate": rate, "sink_tokens": sink}
     return _pattern("dilated", mask_mod, params, distance_rule=rule if sink == 0 else None)
 
@@ -367,14 +466,16 @@ def dilated(window: int = 8, rate: int = 2, sink_tokens: int = 0) -> MaskPattern
 def strided(stride: int = 4) -> MaskPattern:
     """Sparse Transformer's strided pattern: the previous ``stride`` keys and every
     ``stride``-th key before them (the union of its two heads A(1), A(2))."""
-    stride = check_int("stride", stride, low=1)
+    stride = _span("stride", stride)
 
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
         return (d >= 0) & ((d < stride) | (d % stride == 0))
 
-    def rule(n):
-        return np.union1d(np.arange(min(stride, n)), np.arange(0, n, stride))
+    def rule(n):  # sorted: the window, then the multiples of stride past it
+        return np.concatenate([np.arange(min(stride, n)), np.arange(stride, n, stride)])
+
+    _with_size(rule, lambda n: min(stride, n) + -(-n // stride))
 
     return _pattern("strided", mask_mod, {"stride": stride}, distance_rule=rule)
 
@@ -383,7 +484,7 @@ def fixed(block: int = 4, c: int = 1) -> MaskPattern:
     """Sparse Transformer's fixed pattern: every earlier key of the query's own block
     of ``block`` positions, and the last ``c`` positions (summary cells) of every
     block (1 <= c <= block)."""
-    block = check_int("block", block, low=1)
+    block = _span("block", block)
     c = check_int("c", c, low=1, high=block)
 
     def mask_mod(b, h, q_idx, kv_idx):
@@ -397,8 +498,8 @@ def fixed(block: int = 4, c: int = 1) -> MaskPattern:
 def longformer(window: int = 4, global_tokens: int = 1) -> MaskPattern:
     """Longformer in its causal form: a sliding window of ``window`` keys plus the first
     ``global_tokens`` positions, which every query sees (and which see every earlier key)."""
-    window = check_int("window", window, low=1)
-    g = check_int("global_tokens", global_tokens, low=0)
+    window = _span("window", window)
+    g = _span("global_tokens", global_tokens, low=0)
 
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
@@ -406,6 +507,8 @@ def longformer(window: int = 4, global_tokens: int = 1) -> MaskPattern:
 
     def rule(n):
         return np.arange(min(window, n))
+
+    _with_size(rule, lambda n: min(window, n))
 
     params = {"window": window, "global_tokens": g}
     return _pattern("longformer", mask_mod, params, distance_rule=rule if g == 0 else None)
@@ -428,8 +531,8 @@ def bigbird(
 ) -> MaskPattern:
     """BigBird at token level, causal: a window of ``window`` keys, ``global_tokens``
     global positions and ``random_keys`` seeded random keys per query among its past."""
-    window = check_int("window", window, low=1)
-    g = check_int("global_tokens", global_tokens, low=0)
+    window = _span("window", window)
+    g = _span("global_tokens", global_tokens, low=0)
     r = check_int("random_keys", random_keys, low=0, high=MAX_RANDOM_KEYS)
     seed = check_int("seed", seed, low=0, high=_MASK31)
 
@@ -478,8 +581,8 @@ def _longnet_pairs(segment_lengths: Any, dilations: Any) -> list[tuple[int, int]
         )
     return [
         (
-            check_int(f"segment_lengths[{k}]", w, low=1),
-            check_int(f"dilations[{k}]", r, low=1),
+            _span(f"segment_lengths[{k}]", w),
+            _span(f"dilations[{k}]", r),
         )
         for k, (w, r) in enumerate(zip(segment_lengths, dilations, strict=True))
     ]
@@ -489,16 +592,19 @@ def stride_slash(window: int = 6, stride: int = 8, sink_tokens: int = 1) -> Mask
     """PowerAttention's stride-slash baseline: a local window of ``window`` keys, a sink
     (the first ``sink_tokens`` positions: a vertical line) and slash lines, the
     diagonals at every multiple of ``stride``."""
-    window = check_int("window", window, low=1)
-    stride = check_int("stride", stride, low=1)
-    sink = check_int("sink_tokens", sink_tokens, low=0)
+    window = _span("window", window)
+    stride = _span("stride", stride)
+    sink = _span("sink_tokens", sink_tokens, low=0)
 
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
         return (d >= 0) & ((d < window) | (d % stride == 0) | (kv_idx < sink))
 
-    def rule(n):
-        return np.union1d(np.arange(min(window, n)), np.arange(0, n, stride))
+    def rule(n):  # sorted: the window, then the multiples of stride past it
+        first = -(-min(window, n) // stride) * stride
+        return np.concatenate([np.arange(min(window, n)), np.arange(first, n, stride)])
+
+    _with_size(rule, lambda n: min(window, n) + -(-n // stride))
 
     params = {"window": window, "stride": stride, "sink_tokens": sink}
     return _pattern("stride_slash", mask_mod, params, distance_rule=rule if sink == 0 else None)
@@ -511,10 +617,9 @@ def power_attention(
     attends key j <= i iff (sink_block and j < b) or blk < window_blocks or blk is 0 or a
     power of two. ``window_blocks`` counts the query's own block. The defaults give the
     token-level pattern, distances {0} ∪ {2^k}; the paper's runs use (256, 5, True)."""
-    b = check_int("block_size", block_size, low=1)
-    w = check_int("window_blocks", window_blocks, low=1)
-    if not isinstance(sink_block, bool):
-        raise TypeError(f"sink_block must be True or False, got {sink_block!r}")
+    b = _span("block_size", block_size)
+    w = _span("window_blocks", window_blocks)
+    check_bool("sink_block", sink_block)
     sink = b if sink_block else 0
 
     def mask_mod(b_, h, q_idx, kv_idx):
@@ -525,6 +630,8 @@ def power_attention(
     def rule(n):
         powers = 1 << np.arange(max(1, int(n - 1).bit_length()))
         return np.concatenate([[0], np.arange(min(w, n)), powers])
+
+    _with_size(rule, lambda n: 1 + min(w, n) + max(1, int(n - 1).bit_length()))
 
     params = {"block_size": b, "window_blocks": w, "sink_block": sink_block}
     token_level = b == 1 and not sink_block

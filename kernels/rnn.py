@@ -54,19 +54,27 @@ import torch.nn.functional as F
 
 from attnviz.kernels.ssm import (
     FORMS,
+    NO_INPUT,
     ScanResult,
+    _segment_sums,
+    _suffix_sums,
+    as_finite,
     causal_mask,
-    check_bool,
-    check_finite,
+    check_kernel_size,
     check_lengths,
-    check_sign,
     expand_to,
     lead_shape,
     needs_grad,
-    segment_sums,
-    suffix_sums,
 )
-from attnviz.validation import check_choice, check_real
+from attnviz.validation import check_bool, check_choice, check_real, check_sign, finite_result
+
+__all__ = ["qlstm", "qlstm_kernel", "qlstm_transition", "rg_lru", "rg_lru_kernel",
+           "rg_lru_transition"]  # fmt: skip
+
+#: The largest temperature c of the RG-LRU (Griffin uses 8; past this a_i is 0 or 1 anyway).
+MAX_C = 1e4
+
+_OVERFLOW_HINT = "scale u (or the initial state) down, or pass float64 tensors"
 
 # ------------------------------------------------------------------ diagonal systems
 
@@ -82,7 +90,18 @@ def _diagonal_recurrent(log_decay, write, read, u, state):
 
 def _diagonal_kernel(log_decay, write, read):
     """K[..., c, i, j] = ρ_i[c] (λ_{j+1}[c] ⋯ λ_i[c]) w_j[c] for j <= i, else 0."""
-    sums = segment_sums(log_decay.mT)  # (..., d, T, T), log λ <= 0: exp never overflows
+    t = log_decay.shape[-2]
+    check_kernel_size(
+        "the (..., d, T, T) kernel",
+        *log_decay.shape[:-2],
+        log_decay.shape[-1],
+        t,
+        t,
+        dtype=log_decay.dtype,
+        copies=3 if needs_grad(log_decay, write, read) else 1,  # in place without autograd
+        instead="use form='recurrent' (no (T, T) matrix) or a shorter sequence",
+    )
+    sums = _segment_sums(log_decay.mT)  # (..., d, T, T), log λ <= 0: exp never overflows
     causal = causal_mask(log_decay.shape[-2], log_decay.device)
     if needs_grad(log_decay, write, read):
         kernel = torch.exp(sums) * write.mT[..., None, :]  # w_j, (..., d, 1, T)
@@ -98,7 +117,7 @@ def _diagonal_kernel(log_decay, write, read):
 def _diagonal_parallel(log_decay, write, read, u, state):
     kernel = _diagonal_kernel(log_decay, write, read)  # (..., d, T, T)
     output = torch.einsum("...cij,...jc->...ic", kernel, u)  # (..., T, d)
-    later = torch.exp(suffix_sums(log_decay, dim=-2))  # λ_{j+1} ⋯ λ_T, (..., T, d)
+    later = torch.exp(_suffix_sums(log_decay, dim=-2))  # λ_{j+1} ⋯ λ_T, (..., T, d)
     final = (later * write * u).sum(-2)  # (..., d)
     if state is not None:  # h_0 decays by λ_1 ⋯ λ_i before it is read
         since = torch.exp(log_decay.cumsum(-2)) * state[..., None, :]  # (..., T, d)
@@ -108,6 +127,13 @@ def _diagonal_parallel(log_decay, write, read, u, state):
 
 
 def _run(log_decay, write, read, u, state, form):
+    output, final = _run_form(log_decay, write, read, u, state, form)
+    finite_result("the recurrence's output", output, hint=_OVERFLOW_HINT)
+    finite_result("the recurrence's state", final, hint=_OVERFLOW_HINT)
+    return output, final
+
+
+def _run_form(log_decay, write, read, u, state, form):
     h0 = u.new_zeros(*u.shape[:-2], u.shape[-1]) if state is None else state  # (..., d)
     if u.shape[-2] == 0:  # no tokens: nothing written, nothing read
         return torch.zeros_like(u), h0
@@ -117,8 +143,12 @@ def _run(log_decay, write, read, u, state, form):
 
 
 def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any):
-    """Check the (..., T, d) tensors, broadcast them and the per-channel extras together."""
-    tensors = {k: check_finite(k, x, min_dim=2) for k, x in tensors.items() if x is not None}
+    """Check the (..., T, d) tensors, broadcast them and the per-channel extras together.
+
+    Every tensor in ``tensors`` is required (None is refused by name); an optional one
+    that is None is left out by the caller, as are extras that are None.
+    """
+    tensors = {k: as_finite(k, x, min_dim=2) for k, x in tensors.items()}
     first, *_ = tensors
     d = tensors[first].shape[-1]
     for name, x in tensors.items():
@@ -129,7 +159,7 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
             )
     t = check_lengths(**{k: (x, -2) for k, x in tensors.items()})
     lead = lead_shape(**{k: (x, 2) for k, x in tensors.items()})
-    extras = {k: check_finite(k, x) for k, x in extras.items() if x is not None}
+    extras = {k: as_finite(k, x) for k, x in extras.items() if x is not None}
     dtype = torch.get_default_dtype() if not tensors else next(iter(tensors.values())).dtype
     for x in (*tensors.values(), *extras.values()):
         dtype = torch.promote_types(dtype, x.dtype)
@@ -139,7 +169,7 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
         out[name] = expand_to(name, x.to(dtype), shape, "(..., T, d)")
     state = None
     if initial_state is not None:
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, d), "(..., d)")
     return out, state
 
@@ -149,9 +179,10 @@ def _prepare(tensors: dict[str, Any], extras: dict[str, Any], initial_state: Any
 
 def _qlstm_parts(forget_logits, input_logits, output_logits, reversed_decay, u, state):
     names = {"forget_logits": forget_logits, "input_logits": input_logits}
-    names["output_logits"] = output_logits
+    if output_logits is not None:  # documented optional: None reads h_i itself
+        names["output_logits"] = output_logits
     x, state = _prepare(
-        {"u": u, **names} if u is not None else names,
+        {"u": u, **names} if u is not NO_INPUT else names,
         {"reversed_decay": reversed_decay},
         state,
     )
@@ -213,7 +244,7 @@ def qlstm_transition(
 ) -> torch.Tensor:
     """The qLSTM's decay α_i (the diagonal of Λ_i), (..., T, d), in (0, 1]."""
     _, log_decay, _, _, _ = _qlstm_parts(
-        forget_logits, forget_logits, None, reversed_decay, None, None
+        forget_logits, forget_logits, None, reversed_decay, NO_INPUT, None
     )
     return torch.exp(log_decay)
 
@@ -235,7 +266,7 @@ def qlstm_kernel(
         K, (..., d, T, T).
     """
     _, log_decay, write, read, _ = _qlstm_parts(
-        forget_logits, input_logits, output_logits, reversed_decay, None, None
+        forget_logits, input_logits, output_logits, reversed_decay, NO_INPUT, None
     )
     return _diagonal_kernel(log_decay, write, read)
 
@@ -244,11 +275,11 @@ def qlstm_kernel(
 
 
 def _rg_lru_parts(r_logits, i_logits, log_a, c, u, state):
-    c = check_real("c", c, low=0.0, low_open=True)
+    c = check_real("c", c, low=0.0, high=MAX_C, low_open=True)
     if log_a is None:
         raise TypeError("log_a must be a number or a tensor (log a <= 0), got None")
     names = {"r_logits": r_logits, "i_logits": i_logits}
-    x, state = _prepare({"u": u, **names} if u is not None else names, {"log_a": log_a}, state)
+    x, state = _prepare({"u": u, **names} if u is not NO_INPUT else names, {"log_a": log_a}, state)
     check_sign("log_a", x["log_a"], nonpositive=True, why="log a for a decay a in (0, 1]")
     log_decay = c * torch.sigmoid(x["r_logits"]) * x["log_a"]  # log a_i = c r_i log a
     # √(1 - a_i²) = √(-expm1(2 log a_i)): accurate when a_i is close to 1
@@ -285,7 +316,7 @@ def rg_lru(
         r_logits: the recurrence gate's logits, (..., T, d).
         i_logits: the input gate's logits, (..., T, d).
         log_a: log a <= 0, a number or tensor broadcastable to (..., T, d), e.g. (d,).
-        c: the temperature of the power, > 0 (Griffin: 8).
+        c: the temperature of the power, in (0, MAX_C] (Griffin: 8).
         form: "parallel" or "recurrent" (the definition); both give the same numbers.
         initial_state: optional h_0, broadcastable to (..., d).
         return_state: if True, also return h_T, (..., d).
@@ -304,7 +335,7 @@ def rg_lru_transition(
     r_logits: torch.Tensor, log_a: float | torch.Tensor, *, c: float = 8.0
 ) -> torch.Tensor:
     """The RG-LRU's decay a_i = a^(c σ(r_i)) (the diagonal of Λ_i), (..., T, d), in (0, 1]."""
-    _, log_decay, _, _ = _rg_lru_parts(r_logits, r_logits, log_a, c, None, None)
+    _, log_decay, _, _ = _rg_lru_parts(r_logits, r_logits, log_a, c, NO_INPUT, None)
     return torch.exp(log_decay)
 
 
@@ -324,5 +355,5 @@ def rg_lru_kernel(
     Returns:
         K, (..., d, T, T).
     """
-    _, log_decay, write, _ = _rg_lru_parts(r_logits, i_logits, log_a, c, None, None)
+    _, log_decay, write, _ = _rg_lru_parts(r_logits, i_logits, log_a, c, NO_INPUT, None)
     return _diagonal_kernel(log_decay, write, None)

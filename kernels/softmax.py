@@ -26,7 +26,19 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from attnviz.validation import as_tensor, check_real
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import as_tensor, check_bool, check_int, check_real, finite_result
+
+__all__ = [
+    "AttentionResult",
+    "BLOCK_ELEMENTS",
+    "blocked_attention",
+    "scaled_dot_product_attention",
+    "softmax_weights",
+    "weights_into",
+]
+
+_OVERFLOW_HINT = "scale q and k (or scale) down, or pass float64 tensors"
 
 
 class AttentionResult(NamedTuple):
@@ -41,16 +53,29 @@ def softmax_weights(
 ) -> torch.Tensor:
     """Softmax along ``dim`` that ignores masked-out entries (mask False).
 
-    A row whose every entry is masked gets all-zero weights instead of NaNs.
+    A row whose every entry is masked gets all-zero weights instead of NaNs. ``dim``
+    must be a dimension of ``scores`` and name at least one entry (there is no softmax
+    over nothing); scores may hold -inf (weight 0), not NaN or +inf; ``mask`` is None
+    or a boolean tensor that broadcasts to ``scores``.
     """
     scores = as_tensor("scores", scores)
+    if bool((torch.isnan(scores) | torch.isposinf(scores)).any()):
+        raise ValueError("scores must not contain NaN or +inf (-inf is an entry masked out)")
+    dim = check_int("dim", dim, low=-scores.dim(), high=scores.dim() - 1)
+    if scores.shape[dim] == 0:
+        raise ValueError(
+            f"scores must have at least one entry along dim={dim} to softmax over, got shape "
+            f"{tuple(scores.shape)}"
+        )
     if mask is not None:
+        mask = _check_mask(mask, scores.shape)
         scores = scores.masked_fill(~mask, float("-inf"))
     top = scores.amax(dim=dim, keepdim=True)
     top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
     exp = torch.exp(scores - top)  # subtracting the max keeps exp from overflowing
     total = exp.sum(dim=dim, keepdim=True)
-    return torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), exp)
+    weights = torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), exp)
+    return finite_result("softmax_weights", weights, hint="the scores are too large")
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> torch.Size:
@@ -82,13 +107,40 @@ def _check_mask(mask: object, score_shape: torch.Size) -> torch.Tensor:
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
     try:
-        broadcast_shapes(mask.shape, score_shape)
+        fits = broadcast_shapes(mask.shape, score_shape) == tuple(score_shape)
     except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
             f"{tuple(score_shape)} (..., T_q, T_k)"
-        ) from None
+        )
+    if mask.device.type == "meta":
+        raise ValueError("mask is a tensor on the meta device, which holds no booleans")
     return mask
+
+
+def _check_qkv(q, k, v, scale, causal) -> tuple:
+    """The door of both softmax attentions: finite q, k, v that fit, a scale, a causal flag."""
+    q = as_tensor("q", q, min_dim=2, finite=True, layout="(..., T_q, d_k)")
+    k = as_tensor("k", k, min_dim=2, finite=True, layout="(..., T_k, d_k)")
+    v = as_tensor("v", v, min_dim=2, finite=True, layout="(..., T_k, d_v)")
+    check_qkv_shapes(q, k, v)
+    if k.shape[-2] == 0:
+        raise ValueError(
+            f"k and v must hold at least one key (T_k >= 1): a query needs a key to attend, "
+            f"got k of shape {tuple(k.shape)}"
+        )
+    try:
+        lead = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            "q, k and v must have broadcastable leading (batch, head) dimensions: got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        ) from None
+    scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else check_real("scale", scale)
+    check_bool("causal", causal)
+    return q, k, v, scale, lead
 
 
 def scaled_dot_product_attention(
@@ -114,19 +166,26 @@ def scaled_dot_product_attention(
 
     Returns:
         AttentionResult(output (..., T_q, d_v), weights (..., T_q, T_k)).
+
+    Raises:
+        ValueError: k and v hold no key (T_k = 0); the (..., T_q, T_k) scores and
+            weights would not fit the memory budget (use ``blocked_attention``, or
+            shorter inputs); or finite inputs overflowed (scores past the float range).
     """
-    q = as_tensor("q", q, min_dim=2)
-    k = as_tensor("k", k, min_dim=2)
-    v = as_tensor("v", v, min_dim=2)
-    check_qkv_shapes(q, k, v)
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    else:
-        scale = check_real("scale", scale)
+    q, k, v, scale, lead = _check_qkv(q, k, v, scale, causal)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    check_bytes(
+        f"the ({t_q}, {t_k}) scores and weights of scaled_dot_product_attention for leading "
+        f"dimensions {tuple(lead)}",
+        tensor_bytes(*lead, t_q, t_k, 6, dtype=dtype),
+        instead="use blocked_attention (one (T_q, T_k) tensor) or shorter inputs",
+    )
     q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
 
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (..., T_q, T_k)
+    # an overflow to -inf would read as a masked key, to +inf as NaN weights
+    finite_result("the scores q kᵀ · scale", scores, hint=_OVERFLOW_HINT)
     if mask is not None:
         mask = _check_mask(mask, scores.shape)
     if causal:
@@ -134,9 +193,21 @@ def scaled_dot_product_attention(
         # top-left aligned, as torch.nn.functional.scaled_dot_product_attention(is_causal=True)
         lower = torch.ones(t_q, t_k, dtype=torch.bool, device=scores.device).tril()
         mask = lower if mask is None else mask & lower
-    weights = softmax_weights(scores, mask)  # (..., T_q, T_k)
+    weights = _softmax(scores, mask)  # (..., T_q, T_k)
     output = torch.matmul(weights, v)  # (..., T_q, d_v)
+    finite_result("attention", output, hint=_OVERFLOW_HINT)
     return AttentionResult(output, weights)
+
+
+def _softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``softmax_weights`` along the last dimension, for scores built here (no checks)."""
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    top = scores.amax(dim=-1, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    exp = torch.exp(scores - top)
+    total = exp.sum(dim=-1, keepdim=True)
+    return torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), exp)
 
 
 def _zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -166,7 +237,20 @@ def weights_into(buffers: Iterable[torch.Tensor]) -> Iterator[None]:
     lends the layers of one (L, B, H, T, T) array this way, so a long capture never
     copies its maps into a stack: at 4,096 tokens, 268 MB less to write.
     """
-    token = _DESTINATIONS.set(list(buffers)[::-1])
+    if isinstance(buffers, (str, bytes, torch.Tensor)) or not isinstance(buffers, Iterable):
+        raise TypeError(
+            f"buffers must be an iterable of torch tensors, got {type(buffers).__name__}"
+        )
+    buffers = list(buffers)
+    for i, buffer in enumerate(buffers):
+        if not isinstance(buffer, torch.Tensor):
+            raise TypeError(f"buffers[{i}] must be a torch.Tensor, got {type(buffer).__name__}")
+        if not buffer.is_floating_point() or buffer.device.type == "meta":
+            raise TypeError(
+                f"buffers[{i}] must be a real floating tensor on a device that holds numbers, "
+                f"got dtype {buffer.dtype} on {buffer.device}"
+            )
+    token = _DESTINATIONS.set(buffers[::-1])
     try:
         yield
     finally:
@@ -224,19 +308,23 @@ def blocked_attention(
 
     Returns:
         AttentionResult(output (..., T_q, d_v), weights (..., T_q, T_k)).
+
+    Raises:
+        ValueError: as :func:`scaled_dot_product_attention` (no key, the weights past
+            the memory budget, an overflow).
     """
-    q = as_tensor("q", q, min_dim=2)
-    k = as_tensor("k", k, min_dim=2)
-    v = as_tensor("v", v, min_dim=2)
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] or min(q.numel(), k.numel()) == 0:
-        # the reference names the mismatch (and handles empty inputs)
+    q, k, v, scale, lead = _check_qkv(q, k, v, scale, causal)
+    if min(q.numel(), k.numel(), v.numel()) == 0:  # no query or d = 0: the reference
         return scaled_dot_product_attention(q, k, v, mask, scale=scale, causal=causal)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real("scale", scale)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
-    lead = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     t_q, d_k = q.shape[-2:]
     t_k, d_v = v.shape[-2:]
     score_shape = torch.Size((*lead, t_q, t_k))
+    check_bytes(
+        f"the {tuple(score_shape)} weights of blocked_attention",
+        tensor_bytes(*score_shape, dtype=dtype),
+        instead="use shorter inputs",
+    )
     if mask is not None:
         mask = _check_mask(mask, score_shape)
         if causal:  # as the reference: the causal mask and'ed into the given one
@@ -283,4 +371,5 @@ def blocked_attention(
             scores.view(*lead, size, seen).masked_fill_(shut, 0.0)
         weights[:, start:stop, :seen] = scores
         output[:, start:stop] = torch.bmm(scores, vs[:, :seen])
+    finite_result("blocked_attention", output, hint=_OVERFLOW_HINT)
     return AttentionResult(output.view(*lead, t_q, d_v), weights.view(*lead, t_q, t_k))

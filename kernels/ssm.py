@@ -59,14 +59,39 @@ Example:
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from attnviz.kernels.softmax import broadcast_shapes
-from attnviz.validation import as_tensor, check_choice
+from attnviz.memory_budget import check_bytes, tensor_bytes
+from attnviz.validation import (
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_sign,
+    finite_result,
+)
+
+__all__ = [
+    "FORMS",
+    "ScanResult",
+    "causal_mask",
+    "segment_sums",
+    "selective_scan",
+    "selective_scan_kernel",
+    "ssd_mask",
+    "ssd_scan",
+    "ssd_scan_kernel",
+    "suffix_sums",
+]
 
 FORMS = ("parallel", "recurrent")
+_OVERFLOW_HINT = "scale the inputs (u, B, C, the state) down, or pass float64 tensors"
 
 
 class ScanResult(NamedTuple):
@@ -79,29 +104,22 @@ class ScanResult(NamedTuple):
 # ---------------------------------------------------------------------------- checks
 
 
-def check_finite(name: str, value: Any, *, min_dim: int = 0) -> torch.Tensor:
-    """A floating tensor of finite numbers, or an error naming ``name``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and min_dim == 0:
-        value = torch.tensor(float(value), dtype=torch.get_default_dtype())
-    x = as_tensor(name, value, min_dim=min_dim)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or inf)")
-    return x
+def as_finite(name: str, value: Any, *, min_dim: int = 0) -> torch.Tensor:
+    """A floating tensor of finite numbers (a real number too, when ``min_dim`` is 0)."""
+    if min_dim == 0 and not isinstance(value, torch.Tensor | np.ndarray):
+        if isinstance(value, bool) or not isinstance(value, Real | np.generic):
+            raise TypeError(
+                f"{name} must be a real number or a tensor, got {value!r:.60} "
+                f"({type(value).__name__})"
+            )
+        value = torch.tensor(check_real(name, value), dtype=torch.get_default_dtype())
+    return as_tensor(name, value, min_dim=min_dim, finite=True)
 
 
-def check_sign(name: str, x: torch.Tensor, *, nonpositive: bool, why: str) -> None:
-    """Every entry <= 0 (``nonpositive``) or >= 0, or a ValueError with the first offender."""
-    bad = x > 0 if nonpositive else x < 0
-    if bool(bad.any()):
-        first = x[bad].flatten()[0].item()
-        sign = "<= 0" if nonpositive else ">= 0"
-        raise ValueError(f"{name} must be {sign} everywhere ({why}), got {first:g}")
-
-
-def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return value
+def check_kernel_size(what: str, *shape: int, dtype: torch.dtype, copies: int, instead: str):
+    """Refuse a (..., T, T) object (``copies`` of it at once) past the memory budget."""
+    check_bytes(f"{what} of shape {tuple(shape)}", tensor_bytes(*shape, copies, dtype=dtype),
+                instead=instead)  # fmt: skip
 
 
 def expand_to(name: str, x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
@@ -142,9 +160,19 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
     """(..., T) -> (..., T, T): Σ_{k=j+1..i} x_k for j <= i (0 on the diagonal), 0 above.
 
     Summed per segment (Mamba-2's ``segsum``), not as cumsum_i - cumsum_j, so no
-    cancellation between two large cumulative sums.
+    cancellation between two large cumulative sums. ``x`` holds finite numbers (or
+    -inf, a log-decay of 0); the (..., T, T) result must fit the memory budget.
     """
+    x = as_tensor("x", x)
+    if bool((torch.isnan(x) | torch.isposinf(x)).any()):
+        raise ValueError("x must not contain NaN or +inf (-inf is a log-decay of 0)")
+    return _segment_sums(x)
+
+
+def _segment_sums(x: torch.Tensor) -> torch.Tensor:
     size = x.shape[-1]
+    check_kernel_size("the segment sums", *x.shape, size, dtype=x.dtype, copies=1,
+                      instead="use a shorter sequence, or a recurrent form")  # fmt: skip
     after = torch.ones(size, size, dtype=torch.bool, device=x.device).triu(1)  # k > j
     cols = x[..., None, :].expand(*x.shape[:-1], size, size)  # cols[..., j, k] = x_k
     # summed along the last (contiguous) dimension, in place, then transposed (a view)
@@ -152,13 +180,37 @@ def segment_sums(x: torch.Tensor) -> torch.Tensor:
 
 
 def suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Σ_{k=j+1..T} x_k along ``dim``: what is still to come after step j (0 at the end)."""
+    """Σ_{k=j+1..T} x_k along ``dim``: what is still to come after step j (0 at the end).
+
+    ``x`` holds finite numbers (or -inf); ``dim`` is one of its dimensions.
+    """
+    x = as_tensor("x", x)
+    if bool((torch.isnan(x) | torch.isposinf(x)).any()):
+        raise ValueError("x must not contain NaN or +inf (-inf is a log-decay of 0)")
+    dim = check_int("dim", dim, low=-x.dim(), high=x.dim() - 1)
+    return _suffix_sums(x, dim)
+
+
+def _suffix_sums(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    if x.shape[dim] == 0:
+        return x.clone()
     total = x.flip(dim).cumsum(dim).flip(dim)  # Σ_{k=j..T}
     zero = torch.zeros_like(x.narrow(dim, 0, 1))
     return torch.cat([total.narrow(dim, 1, x.shape[dim] - 1), zero], dim=dim)
 
 
+#: The longest sequence ``causal_mask`` describes (its (T, T) mask must also fit the budget).
+MAX_LEN = 1 << 20
+
+
 def causal_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
+    """The (size, size) boolean mask, True where j <= i; size in [1, MAX_LEN], and the
+    mask must fit the memory budget."""
+    size = check_int("size", size, low=1, high=MAX_LEN)
+    check_bytes(f"the (size, size) = ({size}, {size}) causal mask", size * size,
+                instead="use a shorter sequence")  # fmt: skip
+    if device is not None and not isinstance(device, torch.device | str):
+        raise TypeError(f"device must be None or a torch.device, got {type(device).__name__}")
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()  # j <= i
 
 
@@ -168,18 +220,25 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
 
 
+def _result(output: torch.Tensor, final: torch.Tensor, return_state: bool) -> ScanResult:
+    """A scan's exit: finite outputs and state from finite inputs, or a ValueError."""
+    finite_result("the scan's output", output, hint=_OVERFLOW_HINT)
+    finite_result("the scan's state", final, hint=_OVERFLOW_HINT)
+    return ScanResult(output, final if return_state else None)
+
+
 # ----------------------------------------------------------------------------- S6
 
 
 def _prepare_s6(u, delta, A, B, C, D, initial_state):
-    delta = check_finite("delta", delta, min_dim=2)
-    A = check_finite("A", A, min_dim=2)
-    B = check_finite("B", B, min_dim=2)
-    C = check_finite("C", C, min_dim=2)
+    delta = as_finite("delta", delta, min_dim=2)
+    A = as_finite("A", A, min_dim=2)
+    B = as_finite("B", B, min_dim=2)
+    C = as_finite("C", C, min_dim=2)
     if A.dim() != 2:
         raise ValueError(f"A must have shape (d, n), got shape {tuple(A.shape)}")
     d, n = A.shape
-    named = {} if u is None else {"u": check_finite("u", u, min_dim=2)}
+    named = {} if u is NO_INPUT else {"u": as_finite("u", u, min_dim=2)}
     named["delta"] = delta
     for name, x, size, what in (
         *((name, x, d, "d, the channels of A (d, n)") for name, x in named.items()),
@@ -196,7 +255,7 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
     lead = lead_shape(**{name: (x, 2) for name, x in named.items()}, B=(B, 2), C=(C, 2))
     tensors = [*named.values(), A, B, C]
     if D is not None:
-        D = check_finite("D", D, min_dim=1)
+        D = as_finite("D", D, min_dim=1)
         if D.shape != (d,):
             raise ValueError(f"D must have shape (d,) = ({d},) or be None, got {tuple(D.shape)}")
         tensors.append(D)
@@ -210,9 +269,12 @@ def _prepare_s6(u, delta, A, B, C, D, initial_state):
     if initial_state is None:
         state = None
     else:
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, d, n), "(..., d, n)")
     return out.get("u"), out["delta"], A.to(dtype), B, C, D, state
+
+
+NO_INPUT = object()  # what the kernels pass as u: they take no input (None is refused)
 
 
 def _s6_recurrent(u, delta, A, B, C, state):
@@ -226,9 +288,15 @@ def _s6_recurrent(u, delta, A, B, C, state):
     return torch.stack(outputs, dim=-2), state  # (..., T, d), (..., d, n)
 
 
+_PARALLEL_INSTEAD = "use form='recurrent' (no (T, T) matrix) or a shorter sequence"
+
+
 def _s6_kernel(delta, A, B, C):
     """K[..., c, i, j] (without D): C_i · (Π_{k=j+1..i} Ā_k[c]) ⊙ B̄_j[c]."""
-    sums = segment_sums(delta.mT)  # Σ[c, i, j], (..., d, T, T), 0 above the diagonal
+    t = delta.shape[-2]
+    check_kernel_size("S6's (..., d, T, T) kernel", *delta.shape[:-2], delta.shape[-1], t, t,
+                      dtype=delta.dtype, copies=4, instead=_PARALLEL_INSTEAD)  # fmt: skip
+    sums = _segment_sums(delta.mT)  # Σ[c, i, j], (..., d, T, T), 0 above the diagonal
     causal = causal_mask(delta.shape[-2], delta.device)
     if needs_grad(delta, A, B, C):
         kernel = torch.zeros_like(sums)
@@ -248,7 +316,7 @@ def _s6_kernel(delta, A, B, C):
 def _s6_parallel(u, delta, A, B, C, state):
     kernel = _s6_kernel(delta, A, B, C)  # (..., d, T, T)
     output = torch.einsum("...cij,...jc->...ic", kernel, u)  # (..., T, d)
-    later = torch.exp(suffix_sums(delta, dim=-2)[..., None] * A)  # Π_{k>j} Ā_k, (..., T, d, n)
+    later = torch.exp(_suffix_sums(delta, dim=-2)[..., None] * A)  # Π_{k>j} Ā_k, (..., T, d, n)
     final = torch.einsum("...jcs,...jc,...js->...cs", later, delta * u, B)  # (..., d, n)
     if state is not None:  # h_0 decays by Π_{k<=i} Ā_k before C_i reads it
         since = torch.exp(delta.cumsum(-2)[..., None] * A)  # (..., T, d, n)
@@ -302,7 +370,7 @@ def selective_scan(
         output, final = _s6_parallel(u, delta, A, B, C, state)
     if D is not None:
         output = output + D * u
-    return ScanResult(output, final if return_state else None)
+    return _result(output, final, return_state)
 
 
 def selective_scan_kernel(
@@ -323,21 +391,21 @@ def selective_scan_kernel(
     Returns:
         K, (..., d, T, T).
     """
-    _, delta, A, B, C, D, _ = _prepare_s6(None, delta, A, B, C, D, None)
+    _, delta, A, B, C, D, _ = _prepare_s6(NO_INPUT, delta, A, B, C, D, None)
     kernel = _s6_kernel(delta, A, B, C)  # (..., d, T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[:, None].expand(*A.shape[:1], delta.shape[-2]))
-    return kernel
+    return finite_result("selective_scan_kernel", kernel, hint=_OVERFLOW_HINT)
 
 
 # ---------------------------------------------------------------------------- SSD
 
 
 def _prepare_ssd(u, delta, A, B, C, D, initial_state):
-    delta = check_finite("delta", delta, min_dim=1)
-    B = check_finite("B", B, min_dim=2)
-    C = check_finite("C", C, min_dim=2)
-    A = check_finite("A", A)
+    delta = as_finite("delta", delta, min_dim=1)
+    B = as_finite("B", B, min_dim=2)
+    C = as_finite("C", C, min_dim=2)
+    A = as_finite("A", A)
     if B.shape[-1] != C.shape[-1]:
         raise ValueError(
             "B and C must share the state size n (last dimension): B has shape "
@@ -345,13 +413,13 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
         )
     check_sign("delta", delta, nonpositive=False, why="a step size; Mamba uses softplus")
     check_sign("A", A, nonpositive=True, why="a decay rate; exp(Δ A) must stay <= 1")
-    named = {} if u is None else {"u": (check_finite("u", u, min_dim=2), -2)}  # (x, T axis)
+    named = {} if u is NO_INPUT else {"u": (as_finite("u", u, min_dim=2), -2)}  # (x, T axis)
     named["delta"] = (delta, -1)
     t = check_lengths(**named, B=(B, -2), C=(C, -2))
     lead = lead_shape(**{k: (x, -a) for k, (x, a) in named.items()}, B=(B, 2), C=(C, 2))
     tensors = [x for x, _ in named.values()] + [A, B, C]
     if D is not None:
-        D = check_finite("D", D)
+        D = as_finite("D", D)
         tensors.append(D)
     dtype = tensors[0].dtype
     for x in tensors[1:]:
@@ -363,13 +431,15 @@ def _prepare_ssd(u, delta, A, B, C, D, initial_state):
     delta = delta.to(dtype).expand(*lead, t)  # (..., T)
     B = B.to(dtype).expand(*lead, t, n)  # (..., T, n)
     C = C.to(dtype).expand(*lead, t, n)  # (..., T, n)
-    if u is not None:
+    if u is NO_INPUT:
+        u = None
+    else:
         u = named["u"][0]
         u = u.to(dtype).expand(*lead, *u.shape[-2:])  # (..., T, p)
     state = None
     if initial_state is not None:
         p = u.shape[-1]
-        state = check_finite("initial_state", initial_state).to(dtype)
+        state = as_finite("initial_state", initial_state).to(dtype)
         state = expand_to("initial_state", state, (*lead, p, n), "(..., p, n)")
     return u, delta, A, B, C, D, state
 
@@ -386,7 +456,10 @@ def _ssd_recurrent(u, delta, A, B, C, state):
 
 
 def _ssd_mask(delta, A):
-    sums = segment_sums(delta)  # (..., T, T), 0 above the diagonal
+    t = delta.shape[-1]
+    check_kernel_size("SSD's (..., T, T) mask", *delta.shape, t, dtype=delta.dtype, copies=4,
+                      instead=_PARALLEL_INSTEAD)  # fmt: skip
+    sums = _segment_sums(delta)  # (..., T, T), 0 above the diagonal
     mask = torch.exp(A[..., None, None] * sums)  # L[i, j] = Π_{k=j+1..i} exp(Δ_k A)
     return mask.masked_fill(~causal_mask(delta.shape[-1], delta.device), 0.0)
 
@@ -394,7 +467,7 @@ def _ssd_mask(delta, A):
 def _ssd_parallel(u, delta, A, B, C, state):
     kernel = _ssd_mask(delta, A) * (C @ B.mT) * delta[..., None, :]  # L ⊙ C Bᵀ diag(Δ)
     output = kernel @ u  # (..., T, p)
-    later = torch.exp(A[..., None] * suffix_sums(delta))  # Π_{k>j} exp(Δ_k A), (..., T)
+    later = torch.exp(A[..., None] * _suffix_sums(delta))  # Π_{k>j} exp(Δ_k A), (..., T)
     final = (later[..., None] * delta[..., None] * u).mT @ B  # (..., p, n)
     if state is not None:  # h_0 decays by Π_{k<=i} exp(Δ_k A) before C_i reads it
         since = torch.exp(A[..., None] * delta.cumsum(-1))[..., None]  # (..., T, 1)
@@ -448,7 +521,7 @@ def ssd_scan(
         output, final = _ssd_parallel(u, delta, A, B, C, state)
     if D is not None:
         output = output + D[..., None, None] * u
-    return ScanResult(output, final if return_state else None)
+    return _result(output, final, return_state)
 
 
 def ssd_mask(delta: torch.Tensor, A: float | torch.Tensor) -> torch.Tensor:
@@ -460,8 +533,8 @@ def ssd_mask(delta: torch.Tensor, A: float | torch.Tensor) -> torch.Tensor:
     Returns:
         L, (..., T, T).
     """
-    delta = check_finite("delta", delta, min_dim=1)
-    A = check_finite("A", A)
+    delta = as_finite("delta", delta, min_dim=1)
+    A = as_finite("A", A)
     check_sign("delta", delta, nonpositive=False, why="a step size; Mamba uses softplus")
     check_sign("A", A, nonpositive=True, why="a decay rate; exp(Δ A) must stay <= 1")
     dtype = torch.promote_types(delta.dtype, A.dtype)
@@ -484,8 +557,8 @@ def ssd_scan_kernel(
     Returns:
         K, (..., T, T).
     """
-    _, delta, A, B, C, D, _ = _prepare_ssd(None, delta, A, B, C, D, None)
+    _, delta, A, B, C, D, _ = _prepare_ssd(NO_INPUT, delta, A, B, C, D, None)
     kernel = _ssd_mask(delta, A) * (C @ B.mT) * delta[..., None, :]  # (..., T, T)
     if D is not None:
         kernel = kernel + torch.diag_embed(D[..., None].expand(delta.shape))
-    return kernel
+    return finite_result("ssd_scan_kernel", kernel, hint=_OVERFLOW_HINT)

@@ -115,18 +115,18 @@ def test_operators_by_name():
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [
-        ({"q": torch.randn(2, 5, 8)}, ValueError, "q must have shape (B, H, T_q, d_k)"),
+        ({"q": torch.randn(2, 5, 8)}, ValueError, "q must have 4 dimension(s) (B, H, T_q, d_k)"),
         ({"k": torch.randn(2, 3, 5, 7)}, ValueError, "share the last dimension d_k"),
         ({"v": torch.randn(2, 3, 4, 4)}, ValueError, "same number of keys T_k"),
         ({"v": torch.randn(1, 3, 5, 4)}, ValueError, "batch and head dimensions"),
-        ({"q": torch.ones(2, 3, 5, 8, dtype=torch.long)}, TypeError, "floating-point"),
+        ({"q": torch.ones(2, 3, 5, 8, dtype=torch.cfloat)}, TypeError, "real numbers"),
         ({"q": [[1.0]]}, TypeError, "q must be a torch.Tensor"),
         ({"operator": "flash"}, ValueError, "operator must be one of ('softmax'"),
         ({"operator": 3}, TypeError, "operator must be a callable"),
         ({"mask": torch.ones(5, 4, dtype=torch.bool)}, ValueError, "does not broadcast"),
         ({"mask": torch.ones(3, 3, 5, 5, dtype=torch.bool)}, ValueError, "does not broadcast"),
         ({"mask": torch.ones(5, 5)}, TypeError, "torch.bool"),
-        ({"causal": 1}, TypeError, "causal must be a bool"),
+        ({"causal": 1}, TypeError, "causal must be True or False"),
         ({"scale": float("nan")}, ValueError, "scale must be finite"),
     ],
 )
@@ -154,5 +154,26 @@ def test_an_operator_returning_the_wrong_shapes_is_caught():
 def test_split_heads_rejects_a_head_count_that_does_not_divide():
     with pytest.raises(ValueError, match="n_heads must divide the last dimension of x"):
         split_heads(torch.randn(2, 3, 10), 4)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, H, T, d_head\)"):
+    with pytest.raises(ValueError, match=r"x must have 4 dimension\(s\) \(B, H, T, d_head\)"):
         merge_heads(torch.randn(2, 3, 10))
+
+
+def test_causal_mask_refuses_a_mask_past_the_memory_budget():
+    from attnviz.kernels import ssm
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("2GB"):
+        with pytest.raises(ValueError, match=r"\(t_q, t_k\) = \(100000, 100000\)"):
+            causal_mask(100_000)
+        with pytest.raises(ValueError, match="memory budget"):
+            ssm.causal_mask(100_000)
+    with pytest.raises(ValueError, match="size must be an integer"):
+        ssm.causal_mask(-1)
+
+
+def test_operators_check_their_arguments():
+    q = torch.randn(1, 2, 3, 4)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        softmax_operator(q, q, q, None, None)
+    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
+        softmax_operator(None, q, q, None, 1.0)

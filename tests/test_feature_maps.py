@@ -182,7 +182,7 @@ def test_linear_attention_takes_the_name_or_the_object(name):
         (
             lambda: feature_map("random_features", num_features=0),
             ValueError,
-            r"num_features must be an integer in \[1, inf\], got 0",
+            r"num_features must be an integer in \[1, 65536\], got 0",
         ),
         (
             lambda: feature_map("random_features", seed=1.5),
@@ -192,7 +192,7 @@ def test_linear_attention_takes_the_name_or_the_object(name):
         (
             lambda: feature_map("random_features", orthogonal="yes"),
             TypeError,
-            "orthogonal must be a bool",
+            "orthogonal must be True or False",
         ),
         (lambda: feature_map("taylor").output_dim(0), ValueError, "d must be an integer"),
         (lambda: feature_map("taylor")([1.0, 2.0]), TypeError, "takes a torch.Tensor"),
@@ -202,3 +202,24 @@ def test_linear_attention_takes_the_name_or_the_object(name):
 def test_bad_arguments_are_named(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_random_features_are_bounded():
+    from attnviz.kernels.feature_maps import (
+        MAX_RANDOM_FEATURES,
+        random_features,
+        resolve_feature_map,
+    )
+
+    with pytest.raises(ValueError, match=r"num_features must be an integer in \[1, 65536\]"):
+        random_features(10**9)
+    assert random_features(MAX_RANDOM_FEATURES).output_dim(3) == MAX_RANDOM_FEATURES
+    with pytest.raises(TypeError, match="argument must be a string"):
+        resolve_feature_map("relu", argument=None)
+
+
+def test_named_feature_map_checks_what_it_is_built_with():
+    with pytest.raises(TypeError, match="fn must be a callable"):
+        NamedFeatureMap("mine", None)
+    with pytest.raises(TypeError, match="name must be a string"):
+        NamedFeatureMap(None, torch.relu)

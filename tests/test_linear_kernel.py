@@ -334,7 +334,7 @@ def test_accepts_numpy_and_broadcasts_leading_dims():
     [
         (_bad(linear_attention, form="fast"), ValueError, "form must be one of"),
         (_bad(linear_attention, chunk_size=0), ValueError, "chunk_size must"),
-        (_bad(linear_attention, causal=1), TypeError, "causal must be a bool"),
+        (_bad(linear_attention, causal=1), TypeError, "causal must be True or False"),
         (_bad(gated_linear_attention, 1.5), ValueError, r"alpha must be in \[0, 1\], got 1.5"),
         (_bad(delta_rule_attention, -0.1), ValueError, r"beta must be in \[0, 1\], got -0.1"),
         (_bad(delta_rule_attention, float("nan")), ValueError, "beta must be finite"),
@@ -584,3 +584,20 @@ def test_tiny_transformer_trains_with_linear_attention():
     changed[:, 8] = (changed[:, 8] + 1) % 11
     with torch.no_grad():
         torch.testing.assert_close(model(changed)[:, :8], model(tokens)[:, :8])
+
+
+@pytest.mark.parametrize("form", ["parallel", "chunkwise"])
+def test_linear_attention_refuses_a_quadratic_form_past_the_budget(form):
+    from attnviz.memory_budget import memory_budget_of
+
+    x = torch.randn(8192, 1)  # six (8192, 8192) floats at once: 1.6 GB
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        linear_attention(x, x, x, form=form, chunk_size=8192)
+
+
+def test_linear_attention_raises_instead_of_returning_inf():
+    big = torch.full((4, 2), 3e38)
+    with pytest.raises(ValueError, match="overflowed"):
+        linear_attention(big, big, big)
+    with pytest.raises(ValueError, match=r"chunk_size must be an integer in \[1, 1048576\]"):
+        linear_attention(big, big, big, chunk_size=10**9)

@@ -359,3 +359,39 @@ def test_bad_user_mask_mods():
     lying = MaskPattern.from_mask_mod("lying", lambda b, h, q, k: q >= 0, causal=True)
     with pytest.raises(ValueError, match="causal=True.*query 0.*key 1"):
         lying.dense(4)
+
+
+# ------------------------------------------------------------- the argument promise
+
+
+def test_causal_distances_refuse_a_set_past_the_memory_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="memory budget"):
+        make_mask("causal").distances(2**30)  # 2**30 distances: 8.6 GB of int64, 4 copies
+
+
+def test_sparse_distances_at_the_cap_are_cheap():
+    assert make_mask("power_attention").distances(2**30).size == 31
+    assert make_mask("strided", stride=2**15).distances(2**30).size == 2 * 2**15 - 1
+
+
+@pytest.mark.parametrize("name", ["sliding_window", "dilated", "longformer", "stride_slash"])
+def test_every_mask_size_is_bounded(name):
+    with pytest.raises(ValueError, match=r"window must be an integer in \[1, 1073741824\]"):
+        make_mask(name, window=masks.MAX_SPAN + 1)
+
+
+def test_dense_refuses_a_rule_too_costly_to_evaluate():
+    pattern = make_mask("bigbird", random_keys=masks.MAX_RANDOM_KEYS)
+    with pytest.raises(ValueError, match="MAX_DENSE_WORK"):
+        pattern.dense(masks.MAX_DENSE_LEN)
+
+
+def test_block_mask_refuses_a_grid_past_the_memory_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="create_block_mask"):
+        make_mask("causal").block_mask(masks.MAX_BLOCK_MASK_LEN)
+    with pytest.raises(ValueError, match="seq_len must be an integer"):
+        make_mask("causal").block_mask(masks.MAX_BLOCK_MASK_LEN + 1)

@@ -250,20 +250,40 @@ def _g(**change):
         ),
         (_q(output_logits=torch.ones(4, 13, 4)), ValueError, "broadcastable leading"),
         (_q(u=torch.full((13, 4), float("inf"))), ValueError, "u must contain only finite"),
-        (_q(reversed_decay=float("nan")), ValueError, "reversed_decay must contain only finite"),
+        (_q(reversed_decay=float("nan")), ValueError, "reversed_decay must be finite"),
         (_q(reversed_decay=torch.ones(5)), ValueError, r"reversed_decay of shape \(5,\)"),
-        (_q(reversed_decay="one"), TypeError, "reversed_decay must be a torch.Tensor"),
+        (_q(reversed_decay="one"), TypeError, "reversed_decay must be a real number or a tensor"),
         (_q(form="chunkwise"), ValueError, "form must be one of"),
         (_q(initial_state=torch.ones(3)), ValueError, r"initial_state of shape \(3,\)"),
         (_q(forget_logits=torch.ones(4)), ValueError, "forget_logits must have at least 2"),
         (_g(log_a=0.5), ValueError, r"log_a must be <= 0 .*got 0.5"),
         (_g(log_a=None), TypeError, "log_a must be a number or a tensor"),
-        (_g(c=0.0), ValueError, r"c must be in \(0, inf\]"),
+        (_g(c=0.0), ValueError, r"c must be in \(0, 10000\]"),
         (_g(c="8"), TypeError, "c must be a real number"),
-        (_g(return_state="yes"), TypeError, "return_state must be a bool"),
+        (_g(return_state="yes"), TypeError, "return_state must be True or False"),
         (_g(i_logits=torch.ones(2, 3, 13, 2)), ValueError, "i_logits must .* d = 4"),
     ],
 )
 def test_bad_arguments_get_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_qlstm_refuses_a_parallel_form_past_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    u = torch.zeros(1, 4096, 64)  # (d, T, T) = 64 x 4096² floats: 4.3 GB per copy
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        qlstm(u, u, u)
+    small = torch.zeros(1, 64, 4)
+    assert qlstm(small, small, small, form="recurrent").output.shape == small.shape
+
+
+def test_missing_logits_are_refused_by_name():
+    u = torch.zeros(1, 5, 2)
+    with pytest.raises(TypeError, match="forget_logits must be a torch.Tensor"):
+        qlstm(u, None, u)
+    with pytest.raises(TypeError, match="r_logits must be a torch.Tensor"):
+        rg_lru(u, None, u, -1.0)
+    with pytest.raises(TypeError, match="u must be a torch.Tensor"):
+        rg_lru(None, u, u, -1.0)

@@ -115,7 +115,7 @@ def test_shape_mismatch_names_both_shapes():
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"q": [[1.0]]}, TypeError, "q must be a torch.Tensor or numpy.ndarray, got list"),
+        ({"q": [[1.0]]}, TypeError, "q must be a torch.Tensor or numpy.ndarray, got .* \\(list\\)"),
         ({"q": torch.ones(3)}, ValueError, "q must have at least 2 dimension"),
         ({"scale": float("nan")}, ValueError, "scale must be finite"),
         ({"scale": "big"}, TypeError, "scale must be a real number"),
@@ -131,3 +131,44 @@ def test_bad_arguments_get_clear_errors(kwargs, error, pattern):
         scaled_dot_product_attention(
             args["q"], args["k"], args["v"], args.get("mask"), scale=args.get("scale")
         )
+
+
+@pytest.mark.parametrize("name", ["scaled_dot_product_attention", "blocked_attention"])
+def test_attention_refuses_empty_keys(name):
+    from attnviz.kernels import softmax
+
+    q, empty = torch.randn(3, 4), torch.randn(0, 4)
+    with pytest.raises(ValueError, match=r"at least one key \(T_k >= 1\)"):
+        getattr(softmax, name)(q, empty, empty)
+
+
+@pytest.mark.parametrize("scale", [1e308, -1e308])
+@pytest.mark.parametrize("name", ["scaled_dot_product_attention", "blocked_attention"])
+def test_attention_raises_instead_of_returning_nan(name, scale):
+    from attnviz.kernels import softmax
+
+    q = torch.randn(3, 4)
+    with pytest.raises(ValueError, match="overflowed to NaN or inf"):
+        getattr(softmax, name)(q, q, q, scale=scale)
+    big = torch.full((3, 4), 3e38)
+    with pytest.raises(ValueError, match="overflowed"):
+        getattr(softmax, name)(big, big, big)
+
+
+def test_attention_refuses_weights_past_the_memory_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    q = torch.randn(20_000, 1)
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="use blocked_attention"):
+        scaled_dot_product_attention(q, q, q)
+
+
+def test_softmax_weights_checks_dim_and_mask():
+    with pytest.raises(ValueError, match=r"dim must be an integer in \[-2, 1\], got 5"):
+        softmax_weights(torch.randn(2, 3), dim=5)
+    with pytest.raises(ValueError, match="at least one entry along dim"):
+        softmax_weights(torch.randn(2, 0))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        softmax_weights(torch.randn(2, 3), torch.ones(4, 2, 3, dtype=torch.bool))
+    masked = softmax_weights(torch.tensor([0.0, float("-inf")]))
+    assert masked.tolist() == [1.0, 0.0]

@@ -262,7 +262,7 @@ def _ssd_bad(**change):
         ),
         (_s6_bad(B=[[1.0]]), TypeError, "B must be a torch.Tensor"),
         (_s6_bad(form="fast"), ValueError, "form must be one of"),
-        (_s6_bad(return_state=1), TypeError, "return_state must be a bool"),
+        (_s6_bad(return_state=1), TypeError, "return_state must be True or False"),
         (_s6_bad(initial_state=torch.ones(3, 3)), ValueError, r"initial_state of shape \(3, 3\)"),
         (_ssd_bad(A=torch.ones(3)), ValueError, r"A must be <= 0"),
         (
@@ -273,9 +273,35 @@ def _ssd_bad(**change):
         (_ssd_bad(delta=-torch.ones(2, 3, 13)), ValueError, r"delta must be >= 0"),
         (_ssd_bad(delta=torch.ones(2, 3, 12)), ValueError, "share the sequence length T"),
         (_ssd_bad(C=torch.ones(2, 3, 13, 4)), ValueError, "B and C must share the state size n"),
-        (_ssd_bad(A=float("inf")), ValueError, "A must contain only finite"),
+        (_ssd_bad(A=float("inf")), ValueError, "A must be finite"),
     ],
 )
 def test_bad_arguments_get_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_selective_scan_refuses_a_parallel_form_past_the_budget():
+    from attnviz.memory_budget import memory_budget_of
+
+    t, d, n = 2048, 64, 4
+    u, delta = torch.zeros(1, t, d), torch.ones(1, t, d)
+    A, B = -torch.ones(d, n), torch.zeros(1, t, n)
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        selective_scan(u, delta, A, B, B)
+    with memory_budget_of("2GB"), pytest.raises(ValueError, match="use form='recurrent'"):
+        b = torch.zeros(1, 40_000, 1)
+        ssd_scan(torch.zeros(1, 40_000, 2), torch.ones(1, 40_000), -1.0, b, b)
+
+
+def test_the_public_helpers_check_their_arguments():
+    from attnviz.kernels.ssm import segment_sums, suffix_sums
+
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        segment_sums(None)
+    with pytest.raises(ValueError, match="x must not contain NaN"):
+        suffix_sums(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match=r"dim must be an integer in \[-1, 0\]"):
+        suffix_sums(torch.ones(3), dim=1)
+    with pytest.raises(TypeError, match="u must be a torch.Tensor"):
+        ssd_scan(None, torch.ones(3), -1.0, torch.ones(3, 2), torch.ones(3, 2))
