@@ -64,6 +64,8 @@ def parse_bytes(name: str, value: Any) -> int:
 
 def format_bytes(n_bytes: float) -> str:
     """``3.2 GB``, ``512 MB``, ``40 kB``: decimal units, as ``free`` and file managers show."""
+    if n_bytes >= 1e18:  # exact integers this large overflow a float division
+        return f"about 10^{int(math.log10(n_bytes))} bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= size:
             value = n_bytes / size

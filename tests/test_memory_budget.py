@@ -41,4 +41,7 @@ def test_a_refusal_names_what_the_estimate_and_the_limit():
 
 def test_sizes_never_overflow():
     assert tensor_bytes(2**40, 2**40) == 2**82  # Python ints, not int64
-    assert format_bytes(2**82).endswith("TB")
+    assert format_bytes(2**82) == "about 10^24 bytes"
+    assert format_bytes(10**400) == "about 10^400 bytes"  # no OverflowError from a float
+    with pytest.raises(ValueError, match="about 10\\^400 bytes"):
+        check_bytes("a sweep", 10**400)
