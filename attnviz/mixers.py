@@ -206,6 +206,8 @@ class ShortConv(nn.Module):
         """x (B, T, d_model) -> (B, T, d_model)."""
         x = _check_x(x, self.d_model, self.weight.dtype)
         batch, seq_len, _ = x.shape
+        if seq_len == 0:  # nothing to convolve (conv1d refuses an input shorter than its taps)
+            return x.clone()
         check_bytes(
             f"the short convolution of x of shape {tuple(x.shape)}",
             3 * tensor_bytes(batch, seq_len + self.taps, self.d_model),
@@ -291,6 +293,10 @@ class S6Mixer(nn.Module):
     The initial A_log and step bias are stored as buffers and the parameters learn
     offsets from them (zero at init), so any initialisation of the parameters near
     zero — e.g. TinyTransformer's GPT-2 init — keeps Mamba's starting point.
+
+    Sizes: ``d_model`` <= ``MAX_D_MODEL``, ``d_inner`` <= ``MAX_D_INNER``,
+    ``state_expansion`` <= ``MAX_STATE_EXPANSION``; steps ``dt_min`` in (0, 1] and
+    ``dt_max`` in [dt_min, 1000]; the parameters must fit the memory budget.
     """
 
     def __init__(
@@ -309,8 +315,10 @@ class S6Mixer(nn.Module):
         )
         n = S6_DEFAULT_STATE if state_expansion is None else state_expansion
         self.n = check_int("state_expansion", n, low=1, high=MAX_STATE_EXPANSION)
-        dt_min = check_real("dt_min", dt_min, low=0.0, low_open=True)
-        dt_max = check_real("dt_max", dt_max, low=dt_min, high=1e3)
+        dt_min = check_real("dt_min", dt_min, low=0.0, low_open=True, high=1.0)
+        dt_max = check_real("dt_max", dt_max, low=0.0, low_open=True, high=1e3)
+        if dt_max < dt_min:
+            raise ValueError(f"dt_max must be at least dt_min = {dt_min:g}, got {dt_max:g}")
         _check_parameters(
             f"S6Mixer(d_model={self.d_model}, d_inner={self.d_inner}, state_expansion={self.n})",
             self.d_inner * (2 * self.d_model + self.d_inner + 4 * self.n + 4),

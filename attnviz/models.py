@@ -252,7 +252,10 @@ class TinyConfig:
                 f"data (a config) has unknown keys {sorted(map(str, unknown))}; allowed: "
                 f"{sorted(known)}"
             )
-        return cls(**data)
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"data holds an invalid config: {error}") from None
 
 
 def _frozen(value: Any) -> Any:
@@ -386,6 +389,8 @@ class TinyTransformer(nn.Module):
             )
         if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
             raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+        if input_ids.device.type == "meta":
+            raise ValueError("input_ids is a tensor on the meta device, which holds no numbers")
         if input_ids.dim() == 1:
             input_ids = input_ids.unsqueeze(0)  # (1, T)
         if input_ids.dim() != 2:

@@ -127,7 +127,10 @@ class TrainingHistory:
         unknown = set(data) - {"steps", "loss", "region_loss", "scores", "train_loss", "recipe"}
         if unknown:
             raise ValueError(f"data has unknown keys {sorted(map(str, unknown))}")
-        return cls(**{key: value for key, value in data.items()})
+        try:
+            return cls(**{key: value for key, value in data.items()})
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"data holds an invalid history: {error}") from None
 
 
 def train(
@@ -305,6 +308,7 @@ def token_loss(model: nn.Module, input_ids: torch.Tensor, targets: torch.Tensor)
             f"targets must be token ids in [0, {vocab}) or {IGNORE_INDEX} (no target), got "
             f"values in [{int(real.min())}, {int(real.max())}]"
         )
+    input_ids, targets = input_ids.long(), targets.long()
     logits = model(input_ids)  # (N, T, V)
     loss = F.cross_entropy(
         logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"

@@ -33,7 +33,7 @@ FEEDBACK_STATUSES = ("predict", "correct", "wrong", "revealed")
 Answer = float | int | str
 # the largest answer (in size) a prediction may be: any count or measure in the course is
 # far smaller, and every answer up to it converts to a float without overflow
-MAX_ANSWER = 1e300
+MAX_ANSWER = 1e15
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,13 @@ class Exercise:
             raise TypeError(f"choices must map letters (str) to texts (str), got {_short(self.choices)}")
 
     def prompt(self, **overrides: Any) -> str:
-        """The question, with its parameters (and choices) filled in."""
+        """The question, with its parameters (and choices) filled in.
+
+        Parameters given here are checked by the solver (which computes the answer to
+        them), so a question is never asked about parameters it cannot answer.
+        """
+        if overrides:
+            self.solution(**overrides)
         text = self.question.format(**self._params(overrides))
         if self.choices:
             text += "\n\n" + "\n".join(f"- ({key}) {val}" for key, val in self.choices.items())

@@ -128,7 +128,7 @@ def without_bos(net: models.TinyTransformer, layers: list[int]) -> Iterator[None
     seq_len=8,
 )
 def _perfect_previous_token(seq_len: int) -> Solution:
-    seq_len = check_int("seq_len", seq_len, low=2, high=4096)  # a (T, T) map: 134 MB at 4096
+    seq_len = check_int("seq_len", seq_len, low=2, high=1024)  # a (T, T) map, 8 MB at 1024
     perfect = np.eye(seq_len, k=-1)
     perfect[0, 0] = 1.0  # query 0 has no previous token
     weights = perfect[None, None]  # (L, H, T, T) = (1, 1, T, T)
