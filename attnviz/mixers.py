@@ -99,10 +99,11 @@ def rope_tables(
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate each pair (x_i, x_{i + d/2}) of q or k by its position's angle (lesson 02).
 
-    ``x`` is q or k, (B, H, T, d_head) with an even d_head; ``cos`` and ``sin`` are
+    ``x`` is q or k, (B, H, T, d_head) or any (..., T, d_head), with an even d_head;
+    ``cos`` and ``sin`` are
     ``rope_tables``' (T', d_head / 2) with T' >= T (their first T rows are used).
     """
-    x = as_tensor("x", x, ndim=4, finite=True, layout="(B, H, T, d_head)")
+    x = as_tensor("x", x, min_dim=2, finite=True, layout="(..., T, d_head)")
     if x.shape[-1] % 2:
         raise ValueError(f"x must have an even d_head (RoPE rotates pairs), got shape {tuple(x.shape)}")
     half, seq_len = x.shape[-1] // 2, x.shape[-2]

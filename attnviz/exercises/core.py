@@ -384,8 +384,8 @@ def get(exercise_id: str) -> Exercise:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ValueError(
-            f"exercise_id must be a known id; there is no exercise {_short(exercise_id)}. "
-            f"Known ids: {known}"
+            f"no exercise with id {_short(exercise_id)} (exercise_id must be a known id); "
+            f"known ids: {known}"
         ) from None
 
 

@@ -177,6 +177,18 @@ class Anything(Kind):
         return []
 
 
+@dataclass(frozen=True)
+class LeadingTensor(Tensor):
+    """A tensor (..., T, d): any number of leading dimensions is valid, only fewer are not."""
+
+    def hostile(self, dims):
+        too_many = self._make(dims).unsqueeze(0)
+        return [v for v in super().hostile(dims) if not (
+            isinstance(v, torch.Tensor) and v.shape == too_many.shape and v.dtype == too_many.dtype
+            and v.device == too_many.device and bool(torch.isfinite(v).all())
+        )]  # fmt: skip
+
+
 def _enter(manager) -> None:
     with manager:
         pass
@@ -277,7 +289,7 @@ MODEL_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.mixers.apply_rope",
-        {"x": Tensor("B H T d"), "cos": Tensor("T h", low=-1, high=1),
+        {"x": LeadingTensor("T d"), "cos": Tensor("T h", low=-1, high=1),
          "sin": Tensor("T h", low=-1, high=1)},  # fmt: skip
         dims={"d": (4, 4), "h": (2, 2)},
     ),
