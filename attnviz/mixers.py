@@ -45,12 +45,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnviz.kernels.attention import get_operator, merge_heads, multi_head_attention, split_heads
+from attnviz.kernels.feature_maps import FEATURE_MAPS
 from attnviz.kernels.linear import linear_attention
 from attnviz.kernels.rnn import qlstm
 from attnviz.kernels.ssm import selective_scan
-from attnviz.kernels.feature_maps import FEATURE_MAPS
 from attnviz.memory_budget import check_bytes, tensor_bytes
-from attnviz.validation import as_tensor, check_bool, check_choice, check_int, check_real, finite_result
+from attnviz.validation import (
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    finite_result,
+)
 
 MIXERS = ("attention", "linear_attention", "s6", "qlstm")
 # the largest sizes a mixer (and TinyConfig) accepts: far past what the course trains, and
@@ -105,7 +112,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """
     x = as_tensor("x", x, min_dim=2, finite=True, layout="(..., T, d_head)")
     if x.shape[-1] % 2:
-        raise ValueError(f"x must have an even d_head (RoPE rotates pairs), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have an even d_head (RoPE rotates pairs), got shape {tuple(x.shape)}"
+        )
     half, seq_len = x.shape[-1] // 2, x.shape[-2]
     tables = []
     for name, table in (("cos", cos), ("sin", sin)):
@@ -266,7 +275,9 @@ class LinearAttentionMixer(nn.Module):
         # the parallel form's (B, H, T, T) weights, and φ(q), φ(k), v and y
         check_bytes(
             f"linear attention over x of shape {tuple(x.shape)}",
-            tensor_bytes(batch, self.n_heads, seq_len, 3 * seq_len + 2 * features + 8 * self.d_head),
+            tensor_bytes(
+                batch, self.n_heads, seq_len, 3 * seq_len + 2 * features + 8 * self.d_head
+            ),
             instead="use a shorter x or a smaller batch",
         )
         q, k = self.qk(x).view(batch, seq_len, 2, self.n_heads, self.n).unbind(2)  # (B, T, H, n)
@@ -343,10 +354,11 @@ class S6Mixer(nn.Module):
 
     def init_weights(self, generator: torch.Generator | None = None) -> None:
         """N(0, 1/fan_in) for the input, step and B/C projections (TinyTransformer calls it
-        after its GPT-2 init; ``generator``: a ``torch.Generator`` or None). At GPT-2's 0.02 the read C_i·B_j starts at about 1e-3 of
-        this scale, a product of two small projections, and MQAR never leaves the
-        plateau of "answer some value from the context": 0.26 accuracy after 600 steps
-        at L = 32, KV = 4, against 1.00 with this init (lesson 06's sweep settings)."""
+        after its GPT-2 init; ``generator``: a ``torch.Generator`` or None). At GPT-2's 0.02
+        the read C_i·B_j starts at about 1e-3 of this scale, a product of two small
+        projections, and MQAR never leaves the plateau of "answer some value from the
+        context": 0.26 accuracy after 600 steps at L = 32, KV = 4, against 1.00 with this
+        init (lesson 06's sweep settings)."""
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(
                 f"generator must be a torch.Generator or None, got {type(generator).__name__}"
@@ -461,7 +473,8 @@ def _check_x(x: Any, d_model: int, dtype: torch.dtype, context: int | None = Non
     x = as_tensor("x", x, ndim=3, finite=True, layout="(B, T, d_model)")
     if x.shape[-1] != d_model:
         raise ValueError(
-            f"x must have shape (B, T, d_model) with d_model = {d_model}, got shape {tuple(x.shape)}"
+            f"x must have shape (B, T, d_model) with d_model = {d_model}, "
+            f"got shape {tuple(x.shape)}"
         )
     if context is not None and x.shape[1] > context:
         raise ValueError(f"x may be at most context = {context} tokens long, got {x.shape[1]}")

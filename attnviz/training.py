@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnviz.tasks import IGNORE_INDEX, TaskData
-from attnviz.validation import as_tensor, check_bool, check_int, check_real, check_text
+from attnviz.validation import as_tensor, check_bool, check_int, check_real
 
 MAX_STEPS = 10**6  # optimizer steps (time grows with them: the callback can stop early)
 MAX_BATCH = 2**16  # sequences per step (the memory budget decides what fits)
@@ -198,7 +198,9 @@ def train(
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
     weight_decay = check_real("weight_decay", weight_decay, low=0.0, high=MAX_WEIGHT_DECAY)
     if len(task) < 2:
-        raise ValueError(f"task must hold at least 2 sequences (held out + trained), got {len(task)}")
+        raise ValueError(
+            f"task must hold at least 2 sequences (held out + trained), got {len(task)}"
+        )
     eval_size = check_int("eval_size", eval_size, low=1, high=len(task) - 1)
     record_every = check_int("record_every", record_every, low=1, high=MAX_STEPS)
     if num_threads is not None:

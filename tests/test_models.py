@@ -151,7 +151,7 @@ def test_bad_input_ids_are_named(ids, error, words):
         ({"operator": "flash"}, ValueError, "operator must be one of"),
         ({"n_heads": 16, "positional": "rope"}, ValueError, "even head size"),
         ({"attention_only": True, "d_mlp": 32}, ValueError, "d_mlp must be None"),
-        ({"n_layers": 0}, ValueError, r"n_layers must be an integer in \[1, inf\]"),
+        ({"n_layers": 0}, ValueError, r"n_layers must be an integer in \[1, 64\]"),
         ({"causal": "yes"}, TypeError, "causal must be a bool"),
     ],
 )

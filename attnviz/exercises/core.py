@@ -74,7 +74,9 @@ class Feedback:
     def __post_init__(self) -> None:
         _check_str("exercise_id", self.exercise_id)
         if self.status not in FEEDBACK_STATUSES:
-            raise ValueError(f"status must be one of {FEEDBACK_STATUSES}, got {_short(self.status)}")
+            raise ValueError(
+                f"status must be one of {FEEDBACK_STATUSES}, got {_short(self.status)}"
+            )
         _check_str("title", self.title)
         _check_str("body", self.body, empty=True)
 
@@ -140,7 +142,9 @@ class Exercise:
         if not isinstance(self.choices, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) for k, v in self.choices.items()
         ):
-            raise TypeError(f"choices must map letters (str) to texts (str), got {_short(self.choices)}")
+            raise TypeError(
+                f"choices must map letters (str) to texts (str), got {_short(self.choices)}"
+            )
 
     def prompt(self, **overrides: Any) -> str:
         """The question, with its parameters (and choices) filled in.
@@ -298,7 +302,9 @@ def _real(name: str, value: Any, *, low: float | None = None, high: float | None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {_short(value)}")
     if (low is not None and number < low) or (high is not None and number > high):
-        raise ValueError(f"{name} must be in [{low:g}, {high if high is not None else math.inf:g}], got {number:g}")
+        lo = -math.inf if low is None else low
+        hi = math.inf if high is None else high
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {number:g}")
     return number
 
 

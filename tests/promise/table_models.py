@@ -65,9 +65,7 @@ CONFIGS = (
     lambda: _config(mixer="qlstm", short_conv=2),
     lambda: _config(mask="sliding_window", mask_params={"window": 2}),
 )
-MODELS = tuple(
-    (lambda make=make: models.TinyTransformer(make(), seed=0)) for make in CONFIGS
-)
+MODELS = tuple((lambda make=make: models.TinyTransformer(make(), seed=0)) for make in CONFIGS)
 BIG_CONFIG = (
     lambda: models.TinyConfig(n_layers=models.MAX_LAYERS, d_model=models.MAX_D_MODEL),
     lambda: models.TinyConfig(vocab_size=models.MAX_VOCAB, d_model=models.MAX_D_MODEL),
@@ -263,14 +261,22 @@ MODEL_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.models.TinyConfig.from_dict",
-        {"data": Fixed(tuple((lambda make=make: make().to_dict()) for make in CONFIGS),
-                       bad=(None, OBJECT, [1, 2], {"no_such_key": 1}, {"n_layers": HUGE}))},
+        {
+            "data": Fixed(
+                tuple((lambda make=make: make().to_dict()) for make in CONFIGS),
+                bad=(None, OBJECT, [1, 2], {"no_such_key": 1}, {"n_layers": HUGE}),
+            )
+        },
         call=lambda data: models.TinyConfig.from_dict(data),
     ),
     Entry(
         "attnviz.models.TinyTransformer",
-        {"config": Fixed(CONFIGS, bad=(None, OBJECT, {"n_layers": 1}), edge_factories=BIG_CONFIG),
-         "seed": Optional(Int(0, 2**63 - 1))},  # fmt: skip
+        {
+            "config": Fixed(
+                CONFIGS, bad=(None, OBJECT, {"n_layers": 1}), edge_factories=BIG_CONFIG
+            ),
+            "seed": Optional(Int(0, 2**63 - 1)),
+        },  # fmt: skip
         examples=8,
     ),
     Entry(
@@ -281,16 +287,23 @@ MODEL_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.mixers.rope_tables",
-        {"context": Int(1, mixers.MAX_CONTEXT, typical=(1, 16)),
-         "d_head": Fixed((lambda: 2, lambda: 4, lambda: 8),
-                         bad=(None, OBJECT, 3, 0, True, 2.5, HUGE, mixers.MAX_D_MODEL + 2),
-                         edge_factories=(lambda: mixers.MAX_D_MODEL,)),
-         "base": Real(1.0, low_open=True, typical=(2.0, 1e4))},  # fmt: skip
+        {
+            "context": Int(1, mixers.MAX_CONTEXT, typical=(1, 16)),
+            "d_head": Fixed(
+                (lambda: 2, lambda: 4, lambda: 8),
+                bad=(None, OBJECT, 3, 0, True, 2.5, HUGE, mixers.MAX_D_MODEL + 2),
+                edge_factories=(lambda: mixers.MAX_D_MODEL,),
+            ),
+            "base": Real(1.0, low_open=True, typical=(2.0, 1e4)),
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.mixers.apply_rope",
-        {"x": LeadingTensor("T d"), "cos": Tensor("T h", low=-1, high=1),
-         "sin": Tensor("T h", low=-1, high=1)},  # fmt: skip
+        {
+            "x": LeadingTensor("T d"),
+            "cos": Tensor("T h", low=-1, high=1),
+            "sin": Tensor("T h", low=-1, high=1),
+        },  # fmt: skip
         dims={"d": (4, 4), "h": (2, 2)},
     ),
     Entry("attnviz.mixers.Attention", {"config": Fixed(CONFIGS, bad=(None, OBJECT, "attention"))}),
@@ -304,25 +317,39 @@ MODEL_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.mixers.S6Mixer.init_weights",
-        {"mixer": Receiver(*RECEIVERS["S6Mixer"]),
-         "generator": Optional(Fixed((lambda: torch.Generator().manual_seed(0),),
-                                     bad=(OBJECT, 3)))},  # fmt: skip
+        {
+            "mixer": Receiver(*RECEIVERS["S6Mixer"]),
+            "generator": Optional(
+                Fixed((lambda: torch.Generator().manual_seed(0),), bad=(OBJECT, 3))
+            ),
+        },  # fmt: skip
         call=lambda mixer, generator: mixer.init_weights(generator),
     ),
     *_mixer_entries("Attention", ATTENTION),
-    *_mixer_entries("ShortConv", RECEIVERS["ShortConv"], d_model=D_MODEL,
-                    taps=Int(1, mixers.MAX_TAPS, typical=(1, 4))),
     *_mixer_entries(
-        "LinearAttentionMixer", RECEIVERS["LinearAttentionMixer"],
-        d_model=Fixed((lambda: 4, lambda: 8), bad=(None, OBJECT, 0, 2.5, True, HUGE, 4097),
-                      edge_factories=(lambda: mixers.MAX_D_MODEL,)),
+        "ShortConv",
+        RECEIVERS["ShortConv"],
+        d_model=D_MODEL,
+        taps=Int(1, mixers.MAX_TAPS, typical=(1, 4)),
+    ),
+    *_mixer_entries(
+        "LinearAttentionMixer",
+        RECEIVERS["LinearAttentionMixer"],
+        d_model=Fixed(
+            (lambda: 4, lambda: 8),
+            bad=(None, OBJECT, 0, 2.5, True, HUGE, 4097),
+            edge_factories=(lambda: mixers.MAX_D_MODEL,),
+        ),
         n_heads=Fixed((lambda: 1, lambda: 2, lambda: 4), bad=(None, OBJECT, 0, 2.5, HUGE, 65)),
         state_expansion=Optional(STATE),
         feature_map=Choice(("elu_plus_one", "relu", "identity", "taylor")),
         normalize=Bool(),
     ),  # fmt: skip
     *_mixer_entries(
-        "S6Mixer", RECEIVERS["S6Mixer"], d_model=D_MODEL, state_expansion=Optional(STATE),
+        "S6Mixer",
+        RECEIVERS["S6Mixer"],
+        d_model=D_MODEL,
+        state_expansion=Optional(STATE),
         d_inner=Optional(Int(1, mixers.MAX_D_INNER, typical=(1, 8))),
         dt_min=Real(0.0, 1.0, low_open=True, typical=(1e-4, 1e-3)),
         dt_max=Real(1e-3, 1e3, typical=(1e-3, 1.0)),
@@ -334,17 +361,21 @@ MODEL_ENTRIES: list[Entry] = [
 # --- training and checkpoints -----------------------------------------------------------------
 
 HISTORY = (
-    lambda: training.TrainingHistory(steps=[0, 1], loss=[2.0, 1.5], scores={
-        "induction": [[[0.1, 0.2]], [[0.3, 0.4]]]}),
+    lambda: training.TrainingHistory(
+        steps=[0, 1], loss=[2.0, 1.5], scores={"induction": [[[0.1, 0.2]], [[0.3, 0.4]]]}
+    ),
 )
 SCORERS = (lambda: {"ones": lambda model, ids: torch.ones(1, 1)},)
 
 TRAINING_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.training.TrainingHistory",
-        {"steps": Seq(Int(0, typical=(0, 100))), "loss": Seq(Real(0, 10)),
-         "train_loss": Seq(Real(0, 10)),
-         "recipe": Fixed((dict, lambda: {"task": {"n": 3}}), bad=(None, OBJECT, [1]))},
+        {
+            "steps": Seq(Int(0, typical=(0, 100))),
+            "loss": Seq(Real(0, 10)),
+            "train_loss": Seq(Real(0, 10)),
+            "recipe": Fixed((dict, lambda: {"task": {"n": 3}}), bad=(None, OBJECT, [1])),
+        },
     ),  # fmt: skip
     Entry(
         "attnviz.training.TrainingHistory.score",
@@ -358,19 +389,28 @@ TRAINING_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.training.TrainingHistory.from_dict",
-        {"data": Fixed(tuple((lambda make=make: make().to_dict()) for make in HISTORY),
-                       bad=(None, OBJECT, {"steps": "x"}, {"loss": [NAN]}, {"nope": 1}))},
+        {
+            "data": Fixed(
+                tuple((lambda make=make: make().to_dict()) for make in HISTORY),
+                bad=(None, OBJECT, {"steps": "x"}, {"loss": [NAN]}, {"nope": 1}),
+            )
+        },
         call=lambda data: training.TrainingHistory.from_dict(data),
     ),
     Entry(
         "attnviz.training.evaluate",
-        {"model": Fixed(MODELS[:2], bad=(None, OBJECT)),
-         "data": Fixed((_task,), bad=(None, OBJECT, "repeated_tokens"))},  # fmt: skip
+        {
+            "model": Fixed(MODELS[:2], bad=(None, OBJECT)),
+            "data": Fixed((_task,), bad=(None, OBJECT, "repeated_tokens")),
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.training.token_loss",
-        {"model": Fixed(MODELS[:2], bad=(None, OBJECT)), "input_ids": TokenIds(),
-         "targets": TokenIds()},  # fmt: skip
+        {
+            "model": Fixed(MODELS[:2], bad=(None, OBJECT)),
+            "input_ids": TokenIds(),
+            "targets": TokenIds(),
+        },  # fmt: skip
         nan_ok="NaN marks the positions whose target is -100 (no target), as documented",
         dims={"T": (1, CONTEXT)},
     ),
@@ -399,15 +439,19 @@ TRAINING_ENTRIES: list[Entry] = [
             "model": Fixed(MODELS[:2], bad=(None, OBJECT)),
             "path": PathKind(lambda: Path(tempfile.mkdtemp()) / "m.safetensors", missing_ok=True),
             "history": Optional(Fixed(HISTORY, bad=(OBJECT, {"steps": []}))),
-            "recipe": Optional(Fixed((lambda: {"lr": 1e-3},), bad=(OBJECT, [], {"x": OBJECT},
-                                                                    {"x": NAN}))),
+            "recipe": Optional(
+                Fixed((lambda: {"lr": 1e-3},), bad=(OBJECT, [], {"x": OBJECT}, {"x": NAN}))
+            ),
             "numerics": Optional(Text(("torch 2, abc",))),
         },  # fmt: skip
         allowed=(ValueError, TypeError, OSError),
     ),
     *[
-        Entry(f"attnviz.checkpoints.{name}", {"path": PathKind(_checkpoint)},
-              allowed=(ValueError, TypeError, OSError))
+        Entry(
+            f"attnviz.checkpoints.{name}",
+            {"path": PathKind(_checkpoint)},
+            allowed=(ValueError, TypeError, OSError),
+        )
         for name in ("load", "load_history", "read_metadata")
     ],  # fmt: skip
 ]
@@ -419,40 +463,55 @@ LESSON_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.lesson_models.train_lesson_model",
         # one valid call trains the whole recipe (seconds): no edges, only refusals
-        {"name": Choice(("induction_1l",)), "progress": Bool(),
-         "num_threads": Fixed((lambda: 1,), bad=(OBJECT, 0, 2.5, True, HUGE))},
+        {
+            "name": Choice(("induction_1l",)),
+            "progress": Bool(),
+            "num_threads": Fixed((lambda: 1,), bad=(OBJECT, 0, 2.5, True, HUGE)),
+        },
         examples=1,
         deadline=120.0,  # 400 steps: about 10 s alone, more on a shared machine
     ),
     Entry("attnviz.lesson_models.numerics_fingerprint", {}, examples=1),
     *[
         Entry(f"attnviz.lesson_models.{name}", {"name": LESSON_MODEL}, examples=4)
-        for name in ("lesson_model_path", "load_lesson_model", "load_lesson_history",
-                     "lesson_held_out")
+        for name in (
+            "lesson_model_path",
+            "load_lesson_model",
+            "load_lesson_history",
+            "lesson_held_out",
+        )
     ],  # fmt: skip
     Entry("attnviz.exercises.head_jobs.held_out", {"model": LESSON_MODEL}, examples=4),
     Entry(
         "attnviz.exercises.head_jobs.without_bos",
-        {"net": Fixed(MODELS[:2], bad=(None, OBJECT, MODELS[2]())),
-         "layers": Seq(Int(0, 0), length=(0, 2))},  # fmt: skip
+        {
+            "net": Fixed(MODELS[:2], bad=(None, OBJECT, MODELS[2]())),
+            "layers": Seq(Int(0, 0), length=(0, 2)),
+        },  # fmt: skip
         call=lambda net, layers: _enter(head_jobs.without_bos(net, layers)),
     ),
     Entry(
         "attnviz.lessons.Lesson",
-        {"number": Text(("08",)), "stem": Text(("new",)), "title": Text(("a new lesson",)),
-         "question": Text(("why?",)), "notebook": Text(("08_new.ipynb",)),
-         "dashboard": Optional(Text(("NewDashboard",))), "summary": Text(("", "what")),
-         "computation": Fixed((tuple, lambda: ("maps",)), bad=(None, OBJECT, "maps", (3,))),
-         "status": Choice(("ready", "in progress"))},  # fmt: skip
+        {
+            "number": Text(("08",)),
+            "stem": Text(("new",)),
+            "title": Text(("a new lesson",)),
+            "question": Text(("why?",)),
+            "notebook": Text(("08_new.ipynb",)),
+            "dashboard": Optional(Text(("NewDashboard",))),
+            "summary": Text(("", "what")),
+            "computation": Fixed((tuple, lambda: ("maps",)), bad=(None, OBJECT, "maps", (3,))),
+            "status": Choice(("ready", "in progress")),
+        },  # fmt: skip
     ),
     Entry("attnviz.lessons.lesson", {"key": Text(tuple(x.stem for x in LESSONS) + ("06",))}),
     Entry("attnviz.lessons.markdown_table", {"links": Bool(), "dashboards": Bool()}),
 ]
 
-# --- the exercises ---------------------------------------------------------------------------------
+# --- the exercises -----------------------------------------------------------------------------
 
-FAST_IDS = ("00-equal-scores", "01-boxcar-count", "01-zero-temperature", "03-perfect-previous-token",
-            "04-lag-layers", "06-state-size")  # fmt: skip
+FAST_IDS = ("00-equal-scores", "01-boxcar-count", "01-zero-temperature",
+            "03-perfect-previous-token", "04-lag-layers", "06-state-size")  # fmt: skip
 EXERCISE_ID = Choice(FAST_IDS)
 NUMBER_EX = lambda: exercises_core.get("03-perfect-previous-token")  # noqa: E731
 ANSWER_INT = Optional(Int(-int(exercises_core.MAX_ANSWER), int(exercises_core.MAX_ANSWER),
@@ -465,20 +524,30 @@ SOLVER = lambda: lambda **params: exercises_core.Solution(1.0, "why")  # noqa: E
 EXERCISE_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.exercises.core.Solution",
-        {"answer": Fixed((lambda: 3, lambda: 1.5, lambda: "a", lambda: np.float64(0.5)),
-                         bad=(None, OBJECT, NAN, INF, HUGE, True)),
-         "explanation": Text(("because",)),
-         "tolerance": Real(0.0, typical=(0.0, 0.1)),
-         "mistakes": Fixed((tuple, lambda: (("b", "why"), (2, "off by one"))),
-                           bad=(None, OBJECT, ((1,),), (("b", None),), ((NAN, "why"),)))},
+        {
+            "answer": Fixed(
+                (lambda: 3, lambda: 1.5, lambda: "a", lambda: np.float64(0.5)),
+                bad=(None, OBJECT, NAN, INF, HUGE, True),
+            ),
+            "explanation": Text(("because",)),
+            "tolerance": Real(0.0, typical=(0.0, 0.1)),
+            "mistakes": Fixed(
+                (tuple, lambda: (("b", "why"), (2, "off by one"))),
+                bad=(None, OBJECT, ((1,),), (("b", None),), ((NAN, "why"),)),
+            ),
+        },
     ),  # fmt: skip
     Entry(
         "attnviz.exercises.core.Exercise",
-        {"id": Text(("99-new",)), "lesson": Text(("99",)), "question": Text(("how many?",)),
-         "kind": Choice(("number", "integer")),
-         "solver": Fixed((SOLVER,), bad=(None, OBJECT)),
-         "params": Fixed((dict, lambda: {"n": 3}), bad=(None, OBJECT, {3: 4})),
-         "choices": Fixed((dict,), bad=(None, OBJECT, {"a": 3}))},  # fmt: skip
+        {
+            "id": Text(("99-new",)),
+            "lesson": Text(("99",)),
+            "question": Text(("how many?",)),
+            "kind": Choice(("number", "integer")),
+            "solver": Fixed((SOLVER,), bad=(None, OBJECT)),
+            "params": Fixed((dict, lambda: {"n": 3}), bad=(None, OBJECT, {3: 4})),
+            "choices": Fixed((dict,), bad=(None, OBJECT, {"a": 3})),
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.exercises.core.Exercise.prompt",
@@ -492,8 +561,11 @@ EXERCISE_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.exercises.core.Exercise.grade",
-        {"ex": Receiver(NUMBER_EX), "answer": ANSWER_REAL,
-         "seq_len": Int(2, 1024, typical=(2, 16))},  # fmt: skip
+        {
+            "ex": Receiver(NUMBER_EX),
+            "answer": ANSWER_REAL,
+            "seq_len": Int(2, 1024, typical=(2, 16)),
+        },  # fmt: skip
         call=lambda ex, answer, seq_len: ex.grade(answer, seq_len=seq_len),
     ),
     Entry(
@@ -503,26 +575,38 @@ EXERCISE_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.exercises.core.register",
-        {"item": Fixed(tuple((lambda i=i: exercises_core.get(i)) for i in FAST_IDS),
-                       bad=(None, OBJECT, "01-boxcar-count"))},  # fmt: skip
+        {
+            "item": Fixed(
+                tuple((lambda i=i: exercises_core.get(i)) for i in FAST_IDS),
+                bad=(None, OBJECT, "01-boxcar-count"),
+            )
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.exercises.core.exercise",
-        {"id": Text(("99-not-registered",)), "lesson": Text(("99",)),
-         "question": Text(("how many?",)), "kind": Choice(("number", "integer", "choice")),
-         "choices": Optional(Fixed((lambda: {"a": "yes", "b": "no"},), bad=(OBJECT, {"a": 3})))},
+        {
+            "id": Text(("99-not-registered",)),
+            "lesson": Text(("99",)),
+            "question": Text(("how many?",)),
+            "kind": Choice(("number", "integer", "choice")),
+            "choices": Optional(Fixed((lambda: {"a": "yes", "b": "no"},), bad=(OBJECT, {"a": 3}))),
+        },
     ),  # fmt: skip
     Entry("attnviz.exercises.core.exercises", {"lesson": Optional(Text(("00", "01", "06")))}),
     Entry("attnviz.exercises.core.get", {"exercise_id": EXERCISE_ID}),
     Entry(
         "attnviz.exercises.core.check",
-        {"exercise_id": Choice(("01-boxcar-count", "04-lag-layers", "06-state-size")),
-         "answer": ANSWER_INT},  # fmt: skip
+        {
+            "exercise_id": Choice(("01-boxcar-count", "04-lag-layers", "06-state-size")),
+            "answer": ANSWER_INT,
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.exercises.core.check",
-        {"exercise_id": Choice(("00-equal-scores", "03-perfect-previous-token")),
-         "answer": ANSWER_REAL},  # fmt: skip
+        {
+            "exercise_id": Choice(("00-equal-scores", "03-perfect-previous-token")),
+            "answer": ANSWER_REAL,
+        },  # fmt: skip
     ),
     Entry("attnviz.exercises.core.reveal", {"exercise_id": EXERCISE_ID}),
 ]
@@ -537,14 +621,18 @@ def _square(x: int) -> int:
 CACHE_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.shared_cache.SharedCache",
-        {"function": Fixed((lambda: _square,), bad=(None, OBJECT)),
-         "max_entries": Int(1, 10**6, typical=(1, 8)),
-         "max_bytes": Int(1, 4096 * 10**6, typical=(1, 10**6))},  # fmt: skip
+        {
+            "function": Fixed((lambda: _square,), bad=(None, OBJECT)),
+            "max_entries": Int(1, 10**6, typical=(1, 8)),
+            "max_bytes": Int(1, 4096 * 10**6, typical=(1, 10**6)),
+        },  # fmt: skip
     ),
     Entry(
         "attnviz.shared_cache.shared_cache",
-        {"max_entries": Int(1, 10**6, typical=(1, 8)),
-         "max_megabytes": Real(0.0, 4096.0, low_open=True, typical=(0.1, 64.0))},  # fmt: skip
+        {
+            "max_entries": Int(1, 10**6, typical=(1, 8)),
+            "max_megabytes": Real(0.0, 4096.0, low_open=True, typical=(0.1, 64.0)),
+        },  # fmt: skip
     ),
     Entry("attnviz.shared_cache.nbytes", {"value": Anything()}),
     Entry("attnviz.shared_cache.caches", {}),
@@ -559,59 +647,94 @@ CACHE_ENTRIES: list[Entry] = [
 V = {"name": "value"}
 CHECK_ENTRIES: list[Entry] = [
     Entry("attnviz.validation.check_int", {"value": Int(0, 10)}, fixed={**V, "low": 0, "high": 10}),
-    Entry("attnviz.validation.check_real", {"value": Real(0.0, 1.0)},
-          fixed={**V, "low": 0.0, "high": 1.0}),
+    Entry(
+        "attnviz.validation.check_real",
+        {"value": Real(0.0, 1.0)},
+        fixed={**V, "low": 0.0, "high": 1.0},
+    ),
     Entry("attnviz.validation.check_bool", {"value": Bool()}, fixed=V),
-    Entry("attnviz.validation.check_choice", {"value": Choice(("a", "b"))},
-          fixed={**V, "allowed": ("a", "b")}),
+    Entry(
+        "attnviz.validation.check_choice",
+        {"value": Choice(("a", "b"))},
+        fixed={**V, "allowed": ("a", "b")},
+    ),
     Entry("attnviz.validation.check_text", {"value": Text(("a", "text"))}, fixed=V),
-    Entry("attnviz.validation.as_tensor", {"value": Tensor("B T d")},
-          fixed={**V, "ndim": 3, "finite": True, "layout": "(B, T, d)"}),
+    Entry(
+        "attnviz.validation.as_tensor",
+        {"value": Tensor("B T d")},
+        fixed={**V, "ndim": 3, "finite": True, "layout": "(B, T, d)"},
+    ),
     Entry("attnviz.validation.as_array", {"value": Tensor("B T d")}, fixed={**V, "ndim": 3}),
     Entry(
         "attnviz.validation.check_positive_sizes",
         {"shape": Fixed((lambda: (1, 2), lambda: (3,)), bad=((0, 2), (2, 0)))},
-        fixed=V, names={"shape": "value"},
+        fixed=V,
+        names={"shape": "value"},
     ),  # fmt: skip
     Entry(
         "attnviz.validation.check_sign",
-        {"x": Fixed((lambda: -torch.rand(2, 3), lambda: torch.zeros(2)),
-                    bad=(torch.ones(2),))},  # fmt: skip
+        {
+            "x": Fixed((lambda: -torch.rand(2, 3), lambda: torch.zeros(2)), bad=(torch.ones(2),))
+        },  # fmt: skip
         fixed={**V, "nonpositive": True, "why": "log-decays"},
         names={"x": "value"},
     ),
     Entry(
         "attnviz.validation.finite_result",
-        {"value": Fixed((lambda: torch.ones(2), lambda: np.zeros(3), lambda: 1.5),
-                        bad=(torch.tensor([NAN]), np.array([INF]), NAN))},  # fmt: skip
+        {
+            "value": Fixed(
+                (lambda: torch.ones(2), lambda: np.zeros(3), lambda: 1.5),
+                bad=(torch.tensor([NAN]), np.array([INF]), NAN),
+            )
+        },  # fmt: skip
         fixed={"what": "value"},
     ),
     Entry(
         "attnviz.memory_budget.check_bytes",
         # n_bytes itself is not checked (None, NaN, 10**400 ... reported): estimates only
-        {"n_bytes": Fixed((lambda: 0, lambda: 2**20, lambda: 1.5e6), bad=(),
-                          edge_factories=(lambda: 2**62, lambda: 1e300))},
+        {
+            "n_bytes": Fixed(
+                (lambda: 0, lambda: 2**20, lambda: 1.5e6),
+                bad=(),
+                edge_factories=(lambda: 2**62, lambda: 1e300),
+            )
+        },
         fixed={"what": "the n_bytes of a test", "instead": "use less"},
     ),
-    Entry("attnviz.memory_budget.element_bytes",
-          {"dtype": Optional(Fixed((lambda: torch.float32, lambda: torch.float16), bad=()))}),
+    Entry(
+        "attnviz.memory_budget.element_bytes",
+        {"dtype": Optional(Fixed((lambda: torch.float32, lambda: torch.float16), bad=()))},
+    ),
     Entry(
         "attnviz.memory_budget.format_bytes",  # n_bytes is not checked (reported)
-        {"n_bytes": Fixed((lambda: 0, lambda: 512, lambda: 3.2e9, lambda: 2**40), bad=(),
-                          edge_factories=(lambda: 1e300,))},
+        {
+            "n_bytes": Fixed(
+                (lambda: 0, lambda: 512, lambda: 3.2e9, lambda: 2**40),
+                bad=(),
+                edge_factories=(lambda: 1e300,),
+            )
+        },
     ),
     Entry("attnviz.memory_budget.memory_budget", {}),
     Entry(
         "attnviz.memory_budget.memory_budget_of",
-        {"value": Fixed((lambda: "512MB", lambda: 2**30, lambda: "4 GiB"),
-                        bad=(None, OBJECT, "abc", NAN, 3, "-1GB", True))},  # fmt: skip
+        {
+            "value": Fixed(
+                (lambda: "512MB", lambda: 2**30, lambda: "4 GiB"),
+                bad=(None, OBJECT, "abc", NAN, 3, "-1GB", True),
+            )
+        },  # fmt: skip
         call=lambda value: _enter(memory_budget.memory_budget_of(value)),
         names={"value": "budget"},
     ),
     Entry(
         "attnviz.memory_budget.parse_bytes",
-        {"value": Fixed((lambda: "2GB", lambda: "512MiB", lambda: 2**21, lambda: 3e9),
-                        bad=(None, OBJECT, "abc", NAN, INF, 3, "", True))},  # fmt: skip
+        {
+            "value": Fixed(
+                (lambda: "2GB", lambda: "512MiB", lambda: 2**21, lambda: 3e9),
+                bad=(None, OBJECT, "abc", NAN, INF, 3, "", True),
+            )
+        },  # fmt: skip
         fixed=V,
     ),
     Entry(
@@ -622,8 +745,10 @@ CHECK_ENTRIES: list[Entry] = [
     ),
     Entry(
         "attnviz.memory_budget.tensor_bytes",
-        {"shape": Fixed((lambda: (2, 3), lambda: (), lambda: (10**6, 10**6, 10**6)), bad=()),
-         "dtype": Optional(Fixed((lambda: torch.float64,), bad=()))},  # fmt: skip
+        {
+            "shape": Fixed((lambda: (2, 3), lambda: (), lambda: (10**6, 10**6, 10**6)), bad=()),
+            "dtype": Optional(Fixed((lambda: torch.float64,), bad=())),
+        },  # fmt: skip
         call=lambda shape, dtype: memory_budget.tensor_bytes(*shape, dtype=dtype),
     ),
 ]
