@@ -171,7 +171,9 @@ def train(
         callback: called as ``callback(step, record)`` after each measurement;
             returning False stops training early.
         scores: head scores to record, ``{name: fn(model, input_ids) -> (layers, heads)}``;
-            default: the previous-token and induction scores described above.
+            default: the previous-token and induction scores described above, for a
+            model whose blocks have attention maps (``hook_pattern``); none for another
+            (a recurrent mixer has no map to score).
         num_threads: torch's intra-op threads while training (restored after); None
             keeps the current setting. One is the default: a tiny model's operations
             are too small to split across cores (two threads win little and lose a lot
@@ -221,7 +223,9 @@ def train(
         )
     if scores is not None and not isinstance(scores, Mapping):
         raise TypeError(f"scores must map names to callables, got {type(scores).__name__}")
-    scores = _default_scores() if scores is None else dict(scores)
+    if scores is None:
+        scores = _default_scores() if _has_attention_maps(model) else {}
+    scores = dict(scores)
     for name, scorer in scores.items():
         if not isinstance(name, str) or not callable(scorer):
             raise TypeError(f"scores must map names to callables, got {name!r}: {scorer!r}")
@@ -409,6 +413,11 @@ def _induction_shortcut(model: nn.Module, input_ids: torch.Tensor) -> torch.Tens
     mass = (patterns * target[:, None]).sum(dim=-1)  # (L, B, H, T_q)
     per_head = (mass * rows[:, None]).sum(dim=(1, 3))  # (L, H)
     return per_head / rows.sum().clamp_min(1)  # (L, H)
+
+
+def _has_attention_maps(model: nn.Module) -> bool:
+    blocks = getattr(model, "blocks", None)
+    return bool(blocks) and all(hasattr(block.attn, "hook_pattern") for block in blocks)
 
 
 def _default_scores() -> dict[str, Scorer]:

@@ -631,3 +631,11 @@ def test_checkpoint_paths_of_the_wrong_type_are_type_errors(tmp_path):
             load(path)
     with pytest.raises(ValueError, match="recipe"):
         save(model, tmp_path / "m.safetensors", recipe={"lr": float("nan")})
+
+
+def test_a_model_without_attention_maps_trains_without_the_default_head_scores():
+    model = TinyTransformer(
+        TinyConfig(n_layers=1, d_model=8, vocab_size=8, context=8, mixer="qlstm"), seed=0
+    )
+    history = train(model, repeated_tokens(32, 3, 8, seed=0), steps=2, eval_size=4, progress=False)
+    assert history.scores == {} and len(history.loss) == 2
