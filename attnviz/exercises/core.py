@@ -400,7 +400,12 @@ def _no_solver(**params: Any) -> Solution:
 
 
 def check(exercise_id: str, answer: Any = None) -> Feedback:
-    """Judge your prediction for an exercise; None reminds you to predict first."""
+    """Judge your prediction for an exercise; None reminds you to predict first.
+
+    A number or a count must be finite and at most ``MAX_ANSWER`` (1e15) in size; a choice
+    is one of the exercise's letters. Anything else is refused with a ValueError or
+    TypeError that says what the answer must be.
+    """
     return get(exercise_id).grade(answer)
 
 
