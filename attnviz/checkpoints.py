@@ -10,6 +10,7 @@ are checkpoints too (``attnviz.lesson_models``).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def save(
         raise TypeError(f"recipe must be a dict, got {type(recipe).__name__}")
     if numerics is not None and not isinstance(numerics, str):
         raise TypeError(f"numerics must be a str, got {type(numerics).__name__}")
-    path = Path(path)
+    path = _check_path(path)
     meta = {
         "format": FORMAT,
         "config": model.config.to_dict(),
@@ -55,14 +56,20 @@ def save(
         meta["numerics"] = numerics
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     # One metadata key: safetensors writes several keys in an arbitrary order.
-    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    try:
+        text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"recipe and history must hold only JSON values (str, finite numbers, lists, "
+            f"dicts): {error}"
+        ) from None
     path.write_bytes(_save_bytes(tensors, metadata={"attnviz": text}))
     return path
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a checkpoint: format, config, recipe and history (lesson 03)."""
-    path = Path(path)
+    path = _check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path must be a safetensors checkpoint file, got {str(path)!r}")
     try:
@@ -70,7 +77,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             raw = (f.metadata() or {}).get("attnviz")
     except Exception as error:  # safetensors raises its own error types
         raise ValueError(f"path {str(path)!r} is not a safetensors file: {error}") from None
-    meta = None if raw is None else json.loads(raw)
+    try:
+        meta = None if raw is None else json.loads(raw)
+    except ValueError:
+        meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"path {str(path)!r} is not an attnviz checkpoint (format {FORMAT})")
     return meta
@@ -79,7 +89,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def load(path: str | Path) -> TinyTransformer:
     """Read a model written by ``save``, in eval mode (lesson 02)."""
     meta = read_metadata(path)
-    model = TinyTransformer(TinyConfig.from_dict(meta["config"]), seed=0)
+    try:
+        model = TinyTransformer(TinyConfig.from_dict(meta["config"]), seed=0)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"path {str(path)!r} holds no valid config: {error}") from None
     with safe_open(str(path), framework="pt") as f:
         state = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
     try:
@@ -91,8 +104,22 @@ def load(path: str | Path) -> TinyTransformer:
 
 def load_history(path: str | Path) -> TrainingHistory | None:
     """The training history stored with a checkpoint, or None (lesson 03)."""
-    history = read_metadata(path)["history"]
-    return None if history is None else TrainingHistory.from_dict(history)
+    history = read_metadata(path).get("history")
+    if history is None:
+        return None
+    try:
+        return TrainingHistory.from_dict(history)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"path {str(path)!r} holds no valid training history: {error}") from None
+
+
+def _check_path(path: Any) -> Path:
+    """A str or os.PathLike as a Path; anything else is refused by name."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    if not str(path):
+        raise ValueError("path must not be empty")
+    return Path(path)
 
 
 __all__ = ["FORMAT", "load", "load_history", "read_metadata", "save"]

@@ -23,6 +23,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 
+def _check_text(name: str, value: object, *, empty: bool = False) -> None:
+    # attnviz.validation imports torch: this module imports nothing heavy
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {value!r} ({type(value).__name__})")
+    if not empty and not value:
+        raise ValueError(f"{name} must be a non-empty string, got ''")
+
+
 @dataclass(frozen=True)
 class Lesson:
     """One lesson of the course and the names it has in every layer."""
@@ -36,6 +44,21 @@ class Lesson:
     summary: str = ""  # what its dashboard shows: the served index's card
     computation: tuple[str, ...] = ()  # the attnviz modules that compute what it shows
     status: Literal["ready", "in progress"] = "ready"
+
+    def __post_init__(self) -> None:
+        for name in ("number", "stem", "title", "question", "notebook"):
+            _check_text(name, getattr(self, name))
+        if self.dashboard is not None:
+            _check_text("dashboard", self.dashboard)
+        _check_text("summary", self.summary, empty=True)
+        if not isinstance(self.computation, tuple) or not all(
+            isinstance(module, str) and module for module in self.computation
+        ):
+            raise TypeError(
+                f"computation must be a tuple of module names (str), got {self.computation!r}"
+            )
+        if self.status not in ("ready", "in progress"):
+            raise ValueError(f"status must be 'ready' or 'in progress', got {self.status!r}")
 
     @property
     def index_title(self) -> str:
@@ -150,6 +173,9 @@ def lesson(key: str) -> Lesson:
 
 def markdown_table(*, links: bool = False, dashboards: bool = False) -> str:
     """The lessons as a markdown table: the README's (links, dashboards) and lesson 00's."""
+    for name, value in (("links", links), ("dashboards", dashboards)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
     header = ["#", "lesson", "the question it answers"] + (["dashboard"] if dashboards else [])
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in LESSONS:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -39,8 +40,14 @@ from torch import nn
 
 from attnviz.kernels.attention import OPERATORS
 from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.mixers import (
     EXPANDABLE,
+    MAX_CONTEXT,
+    MAX_D_MODEL,
+    MAX_HEADS,
+    MAX_STATE_EXPANSION,
+    MAX_TAPS,
     MIXERS,
     Attention,  # noqa: F401  (softmax Attention and RoPE moved to mixers; importable here too)
     ShortConv,
@@ -51,6 +58,10 @@ from attnviz.mixers import (
 from attnviz.validation import check_choice, check_int
 
 POSITIONALS = ("learned", "rope", "none")
+# the largest sizes TinyConfig accepts (the memory budget decides what a model may build)
+MAX_LAYERS = 64
+MAX_VOCAB = 2**17
+MAX_D_MLP = 4 * MAX_D_MODEL
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,13 @@ class TinyConfig:
     Where both apply (n = d_head, causal, no mask or RoPE) they compute the same function
     and a seed draws the same initial weights (``qkv`` is ``qk`` above ``v``); their outputs
     agree to rounding, not bit for bit, and their checkpoints do not load into each other.
+
+    Every size has a cap: ``n_layers`` <= ``MAX_LAYERS`` (64), ``n_heads`` <= ``MAX_HEADS``
+    (64), ``d_model`` <= ``MAX_D_MODEL`` (4096), ``vocab_size`` <= ``MAX_VOCAB`` (2**17),
+    ``context`` <= ``MAX_CONTEXT`` (2**16), ``d_mlp`` <= ``MAX_D_MLP``, ``state_expansion``
+    <= ``MAX_STATE_EXPANSION`` (1024), ``short_conv`` <= ``MAX_TAPS`` (64) taps. A config
+    is only numbers; ``TinyTransformer`` checks that the model it builds fits the memory
+    budget (``attnviz.memory_budget``).
     """
 
     n_layers: int = 2
@@ -103,16 +121,15 @@ class TinyConfig:
     short_conv: int = 0
 
     def __post_init__(self) -> None:
-        check_int("n_layers", self.n_layers, low=1)
-        check_int("n_heads", self.n_heads, low=1)
-        check_int("d_model", self.d_model, low=1)
-        check_int("vocab_size", self.vocab_size, low=2)
-        check_int("context", self.context, low=1)
+        for name, low, high in (("n_layers", 1, MAX_LAYERS), ("n_heads", 1, MAX_HEADS),
+                                ("d_model", 1, MAX_D_MODEL), ("vocab_size", 2, MAX_VOCAB),
+                                ("context", 1, MAX_CONTEXT)):  # fmt: skip
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=low, high=high))
         for name in ("attention_only", "causal", "layer_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.d_mlp is not None:
-            check_int("d_mlp", self.d_mlp, low=1)
+            object.__setattr__(self, "d_mlp", check_int("d_mlp", self.d_mlp, low=1, high=MAX_D_MLP))
             if self.attention_only:
                 raise ValueError(f"d_mlp must be None when attention_only=True, got {self.d_mlp}")
         check_choice("positional", self.positional, POSITIONALS)
@@ -125,7 +142,9 @@ class TinyConfig:
             raise ValueError(
                 f"positional='rope' needs an even head size d_model / n_heads, got {self.d_head}"
             )
-        check_int("short_conv", self.short_conv, low=0)
+        object.__setattr__(
+            self, "short_conv", check_int("short_conv", self.short_conv, low=0, high=MAX_TAPS)
+        )
         self._normalise_mask()
         self._check_mixer()
         if self.operator == "linear":
@@ -145,7 +164,8 @@ class TinyConfig:
                     f"state_expansion must be None for mixer={self.mixer!r} (only {EXPANDABLE} "
                     f"have one), got {self.state_expansion!r}"
                 )
-            check_int("state_expansion", self.state_expansion, low=1)
+            n = check_int("state_expansion", self.state_expansion, low=1, high=MAX_STATE_EXPANSION)
+            object.__setattr__(self, "state_expansion", n)
         if self.mixer != "attention":
             for name, value, default in (
                 ("operator", self.operator, "softmax"),
@@ -223,11 +243,19 @@ class TinyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TinyConfig:
         """Rebuild a config from ``to_dict``'s output (lesson 02)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a dict (to_dict's output), got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"config has unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
-        return cls(**data)
+            raise ValueError(
+                f"data (a config) has unknown keys {sorted(map(str, unknown))}; allowed: "
+                f"{sorted(known)}"
+            )
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"data holds an invalid config: {error}") from None
 
 
 def _frozen(value: Any) -> Any:
@@ -285,12 +313,23 @@ class TinyTransformer(nn.Module):
     """A small GPT: token ids (B, T) -> next-token logits (B, T, vocab_size)."""
 
     def __init__(self, config: TinyConfig, *, seed: int | None = None) -> None:
-        """Build the model; ``seed`` makes the initial weights reproducible (lesson 02)."""
+        """Build the model; ``seed`` makes the initial weights reproducible (lesson 02).
+
+        ``seed`` is None or an integer in [0, 2**63 - 1]. The parameters, with their
+        gradients and AdamW's moments while training, must fit the memory budget.
+        """
         super().__init__()
         if not isinstance(config, TinyConfig):
             raise TypeError(f"config must be a TinyConfig, got {type(config).__name__}")
         if seed is not None:
-            seed = check_int("seed", seed, low=0)
+            seed = check_int("seed", seed, low=0, high=2**63 - 1)
+        check_bytes(
+            f"a TinyTransformer of {config.n_layers} layers, d_model={config.d_model}, "
+            f"vocab_size={config.vocab_size} ({_parameter_count(config):,} parameters, with "
+            "gradients and AdamW's moments)",
+            4 * tensor_bytes(_parameter_count(config)),
+            instead="use fewer layers or a smaller d_model, d_mlp or vocab_size",
+        )
         self.config = config
         # torch's layers draw default weights from the global generator; a seeded model
         # replaces them all, so it leaves the global generator as it found it
@@ -323,8 +362,17 @@ class TinyTransformer(nn.Module):
                 module.init_weights(g)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, vocab_size) for ids (B, T); ids (T,) are read as one sequence (1, T)."""
+        """Logits (B, T, vocab_size) for ids (B, T); ids (T,) are read as one sequence (1, T).
+
+        The activations of every layer (kept for the backward pass while training) must
+        fit the memory budget.
+        """
         input_ids = self._check_ids(input_ids)  # (B, T)
+        check_bytes(
+            f"the activations of a TinyTransformer on input_ids of shape {tuple(input_ids.shape)}",
+            _activation_bytes(self.config, *input_ids.shape),
+            instead="use shorter or fewer sequences (a smaller batch)",
+        )
         x = self.embed(input_ids)  # (B, T, d_model)
         if self.pos_embed is not None:
             x = x + self.pos_embed.weight[: input_ids.shape[1]]  # (B, T, d_model)
@@ -341,6 +389,8 @@ class TinyTransformer(nn.Module):
             )
         if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
             raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+        if input_ids.device.type == "meta":
+            raise ValueError("input_ids is a tensor on the meta device, which holds no numbers")
         if input_ids.dim() == 1:
             input_ids = input_ids.unsqueeze(0)  # (1, T)
         if input_ids.dim() != 2:
@@ -364,6 +414,38 @@ class TinyTransformer(nn.Module):
                 f"got values in [{low}, {high}]"
             )
         return input_ids.long()
+
+
+def _parameter_count(config: TinyConfig) -> int:
+    """How many parameters ``TinyTransformer(config)`` has, counted from the config alone."""
+    d, n_layers = config.d_model, config.n_layers
+    mixer = {
+        "attention": 4 * d * d,
+        "linear_attention": d * (2 * config.n_heads * (config.state_expansion or config.d_head))
+        + 2 * d * d,
+        "s6": d * (4 * d + 4 * (config.state_expansion or 16) + 4),
+        "qlstm": 5 * d * d + 4 * d,
+    }[config.mixer]
+    d_mlp = 0 if config.attention_only else config.d_mlp or 4 * d
+    block = mixer + 2 * d * d_mlp + d_mlp + 5 * d + config.short_conv * d
+    positions = config.context * d if config.positional == "learned" else 0
+    return 2 * config.vocab_size * d + positions + n_layers * block + 2 * d
+
+
+def _activation_bytes(config: TinyConfig, batch: int, seq_len: int) -> int:
+    """Bytes a forward pass on (batch, seq_len) ids holds at its peak, within a small factor:
+    every layer's activations (kept for the backward pass) and the logits."""
+    d, heads = config.d_model, config.n_heads
+    d_mlp = 0 if config.attention_only else config.d_mlp or 4 * d
+    n = config.state_expansion or (config.d_head if config.mixer != "s6" else 16)
+    per_token = {
+        "attention": 3 * heads * seq_len + 8 * d,
+        "linear_attention": 3 * heads * seq_len + 4 * heads * n + 8 * d,
+        "s6": 8 * d + 4 * n,
+        "qlstm": 12 * d,
+    }[config.mixer]
+    per_layer = per_token + 2 * d_mlp + 4 * d
+    return tensor_bytes(batch, seq_len, config.n_layers * per_layer + 3 * config.vocab_size)
 
 
 # --- names that moved out, importable from here as before --------------------------------------
@@ -410,6 +492,14 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MAX_CONTEXT",
+    "MAX_D_MLP",
+    "MAX_D_MODEL",
+    "MAX_HEADS",
+    "MAX_LAYERS",
+    "MAX_STATE_EXPANSION",
+    "MAX_TAPS",
+    "MAX_VOCAB",
     "TinyConfig",
     "TinyTransformer",
     "apply_rope",

@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 
 _REGISTRY: dict[str, SharedCache] = {}
+MAX_ENTRIES = 10**6  # results one cache may keep
+MAX_MEGABYTES = 4096  # MB one cache may keep
 _MAX_DEPTH = 4  # how deep nbytes looks into containers and objects for arrays
 
 
@@ -72,8 +74,13 @@ class SharedCache:
     """A least-recently-used cache of one function's results, bounded in entries and bytes."""
 
     def __init__(self, function: Callable, max_entries: int, max_bytes: int):
+        if not callable(function):
+            raise TypeError(f"function must be callable, got {type(function).__name__}")
+        max_entries = _check_count("max_entries", max_entries, MAX_ENTRIES)
+        max_bytes = _check_count("max_bytes", max_bytes, int(MAX_MEGABYTES * 1e6))
         self.function = function
-        self.name = f"{function.__module__}.{function.__qualname__}"
+        name = getattr(function, "__qualname__", type(function).__name__)
+        self.name = f"{getattr(function, '__module__', None)}.{name}"
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self._results: OrderedDict = OrderedDict()  # key -> (result, bytes)
         self._bytes = self.hits = self.misses = 0
@@ -122,10 +129,15 @@ class SharedCache:
 def shared_cache(*, max_entries: int, max_megabytes: float) -> Callable[[Callable], SharedCache]:
     """Decorator: cache a function of hashable arguments for every session, keeping at most
     ``max_entries`` results and ``max_megabytes`` MB of arrays (least recently used go)."""
-    if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
-        raise ValueError(f"max_entries must be a positive integer, got {max_entries!r}")
-    if not isinstance(max_megabytes, int | float) or not 0 < max_megabytes <= 4096:
-        raise ValueError(f"max_megabytes must be a number in (0, 4096], got {max_megabytes!r}")
+    max_entries = _check_count("max_entries", max_entries, MAX_ENTRIES)
+    if (
+        isinstance(max_megabytes, bool)
+        or not isinstance(max_megabytes, int | float)
+        or not 0 < max_megabytes <= MAX_MEGABYTES
+    ):
+        raise ValueError(
+            f"max_megabytes must be a number in (0, {MAX_MEGABYTES}], got {max_megabytes!r}"
+        )
 
     def decorate(function: Callable) -> SharedCache:
         cache = SharedCache(function, max_entries, int(max_megabytes * 1e6))
@@ -133,6 +145,13 @@ def shared_cache(*, max_entries: int, max_megabytes: float) -> Callable[[Callabl
         return cache
 
     return decorate
+
+
+def _check_count(name: str, value, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        shown = repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
+        raise ValueError(f"{name} must be a positive integer at most {high}, got {shown}")
+    return value
 
 
 def caches() -> dict[str, dict]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import html
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnviz.tasks import IGNORE_INDEX, TaskData
-from attnviz.validation import check_int, check_real
+from attnviz.validation import as_tensor, check_bool, check_int, check_real
+
+MAX_STEPS = 10**6  # optimizer steps (time grows with them: the callback can stop early)
+MAX_BATCH = 2**16  # sequences per step (the memory budget decides what fits)
+MAX_LR = 10.0
+MAX_WEIGHT_DECAY = 10.0
 
 Scorer = Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (model, input_ids) -> (L, H)
 
@@ -70,15 +76,37 @@ class TrainingHistory:
     train_loss: list[float] = field(default_factory=list)  # minibatch loss of steps 1..N
     recipe: dict[str, Any] = field(default_factory=dict)  # task and training arguments
 
+    def __post_init__(self) -> None:
+        self.steps = [check_int("steps", step, low=0) for step in _items("steps", self.steps)]
+        self.loss = _finite_list("loss", self.loss)
+        self.train_loss = _finite_list("train_loss", self.train_loss)
+        for name in ("region_loss", "scores", "recipe"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+                raise TypeError(f"{name} must be a dict with str keys, got {_show(value)}")
+        self.region_loss = {k: _finite_list(f"region_loss[{k!r}]", v)
+                            for k, v in self.region_loss.items()}  # fmt: skip
+
     def score(self, name: str) -> torch.Tensor:
         """The recorded score ``name`` as a (records, layers, heads) tensor (lesson 03)."""
-        if name not in self.scores:
+        if not isinstance(name, str) or name not in self.scores:
             raise ValueError(f"name must be one of {tuple(self.scores)}, got {name!r}")
-        return torch.tensor(self.scores[name], dtype=torch.float64)
+        try:
+            return torch.tensor(self.scores[name], dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"the history's scores[{name!r}] must be (records, layers, heads) numbers: {error}"
+            ) from None
 
     def strongest(self, name: str) -> torch.Tensor:
         """The strongest head's score ``name`` at each record, (records,) (lesson 03's curves)."""
-        return self.score(name).flatten(1).amax(dim=1)
+        scores = self.score(name)
+        if scores.dim() != 3 or not scores.numel():
+            raise ValueError(
+                f"the history's scores[{name!r}] must be (records, layers, heads) numbers, got "
+                f"shape {tuple(scores.shape)}"
+            )
+        return scores.flatten(1).amax(dim=1)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, what ``attnviz.models.save`` stores (lesson 03)."""
@@ -98,8 +126,11 @@ class TrainingHistory:
             raise TypeError(f"data must be a mapping, got {type(data).__name__}")
         unknown = set(data) - {"steps", "loss", "region_loss", "scores", "train_loss", "recipe"}
         if unknown:
-            raise ValueError(f"data has unknown keys {sorted(unknown)}")
-        return cls(**{key: value for key, value in data.items()})
+            raise ValueError(f"data has unknown keys {sorted(map(str, unknown))}")
+        try:
+            return cls(**{key: value for key, value in data.items()})
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"data holds an invalid history: {error}") from None
 
 
 def train(
@@ -140,7 +171,9 @@ def train(
         callback: called as ``callback(step, record)`` after each measurement;
             returning False stops training early.
         scores: head scores to record, ``{name: fn(model, input_ids) -> (layers, heads)}``;
-            default: the previous-token and induction scores described above.
+            default: the previous-token and induction scores described above, for a
+            model whose blocks have attention maps (``hook_pattern``); none for another
+            (a recurrent mixer has no map to score).
         num_threads: torch's intra-op threads while training (restored after); None
             keeps the current setting. One is the default: a tiny model's operations
             are too small to split across cores (two threads win little and lose a lot
@@ -150,22 +183,31 @@ def train(
     Returns:
         A ``TrainingHistory``; ``history.region_loss["repeated_half"]`` and
         ``history.score("induction")`` show the phase change.
+
+    Bounds: ``steps`` and ``record_every`` <= ``MAX_STEPS``, ``batch_size`` <= ``MAX_BATCH``
+    (and its activations within the memory budget), 0 < ``lr`` <= ``MAX_LR``, 0 <=
+    ``weight_decay`` <= ``MAX_WEIGHT_DECAY``, ``seed`` < 2**63, ``num_threads`` at most
+    the machine's cores. A step whose loss (or output) turns NaN or inf stops training with
+    a ValueError that names ``lr``: the learning rate was too large for this model.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(task, TaskData):
         raise TypeError(f"task must be an attnviz.tasks.TaskData, got {type(task).__name__}")
-    steps = check_int("steps", steps, low=0)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    seed = check_int("seed", seed, low=0)
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+    steps = check_int("steps", steps, low=0, high=MAX_STEPS)
+    lr = check_real("lr", lr, low=0.0, low_open=True, high=MAX_LR)
+    batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0, high=MAX_WEIGHT_DECAY)
+    if len(task) < 2:
+        raise ValueError(
+            f"task must hold at least 2 sequences (held out + trained), got {len(task)}"
+        )
     eval_size = check_int("eval_size", eval_size, low=1, high=len(task) - 1)
-    record_every = check_int("record_every", record_every, low=1)
+    record_every = check_int("record_every", record_every, low=1, high=MAX_STEPS)
     if num_threads is not None:
-        num_threads = check_int("num_threads", num_threads, low=1)
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool, got {progress!r}")
+        num_threads = check_int("num_threads", num_threads, low=1, high=os.cpu_count() or 1)
+    progress = check_bool("progress", progress)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     config = getattr(model, "config", None)
@@ -179,7 +221,11 @@ def train(
             f"task uses a vocabulary of {task.vocab_size} tokens; the model's vocab_size is "
             f"{config.vocab_size}"
         )
-    scores = _default_scores() if scores is None else dict(scores)
+    if scores is not None and not isinstance(scores, Mapping):
+        raise TypeError(f"scores must map names to callables, got {type(scores).__name__}")
+    if scores is None:
+        scores = _default_scores() if _has_attention_maps(model) else {}
+    scores = dict(scores)
     for name, scorer in scores.items():
         if not isinstance(name, str) or not callable(scorer):
             raise TypeError(f"scores must map names to callables, got {name!r}: {scorer!r}")
@@ -201,6 +247,8 @@ def train(
 
     def measure(step: int) -> bool:
         record = _measure(model, held_out, scores, step, steps)
+        if not math.isfinite(record.loss):
+            raise ValueError(f"the held-out loss is not finite ({record.loss})")
         history.steps.append(step)
         history.loss.append(_round(record.loss))
         for name, value in record.region_loss.items():
@@ -222,6 +270,8 @@ def train(
                 loss = F.cross_entropy(
                     logits.flatten(0, 1), pool.targets[rows].flatten(), ignore_index=IGNORE_INDEX
                 )
+                if not math.isfinite(loss.item()):
+                    raise _diverged(step + 1, lr, weight_decay)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -229,6 +279,10 @@ def train(
                 history.train_loss.append(_round(loss.item()))
                 if step % record_every == 0 or step == steps:
                     go_on = measure(step)
+        except ValueError as error:
+            if "overflowed to NaN or inf" not in str(error) and "not finite" not in str(error):
+                raise
+            raise _diverged(step + 1, lr, weight_decay) from error
         finally:
             model.eval()
             if bar is not None:
@@ -238,12 +292,29 @@ def train(
 
 @torch.no_grad()
 def token_loss(model: nn.Module, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy at every position, (N, T), NaN where the target is -100 (lessons 02, 03)."""
-    if not isinstance(targets, torch.Tensor) or targets.shape != input_ids.shape:
+    """Cross-entropy at every position, (N, T), NaN where the target is -100 (lessons 02, 03).
+
+    NaN is the answer where there is no target: -100 (``IGNORE_INDEX``) marks a position
+    whose next token is not predicted, and its loss is undefined. ``input_ids`` and
+    ``targets`` are (N, T) integer tensors; every other target is a token id of the model.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    input_ids = _integer_tensor("input_ids", input_ids)
+    targets = _integer_tensor("targets", targets)
+    if input_ids.dim() != 2 or targets.shape != input_ids.shape:
         raise ValueError(
-            f"targets must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got "
-            f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets)}"
+            f"targets must have the shape (N, T) of input_ids {tuple(input_ids.shape)}, got "
+            f"shape {tuple(targets.shape)}"
         )
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    real = targets[targets != IGNORE_INDEX]
+    if real.numel() and (int(real.min()) < 0 or (vocab is not None and int(real.max()) >= vocab)):
+        raise ValueError(
+            f"targets must be token ids in [0, {vocab}) or {IGNORE_INDEX} (no target), got "
+            f"values in [{int(real.min())}, {int(real.max())}]"
+        )
+    input_ids, targets = input_ids.long(), targets.long()
     logits = model(input_ids)  # (N, T, V)
     loss = F.cross_entropy(
         logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
@@ -258,6 +329,8 @@ def evaluate(model: nn.Module, data: TaskData) -> dict[str, float]:
     Returns ``{"loss": ..., "accuracy": ..., <mask name>: loss on that mask, ...}``;
     loss and accuracy count only the positions with a target.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(data, TaskData):
         raise TypeError(f"data must be an attnviz.tasks.TaskData, got {type(data).__name__}")
     was_training = model.training
@@ -342,11 +415,52 @@ def _induction_shortcut(model: nn.Module, input_ids: torch.Tensor) -> torch.Tens
     return per_head / rows.sum().clamp_min(1)  # (L, H)
 
 
+def _has_attention_maps(model: nn.Module) -> bool:
+    blocks = getattr(model, "blocks", None)
+    return bool(blocks) and all(hasattr(block.attn, "hook_pattern") for block in blocks)
+
+
 def _default_scores() -> dict[str, Scorer]:
     return {"previous_token": _previous_token_shortcut, "induction": _induction_shortcut}
 
 
 # --- plumbing --------------------------------------------------------------------------------
+
+
+def _diverged(step: int, lr: float, weight_decay: float) -> ValueError:
+    return ValueError(
+        f"training diverged: the loss became NaN or inf at step {step} with lr={lr:g} "
+        f"(weight_decay={weight_decay:g}); lr is too large for this model, try lr={lr / 10:g} "
+        "or less (the lessons use 1e-3)"
+    )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _items(name: str, value: Any) -> list:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list, got {_show(value)} ({type(value).__name__})")
+    return list(value)
+
+
+def _finite_list(name: str, value: Any) -> list[float]:
+    return [check_real(name, x) for x in _items(name, value)]
+
+
+def _integer_tensor(name: str, value: Any) -> torch.Tensor:
+    """An integer tensor (numpy arrays too), refused by name otherwise."""
+    if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, torch.Tensor):
+        value = as_tensor(name, value) if value.dtype.kind == "f" else torch.as_tensor(value)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of token ids, got {type(value).__name__}")
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {value.dtype}")
+    if value.device.type == "meta":
+        raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
+    return value
 
 
 def _round(x: float) -> float:

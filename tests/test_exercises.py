@@ -108,3 +108,32 @@ def test_feedback_markdown_is_its_plain_message_with_a_bold_title():
     feedback = Feedback("x", "correct", "Correct: 1 (x).", "Because.")
     assert feedback._repr_markdown_() == "**Correct: 1 (x).**\n\nBecause."
     assert str(feedback) == "Correct: 1 (x).\n\nBecause."
+
+
+# --- the argument promise (issue #14) ---------------------------------------------------------
+
+
+def test_a_huge_answer_is_refused_by_name_never_an_overflow():
+    for exercise_id in ("01-boxcar-count", "00-equal-scores"):
+        with pytest.raises(ValueError, match="answer"):
+            check(exercise_id, 10**400)
+    assert check("01-boxcar-count", 10**15).correct is False  # large, but a number to judge
+
+
+def test_unknown_or_missing_ids_are_named_everywhere():
+    for call in (get, check, reveal):
+        with pytest.raises(ValueError, match="exercise_id"):
+            call("no-such-exercise")
+        with pytest.raises(TypeError, match="exercise_id"):
+            call(None)
+    with pytest.raises(TypeError, match="lesson"):
+        exercises.exercises(lesson=3)
+
+
+def test_exercise_checks_its_arguments_before_any_solver():
+    with pytest.raises(TypeError, match="id"):
+        exercise(id=None, lesson="99", question="?", kind="number")
+    with pytest.raises(ValueError, match="kind"):
+        exercise(id="99-x", lesson="99", question="?", kind="essay")
+    with pytest.raises(ValueError, match="answer"):
+        Solution(answer=float("nan"), explanation="")

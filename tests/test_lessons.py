@@ -98,3 +98,10 @@ def test_a_lesson_in_progress_says_so_in_the_tables():
     for entry, row in zip(LESSONS, rows, strict=True):
         assert row.startswith(f"| {entry.number} | {entry.title}")
         assert ("*(in progress)*" in row) == (entry.status == "in progress")
+
+
+def test_markdown_table_and_lesson_refuse_what_they_cannot_read():
+    with pytest.raises(TypeError, match="links"):
+        markdown_table(links=None)
+    with pytest.raises(TypeError, match="key"):
+        lesson(6)

@@ -150,3 +150,68 @@ def test_a_short_conv_reaches_exactly_its_taps_back(mixer):
     mixed[0, 8].sum().backward()
     reached = x.grad[0].abs().sum(-1) > 0
     assert reached.tolist() == [5 <= t <= 8 for t in range(12)]
+
+
+# --- the argument promise (issue #14) ---------------------------------------------------------
+
+
+def test_rope_tables_refuse_a_base_that_would_give_nan():
+    from attnviz.mixers import rope_tables
+
+    for base in (0.0, 1.0, -2.0, float("nan")):
+        with pytest.raises(ValueError, match="base"):
+            rope_tables(8, 4, base=base)
+
+
+def test_apply_rope_checks_x_and_its_tables():
+    from attnviz.mixers import apply_rope, rope_tables
+
+    cos, sin = rope_tables(8, 4)
+    with pytest.raises(TypeError, match="x"):
+        apply_rope(None, cos, sin)
+    with pytest.raises(ValueError, match="cos"):
+        apply_rope(torch.zeros(1, 1, 9, 4), cos, sin)  # 9 positions, tables of 8
+    with pytest.raises(ValueError, match="even"):
+        apply_rope(torch.zeros(1, 1, 8, 3), cos, sin)
+
+
+def test_build_mixer_refuses_what_is_not_a_config():
+    from attnviz.mixers import Attention, build_mixer
+
+    for bad in (None, "s6", {"mixer": "s6"}):
+        with pytest.raises(TypeError, match="config"):
+            build_mixer(bad)
+        with pytest.raises(TypeError, match="config"):
+            Attention(bad)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: TinyTransformer(_config("attention")).blocks[0].attn, lambda: ShortConv(16, 3),
+     lambda: LinearAttentionMixer(16, 2, 4), lambda: S6Mixer(16, 3), lambda: QLSTMMixer(16)],
+)  # fmt: skip
+def test_every_mixer_checks_x_is_b_t_d_model(make):
+    mixer = make()
+    for bad, error in ((None, TypeError), (torch.zeros(3, 16), ValueError),
+                       (torch.zeros(1, 3, 15), ValueError),
+                       (torch.full((1, 3, 16), float("nan")), ValueError)):  # fmt: skip
+        with pytest.raises(error, match="x"):
+            mixer(bad)
+    assert mixer(torch.zeros(2, 3, 16, dtype=torch.float64)).shape == (2, 3, 16)
+
+
+def test_a_mixer_whose_output_overflows_says_so():
+    mixer = TinyTransformer(_config("attention")).blocks[0].attn
+    with pytest.raises(ValueError, match="overflowed"):
+        mixer(torch.full((1, 3, 16), 1e30) * torch.arange(1, 17))
+
+
+def test_mixer_sizes_have_documented_caps():
+    from attnviz.mixers import MAX_D_MODEL, MAX_STATE_SEQ_LEN
+
+    with pytest.raises(ValueError, match="d_model"):
+        QLSTMMixer(MAX_D_MODEL + 1)
+    with pytest.raises(ValueError, match="seq_len"):
+        state_size(QLSTMMixer(4), MAX_STATE_SEQ_LEN + 1)
+    with pytest.raises(ValueError, match="dt_min"):
+        S6Mixer(4, dt_min=0.5, dt_max=0.1)

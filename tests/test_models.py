@@ -151,7 +151,7 @@ def test_bad_input_ids_are_named(ids, error, words):
         ({"operator": "flash"}, ValueError, "operator must be one of"),
         ({"n_heads": 16, "positional": "rope"}, ValueError, "even head size"),
         ({"attention_only": True, "d_mlp": 32}, ValueError, "d_mlp must be None"),
-        ({"n_layers": 0}, ValueError, r"n_layers must be an integer in \[1, inf\]"),
+        ({"n_layers": 0}, ValueError, r"n_layers must be an integer in \[1, 64\]"),
         ({"causal": "yes"}, TypeError, "causal must be a bool"),
     ],
 )
@@ -283,8 +283,8 @@ def test_progress_is_text_without_timings(capsys):
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [
-        ({"steps": -1}, ValueError, r"steps must be an integer in \[0, inf\]"),
-        ({"lr": 0}, ValueError, r"lr must be in \(0, inf\], got 0"),
+        ({"steps": -1}, ValueError, r"steps must be an integer in \[0, 1000000\]"),
+        ({"lr": 0}, ValueError, r"lr must be in \(0, 10\], got 0"),
         ({"eval_size": 200}, ValueError, r"eval_size must be an integer in \[1, 199\]"),
         ({"callback": 3}, TypeError, "callback must be callable"),
         ({"scores": {"x": 1}}, TypeError, "scores must map names to callables"),
@@ -569,3 +569,73 @@ def test_the_strongest_head_of_each_record_is_the_largest_score():
     assert strongest[-1] > 0.9 > strongest[0]  # lesson 03: the induction head forms
     with pytest.raises(ValueError, match="name must be one of"):
         history.strongest("sink")
+
+
+# --- the argument promise (issue #14) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["n_layers", "n_heads", "d_model", "vocab_size", "context"])
+def test_every_size_of_a_config_has_a_documented_cap(name):
+    with pytest.raises(ValueError, match=name):
+        TinyConfig(**{name: 10**9})
+    with pytest.raises(ValueError, match=name):
+        TinyConfig(**{name: 10**400})
+
+
+def test_a_model_past_the_memory_budget_is_refused_before_it_is_built():
+    from attnviz.memory_budget import memory_budget_of
+
+    config = TinyConfig(n_layers=64, d_model=1024)  # 800M parameters with AdamW's copies
+    with memory_budget_of("256MB"), pytest.raises(ValueError, match="fewer layers"):
+        TinyTransformer(config)
+
+
+def test_a_forward_pass_past_the_memory_budget_is_refused():
+    from attnviz.memory_budget import memory_budget_of
+
+    model = _model(context=64)
+    with memory_budget_of("2MB"), pytest.raises(ValueError, match="smaller batch"):
+        model(torch.zeros(512, 64, dtype=torch.long))
+
+
+def test_training_that_diverges_raises_naming_lr():
+    task = repeated_tokens(64, 3, 8, seed=0)
+    model = TinyTransformer(TinyConfig(n_layers=1, d_model=8, vocab_size=8, context=8), seed=0)
+    with pytest.raises(ValueError, match="diverged.*lr=10"):
+        train(model, task, steps=50, lr=10.0, weight_decay=10.0, eval_size=4, progress=False)
+
+
+def test_training_refuses_a_learning_rate_past_its_cap():
+    with pytest.raises(ValueError, match="lr must be in"):
+        train(_model(), repeated_tokens(200, 8, 20, seed=0), lr=1e6, progress=False)
+
+
+def test_token_loss_names_bad_ids_and_targets():
+    model, ids = _model(), torch.zeros(2, 5, dtype=torch.long)
+    with pytest.raises(TypeError, match="model"):
+        token_loss(None, ids, ids)
+    with pytest.raises(TypeError, match="targets"):
+        token_loss(model, ids, ids.float())
+    with pytest.raises(ValueError, match="targets"):
+        token_loss(model, ids, ids + 1000)
+    with pytest.raises(TypeError, match="input_ids"):
+        token_loss(model, None, ids)
+
+
+def test_checkpoint_paths_of_the_wrong_type_are_type_errors(tmp_path):
+    model = _model()
+    for path in (None, 3, b"x.safetensors"):
+        with pytest.raises(TypeError, match="path"):
+            save(model, path)
+        with pytest.raises(TypeError, match="path"):
+            load(path)
+    with pytest.raises(ValueError, match="recipe"):
+        save(model, tmp_path / "m.safetensors", recipe={"lr": float("nan")})
+
+
+def test_a_model_without_attention_maps_trains_without_the_default_head_scores():
+    model = TinyTransformer(
+        TinyConfig(n_layers=1, d_model=8, vocab_size=8, context=8, mixer="qlstm"), seed=0
+    )
+    history = train(model, repeated_tokens(32, 3, 8, seed=0), steps=2, eval_size=4, progress=False)
+    assert history.scores == {} and len(history.loss) == 2

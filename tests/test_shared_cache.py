@@ -80,3 +80,14 @@ def test_lesson_06s_views_are_shared_and_bounded():
     report = sc.caches()["attnviz.dsf_views.class_view"]
     assert report["max_megabytes"] <= 64 and 0 < report["megabytes"] <= report["max_megabytes"]
     assert sc.bound_megabytes() >= report["max_megabytes"]
+
+
+def test_the_bounds_are_checked_and_capped():
+    for bad in (0, True, 10**400, 2.5, None):
+        with pytest.raises(ValueError, match="max_entries"):
+            sc.shared_cache(max_entries=bad, max_megabytes=1)
+    for bad in (0, True, float("nan"), 10**400, 5000):
+        with pytest.raises(ValueError, match="max_megabytes"):
+            sc.shared_cache(max_entries=1, max_megabytes=bad)
+    with pytest.raises(TypeError, match="function"):
+        sc.SharedCache(None, 1, 10)

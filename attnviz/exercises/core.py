@@ -29,7 +29,11 @@ from numbers import Integral, Real
 from typing import Any, Literal
 
 ANSWER_KINDS = ("number", "integer", "choice")
+FEEDBACK_STATUSES = ("predict", "correct", "wrong", "revealed")
 Answer = float | int | str
+# the largest answer (in size) a prediction may be: any count or measure in the course is
+# far smaller, and every answer up to it converts to a float without overflow
+MAX_ANSWER = 1e15
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,20 @@ class Solution:
     # The answer is judged first, so a "mistake" that equals it for some parameters is unused.
     mistakes: tuple[tuple[Answer, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        _check_answer_value("answer", self.answer)
+        _check_str("explanation", self.explanation, empty=True)
+        tolerance = _real("tolerance", self.tolerance, low=0.0)
+        object.__setattr__(self, "tolerance", tolerance)
+        if not isinstance(self.mistakes, (tuple, list)) or not all(
+            isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in self.mistakes
+        ):
+            raise TypeError(f"mistakes must be (answer, why) pairs, got {_short(self.mistakes)}")
+        for tempting, why in self.mistakes:
+            _check_answer_value("mistakes", tempting)
+            _check_str("mistakes", why)
+        object.__setattr__(self, "mistakes", tuple(tuple(pair) for pair in self.mistakes))
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -52,6 +70,15 @@ class Feedback:
     status: Literal["predict", "correct", "wrong", "revealed"]
     title: str
     body: str
+
+    def __post_init__(self) -> None:
+        _check_str("exercise_id", self.exercise_id)
+        if self.status not in FEEDBACK_STATUSES:
+            raise ValueError(
+                f"status must be one of {FEEDBACK_STATUSES}, got {_short(self.status)}"
+            )
+        _check_str("title", self.title)
+        _check_str("body", self.body, empty=True)
 
     @property
     def correct(self) -> bool | None:
@@ -83,6 +110,9 @@ def _format(value: Answer) -> str:
 
 def _format_given(value: Any) -> str:
     """A learner's answer, as they wrote it (up to 6 significant digits)."""
+    value = _number(value)
+    if isinstance(value, Integral) and abs(value) >= 10**15:
+        return f"{int(value):.6e}" if abs(value) <= MAX_ANSWER else "a huge integer"
     if isinstance(value, Real) and not isinstance(value, Integral):
         return f"{float(value):.6g}"
     return _format(value)
@@ -100,8 +130,30 @@ class Exercise:
     params: Mapping[str, Any] = field(default_factory=dict)
     choices: Mapping[str, str] = field(default_factory=dict)  # letter -> text (kind "choice")
 
+    def __post_init__(self) -> None:
+        for name in ("id", "lesson", "question"):
+            _check_str(name, getattr(self, name))
+        if self.kind not in ANSWER_KINDS:
+            raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {_short(self.kind)}")
+        if not callable(self.solver):
+            raise TypeError(f"solver must be callable, got {type(self.solver).__name__}")
+        if not isinstance(self.params, Mapping) or not all(isinstance(k, str) for k in self.params):
+            raise TypeError(f"params must be a dict with str keys, got {_short(self.params)}")
+        if not isinstance(self.choices, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, str) for k, v in self.choices.items()
+        ):
+            raise TypeError(
+                f"choices must map letters (str) to texts (str), got {_short(self.choices)}"
+            )
+
     def prompt(self, **overrides: Any) -> str:
-        """The question, with its parameters (and choices) filled in."""
+        """The question, with its parameters (and choices) filled in.
+
+        Parameters given here are checked by the solver (which computes the answer to
+        them), so a question is never asked about parameters it cannot answer.
+        """
+        if overrides:
+            self.solution(**overrides)
         text = self.question.format(**self._params(overrides))
         if self.choices:
             text += "\n\n" + "\n".join(f"- ({key}) {val}" for key, val in self.choices.items())
@@ -184,37 +236,102 @@ class Exercise:
                     f"answer to {self.id!r} must be one of the letters {allowed}, got {answer!r}"
                 )
             return letter
+        answer = _number(answer)
         if self.kind == "integer":
             if isinstance(answer, bool) or not isinstance(answer, Integral):
                 raise TypeError(
                     f"answer to {self.id!r} must be an integer (a count), "
-                    f"got {answer!r} ({type(answer).__name__})"
+                    f"got {_short(answer)} ({type(answer).__name__})"
                 )
-            return int(answer)
+            answer = int(answer)
+            if abs(answer) > MAX_ANSWER:  # exact: Python compares int and float exactly
+                raise ValueError(
+                    f"answer to {self.id!r} must be an integer of size at most {MAX_ANSWER:g}, "
+                    f"got {_format_given(answer)}"
+                )
+            return answer
         if isinstance(answer, bool) or not isinstance(answer, Real):
             raise TypeError(
                 f"answer to {self.id!r} must be a number (int or float), "
-                f"got {answer!r} ({type(answer).__name__})"
+                f"got {_short(answer)} ({type(answer).__name__})"
             )
-        if not math.isfinite(float(answer)):
-            raise ValueError(f"answer to {self.id!r} must be a finite number, got {answer!r}")
-        return float(answer)
+        return _real(f"answer to {self.id!r}", answer, low=-MAX_ANSWER, high=MAX_ANSWER)
 
     def _matches(self, answer: Answer, expected: Answer, tolerance: float) -> bool:
         if self.kind == "choice":
             return answer == expected
+        if isinstance(expected, str):  # a choice-like mistake of a numeric exercise
+            return False
+        # ints compare exactly; every answer was checked to fit a float
+        if isinstance(answer, int) and isinstance(expected, Integral):
+            return abs(answer - int(expected)) <= tolerance
         return abs(float(answer) - float(expected)) <= tolerance
 
 
 _REGISTRY: dict[str, Exercise] = {}
 
 
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except (ValueError, TypeError):  # an int past Python's digit limit
+        text = f"<{type(value).__name__}>"
+    if isinstance(value, int) and len(text) > 24:
+        return f"an integer of {len(text.lstrip('-'))} digits"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any) -> Any:
+    """A numpy scalar or a one-number tensor or array as the Python number it holds."""
+    if hasattr(value, "item") and getattr(value, "shape", None) in ((), ()):
+        try:
+            return value.item()
+        except (TypeError, ValueError, RuntimeError):
+            return value
+    return value
+
+
+def _real(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> float:
+    value = _number(value)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {_short(value)} ({type(value).__name__})")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {_short(value)}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        lo = -math.inf if low is None else low
+        hi = math.inf if high is None else high
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {number:g}")
+    return number
+
+
+def _check_str(name: str, value: Any, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_short(value)} ({type(value).__name__})")
+    if not empty and not value:
+        raise ValueError(f"{name} must be a non-empty string, got ''")
+    return value
+
+
+def _check_answer_value(name: str, value: Any) -> None:
+    """A computed answer: a string, or a finite number at most MAX_ANSWER in size."""
+    if isinstance(value, str):
+        return
+    value = _number(value)
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        if abs(value) > MAX_ANSWER:
+            raise ValueError(f"{name} must be at most {MAX_ANSWER:g} in size, got {_short(value)}")
+        return
+    _real(name, value, low=-MAX_ANSWER, high=MAX_ANSWER)
+
+
 def register(item: Exercise) -> Exercise:
     """Add an exercise to the registry that ``check`` and ``reveal`` read."""
     if not isinstance(item, Exercise):
         raise TypeError(f"item must be an Exercise, got {type(item).__name__}")
-    if item.kind not in ANSWER_KINDS:
-        raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {item.kind!r}")
     if item.kind == "choice" and not item.choices:
         raise ValueError(f"exercise {item.id!r} is multiple choice but lists no choices")
     if item.id in _REGISTRY and _REGISTRY[item.id] is not item:
@@ -232,7 +349,18 @@ def exercise(
     choices: Mapping[str, str] | None = None,
     **params: Any,
 ) -> Callable[[Callable[..., Solution]], Exercise]:
-    """Decorator: register a solver ``f(**params) -> Solution`` as an exercise."""
+    """Decorator: register a solver ``f(**params) -> Solution`` as an exercise.
+
+    The arguments are checked here, before any solver: ``id``, ``lesson`` and ``question``
+    non-empty strings, ``kind`` one of ``ANSWER_KINDS``, ``choices`` (letter -> text) given
+    for a multiple-choice exercise, and an ``id`` not yet registered.
+    """
+    probe = Exercise(id, lesson, question, kind, _no_solver, params, dict(choices or {})
+                     if isinstance(choices, Mapping | None) else choices)  # fmt: skip
+    if kind == "choice" and not probe.choices:
+        raise ValueError(f"exercise {id!r} is multiple choice but lists no choices")
+    if id in _REGISTRY:
+        raise ValueError(f"exercise id {id!r} is already registered")
 
     def decorate(solver: Callable[..., Solution]) -> Exercise:
         return register(Exercise(id, lesson, question, kind, solver, params, dict(choices or {})))
@@ -242,6 +370,8 @@ def exercise(
 
 def exercises(lesson: str | None = None) -> list[Exercise]:
     """Every registered exercise (of one lesson, if given), in id order."""
+    if lesson is not None:
+        _check_str("lesson", lesson)
     return sorted(
         (ex for ex in _REGISTRY.values() if lesson is None or ex.lesson == lesson),
         key=lambda ex: ex.id,
@@ -259,11 +389,23 @@ def get(exercise_id: str) -> Exercise:
         return _REGISTRY[exercise_id]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ValueError(f"no exercise with id {exercise_id!r}; known ids: {known}") from None
+        raise ValueError(
+            f"no exercise with id {_short(exercise_id)} (exercise_id must be a known id); "
+            f"known ids: {known}"
+        ) from None
+
+
+def _no_solver(**params: Any) -> Solution:
+    raise NotImplementedError  # stands in while exercise() checks its arguments
 
 
 def check(exercise_id: str, answer: Any = None) -> Feedback:
-    """Judge your prediction for an exercise; None reminds you to predict first."""
+    """Judge your prediction for an exercise; None reminds you to predict first.
+
+    A number or a count must be finite and at most ``MAX_ANSWER`` (1e15) in size; a choice
+    is one of the exercise's letters. Anything else is refused with a ValueError or
+    TypeError that says what the answer must be.
+    """
     return get(exercise_id).grade(answer)
 
 

@@ -89,7 +89,16 @@ def without_bos(net: models.TinyTransformer, layers: list[int]) -> Iterator[None
 
     Query 0 sees only BOS, so it keeps it. A forward hook on ``hook_pattern`` that
     returns a new pattern makes the attention mix the values with that pattern.
+    ``net`` is a TinyTransformer with attention blocks; ``layers`` a list of its layer indices.
     """
+    if not isinstance(net, models.TinyTransformer):
+        raise TypeError(f"net must be a TinyTransformer, got {type(net).__name__}")
+    if net.config.mixer != "attention":
+        raise ValueError(f"net must have attention blocks, got mixer={net.config.mixer!r}")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of layer indices, got {type(layers).__name__}")
+    last = net.config.n_layers - 1
+    layers = [check_int("layers", layer, low=0, high=last) for layer in layers]
 
     def move_off_bos(_module, _args, pattern):  # pattern: (B, H, T, T)
         pattern = pattern.clone()
@@ -119,7 +128,7 @@ def without_bos(net: models.TinyTransformer, layers: list[int]) -> Iterator[None
     seq_len=8,
 )
 def _perfect_previous_token(seq_len: int) -> Solution:
-    seq_len = check_int("seq_len", seq_len, low=2)
+    seq_len = check_int("seq_len", seq_len, low=2, high=1024)  # a (T, T) map, 8 MB at 1024
     perfect = np.eye(seq_len, k=-1)
     perfect[0, 0] = 1.0  # query 0 has no previous token
     weights = perfect[None, None]  # (L, H, T, T) = (1, 1, T, T)
