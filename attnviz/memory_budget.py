@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -55,6 +56,8 @@ def parse_bytes(name: str, value: Any) -> int:
         raise TypeError(f"{name} must be a number of bytes or a string like '2GB', got {value!r}")
     else:
         number = value
+    if isinstance(number, int) and number > 10**30:  # math.isfinite overflows on such ints
+        number = math.inf
     if not math.isfinite(number) or number < SMALLEST_BUDGET:
         raise ValueError(
             f"{name} must be at least {format_bytes(SMALLEST_BUDGET)} and finite, got {value!r}"
@@ -62,8 +65,18 @@ def parse_bytes(name: str, value: Any) -> int:
     return int(number)
 
 
+def _check_n_bytes(n_bytes: Any) -> int | float:
+    if isinstance(n_bytes, bool) or not isinstance(n_bytes, (Integral, float)):
+        raise TypeError(f"n_bytes must be a number of bytes, got {n_bytes!r:.60}")
+    n_bytes = int(n_bytes) if isinstance(n_bytes, Integral) else n_bytes
+    if isinstance(n_bytes, float) and not math.isfinite(n_bytes) or n_bytes < 0:
+        raise ValueError(f"n_bytes must be a finite number >= 0, got {n_bytes!r:.60}")
+    return n_bytes
+
+
 def format_bytes(n_bytes: float) -> str:
     """``3.2 GB``, ``512 MB``, ``40 kB``: decimal units, as ``free`` and file managers show."""
+    n_bytes = _check_n_bytes(n_bytes)
     if n_bytes >= 1e18:  # exact integers this large overflow a float division
         return f"about 10^{int(math.log10(n_bytes))} bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
@@ -106,11 +119,18 @@ def memory_budget_of(value: Any) -> Iterator[int]:
 def element_bytes(dtype: torch.dtype | None = None) -> int:
     """Bytes per element of ``dtype`` (the default float dtype when None)."""
     dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype or None, got {dtype!r:.60}")
     return torch.empty((), dtype=dtype).element_size()
 
 
 def tensor_bytes(*shape: int, dtype: torch.dtype | None = None) -> int:
     """Bytes of a tensor of ``shape``: exact Python integers, so no size overflows."""
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, Integral):
+            raise TypeError(f"shape must be sizes (ints), got {size!r:.60} in {shape!r:.80}")
+        if size < 0:
+            raise ValueError(f"shape must be sizes >= 0, got {size} in {shape!r:.80}")
     return math.prod(int(size) for size in shape) * element_bytes(dtype)
 
 
@@ -120,6 +140,11 @@ def check_bytes(what: str, n_bytes: int | float, *, instead: str = "") -> int:
     ``what`` names the object and its size (``"the (T, T) weights for seq_len=100000"``),
     ``instead`` says what would fit (``"use form='recurrent'"``). Returns ``n_bytes``.
     """
+    if not isinstance(what, str):
+        raise TypeError(f"what must be a string naming the object, got {what!r:.60}")
+    if not isinstance(instead, str):
+        raise TypeError(f"instead must be a string (the cheaper form), got {instead!r:.60}")
+    n_bytes = _check_n_bytes(n_bytes)
     if n_bytes > _budget:
         advice = f"; {instead}" if instead else ""
         raise ValueError(

@@ -141,6 +141,8 @@ def check_text(name: str, value: Any, *, empty: bool = False) -> str:
 
 def check_positive_sizes(name: str, shape: Iterable[int]) -> None:
     """Every dimension of ``shape`` is at least one (an empty input has nothing to attend to)."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+        raise TypeError(f"{name} must have a shape (a sequence of sizes), got {_show(shape)}")
     shape = tuple(shape)
     if any(size == 0 for size in shape):
         raise ValueError(f"{name} must not be empty, got shape {shape}")
@@ -238,7 +240,8 @@ def as_array(name: str, value: Any, *, ndim: int | None = None) -> np.ndarray:
 
 def check_sign(name: str, x: torch.Tensor, *, nonpositive: bool, why: str) -> None:
     """Every entry <= 0 (``nonpositive``) or >= 0, or a ValueError with the first offender."""
-    bad = x > 0 if nonpositive else x < 0
+    x = as_tensor(name, x, min_dim=0)
+    bad = x > 0 if check_bool("nonpositive", nonpositive) else x < 0
     if bool(bad.any()):
         first = x[bad].flatten()[0].item()
         sign = "<= 0" if nonpositive else ">= 0"
@@ -253,11 +256,18 @@ def finite_result(what: str, value: Any, *, hint: str = "") -> Any:
     seeing a blank plot. ``hint`` says what to change.
     """
     if isinstance(value, torch.Tensor):
-        ok = value.numel() == 0 or bool(torch.isfinite(value).all())
+        ok = (
+            value.numel() == 0 or not value.is_floating_point() or bool(torch.isfinite(value).all())
+        )
     elif isinstance(value, np.ndarray):
-        ok = value.size == 0 or bool(np.all(np.isfinite(value)))
+        ok = value.size == 0 or value.dtype.kind != "f" or bool(np.all(np.isfinite(value)))
+    elif isinstance(value, Real) and not isinstance(value, bool):
+        try:
+            ok = math.isfinite(float(value))
+        except OverflowError:  # an int past a float: it cannot be used as one
+            ok = False
     else:
-        ok = math.isfinite(float(value))
+        raise TypeError(f"{what} must be a tensor, an array or a number, got {_show(value)}")
     if not ok:
         extra = f": {hint}" if hint else ""
         raise ValueError(

@@ -667,14 +667,17 @@ CHECK_ENTRIES: list[Entry] = [
     Entry("attnviz.validation.as_array", {"value": Tensor("B T d")}, fixed={**V, "ndim": 3}),
     Entry(
         "attnviz.validation.check_positive_sizes",
-        {"shape": Fixed((lambda: (1, 2), lambda: (3,)), bad=((0, 2), (2, 0)))},
+        {"shape": Fixed((lambda: (1, 2), lambda: (3,)), bad=((0, 2), (2, 0), None, OBJECT))},
         fixed=V,
         names={"shape": "value"},
     ),  # fmt: skip
     Entry(
         "attnviz.validation.check_sign",
         {
-            "x": Fixed((lambda: -torch.rand(2, 3), lambda: torch.zeros(2)), bad=(torch.ones(2),))
+            "x": Fixed(
+                (lambda: -torch.rand(2, 3), lambda: torch.zeros(2)),
+                bad=(torch.ones(2), None, "x", OBJECT),
+            )
         },  # fmt: skip
         fixed={**V, "nonpositive": True, "why": "log-decays"},
         names={"x": "value"},
@@ -684,34 +687,37 @@ CHECK_ENTRIES: list[Entry] = [
         {
             "value": Fixed(
                 (lambda: torch.ones(2), lambda: np.zeros(3), lambda: 1.5),
-                bad=(torch.tensor([NAN]), np.array([INF]), NAN),
+                bad=(torch.tensor([NAN]), np.array([INF]), NAN, None, "t", OBJECT, 10**400),
             )
         },  # fmt: skip
         fixed={"what": "value"},
     ),
     Entry(
         "attnviz.memory_budget.check_bytes",
-        # n_bytes itself is not checked (None, NaN, 10**400 ... reported): estimates only
         {
             "n_bytes": Fixed(
                 (lambda: 0, lambda: 2**20, lambda: 1.5e6),
-                bad=(),
-                edge_factories=(lambda: 2**62, lambda: 1e300),
+                bad=(None, OBJECT, True, "1", NAN, INF, -1),
+                edge_factories=(lambda: 2**62, lambda: 1e300, lambda: 10**400),
             )
         },
         fixed={"what": "the n_bytes of a test", "instead": "use less"},
     ),
     Entry(
         "attnviz.memory_budget.element_bytes",
-        {"dtype": Optional(Fixed((lambda: torch.float32, lambda: torch.float16), bad=()))},
+        {
+            "dtype": Optional(
+                Fixed((lambda: torch.float32, lambda: torch.float16), bad=(OBJECT, "float32", 3))
+            )
+        },
     ),
     Entry(
-        "attnviz.memory_budget.format_bytes",  # n_bytes is not checked (reported)
+        "attnviz.memory_budget.format_bytes",
         {
             "n_bytes": Fixed(
                 (lambda: 0, lambda: 512, lambda: 3.2e9, lambda: 2**40),
-                bad=(),
-                edge_factories=(lambda: 1e300,),
+                bad=(None, OBJECT, True, "1", NAN, INF, -INF, -1),
+                edge_factories=(lambda: 1e300, lambda: 10**400),
             )
         },
     ),
@@ -746,7 +752,10 @@ CHECK_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.memory_budget.tensor_bytes",
         {
-            "shape": Fixed((lambda: (2, 3), lambda: (), lambda: (10**6, 10**6, 10**6)), bad=()),
+            "shape": Fixed(
+                (lambda: (2, 3), lambda: (), lambda: (10**6, 10**6, 10**6)),
+                bad=((None,), (-3, 4), (2.5,), (True,), ("2",)),
+            ),
             "dtype": Optional(Fixed((lambda: torch.float64,), bad=())),
         },  # fmt: skip
         call=lambda shape, dtype: memory_budget.tensor_bytes(*shape, dtype=dtype),
