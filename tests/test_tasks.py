@@ -75,7 +75,7 @@ def test_repeated_tokens_errors_name_the_argument():
         repeated_tokens(4, 8, 20, min_half=9)
     with pytest.raises(ValueError, match=r"n must be an integer in \[1, 16777216\]"):
         repeated_tokens(0, 8, 20)
-    with pytest.raises(TypeError, match="bos must be a bool"):
+    with pytest.raises(TypeError, match="bos must be True or False"):
         repeated_tokens(4, 8, 20, bos=1)
 
 
