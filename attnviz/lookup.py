@@ -178,7 +178,7 @@ def make_regression_data(
     high = check_real("high", high, low=-1e6, high=1e6)
     if high <= low:
         raise ValueError(f"high must be greater than low, got low={low:g}, high={high:g}")
-    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    rng = np.random.default_rng(check_int("seed", seed, low=0, high=2**63 - 1))
     keys = np.sort(rng.uniform(low, high, n_points))
     values = RegressionData.truth(keys) + noise * rng.standard_normal(n_points)
     return RegressionData(keys, values, low, high)
@@ -232,7 +232,7 @@ def random_attention(
     n_queries = check_int("n_queries", n_queries, low=1, high=4096)
     n_keys = check_int("n_keys", n_keys, low=1, high=4096)
     scale = attention_temperature_scale(d_k, temperature, scaled)
-    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 1))
     q = torch.randn(n_queries, d_k, generator=generator, dtype=torch.float64)
     k = torch.randn(n_keys, d_k, generator=generator, dtype=torch.float64)
     v = torch.zeros(n_keys, 1, dtype=torch.float64)
@@ -283,7 +283,7 @@ def softmax_saturation(
         n_samples * (n_keys + 1) * int(d_ks.max()) * 8 * 2 + n_samples * n_keys * 8 * 8,
         instead="use fewer n_samples or n_keys, or smaller d_ks",
     )
-    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 1))
     rows: dict[str, list[float]] = {key: [] for key in ("su", "ss", "eu", "es", "mu", "ms")}
     for d_k in d_ks:
         q = torch.randn(n_samples, 1, int(d_k), generator=generator, dtype=torch.float64)

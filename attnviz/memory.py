@@ -283,7 +283,7 @@ def random_pairs(
         tensor_bytes(n_items, d_k + d_v, dtype=torch.float64) * 2,
         instead="draw fewer items or smaller dimensions",
     )
-    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 1))
     pairs = torch.randn(n_items, d_k + d_v, generator=generator, dtype=torch.float64)
     return _normalized(pairs[:, :d_k]), _normalized(pairs[:, d_k:])
 
@@ -559,7 +559,7 @@ def capacity_sweep(
     value_dims = (
         dims.copy() if d_v is None else np.full_like(dims, check_int("d_v", d_v, low=1, high=MAX_DIM))
     )
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     beta = check_real("beta", beta, low=0.0, high=1.0)
 
     order = np.unique(sizes)  # increasing N, each once
@@ -669,7 +669,7 @@ def depth_head_error(
     n_items = check_int("n_items", n_items, low=1, high=MAX_ITEMS)
     d_k = check_int("d_k", d_k, low=1, high=MAX_DIM)
     trials = check_int("trials", trials, low=1, high=MAX_TRIALS)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     work = n_layers * trials * n_heads * (n_items * d_k * d_k + 2 * n_items * d_k)
     if work > MAX_DEPTH_WORK:
         raise ValueError(

@@ -95,7 +95,7 @@ def settings_of(kind: str, n: int, feature_map: str, normalize: bool, gate: floa
     if not isinstance(kind, str):
         raise TypeError(f"kind must be a class's kind (a str), got {kind!r}")
     kind = check_choice("kind", kind, tuple(BY_KIND))
-    n = check_int("n", n, low=1)
+    n = check_int("n", n, low=1, high=2**31)
     feature_map = check_text("feature_map", feature_map)
     normalize = check_bool("normalize", normalize)
     gate = check_real("gate", gate)

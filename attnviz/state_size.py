@@ -86,7 +86,7 @@ class SweepSettings:
             check_int(name, getattr(self, name), low=1, high=LIMITS[name])
         check_int("steps", self.steps, low=0, high=LIMITS["steps"])
         check_int("short_conv", self.short_conv, low=0, high=LIMITS["short_conv"])
-        check_int("seed", self.seed, low=0)
+        check_int("seed", self.seed, low=0, high=2**31 - 1)
         check_real("lr", self.lr, low=0.0, low_open=True, high=10.0)
         check_bool("attention_only", self.attention_only)
 
@@ -135,9 +135,9 @@ class SweepResult:
         """Mean accuracy of the runs of ``mixer`` (at that expansion and seed, if given)."""
         mixer = check_text("mixer", mixer)
         if state_expansion is not None:
-            state_expansion = check_int("state_expansion", state_expansion, low=1)
+            state_expansion = check_int("state_expansion", state_expansion, low=1, high=MAX_STATE_EXPANSION)
         if seed is not None:
-            seed = check_int("seed", seed, low=0)
+            seed = check_int("seed", seed, low=0, high=2**31 - 1)
         found = [
             run["accuracy"]
             for run in self.runs
@@ -280,7 +280,7 @@ def run_specs(
             error = ValueError if isinstance(mixer, str) else TypeError
             raise error(f"classes must be names in {MIXERS}, got {mixer!r}")
     sizes = tuple(check_int("sizes", n, low=1, high=MAX_STATE_EXPANSION) for n in sizes)
-    seeds = tuple(check_int("seeds", seed, low=0) for seed in seeds)
+    seeds = tuple(check_int("seeds", seed, low=0, high=2**31 - 1) for seed in seeds)
     n_runs = len(seeds) * sum(len(sizes) if mixer in EXPANDABLE else 1 for mixer in classes)
     if n_runs > MAX_RUNS:
         raise ValueError(

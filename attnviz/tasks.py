@@ -138,7 +138,7 @@ def repeated_tokens(
     n = check_int("n", n, low=1, high=MAX_SIZE)
     seq_half = check_int("seq_half", seq_half, low=2, high=MAX_SIZE)
     vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     bos, distinct = check_bool("bos", bos), check_bool("distinct", distinct)
     if min_half is not None:
         min_half = check_int("min_half", min_half, low=2, high=seq_half)
@@ -221,7 +221,7 @@ def periodic_tokens(
     n = check_int("n", n, low=1, high=MAX_SIZE)
     length = check_int("length", length, low=3, high=MAX_SIZE)
     vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     _check_task_bytes("periodic_tokens", n=n, length=length, tokens=length, vocab=vocab)
     min_period = check_int("min_period", min_period, low=2, high=min(vocab - 1, length - 1))
     if max_period is None:
@@ -294,7 +294,7 @@ def mqar(
     seq_len = check_int("seq_len", seq_len, low=4, high=MAX_SIZE)
     num_kv_pairs = check_int("num_kv_pairs", num_kv_pairs, low=1, high=MAX_SIZE)
     vocab = check_int("vocab", vocab, low=2, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     power_a = check_real("power_a", power_a, low=0.0, low_open=True, high=1e6)
     random_non_queries = check_bool("random_non_queries", random_non_queries)
     if seq_len % 2:
@@ -362,7 +362,7 @@ def copy_task(n: int, copy_len: int, vocab: int, seed: int = 0) -> TaskData:
     n = check_int("n", n, low=1, high=MAX_SIZE)
     copy_len = check_int("copy_len", copy_len, low=1, high=MAX_SIZE)
     vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     _check_task_bytes("copy_task", n=n, copy_len=copy_len, tokens=2 * copy_len + 2)
     g = torch.Generator().manual_seed(seed)
     source = torch.randint(2, vocab, (n, copy_len), generator=g)  # (N, T)
@@ -420,7 +420,7 @@ def needle(
     n = check_int("n", n, low=1, high=MAX_SIZE)
     haystack_len = check_int("haystack_len", haystack_len, low=1, high=MAX_SIZE)
     vocab = check_int("vocab", vocab, low=4, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     needle_len = check_int("needle_len", needle_len, low=1, high=MAX_SIZE)
     _check_task_bytes(
         "needle", n=n, haystack_len=haystack_len, needle_len=needle_len,
@@ -485,7 +485,7 @@ def lagged_copy(n: int, length: int, lag: int, vocab: int, seed: int = 0) -> Tas
     length = check_int("length", length, low=2, high=MAX_SIZE)
     lag = check_int("lag", lag, low=1, high=length - 1)
     vocab = check_int("vocab", vocab, low=2, high=MAX_SIZE)
-    seed = check_int("seed", seed, low=0)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     _check_task_bytes("lagged_copy", n=n, length=length, tokens=length)
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(0, vocab, (n, length), generator=g)  # (N, T)
