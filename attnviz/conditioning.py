@@ -342,7 +342,12 @@ def as_schedule(schedule: Any, name: str = "schedule") -> Schedule:
     """A schedule from its text, one ``Phase``, or a sequence of phases (lesson 05)."""
     name = check_text("name", name)
     if isinstance(schedule, str):
-        return parse_schedule(schedule)
+        if name == "schedule":
+            return parse_schedule(schedule)
+        try:
+            return parse_schedule(schedule)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error}") from None
     if isinstance(schedule, Phase):
         return (schedule,)
     if isinstance(schedule, Sequence) and all(isinstance(p, Phase) for p in schedule):
@@ -426,6 +431,8 @@ class Experiment:
     focus: str = "A"
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        check_text("claim", self.claim, empty=True)
         if not isinstance(self.groups, Mapping) or not self.groups:
             raise ValueError(f"groups must map group names to schedules, got {_show(self.groups)}")
         groups = {str(g): as_schedule(s, f"groups[{g!r}]") for g, s in self.groups.items()}

@@ -962,7 +962,8 @@ def random_system(
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
     gate_bias = check_real("gate_bias", gate_bias)
     normalize = check_bool("normalize", normalize)
-    heads = check_int("heads", heads, low=1)
+    heads = check_int("heads", heads, low=1, high=4096)
+    _feature(feature_map)  # checked here: only the attention classes use it
     T, d = u.shape
     check_bytes(
         f"random_system's weights and features (n={n}, u of shape {(T, d)})",
@@ -1072,6 +1073,8 @@ def nested_system(
     """
     kind = check_choice("kind", kind, KINDS)
     gate = check_real("gate", gate)
+    normalize = check_bool("normalize", normalize)
+    _feature(feature_map)  # checked here: only the attention classes use it
     w = nested_weights(T, d, n, seed, limits=limits)
     u, qkv = w["u"], (w["W_q"], w["W_k"], w["W_v"])
     if kind == "softmax":

@@ -143,7 +143,7 @@ def gaussian_as_dot_product(
     with np.errstate(over="ignore"):
         q = torch.from_numpy(np.stack([queries, np.ones_like(queries)], axis=1))  # (n_q, 2)
         k = torch.from_numpy(np.stack([keys, -0.5 * keys**2], axis=1))  # (n_k, 2)
-        scale = 1.0 / bandwidth**2 if bandwidth > 1e-154 else float("inf")
+        scale = (1.0 / bandwidth) ** 2 if bandwidth > 1e-154 else float("inf")
     finite_result("gaussian_as_dot_product's keys (x_i, -x_i²/2)", k, hint=hint)
     finite_result("gaussian_as_dot_product's scale 1/h²", scale, hint=hint)
     return q, k, scale
@@ -206,10 +206,10 @@ def entropy(weights: np.ndarray | torch.Tensor, axis: int = -1) -> np.ndarray:
 def attention_temperature_scale(d_k: int, temperature: float = 1.0, scaled: bool = True) -> float:
     """The factor multiplying q·k: 1/(τ sqrt(d_k)) when scaled, else 1/τ.
 
-    ``d_k`` is at most 2**53; ``temperature`` τ in [1e-100, 1e100], so the factor is a
-    finite, non-zero number."""
+    ``d_k`` is at most 2**53; ``temperature`` τ in [1e-6, 1e6] (a sharpening or a
+    flattening of a million), so the factor is a finite, non-zero number."""
     d_k = check_int("d_k", d_k, low=1, high=2**53)
-    temperature = check_real("temperature", temperature, low=1e-100, high=1e100)
+    temperature = check_real("temperature", temperature, low=1e-6, high=1e6)
     scaled = check_bool("scaled", scaled)
     return float(1.0 / (temperature * (np.sqrt(d_k) if scaled else 1.0)))
 

@@ -310,6 +310,12 @@ def _read_mask(
     if _is_pattern(mask):
         distances = None
         if method != "bitset":
+            # a pattern's distances may be every offset below seq_len: int64s and their sort
+            check_bytes(
+                f"the distances of mask {getattr(mask, 'name', '')!r} at seq_len={seq_len:,}",
+                seq_len * 40,
+                instead="use a shorter seq_len",
+            )
             distances = mask.distances(seq_len)
             if distances is not None:
                 return None, _check_distances("mask.distances(seq_len)", distances, seq_len)
@@ -391,8 +397,9 @@ def _check_distances(name: str, value: Any, seq_len: int) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D distances, got shape {value.shape}")
     if value.size and value.min() < 0:
         raise ValueError(f"{name} must hold distances >= 0, got {int(value.min())}")
-    value = np.unique(value.astype(np.int64))
-    return value[(value > 0) & (value < seq_len)]
+    value = value.astype(np.int64)
+    value = np.sort(value[(value > 0) & (value < seq_len)])  # numpy's hashing unique is slow
+    return value[np.r_[True, value[1:] != value[:-1]]] if value.size else value
 
 
 def _array_bytes(rows: int, cols: int, itemsize: int) -> int:

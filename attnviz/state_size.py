@@ -57,7 +57,7 @@ LIMITS = {
 }  # fmt: skip
 MAX_STATE_EXPANSION = 1024
 MAX_RUNS = 1000
-MAX_WORKERS = 64
+MAX_WORKERS = 64  # and at most this machine's cores: max_workers()
 SPEC_KEYS = ("mixer", "state_expansion", "seed")
 
 
@@ -107,7 +107,10 @@ class SweepSettings:
             raise TypeError(
                 f"{name} has unknown field(s) {unknown}; SweepSettings has {list(fields)}"
             )
-        return cls(**settings)
+        try:
+            return cls(**settings)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error}") from None
 
 
 # The live setting of lesson 06: softmax attention and linear attention at three state
@@ -438,8 +441,14 @@ def worker_map(workers: int) -> AbstractContextManager[Callable[..., Iterable[An
     """A ``map_fn`` for ``mqar_state_size_sweep``: the built-in ``map`` for one worker, else
     the map of a pool of ``workers`` spawned processes (no fork of a process holding threads).
     Every run is seeded and single-threaded, so the results do not depend on ``workers``.
-    ``workers`` is checked when called (1 .. ``MAX_WORKERS``)."""
-    return _worker_map(check_int("workers", workers, low=1, high=MAX_WORKERS))
+    ``workers`` is checked when called (1 .. ``max_workers()``, this machine's cores)."""
+    return _worker_map(check_int("workers", workers, low=1, high=max_workers()))
+
+
+def max_workers() -> int:
+    """The most workers a sweep may use: this machine's cores (more only wait for each
+    other, and every spawned worker imports torch), at most ``MAX_WORKERS``."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 @contextmanager
