@@ -87,7 +87,7 @@ def nadaraya_watson_weights(
             # never inf - inf
             d2 = d * d
             excess = d2 - d2.min(axis=1, keepdims=True)  # >= 0, 0 at the nearest keys
-            factor = 0.5 / (reach * reach) if reach > 0 else np.inf
+            factor = 0.5 / (reach * reach) if reach * reach > 0 else np.inf
             scores = np.where(excess > 0, -excess * factor, 0.0)
             weights = np.exp(scores)
         else:

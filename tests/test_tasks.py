@@ -289,3 +289,24 @@ def test_task_data_slices_every_field():
         data[10]
     with pytest.raises(ValueError, match="task must be one of"):
         make_task("sorting")
+
+
+# ------------------------------------------------------------------ the argument promise
+
+
+def test_a_task_past_the_memory_budget_is_refused_by_name():
+    from attnviz.tasks import copy_task
+
+    with pytest.raises(ValueError, match=r"copy_task\(n=1,000,000, copy_len=1,000,000\)"):
+        copy_task(10**6, 10**6, 10)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 16777216\]"):
+        copy_task(10**400, 4, 10)
+
+
+def test_make_task_names_unknown_and_missing_arguments():
+    from attnviz.tasks import make_task
+
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) \['lenght'\]"):
+        make_task("copy_task", n=2, lenght=4, vocab=8)
+    with pytest.raises(TypeError, match=r"missing argument\(s\) \['copy_len'\]"):
+        make_task("copy_task", n=2, vocab=8)
