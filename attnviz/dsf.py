@@ -1032,7 +1032,8 @@ def nested_weights(
     if len(limits) != 3:
         raise ValueError(f"limits must be (T, d, n), got {limits!r}")
     limits = tuple(
-        check_int("limits", x, low=1, high=top) for x, top in zip(limits, MAX_NESTED_LIMITS)
+        check_int("limits", x, low=1, high=top)
+        for x, top in zip(limits, MAX_NESTED_LIMITS, strict=True)
     )
     T = check_int("T", T, low=1, high=limits[0])
     d = check_int("d", d, low=1, high=limits[1])

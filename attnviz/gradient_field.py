@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .memory_budget import check_bytes
 from .models import TinyTransformer
 from .receptive import NEVER, ReceptiveField, receptive_field
-from .memory_budget import check_bytes
 from .validation import check_int
 
 MAX_TOKENS = 512  # the Jacobian takes T·d backward passes (batched): T² d² numbers in all

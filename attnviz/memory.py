@@ -557,7 +557,9 @@ def capacity_sweep(
     criterion = check_choice("criterion", criterion, CRITERIA)
     rule = check_choice("rule", rule, SWEEP_RULES)
     value_dims = (
-        dims.copy() if d_v is None else np.full_like(dims, check_int("d_v", d_v, low=1, high=MAX_DIM))
+        dims.copy()
+        if d_v is None
+        else np.full_like(dims, check_int("d_v", d_v, low=1, high=MAX_DIM))
     )
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
     beta = check_real("beta", beta, low=0.0, high=1.0)
@@ -566,14 +568,16 @@ def capacity_sweep(
     n_max = int(order[-1])
     d_max, dv_max = int(dims.max()), int(value_dims.max())
     cube = n_max**3 if rule == "delta" and criterion != "aligned" else 0
-    work = trials * sum(n_max**2 * (int(d) + int(e)) + cube for d, e in zip(dims, value_dims))
+    work = trials * sum(
+        n_max**2 * (int(d) + int(e)) + cube for d, e in zip(dims, value_dims, strict=True)
+    )
     if work > MAX_SWEEP_WORK:
         per_trial = max(1, work // trials)
         raise ValueError(
             f"capacity_sweep(trials={trials:,}, n_items up to {n_max:,}, d_k up to {d_max:,}) "
             f"would take about {work:.3g} multiply-adds, past MAX_SWEEP_WORK = "
-            f"{MAX_SWEEP_WORK:.3g} (about 10 s); use trials <= {max(1, MAX_SWEEP_WORK // per_trial):,}"
-            ", fewer or smaller n_items, or fewer d_k"
+            f"{MAX_SWEEP_WORK:.3g} (about 10 s); use trials <= "
+            f"{max(1, MAX_SWEEP_WORK // per_trial):,}, fewer or smaller n_items, or fewer d_k"
         )
     batch = max(1, _GRAM_ELEMENTS // (n_max * n_max))  # trials per batch: the Gram fits
     count = min(batch, trials)

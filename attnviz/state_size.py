@@ -138,7 +138,9 @@ class SweepResult:
         """Mean accuracy of the runs of ``mixer`` (at that expansion and seed, if given)."""
         mixer = check_text("mixer", mixer)
         if state_expansion is not None:
-            state_expansion = check_int("state_expansion", state_expansion, low=1, high=MAX_STATE_EXPANSION)
+            state_expansion = check_int(
+                "state_expansion", state_expansion, low=1, high=MAX_STATE_EXPANSION
+            )
         if seed is not None:
             seed = check_int("seed", seed, low=0, high=2**31 - 1)
         found = [
@@ -310,9 +312,7 @@ def _sequence(name: str, values: Any) -> tuple:
 def _spec(spec: Any) -> dict[str, Any]:
     """A run's spec checked: exactly {mixer, state_expansion, seed}, each valid."""
     if not isinstance(spec, Mapping):
-        raise TypeError(
-            f"spec must be a dict with keys {SPEC_KEYS}, got {type(spec).__name__}"
-        )
+        raise TypeError(f"spec must be a dict with keys {SPEC_KEYS}, got {type(spec).__name__}")
     unknown = sorted(str(key) for key in spec if key not in SPEC_KEYS)
     missing = [key for key in SPEC_KEYS if key not in spec]
     if unknown or missing:

@@ -560,7 +560,8 @@ def _check_task_bytes(task: str, *, tokens: int, vocab: int = 0, **sizes: int) -
     check_bytes(
         f"{task}({named}{f', vocab={vocab:,}' if vocab else ''})",
         n * (40 * tokens + 12 * vocab),
-        instead="use fewer sequences (n) or shorter ones" + (", or a smaller vocab" if vocab else ""),
+        instead="use fewer sequences (n) or shorter ones"
+        + (", or a smaller vocab" if vocab else ""),
     )
 
 

@@ -197,7 +197,11 @@ def test_redundant_heads_divide_the_error(n_heads):
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda: capacity_sweep(0, 4), ValueError, r"d_k must be an integer in \[1, 65536\], got 0"),
+        (
+            lambda: capacity_sweep(0, 4),
+            ValueError,
+            r"d_k must be an integer in \[1, 65536\], got 0",
+        ),
         (lambda: capacity_sweep([16, -2], 4), ValueError, r"d_k must be .* got -2"),
         (lambda: capacity_sweep(16, 0), ValueError, r"n_items must be .* got 0"),
         (lambda: capacity_sweep(16, []), ValueError, "n_items must be a positive integer"),
