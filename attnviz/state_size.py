@@ -94,6 +94,7 @@ class SweepSettings:
     def of(cls, settings: Any, name: str = "settings") -> SweepSettings:
         """``settings`` as SweepSettings: itself, or a dict of its fields (each named if
         unknown)."""
+        name = check_text("name", name)
         if isinstance(settings, SweepSettings):
             return settings
         if not isinstance(settings, Mapping):
