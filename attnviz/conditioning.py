@@ -99,7 +99,7 @@ from typing import Any
 import numpy as np
 
 from attnviz.kernels.linear import write
-from attnviz.validation import check_choice, check_int, check_real
+from attnviz.validation import check_choice, check_int, check_real, check_text, finite_result
 
 __all__ = [
     "DEFAULT_BETA",
@@ -340,8 +340,14 @@ def _check_length(schedule: Schedule) -> Schedule:
 
 def as_schedule(schedule: Any, name: str = "schedule") -> Schedule:
     """A schedule from its text, one ``Phase``, or a sequence of phases (lesson 05)."""
+    name = check_text("name", name)
     if isinstance(schedule, str):
-        return parse_schedule(schedule)
+        if name == "schedule":
+            return parse_schedule(schedule)
+        try:
+            return parse_schedule(schedule)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error}") from None
     if isinstance(schedule, Phase):
         return (schedule,)
     if isinstance(schedule, Sequence) and all(isinstance(p, Phase) for p in schedule):
@@ -425,6 +431,8 @@ class Experiment:
     focus: str = "A"
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        check_text("claim", self.claim, empty=True)
         if not isinstance(self.groups, Mapping) or not self.groups:
             raise ValueError(f"groups must map group names to schedules, got {_show(self.groups)}")
         groups = {str(g): as_schedule(s, f"groups[{g!r}]") for g, s in self.groups.items()}
@@ -685,7 +693,9 @@ def _run_schedule(schedule, rule, saliences, beta, lam, name) -> ConditioningRes
         presence[t, [column[s] for s in trial.stimuli]] = 1.0
     us = np.array([lam if trial.us else 0.0 for trial in trials])
     alpha = np.array([saliences[s] for s in stimuli])
-    strengths, errors, memory = _RUNNERS[rule](presence, us, alpha, beta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        strengths, errors, memory = _RUNNERS[rule](presence, us, alpha, beta)
+    finite_result(f"the strengths V of {name}", strengths, hint=_DIVERGES)
     starts = np.cumsum([0] + [p.n_trials for p in schedule])
     return ConditioningResult(
         rule=rule,
@@ -702,6 +712,12 @@ def _run_schedule(schedule, rule, saliences, beta, lam, name) -> ConditioningRes
         lam=lam,
         memory=memory,
     )
+
+
+_DIVERGES = (
+    "a compound with β Σ α >= 2 (DIVERGENT_RATE) makes the delta rule diverge, and a huge λ "
+    "overflows; use smaller saliences, beta or lam"
+)
 
 
 def _looks_like_name(text: str) -> bool:
@@ -816,7 +832,9 @@ def compound_curve(
     v0 = np.array([check_real(f"start[{s!r}]", start.get(s, 0.0)) for s in saliences])
     total = alpha.sum()
     n = np.arange(n_trials + 1)[:, None]  # (T + 1, 1)
-    return v0 + (alpha / total) * (lam - v0.sum()) * (1.0 - (1.0 - beta * total) ** n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        curve = v0 + (alpha / total) * (lam - v0.sum()) * (1.0 - (1.0 - beta * total) ** n)
+    return finite_result("compound_curve", curve, hint=_DIVERGES)
 
 
 def acquisition_curve(

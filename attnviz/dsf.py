@@ -77,8 +77,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.model_classes import BY_KIND
-from attnviz.validation import as_tensor, check_choice, check_int, check_real
+from attnviz.validation import (
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_text,
+    finite_result,
+)
 
 KINDS = tuple(BY_KIND)  # the classes, listed once in attnviz.model_classes
 ATTENTION_KINDS = ("linear_attention", "normalized_attention", "gated_linear_attention")
@@ -88,6 +97,27 @@ REDUCTIONS = ("rms", "mean_abs")
 
 # Chunks of at most this many tokens get exact segment sums (see _diagonal_phi).
 _LEAF = 8
+#: The largest sizes ``nested_weights`` draws at (T, d, n): its draws are cached.
+MAX_NESTED_LIMITS = (4096, 256, 256)
+_OVERFLOW = (
+    "the input or the weights are too large for the arithmetic (q·k, a gate or Δ "
+    "overflowed); use smaller inputs or weights"
+)
+
+
+def _finite_system(what: str, *tensors: torch.Tensor | None) -> None:
+    """A system's own tensors, made from finite inputs, must be finite."""
+    for tensor in tensors:
+        if tensor is not None:
+            finite_result(what, tensor, hint=_OVERFLOW)
+
+
+def _check_phi_bytes(what: str, *shape: int, dtype: torch.dtype) -> None:
+    check_bytes(
+        f"{what} of shape {tuple(shape)}",
+        tensor_bytes(*shape, dtype=dtype) * 3,
+        instead="use a shorter input u (fewer tokens T) or fewer channels d",
+    )
 
 
 def state_size(kind: str, d: int, n: int = 1) -> int | float:
@@ -101,8 +131,8 @@ def state_size(kind: str, d: int, n: int = 1) -> int | float:
     (1024, 64, inf)
     """
     kind = check_choice("kind", kind, KINDS)
-    d = check_int("d", d, low=1)
-    n = check_int("n", n, low=1)
+    d = check_int("d", d, low=1, high=2**31)
+    n = check_int("n", n, low=1, high=2**31)
     if kind == "softmax":
         return math.inf
     if kind in ("qlstm", "rg_lru"):
@@ -307,10 +337,16 @@ class ImplicitAttention:
 
     def phi_blocks(self) -> torch.Tensor:
         """Φ as (T, T, d, d) blocks Φ_ij for every class (the definition's layout)."""
+        d, T = self.d, self._tokens()
+        _check_phi_bytes("the blocks of Φ", T, T, d, d, dtype=torch.float64)
         if self.diagonal:
             return torch.diag_embed(self._channel_form().permute(1, 2, 0))  # (T, T, d, d)
         kernel, W_v = self._kernel_form()
-        return kernel[:, :, None, None] * W_v  # (T, T, d, d)
+        blocks = kernel[:, :, None, None] * W_v  # (T, T, d, d)
+        return finite_result("the blocks of Φ", blocks, hint=_OVERFLOW)
+
+    def _tokens(self) -> int:
+        return self.T
 
     def phi_channels(self, channel_map: str = "diagonal") -> torch.Tensor:
         """Per-channel matrices (d, T, T) in one format for every class.
@@ -323,8 +359,9 @@ class ImplicitAttention:
         if self.diagonal:
             return self._channel_form()
         kernel, W_v = self._kernel_form()
+        _check_phi_bytes("the per-channel Φ", self.d, *kernel.shape, dtype=kernel.dtype)
         scale = W_v.diagonal() if channel_map == "diagonal" else W_v.sum(1)  # (d,)
-        return scale[:, None, None] * kernel  # (d, T, T)
+        return finite_result("Φ per channel", scale[:, None, None] * kernel, hint=_OVERFLOW)
 
     def phi_summary(self, reduce: str = "rms") -> torch.Tensor:
         """One (T, T) picture of Φ for every class: a size of each d x d block.
@@ -336,13 +373,16 @@ class ImplicitAttention:
         reduce = check_choice("reduce", reduce, REDUCTIONS)
         if self.diagonal:
             per_channel = self._channel_form()  # (d, T, T)
+            top = per_channel.abs().amax().clamp_min(1e-300)  # so the squares cannot overflow
             if reduce == "rms":
-                return per_channel.square().mean(0).sqrt()
-            return per_channel.abs().mean(0)
+                out = (per_channel / top).square().mean(0).sqrt() * top
+            else:
+                out = per_channel.abs().mean(0)
+            return finite_result("phi_summary", out, hint=_OVERFLOW)
         kernel, W_v = self._kernel_form()
         d = W_v.shape[0]
         size = W_v.norm() / math.sqrt(d) if reduce == "rms" else W_v.abs().sum() / d
-        return kernel.abs() * size  # (T, T)
+        return finite_result("phi_summary", kernel.abs() * size, hint=_OVERFLOW)  # (T, T)
 
     def _factors(self, u: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(u, per-channel Φ (d, T, T), None) or (u, K (T, T), W_v (d, d)), u checked (T, d)."""
@@ -361,8 +401,10 @@ class ImplicitAttention:
         """y = Φ u from the closed-form Φ: u (T, d) -> y (T, d)."""
         u, phi, W_v = self._factors(u)
         if W_v is None:
-            return torch.einsum("cij,jc->ic", phi, u)  # (T, d)
-        return phi @ (u @ W_v.T)  # K (u W_vᵀ), (T, d)
+            y = torch.einsum("cij,jc->ic", phi, u)  # (T, d)
+        else:
+            y = phi @ (u @ W_v.T)  # K (u W_vᵀ), (T, d)
+        return finite_result("y = Φ u", y, hint=_OVERFLOW)
 
     def contributions(self, u: Any) -> torch.Tensor:
         """What each input adds to each output: (Φ_ij u_j)[c] as (d, T, T), u (T, d).
@@ -372,9 +414,12 @@ class ImplicitAttention:
         attention: K_ij (W_v u_j)[c], every input channel feeding output channel c.
         """
         u, phi, W_v = self._factors(u)
+        _check_phi_bytes("the contributions", u.shape[1], u.shape[0], u.shape[0], dtype=phi.dtype)
         if W_v is None:
-            return phi * u.T[:, None, :]  # (d, T, T)
-        return phi[None] * (u @ W_v.T).T[:, None, :]  # (d, T, T)
+            out = phi * u.T[:, None, :]  # (d, T, T)
+        else:
+            out = phi[None] * (u @ W_v.T).T[:, None, :]  # (d, T, T)
+        return finite_result("the contributions Φ_ij u_j", out, hint=_OVERFLOW)
 
 
 @dataclass(frozen=True, eq=False)
@@ -384,6 +429,21 @@ class SoftmaxAttention(ImplicitAttention):
     kind: str
     weights: torch.Tensor  # a_ij, causal softmax weights, (T, T)
     W_v: torch.Tensor  # (d, d)
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("softmax",))
+        weights = as_tensor("weights", self.weights, ndim=2)
+        W_v = as_tensor("W_v", self.W_v, ndim=2)
+        if weights.shape[0] != weights.shape[1] or W_v.shape[0] != W_v.shape[1]:
+            raise ValueError(
+                f"weights must be (T, T) and W_v (d, d), got {tuple(weights.shape)} and "
+                f"{tuple(W_v.shape)}"
+            )
+        _finite_system("softmax attention's weights", weights, W_v)
+
+    @property
+    def T(self) -> int:
+        return self.weights.shape[0]
 
     @property
     def d(self) -> int:
@@ -422,6 +482,16 @@ class DSF(ImplicitAttention):
     skip: torch.Tensor | None = None
     label: str = ""
     heads: int | None = None  # SSD: channels of a head share Λ, B, C (Φ computed per head)
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, tuple(k for k in KINDS if k != "softmax"))
+        check_text("label", self.label, empty=True)
+        for name in ("log_lambda", "b", "c"):
+            as_tensor(name, getattr(self, name))
+        if self.heads is not None:
+            check_int("heads", self.heads, low=1)
+        _finite_system(f"the {self.kind} system", self.log_lambda, self.b, self.c, self.W_v,
+                       self.skip)  # fmt: skip
 
     # ---- sizes
     @property
@@ -482,6 +552,11 @@ class DSF(ImplicitAttention):
         u = _input(u).to(self.b.dtype)
         if u.shape != (self.T, self.d):
             raise ValueError(f"u must have shape {(self.T, self.d)}, got {tuple(u.shape)}")
+        check_bytes(
+            f"the dense DSF matrices B and C of shape {(self.T, self.state_size, self.d)}",
+            tensor_bytes(self.T, self.state_size, self.d, dtype=self.b.dtype) * 3,
+            instead="use apply(u), which reads Φ in closed form, or a shorter input",
+        )
         Lambda, B, C, D = self.Lambda, self.B, self.C, self.D
         h = u.new_zeros(self.state_size)  # (N,)
         outputs = []
@@ -489,15 +564,18 @@ class DSF(ImplicitAttention):
             h = Lambda[i] * h + B[i] @ u[i]  # (N,)
             y = C[i] @ h  # (d,)
             outputs.append(y if D is None else y + D @ u[i])
-        return torch.stack(outputs)  # (T, d)
+        return finite_result("the recurrence's output", torch.stack(outputs), hint=_OVERFLOW)
 
     # ---- Φ in closed form
     def _kernel_form(self):
         if self.diagonal:
             raise ValueError(f"{self.kind!r} is channel-separable: it has no scalar kernel")
-        return _scalar_kernel(self.c, self.b, self.log_lambda), self.W_v
+        _check_phi_bytes("the kernel K", self.T, self.T, dtype=self.b.dtype)
+        kernel = _scalar_kernel(self.c, self.b, self.log_lambda)
+        return finite_result(f"the {self.kind} system's kernel", kernel, hint=_OVERFLOW), self.W_v
 
     def _channel_form(self) -> torch.Tensor:
+        _check_phi_bytes("the per-channel Φ", self.d, self.T, self.T, dtype=self.b.dtype)
         step = 1 if self.heads is None else self.d // self.heads  # channels per group
         log_lam = self.log_lambda[:, ::step].permute(1, 0, 2)  # (G, T, m)
         b, c = self.b[:, ::step].permute(1, 0, 2), self.c[:, ::step].permute(1, 0, 2)  # (G, T, n)
@@ -508,7 +586,7 @@ class DSF(ImplicitAttention):
             phi = phi.repeat_interleave(step, 0)  # one copy per channel of the head, (d, T, T)
         if self.skip is not None:
             phi.diagonal(dim1=1, dim2=2).add_(self.skip[:, None])  # Φ_ii += D
-        return phi
+        return finite_result(f"the {self.kind} system's Φ", phi, hint=_OVERFLOW)
 
     # ---- decay
     def spectrum(self) -> torch.Tensor:
@@ -522,8 +600,7 @@ class DSF(ImplicitAttention):
         log Π_{s=i-ℓ+1..i} λ_s): the geometric-mean factor by which ℓ steps of
         Λ scale the state. 1 at ℓ = 0; flat at 1 for linear attention.
         """
-        if not isinstance(per_channel, bool):
-            raise TypeError(f"per_channel must be a bool, got {per_channel!r}")
+        per_channel = check_bool("per_channel", per_channel)
         log_lam = self.log_lambda.double()
         if not self.diagonal:
             log_lam = log_lam[:, None, None].expand(self.T, self.d, 1)
@@ -535,7 +612,8 @@ class DSF(ImplicitAttention):
         # Σ_{i=ℓ}^{T-1} (Γ_i - Γ_{i-ℓ}) = (P_T - P_ℓ) - P_{T-ℓ}
         total = (prefix[:, T : T + 1] - prefix[:, lags]) - prefix[:, T - lags]  # (d, T)
         profile = torch.exp(total / (T - lags)).to(self.b.dtype)  # (d, T)
-        return profile if per_channel else profile.mean(0).to(self.b.dtype)
+        profile = profile if per_channel else profile.mean(0).to(self.b.dtype)
+        return finite_result("decay_profile", profile, hint=_OVERFLOW)
 
 
 # ------------------------------------------------------------------- the builders
@@ -565,8 +643,7 @@ def from_linear_attention(
         eps: the smallest η_i accepted.
     """
     u = _input(u)
-    if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be a bool, got {normalize!r}")
+    normalize = check_bool("normalize", normalize)
     eps = check_real("eps", eps, low=0.0)
     q, k, W_v = _qkv(u, W_q, W_k, W_v, feature_map)
     log_lam = torch.zeros(u.shape[0], dtype=u.dtype)  # Λ_i = I
@@ -881,10 +958,18 @@ def random_system(
     """
     kind = check_choice("kind", kind, KINDS)
     u = _input(u)
-    n = check_int("n", n, low=1)
-    seed = check_int("seed", seed, low=0)
+    n = check_int("n", n, low=1, high=4096)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     gate_bias = check_real("gate_bias", gate_bias)
+    normalize = check_bool("normalize", normalize)
+    heads = check_int("heads", heads, low=1, high=4096)
+    _feature(feature_map)  # checked here: only the attention classes use it
     T, d = u.shape
+    check_bytes(
+        f"random_system's weights and features (n={n}, u of shape {(T, d)})",
+        tensor_bytes(8 * d + 4 * T, n + d, dtype=u.dtype) * 2,
+        instead="use a smaller n or a shorter input",
+    )
     g = torch.Generator().manual_seed(seed)
 
     def w(rows: int, cols: int = d) -> torch.Tensor:
@@ -940,14 +1025,20 @@ def nested_weights(
     """u (T, d) and every class's weights, seeded, drawn once at ``limits`` = (T, d, n) at
     most: a smaller T, d or n takes a corner of the same draw, so changing one size keeps
     the rest of the input and weights (lesson 06's sliders). Matrices are scaled by 1/√d,
-    A = −exp(z/2) < 0 (Mamba's parametrisation), RG-LRU's a = σ(a_logits) around σ(2)."""
-    limits = tuple(check_int("limits", x, low=1) for x in limits)
+    A = −exp(z/2) < 0 (Mamba's parametrisation), RG-LRU's a = σ(a_logits) around σ(2).
+    ``limits`` is at most ``MAX_NESTED_LIMITS``."""
+    if not isinstance(limits, tuple | list):
+        raise TypeError(f"limits must be a tuple (T, d, n), got {limits!r}")
     if len(limits) != 3:
         raise ValueError(f"limits must be (T, d, n), got {limits!r}")
+    limits = tuple(
+        check_int("limits", x, low=1, high=top)
+        for x, top in zip(limits, MAX_NESTED_LIMITS, strict=True)
+    )
     T = check_int("T", T, low=1, high=limits[0])
     d = check_int("d", d, low=1, high=limits[1])
     n = check_int("n", n, low=1, high=limits[2])
-    z, s = _nested_draws(check_int("seed", seed, low=0), limits), 1.0 / math.sqrt(d)
+    z, s = _nested_draws(check_int("seed", seed, low=0, high=2**63 - 1), limits), 1.0 / math.sqrt(d)
     w = {key: z[key][:n, :d] * s for key in ("W_q", "W_k", "W_B", "W_C")}
     w |= {key: z[key][:d, :d] * s for key in ("W_v", "W_delta", "W_f", "W_i", "W_o", "W_r", "W_g")}
     w |= {key: z[key][:d] * s for key in ("w_n", "w_alpha", "b_delta", "D")}
@@ -961,7 +1052,7 @@ def nested_weights(
 
 def ssd_heads(d: int) -> int:
     """SSD's number of heads in ``nested_system``: 2 when d is even, else 1 (H divides d)."""
-    return 2 if check_int("d", d, low=1) % 2 == 0 else 1
+    return 2 if check_int("d", d, low=1, high=2**31) % 2 == 0 else 1
 
 
 def nested_system(
@@ -983,6 +1074,8 @@ def nested_system(
     """
     kind = check_choice("kind", kind, KINDS)
     gate = check_real("gate", gate)
+    normalize = check_bool("normalize", normalize)
+    _feature(feature_map)  # checked here: only the attention classes use it
     w = nested_weights(T, d, n, seed, limits=limits)
     u, qkv = w["u"], (w["W_q"], w["W_k"], w["W_v"])
     if kind == "softmax":
@@ -1020,14 +1113,14 @@ def linear_attention_and_s6(
     (lesson 06). With ``broken=None`` their Φ are equal; breaking any one condition makes
     them differ. Inputs should be positive (so that a normaliser, when broken in, is > 0);
     W_q and W_k are seeded positive random (n, d) matrices, and S6 takes W_B = W_k,
-    W_C = W_q."""
+    W_C = W_q. ``delta`` is in (0, 700] (softplus⁻¹(Δ) must be finite)."""
     u = _input(u)
-    n = check_int("n", n, low=1)
-    delta = check_real("delta", delta, low=0.0, low_open=True)
+    n = check_int("n", n, low=1, high=4096)
+    delta = check_real("delta", delta, low=0.0, low_open=True, high=700.0)
     if broken is not None:
         broken = check_choice("broken", broken, CONDITIONS)
     T, d = u.shape
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 1))
 
     def draw(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=g, dtype=u.dtype) * 0.5

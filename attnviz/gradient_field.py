@@ -22,7 +22,9 @@ Two facts a test checks, and lesson 04 shows:
 The Jacobian is computed exactly: a batch of ``T · d`` copies of the input, one per output
 coordinate, goes forward once and backward once per layer (sequences of a batch never mix,
 so row ``r``'s gradient is coordinate ``r``'s). The work grows as ``T² d``, so keep ``T`` to
-a few hundred tokens (``MAX_TOKENS``).
+a few hundred tokens (``MAX_TOKENS``); a model and length whose Jacobian would take more
+than ``MAX_JACOBIAN_WORK`` (about 20 s on a 2-core laptop; lesson 04's 2-layer model on 32
+tokens takes a third of it) is refused up front.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from .memory_budget import check_bytes
 from .models import TinyTransformer
 from .receptive import NEVER, ReceptiveField, receptive_field
 from .validation import check_int
 
 MAX_TOKENS = 512  # the Jacobian takes T·d backward passes (batched): T² d² numbers in all
 _CHUNK_ELEMENTS = 1 << 25  # activations per batch of copies (about 128 MB in float32)
+#: The most work one gradient_field may do: rows of the Jacobian x activations per row x
+#: layers (about 1e7 a second here, so about 20 s); see :func:`jacobian_work`.
+MAX_JACOBIAN_WORK = 200_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +88,7 @@ class GradientField:
         return np.bincount(i - j, weights=share[i, j], minlength=t) / t
 
     def _index(self, layer: int | str) -> int:
-        if layer == "output":
+        if isinstance(layer, str) and layer == "output":
             return self.n_layers
         if isinstance(layer, str):
             raise ValueError(
@@ -109,12 +115,36 @@ def gradient_field(model: TinyTransformer, input_ids: Any) -> GradientField:
     seq_len = ids.shape[1]
     if seq_len > MAX_TOKENS:
         raise ValueError(f"input_ids may be at most {MAX_TOKENS} tokens long, got {seq_len}")
+    n_rows, per_row, work = _jacobian_cost(model, seq_len)
+    if work > MAX_JACOBIAN_WORK:
+        raise ValueError(
+            f"input_ids of {seq_len} tokens: the exact Jacobian of this model (d_model="
+            f"{model.config.d_model}, vocab_size={model.config.vocab_size}, n_layers="
+            f"{len(model.blocks)}) would take about {work:.3g} units of work, past "
+            f"MAX_JACOBIAN_WORK = {MAX_JACOBIAN_WORK:.3g} (about 20 s); use a shorter "
+            "sequence or a smaller model"
+        )
+    step = max(1, _CHUNK_ELEMENTS // per_row)
+    check_bytes(
+        f"the autograd graph of gradient_field ({min(step, n_rows):,} copies of {seq_len} tokens)",
+        min(step, n_rows) * per_row * 4 * (len(model.blocks) + 2),
+        instead="use a shorter sequence or a smaller model",
+    )
     with torch.no_grad():
         h0 = model.embed(ids)  # (1, T, d_model)
         if model.pos_embed is not None:
             h0 = h0 + model.pos_embed.weight[:seq_len]
     squares = _jacobian_squares(model, h0[0])  # (L + 1, T, T)
     return GradientField(np.sqrt(squares), len(model.blocks), seq_len)
+
+
+def _jacobian_cost(model: TinyTransformer, seq_len: int) -> tuple[int, int, int]:
+    """(Jacobian rows, activations per row, work = rows x activations x layers)."""
+    config = model.config
+    width = max(config.d_model, config.vocab_size)
+    n_rows = seq_len * width
+    per_row = seq_len * (seq_len * config.n_heads + 8 * width)
+    return n_rows, per_row, n_rows * per_row * max(1, len(model.blocks))
 
 
 def _jacobian_squares(model: TinyTransformer, h0: torch.Tensor) -> np.ndarray:

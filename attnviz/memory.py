@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from attnviz.kernels.linear import write
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import as_array, as_tensor, check_choice, check_int, check_real
 
 RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
@@ -61,6 +62,17 @@ CRITERIA = ("mse", "worst", "top1", "aligned")
 
 # Elements of the (trials, N, N) key Gram matrix one batch of trials may hold (256 MB).
 _GRAM_ELEMENTS = 1 << 26
+
+#: Documented caps, so every call answers in seconds on a 2-core laptop: a dimension
+#: (d_k, d_v), a number of stored items N, and the trials of a sweep.
+MAX_DIM = 65_536
+MAX_ITEMS = 65_536
+MAX_TRIALS = 100_000
+#: The most multiply-adds one capacity sweep may take: trials x len(d_k) x (N_max² (d_k +
+#: d_v), + N_max³ for the delta rule's solve). About 10 s here; the lesson's largest is 1e11.
+MAX_SWEEP_WORK = 1 << 37
+#: The same for depth_head_error: L x trials x H x N x d_k² (about 15 s here).
+MAX_DEPTH_WORK = 1 << 35
 
 
 # ------------------------------------------------------------------- one memory
@@ -159,6 +171,11 @@ def write_all(
     k, v = _pairs(k, v, k.shape[-1], v.shape[-1], dtype)
     n, d_k = k.shape
     d_v = v.shape[-1]
+    check_bytes(
+        f"the {n + 1:,} states of a ({d_v}, {d_k}) memory",
+        tensor_bytes(n + 1, d_v, d_k, dtype=dtype) * 2,
+        instead="write fewer associations (keys and values with fewer rows)",
+    )
     alphas = _gates("alpha", alpha, n, dtype)  # (N,)
     betas = _gates("beta", beta, n, dtype)  # (N,)
     if initial_state is None:
@@ -198,13 +215,18 @@ class AssociativeMemory:
         alpha: float = 1.0,
         dtype: torch.dtype = torch.float64,
     ) -> None:
-        self.d_k = check_int("d_k", d_k, low=1)
-        self.d_v = check_int("d_v", d_v, low=1)
+        self.d_k = check_int("d_k", d_k, low=1, high=MAX_DIM)
+        self.d_v = check_int("d_v", d_v, low=1, high=MAX_DIM)
         self.rule = check_choice("rule", rule, RULES)
         self.beta = check_real("beta", beta, low=0.0, high=1.0)
         self.alpha = check_real("alpha", alpha, low=0.0, high=1.0)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        check_bytes(
+            f"a ({self.d_v:,}, {self.d_k:,}) memory",
+            tensor_bytes(self.d_v, self.d_k, dtype=dtype) * 2,
+            instead="use smaller d_k and d_v",
+        )
         self.dtype = dtype
         self._state = torch.zeros(self.d_v, self.d_k, dtype=dtype)  # (d_v, d_k)
         self.n_writes = 0
@@ -250,11 +272,18 @@ def random_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n_items`` keys (N, d_k) and values (N, d_v) uniform on their unit spheres, float64,
     from a generator seeded with ``seed`` (lesson 05). d_v defaults to d_k. (Draw the most
-    you need once and slice: torch's normal draws of other sizes are not prefixes.)"""
-    n_items = check_int("n_items", n_items, low=1)
-    d_k = check_int("d_k", d_k, low=1)
-    d_v = d_k if d_v is None else check_int("d_v", d_v, low=1)
-    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    you need once and slice: torch's normal draws of other sizes are not prefixes.)
+    ``n_items`` is at most ``MAX_ITEMS``, ``d_k`` and ``d_v`` at most ``MAX_DIM``, and the
+    pairs must fit attnviz's memory budget."""
+    n_items = check_int("n_items", n_items, low=1, high=MAX_ITEMS)
+    d_k = check_int("d_k", d_k, low=1, high=MAX_DIM)
+    d_v = d_k if d_v is None else check_int("d_v", d_v, low=1, high=MAX_DIM)
+    check_bytes(
+        f"random_pairs(n_items={n_items:,}, d_k={d_k:,}, d_v={d_v:,})",
+        tensor_bytes(n_items, d_k + d_v, dtype=torch.float64) * 2,
+        instead="draw fewer items or smaller dimensions",
+    )
+    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0, high=2**63 - 1))
     pairs = torch.randn(n_items, d_k + d_v, generator=generator, dtype=torch.float64)
     return _normalized(pairs[:, :d_k]), _normalized(pairs[:, d_k:])
 
@@ -274,6 +303,12 @@ def retrieval_errors(states: Any, keys: Any, values: Any) -> torch.Tensor:
             f"states {tuple(states.shape)} do not match keys {tuple(keys.shape)} and values "
             f"{tuple(values.shape)}: expected (T, d_v, d_k) with N keys and N values"
         )
+    n_states, d_v = states.shape[0], states.shape[1]
+    check_bytes(
+        f"the read-outs of {keys.shape[0]:,} keys from {n_states:,} states",
+        tensor_bytes(n_states, keys.shape[0], d_v, dtype=states.dtype) * 2,
+        instead="read fewer states or keys",
+    )
     reads = torch.einsum("tvk,ik->tiv", states, keys.to(states.dtype))  # S_t k_i, (T, N, d_v)
     return torch.linalg.vector_norm(reads - values.to(states.dtype), dim=-1)  # (T, N)
 
@@ -338,11 +373,17 @@ class CapacityResult:
         return others * (others - 1) * m**2 + others / d
 
 
-def _ints(name: str, value: Any) -> np.ndarray:
+def _ints(name: str, value: Any, high: int) -> np.ndarray:
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a positive integer or a sequence of them, got {value!r}")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     values = [value] if not isinstance(value, (Sequence, np.ndarray)) else list(value)
     if not values:
         raise ValueError(f"{name} must be a positive integer or a non-empty sequence of them")
-    return np.array([check_int(name, x, low=1) for x in values], dtype=np.int64)
+    if len(values) > 10_000:
+        raise ValueError(f"{name} must list at most 10,000 values, got {len(values):,}")
+    return np.array([check_int(name, x, low=1, high=high) for x in values], dtype=np.int64)
 
 
 def _unit_vectors(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
@@ -500,24 +541,54 @@ def capacity_sweep(
         seed: seeds the draws.
         beta: the delta rule's learning rate in [0, 1].
 
+    Limits: each d_k and d_v at most ``MAX_DIM``, each N at most ``MAX_ITEMS``, trials
+    at most ``MAX_TRIALS``, the whole sweep within ``MAX_SWEEP_WORK`` multiply-adds and a
+    batch of memories within attnviz's memory budget; past them a ``ValueError`` says
+    what to shrink.
+
     Returns:
         CapacityResult with ``measured`` and ``spread`` (std over trials) of shape
         (len(d_k), len(n_items)), and ``load``, ``snr``, ``predicted_mse`` to overlay.
     """
-    dims = _ints("d_k", d_k)
-    sizes = _ints("n_items", n_items)
-    trials = check_int("trials", trials, low=1)
+    dims = _ints("d_k", d_k, MAX_DIM)
+    sizes = _ints("n_items", n_items, MAX_ITEMS)
+    trials = check_int("trials", trials, low=1, high=MAX_TRIALS)
     keys = check_choice("keys", keys, KEY_KINDS)
     criterion = check_choice("criterion", criterion, CRITERIA)
     rule = check_choice("rule", rule, SWEEP_RULES)
-    value_dims = dims.copy() if d_v is None else np.full_like(dims, check_int("d_v", d_v, low=1))
-    seed = check_int("seed", seed, low=0)
+    value_dims = (
+        dims.copy()
+        if d_v is None
+        else np.full_like(dims, check_int("d_v", d_v, low=1, high=MAX_DIM))
+    )
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
     beta = check_real("beta", beta, low=0.0, high=1.0)
 
     order = np.unique(sizes)  # increasing N, each once
     n_max = int(order[-1])
-    generator = torch.Generator().manual_seed(seed)
+    d_max, dv_max = int(dims.max()), int(value_dims.max())
+    cube = n_max**3 if rule == "delta" and criterion != "aligned" else 0
+    work = trials * sum(
+        n_max**2 * (int(d) + int(e)) + cube for d, e in zip(dims, value_dims, strict=True)
+    )
+    if work > MAX_SWEEP_WORK:
+        per_trial = max(1, work // trials)
+        raise ValueError(
+            f"capacity_sweep(trials={trials:,}, n_items up to {n_max:,}, d_k up to {d_max:,}) "
+            f"would take about {work:.3g} multiply-adds, past MAX_SWEEP_WORK = "
+            f"{MAX_SWEEP_WORK:.3g} (about 10 s); use trials <= "
+            f"{max(1, MAX_SWEEP_WORK // per_trial):,}, fewer or smaller n_items, or fewer d_k"
+        )
     batch = max(1, _GRAM_ELEMENTS // (n_max * n_max))  # trials per batch: the Gram fits
+    count = min(batch, trials)
+    gram_copies = 3 if (rule == "delta" or criterion in ("aligned", "top1")) else 1
+    check_bytes(
+        f"a batch of {count:,} memories of capacity_sweep (n_items up to {n_max:,}, d_k up to "
+        f"{d_max:,})",
+        tensor_bytes(count, n_max, gram_copies * n_max + 3 * (d_max + dv_max), dtype=torch.float32),
+        instead="use smaller n_items or d_k",
+    )
+    generator = torch.Generator().manual_seed(seed)
     measured = np.empty((len(dims), len(sizes)))
     spread = np.empty((len(dims), len(sizes)))
     per_trial = [[] for _ in dims]
@@ -589,16 +660,34 @@ def depth_head_error(
         trials: independent runs, vectorised.
         seed: seeds the draws.
 
+    Limits: n_layers and n_heads at most 1,024, n_items at most ``MAX_ITEMS``, d_k at most
+    ``MAX_DIM``, trials at most ``MAX_TRIALS``, the work within ``MAX_DEPTH_WORK`` and the
+    memories within attnviz's memory budget.
+
     Returns:
         DepthHeadResult with the measured error per layer, its spread, the rule of
         thumb and the exact expectation.
     """
-    n_layers = check_int("n_layers", n_layers, low=1)
-    n_heads = check_int("n_heads", n_heads, low=1)
-    n_items = check_int("n_items", n_items, low=1)
-    d_k = check_int("d_k", d_k, low=1)
-    trials = check_int("trials", trials, low=1)
-    seed = check_int("seed", seed, low=0)
+    n_layers = check_int("n_layers", n_layers, low=1, high=1024)
+    n_heads = check_int("n_heads", n_heads, low=1, high=1024)
+    n_items = check_int("n_items", n_items, low=1, high=MAX_ITEMS)
+    d_k = check_int("d_k", d_k, low=1, high=MAX_DIM)
+    trials = check_int("trials", trials, low=1, high=MAX_TRIALS)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    work = n_layers * trials * n_heads * (n_items * d_k * d_k + 2 * n_items * d_k)
+    if work > MAX_DEPTH_WORK:
+        raise ValueError(
+            f"depth_head_error(n_layers={n_layers}, n_heads={n_heads}, n_items={n_items}, "
+            f"d_k={d_k}, trials={trials}) would take about {work:.3g} multiply-adds, past "
+            f"MAX_DEPTH_WORK = {MAX_DEPTH_WORK:.3g} (about 15 s); use fewer trials, layers, "
+            "heads or items, or a smaller d_k"
+        )
+    check_bytes(
+        f"the memories of depth_head_error (trials={trials}, n_heads={n_heads}, "
+        f"n_items={n_items}, d_k={d_k})",
+        tensor_bytes(trials, n_heads, 3 * n_items * d_k + d_k * d_k, dtype=torch.float32),
+        instead="use fewer trials, heads or items, or a smaller d_k",
+    )
     generator = torch.Generator().manual_seed(seed)
     target = _unit_vectors((trials, d_k), generator)  # v, (trials, d_v)
     signal = target

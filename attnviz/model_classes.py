@@ -14,7 +14,10 @@ division by η_i; ``gate``, the bias of the forget gates (larger keeps more of t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from attnviz.validation import check_bool, check_choice, check_int, check_real, check_text
 
 SETTINGS = ("n", "feature_map", "normalize", "gate")
 
@@ -56,26 +59,46 @@ def model_class(name: str) -> ModelClass:
     found = BY_KIND.get(name) or BY_MIXER.get(name)
     if found is None:
         known = ", ".join([*BY_KIND, *(m for m in BY_MIXER if m not in BY_KIND)])
-        raise ValueError(f"no model class {name!r}; known: {known}")
+        raise ValueError(
+            f"name must be a model class's kind or mixer name: no model class {name!r}; "
+            f"known: {known}"
+        )
     return found
 
 
 def acted_on_by(setting: str) -> tuple[str, ...]:
     """The kinds that ``setting`` (one of ``SETTINGS``) changes, in table order."""
-    if setting not in SETTINGS:
-        raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
+    setting = check_choice("setting", setting, SETTINGS)
     return tuple(model.kind for model in CLASSES if setting in model.settings)
 
 
 def labels(names) -> dict[str, str]:
     """{name: label} for kinds or mixer names, e.g. ``labels(sweep.mixers())``."""
-    return {name: model_class(name).label for name in names}
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(
+            f"names must be an iterable of kinds or mixer names, got {type(names).__name__}"
+        )
+    out = {}
+    for name in names:
+        try:
+            out[name] = model_class(name).label
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"names: {error}") from None
+    return out
 
 
 def settings_of(kind: str, n: int, feature_map: str, normalize: bool, gate: float) -> tuple:
     """(n, feature_map, normalize, gate) with None for each setting that does not act on
     ``kind``: two settings that differ only where the class does not look are equal, so a
-    cache keyed on them computes the class once."""
+    cache keyed on them computes the class once. ``n`` is at least 1, ``feature_map`` a
+    name, ``normalize`` a bool and ``gate`` a finite number (lesson 06's controls)."""
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a class's kind (a str), got {kind!r}")
+    kind = check_choice("kind", kind, tuple(BY_KIND))
+    n = check_int("n", n, low=1, high=2**31)
+    feature_map = check_text("feature_map", feature_map)
+    normalize = check_bool("normalize", normalize)
+    gate = check_real("gate", gate)
     acts = model_class(kind).settings
     values = {"n": n, "feature_map": feature_map, "normalize": normalize, "gate": gate}
     return tuple(values[name] if name in acts else None for name in SETTINGS)

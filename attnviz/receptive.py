@@ -34,13 +34,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from .validation import check_choice, check_int
+from .memory_budget import check_bytes
+from .validation import check_bool, check_choice, check_int
 
 NEVER = -1  # first-layer value of a (query, key) pair never reached within n_layers
 MAX_EXACT_TOKENS = 16_384  # any mask: bitsets of T x T bits (and a T x T first-layer matrix)
 MAX_DISTANCE_TOKENS = 1 << 24  # offset patterns: a few length-T arrays
 MAX_LAYERS = 16_384
 MAX_MATRIX_TOKENS = MAX_EXACT_TOKENS  # largest T whose full first-layer matrix is built
+#: The most work one call may do, so every size within the limits above answers in
+#: seconds on a 2-core laptop: the distance sweep touches ``seq_len`` cells per layer
+#: (about 1e9 a second), the bitset sweep ``seq_len * ceil(seq_len / 64)`` words per layer
+#: (about 1e8 a second). A request past it is refused with the largest ``n_layers`` that fits.
+MAX_DISTANCE_WORK = 1 << 33  # seq_len x layers swept, distance arithmetic (~8 s)
+MAX_BITSET_WORK = 1 << 30  # words x layers swept, bitsets (~10 s)
 
 _WORD_BLOCK = 16  # words (1,024 keys) per column block of the bitset sweep
 _EDGE_CHUNK = 1 << 20  # mask edges gathered at once (bounds the temporary to ~128 MB)
@@ -142,7 +149,13 @@ class ReceptiveField:
                 f"seq_len must be at most {MAX_MATRIX_TOKENS:,} to build the first-layer "
                 f"matrix, got {self.seq_len:,}; use by_distance or first_layer_overview()"
             )
-        q = np.arange(self.seq_len)
+        t = self.seq_len
+        check_bytes(
+            f"the ({t:,}, {t:,}) first-layer matrix",
+            _array_bytes(t, t, 8) * 2,
+            instead="use by_distance or first_layer_overview()",
+        )
+        q = np.arange(t)
         diff = q[:, None] - q[None, :]
         return np.where(diff >= 0, self.by_distance[np.maximum(diff, 0)], NEVER).astype(
             self.by_distance.dtype
@@ -164,6 +177,11 @@ class ReceptiveField:
         n = -(-t // tile)
         big = np.iinfo(np.int32).max
         if self.matrix is None and self.by_distance is not None:
+            check_bytes(
+                f"the ({n:,}, {n:,}) reach overview (size={size:,})",
+                _array_bytes(n, n, 8) * 6,
+                instead="use a smaller size (512 draws a sharp reach map)",
+            )
             # the tile of query block I and key block J holds the distances (I - J) * tile
             # + (-tile + 1 .. tile - 1): reduce the distance profile over those windows
             prof = self.by_distance.astype(np.int32)
@@ -185,6 +203,11 @@ class ReceptiveField:
             cur = np.where(cur == big, NEVER, cur)
             out = np.where(delta >= 0, cur, NEVER)
             return out.astype(self.by_distance.dtype)
+        check_bytes(
+            f"the reach overview of a {t:,}-token first-layer matrix",
+            _array_bytes(n * tile, n * tile, 4) * 3,
+            instead="use a shorter seq_len",
+        )
         first = self.first_layer.astype(np.int32)
         pad = n * tile - t
         if reduce == "max":
@@ -207,8 +230,9 @@ class ReceptiveField:
         is), as ``first_layer_overview(reduce="min")`` reduces its tiles.
 
         A cell covers ``ceil(seq_len / size)`` consecutive keys (the last cell may cover
-        fewer); when that is one key, ``last_row`` itself is returned."""
-        size = check_int("size", size, low=1)
+        fewer); when that is one key, ``last_row`` itself is returned. ``size`` is at most
+        ``MAX_DISTANCE_TOKENS``."""
+        size = check_int("size", size, low=1, high=MAX_DISTANCE_TOKENS)
         row = self.last_row
         tile = -(-row.size // size)
         if tile == 1:
@@ -241,24 +265,33 @@ def receptive_field(
     the matrix up to 4,096 tokens (it takes ``T*T`` bytes: 268 MB at 16,384 tokens). The
     distance path always keeps its compact per-distance profile, and builds the matrix on
     demand.
+
+    Limits: ``seq_len`` up to ``MAX_EXACT_TOKENS`` for bitsets and ``MAX_DISTANCE_TOKENS``
+    for distances, ``n_layers`` up to ``MAX_LAYERS``, the bitsets' memory within
+    attnviz's memory budget, and the work within ``MAX_DISTANCE_WORK`` (tokens x layers)
+    or ``MAX_BITSET_WORK`` (words x layers), so every call answers in seconds. A mask
+    whose reach still grows past that work is refused with a ``ValueError`` that names the
+    work and the largest ``n_layers`` that fits at this ``seq_len``.
     """
     method = check_choice("method", method, ("auto", "bitset", "distances"))
-    if full is not None and not isinstance(full, bool | np.bool_):
-        raise TypeError(f"full must be True, False or None, got {full!r}")
+    if full is not None:
+        full = check_bool("full", full)
     n_layers = check_int("n_layers", n_layers, low=1, high=MAX_LAYERS)
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int | np.integer):
-        raise TypeError(f"seq_len must be an integer, got {seq_len!r}")
-    seq_len = int(seq_len)
-    if seq_len < 1:
-        raise ValueError(f"seq_len must be a positive integer, got {seq_len}")
+    seq_len = check_int("seq_len", seq_len, low=1)
+    if seq_len > MAX_DISTANCE_TOKENS:
+        got = f"{seq_len:,}" if seq_len < 10**30 else "a larger integer"
+        raise ValueError(
+            f"seq_len must be at most {MAX_DISTANCE_TOKENS:,} (an offset pattern; a general "
+            f"mask {MAX_EXACT_TOKENS:,}), got {got}"
+        )
+    if mask is None:
+        raise TypeError(
+            "mask must be a MaskPattern, a (seq_len, seq_len) boolean array or a 1-D set of "
+            "distances, got None"
+        )
 
-    dense, distances = _read_mask(mask, seq_len, method)
+    dense, distances = _read_mask(mask, seq_len, method, full)
     if distances is not None:
-        if seq_len > MAX_DISTANCE_TOKENS:
-            raise ValueError(
-                f"seq_len must be at most {MAX_DISTANCE_TOKENS:,} for an offset pattern, "
-                f"got {seq_len:,}"
-            )
         return _field_from_distances(distances, seq_len, n_layers)
     return _field_from_bitsets(dense, n_layers, full)
 
@@ -270,11 +303,19 @@ def _is_pattern(mask: Any) -> bool:
     return callable(getattr(mask, "dense", None)) and callable(getattr(mask, "distances", None))
 
 
-def _read_mask(mask: Any, seq_len: int, method: str) -> tuple[np.ndarray | None, Any]:
+def _read_mask(
+    mask: Any, seq_len: int, method: str, full: bool | None = None
+) -> tuple[np.ndarray | None, Any]:
     """Return ``(dense, None)`` or ``(None, distances)`` after checking ``mask``."""
     if _is_pattern(mask):
         distances = None
         if method != "bitset":
+            # a pattern's distances may be every offset below seq_len: int64s and their sort
+            check_bytes(
+                f"the distances of mask {getattr(mask, 'name', '')!r} at seq_len={seq_len:,}",
+                seq_len * 40,
+                instead="use a shorter seq_len",
+            )
             distances = mask.distances(seq_len)
             if distances is not None:
                 return None, _check_distances("mask.distances(seq_len)", distances, seq_len)
@@ -283,7 +324,7 @@ def _read_mask(mask: Any, seq_len: int, method: str) -> tuple[np.ndarray | None,
                     f"method='distances' needs an offset pattern; mask {mask.name!r} has no "
                     "distances (use method='auto' or 'bitset')"
                 )
-        _check_exact_len(seq_len)
+        _check_exact_len(seq_len, full)
         return _check_dense("mask.dense(seq_len)", mask.dense(seq_len), seq_len), None
     if isinstance(mask, torch.Tensor):
         mask = mask.detach().cpu().numpy()
@@ -300,26 +341,37 @@ def _read_mask(mask: Any, seq_len: int, method: str) -> tuple[np.ndarray | None,
         )
     if mask.ndim == 1:
         if method == "bitset":
-            _check_exact_len(seq_len)
+            _check_exact_len(seq_len, full)
             dist = _check_distances("mask", mask, seq_len)
             return _dense_from_distances(dist, seq_len), None
         return None, _check_distances("mask", mask, seq_len)
     if mask.ndim == 2:
         if method == "distances":
             raise ValueError("method='distances' needs distances; mask is a dense matrix")
-        _check_exact_len(seq_len)
+        _check_exact_len(seq_len, full)
         return _check_dense("mask", mask, seq_len), None
     raise ValueError(
         f"mask must be a (seq_len, seq_len) boolean matrix or 1-D distances, got shape {mask.shape}"
     )
 
 
-def _check_exact_len(seq_len: int) -> None:
+def _check_exact_len(seq_len: int, full: bool | None = None) -> None:
     if seq_len > MAX_EXACT_TOKENS:
         raise ValueError(
             f"seq_len must be at most {MAX_EXACT_TOKENS:,} for a general mask (offset "
             f"patterns allow {MAX_DISTANCE_TOKENS:,}), got {seq_len:,}"
         )
+    if full is None:
+        full = seq_len <= _AUTO_FULL_TOKENS
+    t, words = seq_len, -(-seq_len // 64)
+    # the dense mask (T*T bools), reach, front and new front (T*words uint64 each), and
+    # with full=True the bit planes of the layers and the (T, T) first-layer matrix
+    n_bytes = t * t + 3 * t * words * 8 + (t * t + 8 * t * words * 8 if full else 0)
+    check_bytes(
+        f"the bitsets of a general mask at seq_len={t:,}" + (" with full=True" if full else ""),
+        n_bytes,
+        instead="use full=False, an offset pattern (method='distances') or a shorter seq_len",
+    )
 
 
 def _check_dense(name: str, value: Any, seq_len: int) -> np.ndarray:
@@ -345,8 +397,14 @@ def _check_distances(name: str, value: Any, seq_len: int) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D distances, got shape {value.shape}")
     if value.size and value.min() < 0:
         raise ValueError(f"{name} must hold distances >= 0, got {int(value.min())}")
-    value = np.unique(value.astype(np.int64))
-    return value[(value > 0) & (value < seq_len)]
+    value = value.astype(np.int64)
+    value = np.sort(value[(value > 0) & (value < seq_len)])  # numpy's hashing unique is slow
+    return value[np.r_[True, value[1:] != value[:-1]]] if value.size else value
+
+
+def _array_bytes(rows: int, cols: int, itemsize: int) -> int:
+    """Bytes of a ``(rows, cols)`` array of ``itemsize``-byte items (exact Python ints)."""
+    return int(rows) * int(cols) * int(itemsize)
 
 
 def _dense_from_distances(dist: np.ndarray, seq_len: int) -> np.ndarray:
@@ -413,14 +471,25 @@ def _sumset_step(front: np.ndarray, dist: np.ndarray, runs, t: int) -> np.ndarra
 
 
 def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveField:
+    runs = _runs(dist)
+    fft = sum(1 + int(np.log2(m)) for _, m in runs) > _FFT_OVER
+    check_bytes(
+        f"the distance sweep at seq_len={t:,}",
+        t * (112 if fft else 32),  # a few length-T arrays; the FFT's buffers are ~4T floats
+        instead="use a shorter seq_len",
+    )
+    if dist.size:
+        # the largest distance is new at every layer until it passes seq_len: a lower
+        # bound on the layers swept, so a sweep past the work limit is refused up front
+        _check_distance_work(t, n_layers, min(n_layers, -(-(t - 1) // int(dist[-1]))))
     dtype = np.int8 if n_layers <= 127 else np.int16
     first = np.full(t, NEVER, dtype)
     first[0] = 0
     reached = np.zeros(t, bool)
     reached[0] = True
     front = reached.copy()
-    runs = _runs(dist)
     for layer in range(1, n_layers + 1):
+        _check_distance_work(t, n_layers, layer)
         new = _sumset_step(front, dist, runs, t)
         new &= ~reached
         if not new.any():
@@ -428,12 +497,15 @@ def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveF
         reached |= new
         first[new] = layer
         front = new
-    # pairs at distance d: t - d of them
-    weights = (t - np.arange(t)).astype(np.float64)
-    hit = first != NEVER
-    per_layer = np.bincount(
-        first[hit].astype(np.int64), weights=weights[hit], minlength=n_layers + 1
-    )
+    # pairs at distance d: t - d of them (summed in chunks: a few MB at a time)
+    per_layer = np.zeros(n_layers + 1)
+    for c0 in range(0, t, _EDGE_CHUNK):
+        part = first[c0 : c0 + _EDGE_CHUNK]
+        hit = part != NEVER
+        weights = (t - c0 - np.arange(part.size))[hit].astype(np.float64)
+        per_layer += np.bincount(
+            part[hit].astype(np.int64), weights=weights, minlength=n_layers + 1
+        )[: n_layers + 1]
     counts = np.cumsum(per_layer[: n_layers + 1]).round().astype(np.int64)
     return ReceptiveField(
         seq_len=t,
@@ -444,6 +516,29 @@ def _field_from_distances(dist: np.ndarray, t: int, n_layers: int) -> ReceptiveF
         last_row=first[::-1].copy(),
         by_distance=first,
     )
+
+
+def _check_distance_work(t: int, n_layers: int, layers: int) -> None:
+    if t * layers > MAX_DISTANCE_WORK:
+        fits = max(1, MAX_DISTANCE_WORK // t)
+        raise ValueError(
+            f"n_layers={n_layers:,} at seq_len={t:,}: this offset pattern's reach grows for at "
+            f"least {layers:,} layers, and sweeping {t:,} tokens x {layers:,} layers is "
+            f"past the work limit MAX_DISTANCE_WORK = {MAX_DISTANCE_WORK:,} (about 10 s); "
+            f"use n_layers <= {fits:,} at this seq_len, or a shorter seq_len"
+        )
+
+
+def _check_bitset_work(t: int, words: int, n_layers: int, layers: int) -> None:
+    if t * words * layers > MAX_BITSET_WORK:
+        fits = max(1, MAX_BITSET_WORK // (t * words))
+        raise ValueError(
+            f"n_layers={n_layers:,} at seq_len={t:,}: this mask's reach grows for at least "
+            f"{layers:,} layers, and sweeping {t * words:,} bitset words x {layers:,} "
+            f"layers is past the work limit MAX_BITSET_WORK = {MAX_BITSET_WORK:,} (about "
+            f"10 s); use n_layers <= {fits:,} at this seq_len, a shorter seq_len, or an "
+            "offset pattern (method='distances')"
+        )
 
 
 # ------------------------------------------------------------------------- bitsets
@@ -540,6 +635,7 @@ def _field_from_bitsets(mask: np.ndarray, n_layers: int, full: bool | None) -> R
     total = t
     new_front = np.zeros_like(front)
     for layer in range(1, n_layers + 1):
+        _check_bitset_work(t, words, n_layers, layer)
         if layer > 1:
             new_front.fill(0)
         added = 0

@@ -29,9 +29,9 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,9 +44,21 @@ from attnviz.mixers import state_size as _state_size
 from attnviz.models import TinyConfig, TinyTransformer
 from attnviz.tasks import mqar
 from attnviz.training import evaluate, train
-from attnviz.validation import check_int, check_real
+from attnviz.validation import check_bool, check_choice, check_int, check_real, check_text
 
 FORMAT = "attnviz.mqar_state_size/1"
+
+#: The largest value of each setting: a run must stay a CPU lesson's run (seconds to
+#: minutes), and its data must fit in memory. ``MAX_RUNS`` caps the runs of one sweep.
+LIMITS = {
+    "seq_len": 4096, "num_kv_pairs": 1024, "vocab": 65_536, "d_model": 1024, "n_layers": 16,
+    "n_heads": 16, "short_conv": 64, "steps": 100_000, "batch_size": 4096,
+    "n_train": 1_000_000, "n_test": 100_000,
+}  # fmt: skip
+MAX_STATE_EXPANSION = 1024
+MAX_RUNS = 1000
+MAX_WORKERS = 64  # and at most this machine's cores: max_workers()
+SPEC_KEYS = ("mixer", "state_expansion", "seed")
 
 
 @dataclass(frozen=True)
@@ -71,10 +83,35 @@ class SweepSettings:
     def __post_init__(self) -> None:
         for name in ("seq_len", "num_kv_pairs", "vocab", "d_model", "n_layers", "n_heads",
                      "batch_size", "n_train", "n_test"):  # fmt: skip
-            check_int(name, getattr(self, name), low=1)
-        check_int("steps", self.steps, low=0)
-        check_int("seed", self.seed, low=0)
-        check_real("lr", self.lr, low=0.0, low_open=True)
+            check_int(name, getattr(self, name), low=1, high=LIMITS[name])
+        check_int("steps", self.steps, low=0, high=LIMITS["steps"])
+        check_int("short_conv", self.short_conv, low=0, high=LIMITS["short_conv"])
+        check_int("seed", self.seed, low=0, high=2**31 - 1)
+        check_real("lr", self.lr, low=0.0, low_open=True, high=10.0)
+        check_bool("attention_only", self.attention_only)
+
+    @classmethod
+    def of(cls, settings: Any, name: str = "settings") -> SweepSettings:
+        """``settings`` as SweepSettings: itself, or a dict of its fields (each named if
+        unknown)."""
+        name = check_text("name", name)
+        if isinstance(settings, SweepSettings):
+            return settings
+        if not isinstance(settings, Mapping):
+            raise TypeError(
+                f"{name} must be a SweepSettings or a dict of its fields, got "
+                f"{type(settings).__name__}"
+            )
+        fields = cls.__dataclass_fields__
+        unknown = sorted(str(key) for key in settings if key not in fields)
+        if unknown:
+            raise TypeError(
+                f"{name} has unknown field(s) {unknown}; SweepSettings has {list(fields)}"
+            )
+        try:
+            return cls(**settings)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error}") from None
 
 
 # The live setting of lesson 06: softmax attention and linear attention at three state
@@ -100,6 +137,13 @@ class SweepResult:
 
     def accuracy(self, mixer: str, state_expansion: int | None = None, seed: int | None = None):
         """Mean accuracy of the runs of ``mixer`` (at that expansion and seed, if given)."""
+        mixer = check_text("mixer", mixer)
+        if state_expansion is not None:
+            state_expansion = check_int(
+                "state_expansion", state_expansion, low=1, high=MAX_STATE_EXPANSION
+            )
+        if seed is not None:
+            seed = check_int("seed", seed, low=0, high=2**31 - 1)
         found = [
             run["accuracy"]
             for run in self.runs
@@ -114,6 +158,8 @@ class SweepResult:
     def curve(self, mixer: str, *, spread: bool = False) -> tuple[list, ...]:
         """(state sizes, mean accuracies) of one class by growing state size: what to plot;
         with ``spread``, also the lowest and highest accuracy over seeds at each size."""
+        mixer = check_text("mixer", mixer)
+        spread = check_bool("spread", spread)
         by_size: dict[int, list[float]] = {}
         for run in self.runs:
             if run["mixer"] == mixer:
@@ -132,10 +178,12 @@ class SweepResult:
 
     def curves(self, *, spread: bool = True) -> dict[str, tuple[list, ...]]:
         """``curve`` of every class: ``attnviz.plots.recall_vs_state``'s input."""
+        spread = check_bool("spread", spread)
         return {mixer: self.curve(mixer, spread=spread) for mixer in self.mixers()}
 
     def smallest_state(self, mixer: str, accuracy: float) -> int | None:
         """The smallest state size at which the class's mean accuracy reaches ``accuracy``."""
+        mixer = check_text("mixer", mixer)
         accuracy = check_real("accuracy", accuracy, low=0.0, high=1.0)
         for size, mean in zip(*self.curve(mixer), strict=True):
             if mean >= accuracy:
@@ -148,25 +196,55 @@ class SweepResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepResult:
+        """A result from ``to_dict``'s form: format, settings, runs (each a dict with mixer,
+        state_expansion, seed, state_size and accuracy) and optional metadata."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"data is not an MQAR state-size sweep (format {FORMAT})")
-        return cls(dict(data["settings"]), list(data["runs"]), dict(data.get("metadata", {})))
+        settings, runs = data.get("settings"), data.get("runs")
+        metadata = data.get("metadata", {})
+        if not isinstance(settings, dict) or not isinstance(metadata, dict):
+            raise ValueError("data must hold a dict of settings and of metadata")
+        if not isinstance(runs, list) or not all(
+            isinstance(run, dict) and {"mixer", "state_size", "accuracy"} <= set(run)
+            for run in runs
+        ):
+            raise ValueError(
+                "data must hold a list of runs, each a dict with mixer, state_size and accuracy"
+            )
+        return cls(dict(settings), list(runs), dict(metadata))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> SweepResult:
-        return cls.from_dict(json.loads(text))
+        """A result from ``to_json``'s text."""
+        text = check_text("text", text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"text is not JSON: {error}") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as error:
+            raise ValueError(f"text: {error}") from None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        """Write ``to_json`` to ``path`` (a str or Path); OSError if it cannot be written."""
+        path = _path(path)
         path.write_text(self.to_json())
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> SweepResult:
-        return cls.from_json(Path(path).read_text())
+        """Read a result saved by ``save``; OSError if ``path`` cannot be read."""
+        return cls.from_json(_path(path).read_text())
+
+
+def _path(path: Any) -> Path:
+    if isinstance(path, Path):
+        return path
+    return Path(check_text("path", path))
 
 
 def answer_mass(model: Any, task: Any) -> dict[str, float]:
@@ -176,7 +254,13 @@ def answer_mass(model: Any, task: Any) -> dict[str, float]:
     A model that has learned "the answer is one of the values I read" but not which puts
     most of its mass on "context" and about 1/KV of it on "right" (lesson 06's qLSTM).
     """
-    kv = getattr(task, "params", {}).get("num_kv_pairs")
+    from attnviz.tasks import TaskData
+
+    if not isinstance(model, TinyTransformer):
+        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
+    if not isinstance(task, TaskData):
+        raise TypeError(f"task must be an MQAR TaskData (tasks.mqar), got {type(task).__name__}")
+    kv = task.params.get("num_kv_pairs")
     if kv is None:
         name = getattr(task, "name", type(task).__name__)
         raise ValueError(f"task must be an MQAR task with params num_kv_pairs, got {name!r}")
@@ -194,19 +278,54 @@ def run_specs(
 ) -> list[dict[str, Any]]:
     """One spec {mixer, state_expansion, seed} per run: every size for the expandable
     classes, one run (state_expansion None) for softmax attention and the qLSTM."""
-    classes, sizes, seeds = tuple(classes), tuple(sizes), tuple(seeds)
+    classes = _sequence("classes", classes)
+    sizes = _sequence("sizes", sizes)
+    seeds = _sequence("seeds", seeds)
     for mixer in classes:
-        if mixer not in MIXERS:
-            raise ValueError(f"classes must be names in {MIXERS}, got {mixer!r}")
-    for n in sizes:
-        check_int("sizes", n, low=1)
+        if not isinstance(mixer, str) or mixer not in MIXERS:
+            error = ValueError if isinstance(mixer, str) else TypeError
+            raise error(f"classes must be names in {MIXERS}, got {mixer!r}")
+    sizes = tuple(check_int("sizes", n, low=1, high=MAX_STATE_EXPANSION) for n in sizes)
+    seeds = tuple(check_int("seeds", seed, low=0, high=2**31 - 1) for seed in seeds)
+    n_runs = len(seeds) * sum(len(sizes) if mixer in EXPANDABLE else 1 for mixer in classes)
+    if n_runs > MAX_RUNS:
+        raise ValueError(
+            f"classes x sizes x seeds make {n_runs:,} runs, more than MAX_RUNS = {MAX_RUNS}; "
+            "use fewer sizes or seeds"
+        )
     specs = []
     for seed in seeds:
-        check_int("seed", seed, low=0)
         for mixer in classes:
             for n in sizes if mixer in EXPANDABLE else (None,):
                 specs.append({"mixer": mixer, "state_expansion": n, "seed": seed})
     return specs
+
+
+def _sequence(name: str, values: Any) -> tuple:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a sequence, got {type(values).__name__}")
+    values = tuple(values)
+    if len(values) > MAX_RUNS:
+        raise ValueError(f"{name} must list at most {MAX_RUNS} values, got {len(values):,}")
+    return values
+
+
+def _spec(spec: Any) -> dict[str, Any]:
+    """A run's spec checked: exactly {mixer, state_expansion, seed}, each valid."""
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"spec must be a dict with keys {SPEC_KEYS}, got {type(spec).__name__}")
+    unknown = sorted(str(key) for key in spec if key not in SPEC_KEYS)
+    missing = [key for key in SPEC_KEYS if key not in spec]
+    if unknown or missing:
+        raise ValueError(
+            f"spec must have exactly the keys {SPEC_KEYS}; unknown: {unknown}, missing: {missing}"
+        )
+    mixer = check_choice("spec['mixer']", spec["mixer"], MIXERS)
+    n = spec["state_expansion"]
+    if mixer in EXPANDABLE or n is not None:
+        n = check_int("spec['state_expansion']", n, low=1, high=MAX_STATE_EXPANSION)
+    return {"mixer": mixer, "state_expansion": n,
+            "seed": check_int("spec['seed']", spec["seed"], low=0, high=2**31)}  # fmt: skip
 
 
 def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
@@ -216,7 +335,8 @@ def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
     The seed draws the data (train seed, test seed + 1), the initial weights and the
     minibatch order.
     """
-    s = settings if isinstance(settings, SweepSettings) else SweepSettings(**settings)
+    s = SweepSettings.of(settings)
+    spec = _spec(spec)
     seed = spec["seed"]
     data = mqar(s.n_train + 1, s.seq_len, s.num_kv_pairs, s.vocab, seed=2 * seed)
     test = mqar(s.n_test, s.seq_len, s.num_kv_pairs, s.vocab, seed=2 * seed + 1)
@@ -234,7 +354,8 @@ def train_model(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]):
 
 def train_one(settings: SweepSettings | dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Train and score one model (``train_model``): a sweep's run, as a dict. A top-level
-    function, so process pools can run it."""
+    function, so process pools can run it. ``settings`` and ``spec`` are checked as
+    ``train_model`` checks them: unknown or missing keys are named."""
     model, test, seconds = train_model(settings, spec)
     scores = evaluate(model, test)
     seq_len = test.input_ids.shape[1]
@@ -269,17 +390,26 @@ def mqar_state_size_sweep(
         map_fn: how to run the specs, ``map_fn(fn, specs)`` (e.g. a process pool's map);
             default: one after another here.
         **settings: fields of ``SweepSettings`` (seq_len, num_kv_pairs, vocab, d_model,
-            n_layers, n_heads, steps, lr, batch_size, n_train, n_test, seed).
-            ``seed`` is the first seed when ``seeds`` is not given.
+            n_layers, n_heads, steps, lr, batch_size, n_train, n_test, seed), each within
+            ``LIMITS``; an unknown one is named. ``seed`` is the first seed when ``seeds``
+            is not given. At most ``MAX_RUNS`` runs, sizes up to ``MAX_STATE_EXPANSION``.
 
     Returns:
         A ``SweepResult``; ``result.curve(mixer)`` gives (state sizes, accuracies).
     """
     if "seed" in settings:
-        seeds = (settings["seed"],) if tuple(seeds) == (0,) else seeds
-    s = SweepSettings(**settings)
+        seeds = (settings["seed"],) if tuple(_sequence("seeds", seeds)) == (0,) else seeds
+    s = SweepSettings.of(settings)
     specs = run_specs(classes, sizes, seeds)
-    report = progress if callable(progress) else None
+    classes, sizes, seeds = tuple(classes), tuple(sizes), tuple(seeds)
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise TypeError(
+            f"progress must be True, False or a callable(done, total, run), got "
+            f"{type(progress).__name__}"
+        )
+    if map_fn is not None and not callable(map_fn):
+        raise TypeError(f"map_fn must be None or a callable like map, got {type(map_fn).__name__}")
+    report = progress if callable(progress) and not isinstance(progress, bool) else None
     if progress is True:
 
         def report(done: int, total: int, run: dict[str, Any]) -> None:
@@ -308,12 +438,22 @@ def _train_spec(args: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     return train_one(settings, spec)
 
 
-@contextmanager
-def worker_map(workers: int) -> Iterator[Callable[..., Iterable[Any]]]:
+def worker_map(workers: int) -> AbstractContextManager[Callable[..., Iterable[Any]]]:
     """A ``map_fn`` for ``mqar_state_size_sweep``: the built-in ``map`` for one worker, else
     the map of a pool of ``workers`` spawned processes (no fork of a process holding threads).
-    Every run is seeded and single-threaded, so the results do not depend on ``workers``."""
-    workers = check_int("workers", workers, low=1)
+    Every run is seeded and single-threaded, so the results do not depend on ``workers``.
+    ``workers`` is checked when called (1 .. ``max_workers()``, this machine's cores)."""
+    return _worker_map(check_int("workers", workers, low=1, high=max_workers()))
+
+
+def max_workers() -> int:
+    """The most workers a sweep may use: this machine's cores (more only wait for each
+    other, and every spawned worker imports torch), at most ``MAX_WORKERS``."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+@contextmanager
+def _worker_map(workers: int) -> Iterator[Callable[..., Iterable[Any]]]:
     if workers == 1:
         yield map
         return
@@ -326,6 +466,11 @@ def quick_sweep(
 ) -> SweepResult:
     """The QUICK preset, the live setting of lesson 06, on ``workers`` processes (default:
     up to 2, as many as this machine has cores; the accuracies do not depend on it)."""
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise TypeError(
+            f"progress must be True, False or a callable(done, total, run), got "
+            f"{type(progress).__name__}"
+        )
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     with worker_map(workers) as map_fn:
         return mqar_state_size_sweep(QUICK["classes"], QUICK["sizes"], progress=progress,

@@ -31,13 +31,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnviz.validation import check_int, check_real
+from attnviz.memory_budget import check_bytes
+from attnviz.validation import check_bool, check_int, check_real
 
 IGNORE_INDEX = -100  # targets with this value carry no loss
 BOS = 0  # beginning-of-sequence token of repeated_tokens, copy_task and needle
 SEP = 1  # copy_task: "now copy"
 NEEDLE = 1  # needle: marks the start of the needle in the haystack
 QUERY = 2  # needle: "now say the needle"
+
+#: The largest value of any size argument (n, a length, vocab): token ids are int64 and
+#: every generator fits in memory and seconds; the whole batch must also fit attnviz's
+#: memory budget (about 40 bytes per token, plus 12 per vocabulary entry per sequence
+#: for the generators that shuffle the vocabulary).
+MAX_SIZE = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare tensors, which is ambiguous
@@ -128,17 +135,21 @@ def repeated_tokens(
         the two losses compare like for like), and spans ``"first"`` and ``"second"``
         (the first two copies in ``input_ids``).
     """
-    n = check_int("n", n, low=1)
-    seq_half = check_int("seq_half", seq_half, low=2)
-    vocab = check_int("vocab", vocab, low=3)
-    seed = check_int("seed", seed, low=0)
-    bos, distinct = _check_bool("bos", bos), _check_bool("distinct", distinct)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    seq_half = check_int("seq_half", seq_half, low=2, high=MAX_SIZE)
+    vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    bos, distinct = check_bool("bos", bos), check_bool("distinct", distinct)
     if min_half is not None:
         min_half = check_int("min_half", min_half, low=2, high=seq_half)
     if distinct and seq_half > vocab - 1:
         raise ValueError(
             f"seq_half must be at most vocab - 1 = {vocab - 1} for distinct tokens, got {seq_half}"
         )
+    _check_task_bytes(
+        "repeated_tokens", n=n, seq_half=seq_half, tokens=2 * seq_half + 1,
+        vocab=vocab if distinct else 0,
+    )  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     if distinct:
         tokens = torch.rand(n, vocab - 1, generator=g).argsort(dim=1)[:, :seq_half] + 1  # (N, T)
@@ -207,10 +218,11 @@ def periodic_tokens(
         position from the second period on that has a target); spans ``"first"`` and
         ``"second"`` (the first two periods in ``input_ids``, the second cut at ``length``).
     """
-    n = check_int("n", n, low=1)
-    length = check_int("length", length, low=3)
-    vocab = check_int("vocab", vocab, low=3)
-    seed = check_int("seed", seed, low=0)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    length = check_int("length", length, low=3, high=MAX_SIZE)
+    vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    _check_task_bytes("periodic_tokens", n=n, length=length, tokens=length, vocab=vocab)
     min_period = check_int("min_period", min_period, low=2, high=min(vocab - 1, length - 1))
     if max_period is None:
         max_period = vocab - 1
@@ -278,13 +290,13 @@ def mqar(
         TaskData with mask ``"queries"`` (the positions with a target) and span
         ``"context"`` (the key-value pairs).
     """
-    n = check_int("n", n, low=1)
-    seq_len = check_int("seq_len", seq_len, low=4)
-    num_kv_pairs = check_int("num_kv_pairs", num_kv_pairs, low=1)
-    vocab = check_int("vocab", vocab, low=2)
-    seed = check_int("seed", seed, low=0)
-    power_a = check_real("power_a", power_a, low=0.0, low_open=True)
-    random_non_queries = _check_bool("random_non_queries", random_non_queries)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    seq_len = check_int("seq_len", seq_len, low=4, high=MAX_SIZE)
+    num_kv_pairs = check_int("num_kv_pairs", num_kv_pairs, low=1, high=MAX_SIZE)
+    vocab = check_int("vocab", vocab, low=2, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    power_a = check_real("power_a", power_a, low=0.0, low_open=True, high=1e6)
+    random_non_queries = check_bool("random_non_queries", random_non_queries)
     if seq_len % 2:
         raise ValueError(f"seq_len must be even, got {seq_len}")
     if vocab <= seq_len:
@@ -293,6 +305,8 @@ def mqar(
         raise ValueError(
             f"num_kv_pairs must be at most seq_len / 4 = {seq_len // 4}, got {num_kv_pairs}"
         )
+    # the gumbel scores and their argsort are (n, seq_len / 2) floats and ints
+    _check_task_bytes("mqar", n=n, seq_len=seq_len, tokens=2 * seq_len, vocab=vocab)
     rng = np.random.default_rng(seed)
     context = 2 * num_kv_pairs
     half_vocab = vocab // 2
@@ -345,10 +359,11 @@ def copy_task(n: int, copy_len: int, vocab: int, seed: int = 0) -> TaskData:
         TaskData with mask ``"copy"`` (the positions with a target) and spans
         ``"source"`` and ``"copy"`` (the two strings in ``input_ids``).
     """
-    n = check_int("n", n, low=1)
-    copy_len = check_int("copy_len", copy_len, low=1)
-    vocab = check_int("vocab", vocab, low=3)
-    seed = check_int("seed", seed, low=0)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    copy_len = check_int("copy_len", copy_len, low=1, high=MAX_SIZE)
+    vocab = check_int("vocab", vocab, low=3, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    _check_task_bytes("copy_task", n=n, copy_len=copy_len, tokens=2 * copy_len + 2)
     g = torch.Generator().manual_seed(seed)
     source = torch.randint(2, vocab, (n, copy_len), generator=g)  # (N, T)
     input_ids = torch.cat(
@@ -402,11 +417,15 @@ def needle(
         TaskData with mask ``"answer"`` and spans ``"needle"`` (n₁..n_k in the
         haystack) and ``"answer"`` (n₁..n_k after QUERY).
     """
-    n = check_int("n", n, low=1)
-    haystack_len = check_int("haystack_len", haystack_len, low=1)
-    vocab = check_int("vocab", vocab, low=4)
-    seed = check_int("seed", seed, low=0)
-    needle_len = check_int("needle_len", needle_len, low=1)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    haystack_len = check_int("haystack_len", haystack_len, low=1, high=MAX_SIZE)
+    vocab = check_int("vocab", vocab, low=4, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    needle_len = check_int("needle_len", needle_len, low=1, high=MAX_SIZE)
+    _check_task_bytes(
+        "needle", n=n, haystack_len=haystack_len, needle_len=needle_len,
+        tokens=2 * (haystack_len + 2 * needle_len + 3),
+    )  # fmt: skip
     if depth is not None:
         depth = check_real("depth", depth, low=0.0, high=1.0)
     g = torch.Generator().manual_seed(seed)
@@ -462,11 +481,12 @@ def lagged_copy(n: int, length: int, lag: int, vocab: int, seed: int = 0) -> Tas
     Returns:
         TaskData with mask ``"recall"`` (the positions with a target: lag .. T-1).
     """
-    n = check_int("n", n, low=1)
-    length = check_int("length", length, low=2)
+    n = check_int("n", n, low=1, high=MAX_SIZE)
+    length = check_int("length", length, low=2, high=MAX_SIZE)
     lag = check_int("lag", lag, low=1, high=length - 1)
-    vocab = check_int("vocab", vocab, low=2)
-    seed = check_int("seed", seed, low=0)
+    vocab = check_int("vocab", vocab, low=2, high=MAX_SIZE)
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    _check_task_bytes("lagged_copy", n=n, length=length, tokens=length)
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(0, vocab, (n, length), generator=g)  # (N, T)
     targets = torch.full_like(input_ids, IGNORE_INDEX)
@@ -492,9 +512,27 @@ TASKS: dict[str, Callable[..., TaskData]] = {
 
 
 def make_task(task: str, **params: Any) -> TaskData:
-    """Build a task by name, e.g. from a saved ``TaskData.recipe`` (lessons 02, 03)."""
+    """Build a task by name, e.g. from a saved ``TaskData.recipe`` (lessons 02, 03).
+
+    ``params`` are the generator's arguments; a missing or unknown one is named."""
     if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"task must be one of {tuple(TASKS)}, got {task!r}")
+    import inspect
+
+    signature = inspect.signature(TASKS[task])
+    unknown = sorted(set(params) - set(signature.parameters))
+    if unknown:
+        raise TypeError(
+            f"make_task({task!r}) got unknown argument(s) {unknown}; {task} takes "
+            f"{list(signature.parameters)}"
+        )
+    missing = [
+        name
+        for name, p in signature.parameters.items()
+        if p.default is inspect.Parameter.empty and name not in params
+    ]
+    if missing:
+        raise TypeError(f"make_task({task!r}) is missing argument(s) {missing}")
     return TASKS[task](**params)
 
 
@@ -514,10 +552,17 @@ def _span(n: int, start: int, stop: int) -> torch.Tensor:
     return torch.tensor([[start, stop]]).expand(n, 2).clone()
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return value
+def _check_task_bytes(task: str, *, tokens: int, vocab: int = 0, **sizes: int) -> None:
+    """Refuse a batch past the memory budget: ids, targets, masks and the int64 temporaries
+    of a (n, tokens) batch (~40 bytes a token), and a shuffled vocabulary per sequence."""
+    n = sizes["n"]
+    named = ", ".join(f"{key}={value:,}" for key, value in sizes.items())
+    check_bytes(
+        f"{task}({named}{f', vocab={vocab:,}' if vocab else ''})",
+        n * (40 * tokens + 12 * vocab),
+        instead="use fewer sequences (n) or shorter ones"
+        + (", or a smaller vocab" if vocab else ""),
+    )
 
 
 __all__ = [

@@ -477,3 +477,10 @@ def test_the_memories_are_attnviz_memory_with_keys_sqrt_alpha_e_x(rule, name):
             beta=experiment.beta,
         )  # (T + 1, 1, n)
         np.testing.assert_allclose(states[:, 0].numpy() * scale, result.strengths, atol=1e-12)
+
+
+def test_a_diverging_compound_is_refused_not_returned_as_inf():
+    with pytest.raises(ValueError, match="compound_curve overflowed.*DIVERGENT_RATE"):
+        conditioning.compound_curve(100_000, dict.fromkeys("ABCDEFGH", 1.0), beta=1.0)
+    with pytest.raises(ValueError, match="overflowed.*DIVERGENT_RATE"):
+        conditioning.run("100000 ABCDEFGH+", saliences=1.0, beta=1.0, rule="delta")

@@ -612,3 +612,16 @@ def test_nested_weights_keep_the_rest_of_the_draw_when_one_size_shrinks():
 def test_nested_bad_input_names_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_a_system_whose_weights_overflow_is_refused():
+    u = torch.ones(4, 2, dtype=torch.float64) * 1e200
+    W = torch.ones(2, 2, dtype=torch.float64) * 1e200
+    with pytest.raises(ValueError, match="overflowed"):
+        dsf.from_linear_attention(u, W, W, torch.eye(2, dtype=torch.float64))
+
+
+def test_random_system_checks_a_feature_map_its_class_ignores():
+    u = torch.randn(4, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="feature_map"):
+        dsf.random_system("s6", u, feature_map="no_such_map")

@@ -25,3 +25,12 @@ def test_a_class_is_computed_once_per_its_own_settings():
     again = dsf_views.class_view("qlstm", 16, 4, 0, settings_of("qlstm", 8, "elu_plus_one",
                                                                   True, 1.0))  # fmt: skip
     assert again is first  # n, φ and normalisation do not act on the qLSTM
+
+
+def test_views_check_their_arguments_before_the_cache():
+    settings = settings_of("s6", 2, "relu", False, 1.0)
+    dsf_views.class_view("s6", 1, 2, 0, settings)
+    with pytest.raises(TypeError, match="T must be an integer"):
+        dsf_views.class_view("s6", True, 2, 0, settings)  # True == 1 would hit the cache
+    with pytest.raises(TypeError, match="settings must be a tuple"):
+        dsf_views.class_view("s6", 4, 2, 0, None)

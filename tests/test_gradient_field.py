@@ -205,3 +205,10 @@ def test_bad_gradient_field_input_is_named():
         field.layer("last")
     with pytest.raises(ValueError, match=r"seq_len must be an integer in \[1, 32\]"):
         model_reach(model, 33)
+
+
+def test_a_jacobian_past_the_work_limit_is_refused_up_front():
+    config = TinyConfig(n_layers=2, d_model=64, vocab_size=64, context=MAX_TOKENS)
+    model = TinyTransformer(config, seed=0)
+    with pytest.raises(ValueError, match="MAX_JACOBIAN_WORK"):
+        gradient_field(model, torch.zeros(MAX_TOKENS, dtype=torch.long))

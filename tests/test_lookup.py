@@ -162,3 +162,31 @@ def test_attention_scale_factor():
 def test_bad_input_gets_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+# ------------------------------------------------------------------ the argument promise
+
+
+def test_nadaraya_watson_stays_finite_for_a_tiny_bandwidth():
+    predictions, weights = lookup.nadaraya_watson([0.5], [0.0, 1.0], [1.0, 2.0], bandwidth=1e-160)
+    np.testing.assert_allclose(weights, [[0.5, 0.5]])  # a tie: both keys are nearest
+    np.testing.assert_allclose(predictions, [1.5])
+    predictions, weights = lookup.nadaraya_watson([0.2], [0.0, 1.0], [1.0, 2.0], bandwidth=1e-160)
+    np.testing.assert_allclose(weights, [[1.0, 0.0]])  # the nearest key takes it all
+    _, weights = lookup.nadaraya_watson([1e300], [-1e300, 1e300], [1.0, 2.0])
+    assert np.isfinite(weights).all() and weights.sum() == 1.0
+
+
+def test_gaussian_as_dot_product_refuses_a_scale_that_overflows():
+    with pytest.raises(ValueError, match="overflowed.*bandwidth"):
+        lookup.gaussian_as_dot_product([0.0], [1.0], bandwidth=1e-200)
+    assert lookup.gaussian_as_dot_product([0.0], [1.0], bandwidth=1e300)[2] == 0.0
+
+
+def test_entropy_checks_its_weights_and_axis():
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        lookup.entropy([0.5, -0.5])
+    with pytest.raises(ValueError, match="axis"):
+        lookup.entropy([0.5, 0.5], axis=1)
+    with pytest.raises(TypeError, match="weights"):
+        lookup.entropy(None)

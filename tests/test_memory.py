@@ -197,7 +197,11 @@ def test_redundant_heads_divide_the_error(n_heads):
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
-        (lambda: capacity_sweep(0, 4), ValueError, r"d_k must be an integer in \[1, inf\], got 0"),
+        (
+            lambda: capacity_sweep(0, 4),
+            ValueError,
+            r"d_k must be an integer in \[1, 65536\], got 0",
+        ),
         (lambda: capacity_sweep([16, -2], 4), ValueError, r"d_k must be .* got -2"),
         (lambda: capacity_sweep(16, 0), ValueError, r"n_items must be .* got 0"),
         (lambda: capacity_sweep(16, []), ValueError, "n_items must be a positive integer"),
@@ -339,3 +343,26 @@ def test_the_mean_error_of_the_items_written_grows_as_a_hebbian_memory_fills():
         mean_error_of_items_written(errors[1:])
     with pytest.raises(ValueError, match="errors must be 2-dimensional"):
         mean_error_of_items_written(errors[0])
+
+
+# ------------------------------------------------------------------ the argument promise
+
+
+def test_capacity_sweep_refuses_trials_past_the_work_limit():
+    with pytest.raises(ValueError, match=r"trials must be an integer in \[1, 100000\]"):
+        capacity_sweep(16, 4, trials=10**12)
+    with pytest.raises(ValueError, match=r"MAX_SWEEP_WORK.*use trials <="):
+        capacity_sweep([512, 1024], [4096], trials=1000, rule="delta")
+
+
+def test_depth_head_error_refuses_past_the_work_limit():
+    with pytest.raises(ValueError, match="MAX_DEPTH_WORK"):
+        depth_head_error(1024, 64, 1024, 256, trials=1000)
+
+
+def test_random_pairs_refuses_pairs_past_the_memory_budget():
+    from attnviz.memory import random_pairs
+    from attnviz.memory_budget import memory_budget_of
+
+    with memory_budget_of("64MB"), pytest.raises(ValueError, match="random_pairs.*fewer items"):
+        random_pairs(65_536, 1024)

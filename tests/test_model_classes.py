@@ -49,3 +49,14 @@ def test_bad_names_are_named():
         model_class(None)
     with pytest.raises(ValueError, match="setting must be one of"):
         acted_on_by("temperature")
+
+
+def test_settings_of_checks_every_setting():
+    from attnviz.model_classes import settings_of
+
+    with pytest.raises(ValueError, match="n must be"):
+        settings_of("s6", 0, "relu", False, 1.0)
+    with pytest.raises(TypeError, match="normalize"):
+        settings_of("s6", 2, "relu", None, 1.0)
+    with pytest.raises(ValueError, match="gate"):
+        settings_of("s6", 2, "relu", False, float("nan"))

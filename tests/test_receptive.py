@@ -373,7 +373,7 @@ def test_bad_input_names_the_argument():
         receptive_field(mask, 8, 2, method="distances")
     with pytest.raises(ValueError, match="layers"):
         receptive_field(mask, 8, 2).theoretical_accuracy(3)
-    with pytest.raises(ValueError, match=r"size must be an integer in \[1, inf\], got 0"):
+    with pytest.raises(ValueError, match=r"size must be an integer in \[1, 16777216\], got 0"):
         receptive_field(mask, 8, 2).last_row_overview(0)
     with pytest.raises(TypeError, match="size must be an integer, got 2.5"):
         receptive_field(mask, 8, 2).last_row_overview(2.5)
@@ -393,3 +393,37 @@ def test_the_mask_zoo_patterns_give_the_same_reach_both_ways():
         slow = receptive_field(pattern, t, 6, method="bitset")
         np.testing.assert_array_equal(fast.first_layer, slow.first_layer)
         np.testing.assert_array_equal(fast.reached, slow.reached)
+
+
+# ------------------------------------------------------------------- the work limits
+
+
+def test_a_distance_sweep_past_the_work_limit_is_refused_up_front():
+    import time
+
+    from attnviz.kernels.masks import make_mask
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"n_layers=16,384 .*MAX_DISTANCE_WORK.*n_layers <= 512"):
+        receptive_field(make_mask("sliding_window", window=4), MAX_DISTANCE_TOKENS, MAX_LAYERS)
+    assert time.perf_counter() - start < 2
+
+
+def test_a_bitset_sweep_past_the_work_limit_is_refused_with_the_layers_that_fit(monkeypatch):
+    import attnviz.receptive
+
+    monkeypatch.setattr(attnviz.receptive, "MAX_BITSET_WORK", 256 * 4 * 50)  # 50 layers
+    mask = np.zeros((256, 256), bool)  # a chain: key q - 1 only, so it grows every layer
+    mask[np.arange(1, 256), np.arange(255)] = True
+    assert receptive_field(mask, 256, 50).n_layers == 50
+    with pytest.raises(ValueError, match=r"n_layers=300 .*MAX_BITSET_WORK.*n_layers <= 50"):
+        receptive_field(mask, 256, 300)
+
+
+def test_a_reach_overview_past_the_memory_budget_is_refused():
+    from attnviz.memory_budget import memory_budget_of
+
+    field = receptive_field([1], 1 << 16, 1)
+    with memory_budget_of("64MB"), pytest.raises(ValueError, match="size=65,536.*smaller size"):
+        field.first_layer_overview(1 << 16)
+    assert field.first_layer_overview(512).shape == (512, 512)

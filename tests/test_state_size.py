@@ -159,3 +159,15 @@ def test_the_shipped_sweep_supports_what_lesson_06_says():
     assert sum(lo < 0.3 for lo in low) == 6  # 6 of the 7 sizes
     with pytest.raises(ValueError, match="accuracy must be"):
         result.smallest_state("s6", 1.5)
+
+
+def test_train_one_names_missing_and_unknown_keys():
+    from attnviz.state_size import train_one
+
+    spec = {"mixer": "attention", "state_expansion": None, "seed": 0}
+    with pytest.raises(ValueError, match=r"spec must have exactly the keys.*missing: \['mixer'"):
+        train_one(SweepSettings(), {})
+    with pytest.raises(TypeError, match=r"settings has unknown field\(s\) \['stesp'\]"):
+        train_one({"stesp": 3}, spec)
+    with pytest.raises(ValueError, match="settings: seq_len must be"):
+        train_one({"seq_len": 0}, spec)

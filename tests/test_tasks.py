@@ -73,9 +73,9 @@ def test_repeated_tokens_errors_name_the_argument():
         repeated_tokens(4, 10, 10)
     with pytest.raises(ValueError, match=r"min_half must be an integer in \[2, 8\]"):
         repeated_tokens(4, 8, 20, min_half=9)
-    with pytest.raises(ValueError, match=r"n must be an integer in \[1, inf\]"):
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 16777216\]"):
         repeated_tokens(0, 8, 20)
-    with pytest.raises(TypeError, match="bos must be a bool"):
+    with pytest.raises(TypeError, match="bos must be True or False"):
         repeated_tokens(4, 8, 20, bos=1)
 
 
@@ -117,9 +117,9 @@ def test_periodic_tokens_errors_name_the_argument():
         periodic_tokens(4, 50, 10, min_period=1)
     with pytest.raises(ValueError, match=r"min_period must be an integer in \[2, 4\]"):
         periodic_tokens(4, 5, 10, min_period=5)  # no room for a second period
-    with pytest.raises(ValueError, match=r"length must be an integer in \[3, inf\]"):
+    with pytest.raises(ValueError, match=r"length must be an integer in \[3, 16777216\]"):
         periodic_tokens(4, 2, 10)
-    with pytest.raises(ValueError, match=r"vocab must be an integer in \[3, inf\]"):
+    with pytest.raises(ValueError, match=r"vocab must be an integer in \[3, 16777216\]"):
         periodic_tokens(4, 50, 2)
 
 
@@ -232,7 +232,7 @@ def test_needle_hides_the_needle_and_asks_for_it_back(depth):
 def test_needle_errors_name_the_argument():
     with pytest.raises(ValueError, match=r"depth must be in \[0, 1\], got 1.5"):
         needle(2, 10, 16, depth=1.5)
-    with pytest.raises(ValueError, match=r"vocab must be an integer in \[4, inf\]"):
+    with pytest.raises(ValueError, match=r"vocab must be an integer in \[4, 16777216\]"):
         needle(2, 10, 3)
 
 
@@ -249,7 +249,7 @@ def test_lagged_copy_asks_for_the_token_lag_places_back():
 def test_lagged_copy_errors_name_the_argument():
     with pytest.raises(ValueError, match=r"lag must be an integer in \[1, 9\], got 10"):
         lagged_copy(2, 10, 10, 16)
-    with pytest.raises(ValueError, match=r"length must be an integer in \[2, inf\]"):
+    with pytest.raises(ValueError, match=r"length must be an integer in \[2, 16777216\]"):
         lagged_copy(2, 1, 1, 16)
 
 
@@ -289,3 +289,24 @@ def test_task_data_slices_every_field():
         data[10]
     with pytest.raises(ValueError, match="task must be one of"):
         make_task("sorting")
+
+
+# ------------------------------------------------------------------ the argument promise
+
+
+def test_a_task_past_the_memory_budget_is_refused_by_name():
+    from attnviz.tasks import copy_task
+
+    with pytest.raises(ValueError, match=r"copy_task\(n=1,000,000, copy_len=1,000,000\)"):
+        copy_task(10**6, 10**6, 10)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 16777216\]"):
+        copy_task(10**400, 4, 10)
+
+
+def test_make_task_names_unknown_and_missing_arguments():
+    from attnviz.tasks import make_task
+
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) \['lenght'\]"):
+        make_task("copy_task", n=2, lenght=4, vocab=8)
+    with pytest.raises(TypeError, match=r"missing argument\(s\) \['copy_len'\]"):
+        make_task("copy_task", n=2, vocab=8)
