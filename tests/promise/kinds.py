@@ -111,6 +111,14 @@ class Int(Kind):
         return values
 
 
+def _below(x: float) -> float:
+    return math.nextafter(float(x), -INF)
+
+
+def _above(x: float) -> float:
+    return math.nextafter(float(x), INF)
+
+
 @dataclass(frozen=True)
 class Real(Kind):
     """A finite real number in the given interval."""
@@ -153,10 +161,10 @@ class Real(Kind):
 
     def hostile(self, dims):
         values = [None, OBJECT, True, "1", NAN, INF, -INF, HUGE, -HUGE, complex(1, 1)]
-        if self.low is not None:
-            values.append(self.low if self.low_open else self.low - 1)
+        if self.low is not None:  # just outside: 1 below, or the next float for huge bounds
+            values.append(self.low if self.low_open else min(self.low - 1, _below(self.low)))
         if self.high is not None:
-            values.append(self.high if self.high_open else self.high + 1)
+            values.append(self.high if self.high_open else max(self.high + 1, _above(self.high)))
         return values
 
 
