@@ -98,7 +98,7 @@ from typing import Any
 
 import numpy as np
 
-from attnviz.kernels.linear import write
+from attnviz.kernels.linear import _write as write_unchecked  # run() checks at the door
 from attnviz.validation import check_choice, check_int, check_real, check_text, finite_result
 
 __all__ = [
@@ -670,7 +670,7 @@ def _memory_run(presence, us, alpha, beta, rule):
         value = us[t : t + 1]  # (1,)
         errors[t] = us[t] - (state @ keys[t])[0]
         # hebbian: S + β v kᵀ (linear attention); delta: S + β (v − S k) kᵀ (DeltaNet)
-        state = write(state, keys[t], value, rule, beta=beta)  # (d_v, d_k)
+        state = write_unchecked(state, keys[t], value, rule, beta, 1.0)  # (d_v, d_k)
         memory[t + 1] = state[0]
     strengths = memory * scale  # V_X = S k_X = √α_X S_X, the read-out for X alone
     return strengths, errors, memory

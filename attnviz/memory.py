@@ -51,9 +51,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnviz.kernels.linear import write
+from attnviz.kernels.linear import WRITE_OVERFLOW_HINT
+from attnviz.kernels.linear import _write as write_unchecked  # checked once, at the door
 from attnviz.memory_budget import check_bytes, tensor_bytes
-from attnviz.validation import as_array, as_tensor, check_choice, check_int, check_real
+from attnviz.validation import (
+    as_array,
+    as_tensor,
+    check_choice,
+    check_int,
+    check_real,
+    finite_result,
+)
 
 RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
 SWEEP_RULES = ("hebbian", "delta")
@@ -125,12 +133,16 @@ def _gates(name: str, value: Any, n: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _write(state: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rule: str, alpha, beta):
-    """One write of the association k -> v into state (d_v, d_k) by ``kernels.linear.write``:
-    a rule of ``RULES`` is its Hebbian or delta write, with the gates the rule has."""
+    """One write of the association k -> v into state (d_v, d_k) by ``kernels.linear``'s
+    write: a rule of ``RULES`` is its Hebbian or delta write, with the gates the rule has.
+
+    The inputs were checked once at the door, so each step runs the kernel without its
+    checks (they tripled a 64-item write); the caller checks the last state is finite."""
     forgets = rule in ("hebbian_forget", "gated_delta")
+    alpha = alpha if forgets else 1.0
     if rule in ("hebbian", "hebbian_forget"):
-        return write(state, k, v, "hebbian", alpha=alpha if forgets else 1.0)
-    return write(state, k, v, "delta", beta=beta, alpha=alpha if forgets else 1.0)
+        return write_unchecked(state, k, v, "hebbian", 1.0, alpha)
+    return write_unchecked(state, k, v, "delta", beta, alpha)
 
 
 def write_all(
@@ -190,7 +202,12 @@ def write_all(
     for t in range(n):
         state = _write(state, k[t], v[t], rule, alphas[t], betas[t])
         states.append(state)
+    _finite_memory(state)
     return torch.stack(states)  # (N + 1, d_v, d_k)
+
+
+def _finite_memory(state: torch.Tensor) -> torch.Tensor:
+    return finite_result("the memory S", state, hint=WRITE_OVERFLOW_HINT)
 
 
 class AssociativeMemory:
@@ -239,8 +256,10 @@ class AssociativeMemory:
     def write(self, keys: Any, values: Any) -> AssociativeMemory:
         """Write one pair ((d_k,), (d_v,)) or a batch ((N, d_k), (N, d_v)), in order."""
         k, v = _pairs(keys, values, self.d_k, self.d_v, self.dtype)
+        state = self._state
         for k_t, v_t in zip(k, v, strict=True):
-            self._state = _write(self._state, k_t, v_t, self.rule, self.alpha, self.beta)
+            state = _write(state, k_t, v_t, self.rule, self.alpha, self.beta)
+        self._state = _finite_memory(state)  # an overflow leaves the memory as it was
         self.n_writes += k.shape[0]
         return self
 

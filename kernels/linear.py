@@ -96,7 +96,7 @@ class LinearAttentionResult(NamedTuple):
 # ---------------------------------------------------------------------------- checks
 
 
-_OVERFLOW_HINT = "scale q, k and v (or the initial state) down, or pass float64 tensors"
+WRITE_OVERFLOW_HINT = "scale q, k and v (or the initial state) down, or pass float64 tensors"
 
 
 def _finite(name: str, value: Any) -> torch.Tensor:
@@ -272,7 +272,7 @@ def write(
             f"state {tuple(state.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} must have "
             "broadcastable leading dimensions"
         ) from None
-    return finite_result("write", _write(state, k, v, rule, beta, alpha), hint=_OVERFLOW_HINT)
+    return finite_result("write", _write(state, k, v, rule, beta, alpha), hint=WRITE_OVERFLOW_HINT)
 
 
 def _write(state, k, v, rule: str, beta, alpha):
@@ -385,8 +385,8 @@ def _run(q, k, v, alpha, beta, state, form, chunk_size):
 
 def _result(output: torch.Tensor, state: torch.Tensor, return_state: bool):
     """The operators' exit: finite outputs (and state) from finite inputs, or a ValueError."""
-    finite_result("linear attention's output", output, hint=_OVERFLOW_HINT)
-    finite_result("linear attention's state", state, hint=_OVERFLOW_HINT)
+    finite_result("linear attention's output", output, hint=WRITE_OVERFLOW_HINT)
+    finite_result("linear attention's state", state, hint=WRITE_OVERFLOW_HINT)
     return LinearAttentionResult(output, state if return_state else None)
 
 
