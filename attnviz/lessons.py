@@ -22,13 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-
-def _check_text(name: str, value: object, *, empty: bool = False) -> None:
-    # attnviz.validation imports torch: this module imports nothing heavy
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {value!r} ({type(value).__name__})")
-    if not empty and not value:
-        raise ValueError(f"{name} must be a non-empty string, got ''")
+from attnviz.validation import check_text  # imports torch only if given a tensor
 
 
 @dataclass(frozen=True)
@@ -47,10 +41,10 @@ class Lesson:
 
     def __post_init__(self) -> None:
         for name in ("number", "stem", "title", "question", "notebook"):
-            _check_text(name, getattr(self, name))
+            check_text(name, getattr(self, name))
         if self.dashboard is not None:
-            _check_text("dashboard", self.dashboard)
-        _check_text("summary", self.summary, empty=True)
+            check_text("dashboard", self.dashboard)
+        check_text("summary", self.summary, empty=True)
         if not isinstance(self.computation, tuple) or not all(
             isinstance(module, str) and module for module in self.computation
         ):

@@ -461,11 +461,17 @@ def state_size(module: nn.Module, seq_len: int) -> int:
 # --- the checks at the door ------------------------------------------------------------------
 
 
-def _check_config(config: Any) -> None:
-    from attnviz.models import TinyConfig  # models imports this module: import when called
+#: What a mixer reads from its config (models imports this module, so the check reads
+#: these fields rather than importing TinyConfig: no import circle).
+CONFIG_FIELDS = ("d_model", "n_heads", "d_head", "context", "causal", "mixer", "positional")
 
-    if not isinstance(config, TinyConfig):
-        raise TypeError(f"config must be an attnviz.models.TinyConfig, got {type(config).__name__}")
+
+def _check_config(config: Any) -> None:
+    if not all(hasattr(config, name) for name in CONFIG_FIELDS):
+        raise TypeError(
+            f"config must be an attnviz.models.TinyConfig (it has {', '.join(CONFIG_FIELDS)}), "
+            f"got {type(config).__name__}"
+        )
 
 
 def _check_x(x: Any, d_model: int, dtype: torch.dtype, context: int | None = None) -> torch.Tensor:

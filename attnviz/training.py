@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnviz.tasks import IGNORE_INDEX, TaskData
-from attnviz.validation import as_tensor, check_bool, check_int, check_real
+from attnviz.validation import as_tensor, check_bool, check_int, check_real, short_repr
 
 MAX_STEPS = 10**6  # optimizer steps (time grows with them: the callback can stop early)
 MAX_BATCH = 2**16  # sequences per step (the memory budget decides what fits)
@@ -83,7 +83,7 @@ class TrainingHistory:
         for name in ("region_loss", "scores", "recipe"):
             value = getattr(self, name)
             if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-                raise TypeError(f"{name} must be a dict with str keys, got {_show(value)}")
+                raise TypeError(f"{name} must be a dict with str keys, got {short_repr(value)}")
         self.region_loss = {k: _finite_list(f"region_loss[{k!r}]", v)
                             for k, v in self.region_loss.items()}  # fmt: skip
 
@@ -435,14 +435,9 @@ def _diverged(step: int, lr: float, weight_decay: float) -> ValueError:
     )
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _items(name: str, value: Any) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name} must be a list, got {_show(value)} ({type(value).__name__})")
+        raise TypeError(f"{name} must be a list, got {short_repr(value)} ({type(value).__name__})")
     return list(value)
 
 

@@ -21,24 +21,36 @@ raises instead of reaching a plot.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, torch.Tensor) and value.numel() > 1:
+def _is_tensor(value: Any) -> bool:
+    """True for a torch tensor, without importing torch: if torch is not imported yet, no
+    tensor exists (so modules that never compute, like plots and exercises, stay light)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def short_repr(value: Any) -> str:
+    """A value as an error message shows it: at most 60 characters, huge ints by their digits."""
+    if _is_tensor(value) and value.numel() > 1:
         return f"tensor of shape {tuple(value.shape)}"
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real message
         text = f"<{type(value).__name__}>"
-    if isinstance(value, int) and not isinstance(value, bool) and len(text) > 24:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
+        digits = len(text.lstrip("-")) if text[0] in "-0123456789" else "thousands of"
         sign = "a negative" if value < 0 else "an"
-        return f"{sign} integer of {len(text.lstrip('-'))} digits"
+        return f"{sign} integer of {digits} digits"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -46,9 +58,10 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _scalar(value: Any) -> Any:
-    """A 0-d tensor or a one-element numpy array as the Python number it holds."""
-    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.device.type != "meta":
+def plain_number(value: Any) -> Any:
+    """A 0-d tensor, a numpy scalar or a 0-d array as the Python number it holds; any
+    other value as it is (the checks then say what is wrong with it)."""
+    if _is_tensor(value) and value.dim() == 0 and value.device.type != "meta":
         if value.is_complex():
             return complex(value.item())
         return value.item()
@@ -77,15 +90,17 @@ def check_real(
     high_open: bool = False,
 ) -> float:
     """Return ``value`` as a finite float inside the given bounds."""
-    value = _scalar(value)
+    value = plain_number(value)
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {_show(value)} ({_type_name(value)})")
+        raise TypeError(
+            f"{name} must be a real number, got {short_repr(value)} ({_type_name(value)})"
+        )
     bounds = _interval(low, high, low_open, high_open)
     try:
         number = float(value)
     except OverflowError:  # an int too large for a float: outside every bound we use
         raise ValueError(
-            f"{name} must be a finite number in {bounds}, got {_show(value)}"
+            f"{name} must be a finite number in {bounds}, got {short_repr(value)}"
         ) from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
@@ -98,14 +113,14 @@ def check_real(
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int inside ``[low, high]``."""
-    value = _scalar(value)
+    value = plain_number(value)
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {_show(value)} ({_type_name(value)})")
+        raise TypeError(f"{name} must be an integer, got {short_repr(value)} ({_type_name(value)})")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {_show(value)}")
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {short_repr(value)}")
     return value
 
 
@@ -114,7 +129,9 @@ def check_bool(name: str, value: Any) -> bool:
     if isinstance(value, np.bool_):
         value = bool(value)
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {_show(value)} ({_type_name(value)})")
+        raise TypeError(
+            f"{name} must be True or False, got {short_repr(value)} ({_type_name(value)})"
+        )
     return value
 
 
@@ -123,17 +140,17 @@ def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     allowed = tuple(allowed)
     if not isinstance(value, str):
         raise TypeError(
-            f"{name} must be one of {allowed}, got {_show(value)} ({_type_name(value)})"
+            f"{name} must be one of {allowed}, got {short_repr(value)} ({_type_name(value)})"
         )
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {_show(value)}")
+        raise ValueError(f"{name} must be one of {allowed}, got {short_repr(value)}")
     return value
 
 
 def check_text(name: str, value: Any, *, empty: bool = False) -> str:
     """Return ``value`` if it is a string (non-empty unless ``empty``)."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, got {_show(value)} ({_type_name(value)})")
+        raise TypeError(f"{name} must be a string, got {short_repr(value)} ({_type_name(value)})")
     if not empty and not value:
         raise ValueError(f"{name} must be a non-empty string, got ''")
     return value
@@ -142,7 +159,7 @@ def check_text(name: str, value: Any, *, empty: bool = False) -> str:
 def check_positive_sizes(name: str, shape: Iterable[int]) -> None:
     """Every dimension of ``shape`` is at least one (an empty input has nothing to attend to)."""
     if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
-        raise TypeError(f"{name} must have a shape (a sequence of sizes), got {_show(shape)}")
+        raise TypeError(f"{name} must have a shape (a sequence of sizes), got {short_repr(shape)}")
     shape = tuple(shape)
     if any(size == 0 for size in shape):
         raise ValueError(f"{name} must not be empty, got shape {shape}")
@@ -165,6 +182,8 @@ def as_tensor(
     inf, ``nonempty`` refuses a zero-sized dimension; ``layout`` (e.g. ``"(B, T, d)"``)
     is named in the shape error.
     """
+    import torch
+
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(
@@ -172,7 +191,7 @@ def as_tensor(
             )
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
-        got = f"{_show(value)} ({_type_name(value)})"
+        got = f"{short_repr(value)} ({_type_name(value)})"
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {got}")
     if value.device.type == "meta":
         raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
@@ -201,6 +220,8 @@ def as_tensor(
 
 def as_array(name: str, value: Any, *, ndim: int | None = None) -> np.ndarray:
     """Accept a sequence, numpy array or tensor of finite numbers; return a float64 array."""
+    import torch
+
     if value is None:
         raise TypeError(f"{name} must be an array of numbers, got None")
     if isinstance(value, torch.Tensor):
@@ -214,23 +235,25 @@ def as_array(name: str, value: Any, *, ndim: int | None = None) -> np.ndarray:
             else value.detach().cpu().numpy()
         )
     if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}")
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}")
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from None
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}") from None
     if raw.dtype.kind in "USVM":  # strings, bytes, records, dates: not numbers
         raise TypeError(
-            f"{name} must be an array of numbers, got {_show(value)} (dtype {raw.dtype})"
+            f"{name} must be an array of numbers, got {short_repr(value)} (dtype {raw.dtype})"
         )
     if raw.dtype.kind == "c":
         raise TypeError(f"{name} must hold real numbers, got complex values")
     try:
         array = np.asarray(raw, dtype=np.float64)
     except OverflowError:
-        raise ValueError(f"{name} must contain only finite numbers, got {_show(value)}") from None
+        raise ValueError(
+            f"{name} must contain only finite numbers, got {short_repr(value)}"
+        ) from None
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from None
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}") from None
     if ndim is not None and array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -255,10 +278,11 @@ def finite_result(what: str, value: Any, *, hint: str = "") -> Any:
     too large for the arithmetic, and the learner hears which and why instead of
     seeing a blank plot. ``hint`` says what to change.
     """
-    if isinstance(value, torch.Tensor):
-        ok = (
-            value.numel() == 0 or not value.is_floating_point() or bool(torch.isfinite(value).all())
-        )
+    if _is_tensor(value):
+        import torch
+
+        ok = value.numel() == 0 or not value.is_floating_point()
+        ok = ok or bool(torch.isfinite(value).all())
     elif isinstance(value, np.ndarray):
         ok = value.size == 0 or value.dtype.kind != "f" or bool(np.all(np.isfinite(value)))
     elif isinstance(value, Real) and not isinstance(value, bool):
@@ -267,7 +291,7 @@ def finite_result(what: str, value: Any, *, hint: str = "") -> Any:
         except OverflowError:  # an int past a float: it cannot be used as one
             ok = False
     else:
-        raise TypeError(f"{what} must be a tensor, an array or a number, got {_show(value)}")
+        raise TypeError(f"{what} must be a tensor, an array or a number, got {short_repr(value)}")
     if not ok:
         extra = f": {hint}" if hint else ""
         raise ValueError(
@@ -283,6 +307,8 @@ def _dtype_name(value: Any) -> str:
 
 
 __all__ = [
+    "plain_number",
+    "short_repr",
     "as_array",
     "as_tensor",
     "check_bool",

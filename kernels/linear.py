@@ -68,7 +68,7 @@ import numpy as np
 import torch
 
 from attnviz.kernels.feature_maps import resolve_feature_map
-from attnviz.kernels.softmax import broadcast_shapes, check_qkv_shapes
+from attnviz.kernels.softmax import check_qkv_shapes, qkv_lead_shape
 from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import (
     as_array,
@@ -127,13 +127,7 @@ def _prepare(
             "causal linear attention reads the state after each key, so q and k need the "
             f"same length T: q has shape {tuple(q.shape)}, k has shape {tuple(k.shape)}"
         )
-    try:
-        lead = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            "q, k and v must have broadcastable leading (batch, head) dimensions: got "
-            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
-        ) from None
+    lead = qkv_lead_shape(q, k, v)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
     d_k, d_v = k.shape[-1], v.shape[-1]
     q = q.to(dtype).expand(*lead, *q.shape[-2:])  # (..., T_q, d_k)

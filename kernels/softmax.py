@@ -101,6 +101,17 @@ def check_qkv_shapes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         )
 
 
+def qkv_lead_shape(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Size:
+    """The broadcast of q's, k's and v's leading (batch, head) dimensions, or a ValueError."""
+    try:
+        return broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            "q, k and v must have broadcastable leading (batch, head) dimensions: got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        ) from None
+
+
 def _check_mask(mask: object, score_shape: torch.Size) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
@@ -131,13 +142,7 @@ def _check_qkv(q, k, v, scale, causal) -> tuple:
             f"k and v must hold at least one key (T_k >= 1): a query needs a key to attend, "
             f"got k of shape {tuple(k.shape)}"
         )
-    try:
-        lead = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            "q, k and v must have broadcastable leading (batch, head) dimensions: got "
-            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
-        ) from None
+    lead = qkv_lead_shape(q, k, v)
     scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else check_real("scale", scale)
     check_bool("causal", causal)
     return q, k, v, scale, lead

@@ -81,7 +81,7 @@ def test_answer_of_the_wrong_type_is_a_type_error_naming_the_answer(exercise_id,
 def test_answer_out_of_range_is_a_value_error():
     with pytest.raises(ValueError, match="one of the letters 'a', 'b', 'c', 'd', got 'e'"):
         check("01-zero-temperature", "e")
-    with pytest.raises(ValueError, match="finite number"):
+    with pytest.raises(ValueError, match="answer to .01-wide-bandwidth. must be finite, got nan"):
         check("01-wide-bandwidth", float("nan"))
     with pytest.raises(ValueError, match="no parameter"):
         get("01-boxcar-count").solution(sigma=1)

@@ -22,11 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Literal
+
+from attnviz.validation import check_real, check_text, plain_number, short_repr
 
 ANSWER_KINDS = ("number", "integer", "choice")
 FEEDBACK_STATUSES = ("predict", "correct", "wrong", "revealed")
@@ -49,16 +50,18 @@ class Solution:
 
     def __post_init__(self) -> None:
         _check_answer_value("answer", self.answer)
-        _check_str("explanation", self.explanation, empty=True)
-        tolerance = _real("tolerance", self.tolerance, low=0.0)
+        check_text("explanation", self.explanation, empty=True)
+        tolerance = check_real("tolerance", self.tolerance, low=0.0)
         object.__setattr__(self, "tolerance", tolerance)
         if not isinstance(self.mistakes, (tuple, list)) or not all(
             isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in self.mistakes
         ):
-            raise TypeError(f"mistakes must be (answer, why) pairs, got {_short(self.mistakes)}")
+            raise TypeError(
+                f"mistakes must be (answer, why) pairs, got {short_repr(self.mistakes)}"
+            )
         for tempting, why in self.mistakes:
             _check_answer_value("mistakes", tempting)
-            _check_str("mistakes", why)
+            check_text("mistakes", why)
         object.__setattr__(self, "mistakes", tuple(tuple(pair) for pair in self.mistakes))
 
 
@@ -72,13 +75,13 @@ class Feedback:
     body: str
 
     def __post_init__(self) -> None:
-        _check_str("exercise_id", self.exercise_id)
+        check_text("exercise_id", self.exercise_id)
         if self.status not in FEEDBACK_STATUSES:
             raise ValueError(
-                f"status must be one of {FEEDBACK_STATUSES}, got {_short(self.status)}"
+                f"status must be one of {FEEDBACK_STATUSES}, got {short_repr(self.status)}"
             )
-        _check_str("title", self.title)
-        _check_str("body", self.body, empty=True)
+        check_text("title", self.title)
+        check_text("body", self.body, empty=True)
 
     @property
     def correct(self) -> bool | None:
@@ -110,7 +113,7 @@ def _format(value: Answer) -> str:
 
 def _format_given(value: Any) -> str:
     """A learner's answer, as they wrote it (up to 6 significant digits)."""
-    value = _number(value)
+    value = plain_number(value)
     if isinstance(value, Integral) and abs(value) >= 10**15:
         return f"{int(value):.6e}" if abs(value) <= MAX_ANSWER else "a huge integer"
     if isinstance(value, Real) and not isinstance(value, Integral):
@@ -132,18 +135,18 @@ class Exercise:
 
     def __post_init__(self) -> None:
         for name in ("id", "lesson", "question"):
-            _check_str(name, getattr(self, name))
+            check_text(name, getattr(self, name))
         if self.kind not in ANSWER_KINDS:
-            raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {_short(self.kind)}")
+            raise ValueError(f"kind must be one of {ANSWER_KINDS}, got {short_repr(self.kind)}")
         if not callable(self.solver):
             raise TypeError(f"solver must be callable, got {type(self.solver).__name__}")
         if not isinstance(self.params, Mapping) or not all(isinstance(k, str) for k in self.params):
-            raise TypeError(f"params must be a dict with str keys, got {_short(self.params)}")
+            raise TypeError(f"params must be a dict with str keys, got {short_repr(self.params)}")
         if not isinstance(self.choices, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) for k, v in self.choices.items()
         ):
             raise TypeError(
-                f"choices must map letters (str) to texts (str), got {_short(self.choices)}"
+                f"choices must map letters (str) to texts (str), got {short_repr(self.choices)}"
             )
 
     def prompt(self, **overrides: Any) -> str:
@@ -236,12 +239,12 @@ class Exercise:
                     f"answer to {self.id!r} must be one of the letters {allowed}, got {answer!r}"
                 )
             return letter
-        answer = _number(answer)
+        answer = plain_number(answer)
         if self.kind == "integer":
             if isinstance(answer, bool) or not isinstance(answer, Integral):
                 raise TypeError(
                     f"answer to {self.id!r} must be an integer (a count), "
-                    f"got {_short(answer)} ({type(answer).__name__})"
+                    f"got {short_repr(answer)} ({type(answer).__name__})"
                 )
             answer = int(answer)
             if abs(answer) > MAX_ANSWER:  # exact: Python compares int and float exactly
@@ -253,9 +256,9 @@ class Exercise:
         if isinstance(answer, bool) or not isinstance(answer, Real):
             raise TypeError(
                 f"answer to {self.id!r} must be a number (int or float), "
-                f"got {_short(answer)} ({type(answer).__name__})"
+                f"got {short_repr(answer)} ({type(answer).__name__})"
             )
-        return _real(f"answer to {self.id!r}", answer, low=-MAX_ANSWER, high=MAX_ANSWER)
+        return check_real(f"answer to {self.id!r}", answer, low=-MAX_ANSWER, high=MAX_ANSWER)
 
     def _matches(self, answer: Answer, expected: Answer, tolerance: float) -> bool:
         if self.kind == "choice":
@@ -271,61 +274,18 @@ class Exercise:
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, TypeError):  # an int past Python's digit limit
-        text = f"<{type(value).__name__}>"
-    if isinstance(value, int) and len(text) > 24:
-        return f"an integer of {len(text.lstrip('-'))} digits"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _number(value: Any) -> Any:
-    """A numpy scalar or a one-number tensor or array as the Python number it holds."""
-    if hasattr(value, "item") and getattr(value, "shape", None) in ((), ()):
-        try:
-            return value.item()
-        except (TypeError, ValueError, RuntimeError):
-            return value
-    return value
-
-
-def _real(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> float:
-    value = _number(value)
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {_short(value)} ({type(value).__name__})")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {_short(value)}")
-    if (low is not None and number < low) or (high is not None and number > high):
-        lo = -math.inf if low is None else low
-        hi = math.inf if high is None else high
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {number:g}")
-    return number
-
-
-def _check_str(name: str, value: Any, *, empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {_short(value)} ({type(value).__name__})")
-    if not empty and not value:
-        raise ValueError(f"{name} must be a non-empty string, got ''")
-    return value
-
-
 def _check_answer_value(name: str, value: Any) -> None:
     """A computed answer: a string, or a finite number at most MAX_ANSWER in size."""
     if isinstance(value, str):
         return
-    value = _number(value)
+    value = plain_number(value)
     if isinstance(value, Integral) and not isinstance(value, bool):
         if abs(value) > MAX_ANSWER:
-            raise ValueError(f"{name} must be at most {MAX_ANSWER:g} in size, got {_short(value)}")
+            raise ValueError(
+                f"{name} must be at most {MAX_ANSWER:g} in size, got {short_repr(value)}"
+            )
         return
-    _real(name, value, low=-MAX_ANSWER, high=MAX_ANSWER)
+    check_real(name, value, low=-MAX_ANSWER, high=MAX_ANSWER)
 
 
 def register(item: Exercise) -> Exercise:
@@ -371,7 +331,7 @@ def exercise(
 def exercises(lesson: str | None = None) -> list[Exercise]:
     """Every registered exercise (of one lesson, if given), in id order."""
     if lesson is not None:
-        _check_str("lesson", lesson)
+        check_text("lesson", lesson)
     return sorted(
         (ex for ex in _REGISTRY.values() if lesson is None or ex.lesson == lesson),
         key=lambda ex: ex.id,
@@ -390,7 +350,7 @@ def get(exercise_id: str) -> Exercise:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ValueError(
-            f"no exercise with id {_short(exercise_id)} (exercise_id must be a known id); "
+            f"no exercise with id {short_repr(exercise_id)} (exercise_id must be a known id); "
             f"known ids: {known}"
         ) from None
 

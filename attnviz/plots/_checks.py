@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from attnviz.validation import (  # noqa: F401 - check_bool: re-exported for the figures
-    _show,
     as_array,
     check_bool,
     check_int,
     check_real,
     check_text,
+    short_repr,
 )
 
 #: The most values one figure draws (a 4,096-token map is 16.8 M cells; this is 4x that):
@@ -46,7 +46,7 @@ def values(
     least one value.
     """
     if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"{name} must be numbers, got {_show(value)} ({type(value).__name__})")
+        raise TypeError(f"{name} must be numbers, got {short_repr(value)} ({type(value).__name__})")
     if finite and not nan_ok:
         array = as_array(name, value)
     else:
@@ -69,7 +69,7 @@ def values(
 
 def _any_array(name: str, value: Any) -> np.ndarray:
     if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}")
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}")
     if _is_tensor(value):  # plots import no torch (they never compute): known by its type
         if value.device.type == "meta" or value.is_complex():
             raise TypeError(
@@ -81,9 +81,11 @@ def _any_array(name: str, value: Any) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
     except OverflowError:
-        raise ValueError(f"{name} holds a number too large for a float: {_show(value)}") from None
+        raise ValueError(
+            f"{name} holds a number too large for a float: {short_repr(value)}"
+        ) from None
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers, got {_show(value)}") from None
+        raise TypeError(f"{name} must be an array of numbers, got {short_repr(value)}") from None
 
 
 def _is_tensor(value: Any) -> bool:
@@ -99,7 +101,7 @@ def labels(name: str, value: Any, n: int) -> list[str] | None:
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(
             f"{name} must be a sequence of {n} labels (a list or tuple, not a string), "
-            f"got {_show(value)} ({type(value).__name__})"
+            f"got {short_repr(value)} ({type(value).__name__})"
         )
     if len(value) != n:
         raise ValueError(f"{name} must hold {n} labels, one per row or column, got {len(value)}")
@@ -111,7 +113,7 @@ def names(name: str, value: Any, *, nonempty: bool = True) -> list[str]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(
             f"{name} must be a sequence of names (a list or tuple of strings), "
-            f"got {_show(value)} ({type(value).__name__})"
+            f"got {short_repr(value)} ({type(value).__name__})"
         )
     value = list(value)
     for item in value:
@@ -126,7 +128,7 @@ def names(name: str, value: Any, *, nonempty: bool = True) -> list[str]:
 def mapping(name: str, value: Any, *, nonempty: bool = False) -> Mapping:
     """A mapping (a dict), non-empty if asked."""
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a mapping (a dict), got {_show(value)}")
+        raise TypeError(f"{name} must be a mapping (a dict), got {short_repr(value)}")
     if nonempty and not value:
         raise ValueError(f"{name} must not be empty, got {{}}")
     return value
@@ -158,7 +160,7 @@ def series(name: str, value: Any, *, lengths: tuple[int, ...] = (2,), finite: bo
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(
             f"{name} must be a tuple of arrays ({' or '.join(map(str, lengths))} of them), "
-            f"got {_show(value)}"
+            f"got {short_repr(value)}"
         )
     if len(value) not in lengths:
         raise ValueError(

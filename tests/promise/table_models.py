@@ -653,6 +653,29 @@ CHECK_ENTRIES: list[Entry] = [
         fixed={**V, "low": 0.0, "high": 1.0},
     ),
     Entry("attnviz.validation.check_bool", {"value": Bool()}, fixed=V),
+    # These two take any value at all: nothing is hostile, every value must be shown/passed.
+    Entry(
+        "attnviz.validation.short_repr",
+        {
+            "value": Fixed(
+                (lambda: 10**400, lambda: torch.ones(3, 4), lambda: "x" * 100, lambda: None), bad=()
+            )
+        },
+    ),
+    Entry(
+        "attnviz.validation.plain_number",
+        {
+            "value": Fixed(
+                (
+                    lambda: torch.tensor(2.5),
+                    lambda: np.int64(3),
+                    lambda: np.array(1.0),
+                    lambda: "a",
+                ),
+                bad=(),
+            )
+        },
+    ),
     Entry(
         "attnviz.validation.check_choice",
         {"value": Choice(("a", "b"))},
