@@ -58,12 +58,7 @@ def worker(valid: int) -> None:
         except (ImportError, AttributeError) as error:
             emit(index=index, missing=f"{type(error).__name__}: {error}")
         else:
-            try:
-                fuzz_entry(index, TABLE[index], min(valid, TABLE[index].examples), emit)
-            except Exception as error:  # noqa: BLE001 - e.g. a receiver that failed to build
-                emit(index=index, call=f"{TABLE[index].name}(building its arguments)",
-                     role="?", status="escaped", seconds=0.0,
-                     problem=f"escaped: {type(error).__name__}: {str(error)[:300]}")  # fmt: skip
+            fuzz_entry(index, TABLE[index], min(valid, TABLE[index].examples), emit)
         emit(index=index, done=True)
 
 
@@ -82,16 +77,35 @@ def fuzz_entry(index, entry, valid, emit) -> None:
         emit(index=index, call=case.describe(), role=case.role, status=outcome.status,
              seconds=round(outcome.seconds, 4), problem=violation(case, outcome))  # fmt: skip
 
+    def building_failed(error):
+        emit(index=index, call=f"{entry.name}(building its arguments)", role="?",
+             status="escaped", seconds=0.0,
+             problem=f"escaped: {type(error).__name__}: {str(error)[:300]}")  # fmt: skip
+
+    # Nothing may escape to hypothesis: it would replay (and so recount) the whole sweep.
     @settings(max_examples=1, **common)
     @given(data=st.data())
     def run_sweep(data):
-        for case in sweep(data, entry):
+        cases = sweep(data, entry)
+        while True:
+            try:
+                case = next(cases)
+            except StopIteration:
+                return
+            except Exception as error:  # noqa: BLE001 - a receiver that failed to build
+                building_failed(error)
+                return
             record(case)
 
     @settings(max_examples=max(1, valid), **common)
     @given(data=st.data())
     def run_valid(data):
-        record(valid_case(data, entry))
+        try:
+            case = valid_case(data, entry)
+        except Exception as error:  # noqa: BLE001
+            building_failed(error)
+            return
+        record(case)
 
     run_sweep()
     if valid:
