@@ -380,12 +380,21 @@ def _run_bench(args) -> int:
     return 0
 
 
+def _check_memory_budget(parser: argparse.ArgumentParser) -> None:
+    """A bad ATTNVIZ_MEMORY_BUDGET is one line and status 2, before anything starts."""
+    try:
+        import attnviz.memory_budget  # noqa: F401 - reads the variable once, on import
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _check_classroom(parser, args)
+    _check_memory_budget(parser)
     if args.command == "bench":
         _output_path(parser, args.output)
     if args.command == "serve":

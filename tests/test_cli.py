@@ -184,3 +184,18 @@ def test_bench_refuses_an_unwritable_output_before_running(tmp_path, capsys, mon
         assert exit_info.value.code == 2
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and "--output" in lines[0]
+
+
+def test_a_bad_memory_budget_is_one_line_and_status_2():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ATTNVIZ_MEMORY_BUDGET": "junk"}
+    done = subprocess.run(
+        [sys.executable, "-m", "attnviz", "serve", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=120, cwd="/tmp",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "ATTNVIZ_MEMORY_BUDGET must be a number of bytes or a size like '2GB'" in done.stderr
