@@ -165,6 +165,22 @@ def check_positive_sizes(name: str, shape: Iterable[int]) -> None:
         raise ValueError(f"{name} must not be empty, got shape {shape}")
 
 
+def check_real_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
+    """``value`` (a tensor) if it holds real numbers in a dense layout: not on the meta
+    device (no numbers at all), not complex, not sparse."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {short_repr(value)}")
+    if value.device.type == "meta":
+        raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
+    if value.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    if value.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense tensor, got layout {value.layout}")
+    return value
+
+
 def as_tensor(
     name: str,
     value: Any,
@@ -193,12 +209,7 @@ def as_tensor(
     if not isinstance(value, torch.Tensor):
         got = f"{short_repr(value)} ({_type_name(value)})"
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {got}")
-    if value.device.type == "meta":
-        raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
-    if value.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    if value.layout != torch.strided:
-        raise TypeError(f"{name} must be a dense tensor, got layout {value.layout}")
+    check_real_tensor(name, value)
     shape = tuple(value.shape)
     wanted = f" {layout}" if layout else ""
     if ndim is not None and value.dim() != ndim:
@@ -307,6 +318,7 @@ def _dtype_name(value: Any) -> str:
 
 
 __all__ = [
+    "check_real_tensor",
     "plain_number",
     "short_repr",
     "as_array",

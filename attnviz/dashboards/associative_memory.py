@@ -35,14 +35,13 @@ from attnviz.dashboards.base import (
     CONTROL_WIDTH,
     Dashboard,
     _clamp_number,
-    _short,
     clamp_params,
 )
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.plots.theme import slim
 from attnviz.shared_cache import shared_cache
-from attnviz.validation import check_choice, check_int
+from attnviz.validation import check_choice, check_int, short_repr
 
 TRIALS = 20  # memories per (d_k, N) of a sweep: enough for a smooth mean and its spread
 N_POINTS = 24  # numbers of stored items N per capacity curve
@@ -254,7 +253,7 @@ class AssociativeMemoryDashboard(Dashboard):
         if t_note:
             self._notes["preset"].append(t_note)
         elif t is not None and self.t != t:
-            self._notes["preset"].append(f"t = {_short(t)} is out of range: using {self.t}.")
+            self._notes["preset"].append(f"t = {short_repr(t)} is out of range: using {self.t}.")
         self.param.watch(
             lambda *_: self._update_capacity(), ["d_k", "n_items", "rule", "keys", "criterion"]
         )

@@ -14,13 +14,11 @@ import sys
 from collections.abc import Mapping
 from contextlib import nullcontext
 
-import numpy as np
 import panel as pn
 import param
-import torch
 
 from attnviz.lessons import lesson
-from attnviz.validation import check_bool, check_text
+from attnviz.validation import check_bool, check_text, plain_number, short_repr
 
 CONTROL_WIDTH = 260
 
@@ -160,22 +158,6 @@ def clamp_params(dashboard_class, params: dict) -> tuple[dict, list[str]]:
     return params, notes
 
 
-def _number(value):
-    """A numpy scalar or a 0-d tensor as the Python number it holds."""
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
-    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.device.type != "meta":
-        return value.item()
-    return value
-
-
-def _short(value) -> str:
-    text = repr(value)
-    if isinstance(value, int) and len(text) > 24:
-        return f"{'a negative' if value < 0 else 'an'} integer of {len(text.lstrip('-'))} digits"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _clamped(name: str, value, parameter) -> tuple[int | float, str]:
     """``value`` moved into the parameter's bounds (overflow-safe), and the note saying so."""
     low, high = parameter.bounds or (None, None)
@@ -189,17 +171,17 @@ def _clamp_number(
     """``value`` (a number, numpy scalar or 0-d tensor) clamped into [low, high] as
     ``clamp_params`` does (NaN and ±inf: ``default``), and the note saying so ('' if
     unchanged); TypeError naming ``name`` for a value that is not a number."""
-    value = _number(value)
+    value = plain_number(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         kind = "an integer" if integer else "a number"
-        raise TypeError(f"{name} must be {kind}, got {_short(value)} ({type(value).__name__})")
+        raise TypeError(f"{name} must be {kind}, got {short_repr(value)} ({type(value).__name__})")
     finite = not isinstance(value, float) or math.isfinite(value)
     # an int past every float, for a float setting with no bound on that side: as inf
     too_big = (
         not integer and isinstance(value, numbers.Integral) and abs(value) > sys.float_info.max
     )
     if integer and finite and not isinstance(value, numbers.Integral) and value != int(value):
-        raise TypeError(f"{name} must be an integer, got {_short(value)}")
+        raise TypeError(f"{name} must be an integer, got {short_repr(value)}")
     # int and float compare exactly in Python: no float() of a huge int, no overflow
     if not finite:
         clipped = default
@@ -214,5 +196,5 @@ def _clamp_number(
     clipped = int(clipped) if integer else float(clipped)
     if finite and clipped == value:
         return clipped, ""
-    shown = f"{value:g}" if isinstance(value, float) else _short(value)
+    shown = f"{value:g}" if isinstance(value, float) else short_repr(value)
     return clipped, f"{name} = {shown} is out of range: using {clipped}."

@@ -39,7 +39,6 @@ from attnviz.dashboards.base import (
     Dashboard,
     _clamp_number,
     _labelled,
-    _short,
     clamp_params,
 )
 from attnviz.dashboards.lazy_tabs import LazyTabs
@@ -47,6 +46,7 @@ from attnviz.dashboards.threads import one_thread
 from attnviz.dsf_views import ClassView
 from attnviz.kernels.feature_maps import FEATURE_MAPS
 from attnviz.state_size import shipped
+from attnviz.validation import short_repr
 
 MAX_T, MAX_D, MAX_N = dsf.NESTED_LIMITS  # the sliders' tops: every draw is made at these sizes
 DEFAULT_KINDS = ("softmax", "linear_attention", "gated_linear_attention", "s6", "qlstm", "rg_lru")
@@ -147,7 +147,7 @@ class DSFDashboard(Dashboard):
             self._fit(name, number)
             if getattr(self, name) != value:
                 self._notes["preset"].append(
-                    f"{name} = {_short(value)} is out of range: using {getattr(self, name)}."
+                    f"{name} = {short_repr(value)} is out of range: using {getattr(self, name)}."
                 )
         self._fit("step", self.step)
         self._fit("channel", self.channel)

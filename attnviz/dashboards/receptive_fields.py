@@ -40,14 +40,14 @@ from bokeh.layouts import column
 from bokeh.models import CustomJSTickFormatter
 
 from attnviz import plots
-from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _clamp_number, _short
+from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _clamp_number
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
 from attnviz.kernels.masks import PATTERNS, make_mask
 from attnviz.plots import receptive_fields as rf_plots
 from attnviz.receptive import ReceptiveField, receptive_field
 from attnviz.shared_cache import shared_cache
-from attnviz.validation import check_bool, check_choice, check_int
+from attnviz.validation import check_bool, check_choice, check_int, short_repr
 
 MAX_LAYERS = 32  # the layer slider's top; every field is computed this deep
 LENGTHS = tuple(2**k for k in range(6, 19))  # 64 ... 262,144 tokens
@@ -543,7 +543,7 @@ def _nearest_length(value) -> tuple[int, str]:
     nearest = min(LENGTHS, key=lambda n: abs(math.log(n) - math.log(number)))
     if nearest == value:
         return nearest, ""
-    return nearest, f"seq_len = {_short(value)} is not a length offered: using {nearest}."
+    return nearest, f"seq_len = {short_repr(value)} is not a length offered: using {nearest}."
 
 
 def _checked_values(name, values, what: str = "values") -> dict:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnviz.validation import check_int, check_text
+from attnviz.validation import check_int, check_real_tensor, check_text, short_repr
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -57,7 +57,7 @@ class AttentionMaps:
         if isinstance(self.tokens, (str, bytes)) or not isinstance(self.tokens, Sequence):
             raise TypeError(
                 f"tokens must be a list of {seq_len} strings (one per position), "
-                f"got {_show(self.tokens)}"
+                f"got {short_repr(self.tokens)}"
             )
         tokens = list(self.tokens)
         if len(tokens) != seq_len or not all(isinstance(t, str) for t in tokens):
@@ -111,32 +111,19 @@ class AttentionMaps:
         return self.weights[layer, check_int("head", head, low=0, high=self.n_heads - 1)]
 
 
-def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (np.ndarray, torch.Tensor)) else ""
-    if not text or len(text) > 60:
-        return f"a {type(value).__name__}"
-    return text
-
-
 def to_numpy(name: str, value: Any) -> np.ndarray:
     """A numpy array of real numbers from a tensor (half precision widened to float32),
     an array or a (nested) list; TypeError naming ``name`` for anything else."""
     check_text("name", name)
     if isinstance(value, torch.Tensor):
-        if value.device.type == "meta":
-            raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
-        if value.is_complex():
-            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-        if value.layout != torch.strided:
-            raise TypeError(f"{name} must be a dense tensor, got layout {value.layout}")
-        value = value.detach().cpu()
+        value = check_real_tensor(name, value).detach().cpu()
         if value.dtype in (torch.float16, torch.bfloat16):
             value = value.float()
         return value.numpy()
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(
             f"{name} must be an AttentionMaps, a torch.Tensor or a numpy.ndarray, "
-            f"got {_show(value)}"
+            f"got {short_repr(value)}"
         )
     try:
         array = value if isinstance(value, np.ndarray) else np.asarray(value)
@@ -204,7 +191,7 @@ def as_ids(name: str, value: Any) -> torch.Tensor:
         tensor = value.detach().cpu()
     else:
         if value is None or isinstance(value, (str, bytes)):
-            raise TypeError(f"{name} must be integer token ids, got {_show(value)}")
+            raise TypeError(f"{name} must be integer token ids, got {short_repr(value)}")
         try:
             array = np.asarray(value)
         except (TypeError, ValueError, OverflowError):

@@ -653,6 +653,17 @@ CHECK_ENTRIES: list[Entry] = [
         fixed={**V, "low": 0.0, "high": 1.0},
     ),
     Entry("attnviz.validation.check_bool", {"value": Bool()}, fixed=V),
+    Entry(
+        "attnviz.validation.check_real_tensor",
+        {
+            "value": Fixed(
+                (lambda: torch.ones(2, 3), lambda: torch.zeros(4, dtype=torch.int64)),
+                bad=(None, OBJECT, np.ones(2), torch.ones(2, device="meta"),
+                     torch.ones(2, dtype=torch.complex64), torch.eye(2).to_sparse()),
+            )
+        },
+        fixed=V,
+    ),  # fmt: skip
     # These two take any value at all: nothing is hostile, every value must be shown/passed.
     Entry(
         "attnviz.validation.short_repr",
