@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from attnviz.kernels import (
     attention,
     chunkwise,
+    chunkwise_triton,
     feature_maps,
     linear,
     masks,
@@ -536,6 +537,25 @@ CHUNKWISE_ENTRIES: list[Entry] = [
     ),  # fmt: skip
 ]
 
+# The GPU kernel: on a CPU (CI) every valid call is refused for its device, so the sweep
+# checks the door (each bad argument named before the device is looked at).
+TRITON_DIMS = {"B": (1, 2), "H": (1, 2), "T": (1, 6), "d": (16, 16), "e": (16, 16)}
+TRITON_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.chunkwise_triton.chunkwise_linear_attention_triton",
+        {
+            "q": Tensor("B H T d"),
+            "k": Tensor("B H T d"),
+            "v": Tensor("B H T e"),
+            "decay": DECAY_LAMBDA,
+            "scale": Real(typical=(0.1, 1.0)),
+            "chunk_size": Int(1, max(chunkwise_triton.CHUNK_SIZES), typical=(16, 64)),
+            "exact_float32": Bool(),
+        },
+        dims=TRITON_DIMS,
+    ),
+]
+
 # ------------------------------------------------------------------------------- ssm
 
 SSM_DIMS = {"T": (1, 6), "d": (1, 3), "n": (1, 3), "p": (1, 3)}
@@ -681,6 +701,7 @@ ENTRIES: list[Entry] = [
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
     *CHUNKWISE_ENTRIES,
+    *TRITON_ENTRIES,
     *SSM_ENTRIES,
     *RNN_ENTRIES,
 ]
@@ -691,6 +712,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
     "attnviz.kernels.chunkwise.ChunkStep": _RECORD,
+    "attnviz.kernels.chunkwise_triton.triton_available": "takes no arguments",
     "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
