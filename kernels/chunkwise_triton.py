@@ -56,61 +56,10 @@ def triton_available() -> bool:
 
 @functools.cache
 def _kernel():
-    """Build the Triton kernel on first use (so importing this module needs no Triton)."""
+    """The Triton kernel, imported on first use (so importing this module needs no Triton)."""
     import triton
-    import triton.language as tl
 
-    @triton.autotune(
-        configs=[
-            triton.Config({"BV": bv}, num_warps=w, num_stages=s)
-            for bv in (32, 64)
-            for w in (2, 4)
-            for s in (1, 2, 3)
-        ],
-        key=["T", "DK", "DV", "BT"],
-    )
-    @triton.jit
-    def chunkwise_fwd(
-        Q, K, V, OUT, LOG2_DECAY, T, scale,
-        H: tl.constexpr, DK: tl.constexpr, DV: tl.constexpr, BT: tl.constexpr,
-        BV: tl.constexpr, IEEE: tl.constexpr,
-    ):  # fmt: skip
-        i_v = tl.program_id(0)
-        i_bh = tl.program_id(1)
-        log2_decay = tl.load(LOG2_DECAY + i_bh % H)  # log2 λ <= 0 for this head
-        offs_t = tl.arange(0, BT)
-        offs_k = tl.arange(0, DK)
-        offs_v = i_v * BV + tl.arange(0, BV)
-        rows = offs_t[:, None].to(tl.float32)
-        cols = offs_t[None, :].to(tl.float32)
-        within = tl.where(
-            offs_t[:, None] >= offs_t[None, :], tl.exp2((rows - cols) * log2_decay), 0.0
-        )  # M, (BT, BT)
-        q_decay = tl.exp2((offs_t + 1).to(tl.float32) * log2_decay)  # λ^{r+1}
-        k_decay = tl.exp2((BT - 1 - offs_t).to(tl.float32) * log2_decay)  # λ^{BT-1-r}
-        chunk_decay = tl.exp2(BT * log2_decay)  # λ^{BT}
-        q_base = Q + i_bh.to(tl.int64) * T * DK
-        k_base = K + i_bh.to(tl.int64) * T * DK
-        v_base = V + i_bh.to(tl.int64) * T * DV
-        o_base = OUT + i_bh.to(tl.int64) * T * DV
-        state = tl.zeros([DK, BV], dtype=tl.float32)  # KV, (DK, BV)
-        precision = "ieee" if IEEE else "tf32"
-        for start in range(0, T, BT):
-            t = start + offs_t
-            inside = t < T
-            qk_offsets = t[:, None] * DK + offs_k[None, :]
-            v_offsets = t[:, None] * DV + offs_v[None, :]
-            v_inside = inside[:, None] & (offs_v[None, :] < DV)
-            q = tl.load(q_base + qk_offsets, mask=inside[:, None], other=0.0)
-            k = tl.load(k_base + qk_offsets, mask=inside[:, None], other=0.0)
-            v = tl.load(v_base + v_offsets, mask=v_inside, other=0.0)
-            scores = tl.dot(q, tl.trans(k), input_precision=precision) * within
-            out = tl.dot(scores.to(v.dtype), v, input_precision=precision)
-            decayed_q = (q * q_decay[:, None]).to(q.dtype)
-            out += tl.dot(decayed_q, state.to(q.dtype), input_precision=precision)
-            tl.store(o_base + v_offsets, (out * scale).to(OUT.dtype.element_ty), mask=v_inside)
-            decayed_k = (k * k_decay[:, None]).to(k.dtype)
-            state = state * chunk_decay + tl.dot(tl.trans(decayed_k), v, input_precision=precision)
+    from attnviz.kernels._chunkwise_triton_jit import chunkwise_fwd
 
     return triton, chunkwise_fwd
 

@@ -46,7 +46,8 @@ def _modules() -> list[str]:
     names = []
     for package, prefix in ((attnviz, "attnviz."), (attnviz.kernels, "attnviz.kernels.")):
         for info in pkgutil.walk_packages(package.__path__, prefix):
-            if info.name.split(".")[1] not in SERVER_MODULES:
+            private = any(part.startswith("_") for part in info.name.split("."))
+            if not private and info.name.split(".")[1] not in SERVER_MODULES:
                 names.append(info.name)
     return sorted(set(names))
 
