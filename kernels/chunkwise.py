@@ -141,9 +141,10 @@ def _powers(log_decay: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
 
 def _decay_matrix(log_decay: torch.Tensor, size: int) -> torch.Tensor:
     """M_ts = λ^{t−s} for s <= t, else 0: (..., size, size)."""
-    steps = torch.arange(size)
-    gaps = steps[:, None] - steps[None, :]  # t − s
-    return _powers(log_decay, gaps.clamp_min(0)) * (gaps >= 0)
+    steps = torch.arange(size, dtype=log_decay.dtype)
+    gaps = (steps[:, None] - steps[None, :]).clamp_min_(0)  # t − s, 0 above the diagonal
+    view = log_decay.reshape(*log_decay.shape, 1, 1)
+    return (gaps * view).exp_().tril_()  # two (size, size) buffers at most, then one
 
 
 def _result(output, state, return_state: bool) -> LinearAttentionResult:
