@@ -14,6 +14,7 @@ from attnviz.kernels import (
     masks,
     online_softmax,
     rnn,
+    scan,
     softmax,
     ssm,
 )
@@ -321,6 +322,32 @@ ONLINE_ENTRIES: list[Entry] = [
     ),  # fmt: skip
 ]
 
+# ---------------------------------------------------------------------- scan (Aaren)
+
+SCAN_DIMS = {"T": (1, 8), "d": (1, 4), "e": (1, 4)}
+
+
+def _state(m=0.5, u=1.0, w=(1.0, -2.0)):
+    return scan.ScanState(torch.tensor(m), torch.tensor(u), torch.tensor(w))
+
+
+SCAN_STATE = Fixed(
+    (_state, lambda: _state(-INF, 0.0, (0.0, 0.0)), lambda: _state(3.0, 2.5, (0.5, 0.25))),
+    bad=(None, OBJECT, (0.0, 1.0, (1.0, 2.0)), _state(NAN), _state(u=-1.0), _state(w=(INF, 0.0)),
+         _state(m=INF)),
+)  # fmt: skip
+SCAN_QKV = {"q": LeadTensor("d", empty=None), "k": LeadTensor("T d"), "v": LeadTensor("T e")}
+
+SCAN_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.scan.combine",
+        {"a": SCAN_STATE, "b": SCAN_STATE},
+        nan_ok="two empty runs combine to the empty run, whose max m is -inf",
+    ),
+    Entry("attnviz.kernels.scan.attention_scan", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
+    Entry("attnviz.kernels.scan.attention_rnn", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
+]
+
 # ------------------------------------------------------------------------- attention
 
 Q4, K4, V4 = Tensor("B H T d"), Tensor("B H S d", empty="S"), Tensor("B H S e", empty="S")
@@ -607,6 +634,7 @@ ENTRIES: list[Entry] = [
     *MASK_ENTRIES,
     *SOFTMAX_ENTRIES,
     *ONLINE_ENTRIES,
+    *SCAN_ENTRIES,
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
@@ -619,6 +647,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.kernels.softmax.AttentionResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
+    "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
 }
