@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from attnviz.kernels import (
     attention,
+    chunkwise,
     feature_maps,
     linear,
     masks,
@@ -494,6 +495,47 @@ LINEAR_ENTRIES: list[Entry] = [
     ),
 ]
 
+# ------------------------------------------------------------------------- chunkwise
+
+DECAY_LAMBDA = Real(0.0, 1.0, low_open=True, typical=(0.05, 1.0))
+CHUNK_STATE = {"initial_state": STATE, "return_state": Bool()}
+
+CHUNKWISE_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.chunkwise.chunkwise_linear_attention",
+        {
+            "q": LQ,
+            "k": LK,
+            "v": LV,
+            "decay": DECAY_LAMBDA,
+            "chunk_size": Int(1, chunkwise.MAX_CHUNK_SIZE, typical=(1, 8)),
+            **CHUNK_STATE,
+        },
+        dims=LINEAR_DIMS,
+    ),  # fmt: skip
+    Entry(
+        "attnviz.kernels.chunkwise.linear_attention_recurrent",
+        {"q": LQ, "k": LK, "v": LV, "decay": DECAY_LAMBDA, **CHUNK_STATE},
+        dims=LINEAR_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.chunkwise.linear_attention_parallel",
+        {"q": LQ, "k": LK, "v": LV, "decay": DECAY_LAMBDA, **CHUNK_STATE},
+        dims=LINEAR_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.chunkwise.chunkwise_steps",
+        {
+            "q": Tensor("T d"),
+            "k": Tensor("T d"),
+            "v": Tensor("T e"),
+            "decay": DECAY_LAMBDA,
+            "chunk_size": Int(1, chunkwise.MAX_CHUNK_SIZE, typical=(1, 8)),
+        },
+        dims=LINEAR_DIMS,
+    ),  # fmt: skip
+]
+
 # ------------------------------------------------------------------------------- ssm
 
 SSM_DIMS = {"T": (1, 6), "d": (1, 3), "n": (1, 3), "p": (1, 3)}
@@ -638,6 +680,7 @@ ENTRIES: list[Entry] = [
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
+    *CHUNKWISE_ENTRIES,
     *SSM_ENTRIES,
     *RNN_ENTRIES,
 ]
@@ -647,6 +690,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.kernels.softmax.AttentionResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
+    "attnviz.kernels.chunkwise.ChunkStep": _RECORD,
     "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
