@@ -118,10 +118,11 @@ class OnlineSoftmaxView:
         final,
     ) -> None:
         """Draw the step that reads keys ``block`` = (start, stop) of ``scores`` (one per
-        key); m, ℓ before and after it and ``rescale`` = e^(m − m′) as the kernel reports
-        them (m before the first block is −inf: drawn as no line); ``output`` (O/ℓ′ after
-        the step) and ``final`` (the finished output), one value per channel."""
-        scores = _checks.values("scores", scores, ndim=1, nonempty=True)
+        key; NaN for a key the causal mask hides, drawn as none); m, ℓ before and after
+        the block and ``rescale`` = e^(m − m′) as the kernel reports them (m before the
+        first block is −inf: drawn as no line); ``output`` (O/ℓ′ after the step) and
+        ``final`` (the finished output), one value per channel."""
+        scores = _checks.values("scores", scores, ndim=1, nan_ok=True, nonempty=True)
         if scores.size > MAX_KEYS:
             raise ValueError(f"scores must hold at most {MAX_KEYS} keys, got {scores.size}")
         start, stop = _block("block", block, scores.size)
@@ -202,13 +203,13 @@ class ChunkView:
             )
         if not 1 <= len(chunks) <= MAX_CHUNKS:
             raise ValueError(f"chunks must hold 1 to {MAX_CHUNKS} pairs, got {len(chunks)}")
-        pairs = [_block(f"chunks[{i}]", c, seq_len) for i, c in enumerate(chunks)]
+        pairs = [_block(f"chunks[{i}]", c, 2**20) for i, c in enumerate(chunks)]
         if (
             pairs[0][0] != 0
             or pairs[-1][1] != seq_len
             or any(a[1] != b[0] for a, b in zip(pairs, pairs[1:], strict=False))
         ):
-            raise ValueError(f"chunks must tile 0..{seq_len} in order, got {pairs}")
+            raise ValueError(f"chunks must tile 0..seq_len ({seq_len}) in order, got {pairs}")
         current = _checks.check_int("current", current, low=0, high=len(pairs) - 1)
         xs, ys, color, alpha, part = [], [], [], [], []
         for i, (start, stop) in enumerate(pairs):
@@ -285,7 +286,9 @@ class CostChart:
         refused = {} if refused is None else _checks.mapping("refused", refused)
         for name in (*measured, *refused):
             if name not in self.sources:
-                raise ValueError(f"methods must be among {self.methods}, got {name!r}")
+                raise ValueError(
+                    f"measured and refused must name methods among {self.methods}, got {name!r}"
+                )
         lines = {}
         for name, pair in measured.items():
             x, y = _checks.series(f"measured[{name!r}]", pair)
