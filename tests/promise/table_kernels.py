@@ -7,7 +7,17 @@ from dataclasses import dataclass
 import torch
 from hypothesis import strategies as st
 
-from attnviz.kernels import attention, feature_maps, linear, masks, rnn, softmax, ssm
+from attnviz.kernels import (
+    attention,
+    feature_maps,
+    linear,
+    masks,
+    online_softmax,
+    rnn,
+    scan,
+    softmax,
+    ssm,
+)
 
 from .kinds import (
     INF,
@@ -268,6 +278,74 @@ SOFTMAX_ENTRIES: list[Entry] = [
         },
         call=lambda buffers: softmax.weights_into(buffers).__enter__(),
     ),
+]
+
+# -------------------------------------------------------------------- online softmax
+
+BLOCK = Int(1, online_softmax.MAX_BLOCK_SIZE, typical=(1, 8))
+# (start, stop) of a tile: every drawn size has index 0; refused: not a pair, empty, negative
+SPAN = Optional(
+    Fixed((lambda: (0, 1), lambda: [0, 1]), bad=(OBJECT, "0:1", (0,), (1, 0), (-1, 1), (0, 2**40)))
+)
+
+ONLINE_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.online_softmax.online_softmax_attention",
+        {"q": Q, "k": K, "v": V, "scale": SCALE, "causal": Bool(), "block_size": BLOCK},
+        dims=QKV_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.online_softmax.attention_tile",
+        {
+            "q": Q,
+            "k": K,
+            "lse": LeadTensor("T", too_few=True),
+            "rows": SPAN,
+            "cols": SPAN,
+            "scale": SCALE,
+            "causal": Bool(),
+        },
+        dims=QKV_DIMS,
+    ),  # fmt: skip
+    Entry(
+        "attnviz.kernels.online_softmax.online_softmax_steps",
+        {
+            "q": Tensor("T d"),
+            "k": Tensor("S d", empty="S"),
+            "v": Tensor("S e", empty="S"),
+            "scale": SCALE,
+            "causal": Bool(),
+            "block_size": BLOCK,
+        },
+        dims=QKV_DIMS,
+        nan_ok="the first step's m_before is -inf: the running max before any key",
+    ),  # fmt: skip
+]
+
+# ---------------------------------------------------------------------- scan (Aaren)
+
+SCAN_DIMS = {"T": (1, 8), "d": (1, 4), "e": (1, 4)}
+
+
+def _state(m=0.5, u=1.0, w=(1.0, -2.0)):
+    return scan.ScanState(torch.tensor(m), torch.tensor(u), torch.tensor(w))
+
+
+SCAN_STATE = Fixed(
+    (_state, lambda: _state(-INF, 0.0, (0.0, 0.0)), lambda: _state(3.0, 2.5, (0.5, 0.25))),
+    bad=(None, OBJECT, (0.0, 1.0, (1.0, 2.0)), _state(NAN), _state(u=-1.0), _state(w=(INF, 0.0)),
+         _state(m=INF)),
+)  # fmt: skip
+SCAN_QKV = {"q": LeadTensor("d", empty=None), "k": LeadTensor("T d"), "v": LeadTensor("T e")}
+
+SCAN_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.scan.combine",
+        {"a": SCAN_STATE, "b": SCAN_STATE},
+        nan_ok="two empty runs combine to the empty run, whose max m is -inf",
+    ),
+    Entry("attnviz.kernels.scan.attention_scan", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
+    Entry("attnviz.kernels.scan.attention_rnn", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
 ]
 
 # ------------------------------------------------------------------------- attention
@@ -555,6 +633,8 @@ RNN_ENTRIES: list[Entry] = [
 ENTRIES: list[Entry] = [
     *MASK_ENTRIES,
     *SOFTMAX_ENTRIES,
+    *ONLINE_ENTRIES,
+    *SCAN_ENTRIES,
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
@@ -565,6 +645,9 @@ ENTRIES: list[Entry] = [
 _RECORD = "a result record (NamedTuple) that the kernels build from checked tensors"
 EXCLUDED: dict[str, str] = {
     "attnviz.kernels.softmax.AttentionResult": _RECORD,
+    "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
+    "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
+    "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
 }
