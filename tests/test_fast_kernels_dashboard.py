@@ -41,7 +41,7 @@ def test_the_last_step_lands_on_softmax_attention(causal, block_size):
     dashboard = FastKernelsDashboard(causal=causal, block_size=block_size, query=20)
     q, k, v = lesson07._head(dashboard.seq_len, dashboard.seed)
     reference = scaled_dot_product_attention(q, k, v, causal=causal).output[20]
-    dashboard.step = len(dashboard.steps) - 1
+    dashboard.step = dashboard.seq_len - 1  # the last key: the last block is read
     drawn = np.asarray(dashboard._stepper.output_source.data["so_far"])
     final = np.asarray(dashboard._stepper.output_source.data["final"])
     np.testing.assert_allclose(drawn, reference.numpy(), atol=1e-12)
@@ -53,7 +53,7 @@ def test_the_stepper_draws_the_kernels_running_max_sum_and_rescale():
     dashboard = FastKernelsDashboard(block_size=4, query=31, causal=False)
     assert len(dashboard.steps) == 8
     for index, step in enumerate(dashboard.steps):
-        dashboard.step = index
+        dashboard.step = 4 * index + 3  # a key of block index: that block is read
         values = dashboard._stepper.state_source.data["value"]
         m_before = float(step.m_before[31])
         expected = [
@@ -94,17 +94,21 @@ def test_the_chunks_tile_the_sequence_and_add_up_to_the_parallel_form():
     assert "largest difference" in dashboard._chunk_text.object
 
 
-def test_ranges_follow_the_length_block_and_chunk_sizes():
-    dashboard = FastKernelsDashboard()
-    dashboard.block_size = 5
-    assert dashboard.param.step.bounds == (0, len(dashboard.steps) - 1) == (0, 6)
-    dashboard.step = 6
-    dashboard.block_size = 32
-    assert dashboard.step == 0 and dashboard.param.step.bounds == (0, 0)
-    dashboard.seq_len = 8
-    assert dashboard.param.query.bounds == (0, 7) and dashboard.query == 7
-    dashboard.chunk_size = 3
-    assert dashboard.param.chunk.bounds == (0, 2)
+def test_the_step_is_a_key_and_the_chunk_a_token_whose_block_is_shown():
+    dashboard, document = attached(FastKernelsDashboard)
+    with set_curdoc(document):
+        dashboard.block_size = 5
+        assert dashboard.controls["step"].step == 5  # the player moves one block a step
+        dashboard.step = 13
+        assert "key block 3 of 7" in dashboard._readout.object  # keys 10–14
+        dashboard.seq_len = 8
+        assert dashboard.param.query.bounds == dashboard.param.step.bounds == (0, 7)
+        assert dashboard.query == 7 and dashboard.step == 7
+        dashboard.chunk_size = 3
+        dashboard.show_tab("chunkwise linear attention")
+        assert dashboard.controls["chunk"].step == 3
+        dashboard.chunk = 6
+        assert "Chunk 2 of 3" in dashboard._chunk_text.object
     assert "Could not" not in dashboard.status
 
 

@@ -6,7 +6,8 @@ first time it is opened):
 
 * **online softmax**: one seeded head of T tokens; the query row chosen is streamed over
   the keys in blocks (``online_softmax_steps``, FlashAttention-2, arXiv:2307.08691). The
-  step control walks the key blocks: the block read now, the running maximum m before and
+  step control walks the keys a block at a time (its value is a key, the block holding it
+  is read): the block read now, the running maximum m before and
   after it, the running sum ℓ before and after, the rescale factor e^(m − m′), and the
   output so far against the final one (the last step ends on it).
 * **chunkwise linear attention**: the same head through decayed linear attention in chunks
@@ -65,10 +66,10 @@ class FastKernelsDashboard(Dashboard):
     causal = param.Boolean(default=True)
     block_size = param.Integer(default=8, bounds=(1, MAX_T), doc="keys per block")
     query = param.Integer(default=31, bounds=(0, MAX_T - 1), doc="the query row shown")
-    step = param.Integer(default=0, bounds=(0, MAX_T - 1), doc="the key block read")
+    step = param.Integer(default=0, bounds=(0, MAX_T - 1), doc="a key: its block is read")
     chunk_size = param.Integer(default=8, bounds=(1, MAX_T), doc="tokens per chunk")
     decay = param.Number(default=0.9, bounds=(0.5, 1.0), step=0.01, doc="λ per token")
-    chunk = param.Integer(default=1, bounds=(0, MAX_T - 1), doc="the chunk shown")
+    chunk = param.Integer(default=8, bounds=(0, MAX_T - 1), doc="a token: its chunk is shown")
     time_budget = param.Number(
         default=3.0, bounds=(0.5, MAX_BUDGET), step=0.5, precedence=-1,
         doc="seconds the live measurement may take (its own slider, beside the button)",
@@ -82,7 +83,7 @@ class FastKernelsDashboard(Dashboard):
         "query": {"name": "query row i"},
         "step": {
             "type": pn.widgets.Player,
-            "name": "key block read (step)",
+            "name": "key j: its block is read (step)",
             "interval": 800,
             "loop_policy": "once",
             "show_loop_controls": False,
@@ -91,12 +92,12 @@ class FastKernelsDashboard(Dashboard):
         },
         "chunk_size": {"name": "chunk size (linear attention)"},
         "decay": {"name": "decay λ (linear attention)"},
-        "chunk": {"name": "chunk shown"},
+        "chunk": {"name": "token t: its chunk is shown"},
     }
 
     def __init__(self, **params):
         """Any parameter may be preset; numbers out of range are clamped (the status says
-        so); query, step and chunk to what the chosen T, block and chunk sizes allow."""
+        so); query, step (a key) and chunk (a token) to the chosen T."""
         super().__init__(**params)
         self._notes: list[str] = list(self.preset_notes)
         self._status = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 10))
@@ -127,7 +128,8 @@ class FastKernelsDashboard(Dashboard):
         self._rows: list[dict] = []
         self._fitting = False
         preset = {name: getattr(self, name) for name in ("query", "step", "chunk")}
-        self._fit("query", self.seq_len - 1)
+        for name in preset:
+            self._fit(name, self.seq_len - 1)
         self.param.watch(self._inputs_changed, ["seq_len", "seed", "causal", "block_size"])
         self.param.watch(self._chunks_changed, ["chunk_size", "decay"])
         self.param.watch(lambda *_: self._fitting or self._draw_step(), ["query", "step"])
@@ -200,7 +202,8 @@ class FastKernelsDashboard(Dashboard):
 
     def _inputs_changed(self, *events) -> None:
         if any(event.name == "seq_len" for event in events):
-            self._fit("query", self.seq_len - 1)
+            for name in ("query", "step", "chunk"):
+                self._fit(name, self.seq_len - 1)
         self._compute_steps()
         self._draw_step()
         if any(event.name in ("seq_len", "seed") for event in events):
@@ -262,7 +265,7 @@ class FastKernelsDashboard(Dashboard):
         except Exception as error:  # a dashboard never dies on a control value
             self._steps = []
             self._notes.append(f"Could not compute online softmax: {error}")
-        self._fit("step", len(self._steps) - 1)
+        self._controls["step"].step = int(self.block_size)  # the player moves a block
 
     def _compute_chunks(self) -> None:
         q, k, v = _head(int(self.seq_len), int(self.seed))
@@ -276,7 +279,7 @@ class FastKernelsDashboard(Dashboard):
         except Exception as error:  # a dashboard never dies on a control value
             self._chunks = []
             self._notes.append(f"Could not compute chunkwise linear attention: {error}")
-        self._fit("chunk", len(self._chunks) - 1)
+        self._controls["chunk"].step = int(self.chunk_size)  # the slider moves a chunk
 
     # -- drawing ------------------------------------------------------------------------------
     def _draw_step(self) -> None:
@@ -291,7 +294,8 @@ class FastKernelsDashboard(Dashboard):
     def _draw_step_views(self) -> None:
         if not self._steps:
             return
-        i, s = int(self.query), min(int(self.step), len(self._steps) - 1)
+        i = int(self.query)
+        s = min(int(self.step) // int(self.block_size), len(self._steps) - 1)
         step = self._steps[s]
         row = torch.cat([record.scores[i] for record in self._steps]).numpy()
         row = np.where(np.isfinite(row), row, np.nan)  # −inf: a key the causal mask hides
@@ -326,7 +330,7 @@ class FastKernelsDashboard(Dashboard):
     def _draw_chunks(self) -> None:
         if self._chunk_view is None or not self._chunks:
             return
-        c = min(int(self.chunk), len(self._chunks) - 1)
+        c = min(int(self.chunk) // int(self.chunk_size), len(self._chunks) - 1)
         try:
             with self._hold():
                 pairs = [tuple(record.tokens) for record in self._chunks]

@@ -57,7 +57,7 @@ def test_lesson07_steps_blocks_toggles_causal_and_opens_the_chunks(served_app, o
     expect(text).to_contain_text("Chunk 1 of 4")
     chunks = visible_canvases(page).nth(0)
     chunk_pixels = settled_pixels(chunks)
-    chunk = slider(page, "chunk shown").first
+    chunk = slider(page, "its chunk is shown").first
     chunk.focus()
     page.keyboard.press("ArrowRight")
     expect(text).to_contain_text("Chunk 2 of 4")
