@@ -61,6 +61,11 @@ from attnviz.kernels.masks import (  # noqa: E402
     check_mask_mod,
     make_mask,
 )
+from attnviz.kernels.online_softmax import (  # noqa: E402
+    OnlineSoftmaxResult,
+    attention_tile,
+    online_softmax_attention,
+)
 from attnviz.kernels.rnn import qlstm, qlstm_kernel, rg_lru, rg_lru_kernel  # noqa: E402
 from attnviz.kernels.softmax import (  # noqa: E402
     AttentionResult,
@@ -81,6 +86,9 @@ __all__ = [
     "blocked_attention",
     "scaled_dot_product_attention",
     "softmax_weights",
+    "OnlineSoftmaxResult",
+    "attention_tile",
+    "online_softmax_attention",
     "OPERATORS",
     "Operator",
     "causal_mask",

@@ -2,7 +2,10 @@
 
 The definition of scaled dot-product attention ("Attention Is All You Need",
 Vaswani et al. 2017, Eq. 1). Lesson 01 builds it from Nadaraya-Watson kernel
-regression; lesson 07 tiles it with the online-softmax recurrence.
+regression. ``blocked_attention`` (lesson 02) tiles only the query rows: each block of
+rows takes a full softmax over all its keys, and it returns the whole (T_q, T_k) weights.
+The online softmax of FlashAttention, which streams the keys too with a running max and
+sum and never holds the weights, lives in ``online_softmax.py`` (lesson 07).
 
 Shapes follow PyTorch: q is (..., T_q, d_k), k is (..., T_k, d_k), v is
 (..., T_k, d_v); the leading dimensions (batch, heads) broadcast.
@@ -291,6 +294,9 @@ def blocked_attention(
     causal: bool = False,
 ) -> AttentionResult:
     """The reference attention, a block of query rows at a time (lesson 02).
+
+    Not online softmax: every block of rows sees all its keys at once and takes a full
+    softmax (``kernels.online_softmax`` streams the keys instead).
 
     Same numbers as :func:`scaled_dot_product_attention` to float rounding, for
     long inputs: each block of query rows is scored, masked and softmaxed in a

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 import torch
 from hypothesis import strategies as st
 
-from attnviz.kernels import attention, feature_maps, linear, masks, rnn, softmax, ssm
+from attnviz.kernels import (
+    attention,
+    feature_maps,
+    linear,
+    masks,
+    online_softmax,
+    rnn,
+    softmax,
+    ssm,
+)
 
 from .kinds import (
     INF,
@@ -268,6 +277,48 @@ SOFTMAX_ENTRIES: list[Entry] = [
         },
         call=lambda buffers: softmax.weights_into(buffers).__enter__(),
     ),
+]
+
+# -------------------------------------------------------------------- online softmax
+
+BLOCK = Int(1, online_softmax.MAX_BLOCK_SIZE, typical=(1, 8))
+# (start, stop) of a tile: every drawn size has index 0; refused: not a pair, empty, negative
+SPAN = Optional(
+    Fixed((lambda: (0, 1), lambda: [0, 1]), bad=(OBJECT, "0:1", (0,), (1, 0), (-1, 1), (0, 2**40)))
+)
+
+ONLINE_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.online_softmax.online_softmax_attention",
+        {"q": Q, "k": K, "v": V, "scale": SCALE, "causal": Bool(), "block_size": BLOCK},
+        dims=QKV_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.online_softmax.attention_tile",
+        {
+            "q": Q,
+            "k": K,
+            "lse": LeadTensor("T", too_few=True),
+            "rows": SPAN,
+            "cols": SPAN,
+            "scale": SCALE,
+            "causal": Bool(),
+        },
+        dims=QKV_DIMS,
+    ),  # fmt: skip
+    Entry(
+        "attnviz.kernels.online_softmax.online_softmax_steps",
+        {
+            "q": Tensor("T d"),
+            "k": Tensor("S d", empty="S"),
+            "v": Tensor("S e", empty="S"),
+            "scale": SCALE,
+            "causal": Bool(),
+            "block_size": BLOCK,
+        },
+        dims=QKV_DIMS,
+        nan_ok="the first step's m_before is -inf: the running max before any key",
+    ),  # fmt: skip
 ]
 
 # ------------------------------------------------------------------------- attention
@@ -555,6 +606,7 @@ RNN_ENTRIES: list[Entry] = [
 ENTRIES: list[Entry] = [
     *MASK_ENTRIES,
     *SOFTMAX_ENTRIES,
+    *ONLINE_ENTRIES,
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
@@ -565,6 +617,8 @@ ENTRIES: list[Entry] = [
 _RECORD = "a result record (NamedTuple) that the kernels build from checked tensors"
 EXCLUDED: dict[str, str] = {
     "attnviz.kernels.softmax.AttentionResult": _RECORD,
+    "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
+    "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
 }
