@@ -28,11 +28,17 @@ BENCH_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
 SPEEDUP_LENGTH = 16_384
 SPEEDUP_TARGET = 10.0
 LINEAR_MEMORY_EXPONENT = 1.2  # peak ∝ T^p with p at most this counts as linear
-LONG_RUN_SECONDS = 1.0  # a call longer than this is timed once after its warm-up
+LONG_RUN_SECONDS = 1.0  # a call predicted longer than this is timed once
 
 
 def _refused(error: ValueError) -> str:
     return f"over the memory budget: {error}"
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def bench_method(
@@ -50,7 +56,7 @@ def bench_method(
     for seq_len in lengths:
         row: dict[str, Any] = {"method": name, "seq_len": seq_len, "seconds": None}
         row |= {"first_call_seconds": None, "repeats": None, "peak_bytes": None}
-        row |= {"refused": None, "skipped": None}
+        row |= {"refused": None, "skipped": None, "threads": _threads()}
         rows.append(row)
         predicted = last and last[1] * (seq_len / last[0]) ** method.time_exponent
         if predicted and predicted > max_run_seconds:
