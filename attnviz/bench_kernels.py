@@ -58,13 +58,12 @@ def bench_method(
         row |= {"first_call_seconds": None, "repeats": None, "peak_bytes": None}
         row |= {"refused": None, "skipped": None, "threads": _threads()}
         rows.append(row)
-        predicted = last and last[1] * (seq_len / last[0]) ** method.time_exponent
-        if predicted and predicted > max_run_seconds:
-            row["skipped"] = (
-                f"about {predicted:.3g} s per call predicted, over {max_run_seconds:g} s"
-            )
+        predicted = 0.0 if last is None else last[1] * (seq_len / last[0]) ** method.time_exponent
+        if predicted > max_run_seconds:
+            row["skipped"] = f"about {predicted:.3g} s a call predicted, over {max_run_seconds:g} s"
             continue
-        n = 1 if predicted and predicted > LONG_RUN_SECONDS else repeats
+        # a long call is timed once; without a warm-up unless it compiles
+        n = (1 if method.compiles else 0) if predicted > LONG_RUN_SECONDS else repeats
         try:
             first, seconds = first_and_median(name, seq_len, repeats=n)
         except ValueError as error:
