@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 
 from attnviz.kernels import (
     attention,
+    chunkwise,
     feature_maps,
     linear,
     masks,
     online_softmax,
     rnn,
+    scan,
     softmax,
     ssm,
 )
@@ -321,6 +323,32 @@ ONLINE_ENTRIES: list[Entry] = [
     ),  # fmt: skip
 ]
 
+# ---------------------------------------------------------------------- scan (Aaren)
+
+SCAN_DIMS = {"T": (1, 8), "d": (1, 4), "e": (1, 4)}
+
+
+def _state(m=0.5, u=1.0, w=(1.0, -2.0)):
+    return scan.ScanState(torch.tensor(m), torch.tensor(u), torch.tensor(w))
+
+
+SCAN_STATE = Fixed(
+    (_state, lambda: _state(-INF, 0.0, (0.0, 0.0)), lambda: _state(3.0, 2.5, (0.5, 0.25))),
+    bad=(None, OBJECT, (0.0, 1.0, (1.0, 2.0)), _state(NAN), _state(u=-1.0), _state(w=(INF, 0.0)),
+         _state(m=INF)),
+)  # fmt: skip
+SCAN_QKV = {"q": LeadTensor("d", empty=None), "k": LeadTensor("T d"), "v": LeadTensor("T e")}
+
+SCAN_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.scan.combine",
+        {"a": SCAN_STATE, "b": SCAN_STATE},
+        nan_ok="two empty runs combine to the empty run, whose max m is -inf",
+    ),
+    Entry("attnviz.kernels.scan.attention_scan", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
+    Entry("attnviz.kernels.scan.attention_rnn", {**SCAN_QKV, "scale": SCALE}, dims=SCAN_DIMS),
+]
+
 # ------------------------------------------------------------------------- attention
 
 Q4, K4, V4 = Tensor("B H T d"), Tensor("B H S d", empty="S"), Tensor("B H S e", empty="S")
@@ -467,6 +495,47 @@ LINEAR_ENTRIES: list[Entry] = [
     ),
 ]
 
+# ------------------------------------------------------------------------- chunkwise
+
+DECAY_LAMBDA = Real(0.0, 1.0, low_open=True, typical=(0.05, 1.0))
+CHUNK_STATE = {"initial_state": STATE, "return_state": Bool()}
+
+CHUNKWISE_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.chunkwise.chunkwise_linear_attention",
+        {
+            "q": LQ,
+            "k": LK,
+            "v": LV,
+            "decay": DECAY_LAMBDA,
+            "chunk_size": Int(1, chunkwise.MAX_CHUNK_SIZE, typical=(1, 8)),
+            **CHUNK_STATE,
+        },
+        dims=LINEAR_DIMS,
+    ),  # fmt: skip
+    Entry(
+        "attnviz.kernels.chunkwise.linear_attention_recurrent",
+        {"q": LQ, "k": LK, "v": LV, "decay": DECAY_LAMBDA, **CHUNK_STATE},
+        dims=LINEAR_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.chunkwise.linear_attention_parallel",
+        {"q": LQ, "k": LK, "v": LV, "decay": DECAY_LAMBDA, **CHUNK_STATE},
+        dims=LINEAR_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.chunkwise.chunkwise_steps",
+        {
+            "q": Tensor("T d"),
+            "k": Tensor("T d"),
+            "v": Tensor("T e"),
+            "decay": DECAY_LAMBDA,
+            "chunk_size": Int(1, chunkwise.MAX_CHUNK_SIZE, typical=(1, 8)),
+        },
+        dims=LINEAR_DIMS,
+    ),  # fmt: skip
+]
+
 # ------------------------------------------------------------------------------- ssm
 
 SSM_DIMS = {"T": (1, 6), "d": (1, 3), "n": (1, 3), "p": (1, 3)}
@@ -607,9 +676,11 @@ ENTRIES: list[Entry] = [
     *MASK_ENTRIES,
     *SOFTMAX_ENTRIES,
     *ONLINE_ENTRIES,
+    *SCAN_ENTRIES,
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
+    *CHUNKWISE_ENTRIES,
     *SSM_ENTRIES,
     *RNN_ENTRIES,
 ]
@@ -619,6 +690,8 @@ EXCLUDED: dict[str, str] = {
     "attnviz.kernels.softmax.AttentionResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxResult": _RECORD,
     "attnviz.kernels.online_softmax.OnlineSoftmaxStep": _RECORD,
+    "attnviz.kernels.chunkwise.ChunkStep": _RECORD,
+    "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
 }
