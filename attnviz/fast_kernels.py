@@ -91,13 +91,13 @@ def _sdpa(q, k, v):
 def _linear_parallel(q, k, v):
     from attnviz.kernels.chunkwise import linear_attention_parallel
 
-    return linear_attention_parallel(q, k, v, decay=DECAY)
+    return linear_attention_parallel(q, k, v, decay=DECAY).output
 
 
 def _chunkwise_linear(q, k, v):
     from attnviz.kernels.chunkwise import chunkwise_linear_attention
 
-    return chunkwise_linear_attention(q, k, v, decay=DECAY, chunk_size=CHUNK_SIZE)
+    return chunkwise_linear_attention(q, k, v, decay=DECAY, chunk_size=CHUNK_SIZE).output
 
 
 def _flex_sparse(q, k, v):
