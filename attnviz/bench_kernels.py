@@ -9,7 +9,10 @@ length whose predicted time passes ``max_run_seconds`` is recorded as skipped.
 
 Then issue #15's CPU targets (Lightning Attention-2, Qin et al., arXiv 2401.04658):
 chunkwise linear attention at least 10x faster than the quadratic parallel form at
-16,384 tokens, and its peak memory linear in length.
+16,384 tokens, and its peak memory linear in length. The parallel form at 16,384 tokens
+needs about 3.2 GB, over the default 2 GiB budget: its row records the refusal, and the
+target times it once more under a budget raised to 4 GB for that call alone (said in
+the target row).
 
 Example:
     >>> from attnviz.bench_kernels import bench_kernels
@@ -23,10 +26,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from attnviz.fast_kernels import METHODS, first_and_median, is_budget_refusal, peak_memory
+from attnviz.memory_budget import memory_budget_of
 
 BENCH_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
 SPEEDUP_LENGTH = 16_384
 SPEEDUP_TARGET = 10.0
+SPEEDUP_BUDGET = "4GB"  # the parallel form at 16,384 tokens needs about 3.2 GB
 LINEAR_MEMORY_EXPONENT = 1.2  # peak ∝ T^p with p at most this counts as linear
 LONG_RUN_SECONDS = 1.0  # a call predicted longer than this is timed once
 
@@ -95,8 +100,13 @@ def _why_not(row: dict[str, Any] | None, method: str, seq_len: int) -> str:
     return f"{method} at {seq_len:,} tokens: {row['refused'] or row['skipped']}"
 
 
-def speedup_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Chunkwise linear attention against the parallel form at 16,384 tokens (goal 10x)."""
+def speedup_target(
+    rows: list[dict[str, Any]], parallel: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Chunkwise linear attention against the parallel form at 16,384 tokens (goal 10x).
+
+    ``parallel`` is the parallel form's row measured apart (under a raised budget), if any.
+    """
     target = {
         "target": f"chunkwise_linear vs linear_parallel at {SPEEDUP_LENGTH:,} tokens",
         "goal": f"speed-up >= {SPEEDUP_TARGET:g}",
@@ -104,14 +114,38 @@ def speedup_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "met": None,
     }
     fast = _find(rows, "chunkwise_linear", SPEEDUP_LENGTH)
-    slow = _find(rows, "linear_parallel", SPEEDUP_LENGTH)
+    slow = parallel or _find(rows, "linear_parallel", SPEEDUP_LENGTH)
     for row, name in ((fast, "chunkwise_linear"), (slow, "linear_parallel")):
         if row is None or row["seconds"] is None:
             target["not_measured"] = _why_not(row, name, SPEEDUP_LENGTH)
             return target
     speedup = slow["seconds"] / fast["seconds"]
+    target |= {"chunkwise_seconds": fast["seconds"], "parallel_seconds": slow["seconds"]}
     target |= {"speedup": round(speedup, 2), "met": speedup >= SPEEDUP_TARGET}
+    if parallel is not None:
+        target |= {"parallel_peak_bytes": parallel["peak_bytes"], "budget": parallel["budget"]}
     return target
+
+
+def parallel_at_target_length(rows: list[dict[str, Any]], *, peak: bool = True):
+    """The parallel form at 16,384 tokens under a budget raised for this target alone.
+
+    Its (T, T) scores, decay matrix and product need about 3.2 GB, over the default
+    budget of 2 GiB, so its bench row is a refusal; the target still needs its time.
+    None when the row was measured, or not asked for.
+    """
+    row = _find(rows, "linear_parallel", SPEEDUP_LENGTH)
+    if row is None or not row["refused"]:
+        return None
+    with memory_budget_of(SPEEDUP_BUDGET):
+        (parallel,) = bench_method(
+            "linear_parallel", (SPEEDUP_LENGTH,), repeats=1, max_run_seconds=math.inf, peak=peak
+        )
+    parallel["budget"] = (
+        f"raised to {SPEEDUP_BUDGET} for this target only; at the default budget the row "
+        f"says: {row['refused']}"
+    )
+    return parallel
 
 
 def memory_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,7 +192,8 @@ def bench_kernels(
         rows += bench_method(
             name, lengths, repeats=repeats, max_run_seconds=max_run_seconds, peak=peak
         )
-    return rows + [speedup_target(rows), memory_target(rows)]
+    parallel = parallel_at_target_length(rows, peak=peak)
+    return rows + [speedup_target(rows, parallel), memory_target(rows)]
 
 
 def _bytes(n: int | None) -> str:

@@ -115,3 +115,27 @@ def test_bad_kernel_arguments_are_one_line_and_status_2(argv, message, capsys):
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_a_parallel_form_refused_at_16k_is_timed_for_the_target_under_a_raised_budget(
+    monkeypatch,
+):
+    from attnviz.memory_budget import memory_budget
+
+    budgets, before = [], memory_budget()
+
+    def fake(name, seq_len, *, repeats):
+        budgets.append((name, seq_len, memory_budget()))
+        return 2.5, 2.0
+
+    monkeypatch.setattr(bk, "first_and_median", fake)
+    refused = _row("linear_parallel", 16384) | {"refused": "over the memory budget: 3.22 GB"}
+    rows = [_row("chunkwise_linear", 16384, 0.1), refused]
+    parallel = bk.parallel_at_target_length(rows, peak=False)
+    assert budgets == [("linear_parallel", 16384, 4 * 10**9)]
+    assert memory_budget() == before  # raised for that call alone
+    target = bk.speedup_target(rows, parallel)
+    assert target["speedup"] == 20.0 and target["met"] is True
+    assert target["budget"].startswith("raised to 4GB for this target only")
+    assert target["budget"].endswith("over the memory budget: 3.22 GB")
+    assert bk.parallel_at_target_length(rows[:1]) is None  # not asked for: nothing run
