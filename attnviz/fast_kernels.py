@@ -238,7 +238,10 @@ def first_and_median(
 def _lengths(value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"lengths must be a sequence of token counts, got {value!r:.60}")
-    lengths = tuple(_seq_len(length) for length in value)
+    lengths = tuple(
+        check_int(f"lengths[{i}]", length, low=1, high=MAX_SEQ_LEN)
+        for i, length in enumerate(value)
+    )
     if not lengths or any(b <= a for a, b in zip(lengths, lengths[1:], strict=False)):
         raise ValueError(f"lengths must be a non-empty increasing sequence, got {lengths}")
     return lengths
@@ -247,7 +250,7 @@ def _lengths(value: Any) -> tuple[int, ...]:
 def _methods(value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"methods must be a sequence of names from {tuple(METHODS)}")
-    names = tuple(_method(name).name for name in value)
+    names = tuple(check_choice(f"methods[{i}]", name, METHODS) for i, name in enumerate(value))
     if not names or len(set(names)) != len(names):
         raise ValueError(f"methods must be distinct names from {tuple(METHODS)}, got {names}")
     return names
