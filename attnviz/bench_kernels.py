@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from attnviz.fast_kernels import METHODS, first_and_median, is_budget_refusal, peak_memory
@@ -53,12 +53,18 @@ def bench_method(
     repeats: int = 3,
     max_run_seconds: float = 60.0,
     peak: bool = True,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per length for method ``name``: seconds, first call, peak bytes or why not."""
+    """One row per length for method ``name``: seconds, first call, peak bytes or why not.
+
+    ``progress(row)`` is called with each row once it is done.
+    """
     method = METHODS[name]
     rows: list[dict[str, Any]] = []
     last = None  # (length, seconds of one call)
     for seq_len in lengths:
+        if progress is not None and rows:
+            progress(rows[-1])
         row: dict[str, Any] = {"method": name, "seq_len": seq_len, "seconds": None}
         row |= {"first_call_seconds": None, "repeats": None, "peak_bytes": None}
         row |= {"refused": None, "skipped": None, "threads": _threads()}
@@ -87,6 +93,8 @@ def bench_method(
                 if not is_budget_refusal(error):
                     raise
                 row["refused"] = _refused(error)
+    if progress is not None and rows:
+        progress(rows[-1])
     return rows
 
 
@@ -180,6 +188,7 @@ def bench_kernels(
     repeats: int = 3,
     max_run_seconds: float = 60.0,
     peak: bool = True,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every method's rows at every length, then the two target rows."""
     names = tuple(METHODS) if methods is None else tuple(methods)
@@ -190,7 +199,12 @@ def bench_kernels(
     rows = []
     for name in names:
         rows += bench_method(
-            name, lengths, repeats=repeats, max_run_seconds=max_run_seconds, peak=peak
+            name,
+            lengths,
+            repeats=repeats,
+            max_run_seconds=max_run_seconds,
+            peak=peak,
+            progress=progress,
         )
     parallel = parallel_at_target_length(rows, peak=peak)
     return rows + [speedup_target(rows, parallel), memory_target(rows)]

@@ -282,8 +282,13 @@ def _check_kernels(parser: argparse.ArgumentParser, args) -> None:
 def _run_kernels(args) -> int:
     from attnviz.bench_kernels import BENCH_LENGTHS, bench_kernels, format_kernel_table
 
+    def progress(row):  # stderr, so --json's stdout stays one document
+        print(format_kernel_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+
     try:
-        rows = bench_kernels(args.lengths or BENCH_LENGTHS, methods=args.kernel_methods)
+        rows = bench_kernels(
+            args.lengths or BENCH_LENGTHS, methods=args.kernel_methods, progress=progress
+        )
     except KeyboardInterrupt:
         print("attnviz bench --kernels: interrupted", file=sys.stderr)
         return 130

@@ -85,7 +85,11 @@ def test_the_command_writes_json_rows_and_the_two_targets(tmp_path, capsys):
     out = tmp_path / "kernels.json"
     argv = ["bench", "--kernels", "--lengths", "256", "128", "--method", "sdpa"]
     assert main([*argv, "--method", "reference", "--json", "--output", str(out)]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)  # progress goes to stderr: one line a row
+    assert [line.split()[:2] for line in captured.err.splitlines()] == [
+        ["sdpa", "128"], ["sdpa", "256"], ["reference", "128"], ["reference", "256"],
+    ]  # fmt: skip
     assert json.loads(out.read_text(encoding="utf-8")) == rows
     measured, targets = rows[:-2], rows[-2:]
     assert [(r["method"], r["seq_len"]) for r in measured] == [
