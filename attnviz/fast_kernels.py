@@ -91,13 +91,13 @@ def _sdpa(q, k, v):
 def _linear_parallel(q, k, v):
     from attnviz.kernels.chunkwise import linear_attention_parallel
 
-    return linear_attention_parallel(q, k, v, decay=DECAY)
+    return linear_attention_parallel(q, k, v, decay=DECAY).output
 
 
 def _chunkwise_linear(q, k, v):
     from attnviz.kernels.chunkwise import chunkwise_linear_attention
 
-    return chunkwise_linear_attention(q, k, v, decay=DECAY, chunk_size=CHUNK_SIZE)
+    return chunkwise_linear_attention(q, k, v, decay=DECAY, chunk_size=CHUNK_SIZE).output
 
 
 def _flex_sparse(q, k, v):
@@ -196,7 +196,7 @@ _clock = time.perf_counter  # the sweep's clock (tests count calls with a fake o
 
 
 def _timed_runs(method: KernelMethod, seq_len: int, d: int, repeats: int) -> tuple[float, float]:
-    """(first call's seconds, median of ``repeats`` later calls) at one length."""
+    """(first call's seconds, median of ``repeats`` later calls; the first if repeats=0)."""
     q, k, v = make_inputs(seq_len, d=d)
     with torch.no_grad():
         start = _clock()
@@ -207,7 +207,7 @@ def _timed_runs(method: KernelMethod, seq_len: int, d: int, repeats: int) -> tup
             start = _clock()
             method.run(q, k, v)
             times.append(_clock() - start)
-    return first, statistics.median(times)
+    return first, statistics.median(times) if times else first
 
 
 def time_method(method: str, seq_len: int, *, d: int = HEAD_DIM, repeats: int = 3) -> float:
@@ -216,6 +216,7 @@ def time_method(method: str, seq_len: int, *, d: int = HEAD_DIM, repeats: int = 
     Raises the library's ValueError when the method's (T, T) object would pass the memory
     budget (see :mod:`attnviz.memory_budget`).
     """
+    repeats = check_int("repeats", repeats, low=1, high=MAX_REPEATS)
     return first_and_median(method, seq_len, d=d, repeats=repeats)[1]
 
 
@@ -225,18 +226,22 @@ def first_and_median(
     """(seconds of the first call, median seconds of ``repeats`` calls after it).
 
     The first call holds one-off costs: a compile (``flex_sparse``), the allocator's
-    first touch of memory.
+    first touch of memory. ``repeats=0`` times the first call only and gives it twice
+    (for calls so long that a warm-up would double the run for nothing).
     """
     kernel = _method(method)
     seq_len, d = _seq_len(seq_len), _head_dim(d)
-    repeats = check_int("repeats", repeats, low=1, high=MAX_REPEATS)
+    repeats = check_int("repeats", repeats, low=0, high=MAX_REPEATS)
     return _timed_runs(kernel, seq_len, d, repeats)
 
 
 def _lengths(value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"lengths must be a sequence of token counts, got {value!r:.60}")
-    lengths = tuple(_seq_len(length) for length in value)
+    lengths = tuple(
+        check_int(f"lengths[{i}]", length, low=1, high=MAX_SEQ_LEN)
+        for i, length in enumerate(value)
+    )
     if not lengths or any(b <= a for a, b in zip(lengths, lengths[1:], strict=False)):
         raise ValueError(f"lengths must be a non-empty increasing sequence, got {lengths}")
     return lengths
@@ -245,7 +250,7 @@ def _lengths(value: Any) -> tuple[int, ...]:
 def _methods(value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"methods must be a sequence of names from {tuple(METHODS)}")
-    names = tuple(_method(name).name for name in value)
+    names = tuple(check_choice(f"methods[{i}]", name, METHODS) for i, name in enumerate(value))
     if not names or len(set(names)) != len(names):
         raise ValueError(f"methods must be distinct names from {tuple(METHODS)}, got {names}")
     return names
