@@ -203,3 +203,20 @@ def test_bad_overview_and_window_arguments_are_named(streamed):
         streamed_overview(streamed, 0, 0, 0)
     with pytest.raises(ValueError, match="rows end"):
         streamed_window(streamed, 0, 0, (0, 601))
+
+
+def test_the_long_map_target_reports_time_and_peak_memory_from_a_fresh_process(monkeypatch):
+    from attnviz import bench_targets
+
+    figures = bench_targets.streamed_head_map_run(1024, threads=1)
+    assert figures["overview_shape"] == [256, 256] and figures["zoom_shape"] == [40, 127]
+    assert 0 < figures["capture_s"] < figures["total_s"]
+    assert 0 < figures["peak_rss_bytes"] < bench_targets.STREAMED_PEAK_BYTES
+    assert figures["zoom_rows_at_the_previous_repeat"] > 0.8  # the induction head, found
+    monkeypatch.setattr(bench_targets, "STREAMED_TOKENS", 1024)
+    assert bench_targets._streamed_head_map() > 0
+    monkeypatch.setattr(bench_targets, "STREAMED_PEAK_BYTES", 1)  # a bound no process meets
+    with pytest.raises(RuntimeError, match="peaked at"):
+        bench_targets._streamed_head_map()
+    with pytest.raises(ValueError, match="kernel"):
+        bench_targets.streamed_head_map_run(1024, kernel="cuda")
