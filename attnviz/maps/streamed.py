@@ -110,6 +110,7 @@ def stream_capture(
 
     Returns:
         StreamedMaps with q, k (L', H, T, d_head) and lse (L', H, T), L' = up_to_layer + 1.
+        The model's hook points (``hook_pattern``, ``hook_z``) do not run.
     """
     from attnviz.models import TinyTransformer
 
@@ -148,11 +149,11 @@ def stream_capture(
     if config.positional == "rope":
         cos, sin = rope_tables(seq_len, d_head)  # (T, d_head/2) each
     q_kept, k_kept, lse_kept = [], [], []
-    with torch.inference_mode():
+    with torch.no_grad():
         x = model.embed(ids[None])  # (1, T, d_model)
         if model.pos_embed is not None:
             x = x + model.pos_embed.weight[:seq_len]  # (1, T, d_model)
-        for block in model.blocks[:n_layers]:
+        for layer, block in enumerate(model.blocks[:n_layers]):
             mixed = block.ln_attn(x)  # (1, T, d_model)
             if block.conv is not None:
                 mixed = block.conv(mixed)
@@ -165,6 +166,8 @@ def stream_capture(
             q_kept.append(q[0])
             k_kept.append(k[0])
             lse_kept.append(lse[0])  # (H, T)
+            if layer == up_to_layer:
+                break  # the layer shown: its q, k and lse are all its map needs
             z = z.transpose(1, 2).reshape(1, seq_len, d_model)  # (1, T, d_model)
             x = x + attn.out(z)
             if block.mlp is not None:
