@@ -185,7 +185,7 @@ def streamed_head_map_run(
     layer: int = 1,
     head: int = 1,
     kernel: str = "fused",
-    threads: int = 2,
+    threads: int = 1,
     max_size: int = 256,
     zoom: int = 40,
 ) -> dict:
@@ -194,7 +194,9 @@ def streamed_head_map_run(
     Layer 1, head 1 is the model's induction head: on lesson 02's repeated tokens its
     zoom rows look 46 tokens back (``zoom_rows_at_the_previous_repeat``). Returns the
     seconds of the forward pass, the overview and the zoom, and the process's peak
-    resident memory (``peak_rss_bytes``). ``tools/long_map.py`` prints it.
+    resident memory (``peak_rss_bytes``). ``tools/long_map.py`` prints it. One intra-op
+    thread by default, as lesson 02's dashboard computes: on the busy 2-core machine two
+    threads took 97 s where one took 42 s (benchmarks/long-map-cpu.json).
     """
     from attnviz.maps.streamed import KERNELS, MAX_TOKENS
     from attnviz.validation import check_choice, check_int

@@ -8,6 +8,7 @@ process's peak resident memory. ``attnviz bench`` times the same run as the targ
 
 Example::
 
+    python tools/long_map.py               # one intra-op thread, as the dashboard
     python tools/long_map.py --threads 2
     python tools/long_map.py --seq-len 16384 --kernel online --threads 1
 """
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--layer", type=int, default=1)
     parser.add_argument("--head", type=int, default=1, help="layer 1, head 1: the induction head")
     parser.add_argument("--kernel", default="fused", choices=("online", "fused"))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-size", type=int, default=256)
     parser.add_argument("--zoom", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=1)
