@@ -203,3 +203,42 @@ def test_bad_overview_and_window_arguments_are_named(streamed):
         streamed_overview(streamed, 0, 0, 0)
     with pytest.raises(ValueError, match="rows end"):
         streamed_window(streamed, 0, 0, (0, 601))
+
+
+def test_the_long_map_target_reports_time_and_peak_memory_from_a_fresh_process(monkeypatch):
+    from attnviz import bench_targets
+
+    figures = bench_targets.streamed_head_map_run(1024, threads=1)
+    assert figures["overview_shape"] == [256, 256] and figures["zoom_shape"] == [40, 127]
+    assert 0 < figures["capture_s"] < figures["total_s"]
+    assert 0 < figures["peak_rss_bytes"] < bench_targets.STREAMED_PEAK_BYTES
+    assert figures["zoom_rows_at_the_previous_repeat"] > 0.8  # the induction head, found
+    monkeypatch.setattr(bench_targets, "STREAMED_TOKENS", 1024)
+    assert bench_targets._streamed_head_map() > 0
+    monkeypatch.setattr(bench_targets, "STREAMED_PEAK_BYTES", 1)  # a bound no process meets
+    with pytest.raises(RuntimeError, match="peaked at"):
+        bench_targets._streamed_head_map()
+    with pytest.raises(ValueError, match="kernel"):
+        bench_targets.streamed_head_map_run(1024, kernel="cuda")
+
+
+@pytest.mark.parametrize("kernel", streamed_module.KERNELS)
+def test_the_long_reading_reports_what_read_heads_reports(rope_model, induction_input, kernel):
+    from attnviz.maps import read_heads, read_long_heads
+
+    labels = [f"t{i}" for i in range(len(induction_input))]
+    expected = read_heads(rope_model, induction_input, labels, thumbnail=48)
+    reading = read_long_heads(rope_model, induction_input, labels, thumbnail=48, kernel=kernel)
+    np.testing.assert_allclose(reading.entropy, expected.entropy, atol=1e-5)
+    np.testing.assert_allclose(reading.entropy_nats, expected.entropy_nats, atol=1e-4)
+    np.testing.assert_allclose(reading.sink, expected.sink, atol=1e-6)
+    assert reading.maps.tokens == labels
+    for layer in range(2):
+        for head in range(2):
+            overview = downsample(expected.maps.head(layer, head), 256, reduce="max")
+            np.testing.assert_allclose(reading.overviews[layer, head], overview.values, atol=ATOL)
+    np.testing.assert_array_equal(reading.overview_edges, overview.row_edges)
+    # thumbnails: the overviews pooled again, so a block's maximum is still the map's
+    np.testing.assert_allclose(reading.thumbnails, downsample(reading.overviews, 48).values, atol=0)
+    assert reading.thumbnails.shape[-1] <= 48
+    assert reading.thumbnails.max() == pytest.approx(expected.thumbnails.max(), abs=ATOL)

@@ -110,6 +110,7 @@ def stream_capture(
 
     Returns:
         StreamedMaps with q, k (L', H, T, d_head) and lse (L', H, T), L' = up_to_layer + 1.
+        The model's hook points (``hook_pattern``, ``hook_z``) do not run.
     """
     from attnviz.models import TinyTransformer
 
@@ -148,11 +149,11 @@ def stream_capture(
     if config.positional == "rope":
         cos, sin = rope_tables(seq_len, d_head)  # (T, d_head/2) each
     q_kept, k_kept, lse_kept = [], [], []
-    with torch.inference_mode():
+    with torch.no_grad():
         x = model.embed(ids[None])  # (1, T, d_model)
         if model.pos_embed is not None:
             x = x + model.pos_embed.weight[:seq_len]  # (1, T, d_model)
-        for block in model.blocks[:n_layers]:
+        for layer, block in enumerate(model.blocks[:n_layers]):
             mixed = block.ln_attn(x)  # (1, T, d_model)
             if block.conv is not None:
                 mixed = block.conv(mixed)
@@ -165,6 +166,8 @@ def stream_capture(
             q_kept.append(q[0])
             k_kept.append(k[0])
             lse_kept.append(lse[0])  # (H, T)
+            if layer == up_to_layer:
+                break  # the layer shown: its q, k and lse are all its map needs
             z = z.transpose(1, 2).reshape(1, seq_len, d_model)  # (1, T, d_model)
             x = x + attn.out(z)
             if block.mlp is not None:
@@ -209,6 +212,22 @@ def streamed_overview(
     q, k, lse = _head(streamed, layer, head)
     max_size = check_int("max_size", max_size, low=1, high=MAX_SIZE)
     reduce = check_choice("reduce", reduce, ("max", "mean"))
+    return _pool_head(streamed, q, k, lse, max_size, reduce)[0]
+
+
+def _pool_head(
+    streamed: StreamedMaps,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    lse: torch.Tensor,
+    max_size: int,
+    reduce: str,
+    *,
+    entropy: bool = False,
+) -> tuple[Pooled, np.ndarray | None]:
+    """:func:`streamed_overview` of one head's q, k, lse (arguments already checked) and,
+    with ``entropy``, each query row's entropy −Σ_s a ln a in nats, (T,) float64, summed
+    in the same pass (ln a = q·k·scale − lse is the tile before its exponential)."""
     seq_len = streamed.seq_len
     edges = _block_edges(seq_len, max_size)
     size, n_blocks = int(edges[1] - edges[0]), len(edges) - 1
@@ -220,8 +239,9 @@ def streamed_overview(
         tensor_bytes(n_blocks, n_blocks) + 3 * tensor_bytes(TILE_ELEMENTS),
         instead="use a smaller max_size",
     )
-    tiles = _TileMaker(q, k, lse, streamed.scale, streamed.causal)
+    tiles = _TileMaker(q, k, lse, streamed.scale, streamed.causal, keep_logs=entropy)
     pooled = torch.zeros(n_blocks, n_blocks)  # causal blocks never visited stay 0
+    rows = torch.zeros(seq_len, dtype=torch.float64) if entropy else None
     for r0, r1 in _aligned_spans(seq_len, size, row_limit):
         for c0, c1 in _aligned_spans(seq_len, size, col_limit):
             if streamed.causal:
@@ -229,6 +249,8 @@ def streamed_overview(
                     break  # every later tile of this strip is above the diagonal
                 c1 = min(c1, -(-r1 // size) * size)  # the blocks the diagonal crosses, no more
             tile = tiles.weights(r0, r1, c0, c1)  # (r1 - r0, c1 - c0)
+            if rows is not None:  # −Σ a ln a; masked weights are 0 and add nothing
+                rows[r0:r1] -= torch.linalg.vecdot(tile, tiles.logs(r0, r1, c0, c1)).double()
             part = _pool(_pool(tile, 0, size, reduce), 1, size, reduce)  # (rows', cols')
             rb, cb = r0 // size, c0 // size
             target = pooled[rb : rb + part.shape[0], cb : cb + part.shape[1]]
@@ -239,7 +261,8 @@ def streamed_overview(
     if reduce == "mean":
         counts = torch.from_numpy(np.diff(edges).astype(np.float32))  # (n_blocks,)
         pooled /= counts[:, None] * counts[None, :]
-    return Pooled(pooled.numpy(), edges, edges.copy())
+    result = Pooled(pooled.numpy(), edges, edges.copy())
+    return result, None if rows is None else rows.numpy()
 
 
 def streamed_window(
@@ -284,22 +307,33 @@ class _TileMaker:
     """
 
     def __init__(self, q: torch.Tensor, k: torch.Tensor, lse: torch.Tensor, scale: float,
-                 causal: bool) -> None:  # fmt: skip
+                 causal: bool, *, keep_logs: bool = False) -> None:  # fmt: skip
         ones = torch.ones(k.shape[0], 1, dtype=k.dtype)
         self.q = torch.cat([q * scale, -lse[:, None]], dim=1)  # (T, d_head + 1)
         self.k_t = torch.cat([k, ones], dim=1).T.contiguous()  # (d_head + 1, T)
         self.causal = causal
         self.buffer = torch.empty(TILE_ELEMENTS, dtype=q.dtype)
+        self.log_buffer = torch.empty(TILE_ELEMENTS, dtype=q.dtype) if keep_logs else None
 
     def weights(self, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
-        """The exact weights of queries [r0, r1) × keys [c0, c1), in the shared buffer."""
+        """The exact weights of queries [r0, r1) × keys [c0, c1), in the shared buffer
+        (with ``keep_logs``, their logarithms stay in the second buffer: :meth:`logs`)."""
         tile = self.buffer[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
-        torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=tile)  # scores·scale − lse
-        tile.exp_()
+        if self.log_buffer is None:
+            torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=tile)  # scores·scale − lse
+            tile.exp_()
+        else:
+            torch.exp(torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=self.logs(r0, r1, c0, c1)),
+                      out=tile)  # fmt: skip
         if self.causal and c1 - 1 > r0:  # the tile crosses the diagonal
             above = torch.arange(c0, c1)[None, :] > torch.arange(r0, r1)[:, None]
             tile.masked_fill_(above, 0.0)
         return tile
+
+    def logs(self, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+        """ln of the weights of the last :meth:`weights` call (finite above a causal
+        diagonal too, where the weights are 0)."""
+        return self.log_buffer[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
 
 
 def _head(streamed: Any, layer: Any, head: Any) -> tuple[torch.Tensor, ...]:

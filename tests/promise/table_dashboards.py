@@ -226,7 +226,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
     Entry(
         f"{AMAPS}.AttentionMapsDashboard",
         {
-            "seq_len": Clamped(2, 4096, True),
+            "seq_len": Clamped(2, 65_536, True),
             "seed": Clamped(0, 99, True),
             "extra_models": Optional(
                 Fixed(
@@ -244,7 +244,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
         call=lambda dashboard, timeout: dashboard.wait(timeout),
         **DASHBOARD,
     ),
-    Entry(f"{AMAPS}.app", {"seq_len": Clamped(2, 4096, True)}, **DASHBOARD),
+    Entry(f"{AMAPS}.app", {"seq_len": Clamped(2, 65_536, True)}, **DASHBOARD),
     Entry(f"{D}.base.Dashboard", {}, **DASHBOARD),
     Entry(
         f"{D}.base.Dashboard.show_tab",

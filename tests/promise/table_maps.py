@@ -680,6 +680,18 @@ ENTRIES: list[Entry] = [
         },
         dims={"T": (STREAMED_T, STREAMED_T)},
     ),  # fmt: skip
+    Entry(
+        "attnviz.maps.long_reading.read_long_heads",
+        {
+            "model": MODEL,
+            "input_ids": Ids(),
+            "tokens": Optional(Labels()),
+            "thumbnail": Int(1, 4096, typical=(1, 4)),
+            "overview": Int(1, 4096, typical=(1, 8)),
+            "kernel": Choice(("online", "fused")),
+        },
+        dims={"T": (1, 8)},
+    ),  # fmt: skip
     # ---------------------------------------------------------------- inputs
     Entry(
         "attnviz.maps.inputs.preset_input",
@@ -868,6 +880,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.maps.overview.Pooled": "a result record (NamedTuple) built by downsample",
     "attnviz.maps.overview.Window": "a result record (NamedTuple) built by window",
     "attnviz.maps.streamed.StreamedMaps": "a result record built by stream_capture",
+    "attnviz.maps.long_reading.LongReading": "a result record built by read_long_heads",
     "attnviz.maps.reading.HeadReading": "a result record built by read_heads",
     "attnviz.maps.retrieval.RetrievalTrace": "a result record built by retrieval_trace",
     "attnviz.maps.roles.Evaluation": "a result record built by evaluate_heads",
