@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"T={seq_len:6d} {row['pattern']:16s} token {row['token_density']:.3f} "
                 f"block {row['block_density']:.3f} flex {row['flex_ms']:8.1f} ms "
                 f"dense {row['dense_ms']:8.1f} ms x{row['speedup']:6.2f} "
+                f"min {row['flex_min_ms']:.1f}/{row['dense_min_ms']:.1f} ms "
                 f"(first flex call {row['flex_first_s']:.1f} s)",
                 flush=True,
             )
