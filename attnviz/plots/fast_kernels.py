@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span
+from bokeh.models import ColumnDataSource, HoverTool, LegendItem, Range1d, Span
 
 from attnviz.plots import _checks
+from attnviz.plots.figures import _legend_below
 from attnviz.plots.theme import SELECTED_COLOR, SERIES_COLORS, themed_figure
 from attnviz.validation import plain_number
 
@@ -94,14 +95,17 @@ class OnlineSoftmaxView:
         output = themed_figure(
             title="output so far (bars) and the final output (dots)", width=width, height=height
         )
-        output.vbar(x="x", top="so_far", width=0.7, color=SERIES_COLORS[1],
-                    source=self.output_source, legend_label="O / ℓ so far")  # fmt: skip
-        output.scatter(x="x", y="final", size=9, color="black", source=self.output_source,
-                       legend_label="final")  # fmt: skip
+        so_far = output.vbar(x="x", top="so_far", width=0.7, color=SERIES_COLORS[1],
+                             source=self.output_source)  # fmt: skip
+        final = output.scatter(x="x", y="final", size=9, color="black", source=self.output_source)
         output.xaxis.axis_label = "value channel"
-        output.legend.location = "top_left"
-        output.legend.background_fill_alpha = 0.6
-        output.legend.label_text_font_size = "11px"
+        # under the axes: the bars and dots fill the plot wherever the values fall
+        _legend_below(
+            output,
+            [LegendItem(label="O / ℓ so far", renderers=[so_far]),
+             LegendItem(label="final output", renderers=[final])],
+            2, clickable=False,
+        )  # fmt: skip
         self.figures = {"scores": scores, "state": state, "output": output}
 
     def update(
