@@ -48,9 +48,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attnviz.kernels.masks import MAX_DENSE_LEN, MaskPattern, make_mask
+from attnviz.kernels.masks import MAX_DENSE_LEN, PATTERNS, MaskPattern, make_mask
 from attnviz.memory_budget import check_bytes, tensor_bytes
-from attnviz.validation import as_tensor, check_bool, check_int, finite_result
+from attnviz.validation import as_tensor, check_bool, check_choice, check_int, finite_result
 
 __all__ = [
     "BlockLayout",
@@ -65,7 +65,7 @@ __all__ = [
 
 #: The longest sequence the flex path takes (its block layout is (T/B)² small booleans;
 #: evaluating the pattern over T² pairs, in row chunks, is what bounds it: seconds).
-MAX_FLEX_LEN = 1 << 17
+MAX_FLEX_LEN = 1 << 16
 #: How many block masks stay cached (each is a few (T/B)² int32 tensors).
 CACHED_BLOCK_MASKS = 16
 #: How many compiled variants (patterns, lengths) the compiled flex_attention may hold;
@@ -95,7 +95,7 @@ def _pattern(pattern: Any) -> MaskPattern:
     if isinstance(pattern, MaskPattern):
         return pattern
     if isinstance(pattern, str):
-        return make_mask(pattern)
+        return make_mask(check_choice("pattern", pattern, PATTERNS))
     raise TypeError(
         "pattern must be a kernels.masks.MaskPattern or the name of one (make_mask), "
         f"got {type(pattern).__name__}"
@@ -103,46 +103,90 @@ def _pattern(pattern: Any) -> MaskPattern:
 
 
 def _sizes(seq_len: Any, block_size: Any) -> tuple[int, int]:
+    """seq_len and block_size, checked, once the (n, n) tile tables are known to fit."""
     seq_len = check_int("seq_len", seq_len, low=1, high=MAX_FLEX_LEN)
-    return seq_len, check_int("block_size", block_size, low=1, high=MAX_FLEX_LEN)
+    block_size = check_int("block_size", block_size, low=1, high=MAX_FLEX_LEN)
+    n = -(-seq_len // block_size)
+    # the layout's int64 work arrays (tile bounds, counts) and the block mask's indices
+    check_bytes(
+        f"the ({n}, {n}) tile tables of seq_len={seq_len} in blocks of block_size={block_size}",
+        64 * n * n,
+        instead="use a larger block_size",
+    )
+    return seq_len, block_size
 
 
 def _allowed_rows(pattern: MaskPattern, start: int, stop: int, seq_len: int) -> torch.Tensor:
     """The pattern's (stop - start, seq_len) boolean rows (keys 0 .. seq_len - 1), True
     where query i may attend key j."""
-    rows = torch.arange(start, stop)[:, None]  # (rows, 1)
-    keys = torch.arange(seq_len)[None, :]  # (1, T)
-    zero = torch.zeros((), dtype=torch.int64)
+    # built-in rules run on int32 indices (several times faster for // and %), as dense()
+    dtype = torch.int32 if pattern.trusted else torch.int64
+    rows = torch.arange(start, stop, dtype=dtype)[:, None]  # (rows, 1)
+    keys = torch.arange(seq_len, dtype=dtype)[None, :]  # (1, T)
+    zero = torch.zeros((), dtype=dtype)
     allowed = pattern.mask_mod(zero, zero, rows, keys)
     if not isinstance(allowed, torch.Tensor) or allowed.dtype != torch.bool:
         raise TypeError(f"the mask_mod of pattern {pattern.name!r} must return a bool tensor")
     return allowed.broadcast_to(stop - start, seq_len)
 
 
-def block_layout(pattern: Any, seq_len: int, block_size: int = 128) -> BlockLayout:
-    """The tiles of ``pattern`` that FlexAttention computes, evaluated in row chunks.
+def _row_chunks(pattern: MaskPattern, seq_len: int, width: int):
+    """(start, stop, rows) over the queries, rows (stop - start, width) booleans, about
+    _CHUNK_PAIRS at a time; keys past seq_len (padding up to ``width``) are False."""
+    step = max(1, _CHUNK_PAIRS // width)
+    for start in range(0, seq_len, step):
+        stop = min(seq_len, start + step)
+        keys = stop if pattern.causal else seq_len  # a causal pattern has no later key
+        rows = torch.zeros(stop - start, width, dtype=torch.bool)
+        rows[:, :keys] = _allowed_rows(pattern, start, stop, keys)
+        yield start, stop, rows
 
-    Never holds the (T, T) mask: one block row of queries at a time, so lengths past
-    the dense limit (up to MAX_FLEX_LEN) work. A tile that runs past ``seq_len`` is
-    never full (its padding is masked), as in ``create_block_mask``.
+
+def block_layout(pattern: Any, seq_len: int, block_size: int = 128) -> BlockLayout:
+    """The tiles of ``pattern`` that FlexAttention computes.
+
+    A pattern defined by distances alone (``pattern.distances``: causal, windows, strided,
+    ...) is laid out from its distance set in (T/B)² steps: tile (a, b) holds the
+    differences i - j of an interval, so it is touched iff a distance falls in it, and
+    full iff all of them do. Any other pattern is scanned in row chunks
+    (:func:`_scanned_layout`, about 4M pairs at a time, never the (T, T) mask): 4·10⁹
+    pairs at MAX_FLEX_LEN, tens of seconds. A tile that runs past ``seq_len`` is never
+    full (its padding is masked), as in ``create_block_mask``.
     """
     pattern = _pattern(pattern)
     seq_len, block_size = _sizes(seq_len, block_size)
+    distances = pattern.distances(seq_len)
+    if distances is None:
+        return _scanned_layout(pattern, seq_len, block_size)
+    n = -(-seq_len // block_size)
+    starts = np.arange(n) * block_size
+    ends = np.minimum(starts + block_size, seq_len)  # one past each block's last token
+    low = starts[:, None] - (ends[None, :] - 1)  # (a, b): smallest i - j in the tile
+    high = (ends[:, None] - 1) - starts[None, :]  # largest
+    inside = np.searchsorted(distances, high, side="right") - np.searchsorted(distances, low)
+    touched = inside > 0
+    complete = (ends - starts == block_size)[:, None] & (ends - starts == block_size)[None, :]
+    full = touched & complete & (low >= 0) & (inside == high - low + 1)
+    return BlockLayout(touched & ~full, full)
+
+
+def _scanned_layout(pattern: MaskPattern, seq_len: int, block_size: int) -> BlockLayout:
+    """:func:`block_layout` by evaluating ``mask_mod`` on every pair, in row chunks."""
     n = -(-seq_len // block_size)  # blocks per side
-    partial = np.zeros((n, n), dtype=bool)
-    full = np.zeros((n, n), dtype=bool)
-    padded = n * block_size
-    blocks_per_chunk = max(1, _CHUNK_PAIRS // (block_size * padded))
-    for first in range(0, n, blocks_per_chunk):
-        last = min(n, first + blocks_per_chunk)
-        start, stop = first * block_size, min(seq_len, last * block_size)
-        rows = torch.zeros(last * block_size - start, padded, dtype=torch.bool)
-        width = stop if pattern.causal else seq_len  # a causal pattern has no later key
-        rows[: stop - start, :width] = _allowed_rows(pattern, start, stop, width)
-        tiles = rows.view(last - first, block_size, n, block_size)  # (qb, B, kb, B)
-        partial[first:last] = tiles.any(dim=(1, 3)).numpy()
-        full[first:last] = tiles.all(dim=(1, 3)).numpy()
-    return BlockLayout(partial & ~full, full)
+    touched = np.zeros((n, n), dtype=bool)
+    complete = np.ones((n, n), dtype=bool)
+    for start, stop, rows in _row_chunks(pattern, seq_len, n * block_size):
+        tiles = rows.view(stop - start, n, block_size)  # (rows, key block, B)
+        any_key, all_keys = tiles.any(dim=-1).numpy(), tiles.all(dim=-1).numpy()
+        query_block = np.arange(start, stop) // block_size
+        firsts = np.flatnonzero(np.r_[True, np.diff(query_block) > 0])  # rows starting a block
+        blocks = query_block[firsts]
+        touched[blocks] |= np.logical_or.reduceat(any_key, firsts, axis=0)
+        complete[blocks] &= np.logical_and.reduceat(all_keys, firsts, axis=0)
+    if seq_len % block_size:
+        complete[-1] = False  # the last query block is padded
+    full = touched & complete
+    return BlockLayout(touched & ~full, full)
 
 
 def block_density(pattern: Any, seq_len: int, block_size: int = 128) -> float:
@@ -159,11 +203,11 @@ def token_density(pattern: Any, seq_len: int) -> float:
     """The fraction of (query, key) pairs the pattern allows: (T + 1) / (2T) for causal."""
     pattern = _pattern(pattern)
     seq_len = check_int("seq_len", seq_len, low=1, high=MAX_FLEX_LEN)
-    step = max(1, _CHUNK_PAIRS // seq_len)
-    allowed = 0
-    for start in range(0, seq_len, step):
-        stop = min(seq_len, start + step)
-        allowed += int(_allowed_rows(pattern, start, stop, seq_len).sum())
+    distances = pattern.distances(seq_len)
+    if distances is not None:  # distance d is allowed for the T - d queries i >= d
+        allowed = int((seq_len - distances).sum())
+    else:
+        allowed = sum(int(rows.sum()) for _, _, rows in _row_chunks(pattern, seq_len, seq_len))
     return allowed / seq_len**2
 
 

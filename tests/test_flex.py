@@ -232,7 +232,7 @@ def test_bad_arguments_are_named():
     q, k, v = _qkv((16, 4))
     with pytest.raises(TypeError, match="pattern must be"):
         flex_sparse_attention(q, k, v, 3, compile=False)
-    with pytest.raises(ValueError, match="name must be one of"):
+    with pytest.raises(ValueError, match="pattern must be one of"):
         flex_sparse_attention(q, k, v, "no_such_mask", compile=False)
     with pytest.raises(ValueError, match="q and k must have the same shape"):
         flex_sparse_attention(q, k[:8], v, "causal", compile=False)
@@ -258,3 +258,31 @@ def test_eager_flex_refuses_scores_past_the_memory_budget():
     q, k, v = _qkv((1024, 4))
     with memory_budget_of("1MiB"), pytest.raises(ValueError, match="compile=True"):
         flex_sparse_attention(q, k, v, "causal", compile=False)
+
+
+DISTANCE_CASES = [
+    ("causal", {}),
+    ("sliding_window", {"window": 5}),
+    ("dilated", {"window": 9, "rate": 3}),
+    ("strided", {"stride": 4}),
+    ("longformer", {"window": 3, "global_tokens": 0}),
+    ("stride_slash", {"window": 2, "stride": 5, "sink_tokens": 0}),
+    ("power_attention", {"window_blocks": 3}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), DISTANCE_CASES)
+@pytest.mark.parametrize(("seq_len", "block_size"), [(1, 1), (7, 3), (33, 8), (64, 16), (50, 100)])
+def test_layout_from_distances_equals_the_scan_of_every_pair(name, params, seq_len, block_size):
+    pattern = make_mask(name, **params)
+    assert pattern.distances(seq_len) is not None  # the fast path is the one tested
+    fast = block_layout(pattern, seq_len, block_size)
+    scanned = flex._scanned_layout(pattern, seq_len, block_size)
+    assert np.array_equal(fast.partial, scanned.partial)
+    assert np.array_equal(fast.full, scanned.full)
+    assert token_density(pattern, seq_len) == pytest.approx(pattern.dense(seq_len).mean())
+
+
+def test_a_layout_too_large_for_the_budget_is_refused():
+    with pytest.raises(ValueError, match="use a larger block_size"):
+        block_layout("causal", flex.MAX_FLEX_LEN, 1)

@@ -9,6 +9,7 @@ import torch
 
 from attnviz import lookup, memory, receptive, tasks
 from attnviz.kernels import masks
+from attnviz.kernels.masks import MAX_DENSE_LEN
 
 from .kinds import (
     OBJECT,
@@ -1104,9 +1105,34 @@ FAST_KERNELS = [
     ),
 ]  # fmt: skip
 
+# ------------------------------------------------------------------------ sparse speed
+
+SPARSE_SPEED = [
+    Entry(
+        "attnviz.sparse_speed.density_speedup",
+        {
+            "patterns": Optional(
+                Fixed(
+                    (lambda: ["causal"], lambda: ["sliding_window", masks.strided(3)]),
+                    bad=(OBJECT, "causal", [3], ["no_such_mask"]),
+                )
+            ),
+            "seq_len": Int(1, MAX_DENSE_LEN, typical=(1, 32)),
+            "block_size": Int(1, MAX_DENSE_LEN, typical=(1, 16)),
+            "d": Int(1, 1024, typical=(1, 8)),
+            "repeats": Int(1, 1000, typical=(1, 2)),
+            "time_budget": Real(0.0, low_open=True, typical=(1e-3, 1.0)),
+            "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+        },
+        fixed={"compile": False},  # compiling takes seconds per pattern: tests/test_flex.py
+        examples=5,
+    ),
+    Entry("attnviz.sparse_speed.default_patterns", {}),
+]
+
 ENTRIES: list[Entry] = [
     *RECEPTIVE, *MEMORY, *LOOKUP, *TASKS, *CONDITIONING, *DSF_ENTRIES, *DSF_VIEWS,
-    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *FAST_KERNELS,
+    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *SPARSE_SPEED, *FAST_KERNELS,
 ]  # fmt: skip
 
 _RECORD = "a result record built by {} (its fields are what that function computed)"
