@@ -152,8 +152,8 @@ METHODS: dict[str, KernelMethod] = {
     )
 }  # fmt: skip
 
-#: What the live chart sweeps: every method but flex_sparse, whose first call compiles
-#: for ~17 s (bench it with ``attnviz bench --kernels``).
+#: What the live chart sweeps: every method but flex_sparse, whose first call at each new
+#: length compiles for seconds (6 to 17 s on a 2-core CPU; ``attnviz bench --kernels``).
 DEFAULT_METHODS = ("reference", "online_softmax", "sdpa", "linear_parallel", "chunkwise_linear")
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
 
@@ -381,11 +381,12 @@ def _peak_in_this_process(method: str, seq_len: int, d: int) -> int:
 def peak_memory(method: str, seq_len: int, *, d: int = HEAD_DIM, timeout: float = 300.0) -> int:
     """Peak resident bytes one call of ``method`` adds, measured in a fresh interpreter.
 
-    The child imports attnviz and the kernel, builds the inputs and runs the kernel once
-    on a tiny input (a compiling method: once at full length), resets its peak RSS, runs
-    the call, and reports the peak minus the RSS before it (``ru_maxrss`` where the peak
-    cannot be reset). It runs under this process's memory budget; a refusal is raised
-    here as the same ValueError, and a child past ``timeout`` seconds as TimeoutError.
+    The child (one thread, ``OMP_NUM_THREADS=1``) imports attnviz and the kernel, builds
+    the inputs and runs the kernel once on a tiny input (a compiling method: once at full
+    length), resets its peak RSS, runs the call, and reports the peak minus the RSS
+    before it (``ru_maxrss`` where the peak cannot be reset). It runs under this
+    process's memory budget; a refusal is raised here as the same ValueError, and a
+    child past ``timeout`` seconds as TimeoutError.
     """
     kernel = _method(method)
     seq_len, d = _seq_len(seq_len), _head_dim(d)
