@@ -68,9 +68,12 @@ def bench_method(
         row: dict[str, Any] = {"method": name, "seq_len": seq_len, "seconds": None}
         row |= {"first_call_seconds": None, "repeats": None, "peak_bytes": None}
         row |= {"refused": None, "skipped": None, "threads": _threads()}
+        refused_before = len(rows) > 0 and rows[-1]["refused"] is not None
         rows.append(row)
         predicted = 0.0 if last is None else last[1] * (seq_len / last[0]) ** method.time_exponent
-        if predicted > max_run_seconds:
+        # past a refusal the library refuses again at once (its estimate grows with T): ask
+        # it, so the row says "refused" with the estimate rather than "skipped"
+        if predicted > max_run_seconds and not refused_before:
             row["skipped"] = f"about {predicted:.3g} s a call predicted, over {max_run_seconds:g} s"
             continue
         # a long call is timed once; without a warm-up unless it compiles

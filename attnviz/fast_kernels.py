@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -152,8 +153,8 @@ METHODS: dict[str, KernelMethod] = {
     )
 }  # fmt: skip
 
-#: What the live chart sweeps: every method but flex_sparse, whose first call compiles
-#: for ~17 s (bench it with ``attnviz bench --kernels``).
+#: What the live chart sweeps: every method but flex_sparse, whose first call at each new
+#: length compiles for seconds (6 to 17 s on a 2-core CPU; ``attnviz bench --kernels``).
 DEFAULT_METHODS = ("reference", "online_softmax", "sdpa", "linear_parallel", "chunkwise_linear")
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
 
@@ -195,8 +196,13 @@ def is_budget_refusal(error: BaseException) -> bool:
 _clock = time.perf_counter  # the sweep's clock (tests count calls with a fake one)
 
 
-def _timed_runs(method: KernelMethod, seq_len: int, d: int, repeats: int) -> tuple[float, float]:
-    """(first call's seconds, median of ``repeats`` later calls; the first if repeats=0)."""
+def _timed_runs(
+    method: KernelMethod, seq_len: int, d: int, repeats: int, stop_after: float = math.inf
+) -> tuple[float, float]:
+    """(first call's seconds, median of ``repeats`` later calls; the first if repeats=0).
+
+    Past ``stop_after`` seconds in all, no further repeat starts (one always runs).
+    """
     q, k, v = make_inputs(seq_len, d=d)
     with torch.no_grad():
         start = _clock()
@@ -204,9 +210,11 @@ def _timed_runs(method: KernelMethod, seq_len: int, d: int, repeats: int) -> tup
         first = _clock() - start
         times = []
         for _ in range(repeats):
-            start = _clock()
+            if times and _clock() - start >= stop_after:
+                break
+            begin = _clock()
             method.run(q, k, v)
-            times.append(_clock() - start)
+            times.append(_clock() - begin)
     return first, statistics.median(times) if times else first
 
 
@@ -273,8 +281,9 @@ def cost_against_length(
 ) -> list[dict[str, Any]]:
     """Time each method at increasing lengths, inside ``time_budget`` seconds in all.
 
-    Each method gets an equal share of the budget. It always runs its shortest length;
-    then, before each longer one, the cost of the last length (warm-up and repeats) is
+    Each method gets an equal share of the budget. It always runs its shortest length
+    (its warm-up and at least one timed call; no more repeats once past the share); then,
+    before each longer one, the cost of the last length (warm-up and repeats) is
     scaled by (T'/T)^p, p its ``time_exponent``, and the method stops if that would pass
     its share. A length whose (T, T) object the library refuses (memory budget) is not run.
 
@@ -301,8 +310,8 @@ def cost_against_length(
                     rows.append(_row(name, seq_len, stopped=stopped))
                     continue
             start = _clock()
-            try:
-                seconds = _timed_runs(method, seq_len, d, repeats)[1]
+            try:  # on a busy machine the prediction can be short: stop repeating at the share
+                seconds = _timed_runs(method, seq_len, d, repeats, share - spent)[1]
             except ValueError as error:
                 if not is_budget_refusal(error):
                     raise
@@ -381,11 +390,12 @@ def _peak_in_this_process(method: str, seq_len: int, d: int) -> int:
 def peak_memory(method: str, seq_len: int, *, d: int = HEAD_DIM, timeout: float = 300.0) -> int:
     """Peak resident bytes one call of ``method`` adds, measured in a fresh interpreter.
 
-    The child imports attnviz and the kernel, builds the inputs and runs the kernel once
-    on a tiny input (a compiling method: once at full length), resets its peak RSS, runs
-    the call, and reports the peak minus the RSS before it (``ru_maxrss`` where the peak
-    cannot be reset). It runs under this process's memory budget; a refusal is raised
-    here as the same ValueError, and a child past ``timeout`` seconds as TimeoutError.
+    The child (one thread, ``OMP_NUM_THREADS=1``) imports attnviz and the kernel, builds
+    the inputs and runs the kernel once on a tiny input (a compiling method: once at full
+    length), resets its peak RSS, runs the call, and reports the peak minus the RSS
+    before it (``ru_maxrss`` where the peak cannot be reset). It runs under this
+    process's memory budget; a refusal is raised here as the same ValueError, and a
+    child past ``timeout`` seconds as TimeoutError.
     """
     kernel = _method(method)
     seq_len, d = _seq_len(seq_len), _head_dim(d)

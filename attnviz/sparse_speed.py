@@ -13,9 +13,10 @@ Each row times one pattern: the median of ``repeats`` calls of
 ``kernels.flex.flex_sparse_attention`` (compiled) and of
 ``kernels.flex.dense_masked_attention`` (PyTorch SDPA with the boolean mask, built
 once beforehand), after one warm-up call of each. The warm-up of flex compiles the
-kernel: on a 2-core CPU that took 4 to 18 s per pattern (every new pattern, parameter
-value or sequence length is a new graph), so a table of a dozen patterns takes minutes
-to build the first time in a process; ``time_budget`` bounds it.
+kernel: on a shared 2-core CPU that took 4 to 18 s per pattern at 4,096 tokens (every
+new pattern, parameter value or sequence length is a new graph; 0.2 to 1.3 s once
+inductor's on-disk cache holds it), so a table of a dozen patterns can take minutes the
+first time; ``time_budget`` bounds it.
 
 Example:
     >>> from attnviz.sparse_speed import density_speedup

@@ -73,12 +73,15 @@ def test_a_compiling_method_reports_its_compile_apart_from_its_seconds(monkeypat
 
 
 def test_the_reference_past_the_budget_is_a_refusal_with_its_estimate():
-    with memory_budget_of("16MB"):
-        rows = bk.bench_method("reference", (256, 1024), peak=True)
+    with memory_budget_of("64MB"):
+        rows = bk.bench_method("reference", (256, 2048, 65536), peak=True, max_run_seconds=2.0)
     assert rows[0]["seconds"] > 0 and rows[0]["peak_bytes"] > 0
     assert rows[1]["seconds"] is None and rows[1]["peak_bytes"] is None
-    assert rows[1]["refused"].startswith("over the memory budget: the (1024, 1024) scores")
-    assert "would need about 25.2 MB" in rows[1]["refused"]
+    assert rows[1]["refused"].startswith("over the memory budget: the (2048, 2048) scores")
+    assert "would need about 101 MB" in rows[1]["refused"]
+    # 65,536 tokens is predicted far past the run limit, but refused, not skipped: the
+    # library is asked again after a refusal, and says so at once with its estimate
+    assert rows[2]["skipped"] is None and "would need about 103 GB" in rows[2]["refused"]
 
 
 def test_the_command_writes_json_rows_and_the_two_targets(tmp_path, capsys):

@@ -125,6 +125,14 @@ def test_the_sweep_stops_each_method_before_its_share_of_the_budget(clock):
     assert linear[64]["seconds"] == pytest.approx(1e-4 * 64)
 
 
+def test_a_first_length_past_the_share_stops_repeating_after_one_timed_call(clock):
+    # a busy machine: 1,024 tokens cost 1.05 s a call, past the whole 1 s budget
+    rows = fk.cost_against_length(("quadratic",), (1024, 2048), time_budget=1.0, repeats=5)
+    assert clock.calls == [("quadratic", 1024)] * 2  # the warm-up and one timed call
+    assert rows[0]["seconds"] == pytest.approx(1e-6 * 1024**2)
+    assert rows[1]["stopped"] is not None and rows[1]["seconds"] is None
+
+
 def test_the_sweep_records_the_librarys_refusal_and_does_not_run_past_it(clock):
     rows = fk.cost_against_length(("quadratic",), (512, 1024, 2048, 4096), time_budget=1e3)
     by_length = {r["seq_len"]: r for r in rows}

@@ -1132,7 +1132,7 @@ SPARSE_SPEED = [
 
 ENTRIES: list[Entry] = [
     *RECEPTIVE, *MEMORY, *LOOKUP, *TASKS, *CONDITIONING, *DSF_ENTRIES, *DSF_VIEWS,
-    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *FAST_KERNELS, *SPARSE_SPEED,
+    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *SPARSE_SPEED, *FAST_KERNELS,
 ]  # fmt: skip
 
 _RECORD = "a result record built by {} (its fields are what that function computed)"
