@@ -2,10 +2,13 @@
 
     python tools/flex_speed.py --lengths 4096 16384 --output benchmarks/flex-cpu.json
 
+``--threads 1`` times one core: on a machine shared with other jobs, two OpenMP
+threads wait for each other whenever one is descheduled, and the medians scatter.
+
 Runs ``attnviz.sparse_speed.density_speedup`` (its default patterns, one head, d = 64,
-blocks of 128, median of 3 calls after a warm-up that compiles) at each length, in this
-process (compiled kernels are reused across lengths only for the same length), and writes
-the rows with the command, the machine and the torch build. Prints one line per row.
+blocks of 128, the median of ``--repeats`` calls after a warm-up that compiles) at each
+length (each length compiles its own kernels), and writes the rows with the command, the
+machine and the torch build. Prints one line per row.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--time-budget", type=float, default=900.0, help="seconds per length")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's own)"
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     tables = []
     for seq_len in args.lengths:
         start = time.perf_counter()
