@@ -283,3 +283,23 @@ def test_the_long_view_offers_65536_tokens_only_to_models_that_can_read_them():
     assert lesson02._readable(models.load_lesson_model("induction_rope")) == 65_536
     assert lesson02._readable(models.load_lesson_model("induction_2l")) == 33  # learned positions
     assert lesson02.AttentionMapsDashboard.param.seq_len.bounds == (2, 65_536)
+
+
+def test_a_streamed_reading_is_computed_off_the_event_loop_and_cached(monkeypatch):
+    model = _long_model(context=256)
+    dashboard, document = attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
+    finished = []
+    monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
+    monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))
+    with set_curdoc(document):
+        dashboard.seq_len = 700  # past the context: streamed, in the worker thread
+        assert "computing the maps of 700 tokens" in dashboard._status.object
+        dashboard.wait()
+        for callback in finished:
+            callback()
+    analysis = dashboard._analysis
+    assert isinstance(analysis, maps.LongReading) and analysis.maps.seq_len == 700
+    with set_curdoc(document):
+        dashboard.seq_len = 33
+        dashboard.seq_len = 700  # from the cache: shown at once, no second computation
+    assert dashboard._analysis is analysis and not dashboard._status.visible

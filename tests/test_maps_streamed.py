@@ -49,11 +49,51 @@ def test_streamed_capture_holds_the_models_own_maps(streamed, materialised):
             np.testing.assert_allclose(whole, materialised[layer, head], atol=ATOL, rtol=1e-4)
 
 
-def test_the_lse_is_each_rows_log_sum_exp(streamed):
-    q, k, lse = streamed.q[1, 0].double(), streamed.k[1, 0].double(), streamed.lse[1, 0].double()
+def _reference_lse(streamed, layer, head) -> torch.Tensor:
+    q, k = streamed.q[layer, head].double(), streamed.k[layer, head].double()
     scores = q @ k.T * streamed.scale  # (T, T)
     scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), -torch.inf)
-    torch.testing.assert_close(lse, torch.logsumexp(scores, -1), atol=1e-4, rtol=1e-5)
+    return torch.logsumexp(scores, -1)
+
+
+def test_the_lse_is_each_rows_log_sum_exp(streamed):
+    # below the layer shown the kernel's lse is kept; the layer shown ran no attention
+    assert tuple(streamed.lse.shape) == (1, 2, streamed.seq_len)
+    expected = _reference_lse(streamed, 0, 1)
+    torch.testing.assert_close(streamed.lse[0, 1].double(), expected, atol=1e-4, rtol=1e-5)
+    # the layer shown: the overview's strip pass finds it, and so does a window's rows
+    for layer, head in ((0, 1), (1, 0)):
+        expected = _reference_lse(streamed, layer, head)
+        q, k = streamed.q[layer, head], streamed.k[layer, head]
+        lse = streamed_module._pool_strips(streamed, q, k, 64, "max")[1]
+        torch.testing.assert_close(lse.double(), expected, atol=1e-4, rtol=1e-5)
+        rows = streamed_module._rows_lse(streamed, layer, head, (100, 357))
+        torch.testing.assert_close(rows.double(), expected[100:357], atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("tile", [(2**19, 2**11), (64, 16), (1000, 100), (7, 3)])
+@pytest.mark.parametrize("max_size", [1, 37, 256, 600])
+def test_the_one_pass_strips_equal_the_two_pass_tiles(streamed, monkeypatch, tile, max_size):
+    # the fast form finds the lse while it pools (running max, pooled cells rescaled at
+    # the end); the two-pass form takes the kernel's lse first and pools exact tiles
+    from attnviz.kernels.online_softmax import online_softmax_attention
+
+    monkeypatch.setattr(streamed_module, "TILE_ELEMENTS", tile[0])
+    monkeypatch.setattr(streamed_module, "TILE_COLUMNS", tile[1])
+    q, k = streamed.q[1, 1], streamed.k[1, 1]
+    kernel_lse = online_softmax_attention(
+        q, k, torch.zeros_like(q), scale=streamed.scale, causal=True, block_size=64
+    ).lse  # lse does not depend on v
+    for reduce in ("max", "mean"):
+        one, lse, entropy = streamed_module._pool_strips(streamed, q, k, max_size, reduce,
+                                                         entropy=True)  # fmt: skip
+        two, two_entropy = streamed_module._pool_tiles(
+            streamed, q, k, kernel_lse, max_size, reduce, entropy=True
+        )
+        np.testing.assert_array_equal(one.row_edges, two.row_edges)
+        np.testing.assert_allclose(one.values, two.values, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(lse, kernel_lse, atol=1e-5, rtol=1e-6)
+        np.testing.assert_allclose(entropy, two_entropy, atol=1e-4)
 
 
 @pytest.mark.parametrize("reduce", ["max", "mean"])
@@ -95,7 +135,8 @@ def test_streamed_window_is_the_exact_zoom(streamed, materialised, induction_inp
 
 
 def test_the_fast_tiles_are_the_kernels_attention_tile(streamed):
-    q, k, lse = streamed.q[1, 1], streamed.k[1, 1], streamed.lse[1, 1]
+    q, k = streamed.q[1, 1], streamed.k[1, 1]
+    lse = streamed_module._rows_lse(streamed, 1, 1, (0, streamed.seq_len))
     tiles = streamed_module._TileMaker(q, k, lse, streamed.scale, causal=True)
     for rows, cols in (((0, 64), (0, 64)), ((100, 300), (0, 256)), ((512, 600), (256, 600))):
         fast = tiles.weights(*rows, *cols)

@@ -3,10 +3,10 @@
 The streamed counterpart of ``reading.read_heads``: lesson 02's dashboard shows every
 head's thumbnail, entropy and first-token sink, and one head's overview and zoom. Past
 4,096 tokens the maps are never materialised (a 65,536-token head is 16 GB of float32):
-``streamed.stream_capture`` keeps q, k and the log-sum-exp, and one pass over each
-head's recomputed tiles gives its overview (``streamed_overview``'s max-pooled blocks)
+``streamed.stream_capture`` keeps q and k, and one pass over each head's recomputed
+tiles gives its overview (``streamed_overview``'s max-pooled blocks), its log-sum-exp
 and its per-query entropies together. The sink α₁ = mean_t exp(q_t·k_0·scale − lse_t)
-needs no pass at all. Thumbnails are the overviews pooled again (blocks of whole
+needs no further pass. Thumbnails are the overviews pooled again (blocks of whole
 overview cells). The zoom is cut later, on demand, by ``streamed_window``.
 
 Example:
@@ -30,7 +30,7 @@ import torch
 from attnviz.maps.focus import _summarise
 from attnviz.maps.overview import downsample
 from attnviz.maps.reading import MAX_THUMBNAIL
-from attnviz.maps.streamed import StreamedMaps, _pool_head, stream_capture
+from attnviz.maps.streamed import StreamedMaps, _pool_strips, stream_capture
 from attnviz.validation import check_choice, check_int
 
 MAX_OVERVIEW = 4096  # pixels a side of an overview
@@ -40,7 +40,7 @@ MAX_OVERVIEW = 4096  # pixels a side of an overview
 class LongReading:
     """What lesson 02's views show of a long input, with its maps streamed, never held."""
 
-    maps: StreamedMaps  # q, k, lse per head: any tile or window on demand
+    maps: StreamedMaps  # q, k per head (lse below the last layer): any window on demand
     entropy: np.ndarray  # (L, H) mean normalised entropy, 1 = uniform over visible keys
     entropy_nats: np.ndarray  # (L, H) mean entropy in nats
     sink: np.ndarray  # (L, H) alpha_1, the mean attention on position 0
@@ -71,15 +71,18 @@ def read_long_heads(
     streamed = stream_capture(model, input_ids, tokens=tokens, kernel=kernel)
     n_layers, n_heads, seq_len = streamed.n_layers, streamed.n_heads, streamed.seq_len
     rows = np.empty((n_layers, n_heads, seq_len))  # per-query entropies, nats
+    lse = torch.empty(n_layers, n_heads, seq_len)  # each head's, from its overview's pass
     pooled = []
     for layer in range(n_layers):
         for head in range(n_heads):
-            q, k, lse = streamed.q[layer, head], streamed.k[layer, head], streamed.lse[layer, head]
-            view, rows[layer, head] = _pool_head(streamed, q, k, lse, overview, "max", entropy=True)
+            q, k = streamed.q[layer, head], streamed.k[layer, head]
+            view, lse[layer, head], rows[layer, head] = _pool_strips(
+                streamed, q, k, overview, "max", entropy=True
+            )
             pooled.append(view.values)
     overviews = np.stack(pooled).reshape(n_layers, n_heads, *pooled[0].shape)
     first_key = streamed.q @ streamed.k[:, :, :1].transpose(-1, -2)  # (L, H, T, 1)
-    sink = torch.exp(first_key[..., 0] * streamed.scale - streamed.lse).double().mean(-1)
+    sink = torch.exp(first_key[..., 0] * streamed.scale - lse).double().mean(-1)
     return LongReading(
         maps=streamed,
         entropy=_summarise(rows, streamed.causal, normalize=True),
