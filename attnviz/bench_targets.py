@@ -11,6 +11,7 @@ unit tests.
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 import textwrap
@@ -127,6 +128,105 @@ def _long_first_render(preset: str) -> Callable[[], float]:
         return seconds
 
     return measure
+
+
+# Issue #15: a 65,536-token causal head map of the shipped RoPE model — the pooled overview
+# and an exact zoom, streamed from q, k and the log-sum-exp (attnviz.maps.streamed), never
+# T x T (16 GiB of float32). Measured in a fresh interpreter, which reports its own peak
+# resident memory (getrusage); the clock runs from the ids to the zoom (the forward pass up
+# to the layer shown, the overview, the zoom), after the imports and the model's loading.
+STREAMED_TOKENS = 65_536
+STREAMED_PEAK_BYTES = 2**30  # the issue's bound on the process's peak memory
+STREAMED_PERIOD = 47  # lesson 02's "repeated tokens" preset: 47 distinct tokens, repeated
+_STREAMED_HEAD_MAP = textwrap.dedent(
+    """
+    import json, resource, sys, time
+
+    import numpy as np
+    import torch
+
+    seq_len, layer, head, kernel, threads, max_size, zoom = sys.argv[1:8]
+    seq_len, layer, head, threads, max_size, zoom = map(int, (seq_len, layer, head, threads,
+                                                              max_size, zoom))
+    torch.set_num_threads(threads)
+    from attnviz.lesson_models import load_lesson_model
+    from attnviz.maps.inputs import preset_input
+    from attnviz.maps.streamed import stream_capture, streamed_overview, streamed_window
+
+    model = load_lesson_model("induction_rope")
+    ids, _ = preset_input("repeated tokens", seq_len, model.config.vocab_size, 0)
+    ids = torch.as_tensor(np.asarray(ids)).reshape(-1)
+    started = time.perf_counter()
+    heads = stream_capture(model, ids, up_to_layer=layer, kernel=kernel)
+    captured = time.perf_counter()
+    pooled = streamed_overview(heads, layer, head, max_size, reduce="max")
+    pooled_at = time.perf_counter()
+    # the last queries over the keys before them: the diagonal and the induction stripe
+    cut = streamed_window(heads, layer, head, (seq_len - zoom, seq_len),
+                          (max(0, seq_len - 2 * zoom - 47), seq_len))
+    done = time.perf_counter()
+    offsets = np.arange(*cut.rows) - (cut.cols[0] + cut.values.argmax(axis=1))
+    print(json.dumps({
+        "seq_len": seq_len, "layer": layer, "head": head, "kernel": kernel,
+        "threads": threads, "overview_shape": list(pooled.values.shape),
+        "zoom_shape": list(cut.values.shape),
+        "capture_s": captured - started, "overview_s": pooled_at - captured,
+        "zoom_s": done - pooled_at, "total_s": done - started,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "zoom_rows_at_the_previous_repeat": float(np.mean(offsets % 47 == 46)),
+    }))
+    """
+)
+
+
+def streamed_head_map_run(
+    seq_len: int = STREAMED_TOKENS,
+    *,
+    layer: int = 1,
+    head: int = 1,
+    kernel: str = "fused",
+    threads: int = 1,
+    max_size: int = 256,
+    zoom: int = 40,
+) -> dict:
+    """Draw a long head map of ``induction_rope`` in a fresh interpreter; its figures (issue 15).
+
+    Layer 1, head 1 is the model's induction head: on lesson 02's repeated tokens its
+    zoom rows look 46 tokens back (``zoom_rows_at_the_previous_repeat``). Returns the
+    seconds of the forward pass, the overview and the zoom, and the process's peak
+    resident memory (``peak_rss_bytes``). ``tools/long_map.py`` prints it. One intra-op
+    thread by default, as lesson 02's dashboard computes: on the busy 2-core machine two
+    threads took 97 s where one took 42 s (benchmarks/long-map-cpu.json).
+    """
+    from attnviz.maps.streamed import KERNELS, MAX_TOKENS
+    from attnviz.validation import check_choice, check_int
+
+    seq_len = check_int("seq_len", seq_len, low=2 * zoom + 48, high=MAX_TOKENS)
+    layer, head = check_int("layer", layer, low=0, high=1), check_int("head", head, low=0, high=1)
+    kernel = check_choice("kernel", kernel, KERNELS)
+    threads = check_int("threads", threads, low=1, high=256)
+    max_size, zoom = check_int("max_size", max_size, low=1), check_int("zoom", zoom, low=1)
+    result = subprocess.run(
+        [sys.executable, "-c", _STREAMED_HEAD_MAP]
+        + [str(a) for a in (seq_len, layer, head, kernel, threads, max_size, zoom)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the streamed head map failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _streamed_head_map() -> float:
+    figures = streamed_head_map_run(STREAMED_TOKENS)
+    if figures["peak_rss_bytes"] >= STREAMED_PEAK_BYTES:
+        raise RuntimeError(
+            f"the {STREAMED_TOKENS:,}-token head map peaked at "
+            f"{figures['peak_rss_bytes'] / 2**20:,.0f} MiB, past the issue's 1 GiB"
+        )
+    return figures["total_s"]
 
 
 # Lesson 04's reach targets (issue #4). The general path is measured on a mask with no
@@ -283,6 +383,13 @@ TARGETS: tuple[Target, ...] = (
         target_ms=1_000.0,
         measure=_long_first_render("repeated tokens"),
         issue=3,
+    ),
+    Target(
+        name="(overview + zoom, 65,536 tokens, streamed)",
+        dashboard="attention_maps",
+        target_ms=10_000.0,
+        measure=_streamed_head_map,
+        issue=15,
     ),
     Target(
         name="(exact reach, any mask, 16,384 tokens x 32 layers)",

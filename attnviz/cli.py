@@ -4,6 +4,7 @@
     attnviz lab [--dir lessons] [jupyter lab options ...]
     attnviz bench [--json] [--dashboard SLUG] [--n 25] [--output FILE]
     attnviz bench --classroom N [--classroom-seconds 60] [--arrival-seconds 10] ...
+    attnviz bench --kernels [--lengths 1024 2048 ...] [--method NAME ...] [--json] [--output FILE]
 
 Bad arguments print one line and exit with status 2.
 """
@@ -87,6 +88,28 @@ def _output_path(parser: argparse.ArgumentParser, path: Path | None) -> None:
         parser.error(f"argument --output: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         parser.error(f"argument --output: {str(path)!r} is not writable")
+
+
+def _length(text: str) -> int:
+    from attnviz.fast_kernels import MAX_SEQ_LEN
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SEQ_LEN:
+        raise argparse.ArgumentTypeError(
+            f"lengths must be integers in [1, {MAX_SEQ_LEN}], got {text!r}"
+        )
+    return value
+
+
+def _kernel_method(text: str) -> str:
+    from attnviz.fast_kernels import METHODS
+
+    if text not in METHODS:
+        raise argparse.ArgumentTypeError(f"method must be one of {tuple(METHODS)}, got {text!r}")
+    return text
 
 
 def _positive(text: str) -> int:
@@ -212,8 +235,68 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time the dashboard controls only (the targets take about a minute)",
     )
+    _add_kernel_arguments(bench)
     _add_classroom_arguments(bench)
     return parser
+
+
+# -- attnviz bench --kernels (attnviz/bench_kernels.py) -------------------------------------
+
+
+def _add_kernel_arguments(bench: argparse.ArgumentParser) -> None:
+    group = bench.add_argument_group(
+        "attention kernels",
+        "time and peak memory of lesson 07's kernels against length (benchmarks/README.md)",
+    )
+    group.add_argument(
+        "--kernels", action="store_true", help="run the kernel benchmark instead of the dashboards"
+    )
+    group.add_argument(
+        "--lengths",
+        type=_length,
+        nargs="+",
+        metavar="T",
+        help="token counts (default 1024 2048 ... 65536)",
+    )
+    group.add_argument(
+        "--method",
+        type=_kernel_method,
+        action="append",
+        dest="kernel_methods",
+        metavar="NAME",
+        help="only this kernel (repeatable; default all)",
+    )
+
+
+def _check_kernels(parser: argparse.ArgumentParser, args) -> None:
+    if getattr(args, "command", None) != "bench":
+        return
+    if not args.kernels:
+        if args.lengths or args.kernel_methods:
+            parser.error(f"--{'lengths' if args.lengths else 'method'} needs --kernels")
+        return
+    if args.classroom is not None:
+        parser.error("--kernels and --classroom are two different benchmarks; run one")
+
+
+def _run_kernels(args) -> int:
+    from attnviz.bench_kernels import BENCH_LENGTHS, bench_kernels, format_kernel_table
+
+    def progress(row):  # stderr, so --json's stdout stays one document
+        print(format_kernel_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+
+    try:
+        rows = bench_kernels(
+            args.lengths or BENCH_LENGTHS, methods=args.kernel_methods, progress=progress
+        )
+    except KeyboardInterrupt:
+        print("attnviz bench --kernels: interrupted", file=sys.stderr)
+        return 130
+    text = json.dumps(rows, indent=2, ensure_ascii=False)
+    if args.output is not None:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else format_kernel_table(rows))
+    return 0
 
 
 # -- attnviz bench --classroom N (attnviz/classroom.py) ------------------------------------
@@ -367,6 +450,8 @@ def _run_lab(args, extra: list[str]) -> int:
 def _run_bench(args) -> int:
     if args.classroom is not None:
         return _run_classroom(args)
+    if args.kernels:
+        return _run_kernels(args)
     from attnviz.bench import bench, format_table
     from attnviz.bench_targets import run_targets
 
@@ -394,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _check_classroom(parser, args)
+    _check_kernels(parser, args)
     _check_memory_budget(parser)
     if args.command == "bench":
         _output_path(parser, args.output)

@@ -148,8 +148,15 @@ LESSONS: tuple[Lesson, ...] = (
         "how is attention computed fast? Online softmax, attention as a scan, chunkwise "
         "linear attention, sparse masks through FlexAttention; measured",
         "07_fast_attention_kernels.ipynb",
-        computation=("kernels.softmax", "kernels.linear", "kernels.masks"),
-        status="in progress",
+        dashboard="FastKernelsDashboard",
+        summary="Step through online softmax key block by key block (the running max m, the "
+        "running sum ℓ, the rescale e^(m − m′), the output converging), see which part of "
+        "chunkwise linear attention is a masked matrix and which comes through the state, "
+        "and measure each kernel's cost against length on this machine.",
+        computation=(
+            "fast_kernels", "kernels.online_softmax", "kernels.scan", "kernels.chunkwise",
+            "kernels.flex", "kernels.masks",
+        ),
     ),
 )  # fmt: skip
 

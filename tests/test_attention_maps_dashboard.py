@@ -248,3 +248,58 @@ def test_a_stale_head_from_the_browser_moves_to_a_head_there_is():
     assert dashboard.param.head.objects == ["L0H0", "L0H1"]
     select.value = "L0H1"
     assert dashboard.head == "L0H1"
+
+
+def test_past_its_context_a_rope_model_is_streamed_and_its_map_never_held():
+    # context 256: a 600-token input is past it, so the dashboard streams the maps (q, k
+    # and the log-sum-exp) instead of clamping; the same weights with a longer context
+    # hold the whole map, which the streamed views must equal
+    model, whole = _long_model(context=256), _long_model(context=1024)
+    dashboard, document = attached(
+        lambda: AttentionMapsDashboard(extra_models={"long": model}, head="L1H1")
+    )
+    with set_curdoc(document):
+        dashboard.seq_len = 600
+    analysis = dashboard._analysis
+    assert isinstance(analysis, maps.LongReading) and dashboard.shown_tokens == 600
+    assert not dashboard._status.visible  # no "reads at most" note: nothing was clamped
+    ids, labels = maps.preset_input("repeated tokens", 600, 48, 0)
+    held = maps.read_heads(whole, torch.as_tensor(ids), labels, thumbnail=lesson02.THUMBNAIL)
+    np.testing.assert_allclose(analysis.sink, held.sink, atol=1e-6)
+    np.testing.assert_allclose(analysis.entropy, held.entropy, atol=1e-5)
+    image = dashboard._head_view.image.data["image"][0]
+    expected = maps.downsample(held.maps.head(1, 1), lesson02.OVERVIEW, reduce="max").values
+    np.testing.assert_allclose(image, expected, atol=2e-5)
+    assert dashboard._head_view.image.data["dw"][0] == 600
+    with set_curdoc(document):
+        dashboard.param.update(zoom_query=300, zoom_key=250)  # one window recomputed
+    cells = dashboard._head_view.zoom.cells.data
+    weights = held.maps.head(1, 1)[300:340, 250:290]
+    np.testing.assert_allclose(cells["weight"], weights.ravel(), atol=2e-5)
+    assert "600 tokens" in dashboard._readout.object
+
+
+def test_the_long_view_offers_65536_tokens_only_to_models_that_can_read_them():
+    assert lesson02._readable(models.load_lesson_model("induction_rope")) == 65_536
+    assert lesson02._readable(models.load_lesson_model("induction_2l")) == 33  # learned positions
+    assert lesson02.AttentionMapsDashboard.param.seq_len.bounds == (2, 65_536)
+
+
+def test_a_streamed_reading_is_computed_off_the_event_loop_and_cached(monkeypatch):
+    model = _long_model(context=256)
+    dashboard, document = attached(lambda: AttentionMapsDashboard(extra_models={"long": model}))
+    finished = []
+    monkeypatch.setattr(AttentionMapsDashboard, "_served", lambda self: True)
+    monkeypatch.setattr(document, "add_next_tick_callback", lambda fn: finished.append(fn))
+    with set_curdoc(document):
+        dashboard.seq_len = 700  # past the context: streamed, in the worker thread
+        assert "computing the maps of 700 tokens" in dashboard._status.object
+        dashboard.wait()
+        for callback in finished:
+            callback()
+    analysis = dashboard._analysis
+    assert isinstance(analysis, maps.LongReading) and analysis.maps.seq_len == 700
+    with set_curdoc(document):
+        dashboard.seq_len = 33
+        dashboard.seq_len = 700  # from the cache: shown at once, no second computation
+    assert dashboard._analysis is analysis and not dashboard._status.visible

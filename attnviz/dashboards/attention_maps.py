@@ -16,8 +16,14 @@ far.
 
 Inputs of any length the model accepts, up to 4,096 tokens, use the same views:
 thumbnails and the overview are pooled (``maps.downsample``), the zoom is exact.
+Past 4,096 tokens (or past the model's context), a model that can read them (softmax
+attention with rotary or no positions, like ``induction_rope``) is read up to
+``LONG_TOKENS`` = 65,536 tokens without ever holding a T × T map
+(``maps.read_long_heads``: q, k and the log-sum-exp of every head, by online softmax;
+each head's overview, entropy and sink in one streamed pass); the zoom is recomputed
+exactly from q, k and lse (``maps.streamed_window``) each time it moves.
 Long inputs (over ``SYNC_TOKENS``) are computed in a worker thread when served,
-so the server keeps answering other sessions meanwhile.
+so the server keeps answering other sessions meanwhile; each reading is cached.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ from attnviz.plots.attention_maps import HeadBars
 from attnviz.shared_cache import nbytes
 from attnviz.validation import check_real
 
-MAX_TOKENS = 4096  # the longest input the dashboard reads (when the model's context allows)
+MAX_TOKENS = 4096  # the longest input whose maps the dashboard holds (context allowing)
+LONG_TOKENS = maps.streamed.MAX_TOKENS  # 65,536: the longest, streamed (RoPE or no positions)
 SYNC_TOKENS = 512  # longer inputs are computed off the server's event loop when served
 ZOOM = 40  # the zoom window: this many queries x keys, each labelled
 THUMBNAIL = 48  # model-view thumbnails pool longer inputs to this many rows / columns
@@ -77,6 +84,25 @@ def _context(model: torch.nn.Module) -> int:
     """The longest input the model reads (its config's, else ``MAX_TOKENS``)."""
     _, context = model_limits(model)
     return int(context or MAX_TOKENS)
+
+
+def _held(model: torch.nn.Module) -> int:
+    """The longest input whose maps are held whole: the model's context, at most 4,096."""
+    return min(_context(model), MAX_TOKENS)
+
+
+def _readable(model: torch.nn.Module) -> int:
+    """The longest input the dashboard reads with ``model``: ``LONG_TOKENS`` for a model
+    that ``maps.stream_capture`` reads past its context, else what ``_held`` says."""
+    config = getattr(model, "config", None)
+    streamable = (
+        isinstance(model, models.TinyTransformer)
+        and config.mixer == "attention"
+        and config.operator == "softmax"
+        and config.mask is None
+        and config.positional in ("rope", "none")
+    )
+    return LONG_TOKENS if streamable else _held(model)
 
 
 def _vocab(model: torch.nn.Module) -> int:
@@ -126,7 +152,7 @@ class AttentionMapsDashboard(Dashboard):
 
     model = param.Selector(default="induction_2l", objects=list(models.LESSON_MODELS))
     preset = param.Selector(default="repeated tokens", objects=list(PRESETS))
-    seq_len = param.Integer(default=33, bounds=(2, MAX_TOKENS), doc="tokens in the input")
+    seq_len = param.Integer(default=33, bounds=(2, LONG_TOKENS), doc="tokens in the input")
     seed = param.Integer(default=0, bounds=(0, 99), doc="which random draw of the preset")
     # not checked on set: a browser may send a head of the model shown before (a stale
     # select); the dashboard moves such a value to a head there is (``_head_moved``)
@@ -134,8 +160,8 @@ class AttentionMapsDashboard(Dashboard):
         default="L1H0", objects=["L1H0"], check_on_set=False, doc="the head drawn large"
     )
     text = param.String(default=DEFAULT_TEXT, precedence=-1)
-    zoom_query = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
-    zoom_key = param.Integer(default=0, bounds=(0, MAX_TOKENS - 1), precedence=-1)
+    zoom_query = param.Integer(default=0, bounds=(0, LONG_TOKENS - 1), precedence=-1)
+    zoom_key = param.Integer(default=0, bounds=(0, LONG_TOKENS - 1), precedence=-1)
 
     widget_options = {
         "model": {"name": "model"},
@@ -281,7 +307,7 @@ class AttentionMapsDashboard(Dashboard):
     def _input_key(self) -> tuple[tuple, str]:
         """What the analysis depends on, with the length clamped to what the model reads."""
         model = self._model_object(self.model)
-        context = min(_context(model), MAX_TOKENS)
+        context = _readable(model)
         length = int(np.clip(self.seq_len, 2, context))
         note = ""
         if length != self.seq_len:
@@ -289,9 +315,14 @@ class AttentionMapsDashboard(Dashboard):
         text = self.text if self.preset == "your tokens" else ""
         return (self.model, self.preset, length, self.seed, text), note
 
-    def _compute(self, key: tuple, model: torch.nn.Module) -> maps.HeadReading:
+    def _compute(self, key: tuple, model: torch.nn.Module) -> maps.HeadReading | maps.LongReading:
         name, preset, length, seed, text = key
         ids, labels = maps.preset_input(preset, length, _vocab(model), seed, text)
+        if length > _held(model):  # never T × T: streamed from q, k and lse
+            with one_thread():
+                return maps.read_long_heads(
+                    model, ids, labels, thumbnail=THUMBNAIL, overview=OVERVIEW
+                )
         ids = _model_input(model, ids)
         # one intra-op thread at every length: a long input's attention and entropy run
         # block by block (many mid-sized operations), and on a busy 2-core machine two
@@ -320,7 +351,7 @@ class AttentionMapsDashboard(Dashboard):
         except Exception as error:  # a dashboard never dies on a control value
             self._fail(error)
 
-    def _store(self, key: tuple, analysis: maps.HeadReading, note: str) -> None:
+    def _store(self, key: tuple, analysis: maps.HeadReading | maps.LongReading, note: str) -> None:
         """Keep ``analysis`` (the newest is always kept) and drop the least recently shown
         beyond ``CACHE_SIZE`` readings or ``CACHE_MEGABYTES`` MB, then show it."""
         self._cache[key] = analysis
@@ -367,7 +398,7 @@ class AttentionMapsDashboard(Dashboard):
         self._status.visible = True
 
     # -- updates -----------------------------------------------------------------------
-    def _show_input(self, analysis: maps.HeadReading, note: str = "") -> None:
+    def _show_input(self, analysis: maps.HeadReading | maps.LongReading, note: str = "") -> None:
         self._analysis = analysis
         self._pending = None
         captured = analysis.maps
@@ -429,13 +460,15 @@ class AttentionMapsDashboard(Dashboard):
             return
         try:
             layer, head = self._selected()
-            weights = self._analysis.maps.head(layer, head)  # (T, T)
-            pooled = maps.downsample(weights, OVERVIEW, reduce="max")
+            analysis, length = self._analysis, self._analysis.maps.seq_len
+            if isinstance(analysis, maps.LongReading):  # pooled in the streamed pass
+                pooled = analysis.overviews[layer, head]
+            else:
+                weights = analysis.maps.head(layer, head)  # (T, T)
+                pooled = maps.downsample(weights, OVERVIEW, reduce="max").values
             with self._hold():
                 self._grid.select(layer, head)
-                self._head_view.update_overview(
-                    pooled.values, *weights.shape, high=_colour_top(pooled.values)
-                )
+                self._head_view.update_overview(pooled, length, length, high=_colour_top(pooled))
                 self._head_view.overview_title = f"{self.head} over the whole input"
                 self._show_window()
         except Exception as error:
@@ -452,7 +485,10 @@ class AttentionMapsDashboard(Dashboard):
             q0 = int(np.clip(self.zoom_query, 0, length - size))
             k0 = int(np.clip(self.zoom_key, 0, length - size))
             rows, cols = (q0, q0 + size), (k0, k0 + size)
-            cut = maps.window(captured.head(layer, head), rows, cols, tokens=captured.tokens)
+            if isinstance(self._analysis, maps.LongReading):  # recomputed, exact
+                cut = maps.streamed_window(captured, layer, head, rows, cols)
+            else:
+                cut = maps.window(captured.head(layer, head), rows, cols, tokens=captured.tokens)
             self._head_view.update_window(cut.values, (q0, k0), cut.row_tokens, cut.col_tokens)
             self._head_view.zoom.figure.title.text = (
                 f"{self.head}, queries {q0}–{q0 + size - 1} × keys {k0}–{k0 + size - 1}"
@@ -464,7 +500,12 @@ class AttentionMapsDashboard(Dashboard):
     def _write_readout(self, layer: int, head: int) -> None:
         analysis = self._analysis
         captured = analysis.maps
-        last = captured.head(layer, head)[-1]  # the last query's weights over the keys
+        length = captured.seq_len
+        if isinstance(analysis, maps.LongReading):
+            last = maps.streamed_window(captured, layer, head, (length - 1, length), (0, length))
+            last = last.values[0]  # the last query's weights over the keys
+        else:
+            last = captured.head(layer, head)[-1]  # the last query's weights over the keys
         top = int(np.argmax(last))
         self._readout.object = (
             f"**{self.model}**: {captured.n_layers} layers × {captured.n_heads} heads; "

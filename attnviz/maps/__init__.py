@@ -29,7 +29,11 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
 * Scores that run the model: ``retrieval`` — :func:`retrieval_trace`,
   :func:`retrieval_score`; ``ablation`` — :func:`ablate`, :func:`ablation_table`.
 * Long inputs: ``overview`` — :func:`downsample` (a pooled overview),
-  :func:`window` (a labelled full-resolution region).
+  :func:`window` (a labelled full-resolution region); past what a map can hold (up to
+  65,536 tokens, lesson 07), ``streamed`` — :func:`stream_capture` (q, k and the
+  log-sum-exp of every head, by online softmax), :func:`streamed_overview`,
+  :func:`streamed_window` (the same views, recomputed tile by tile, never T × T), and
+  ``long_reading`` — :func:`read_long_heads` (lesson 02's dashboard past 4,096 tokens).
 * What to read, and one reading: ``inputs`` — :func:`preset_input` (task presets and
   typed words as ids and labels); ``reading`` — :func:`read_heads` (capture once, then
   every head's entropy, sink score and thumbnail: lesson 02's dashboard).
@@ -63,6 +67,7 @@ from attnviz.maps.focus import (
     token_importance,
 )
 from attnviz.maps.inputs import INPUT_PRESETS, preset_input, typed_input
+from attnviz.maps.long_reading import LongReading, read_long_heads
 from attnviz.maps.overview import Pooled, Window, downsample, window
 from attnviz.maps.patterns import (
     HEAD_KINDS,
@@ -76,6 +81,12 @@ from attnviz.maps.patterns import (
 from attnviz.maps.reading import HeadReading, read_heads
 from attnviz.maps.retrieval import RetrievalTrace, retrieval_score, retrieval_trace
 from attnviz.maps.score_table import head_scores
+from attnviz.maps.streamed import (
+    StreamedMaps,
+    stream_capture,
+    streamed_overview,
+    streamed_window,
+)
 
 __all__ = [
     "HEAD_KINDS",
@@ -85,8 +96,10 @@ __all__ = [
     "Entropy",
     "ErrorMeasure",
     "HeadReading",
+    "LongReading",
     "Pooled",
     "RetrievalTrace",
+    "StreamedMaps",
     "Window",
     "ablate",
     "ablation_table",
@@ -102,11 +115,15 @@ __all__ = [
     "preset_input",
     "previous_token_score",
     "read_heads",
+    "read_long_heads",
     "retrieval_score",
     "retrieval_trace",
     "rollout",
     "sink_fraction",
     "sink_score",
+    "stream_capture",
+    "streamed_overview",
+    "streamed_window",
     "typed_input",
     "token_importance",
     "window",

@@ -21,6 +21,8 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
   :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`.
 * ``dsf`` (lesson 06) — :class:`PhiGrid`, :class:`ClassCurves`,
   :func:`recall_vs_state`, ``MIXER_STYLES``.
+* ``fast_kernels`` (lesson 07) — :class:`OnlineSoftmaxView`, :class:`ChunkView`,
+  :class:`CostChart`, :class:`SpeedupScatter`.
 
 Lesson 01 draws with the general builders only. The modules import in one
 direction: theme, then figures, then the lesson modules, which never import
@@ -47,6 +49,7 @@ from attnviz.plots.dsf import (
     PhiGrid,
     recall_vs_state,
 )
+from attnviz.plots.fast_kernels import ChunkView, CostChart, OnlineSoftmaxView, SpeedupScatter
 from attnviz.plots.figures import MAX_RECT_CELLS, Bars, Curves, Heatmap, head_label
 from attnviz.plots.head_jobs import ROLE_TEXT_DARK, ROLE_TEXT_LIGHT, ScoreHeatmap, TrainingCurves
 from attnviz.plots.receptive_fields import (
@@ -89,19 +92,23 @@ __all__ = [
     "ZOOM_TICK_LABELS",
     "BandCurves",
     "Bars",
+    "ChunkView",
     "ClassCurves",
+    "CostChart",
     "Curves",
     "HeadBars",
     "HeadGrid",
     "Heatmap",
     "ItemBars",
     "LongHeadView",
+    "OnlineSoftmaxView",
     "PatternCurves",
     "PhiGrid",
     "ReachMap",
     "ReachStrip",
     "ScoreHeatmap",
     "SignedHeatmap",
+    "SpeedupScatter",
     "StrengthCurves",
     "TrainingCurves",
     "head_label",

@@ -212,6 +212,16 @@ def dsf_works(page, outputs) -> None:
     expect(outputs.locator(".bk-Canvas:visible")).to_have_count(2, timeout=15_000)
 
 
+def fast_kernels_works(page, outputs) -> None:
+    """Lesson 07: a step of the player reads the next key block; the chunks' tab draws."""
+    readout = outputs.locator("p", has_text="Query row i = 31")
+    expect(readout).to_contain_text("key block 1 of 4")
+    outputs.locator("button.next").first.click()
+    expect(readout).to_contain_text("key block 2 of 4", timeout=15_000)
+    outputs.get_by_role("button", name="chunkwise linear attention").click()
+    expect(outputs.locator(".bk-Canvas:visible")).to_have_count(2, timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Trial:
     """How to try a lesson's dashboard in JupyterLab."""
@@ -228,6 +238,7 @@ TRIALS = {
     "receptive_fields": Trial(2, receptive_fields_works),  # the reach map and its strip
     "associative_memory": Trial(2, associative_memory_works),  # the capacity tab's
     "dsf": Trial(1, dsf_works),  # every class's Φ in one figure
+    "fast_kernels": Trial(3, fast_kernels_works),  # the stepper's scores, m and ℓ, output
 }
 
 

@@ -30,9 +30,9 @@ PARTS = (table_kernels, table_studies, table_models, table_maps, table_dashboard
 
 #: Modules that serve and measure the app, not the library a learner calls.
 SERVER_MODULES = frozenset({
-    "allocator", "bench", "bench_targets", "binder_proxy", "classroom", "cli", "deep_links",
-    "deploy", "health", "index_page", "moves", "notebook_setup", "origins", "printed_numbers",
-    "processes", "serve", "sessions", "student", "__main__",
+    "allocator", "bench", "bench_kernels", "bench_targets", "binder_proxy", "classroom", "cli",
+    "deep_links", "deploy", "health", "index_page", "moves", "notebook_setup", "origins",
+    "printed_numbers", "processes", "serve", "sessions", "student", "__main__",
 })  # fmt: skip
 
 TABLE: list[Entry] = [entry for part in PARTS for entry in part.ENTRIES]

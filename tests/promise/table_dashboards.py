@@ -160,6 +160,7 @@ MAPS_D = _make(AMAPS, "AttentionMapsDashboard")
 HJ_D = _make(f"{D}.head_jobs", "HeadJobsDashboard")
 RF_D = _make(RF, "ReceptiveFieldsDashboard")
 SOFT_D = _make(f"{D}.soft_lookup", "SoftLookupDashboard")
+FK_D = _make(f"{D}.fast_kernels", "FastKernelsDashboard")
 
 RULES = ("hebbian", "delta")
 KEYS = ("random", "orthogonal")
@@ -225,7 +226,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
     Entry(
         f"{AMAPS}.AttentionMapsDashboard",
         {
-            "seq_len": Clamped(2, 4096, True),
+            "seq_len": Clamped(2, 65_536, True),
             "seed": Clamped(0, 99, True),
             "extra_models": Optional(
                 Fixed(
@@ -243,7 +244,7 @@ DASHBOARD_ENTRIES: list[Entry] = [
         call=lambda dashboard, timeout: dashboard.wait(timeout),
         **DASHBOARD,
     ),
-    Entry(f"{AMAPS}.app", {"seq_len": Clamped(2, 4096, True)}, **DASHBOARD),
+    Entry(f"{AMAPS}.app", {"seq_len": Clamped(2, 65_536, True)}, **DASHBOARD),
     Entry(f"{D}.base.Dashboard", {}, **DASHBOARD),
     Entry(
         f"{D}.base.Dashboard.show_tab",
@@ -281,6 +282,24 @@ DASHBOARD_ENTRIES: list[Entry] = [
         **DASHBOARD,
     ),  # fmt: skip
     Entry(f"{D}.dsf.app", {"d": Clamped(4, 16, True)}, **DASHBOARD),
+    Entry(
+        f"{D}.fast_kernels.FastKernelsDashboard",
+        {
+            "seq_len": Clamped(2, 64, True),
+            "block_size": Clamped(1, 64, True),
+            "query": Clamped(0, 63, True),  # fitted to 0..T-1
+            "decay": Clamped(0.5, 1.0),
+            "causal": Bool(),
+        },
+        **DASHBOARD,
+    ),
+    Entry(
+        f"{D}.fast_kernels.FastKernelsDashboard.wait",
+        {"dashboard": Receiver(FK_D), "timeout": Real(0.0, 600.0, typical=(0.0, 0.5))},
+        call=lambda dashboard, timeout: dashboard.wait(timeout),
+        **DASHBOARD,
+    ),
+    Entry(f"{D}.fast_kernels.app", {"chunk_size": Clamped(1, 64, True)}, **DASHBOARD),
     Entry(
         f"{D}.head_jobs.HeadJobsDashboard",
         {"model": Choice(("induction_1l", "induction_2l")), "ablation": Choice(("zero", "mean"))},
@@ -413,6 +432,7 @@ PA = f"{P}.associative_memory"
 PM = f"{P}.attention_maps"
 PD = f"{P}.dsf"
 PF = f"{P}.figures"
+PK = f"{P}.fast_kernels"
 PH = f"{P}.head_jobs"
 PR = f"{P}.receptive_fields"
 PT = f"{P}.theme"
@@ -423,6 +443,7 @@ ROW = Tensor("T", low=0.0, high=1.0)
 X = Real()  # a marker's place: any finite number
 OPT_X = Optional(Real())
 SMALL = {"T": (1, 6), "S": (1, 6)}
+SIZE_PX = Int(100, 4000, typical=(100, 200))
 CALLBACK = Fixed((lambda: lambda *args: None,), bad=(None, OBJECT, 3))
 FIGURE = Fixed((_make(PT, "themed_figure"),), bad=(None, OBJECT, "figure"))
 SERIES_NAMES = Fixed((lambda: ["a", "b"],), bad=(None, OBJECT, "ab", [OBJECT], ["a", "a"], []))
@@ -445,6 +466,11 @@ def _series(bad_name="zzz"):
 
 def _scores():
     return {"induction": np.full((2, 3), 0.5), "sink": np.linspace(0, 1, 6).reshape(2, 3)}
+
+
+def _step_update(view, scores, block, m_before, m_after, l_before, l_after, rescale, output, final):
+    keywords = dict(m_before=m_before, m_after=m_after, l_before=l_before, l_after=l_after)
+    return view.update(scores, block, rescale=rescale, output=output, final=final, **keywords)
 
 
 def _receiver(module, name, *args, **kwargs):
@@ -673,6 +699,100 @@ PLOT_ENTRIES: list[Entry] = [
         call=lambda view, entropy, sink: view.update(entropy, sink),
     ),  # fmt: skip
     # dsf
+    # fast_kernels
+    Entry(f"{PK}.OnlineSoftmaxView", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PK}.OnlineSoftmaxView.update",
+        {
+            "view": _receiver(PK, "OnlineSoftmaxView"),
+            "scores": Fixed(
+                (lambda: np.arange(4.0), lambda: np.array([1.0, np.nan, np.nan, np.nan])),
+                bad=(None, OBJECT, "abc", np.ones((2, 2)), np.array([1.0, np.inf]), np.ones(0)),
+            ),
+            "block": Fixed(
+                (lambda: (0, 2), lambda: [2, 4]),
+                bad=(None, OBJECT, "ab", (0,), (3, 2), (0, 99), (-1, 2), (0.5, 2)),
+            ),
+            "m_before": Fixed(
+                (lambda: 1.0, lambda: float("-inf")), bad=(None, OBJECT, "1", NAN, INF, True)
+            ),
+            "m_after": Real(),
+            "l_before": Real(),
+            "l_after": Real(),
+            "rescale": Real(),
+            "output": Fixed((lambda: np.ones(3),), bad=(None, OBJECT, "abc", np.ones((3, 1)))),
+            "final": Fixed(
+                (lambda: np.zeros(3),), bad=(None, OBJECT, np.ones(2), np.array([NAN] * 3))
+            ),
+        },
+        call=_step_update,
+        examples=5,
+    ),  # fmt: skip
+    Entry(f"{PK}.ChunkView", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PK}.ChunkView.update",
+        {
+            "view": _receiver(PK, "ChunkView"),
+            "seq_len": Fixed((lambda: 4,), bad=(None, OBJECT, 0, 2.5, "4", HUGE, 3, 5)),
+            "chunks": Fixed(
+                (lambda: [(0, 2), (2, 4)], lambda: [(0, 1), (1, 3), (3, 4)]),
+                bad=(
+                    None,
+                    OBJECT,
+                    "ab",
+                    [],
+                    [(0, 2)],
+                    [(0, 2), (3, 4)],
+                    [(0, 2), OBJECT],
+                    [(2, 4), (0, 2)],
+                ),
+            ),
+            "current": Int(0, 1),
+        },
+        call=lambda view, seq_len, chunks, current: view.update(seq_len, chunks, current),
+        examples=5,
+    ),  # fmt: skip
+    Entry(
+        f"{PK}.CostChart",
+        {"methods": SERIES_NAMES, "width": SIZE_PX, "height": SIZE_PX},
+        positional=("methods",),
+    ),
+    Entry(
+        f"{PK}.CostChart.update",
+        {
+            "view": _receiver(PK, "CostChart", ["a", "b"]),
+            "measured": Fixed(
+                (lambda: {"a": ([256.0, 512.0], [0.01, 0.04])}, dict),
+                bad=(
+                    *MAPPING_BAD,
+                    {"zzz": ([1.0], [1.0])},
+                    {"a": OBJECT},
+                    {"a": ([1.0, 2.0], [0.0, 1.0])},
+                    {"a": ([1.0, 2.0], [1.0])},
+                ),
+            ),
+            "refused": Optional(
+                Fixed(
+                    (lambda: {"b": [4096.0]}, dict),
+                    bad=(OBJECT, "b", {"zzz": [1.0]}, {"b": OBJECT}, {"b": [NAN]}),
+                )
+            ),
+        },
+        call=lambda view, measured, refused: view.update(measured, refused),
+        examples=5,
+    ),  # fmt: skip
+    Entry(f"{PK}.SpeedupScatter", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PK}.SpeedupScatter.update",
+        {
+            "view": _receiver(PK, "SpeedupScatter"),
+            "names": Fixed((lambda: ["causal", "window"],), bad=(None, OBJECT, "ab", ["a"])),
+            "density": Fixed((lambda: [0.5, 0.1],), bad=(None, OBJECT, [0.5, 0.0], [2.0, 0.1])),
+            "speedup": Fixed((lambda: [1.5, 6.0],), bad=(None, OBJECT, [1.0, -1.0], [NAN, 1.0])),
+        },
+        call=lambda view, names, density, speedup: view.update(names, density, speedup),
+        examples=5,
+    ),  # fmt: skip
     Entry(f"{PD}.PhiGrid", {"columns": Int(1, 16), "panel_px": Int(1, 2000, typical=(50, 250))}),
     Entry(
         f"{PD}.PhiGrid.update",

@@ -12,6 +12,7 @@ from attnviz.kernels import (
     chunkwise,
     chunkwise_triton,
     feature_maps,
+    flex,
     linear,
     masks,
     online_softmax,
@@ -217,6 +218,71 @@ MASK_ENTRIES: list[Entry] = [
     Entry(
         "attnviz.kernels.masks.check_mask_mod",
         {"mask_mod": MASK_MOD, "seq_len": DENSE_LEN},
+    ),
+]
+
+# ------------------------------------------------------------------------------ flex
+
+# small patterns and names; a name make_mask does not know, or a non-pattern, is refused
+FLEX_PATTERN = Fixed(
+    (
+        lambda: masks.make_mask("causal"),
+        lambda: masks.make_mask("sliding_window", window=3),
+        lambda: masks.make_mask("longnet", segment_lengths=(4,), dilations=(2,)),  # empty rows
+        lambda: "strided",
+    ),
+    bad=(None, OBJECT, 3, "no_such_mask"),
+)
+FLEX_LEN = Int(1, flex.MAX_FLEX_LEN, typical=(1, 40))
+FLEX_BLOCK = Int(1, flex.MAX_FLEX_LEN, typical=(1, 16))
+FLEX_Q = LeadTensor("B H T d", too_few=False)
+FLEX_V = LeadTensor("B H T e", too_few=False)
+FLEX_DIMS = {"T": (1, 8), "d": (1, 4), "e": (1, 4)}
+# a scan over seq_len² pairs: 4·10⁹ at the cap, seconds alone, more on a shared machine
+FLEX_SCAN_DEADLINE = 120.0
+
+FLEX_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kernels.flex.flex_sparse_attention",
+        {"q": FLEX_Q, "k": FLEX_Q, "v": FLEX_V, "pattern": FLEX_PATTERN, "block_size": FLEX_BLOCK},
+        positional=("q", "k", "v", "pattern"),
+        fixed={"compile": False},  # compiling takes seconds per pattern; tests/test_flex.py
+        dims=FLEX_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.flex.flex_sparse_attention",
+        {"q": FLEX_Q, "k": FLEX_Q, "v": FLEX_V, "compile": Bool()},
+        positional=("q", "k", "v"),
+        fixed={"pattern": "causal", "block_size": 8},  # one compiled graph per shape
+        dims={"B": (1, 1), "H": (1, 1), "T": (8, 8), "d": (4, 4), "e": (4, 4)},
+        examples=3,
+        deadline=120.0,
+    ),
+    Entry(
+        "attnviz.kernels.flex.dense_masked_attention",
+        {"q": FLEX_Q, "k": FLEX_Q, "v": FLEX_V, "pattern": FLEX_PATTERN},
+        positional=("q", "k", "v", "pattern"),
+        dims=FLEX_DIMS,
+    ),
+    Entry(
+        "attnviz.kernels.flex.block_layout",
+        {"pattern": FLEX_PATTERN, "seq_len": FLEX_LEN, "block_size": FLEX_BLOCK},
+        deadline=FLEX_SCAN_DEADLINE,
+    ),
+    Entry(
+        "attnviz.kernels.flex.block_density",
+        {"pattern": FLEX_PATTERN, "seq_len": FLEX_LEN, "block_size": FLEX_BLOCK},
+        deadline=FLEX_SCAN_DEADLINE,
+    ),
+    Entry(
+        "attnviz.kernels.flex.token_density",
+        {"pattern": FLEX_PATTERN, "seq_len": FLEX_LEN},
+        deadline=FLEX_SCAN_DEADLINE,
+    ),
+    Entry(
+        "attnviz.kernels.flex.flex_block_mask",
+        {"pattern": FLEX_PATTERN, "seq_len": FLEX_LEN, "block_size": FLEX_BLOCK},
+        deadline=FLEX_SCAN_DEADLINE,
     ),
 ]
 
@@ -697,6 +763,7 @@ ENTRIES: list[Entry] = [
     *SOFTMAX_ENTRIES,
     *ONLINE_ENTRIES,
     *SCAN_ENTRIES,
+    *FLEX_ENTRIES,
     *ATTENTION_ENTRIES,
     *FEATURE_ENTRIES,
     *LINEAR_ENTRIES,
@@ -716,4 +783,5 @@ EXCLUDED: dict[str, str] = {
     "attnviz.kernels.scan.ScanState": "a plain (m, u, w) record; combine checks its fields",
     "attnviz.kernels.linear.LinearAttentionResult": _RECORD,
     "attnviz.kernels.ssm.ScanResult": _RECORD,
+    "attnviz.kernels.flex.BlockLayout": "a result record (NamedTuple) that block_layout builds",
 }

@@ -83,6 +83,20 @@ MODEL = Fixed((tiny,), bad=BAD_MODELS)
 ANY_MODULE = Fixed((tiny,), bad=(None, OBJECT, "model"))  # any nn.Module is valid
 
 
+STREAMED_T = 8  # tokens in the streamed maps below (spans are drawn in [0, T])
+
+
+@cache
+def streamed_tiny() -> Any:
+    from attnviz.maps.streamed import stream_capture
+
+    ids = np.random.default_rng(0).integers(0, VOCAB, size=STREAMED_T)
+    return stream_capture(tiny(), ids)
+
+
+STREAMED = Fixed((streamed_tiny,), bad=(None, OBJECT, np.zeros((2, 2, 8, 8)), "maps"))
+
+
 # --------------------------------------------------------------------------- kinds
 
 
@@ -626,6 +640,58 @@ ENTRIES: list[Entry] = [
         },
         dims=DIMS,
     ),  # fmt: skip
+    # ---------------------------------------------------------------- streamed long maps
+    Entry(
+        "attnviz.maps.streamed.stream_capture",
+        {
+            "model": MODEL,
+            "input_ids": Ids(),
+            "up_to_layer": Optional(Int(0, 1)),
+            "tokens": Optional(Labels()),
+            "kernel": Choice(("online", "fused")),
+        },
+        dims={"T": (1, 8)},
+    ),  # fmt: skip
+    Entry(  # T × T past the sweep's budget, streamed all the same
+        "attnviz.maps.streamed.stream_capture",
+        {"model": Fixed((long_tiny,), bad=()), "input_ids": Ids(long=LONG_T)},
+        fixed={"kernel": "fused"},
+        dims={"T": (1, 8)},
+    ),
+    Entry(
+        "attnviz.maps.streamed.streamed_overview",
+        {
+            "streamed": STREAMED,
+            "layer": Int(0, 1),
+            "head": Int(0, 1),
+            "max_size": Int(1, 2**31, typical=(1, 4)),
+            "reduce": Choice(("max", "mean")),
+        },
+        dims={"T": (STREAMED_T, STREAMED_T)},
+    ),  # fmt: skip
+    Entry(
+        "attnviz.maps.streamed.streamed_window",
+        {
+            "streamed": STREAMED,
+            "layer": Int(0, 1),
+            "head": Int(0, 1),
+            "rows": Span(),
+            "cols": Optional(Span()),
+        },
+        dims={"T": (STREAMED_T, STREAMED_T)},
+    ),  # fmt: skip
+    Entry(
+        "attnviz.maps.long_reading.read_long_heads",
+        {
+            "model": MODEL,
+            "input_ids": Ids(),
+            "tokens": Optional(Labels()),
+            "thumbnail": Int(1, 4096, typical=(1, 4)),
+            "overview": Int(1, 4096, typical=(1, 8)),
+            "kernel": Choice(("online", "fused")),
+        },
+        dims={"T": (1, 8)},
+    ),  # fmt: skip
     # ---------------------------------------------------------------- inputs
     Entry(
         "attnviz.maps.inputs.preset_input",
@@ -813,6 +879,8 @@ EXCLUDED: dict[str, str] = {
     "attnviz.maps.focus.Entropy": "a result record (NamedTuple) built by head_entropy",
     "attnviz.maps.overview.Pooled": "a result record (NamedTuple) built by downsample",
     "attnviz.maps.overview.Window": "a result record (NamedTuple) built by window",
+    "attnviz.maps.streamed.StreamedMaps": "a result record built by stream_capture",
+    "attnviz.maps.long_reading.LongReading": "a result record built by read_long_heads",
     "attnviz.maps.reading.HeadReading": "a result record built by read_heads",
     "attnviz.maps.retrieval.RetrievalTrace": "a result record built by retrieval_trace",
     "attnviz.maps.roles.Evaluation": "a result record built by evaluate_heads",

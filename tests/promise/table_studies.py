@@ -9,8 +9,22 @@ import torch
 
 from attnviz import lookup, memory, receptive, tasks
 from attnviz.kernels import masks
+from attnviz.kernels.masks import MAX_DENSE_LEN
 
-from .kinds import Bool, Choice, Entry, Fixed, Int, Optional, Real, Receiver, Seq, Tensor, Text
+from .kinds import (
+    OBJECT,
+    Bool,
+    Choice,
+    Entry,
+    Fixed,
+    Int,
+    Optional,
+    Real,
+    Receiver,
+    Seq,
+    Tensor,
+    Text,
+)
 
 # ------------------------------------------------------------------- receptive fields
 
@@ -1020,9 +1034,105 @@ GRADIENT_FIELD = [
     ),  # fmt: skip
 ]
 
+
+# ------------------------------------------------ fast kernels' cost (lesson 07)
+
+from attnviz import fast_kernels as fk  # noqa: E402
+
+# flex_sparse compiles for seconds at every new length: tests/test_fast_kernels.py runs it
+QUICK_METHODS = Choice(fk.DEFAULT_METHODS)
+SHORT = Fixed(
+    (lambda: 8, lambda: 33),
+    bad=(None, OBJECT, 0, -1, fk.MAX_SEQ_LEN + 1, 2.5, "8", True),
+)
+HEAD = Int(1, fk.MAX_HEAD_DIM, typical=(1, 8))
+REPEATS = Int(1, fk.MAX_REPEATS, typical=(1, 3))
+LENGTHS = Fixed(
+    (lambda: (4, 8), lambda: [16], lambda: (1, 2, 4, 8)),
+    bad=(None, 8, "8", [], [16, 8], [4, 4], [0], [fk.MAX_SEQ_LEN + 1], [2.5]),
+)
+FAST_KERNELS = [
+    Entry(
+        "attnviz.fast_kernels.make_inputs",
+        {
+            "seq_len": Int(1, fk.MAX_SEQ_LEN, typical=(1, 32)),
+            "d": HEAD,
+            "seed": Int(0, 2**63 - 1, typical=(0, 5)),
+        },
+        positional=("seq_len",),
+    ),
+    Entry(
+        "attnviz.fast_kernels.time_method",
+        {"method": QUICK_METHODS, "seq_len": SHORT, "d": HEAD, "repeats": REPEATS},
+        positional=("method", "seq_len"),
+        examples=5,
+    ),
+    Entry(
+        "attnviz.fast_kernels.first_and_median",
+        {
+            "method": QUICK_METHODS,
+            "seq_len": SHORT,
+            "d": HEAD,
+            "repeats": Int(0, fk.MAX_REPEATS, typical=(0, 3)),
+        },
+        positional=("method", "seq_len"),
+        examples=5,
+    ),
+    Entry(
+        "attnviz.fast_kernels.cost_against_length",
+        {
+            "methods": Seq(QUICK_METHODS, length=(1, 2)),
+            "lengths": LENGTHS,
+            "time_budget": Real(0.0, 3600.0, low_open=True, typical=(0.01, 0.5)),
+            "d": HEAD,
+            "repeats": REPEATS,
+        },
+        positional=("methods", "lengths"),
+        examples=5,
+    ),
+    Entry(
+        "attnviz.fast_kernels.peak_memory",
+        {
+            "method": QUICK_METHODS,
+            "seq_len": SHORT,
+            "d": Int(1, fk.MAX_HEAD_DIM, typical=(1, 4)),
+            "timeout": Real(0.0, 3600.0, low_open=True, typical=(120.0, 300.0)),
+        },
+        positional=("method", "seq_len"),
+        examples=2,
+        deadline=120.0,
+        allowed=(ValueError, TypeError, TimeoutError),  # a timeout too short for a child
+    ),
+]  # fmt: skip
+
+# ------------------------------------------------------------------------ sparse speed
+
+SPARSE_SPEED = [
+    Entry(
+        "attnviz.sparse_speed.density_speedup",
+        {
+            "patterns": Optional(
+                Fixed(
+                    (lambda: ["causal"], lambda: ["sliding_window", masks.strided(3)]),
+                    bad=(OBJECT, "causal", [3], ["no_such_mask"]),
+                )
+            ),
+            "seq_len": Int(1, MAX_DENSE_LEN, typical=(1, 32)),
+            "block_size": Int(1, MAX_DENSE_LEN, typical=(1, 16)),
+            "d": Int(1, 1024, typical=(1, 8)),
+            "repeats": Int(1, 1000, typical=(1, 2)),
+            "time_budget": Real(0.0, low_open=True, typical=(1e-3, 1.0)),
+            "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+        },
+        fixed={"compile": False},  # compiling takes seconds per pattern: tests/test_flex.py
+        examples=5,
+    ),
+    Entry("attnviz.sparse_speed.default_patterns", {}),
+]
+
 ENTRIES: list[Entry] = [
     *RECEPTIVE, *MEMORY, *LOOKUP, *TASKS, *CONDITIONING, *DSF_ENTRIES, *DSF_VIEWS,
-    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD,
+    *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *SPARSE_SPEED, *FAST_KERNELS,
 ]  # fmt: skip
 
 _RECORD = "a result record built by {} (its fields are what that function computed)"
@@ -1039,6 +1149,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.dsf_views.ClassView": _RECORD.format("dsf_views.class_view"),
     "attnviz.state_size.SweepResult": _RECORD.format("mqar_state_size_sweep (or from_dict)"),
     "attnviz.model_classes.ModelClass": "a row of the module's own CLASSES table",
+    "attnviz.fast_kernels.KernelMethod": "a row of the module's own METHODS table",
     "attnviz.dsf.ImplicitAttention": "an abstract base: takes no arguments",
     "attnviz.dsf.DSF": "built by the from_* builders, which check every input; the "
     "constructor itself checks kind, label, heads and that every part is finite",
