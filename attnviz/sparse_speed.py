@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -121,6 +122,7 @@ def density_speedup(
     time_budget: float = 600.0,
     compile: bool = True,  # noqa: A002 - flex_sparse_attention's word
     seed: int = 0,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Time flex sparse attention against dense masked attention, pattern by pattern.
 
@@ -133,6 +135,10 @@ def density_speedup(
         time_budget: seconds; no pattern is started once they are spent (the first one
             always runs, and a started one finishes: a compile can overrun by seconds).
         compile: False times eager flex_attention instead (the slow reference, no skip).
+        threads: torch threads while timing (at most the CPU count; restored after);
+            None keeps torch's setting.
+            One thread times steadily on a machine shared with other jobs, where two
+            OpenMP threads wait for each other whenever one loses its core.
 
     Returns:
         One dict per measured pattern: ``pattern`` (name), ``params``, ``token_density``,
@@ -151,6 +157,8 @@ def density_speedup(
     time_budget = check_real("time_budget", time_budget, low=0.0, low_open=True)
     check_bool("compile", compile)
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    if threads is not None:
+        threads = check_int("threads", threads, low=1, high=os.cpu_count() or 1)
 
     # the largest one-off: dense attention's (T, T) mask and scores, or eager flex's scores
     check_bytes(
@@ -161,6 +169,17 @@ def density_speedup(
     )
     gen = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(1, 1, seq_len, d, generator=gen) for _ in "qkv")  # (B, H, T, d)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(built, q, k, v, seq_len, block_size, repeats, time_budget, compile)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _measure(built, q, k, v, seq_len, block_size, repeats, time_budget, compile):  # noqa: A002
+    """density_speedup's rows, its arguments checked."""
     started = time.perf_counter()
     rows = []
     for pattern in built:

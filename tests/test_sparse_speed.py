@@ -2,6 +2,7 @@
 the right densities, the same attention in both forms, and stops at its time budget."""
 
 import pytest
+import torch
 
 from attnviz.kernels.flex import block_density, token_density
 from attnviz.kernels.masks import make_mask
@@ -50,3 +51,12 @@ def test_bad_patterns_are_named():
         density_speedup(["causal", "nope"], seq_len=16, compile=False)
     with pytest.raises(ValueError, match="at least one pattern"):
         density_speedup([], seq_len=16, compile=False)
+
+
+def test_threads_are_set_while_timing_and_restored():
+    before = torch.get_num_threads()
+    rows = density_speedup(["causal"], seq_len=64, block_size=16, repeats=1, compile=False,
+                           threads=1)  # fmt: skip
+    assert len(rows) == 1 and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be an integer in"):
+        density_speedup(["causal"], seq_len=64, compile=False, threads=0)

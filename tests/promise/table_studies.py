@@ -4,6 +4,8 @@ gradient field and the model classes."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -698,6 +700,7 @@ DSF_ENTRIES = [
             "u": U,
             "n": Int(1, 4096, typical=(1, 4)),
             "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+            "threads": Optional(Int(1, os.cpu_count() or 1, typical=(1, 1))),
             "feature_map": FEATURE,
             "normalize": Bool(),
             "gate_bias": GATE_BIAS,
@@ -713,6 +716,7 @@ DSF_ENTRIES = [
             "d": Int(1, 16, typical=(1, 4)),
             "n": Int(1, 16, typical=(1, 4)),
             "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+            "threads": Optional(Int(1, os.cpu_count() or 1, typical=(1, 1))),
             "limits": Fixed(
                 (lambda: dsf.NESTED_LIMITS, lambda: (96, 16, 16)),
                 bad=(None, (8, 4), ("a", 1, 1), (0, 1, 1), (10**9, 16, 16)),
@@ -728,6 +732,7 @@ DSF_ENTRIES = [
             "T": Int(1, 96, typical=(1, 8)),
             "d": Int(1, 16, typical=(1, 4)),
             "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+            "threads": Optional(Int(1, os.cpu_count() or 1, typical=(1, 1))),
             "n": Int(1, 16, typical=(1, 3)),
             "feature_map": FEATURE,
             "normalize": Bool(),
@@ -742,6 +747,7 @@ DSF_ENTRIES = [
             "delta": Real(0.0, 700.0, low_open=True, typical=(0.1, 2)),
             "broken": Optional(Choice(dsf.CONDITIONS)),
             "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+            "threads": Optional(Int(1, os.cpu_count() or 1, typical=(1, 1))),
         },
         positional=("u",),
         dims=DSF_DIMS,
@@ -1123,6 +1129,7 @@ SPARSE_SPEED = [
             "repeats": Int(1, 1000, typical=(1, 2)),
             "time_budget": Real(0.0, low_open=True, typical=(1e-3, 1.0)),
             "seed": Int(0, 2**63 - 1, typical=(0, 9)),
+            "threads": Optional(Int(1, os.cpu_count() or 1, typical=(1, 1))),
         },
         fixed={"compile": False},  # compiling takes seconds per pattern: tests/test_flex.py
         examples=5,
