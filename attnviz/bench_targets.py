@@ -140,7 +140,7 @@ STREAMED_PEAK_BYTES = 2**30  # the issue's bound on the process's peak memory
 STREAMED_PERIOD = 47  # lesson 02's "repeated tokens" preset: 47 distinct tokens, repeated
 _STREAMED_HEAD_MAP = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, os, resource, sys, time
 
     import numpy as np
     import torch
@@ -156,15 +156,20 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
     model = load_lesson_model("induction_rope")
     ids, _ = preset_input("repeated tokens", seq_len, model.config.vocab_size, 0)
     ids = torch.as_tensor(np.asarray(ids)).reshape(-1)
-    started = time.perf_counter()
+    def cpu():  # user + system seconds of this process, all its threads: less load-bound
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    load = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), cpu()
     heads = stream_capture(model, ids, up_to_layer=layer, kernel=kernel)
-    captured = time.perf_counter()
+    captured, cpu_captured = time.perf_counter(), cpu()
     pooled = streamed_overview(heads, layer, head, max_size, reduce="max")
-    pooled_at = time.perf_counter()
+    pooled_at, cpu_pooled = time.perf_counter(), cpu()
     # the last queries over the keys before them: the diagonal and the induction stripe
     cut = streamed_window(heads, layer, head, (seq_len - zoom, seq_len),
                           (max(0, seq_len - 2 * zoom - 47), seq_len))
-    done = time.perf_counter()
+    done, cpu_done = time.perf_counter(), cpu()
     offsets = np.arange(*cut.rows) - (cut.cols[0] + cut.values.argmax(axis=1))
     print(json.dumps({
         "seq_len": seq_len, "layer": layer, "head": head, "kernel": kernel,
@@ -172,6 +177,9 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
         "zoom_shape": list(cut.values.shape),
         "capture_s": captured - started, "overview_s": pooled_at - captured,
         "zoom_s": done - pooled_at, "total_s": done - started,
+        "capture_cpu_s": cpu_captured - cpu_started, "overview_cpu_s": cpu_pooled - cpu_captured,
+        "zoom_cpu_s": cpu_done - cpu_pooled, "total_cpu_s": cpu_done - cpu_started,
+        "load_average_1min_at_start": load,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "zoom_rows_at_the_previous_repeat": float(np.mean(offsets % 47 == 46)),
     }))
