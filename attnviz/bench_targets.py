@@ -202,9 +202,11 @@ def streamed_head_map_run(
     Layer 1, head 1 is the model's induction head: on lesson 02's repeated tokens its
     zoom rows look 46 tokens back (``zoom_rows_at_the_previous_repeat``). Returns the
     seconds of the forward pass, the overview and the zoom, and the process's peak
-    resident memory (``peak_rss_bytes``). ``tools/long_map.py`` prints it. One intra-op
-    thread by default, as lesson 02's dashboard computes: on the busy 2-core machine two
-    threads took 97 s where one took 42 s (benchmarks/long-map-cpu.json).
+    resident memory (``peak_rss_bytes``), with the CPU seconds (user + system) of each
+    stage and the load average at the start, since the wall times depend on what else
+    runs. ``tools/long_map.py`` prints it. One intra-op thread by default, as lesson 02's
+    dashboard computes (two deal the overview's strips to two worker threads;
+    benchmarks/long-map-cpu.json has both).
     """
     from attnviz.maps.streamed import KERNELS, MAX_TOKENS
     from attnviz.validation import check_choice, check_int

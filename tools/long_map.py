@@ -1,10 +1,11 @@
 """Measure issue 15's long-map target: a 65,536-token causal head map of ``induction_rope``.
 
 Runs ``attnviz.bench_targets.streamed_head_map_run`` (a fresh interpreter: the forward pass
-up to the layer shown with online softmax, the pooled overview and an exact zoom, streamed
-from q, k and the log-sum-exp, never T × T) and prints its JSON: seconds per stage and the
-process's peak resident memory. ``attnviz bench`` times the same run as the target
-"(overview + zoom, 65,536 tokens, streamed)" (10 s, peak memory under 1 GiB).
+below the layer shown with online softmax, that layer's q and k, its pooled overview and
+lse in one strip pass, and an exact zoom, never T × T) and prints its JSON: wall and CPU
+seconds per stage, the load average at the start and the process's peak resident memory.
+``attnviz bench`` times the same run as the target "(overview + zoom, 65,536 tokens,
+streamed)" (10 s, peak memory under 1 GiB).
 
 Example::
 
