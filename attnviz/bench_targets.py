@@ -148,7 +148,8 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
     seq_len, layer, head, kernel, threads, max_size, zoom = sys.argv[1:8]
     seq_len, layer, head, threads, max_size, zoom = map(int, (seq_len, layer, head, threads,
                                                               max_size, zoom))
-    torch.set_num_threads(threads)
+    if threads:  # 0: PyTorch's own setting (a thread per core), as lesson 02's dashboard runs
+        torch.set_num_threads(threads)
     from attnviz.lesson_models import load_lesson_model
     from attnviz.maps.inputs import preset_input
     from attnviz.maps.streamed import stream_capture, streamed_overview, streamed_window
@@ -173,7 +174,7 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
     offsets = np.arange(*cut.rows) - (cut.cols[0] + cut.values.argmax(axis=1))
     print(json.dumps({
         "seq_len": seq_len, "layer": layer, "head": head, "kernel": kernel,
-        "threads": threads, "overview_shape": list(pooled.values.shape),
+        "threads": torch.get_num_threads(), "overview_shape": list(pooled.values.shape),
         "zoom_shape": list(cut.values.shape),
         "capture_s": captured - started, "overview_s": pooled_at - captured,
         "zoom_s": done - pooled_at, "total_s": done - started,
@@ -193,7 +194,7 @@ def streamed_head_map_run(
     layer: int = 1,
     head: int = 1,
     kernel: str = "fused",
-    threads: int = 1,
+    threads: int | None = None,
     max_size: int = 256,
     zoom: int = 40,
 ) -> dict:
@@ -204,9 +205,10 @@ def streamed_head_map_run(
     seconds of the forward pass, the overview and the zoom, and the process's peak
     resident memory (``peak_rss_bytes``), with the CPU seconds (user + system) of each
     stage and the load average at the start, since the wall times depend on what else
-    runs. ``tools/long_map.py`` prints it. One intra-op thread by default, as lesson 02's
-    dashboard computes (two deal the overview's strips to two worker threads;
-    benchmarks/long-map-cpu.json has both).
+    runs. ``tools/long_map.py`` prints it. ``threads``: PyTorch's intra-op threads
+    (default: its own setting, one per core, as lesson 02's dashboard computes; the
+    overview deals its strips to that many worker threads). On the 2-core machine two
+    threads halve the time when the other core is free (benchmarks/long-map-cpu.json).
     """
     from attnviz.maps.streamed import KERNELS, MAX_TOKENS
     from attnviz.validation import check_choice, check_int
@@ -214,7 +216,7 @@ def streamed_head_map_run(
     seq_len = check_int("seq_len", seq_len, low=2 * zoom + 48, high=MAX_TOKENS)
     layer, head = check_int("layer", layer, low=0, high=1), check_int("head", head, low=0, high=1)
     kernel = check_choice("kernel", kernel, KERNELS)
-    threads = check_int("threads", threads, low=1, high=256)
+    threads = 0 if threads is None else check_int("threads", threads, low=1, high=256)
     max_size, zoom = check_int("max_size", max_size, low=1), check_int("zoom", zoom, low=1)
     result = subprocess.run(
         [sys.executable, "-c", _STREAMED_HEAD_MAP]

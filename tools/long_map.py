@@ -9,8 +9,8 @@ streamed)" (10 s, peak memory under 1 GiB).
 
 Example::
 
-    python tools/long_map.py               # one intra-op thread, as the dashboard
-    python tools/long_map.py --threads 2
+    python tools/long_map.py               # PyTorch's threads (one per core), as the dashboard
+    python tools/long_map.py --threads 1
     python tools/long_map.py --seq-len 16384 --kernel online --threads 1
 """
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--layer", type=int, default=1)
     parser.add_argument("--head", type=int, default=1, help="layer 1, head 1: the induction head")
     parser.add_argument("--kernel", default="fused", choices=("online", "fused"))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="default: one per core")
     parser.add_argument("--max-size", type=int, default=256)
     parser.add_argument("--zoom", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=1)
