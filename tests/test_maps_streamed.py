@@ -3,6 +3,8 @@ never materialised, pooled and zoomed exactly as the materialised map would be."
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -301,6 +303,11 @@ def test_strips_shared_among_threads_pool_the_same_overview(streamed, monkeypatc
         shared = [streamed_module._pool_strips(streamed, q, k, 37, r, entropy=True) for r in
                   ("max", "mean")]  # fmt: skip
         assert torch.get_num_threads() == 2  # the caller's setting survives the workers
+        seen = []  # and so does the default of threads started later
+        later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        later.start()
+        later.join()
+        assert seen == [2]
     finally:
         torch.set_num_threads(before)
     for (one, lse, entropy), (two, lse_two, entropy_two) in zip(alone, shared, strict=True):

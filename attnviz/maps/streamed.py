@@ -360,10 +360,11 @@ def _in_workers(work: Any, spans: list[tuple[int, int]]) -> None:
         work(spans)
         return
     errors: list[BaseException] = []
+    before = torch.get_num_threads()  # the caller's: a worker's setting is also the default
+    # of threads started later, so each worker puts the caller's back when it ends
 
     def run(share: list[tuple[int, int]]) -> None:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)  # this thread's operations; the caller's setting is its own
+        torch.set_num_threads(1)  # this worker's operations run on it alone
         try:
             work(share)
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller
