@@ -140,7 +140,7 @@ STREAMED_PEAK_BYTES = 2**30  # the issue's bound on the process's peak memory
 STREAMED_PERIOD = 47  # lesson 02's "repeated tokens" preset: 47 distinct tokens, repeated
 _STREAMED_HEAD_MAP = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, os, resource, sys, time
 
     import numpy as np
     import torch
@@ -148,7 +148,8 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
     seq_len, layer, head, kernel, threads, max_size, zoom = sys.argv[1:8]
     seq_len, layer, head, threads, max_size, zoom = map(int, (seq_len, layer, head, threads,
                                                               max_size, zoom))
-    torch.set_num_threads(threads)
+    if threads:  # 0: PyTorch's own setting (a thread per core), as lesson 02's dashboard runs
+        torch.set_num_threads(threads)
     from attnviz.lesson_models import load_lesson_model
     from attnviz.maps.inputs import preset_input
     from attnviz.maps.streamed import stream_capture, streamed_overview, streamed_window
@@ -156,22 +157,30 @@ _STREAMED_HEAD_MAP = textwrap.dedent(
     model = load_lesson_model("induction_rope")
     ids, _ = preset_input("repeated tokens", seq_len, model.config.vocab_size, 0)
     ids = torch.as_tensor(np.asarray(ids)).reshape(-1)
-    started = time.perf_counter()
+    def cpu():  # user + system seconds of this process, all its threads: less load-bound
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    load = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), cpu()
     heads = stream_capture(model, ids, up_to_layer=layer, kernel=kernel)
-    captured = time.perf_counter()
+    captured, cpu_captured = time.perf_counter(), cpu()
     pooled = streamed_overview(heads, layer, head, max_size, reduce="max")
-    pooled_at = time.perf_counter()
+    pooled_at, cpu_pooled = time.perf_counter(), cpu()
     # the last queries over the keys before them: the diagonal and the induction stripe
     cut = streamed_window(heads, layer, head, (seq_len - zoom, seq_len),
                           (max(0, seq_len - 2 * zoom - 47), seq_len))
-    done = time.perf_counter()
+    done, cpu_done = time.perf_counter(), cpu()
     offsets = np.arange(*cut.rows) - (cut.cols[0] + cut.values.argmax(axis=1))
     print(json.dumps({
         "seq_len": seq_len, "layer": layer, "head": head, "kernel": kernel,
-        "threads": threads, "overview_shape": list(pooled.values.shape),
+        "threads": torch.get_num_threads(), "overview_shape": list(pooled.values.shape),
         "zoom_shape": list(cut.values.shape),
         "capture_s": captured - started, "overview_s": pooled_at - captured,
         "zoom_s": done - pooled_at, "total_s": done - started,
+        "capture_cpu_s": cpu_captured - cpu_started, "overview_cpu_s": cpu_pooled - cpu_captured,
+        "zoom_cpu_s": cpu_done - cpu_pooled, "total_cpu_s": cpu_done - cpu_started,
+        "load_average_1min_at_start": load,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "zoom_rows_at_the_previous_repeat": float(np.mean(offsets % 47 == 46)),
     }))
@@ -185,7 +194,7 @@ def streamed_head_map_run(
     layer: int = 1,
     head: int = 1,
     kernel: str = "fused",
-    threads: int = 1,
+    threads: int | None = None,
     max_size: int = 256,
     zoom: int = 40,
 ) -> dict:
@@ -194,9 +203,12 @@ def streamed_head_map_run(
     Layer 1, head 1 is the model's induction head: on lesson 02's repeated tokens its
     zoom rows look 46 tokens back (``zoom_rows_at_the_previous_repeat``). Returns the
     seconds of the forward pass, the overview and the zoom, and the process's peak
-    resident memory (``peak_rss_bytes``). ``tools/long_map.py`` prints it. One intra-op
-    thread by default, as lesson 02's dashboard computes: on the busy 2-core machine two
-    threads took 97 s where one took 42 s (benchmarks/long-map-cpu.json).
+    resident memory (``peak_rss_bytes``), with the CPU seconds (user + system) of each
+    stage and the load average at the start, since the wall times depend on what else
+    runs. ``tools/long_map.py`` prints it. ``threads``: PyTorch's intra-op threads
+    (default: its own setting, one per core, as lesson 02's dashboard computes; the
+    overview deals its strips to that many worker threads). On the 2-core machine two
+    threads halve the time when the other core is free (benchmarks/long-map-cpu.json).
     """
     from attnviz.maps.streamed import KERNELS, MAX_TOKENS
     from attnviz.validation import check_choice, check_int
@@ -204,7 +216,7 @@ def streamed_head_map_run(
     seq_len = check_int("seq_len", seq_len, low=2 * zoom + 48, high=MAX_TOKENS)
     layer, head = check_int("layer", layer, low=0, high=1), check_int("head", head, low=0, high=1)
     kernel = check_choice("kernel", kernel, KERNELS)
-    threads = check_int("threads", threads, low=1, high=256)
+    threads = 0 if threads is None else check_int("threads", threads, low=1, high=256)
     max_size, zoom = check_int("max_size", max_size, low=1), check_int("zoom", zoom, low=1)
     result = subprocess.run(
         [sys.executable, "-c", _STREAMED_HEAD_MAP]

@@ -3,6 +3,8 @@ never materialised, pooled and zoomed exactly as the materialised map would be."
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -283,3 +285,32 @@ def test_the_long_reading_reports_what_read_heads_reports(rope_model, induction_
     np.testing.assert_allclose(reading.thumbnails, downsample(reading.overviews, 48).values, atol=0)
     assert reading.thumbnails.shape[-1] <= 48
     assert reading.thumbnails.max() == pytest.approx(expected.thumbnails.max(), abs=ATOL)
+
+
+@pytest.mark.parametrize("tile", [(2**19, 2**11), (64, 16)])
+def test_strips_shared_among_threads_pool_the_same_overview(streamed, monkeypatch, tile):
+    # with 2 intra-op threads the strips are dealt to 2 worker threads (each single-
+    # threaded); pieces of one block of rows meet in its pooled row under a lock
+    monkeypatch.setattr(streamed_module, "TILE_ELEMENTS", tile[0])
+    monkeypatch.setattr(streamed_module, "TILE_COLUMNS", tile[1])
+    q, k = streamed.q[1, 1], streamed.k[1, 1]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = [streamed_module._pool_strips(streamed, q, k, 37, r, entropy=True) for r in
+                 ("max", "mean")]  # fmt: skip
+        torch.set_num_threads(2)
+        shared = [streamed_module._pool_strips(streamed, q, k, 37, r, entropy=True) for r in
+                  ("max", "mean")]  # fmt: skip
+        assert torch.get_num_threads() == 2  # the caller's setting survives the workers
+        seen = []  # and so does the default of threads started later
+        later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        later.start()
+        later.join()
+        assert seen == [2]
+    finally:
+        torch.set_num_threads(before)
+    for (one, lse, entropy), (two, lse_two, entropy_two) in zip(alone, shared, strict=True):
+        np.testing.assert_allclose(two.values, one.values, atol=1e-7, rtol=1e-6)
+        torch.testing.assert_close(lse_two, lse, atol=0, rtol=0)  # each strip: the same ops
+        np.testing.assert_allclose(entropy_two, entropy, atol=0)

@@ -1,15 +1,16 @@
 """Measure issue 15's long-map target: a 65,536-token causal head map of ``induction_rope``.
 
 Runs ``attnviz.bench_targets.streamed_head_map_run`` (a fresh interpreter: the forward pass
-up to the layer shown with online softmax, the pooled overview and an exact zoom, streamed
-from q, k and the log-sum-exp, never T × T) and prints its JSON: seconds per stage and the
-process's peak resident memory. ``attnviz bench`` times the same run as the target
-"(overview + zoom, 65,536 tokens, streamed)" (10 s, peak memory under 1 GiB).
+below the layer shown with online softmax, that layer's q and k, its pooled overview and
+lse in one strip pass, and an exact zoom, never T × T) and prints its JSON: wall and CPU
+seconds per stage, the load average at the start and the process's peak resident memory.
+``attnviz bench`` times the same run as the target "(overview + zoom, 65,536 tokens,
+streamed)" (10 s, peak memory under 1 GiB).
 
 Example::
 
-    python tools/long_map.py               # one intra-op thread, as the dashboard
-    python tools/long_map.py --threads 2
+    python tools/long_map.py               # PyTorch's threads (one per core), as the dashboard
+    python tools/long_map.py --threads 1
     python tools/long_map.py --seq-len 16384 --kernel online --threads 1
 """
 
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("--layer", type=int, default=1)
     parser.add_argument("--head", type=int, default=1, help="layer 1, head 1: the induction head")
     parser.add_argument("--kernel", default="fused", choices=("online", "fused"))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="default: one per core")
     parser.add_argument("--max-size", type=int, default=256)
     parser.add_argument("--zoom", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=1)

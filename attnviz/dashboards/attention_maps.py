@@ -19,9 +19,9 @@ thumbnails and the overview are pooled (``maps.downsample``), the zoom is exact.
 Past 4,096 tokens (or past the model's context), a model that can read them (softmax
 attention with rotary or no positions, like ``induction_rope``) is read up to
 ``LONG_TOKENS`` = 65,536 tokens without ever holding a T × T map
-(``maps.read_long_heads``: q, k and the log-sum-exp of every head, by online softmax;
-each head's overview, entropy and sink in one streamed pass); the zoom is recomputed
-exactly from q, k and lse (``maps.streamed_window``) each time it moves.
+(``maps.read_long_heads``: q and k of every head, by online softmax; each head's
+overview, log-sum-exp, entropy and sink in one streamed pass); the zoom is recomputed
+exactly from q, k and its rows' lse (``maps.streamed_window``) each time it moves.
 Long inputs (over ``SYNC_TOKENS``) are computed in a worker thread when served,
 so the server keeps answering other sessions meanwhile; each reading is cached.
 """

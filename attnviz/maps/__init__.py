@@ -30,8 +30,9 @@ The pieces, each one idea (import from ``attnviz.maps``; the modules are the map
   :func:`retrieval_score`; ``ablation`` — :func:`ablate`, :func:`ablation_table`.
 * Long inputs: ``overview`` — :func:`downsample` (a pooled overview),
   :func:`window` (a labelled full-resolution region); past what a map can hold (up to
-  65,536 tokens, lesson 07), ``streamed`` — :func:`stream_capture` (q, k and the
-  log-sum-exp of every head, by online softmax), :func:`streamed_overview`,
+  65,536 tokens, lesson 07), ``streamed`` — :func:`stream_capture` (q and k of every
+  head, and the log-sum-exp below the layer shown, by online softmax),
+  :func:`streamed_overview` (one strip pass: the pooled map and its lse together),
   :func:`streamed_window` (the same views, recomputed tile by tile, never T × T), and
   ``long_reading`` — :func:`read_long_heads` (lesson 02's dashboard past 4,096 tokens).
 * What to read, and one reading: ``inputs`` — :func:`preset_input` (task presets and

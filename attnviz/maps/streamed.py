@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -261,66 +262,123 @@ def _pool_strips(
     log2e = 1.0 / math.log(2.0)
     q2 = q * (streamed.scale * log2e)  # (T, d): scores in base 2, exp2 is the fast one
     k_t = k.T.contiguous()  # (d, T)
-    buffer = torch.empty(TILE_ELEMENTS, dtype=q.dtype)
-    log_buffer = torch.empty(TILE_ELEMENTS, dtype=q.dtype) if entropy else None
-    floor = torch.finfo(q.dtype).min  # masked scores: 2^(floor − m) = 0, and 0·floor = 0
     pooled = torch.zeros(n_blocks, n_blocks)  # causal blocks never visited stay 0
     lse2 = torch.empty(seq_len, dtype=q.dtype)
     rows = torch.zeros(seq_len, dtype=torch.float64) if entropy else None
-    for r0, r1 in _aligned_spans(seq_len, size, row_limit):
-        n = r1 - r0
-        end = min(seq_len, -(-r1 // size) * size) if streamed.causal else seq_len
-        n_cols = -(-end // size)  # column blocks this strip reaches
-        cells = torch.zeros(n, n_cols, dtype=q.dtype)  # pooled p, each under cell_max
-        cell_max = torch.full((n, n_cols), -torch.inf, dtype=q.dtype)
-        m = torch.full((n,), -torch.inf, dtype=q.dtype)
-        total = torch.zeros(n, dtype=q.dtype)
-        weighted = torch.zeros(n, dtype=torch.float64) if entropy else None  # Σ p·s, running
-        for c0, c1 in _aligned_spans(end, size, col_limit):
-            tile = buffer[: n * (c1 - c0)].view(n, c1 - c0)
-            torch.mm(q2[r0:r1], k_t[:, c0:c1], out=tile)  # log2 e · scale · q·k
-            if streamed.causal and c1 - 1 > r0:  # the tile crosses the diagonal
-                above = torch.arange(c0, c1)[None, :] > torch.arange(r0, r1)[:, None]
-                tile.masked_fill_(above, floor)
-            m_new = torch.maximum(m, tile.amax(1))  # (n,)
-            alpha = torch.exp2(m - m_new)  # the old sums' factor (0 on the first tile)
-            tile.sub_(m_new[:, None])  # s − m_new <= 0
-            if log_buffer is not None:
-                logs = log_buffer[: tile.numel()].view_as(tile)
-                logs.copy_(tile)
-                torch.exp2(logs, out=tile)
-                step = torch.linalg.vecdot(tile, logs).double()  # Σ p (s − m_new)
-                step += tile.sum(1).double() * m_new.double()  # Σ p·s under m_new
-                weighted = weighted * alpha.double() + step
-            else:
-                tile.exp2_()  # p = 2^(s − m_new)
-            total = total * alpha + tile.sum(1)
-            m = m_new
-            part = _pool(tile, 1, size, reduce)  # (n, blocks of the tile)
-            cb = c0 // size
-            target = cells[:, cb : cb + part.shape[1]]
-            if c0 % size:  # a piece of a block already begun: bring it to m_new first
-                target[:, 0] *= torch.exp2(cell_max[:, cb] - m_new)
-                part[:, 0] = torch.maximum(target[:, 0], part[:, 0]) if reduce == "max" else (
-                    target[:, 0] + part[:, 0])  # fmt: skip
-            target.copy_(part)
-            cell_max[:, cb : cb + part.shape[1]] = m_new[:, None]
-        cells *= torch.exp2(cell_max - m[:, None]) / total[:, None]  # exact pooled weights
-        strip = _pool(cells, 0, size, reduce)  # (rows', n_cols)
-        target = pooled[r0 // size : r0 // size + strip.shape[0], :n_cols]
-        if reduce == "max":
-            torch.maximum(target, strip, out=target)
-        else:
-            target += strip
-        lse2[r0:r1] = m + torch.log2(total)
-        if rows is not None:  # Σ a log2 a = Σ p·s / ℓ − lse2 (all under the final max)
-            rows[r0:r1] = (lse2[r0:r1].double() - weighted / total.double()) * math.log(2.0)
+    spans = list(_aligned_spans(seq_len, size, row_limit))
+    lock = threading.Lock()
+
+    def work(part: list[tuple[int, int]]) -> None:
+        buffers = (torch.empty(TILE_ELEMENTS), torch.empty(TILE_ELEMENTS) if entropy else None)
+        for r0, r1 in part:
+            strip, lse2[r0:r1], entropy_rows = _strip(q2, k_t, r0, r1, size, reduce,
+                                                      streamed.causal, buffers)  # fmt: skip
+            if rows is not None:
+                rows[r0:r1] = entropy_rows
+            with lock:  # strips cut from one block of rows meet in its pooled row
+                target = pooled[r0 // size : r0 // size + strip.shape[0], : strip.shape[1]]
+                if reduce == "max":
+                    torch.maximum(target, strip, out=target)
+                else:
+                    target += strip
+
+    _in_workers(work, spans)
     if reduce == "mean":
         counts = torch.from_numpy(np.diff(edges).astype(np.float32))  # (n_blocks,)
         pooled /= counts[:, None] * counts[None, :]
     lse = finite_result("the log-sum-exp of the attention scores", lse2 * math.log(2.0))
     result = Pooled(pooled.numpy(), edges, edges.copy())
     return result, lse, None if rows is None else rows.numpy()
+
+
+def _strip(
+    q2: torch.Tensor,
+    k_t: torch.Tensor,
+    r0: int,
+    r1: int,
+    size: int,
+    reduce: str,
+    causal: bool,
+    buffers: tuple[torch.Tensor, torch.Tensor | None],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One strip of :func:`_pool_strips`, queries [r0, r1): its rows pooled (rows', column
+    blocks), lse in base 2 (r1 − r0,) and, with a second buffer, entropies in nats."""
+    buffer, log_buffer = buffers
+    seq_len, n = k_t.shape[1], r1 - r0
+    floor = torch.finfo(q2.dtype).min  # masked scores: 2^(floor − m) = 0, and 0·floor = 0
+    end = min(seq_len, -(-r1 // size) * size) if causal else seq_len
+    n_cols = -(-end // size)  # column blocks this strip reaches
+    cells = torch.zeros(n, n_cols, dtype=q2.dtype)  # pooled p, each under cell_max
+    cell_max = torch.full((n, n_cols), -torch.inf, dtype=q2.dtype)
+    m = torch.full((n,), -torch.inf, dtype=q2.dtype)
+    total = torch.zeros(n, dtype=q2.dtype)
+    weighted = torch.zeros(n, dtype=torch.float64)  # Σ p·s under m, with a log buffer
+    for c0, c1 in _aligned_spans(end, size, min(seq_len, TILE_COLUMNS)):
+        tile = buffer[: n * (c1 - c0)].view(n, c1 - c0)
+        torch.mm(q2[r0:r1], k_t[:, c0:c1], out=tile)  # log2 e · scale · q·k
+        if causal and c1 - 1 > r0:  # the tile crosses the diagonal
+            above = torch.arange(c0, c1)[None, :] > torch.arange(r0, r1)[:, None]
+            tile.masked_fill_(above, floor)
+        m_new = torch.maximum(m, tile.amax(1))  # (n,)
+        alpha = torch.exp2(m - m_new)  # the old sums' factor (0 on the first tile)
+        tile.sub_(m_new[:, None])  # s − m_new <= 0
+        if log_buffer is not None:
+            logs = log_buffer[: tile.numel()].view_as(tile)
+            logs.copy_(tile)
+            torch.exp2(logs, out=tile)
+            step = torch.linalg.vecdot(tile, logs).double()  # Σ p (s − m_new)
+            step += tile.sum(1).double() * m_new.double()  # Σ p·s under m_new
+            weighted = weighted * alpha.double() + step
+        else:
+            tile.exp2_()  # p = 2^(s − m_new)
+        total = total * alpha + tile.sum(1)
+        m = m_new
+        part = _pool(tile, 1, size, reduce)  # (n, blocks of the tile)
+        cb = c0 // size
+        target = cells[:, cb : cb + part.shape[1]]
+        if c0 % size:  # a piece of a block already begun: bring it to m_new first
+            target[:, 0] *= torch.exp2(cell_max[:, cb] - m_new)
+            part[:, 0] = torch.maximum(target[:, 0], part[:, 0]) if reduce == "max" else (
+                target[:, 0] + part[:, 0])  # fmt: skip
+        target.copy_(part)
+        cell_max[:, cb : cb + part.shape[1]] = m_new[:, None]
+    cells *= torch.exp2(cell_max - m[:, None]) / total[:, None]  # exact pooled weights
+    lse2 = m + torch.log2(total)
+    entropy_rows = None
+    if log_buffer is not None:  # Σ a log2 a = Σ p·s / ℓ − lse2 (all under the final max)
+        entropy_rows = (lse2.double() - weighted / total.double()) * math.log(2.0)
+    return _pool(cells, 0, size, reduce), lse2, entropy_rows
+
+
+def _in_workers(work: Any, spans: list[tuple[int, int]]) -> None:
+    """Run ``work`` over ``spans`` in as many threads as PyTorch's intra-op setting, each
+    computing one thread's share of whole strips, its own operations single-threaded: no
+    barrier per small operation (2 intra-op threads on a busy machine waited at every
+    one, 20x slower than 1); one share runs in the caller when the setting is 1."""
+    n_workers = min(torch.get_num_threads(), len(spans))
+    if n_workers <= 1:
+        work(spans)
+        return
+    errors: list[BaseException] = []
+    before = torch.get_num_threads()  # the caller's: a worker's setting is also the default
+    # of threads started later, so each worker puts the caller's back when it ends
+
+    def run(share: list[tuple[int, int]]) -> None:
+        torch.set_num_threads(1)  # this worker's operations run on it alone
+        try:
+            work(share)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
+            errors.append(error)
+        finally:
+            torch.set_num_threads(before)
+
+    threads = [threading.Thread(target=run, args=(spans[i::n_workers],)) for i in range(n_workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _pool_tiles(
