@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--heads", type=int, default=16)
-    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--dims", type=int, nargs="+", default=[64])
     parser.add_argument("--lengths", type=int, nargs="+", default=[16384, 32768, 65536])
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
@@ -219,7 +219,7 @@ def main(argv=None) -> int:
         "checks": check(ops, device),
     }
     result["timings"] = []
-    for dim in sorted({args.dim, 128}):
+    for dim in args.dims:
         result["timings"] += timings(ops, device, args.batch, args.heads, dim, args.lengths)
     result["seconds"] = round(time.time() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
