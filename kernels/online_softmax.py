@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import torch
 
-from attnviz.kernels.softmax import broadcast_shapes, check_qkv_shapes, qkv_lead_shape
+from attnviz.kernels.softmax import broadcast_shapes, check_attention_args
 from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import (
     as_tensor,
@@ -93,18 +93,7 @@ class OnlineSoftmaxStep(NamedTuple):
 
 
 def _check_inputs(q, k, v, scale, causal, block_size):
-    q = as_tensor("q", q, min_dim=2, finite=True, layout="(..., T_q, d_k)")
-    k = as_tensor("k", k, min_dim=2, finite=True, layout="(..., T_k, d_k)")
-    v = as_tensor("v", v, min_dim=2, finite=True, layout="(..., T_k, d_v)")
-    check_qkv_shapes(q, k, v)
-    if k.shape[-2] == 0:
-        raise ValueError(
-            f"k and v must hold at least one key (T_k >= 1): a query needs a key to attend, "
-            f"got k of shape {tuple(k.shape)}"
-        )
-    lead = qkv_lead_shape(q, k, v)
-    scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else check_real("scale", scale)
-    check_bool("causal", causal)
+    q, k, v, scale, lead = check_attention_args(q, k, v, scale, causal)
     block_size = check_int("block_size", block_size, low=1, high=MAX_BLOCK_SIZE)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
     return q.to(dtype), k.to(dtype), v.to(dtype), scale, lead, block_size

@@ -134,8 +134,9 @@ def _check_mask(mask: object, score_shape: torch.Size) -> torch.Tensor:
     return mask
 
 
-def _check_qkv(q, k, v, scale, causal) -> tuple:
-    """The door of both softmax attentions: finite q, k, v that fit, a scale, a causal flag."""
+def check_attention_args(q, k, v, scale, causal) -> tuple:
+    """The door of the softmax attentions (and online softmax): finite q, k, v that fit,
+    a scale, a causal flag."""
     q = as_tensor("q", q, min_dim=2, finite=True, layout="(..., T_q, d_k)")
     k = as_tensor("k", k, min_dim=2, finite=True, layout="(..., T_k, d_k)")
     v = as_tensor("v", v, min_dim=2, finite=True, layout="(..., T_k, d_v)")
@@ -180,7 +181,7 @@ def scaled_dot_product_attention(
             weights would not fit the memory budget (use ``blocked_attention``, or
             shorter inputs); or finite inputs overflowed (scores past the float range).
     """
-    q, k, v, scale, lead = _check_qkv(q, k, v, scale, causal)
+    q, k, v, scale, lead = check_attention_args(q, k, v, scale, causal)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
     t_q, t_k = q.shape[-2], k.shape[-2]
     check_bytes(
@@ -324,7 +325,7 @@ def blocked_attention(
         ValueError: as :func:`scaled_dot_product_attention` (no key, the weights past
             the memory budget, an overflow).
     """
-    q, k, v, scale, lead = _check_qkv(q, k, v, scale, causal)
+    q, k, v, scale, lead = check_attention_args(q, k, v, scale, causal)
     if min(q.numel(), k.numel(), v.numel()) == 0:  # no query or d = 0: the reference
         return scaled_dot_product_attention(q, k, v, mask, scale=scale, causal=causal)
     dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)

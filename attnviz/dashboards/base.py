@@ -98,6 +98,21 @@ class Dashboard(pn.viewable.Viewer):
     def _control_column(self, *extra) -> pn.Column:
         return pn.Column(*map(_labelled, self._controls.values()), *extra, width=CONTROL_WIDTH)
 
+    def _set_in_range(self, name: str, value: int, top: int) -> None:
+        """Give the integer parameter ``name`` the range 0..top and set it to ``value``
+        (already inside it), without the redraw its watchers would make: they check
+        ``self._fitting``, and the caller redraws once."""
+        self._fitting = True
+        try:
+            if top > self.param[name].bounds[1]:  # widen first, then move; narrow after
+                self.param[name].bounds = (0, top)
+                setattr(self, name, value)
+            else:
+                setattr(self, name, value)
+                self.param[name].bounds = (0, top)
+        finally:
+            self._fitting = False
+
     def _hold(self):
         """Batch all model changes of one update into one message to the browser."""
         document = pn.state.curdoc

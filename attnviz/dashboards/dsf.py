@@ -224,16 +224,7 @@ class DSFDashboard(Dashboard):
         top = (self.T if name == "step" else self.d) - 1
         finite = not isinstance(value, float) or math.isfinite(value)  # an int: any size
         value = int(min(max(value, 0), top)) if finite else 0
-        self._fitting = True  # one redraw, by the caller
-        try:
-            if top > self.param[name].bounds[1]:  # widen first, then move; narrow after
-                self.param[name].bounds = (0, top)
-                setattr(self, name, value)
-            else:
-                setattr(self, name, value)
-                self.param[name].bounds = (0, top)
-        finally:
-            self._fitting = False
+        self._set_in_range(name, value, top)  # one redraw, by the caller
 
     def _inputs_changed(self, *events) -> None:
         for event in events:

@@ -189,16 +189,7 @@ class FastKernelsDashboard(Dashboard):
         """Give ``name`` the range 0..top and move its value into it (no redraw)."""
         top = max(int(top), 0)
         value = min(max(int(getattr(self, name)), 0), top)
-        self._fitting = True
-        try:
-            if top > self.param[name].bounds[1]:  # widen first, then move; narrow after
-                self.param[name].bounds = (0, top)
-                setattr(self, name, value)
-            else:
-                setattr(self, name, value)
-                self.param[name].bounds = (0, top)
-        finally:
-            self._fitting = False
+        self._set_in_range(name, value, top)
 
     def _inputs_changed(self, *events) -> None:
         if any(event.name == "seq_len" for event in events):
