@@ -136,12 +136,12 @@ def _check(q, k, v, decay, initial_state, return_state):
 def _powers(log_decay: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
     """λ^n for every head and exponent: (...,) and (*shape) -> (..., *shape)."""
     view = log_decay.reshape((*log_decay.shape, *([1] * exponents.dim())))
-    return torch.exp(view * exponents.to(log_decay.dtype))
+    return torch.exp(view * exponents.to(device=log_decay.device, dtype=log_decay.dtype))
 
 
 def _decay_matrix(log_decay: torch.Tensor, size: int) -> torch.Tensor:
     """M_ts = λ^{t−s} for s <= t, else 0: (..., size, size)."""
-    steps = torch.arange(size, dtype=log_decay.dtype)
+    steps = torch.arange(size, dtype=log_decay.dtype, device=log_decay.device)
     gaps = (steps[:, None] - steps[None, :]).clamp_min_(0)  # t − s, 0 above the diagonal
     view = log_decay.reshape(*log_decay.shape, 1, 1)
     return (gaps * view).exp_().tril_()  # two (size, size) buffers at most, then one

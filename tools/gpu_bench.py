@@ -97,17 +97,15 @@ def check(ops, device):
     for dtype in (torch.float32, torch.bfloat16):
         q, k, v = (torch.randn(batch, heads, length, dim, device=device) for _ in range(3))
         ref = reference(q, k, v, decay, scale)
-        tested = chunkwise_linear_attention(  # the form CI tests on the CPU, here in float64
-            q.double() * scale, k.double(), v.double(), decay=decay.double(), chunk_size=64
-        ).output
+        tested = chunkwise_linear_attention(  # the form CI tests, on the CPU, in float64
+            *(x.double().cpu() for x in (q * scale, k, v)), decay=decay.double().cpu()
+        ).output.to(device)
         error = relative_error(tested, ref)
         rows.append({"method": "attnviz chunkwise (float64, CPU-tested form)",
                      "dtype": "torch.float64", "T": length, "relative_error": error})  # fmt: skip
         q, k, v = (x.to(dtype) for x in (q, k, v))
-        exact = dtype == torch.float32
-        ours = chunkwise_linear_attention_triton(
-            q, k, v, decay=decay.float(), scale=scale, exact_float32=exact
-        )
+        ours = chunkwise_linear_attention_triton(q, k, v, decay=decay.float(), scale=scale)
+        torch.cuda.synchronize()
         rows.append({"method": "attnviz triton", "dtype": str(dtype), "T": length,
                      "relative_error": relative_error(ours, ref)})  # fmt: skip
         for name, op in ops.items():
@@ -118,7 +116,7 @@ def check(ops, device):
             rows.append({"method": name, "dtype": str(dtype), "T": length,
                          "relative_error": err})  # fmt: skip
     for row in rows:
-        print("check", row)
+        print("check", row, flush=True)
     return rows
 
 
@@ -186,7 +184,7 @@ def timings(ops, device, batch, heads, dim, lengths):
             "ours_over_best_linear": None if ours is None or linear_best is None
             else ours / baselines[linear_best],
         }  # fmt: skip
-        print("time", json.dumps(row))
+        print("time", json.dumps(row), flush=True)
         rows.append(row)
         del q, k, v
         torch.cuda.empty_cache()
@@ -219,11 +217,13 @@ def main(argv=None) -> int:
         "checks": check(ops, device),
     }
     result["timings"] = []
-    for dim in args.dims:
-        result["timings"] += timings(ops, device, args.batch, args.heads, dim, args.lengths)
-    result["seconds"] = round(time.time() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.write_text(json.dumps(result, indent=2) + "\n")  # the checks, kept if cut
+    for dim in args.dims:
+        for length in args.lengths:  # written after each row: a run cut short keeps its rows
+            result["timings"] += timings(ops, device, args.batch, args.heads, dim, [length])
+            result["seconds"] = round(time.time() - started, 1)
+            args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.output} in {result['seconds']} s")
     return 0
 
