@@ -97,8 +97,12 @@ def test_every_chosen_move_changes_the_value_and_redraws_a_figure(slug):
     served = ServedDashboard(slug)
     controls, dropped = discover(slug, moves_per_control=2)
     # every control of the first view redraws today; the others wait in unopened tabs, or
-    # (lesson 06's log scale) act only on the figures of a tab not opened yet
-    acts_on_unopened_tab = {"dsf": {"log_decay"}}.get(slug, set())
+    # (lesson 06's log scale, lesson 07's chunk controls) act only on the figures of a tab
+    # not opened yet
+    acts_on_unopened_tab = {
+        "dsf": {"log_decay"},
+        "fast_kernels": {"chunk_size", "decay", "chunk"},
+    }.get(slug, set())
     for name, reason in dropped.items():
         assert reason == NOT_IN_FIRST_VIEW or name in acts_on_unopened_tab, (name, reason)
     assert controls
