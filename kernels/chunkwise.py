@@ -109,17 +109,17 @@ def _check(q, k, v, decay, initial_state, return_state):
                 f"dimensions {tuple(lead)} of q, k and v (one λ per head)"
             ) from None
         dtype = torch.promote_types(dtype, decay.dtype)
-        log_decay = torch.log(decay.to(dtype)).expand(lead)
+        log_decay = torch.log(decay.to(device=q.device, dtype=dtype)).expand(lead)
     else:
         decay = check_real("decay", decay, low=0.0, low_open=True, high=1.0)
-        log_decay = torch.full(lead, float(np.log(decay)), dtype=dtype)
+        log_decay = torch.full(lead, float(np.log(decay)), dtype=dtype, device=q.device)
     d_k, d_v = k.shape[-1], v.shape[-1]
     t = k.shape[-2]
     q = q.to(dtype).expand(*lead, t, d_k)
     k = k.to(dtype).expand(*lead, t, d_k)
     v = v.to(dtype).expand(*lead, t, d_v)
     if initial_state is None:
-        state = torch.zeros(*lead, d_v, d_k, dtype=dtype)
+        state = torch.zeros(*lead, d_v, d_k, dtype=dtype, device=q.device)
     else:
         state = as_tensor("initial_state", initial_state, min_dim=2, finite=True,
                           layout="(..., d_v, d_k)")  # fmt: skip
