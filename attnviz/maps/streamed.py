@@ -226,6 +226,15 @@ def streamed_overview(
     return _pool_strips(streamed, q, k, max_size, reduce)[0]
 
 
+def _tiling(seq_len: int, max_size: int) -> tuple[np.ndarray, int, int, int, int]:
+    """How a head's map is cut for pooling: the overview's block edges, the block size,
+    the number of blocks, and the most columns and rows one tile of scores holds."""
+    edges = _block_edges(seq_len, max_size)
+    col_limit = min(seq_len, TILE_COLUMNS)
+    return (edges, int(edges[1] - edges[0]), len(edges) - 1, col_limit,
+            max(1, TILE_ELEMENTS // col_limit))  # fmt: skip
+
+
 def _pool_strips(
     streamed: StreamedMaps,
     q: torch.Tensor,
@@ -247,10 +256,7 @@ def _pool_strips(
     pooled over rows. lse = (m + log2 ℓ)·ln 2. Equal to :func:`_pool_tiles` to rounding.
     """
     seq_len = streamed.seq_len
-    edges = _block_edges(seq_len, max_size)
-    size, n_blocks = int(edges[1] - edges[0]), len(edges) - 1
-    col_limit = min(seq_len, TILE_COLUMNS)
-    row_limit = max(1, TILE_ELEMENTS // col_limit)
+    edges, size, n_blocks, col_limit, row_limit = _tiling(seq_len, max_size)
     check_bytes(
         f"the overview of a {seq_len:,}-token head ({n_blocks} × {n_blocks} blocks, one "
         "strip of pooled cells and one tile of recomputed weights, with its scores)",
@@ -396,10 +402,7 @@ def _pool_tiles(
     pooled at once; with ``entropy``, each query row's entropy −Σ_s a ln a in nats, (T,)
     float64, summed in the same pass (log2 a is the tile before its exponential)."""
     seq_len = streamed.seq_len
-    edges = _block_edges(seq_len, max_size)
-    size, n_blocks = int(edges[1] - edges[0]), len(edges) - 1
-    col_limit = min(seq_len, TILE_COLUMNS)
-    row_limit = max(1, TILE_ELEMENTS // col_limit)
+    edges, size, n_blocks, col_limit, row_limit = _tiling(seq_len, max_size)
     check_bytes(
         f"the overview of a {seq_len:,}-token head ({n_blocks} × {n_blocks} blocks and one "
         "tile of recomputed weights, with its scores)",
