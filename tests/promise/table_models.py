@@ -658,8 +658,14 @@ CHECK_ENTRIES: list[Entry] = [
         {
             "value": Fixed(
                 (lambda: torch.ones(2, 3), lambda: torch.zeros(4, dtype=torch.int64)),
-                bad=(None, OBJECT, np.ones(2), torch.ones(2, device="meta"),
-                     torch.ones(2, dtype=torch.complex64), torch.eye(2).to_sparse()),
+                bad=(
+                    None,
+                    OBJECT,
+                    np.ones(2),
+                    torch.ones(2, device="meta"),
+                    torch.ones(2, dtype=torch.complex64),
+                    torch.eye(2).to_sparse(),
+                ),
             )
         },
         fixed=V,

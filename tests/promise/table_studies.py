@@ -812,7 +812,6 @@ MODEL_CLASSES = [
 
 # ------------------------------------------------------------ state size, gradient field
 
-import os  # noqa: E402
 import tempfile  # noqa: E402
 
 from attnviz import gradient_field as gf  # noqa: E402
