@@ -24,6 +24,10 @@ from typing import Literal
 
 from attnviz.validation import check_text  # imports torch only if given a tensor
 
+#: where Google Colab opens a lesson straight from the repository on GitHub (the README's
+#: "Colab" column); the lesson then needs attnviz installed in Colab (README says how)
+COLAB_LESSONS = "https://colab.research.google.com/github/attnviz/attnviz/blob/main/lessons/"
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -172,12 +176,16 @@ def lesson(key: str) -> Lesson:
     raise ValueError(f"no lesson {key!r}; the lessons are: {known}")
 
 
-def markdown_table(*, links: bool = False, dashboards: bool = False) -> str:
-    """The lessons as a markdown table: the README's (links, dashboards) and lesson 00's."""
-    for name, value in (("links", links), ("dashboards", dashboards)):
+def markdown_table(*, links: bool = False, dashboards: bool = False, colab: bool = False) -> str:
+    """The lessons as a markdown table: the README's (links, dashboards, colab) and lesson 00's.
+
+    ``colab`` adds a column that opens each lesson's notebook in Google Colab.
+    """
+    for name, value in (("links", links), ("dashboards", dashboards), ("colab", colab)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
-    header = ["#", "lesson", "the question it answers"] + (["dashboard"] if dashboards else [])
+    header = ["#", "lesson", "the question it answers"]
+    header += (["dashboard"] if dashboards else []) + (["Colab"] if colab else [])
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in LESSONS:
         title = f"[{entry.title}](lessons/{entry.notebook})" if links else entry.title
@@ -186,15 +194,17 @@ def markdown_table(*, links: bool = False, dashboards: bool = False) -> str:
         cells = [entry.number, title, entry.question]
         if dashboards:
             cells.append(f"`{entry.slug}`" if entry.slug else "—")
+        if colab:
+            cells.append(f"[open]({COLAB_LESSONS}{entry.notebook})")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-__all__ = ["LESSONS", "Lesson", "lesson", "markdown_table"]
+__all__ = ["COLAB_LESSONS", "LESSONS", "Lesson", "lesson", "markdown_table"]
 
 
 if __name__ == "__main__":  # python -m attnviz.lessons: the tables to paste (CONTRIBUTING.md)
     print("README.md:\n")
-    print(markdown_table(links=True, dashboards=True))
+    print(markdown_table(links=True, dashboards=True, colab=True))
     print("\nlessons/00_start_here.ipynb:\n")
     print(markdown_table())

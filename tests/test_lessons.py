@@ -89,7 +89,7 @@ def test_the_served_index_lists_the_manifests_dashboards():
 
 def test_the_readme_and_lesson_00_tables_are_the_manifests():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert markdown_table(links=True, dashboards=True) in readme
+    assert markdown_table(links=True, dashboards=True, colab=True) in readme
     assert markdown_table() in _markdown(REPO / "lessons" / "00_start_here.ipynb")
 
 
@@ -103,5 +103,7 @@ def test_a_lesson_in_progress_says_so_in_the_tables():
 def test_markdown_table_and_lesson_refuse_what_they_cannot_read():
     with pytest.raises(TypeError, match="links"):
         markdown_table(links=None)
+    with pytest.raises(TypeError, match="colab"):
+        markdown_table(colab="yes")
     with pytest.raises(TypeError, match="key"):
         lesson(6)

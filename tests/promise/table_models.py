@@ -505,7 +505,9 @@ LESSON_ENTRIES: list[Entry] = [
         },  # fmt: skip
     ),
     Entry("attnviz.lessons.lesson", {"key": Text(tuple(x.stem for x in LESSONS) + ("06",))}),
-    Entry("attnviz.lessons.markdown_table", {"links": Bool(), "dashboards": Bool()}),
+    Entry(
+        "attnviz.lessons.markdown_table", {"links": Bool(), "dashboards": Bool(), "colab": Bool()}
+    ),
 ]
 
 # --- the exercises -----------------------------------------------------------------------------
