@@ -432,6 +432,8 @@ def _run_serve(args) -> int:
 
 
 def _run_lab(args, extra: list[str]) -> int:
+    from attnviz.notebook_frontends import FRONTEND_VARIABLE
+
     lessons = find_lessons(args.dir)
     if lessons is None:
         where = args.dir or "./lessons"
@@ -441,8 +443,12 @@ def _run_lab(args, extra: list[str]) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers (Docker, some classrooms) run as root
     command += extra
+    # its kernels are JupyterLab's, even when started from an editor's terminal, whose
+    # VSCODE_PID they would inherit (attnviz.notebook_frontends); an explicit choice stays
+    env = os.environ.copy()
+    env[FRONTEND_VARIABLE] = env.get(FRONTEND_VARIABLE) or "jupyterlab"
     try:
-        return subprocess.call(command, env=os.environ.copy())
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0
 

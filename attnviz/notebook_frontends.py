@@ -15,7 +15,9 @@ Colab's kernel imports ``google.colab``; VS Code starts kernels with ``VSCODE_PI
 ``VSCODE_CWD`` in the environment and sets ``__vsc_ipynb_file__`` in the user
 namespace. (``JPY_SESSION_NAME`` says nothing here: jupyter_server sets it for every
 kernel it starts, JupyterLab's too.) ``ATTNVIZ_FRONTEND`` in the environment overrides
-the guess, for tools that execute lessons from an editor's terminal. Panel's own
+the guess: ``attnviz lab`` sets it to "jupyterlab" for its kernels, which would otherwise
+inherit ``VSCODE_PID`` when started from VS Code's terminal, and so can a tool that
+executes lessons there. Panel's own
 guess (``panel.config.panel_extension._detect_comms``) reads the same signals, but only
 when no ``comms`` is given and only once per kernel; attnviz always passes one.
 

@@ -147,6 +147,26 @@ def test_lab_opens_jupyterlab_on_the_lessons(tmp_path):
         assert _wait_for(f"http://127.0.0.1:{port}/lab", lab)
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, "jupyterlab"), ("ipywidgets", "ipywidgets")]
+)
+def test_lab_tells_its_kernels_they_run_in_jupyterlab(monkeypatch, given, expected):
+    """Started from VS Code's terminal, the kernels inherit VSCODE_PID; attnviz.notebook()
+    must still take JupyterLab's path there, unless the user chose another."""
+    monkeypatch.setenv("VSCODE_PID", "4242")
+    if given is None:
+        monkeypatch.delenv("ATTNVIZ_FRONTEND", raising=False)
+    else:
+        monkeypatch.setenv("ATTNVIZ_FRONTEND", given)
+    started = []
+    monkeypatch.setattr(
+        "attnviz.cli.subprocess.call", lambda command, env: started.append(env) or 0
+    )
+    assert main(["lab", "--no-browser"]) == 0
+    (env,) = started
+    assert env["ATTNVIZ_FRONTEND"] == expected and env["VSCODE_PID"] == "4242"
+
+
 def test_lab_without_a_lessons_folder_exits_2(tmp_path, capsys):
     assert main(["lab", "--dir", str(tmp_path / "missing")]) == 2
     assert "no lessons folder at" in capsys.readouterr().err
