@@ -40,12 +40,18 @@ from attnviz.models import TinyTransformer
 from attnviz.validation import as_tensor, check_bool, check_int, short_repr
 
 __all__ = [
+    "LESSON_TOKENS",
     "LayerWalkthrough",
     "diagonal_spread",
     "head_writes",
     "layer_walkthrough",
     "position_scores",
+    "shift_change",
 ]
+
+#: the sequence lesson 01b walks through: six tokens, then the same six again (the
+#: lesson models were trained on repeats, so the second half shows their induction head)
+LESSON_TOKENS = (5, 17, 3, 29, 11, 40, 5, 17, 3, 29, 11, 40)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,14 @@ class LayerWalkthrough:
     def d_head(self) -> int:
         """d_head = d_model / H, the width of one head's q, k and v."""
         return int(self.q.shape[-1])
+
+    @property
+    def decomposition_gap(self) -> float:
+        """max |x + Σ_h head_writes[h] + mlp_out − the layer's output|: rounding only. The
+        output is the model's own ``block_output`` where there is one, else ``output``."""
+        target = self.output if self.block_output is None else self.block_output
+        rebuilt = self.x + self.head_writes.sum(axis=0) + self.mlp_out
+        return float(np.abs(rebuilt - target).max())
 
     @property
     def has_mlp(self) -> bool:
@@ -312,6 +326,26 @@ def position_scores(
         if attn.rope:
             rows[name] = _rotate(attn, rows[name], positions)
     return (rows["q"] @ rows["k"].T / math.sqrt(attn.d_head)).numpy()  # (P, P)
+
+
+def shift_change(
+    model: TinyTransformer,
+    tokens: Sequence[int],
+    *,
+    offset: int,
+    layer: int = 0,
+    causal: bool | None = None,
+) -> float:
+    """How much moving ``tokens`` ``offset`` positions later changes a layer's weights.
+
+    The largest |weight at positions offset, offset + 1, ... − weight at 0, 1, ...| over
+    every head, query and key of layer ``layer`` (``layer_walkthrough``'s arguments):
+    rounding only under RoPE, whose scores depend on m − n alone (RoFormer,
+    arXiv:2104.09864); large with learned absolute positions (lesson 01b).
+    """
+    start = layer_walkthrough(model, tokens, layer=layer, causal=causal)
+    moved = layer_walkthrough(model, tokens, layer=layer, offset=offset, causal=causal)
+    return float(np.abs(moved.weights - start.weights).max())
 
 
 def diagonal_spread(scores: Any) -> float:

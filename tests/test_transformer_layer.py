@@ -10,10 +10,12 @@ from attnviz.kernels.attention import merge_heads, split_heads
 from attnviz.lesson_models import load_lesson_model
 from attnviz.models import TinyConfig, TinyTransformer
 from attnviz.transformer_layer import (
+    LESSON_TOKENS,
     diagonal_spread,
     head_writes,
     layer_walkthrough,
     position_scores,
+    shift_change,
 )
 
 TOKENS = [5, 17, 3, 29, 11, 40, 5, 17, 3, 29, 11, 40]
@@ -154,3 +156,13 @@ def test_bad_arguments_are_named(learned):
     masked = TinyTransformer(TinyConfig(mask="sliding_window", mask_params={"window": 2}))
     with pytest.raises(ValueError, match="model must have no sparse mask"):
         layer_walkthrough(masked, [1, 2])
+
+
+def test_shift_change_and_decomposition_gap_read_like_the_lesson(rope, learned):
+    assert shift_change(rope, LESSON_TOKENS, offset=9) < 1e-5
+    assert shift_change(learned, LESSON_TOKENS, offset=9) > 0.05
+    assert shift_change(learned, LESSON_TOKENS, offset=0) == 0.0
+    for layer in (0, 1):
+        assert layer_walkthrough(learned, LESSON_TOKENS, layer=layer).decomposition_gap < 1e-5
+    with pytest.raises(ValueError, match="offset"):
+        shift_change(learned, LESSON_TOKENS, offset=30)

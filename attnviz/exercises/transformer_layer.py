@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
-
 from attnviz.exercises.core import Solution, exercise
 from attnviz.lesson_models import load_lesson_model
 from attnviz.models import TinyTransformer
-from attnviz.transformer_layer import layer_walkthrough, position_scores
+from attnviz.transformer_layer import LESSON_TOKENS as TOKENS
+from attnviz.transformer_layer import layer_walkthrough, position_scores, shift_change
 from attnviz.validation import check_choice, check_int
 
-#: the sequence the lesson walks through: six tokens, then the same six again
-TOKENS = (5, 17, 3, 29, 11, 40, 5, 17, 3, 29, 11, 40)
 #: the two lesson models that differ only in how they know positions
 MODELS = {"learned": "induction_2l", "rope": "induction_rope"}
 
@@ -130,12 +127,10 @@ def _causal_keys(t: int, n_tokens: int) -> Solution:
 def _shift_weights(offset: int, n_tokens: int) -> Solution:
     n_tokens = check_int("n_tokens", n_tokens, low=1, high=len(TOKENS))
     offset = check_int("offset", offset, low=1, high=_model("learned").config.context - n_tokens)
-    change = {}
-    for positional in MODELS:
-        before, after = (
-            layer_walkthrough(_model(positional), TOKENS[:n_tokens], offset=o) for o in (0, offset)
-        )
-        change[positional] = float(np.abs(before.weights - after.weights).max())
+    change = {
+        positional: shift_change(_model(positional), TOKENS[:n_tokens], offset=offset)
+        for positional in MODELS
+    }
     same = {name for name, gap in change.items() if gap < 1e-4}
     answer = {frozenset(): "d", frozenset({"learned"}): "a", frozenset({"rope"}): "b"}.get(
         frozenset(same), "c"
@@ -203,8 +198,7 @@ def _rope_score(query_token: int, key_token: int, shift: int) -> Solution:
 def _residual_terms(layer: int) -> Solution:
     walk = layer_walkthrough(_model("learned"), TOKENS, layer=layer)
     terms = 1 + walk.n_heads + int(walk.has_mlp)
-    rebuilt = walk.x + walk.head_writes.sum(axis=0) + walk.mlp_out
-    gap = float(np.abs(rebuilt - walk.block_output).max())
+    gap = walk.decomposition_gap
     return Solution(
         answer=terms,
         explanation=(
