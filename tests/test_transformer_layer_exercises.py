@@ -28,8 +28,15 @@ def test_lesson_01b_has_its_exercises_and_a_hint_for_each():
     assert not {ex.id for ex in exercises.exercises("01")} & IDS  # "01" is lesson 01 only
 
 
+@pytest.fixture(autouse=True)
+def fresh_learner(monkeypatch):
+    """Each test is a new learner: no wrong tries from an earlier test."""
+    monkeypatch.setattr(exercises.core, "_TRIES", exercises.Tries())
+
+
 def test_the_hints_never_state_the_answer():
     for exercise_id, hint in HINTS.items():
+        assert get(exercise_id).solution().hint == hint
         answer = get(exercise_id).solution().answer
         if isinstance(answer, str):
             assert get(exercise_id).choices[answer] not in hint

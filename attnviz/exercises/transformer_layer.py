@@ -18,8 +18,8 @@ from attnviz.validation import check_choice, check_int
 #: the two lesson models that differ only in how they know positions
 MODELS = {"learned": "induction_2l", "rope": "induction_rope"}
 
-#: A nudge per exercise, shown after a wrong first try (``Solution(hint=...)`` where the
-#: exercise machinery has hints; none of them states the answer).
+#: A nudge per exercise, shown after a wrong first try (``Solution.hint``); none of them
+#: states the answer.
 HINTS = {
     "01b-head-width": "split_heads only reshapes: it cuts each row of d_model numbers into "
     "n_heads equal pieces, one per head. How long is one piece?",
@@ -55,6 +55,7 @@ def _head_width(positional: str) -> Solution:
     walk = layer_walkthrough(model, TOKENS)
     d_model, n_heads = model.config.d_model, walk.n_heads
     return Solution(
+        hint=HINTS["01b-head-width"],
         answer=walk.d_head,
         explanation=(
             f"`split_heads` reshapes q from (B, T, d_model) = (1, {len(TOKENS)}, {d_model}) to "
@@ -90,6 +91,7 @@ def _causal_keys(t: int, n_tokens: int) -> Solution:
     seen = int((row > 0).sum(axis=1).max())
     future = float(row[:, t + 1 :].sum()) if t + 1 < n_tokens else 0.0
     return Solution(
+        hint=HINTS["01b-causal-keys"],
         answer=seen,
         explanation=(
             f"Before the softmax, every score of a key after the query is set to −∞, and "
@@ -136,6 +138,7 @@ def _shift_weights(offset: int, n_tokens: int) -> Solution:
         frozenset(same), "c"
     )
     return Solution(
+        hint=HINTS["01b-shift-weights"],
         answer=answer,
         explanation=(
             f"Largest change of a weight when the tokens move {offset} positions: "
@@ -170,6 +173,7 @@ def _rope_score(query_token: int, key_token: int, shift: int) -> Solution:
     scores = position_scores(_model("rope"), query_token, key_token, n_positions=4 + shift)
     answer = float(scores[3 + shift, 1 + shift])
     return Solution(
+        hint=HINTS["01b-rope-score"],
         answer=answer,
         tolerance=0.01,
         explanation=(
@@ -200,6 +204,7 @@ def _residual_terms(layer: int) -> Solution:
     terms = 1 + walk.n_heads + int(walk.has_mlp)
     gap = walk.decomposition_gap
     return Solution(
+        hint=HINTS["01b-residual-terms"],
         answer=terms,
         explanation=(
             f"output = x + write₀ + write₁: the residual stream x that came in, plus what each "
