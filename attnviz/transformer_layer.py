@@ -176,13 +176,13 @@ def _projections(attn: Attention) -> tuple[torch.Tensor, ...]:
 def head_writes(z: Any, w_o: Any) -> torch.Tensor:
     """What each head writes into the residual stream: z_h @ W_O[h·d_head : (h+1)·d_head].
 
-    ``z`` holds the heads' outputs (..., H, T, d_head), ``w_o`` the output projection
-    (H·d_head, d_model), acting on rows. Returns (..., H, T, d_model); their sum over heads
+    ``z`` holds the heads' outputs (B, H, T, d_head), ``w_o`` the output projection
+    (H·d_head, d_model), acting on rows. Returns (B, H, T, d_model); their sum over heads
     is ``merge_heads(z) @ w_o``, the concatenate-then-project of "Attention Is All You
     Need" (arXiv:1706.03762, §3.2.2), because W_O's rows split into one block per head
     (lesson 01b).
     """
-    z = as_tensor("z", z, min_dim=3, finite=True, layout="(..., H, T, d_head)")
+    z = as_tensor("z", z, ndim=4, finite=True, layout="(B, H, T, d_head)")
     w_o = as_tensor("w_o", w_o, ndim=2, finite=True, layout="(H·d_head, d_model)")
     n_heads, d_head = z.shape[-3], z.shape[-1]
     if w_o.shape[0] != n_heads * d_head:
@@ -192,7 +192,7 @@ def head_writes(z: Any, w_o: Any) -> torch.Tensor:
         )
     dtype = torch.promote_types(z.dtype, w_o.dtype)
     blocks = w_o.to(dtype).reshape(n_heads, d_head, w_o.shape[1])  # (H, d_head, d_model)
-    return torch.einsum("...htd,hde->...hte", z.to(dtype), blocks)  # (..., H, T, d_model)
+    return torch.einsum("bhtd,hde->bhte", z.to(dtype), blocks)  # (B, H, T, d_model)
 
 
 @torch.no_grad()

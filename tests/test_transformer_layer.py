@@ -150,7 +150,9 @@ def test_bad_arguments_are_named(learned):
     with pytest.raises(ValueError, match="head must be an integer"):
         position_scores(learned, 1, 2, head=2)
     with pytest.raises(ValueError, match="w_o must have H·d_head"):
-        head_writes(torch.ones(2, 3, 4), torch.ones(7, 8))
+        head_writes(torch.ones(1, 2, 3, 4), torch.ones(7, 8))
+    with pytest.raises(ValueError, match=r"z must have 4 dimension\(s\)"):
+        head_writes(torch.ones(2, 3, 4), torch.ones(8, 8))
     with pytest.raises(ValueError, match="scores must be square"):
         diagonal_spread(np.ones((2, 3)))
     masked = TinyTransformer(TinyConfig(mask="sliding_window", mask_params={"window": 2}))
