@@ -135,7 +135,7 @@ class TransformerLayerDashboard(Dashboard):
             f"**{model}**, layer {self.layer}, head {h} ({mask}). Query t = {t} (token "
             f"{walk.tokens[t]} at position {walk.positions[t]}) puts weight on **{seen}** of "
             f"{N_TOKENS} keys, most ({walk.weights[h, t, top]:.3f}) on key {top}.  \n"
-            f"Moving the sentence {self.offset} positions later changes a weight by at most "
+            f"Moving the sentence later by offset {self.offset} changes a weight by at most "
             f"**{change:.3g}** ({why}).  \n"
             f"Residual stream: x + Σ head writes{' + MLP' if walk.has_mlp else ''} rebuilds "
             f"the layer's output to **{walk.decomposition_gap:.1e}**."
