@@ -93,7 +93,6 @@ LESSONS: tuple[Lesson, ...] = (
         "learned positions with RoPE; watch the weights, the scores by position and each "
         "head's write into the residual stream.",
         computation=("transformer_layer", "models", "mixers", "kernels.attention"),
-        status="in progress",
     ),
     Lesson(
         "02", "attention_maps", "reading attention maps",
