@@ -33,7 +33,12 @@ from attnviz.dashboards.threads import one_thread
 from attnviz.lesson_models import load_lesson_model
 from attnviz.models import TinyTransformer
 from attnviz.plots.theme import drop_unused, slim
-from attnviz.transformer_layer import LESSON_TOKENS, layer_walkthrough, shift_change
+from attnviz.transformer_layer import (
+    LESSON_TOKENS,
+    LayerWalkthrough,
+    layer_walkthrough,
+    shift_change,
+)
 
 MODELS = {"learned": "induction_2l", "rope": "induction_rope"}
 N_TOKENS = len(LESSON_TOKENS)
@@ -44,6 +49,22 @@ MAX_OFFSET = 33 - N_TOKENS  # induction_2l's context is 33 positions
 def _model(positional: str) -> TinyTransformer:
     """A shipped lesson model, loaded once per process (read-only: no training here)."""
     return load_lesson_model(MODELS[positional])
+
+
+@lru_cache(maxsize=128)  # a few hundred kB each; every session reads the same settings' walk
+def _walk(positional: str, layer: int, offset: int, causal: bool) -> LayerWalkthrough:
+    """The lesson sentence through one layer, computed once per process; read-only."""
+    with one_thread():  # small products: threads only wait for each other (threads.py)
+        model = _model(positional)
+        return layer_walkthrough(model, LESSON_TOKENS, layer=layer, offset=offset, causal=causal)
+
+
+@lru_cache(maxsize=128)
+def _change(positional: str, layer: int, offset: int, causal: bool) -> float:
+    """``shift_change`` of the lesson sentence, computed once per process."""
+    with one_thread():
+        model = _model(positional)
+        return shift_change(model, LESSON_TOKENS, offset=offset, layer=layer, causal=causal)
 
 
 class TransformerLayerDashboard(Dashboard):
@@ -72,7 +93,6 @@ class TransformerLayerDashboard(Dashboard):
         self._weights = plots.Heatmap(
             empty, title="attention weights", image=False, width=400, height=360
         )
-        drop_unused(slim(self._weights.figure))
         self._scores = plots.SignedMatrix(
             empty, title="scores q·k / √d_head (grey: masked, −∞)", width=400, height=360
         )
@@ -96,33 +116,48 @@ class TransformerLayerDashboard(Dashboard):
             width=560,
             height=260,
         )
+        for fig in self.figures.values():  # fewer models for a served session to send
+            drop_unused(slim(fig))
+        self._drawn: dict = {}  # what each figure shows now, to skip a redraw that changes nothing
         self.param.watch(lambda *_: self._update(), list(self._control_names()))
         self._update()
 
     # -- updates -----------------------------------------------------------------------
     def _update(self) -> None:
-        """Compute the layer for the current settings and draw every figure."""
-        model = _model(self.positional)
-        options = dict(layer=self.layer, causal=self.causal)
-        with one_thread():
-            walk = layer_walkthrough(model, LESSON_TOKENS, offset=self.offset, **options)
-            start = layer_walkthrough(model, LESSON_TOKENS, **options) if self.offset else walk
-            change = shift_change(model, LESSON_TOKENS, offset=self.offset, **options)
+        """Fetch the layer for the current settings; redraw the figures whose inputs moved."""
+        setting = (self.positional, self.layer, self.offset, self.causal)
+        walk = _walk(*setting)
+        start = _walk(self.positional, self.layer, 0, self.causal)
+        change = _change(*setting)
         h, t = self.head, self.query
-        labels = [f"{tok}@{pos}" for tok, pos in zip(walk.tokens, walk.positions, strict=True)]
-        names = ["x (in)"] + [f"head {i} writes" for i in range(walk.n_heads)]
-        names += ["MLP writes"] * walk.has_mlp + ["output"]
-        mlp = [walk.mlp_out[t]] if walk.has_mlp else []
-        stream = np.stack([walk.x[t], *walk.head_writes[:, t], *mlp, walk.output[t]])
+        wanted = {
+            "maps": (*setting, h),
+            "row": (*setting, h, t),
+            "stream": (*setting, t),
+            "mark": t,
+        }
+        moved = {name for name, key in wanted.items() if self._drawn.get(name) != key}
         with self._hold():
-            self._weights.update(walk.weights[h], labels, labels)
-            self._weights.mark_row(t)
-            self._scores.update(walk.scores[h], labels, labels)
-            keys = np.arange(N_TOKENS, dtype=float)
-            self._row.update("positions 0, 1, …", keys, _masked_as_gap(start.scores[h, t]))
-            self._row.update("moved by offset", keys, _masked_as_gap(walk.scores[h, t]))
-            self._stream.update(stream, names, None)
+            if "maps" in moved:
+                labels = [
+                    f"{tok}@{pos}" for tok, pos in zip(walk.tokens, walk.positions, strict=True)
+                ]
+                self._weights.update(walk.weights[h], labels, labels)
+                self._scores.update(walk.scores[h], labels, labels)
+            if "mark" in moved:
+                self._weights.mark_row(t)
+            if "row" in moved:
+                keys = np.arange(N_TOKENS, dtype=float)
+                self._row.update("positions 0, 1, …", keys, _masked_as_gap(start.scores[h, t]))
+                self._row.update("moved by offset", keys, _masked_as_gap(walk.scores[h, t]))
+            if "stream" in moved:
+                names = ["x (in)"] + [f"head {i} writes" for i in range(walk.n_heads)]
+                names += ["MLP writes"] * walk.has_mlp + ["output"]
+                mlp = [walk.mlp_out[t]] if walk.has_mlp else []
+                stream = np.stack([walk.x[t], *walk.head_writes[:, t], *mlp, walk.output[t]])
+                self._stream.update(stream, names, None)
             self._readout.object = self._readout_text(walk, change)
+        self._drawn = wanted
 
     def _readout_text(self, walk, change: float) -> str:
         t, h = self.query, self.head

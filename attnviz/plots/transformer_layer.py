@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Rect
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, Rect
 
 from attnviz.plots import _checks
 from attnviz.plots.figures import _matrix_figure, _symmetric_scale
-from attnviz.plots.theme import DIVERGING, _label_ticks
+from attnviz.plots.theme import DIVERGING, _label_ticks, palette_mapper
 
 MASKED_COLOR = "#bdbdbd"  # a key the causal mask hides (score −∞)
 MAX_CELLS = 64 * 128  # drawn cell by cell: a (T, d_model) matrix of the lesson models fits
@@ -43,9 +43,7 @@ class SignedMatrix:
         value_label: str = "score",
         **figure_kwargs,
     ) -> None:
-        self.mapper = LinearColorMapper(
-            palette=DIVERGING, low=-1.0, high=1.0, nan_color=MASKED_COLOR
-        )
+        self.mapper = palette_mapper(DIVERGING, low=-1.0, high=1.0, nan_color=MASKED_COLOR)
         self.cells = ColumnDataSource(data=dict(x=[], y=[], value=[], shown=[], row=[], col=[]))
         options = dict(tools="hover,save", width=420, height=380)
         options.update(figure_kwargs)
