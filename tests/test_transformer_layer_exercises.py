@@ -81,12 +81,13 @@ def test_a_rope_score_is_the_same_two_positions_later_and_not_in_reverse():
     assert check("01b-rope-score", reverse).correct is False
 
 
-def test_the_residual_stream_is_a_sum_of_one_plus_n_heads_vectors():
-    assert get("01b-residual-terms").solution().answer == 3
-    assert check("01b-residual-terms", 3).correct is True
-    assert check("01b-residual-terms", 2).correct is False
-    for layer in (0, 1):
-        assert "rebuilds the output" in get("01b-residual-terms").solution(layer=layer).explanation
+def test_the_residual_stream_is_x0_plus_every_heads_write():
+    assert get("01b-residual-terms").solution().answer == 5  # x0 + 2 layers x 2 heads
+    assert get("01b-residual-terms").solution(n_layers=1).answer == 3
+    assert check("01b-residual-terms", 5).correct is True
+    assert check("01b-residual-terms", 3).correct is False
+    assert 3 in dict(get("01b-residual-terms").solution().mistakes)
+    assert "rebuilds the model's own" in get("01b-residual-terms").solution().explanation
 
 
 def test_overrides_out_of_range_are_refused_by_name():
@@ -94,5 +95,5 @@ def test_overrides_out_of_range_are_refused_by_name():
         get("01b-causal-keys").solution(t=12)
     with pytest.raises(ValueError, match="positional must be one of"):
         get("01b-head-width").solution(positional="none")
-    with pytest.raises(ValueError, match="layer must be an integer"):
-        get("01b-residual-terms").solution(layer=2)
+    with pytest.raises(ValueError, match="n_layers must be an integer"):
+        get("01b-residual-terms").solution(n_layers=3)

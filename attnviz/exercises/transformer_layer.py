@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from attnviz.exercises.core import Solution, exercise
 from attnviz.lesson_models import load_lesson_model
 from attnviz.models import TinyTransformer
@@ -32,8 +34,8 @@ HINTS = {
     "01b-rope-score": "Both positions grow by the same amount. Under RoPE the score q_m·k_n "
     "depends on the positions only through one number made of m and n: which one, and does "
     "it change here?",
-    "01b-residual-terms": "The layer adds to the residual stream; it never replaces it. Count "
-    "what gets added at one position: the stream that came in, and each head's write.",
+    "01b-residual-terms": "A layer adds to the residual stream and never replaces it. Write "
+    "the output of the first layer as a sum, then feed that sum to the second layer.",
 }
 
 
@@ -194,28 +196,35 @@ def _rope_score(query_token: int, key_token: int, shift: int) -> Solution:
 @exercise(
     id="01b-residual-terms",
     lesson="01b",
-    question="The lesson model's layers have 2 heads and no MLP. The output of a layer at one "
-    "position is a sum of how many vectors of width d_model?",
+    question="`induction_2l` has {n_layers} layers of 2 heads and no MLP. Count x₀, the "
+    "token's embedding plus its position, as one vector. The residual stream leaving its "
+    "last layer, at one position, is the sum of how many vectors of width d_model?",
     kind="integer",
-    layer=1,
+    n_layers=2,
 )
-def _residual_terms(layer: int) -> Solution:
-    walk = layer_walkthrough(_model("learned"), TOKENS, layer=layer)
-    terms = 1 + walk.n_heads + int(walk.has_mlp)
-    gap = walk.decomposition_gap
+def _residual_terms(n_layers: int) -> Solution:
+    model = _model("learned")
+    n_layers = check_int("n_layers", n_layers, low=1, high=model.config.n_layers)
+    walks = [layer_walkthrough(model, TOKENS, layer=layer) for layer in range(n_layers)]
+    n_heads, has_mlp = walks[0].n_heads, any(walk.has_mlp for walk in walks)
+    terms = 1 + n_layers * (n_heads + int(has_mlp))
+    rebuilt = walks[0].x + sum(walk.head_writes.sum(axis=0) + walk.mlp_out for walk in walks)
+    gap = float(np.abs(rebuilt - walks[-1].block_output).max())
     return Solution(
         hint=HINTS["01b-residual-terms"],
         answer=terms,
         explanation=(
-            f"output = x + write₀ + write₁: the residual stream x that came in, plus what each "
-            f"of the {walk.n_heads} heads writes (z_h times its block of rows of W_O). Summing "
-            f"those {terms} vectors rebuilds the output of the model's own layer {layer} to "
-            f"{gap:.1e} (rounding). A layer with an MLP adds one more vector, MLP(LN(x + "
-            "attention)). Every head reads the stream and writes into it: nothing is "
-            "overwritten, so later layers can read what any earlier head wrote."
+            f"Each layer adds to the stream and replaces nothing: layer l's output is its "
+            f"input plus the writes of its {n_heads} heads (z_h times the head's block of rows "
+            f"of W_O). Unroll the {n_layers} layer(s): the stream is x₀ plus {n_layers} x "
+            f"{n_heads} head writes, {terms} vectors. Adding them up rebuilds the model's own "
+            f"output of layer {n_layers - 1} to {gap:.1e} (rounding). A model with MLPs adds one "
+            "more vector per layer. So every head of a later layer reads the sum of "
+            "everything written before it."
         ),
         mistakes=(
-            (walk.n_heads, "You left out x itself: the layer adds to the stream it reads."),
-            (1, "The heads' outputs are added to x, not the only thing in the output."),
+            (1 + n_heads, "That is one layer's output; the stream keeps every layer's writes."),
+            (n_layers * n_heads, "You left out x₀ itself: the layers add to the stream."),
+            (n_layers, "Each layer adds one vector per head, not one per layer."),
         ),
     )
