@@ -222,6 +222,14 @@ def fast_kernels_works(page, outputs) -> None:
     expect(outputs.locator(".bk-Canvas:visible")).to_have_count(2, timeout=15_000)
 
 
+def transformer_layer_works(page, outputs) -> None:
+    """Lesson 01b: switching to the RoPE model redraws and names it in the readout."""
+    readout = outputs.locator("p", has_text="Query t = 11")
+    expect(readout).to_contain_text("induction_2l")
+    outputs.get_by_role("button", name="rope").click()
+    expect(readout).to_contain_text("induction_rope", timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Trial:
     """How to try a lesson's dashboard in JupyterLab."""
@@ -233,6 +241,7 @@ class Trial:
 # by the lesson's stem (attnviz.lessons); a lesson with a dashboard needs an entry here
 TRIALS = {
     "soft_lookup": Trial(2, soft_lookup_works),  # the first tab's; the second has 2 more
+    "transformer_layer": Trial(4, transformer_layer_works),  # weights, scores, row, stream
     "attention_maps": Trial(2, attention_maps_works),  # the model view and the zoom
     "head_jobs": Trial(2, head_jobs_works),  # the first tab's; the training tab has 2 more
     "receptive_fields": Trial(2, receptive_fields_works),  # the reach map and its strip

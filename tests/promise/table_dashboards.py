@@ -422,6 +422,17 @@ DASHBOARD_ENTRIES: list[Entry] = [
         **DASHBOARD,
     ),  # fmt: skip
     Entry(f"{D}.soft_lookup.app", {"d_k": Clamped(1, 512, True)}, **DASHBOARD),
+    Entry(
+        f"{D}.transformer_layer.TransformerLayerDashboard",
+        {
+            "offset": Clamped(0, 21, True),
+            "query": Clamped(0, 11, True),
+            "causal": Bool(),
+            "positional": Choice(("learned", "rope")),
+        },
+        **DASHBOARD,
+    ),  # fmt: skip
+    Entry(f"{D}.transformer_layer.app", {"head": Clamped(0, 1, True)}, **DASHBOARD),
     Entry(f"{D}.threads.one_thread", {}),
 ]
 
@@ -436,6 +447,7 @@ PK = f"{P}.fast_kernels"
 PH = f"{P}.head_jobs"
 PR = f"{P}.receptive_fields"
 PT = f"{P}.theme"
+PL = f"{P}.transformer_layer"
 
 MATRIX = MapTensor("T S", low=0.0, high=1.0)
 SIGNED = MapTensor("T S")
@@ -539,6 +551,17 @@ PLOT_ENTRIES: list[Entry] = [
             "limit": Optional(Real(0.0, None, typical=(0.0, 3.0))),
         },
         call=lambda view, matrix, limit: view.update(matrix, limit),
+        dims=SMALL,
+    ),  # fmt: skip
+    Entry(f"{PL}.SignedMatrix", {"matrix": SIGNED}, positional=("matrix",), dims=SMALL),
+    Entry(
+        f"{PL}.SignedMatrix.update",
+        {
+            "view": _receiver(PL, "SignedMatrix", np.eye(2)),
+            "matrix": SIGNED,
+            "limit": Optional(Real(0.0, None, typical=(0.0, 3.0))),
+        },
+        call=lambda view, matrix, limit: view.update(matrix, limit=limit),
         dims=SMALL,
     ),  # fmt: skip
     Entry(f"{PA}.ItemBars", {"title": Text(("errors",))}),

@@ -12,6 +12,7 @@ import torch
 from attnviz import lookup, memory, receptive, tasks
 from attnviz.kernels import masks
 from attnviz.kernels.masks import MAX_DENSE_LEN
+from attnviz.lesson_models import load_lesson_model
 
 from .kinds import (
     OBJECT,
@@ -1132,9 +1133,65 @@ SPARSE_SPEED = [
     Entry("attnviz.sparse_speed.default_patterns", {}),
 ]
 
+# ------------------------------------------------------------------ transformer layer
+
+
+def _layer_model(name):
+    return lambda: load_lesson_model(name)
+
+
+def _small_rope_model():
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=8, vocab_size=48, context=16,
+                        positional="rope")  # fmt: skip
+    return TinyTransformer(config, seed=0)
+
+
+LAYER_MODELS = Fixed(
+    (_layer_model("induction_2l"), _layer_model("induction_rope"), _small_rope_model),
+    bad=(None, OBJECT, "induction_2l"),
+)
+LAYER_ARGS = {
+    "model": LAYER_MODELS,
+    "tokens": Seq(Int(0, 47), length=(1, 12)),  # the lesson models' vocabulary: 48
+    "layer": Int(0, 1),
+    "offset": Int(0, typical=(0, 4)),  # its top depends on the tokens: the context - T
+    "causal": Optional(Bool()),
+}
+TRANSFORMER_LAYER = [
+    Entry("attnviz.transformer_layer.layer_walkthrough", LAYER_ARGS,
+          positional=("model", "tokens"), examples=8,
+          nan_ok="scores holds −inf where the causal mask hides a key (documented)"),
+    Entry("attnviz.transformer_layer.shift_change", LAYER_ARGS,
+          positional=("model", "tokens"), examples=8),
+    Entry(
+        "attnviz.transformer_layer.position_scores",
+        {
+            "model": LAYER_MODELS,
+            "query_token": Int(0, 47),
+            "key_token": Int(0, 47),
+            "head": Int(0, 1),
+            "n_positions": Int(1, typical=(1, 16)),  # its top is the model's context
+        },
+        positional=("model", "query_token", "key_token"),
+        examples=8,
+    ),
+    Entry(
+        "attnviz.transformer_layer.head_writes",
+        {"z": Tensor("B H T d"), "w_o": Tensor("n S", empty=None)},
+        positional=("z", "w_o"),
+        dims={"H": (2, 2), "d": (2, 2), "n": (4, 4)},  # w_o has H·d_head rows
+    ),
+    Entry(
+        "attnviz.transformer_layer.diagonal_spread",
+        {"scores": Tensor("T T", empty=None)},
+        positional=("scores",),
+    ),
+]  # fmt: skip
+
 ENTRIES: list[Entry] = [
     *RECEPTIVE, *MEMORY, *LOOKUP, *TASKS, *CONDITIONING, *DSF_ENTRIES, *DSF_VIEWS,
     *MODEL_CLASSES, *STATE_SIZE, *GRADIENT_FIELD, *SPARSE_SPEED, *FAST_KERNELS,
+    *TRANSFORMER_LAYER,
 ]  # fmt: skip
 
 _RECORD = "a result record built by {} (its fields are what that function computed)"
@@ -1144,6 +1201,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.memory.DepthHeadResult": _RECORD.format("depth_head_error"),
     "attnviz.lookup.RegressionData": _RECORD.format("make_regression_data"),
     "attnviz.lookup.SaturationStudy": _RECORD.format("softmax_saturation"),
+    "attnviz.transformer_layer.LayerWalkthrough": _RECORD.format("layer_walkthrough"),
     "attnviz.tasks.TaskData": _RECORD.format("the task generators (make_task rebuilds one)"),
     "attnviz.conditioning.ConditioningResult": _RECORD.format("conditioning.run"),
     "attnviz.conditioning.ExperimentResult": _RECORD.format("conditioning.run"),
