@@ -8,9 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from verdict import verdict
 
 from attnviz import exercises, maps, models, tasks
-from attnviz.exercises import check, get, reveal
+from attnviz.exercises import get, reveal
 
 LESSON_02 = (
     "02-causal-row-keys",
@@ -39,13 +40,13 @@ def test_lesson_02_registers_at_least_three_exercises():
 def test_causal_row_t_has_t_plus_one_nonzero_weights(lesson_maps):
     row = lesson_maps.weights[:, :, 10, :]  # (L, H, T)
     assert np.all((row > 0).sum(-1) == 11)
-    assert check("02-causal-row-keys", 11).correct is True
-    assert check("02-causal-row-keys", np.int64(11)).correct is True
+    assert verdict("02-causal-row-keys", 11).correct is True
+    assert verdict("02-causal-row-keys", np.int64(11)).correct is True
     # off by one: the query itself counts
-    wrong = check("02-causal-row-keys", 10)
+    wrong = verdict("02-causal-row-keys", 10)
     assert wrong.correct is False
     assert "The computed answer is 11." in wrong.body and "t + 1 keys" in wrong.body
-    bidirectional = check("02-causal-row-keys", 33)
+    bidirectional = verdict("02-causal-row-keys", 33)
     assert bidirectional.correct is False and "bidirectional" in bidirectional.body
     assert get("02-causal-row-keys").solution(query=0).answer == 1
     assert get("02-causal-row-keys").solution(query=32).answer == 33
@@ -53,11 +54,11 @@ def test_causal_row_t_has_t_plus_one_nonzero_weights(lesson_maps):
 
 def test_first_row_of_a_causal_head_is_one_hot_so_its_entropy_is_zero(lesson_maps):
     assert lesson_maps.weights[:, :, 0, 0] == pytest.approx(1.0)
-    assert check("02-first-row-entropy", 0).correct is True
-    assert check("02-first-row-entropy", 0.005).correct is True
-    weight = check("02-first-row-entropy", 1.0)
+    assert verdict("02-first-row-entropy", 0).correct is True
+    assert verdict("02-first-row-entropy", 0.005).correct is True
+    weight = verdict("02-first-row-entropy", 1.0)
     assert weight.correct is False and "−1 · ln 1 = 0" in weight.body
-    uniform = check("02-first-row-entropy", math.log(33))
+    uniform = verdict("02-first-row-entropy", math.log(33))
     assert uniform.correct is False and "only one key" in uniform.body
     # the head's mean entropy, from attnviz.maps, is shown for comparison
     mean = float(maps.entropy(lesson_maps)[1, 0])
@@ -70,10 +71,10 @@ def test_first_row_of_a_causal_head_is_one_hot_so_its_entropy_is_zero(lesson_map
 def test_uniform_causal_sink_score_is_the_harmonic_number_over_t():
     harmonic_64 = sum(1 / k for k in range(1, 65))
     assert get("02-uniform-sink").solution().answer == pytest.approx(harmonic_64 / 64)
-    assert check("02-uniform-sink", 0.074).correct is True
-    last_query = check("02-uniform-sink", 1 / 64)
+    assert verdict("02-uniform-sink", 0.074).correct is True
+    last_query = verdict("02-uniform-sink", 1 / 64)
     assert last_query.correct is False and "last query" in last_query.body
-    threshold = check("02-uniform-sink", 0.3)
+    threshold = verdict("02-uniform-sink", 0.3)
     assert threshold.correct is False and "threshold" in threshold.body
     # other lengths: computed, not stored; short inputs pass the sink bar of 0.3
     for seq_len in (1, 2, 9, 10, 128):
@@ -87,12 +88,12 @@ def test_induction_circuit_is_previous_token_in_layer_0_then_induction_in_layer_
     induction = maps.induction_score(lesson_maps)
     assert previous[0].min() > previous[1].max()
     assert induction[1].min() > induction[0].max()
-    assert check("02-induction-circuit", "a").correct is True
-    assert check("02-induction-circuit", "(A)").correct is True
-    swapped = check("02-induction-circuit", "b")
+    assert verdict("02-induction-circuit", "a").correct is True
+    assert verdict("02-induction-circuit", "(A)").correct is True
+    swapped = verdict("02-induction-circuit", "b")
     assert swapped.correct is False and "earlier layer" in swapped.body
     for wrong in ("c", "d"):
-        assert check("02-induction-circuit", wrong).correct is False
+        assert verdict("02-induction-circuit", wrong).correct is False
     body = reveal("02-induction-circuit").body
     assert f"L1H0 {previous[1, 0]:.3f} / {induction[1, 0]:.3f}" in body
     one_layer = maps.capture(models.load_lesson_model("induction_1l"), lesson_maps.input_ids)
@@ -100,7 +101,7 @@ def test_induction_circuit_is_previous_token_in_layer_0_then_induction_in_layer_
 
 
 def test_answers_follow_the_library(monkeypatch):
-    """Swap the captured maps for uniform causal ones: check() follows."""
+    """Swap the captured maps for uniform causal ones: verdict() follows."""
     from attnviz.exercises import attention_maps as lesson_02
 
     def uniform_maps(model, seq_half, vocab, seed):
@@ -111,8 +112,8 @@ def test_answers_follow_the_library(monkeypatch):
         return maps.AttentionMaps(np.tile(weights, (2, 2, 1, 1)), tokens, ids)
 
     monkeypatch.setattr(lesson_02, "_lesson_maps", uniform_maps)
-    assert check("02-causal-row-keys", 11).correct is True
-    assert check("02-first-row-entropy", 0.0).correct is True
+    assert verdict("02-causal-row-keys", 11).correct is True
+    assert verdict("02-first-row-entropy", 0.0).correct is True
     # uniform heads have no jobs: both scores are highest in layer 0 (the first maximum)
     assert get("02-induction-circuit").solution().answer == "c"
 
@@ -127,4 +128,4 @@ def test_bad_parameters_name_the_argument():
     with pytest.raises(ValueError, match="model must have 2 layers"):
         get("02-induction-circuit").solution(model="induction_1l")
     with pytest.raises(ValueError, match="one of the letters"):
-        check("02-induction-circuit", "e")
+        verdict("02-induction-circuit", "e")

@@ -4,9 +4,10 @@ import math
 
 import pytest
 import torch
+from verdict import verdict
 
 from attnviz import exercises
-from attnviz.exercises import check, get
+from attnviz.exercises import get
 from attnviz.kernels.masks import make_mask
 
 
@@ -26,8 +27,8 @@ def test_shifted_scores_overflow_as_written_but_not_after_subtracting_the_maximu
     expected = math.exp(2) / (1 + math.e + math.exp(2))  # the same scores minus 1000
     solution = get("07-shifted-scores").solution()
     assert solution.answer == pytest.approx(expected, abs=1e-6)
-    assert check("07-shifted-scores", 0.665).correct is True
-    argmax = check("07-shifted-scores", 1.0)
+    assert verdict("07-shifted-scores", 0.665).correct is True
+    argmax = verdict("07-shifted-scores", 1.0)
     assert argmax.correct is False and "argmax" in argmax.body
     assert "gives nan" in solution.explanation
 
@@ -44,10 +45,10 @@ def test_only_the_gaps_matter():
 def test_rescale_is_e_to_the_old_max_minus_the_new():
     solution = get("07-rescale").solution()
     assert solution.answer == pytest.approx(math.exp(2.0 - 5.0), rel=1e-12)
-    assert check("07-rescale", 0.05).correct is True
-    inverse = check("07-rescale", math.exp(3.0))
+    assert verdict("07-rescale", 0.05).correct is True
+    inverse = verdict("07-rescale", math.exp(3.0))
     assert inverse.correct is False and "inverse" in inverse.body
-    assert check("07-rescale", 1.0).correct is False
+    assert verdict("07-rescale", 1.0).correct is False
 
 
 def test_no_rescale_when_the_new_block_stays_below_the_maximum():
@@ -65,9 +66,9 @@ def test_window_blocks_count_whole_blocks_not_tokens():
     assert solution.answer == pytest.approx((1 + 2 + 30 * 3) / 32**2)
     tokens = make_mask("sliding_window", window=256).dense(4096).mean()
     assert tokens < solution.answer  # edge blocks are computed whole
-    assert check("07-window-blocks", 0.091).correct is True
-    assert check("07-window-blocks", 256 / 4096).correct is False
-    assert check("07-window-blocks", 0.5).correct is False
+    assert verdict("07-window-blocks", 0.091).correct is True
+    assert verdict("07-window-blocks", 256 / 4096).correct is False
+    assert verdict("07-window-blocks", 0.5).correct is False
 
 
 def test_window_blocks_fall_with_length():

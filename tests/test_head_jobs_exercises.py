@@ -9,9 +9,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from verdict import verdict
 
 from attnviz import exercises, maps, models, training
-from attnviz.exercises import check, get
+from attnviz.exercises import get
 from attnviz.exercises.head_jobs import held_out, without_bos
 
 LESSON_03 = (
@@ -56,13 +57,13 @@ def test_held_out_sequences_are_the_ones_training_measured_on():
 
 
 def test_a_perfect_previous_token_head_scores_t_minus_1_over_t():
-    assert check("03-perfect-previous-token", 0.875).correct is True
-    assert check("03-perfect-previous-token", 0.88).correct is True  # 2 decimals
-    assert check("03-perfect-previous-token", 0.87).correct is True
-    one = check("03-perfect-previous-token", 1.0)
+    assert verdict("03-perfect-previous-token", 0.875).correct is True
+    assert verdict("03-perfect-previous-token", 0.88).correct is True  # 2 decimals
+    assert verdict("03-perfect-previous-token", 0.87).correct is True
+    one = verdict("03-perfect-previous-token", 1.0)
     assert one.correct is False
     assert "The computed answer is 0.875." in one.body and "exclude_current_token" in one.body
-    assert check("03-perfect-previous-token", 0.8).correct is False
+    assert verdict("03-perfect-previous-token", 0.8).correct is False
     # computed, not stored: other lengths give (T - 1) / T
     for seq_len in (2, 33, 100):
         assert get("03-perfect-previous-token").solution(seq_len=seq_len).answer == pytest.approx(
@@ -75,12 +76,12 @@ def test_one_layer_beats_chance_but_does_not_solve_the_task(data):
     two = training.evaluate(models.load_lesson_model("induction_2l"), data)
     assert two["repeated_half"] < 0.1 * two["first_half"]  # the 2-layer model solves it
     assert 0.1 * one["first_half"] < one["repeated_half"] < 0.8 * one["first_half"]
-    right = check("03-one-layer", "b")
+    right = verdict("03-one-layer", "b")
     assert right.correct is True
     assert f"{one['repeated_half']:.3f}" in right.body and f"{math.log(47):.3f}" in right.body
-    solved = check("03-one-layer", "a")
+    solved = verdict("03-one-layer", "a")
     assert solved.correct is False and "two steps" in solved.body
-    nothing = check("03-one-layer", "(C)")
+    nothing = verdict("03-one-layer", "(C)")
     assert nothing.correct is False and "already seen" in nothing.body
 
 
@@ -105,11 +106,11 @@ def test_one_induction_head_alone_is_not_needed_but_the_pair_is(model, data):
         model, data.input_ids, data.targets, [(1, 0), (1, 1)], loss_mask=mask
     )
     assert alone < 0.2 < math.log(47) < both
-    right = check("03-knock-out-induction-head", "a")
+    right = verdict("03-knock-out-induction-head", "a")
     assert right.correct is True
     assert f"{alone:.3f}" in right.body and f"{both:.3f}" in right.body
     assert f"L{strongest[0]}H{strongest[1]}" in right.body
-    lost = check("03-knock-out-induction-head", "c")
+    lost = verdict("03-knock-out-induction-head", "c")
     assert lost.correct is False and "*both*" in lost.body
 
 
@@ -127,10 +128,10 @@ def test_knocking_out_layer_0_breaks_induction(model, data):
         model, data.input_ids, data.targets, [(0, 0), (0, 1)], loss_mask=mask
     )
     assert knocked > math.log(47)  # worse than a uniform guess
-    right = check("03-k-composition", "c")
+    right = verdict("03-k-composition", "c")
     assert right.correct is True and f"{knocked:.3f}" in right.body
     assert "K-composition" in right.body
-    untouched = check("03-k-composition", "a")
+    untouched = verdict("03-k-composition", "a")
     assert untouched.correct is False and "keys" in untouched.body
 
 
@@ -143,12 +144,12 @@ def test_attention_parked_on_bos_protects_the_first_copy(model, data):
     # the hooks are gone afterwards
     assert training.evaluate(model, data)["first_half"] == pytest.approx(intact["first_half"])
     assert all(not block.attn.hook_pattern._forward_hooks for block in model.blocks)
-    right = check("03-no-sink", "b")
+    right = verdict("03-no-sink", "b")
     assert right.correct is True and f"{moved['first_half']:.3f}" in right.body
     assert "-0.000" not in right.body  # an unchanged loss reads +0.000
-    nothing = check("03-no-sink", "c")
+    nothing = verdict("03-no-sink", "c")
     assert nothing.correct is False and "sums to 1" in nothing.body
-    assert check("03-no-sink", "a").correct is False
+    assert verdict("03-no-sink", "a").correct is False
 
 
 def test_without_bos_moves_the_weight_off_bos_and_keeps_rows_normalised(model, data):
@@ -172,8 +173,8 @@ def test_without_bos_moves_the_weight_off_bos_and_keeps_rows_normalised(model, d
 
 def test_wrong_kinds_of_answer_get_a_clear_error():
     with pytest.raises(TypeError, match="must be one of the letters"):
-        check("03-one-layer", 2)
+        verdict("03-one-layer", 2)
     with pytest.raises(ValueError, match="must be one of the letters"):
-        check("03-no-sink", "e")
+        verdict("03-no-sink", "e")
     with pytest.raises(TypeError, match="must be a number"):
-        check("03-perfect-previous-token", "0.875")
+        verdict("03-perfect-previous-token", "0.875")

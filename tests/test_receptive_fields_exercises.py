@@ -5,9 +5,10 @@ mask zoo, not from a table (other parameters give other answers)."""
 from __future__ import annotations
 
 import pytest
+from verdict import verdict
 
 from attnviz import exercises
-from attnviz.exercises import check, get
+from attnviz.exercises import get
 from attnviz.kernels.masks import make_mask
 from attnviz.receptive import NEVER, receptive_field
 
@@ -24,12 +25,12 @@ def test_lesson_04_registers_its_exercises():
 
 
 def test_power_attention_sees_1000_tokens_after_9_layers():
-    assert check("04-power-sees-1000", 9).correct is True
-    log2 = check("04-power-sees-1000", 10)
+    assert verdict("04-power-sees-1000", 9).correct is True
+    log2 = verdict("04-power-sees-1000", 10)
     assert log2.correct is False and "1-bits" in log2.body and "2^10 = 1,024" in log2.body
-    exact = check("04-power-sees-1000", 6)
+    exact = verdict("04-power-sees-1000", 6)
     assert exact.correct is False and "nearer keys need more" in exact.body
-    chain = check("04-power-sees-1000", 1000)
+    chain = verdict("04-power-sees-1000", 1000)
     assert chain.correct is False and "previous-token chain" in chain.body
     # 9 layers leave none of the 1,000 keys out; 8 do
     field = receptive_field(make_mask("power_attention"), 1001, 9)
@@ -42,11 +43,11 @@ def test_power_attention_sees_1000_tokens_after_9_layers():
 
 
 def test_dilated_rate_2_never_sees_distance_7():
-    assert check("04-dilated-odd", "c").correct is True
-    assert check("04-dilated-odd", "(C)").correct is True
-    deep = check("04-dilated-odd", "b")
+    assert verdict("04-dilated-odd", "c").correct is True
+    assert verdict("04-dilated-odd", "(C)").correct is True
+    deep = verdict("04-dilated-odd", "b")
     assert deep.correct is False and "longer, not finer" in deep.body
-    two = check("04-dilated-odd", "a")
+    two = verdict("04-dilated-odd", "a")
     assert two.correct is False and "multiple of 2" in two.body
     assert "50%" in get("04-dilated-odd").solution().explanation
     # an even distance is reachable: within 2 hops, or only deeper
@@ -61,12 +62,12 @@ def test_dilated_rate_2_never_sees_distance_7():
 
 
 def test_window_of_8_needs_585_layers_for_4096_tokens():
-    assert check("04-window-4096", 585).correct is True
-    per_window = check("04-window-4096", 512)
+    assert verdict("04-window-4096", 585).correct is True
+    per_window = verdict("04-window-4096", 512)
     assert per_window.correct is False and "the query itself" in per_window.body
-    log = check("04-window-4096", 12)
+    log = verdict("04-window-4096", 12)
     assert log.correct is False and "PowerAttention" in log.body
-    off_by_one = check("04-window-4096", 586)
+    off_by_one = verdict("04-window-4096", 586)
     assert off_by_one.correct is False and "4,095 apart" in off_by_one.body
     ex = get("04-window-4096")
     assert ex.solution(window=8, seq_len=1024).answer == 147  # ⌈1023 / 7⌉
@@ -82,14 +83,14 @@ def test_bad_parameters_name_the_argument():
     with pytest.raises(ValueError, match="no parameter"):
         get("04-dilated-odd").solution(length=3)
     with pytest.raises(TypeError, match="integer"):
-        check("04-window-4096", 585.0)
+        verdict("04-window-4096", 585.0)
 
 
 def test_a_window_of_4_needs_2_layers_to_look_6_back():
-    assert check("04-lag-layers", 2).correct is True
-    one = check("04-lag-layers", 1)
+    assert verdict("04-lag-layers", 2).correct is True
+    one = verdict("04-lag-layers", 1)
     assert one.correct is False and "outside its mask" in one.body
-    chain = check("04-lag-layers", 6)
+    chain = verdict("04-lag-layers", 6)
     assert chain.correct is False and "jump up to 3" in chain.body
     ex = get("04-lag-layers")
     assert ex.solution(lag=7).answer == 3  # 7 = 3 + 3 + 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from verdict import verdict
 
-from attnviz.exercises import check, get
+from attnviz.exercises import get
 
 
 def test_equal_scores_share_the_weight_equally():
-    assert check("00-equal-scores", 0.25).correct is True
-    assert check("00-equal-scores", 2.0).correct is False
+    assert verdict("00-equal-scores", 0.25).correct is True
+    assert verdict("00-equal-scores", 2.0).correct is False
     assert get("00-equal-scores").solution(n_keys=5).answer == pytest.approx(0.2)

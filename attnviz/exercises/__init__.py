@@ -1,7 +1,8 @@
 """Predict, then reveal: short exercises whose answers are computed, never stored.
 
-``check(exercise_id, my_answer)`` judges a prediction; ``reveal(exercise_id)``
-shows the answer and the computation behind it. The machinery is in
+``check(exercise_id, my_answer)`` judges a prediction: a wrong one gets a hint and a
+second try, a second wrong one the answer; ``reveal(exercise_id)`` shows the answer and
+the computation behind it at any time. The machinery is in
 ``attnviz.exercises.core``; each lesson's exercises are in the module named by its stem
 (``attnviz.exercises.soft_lookup`` ...: ``attnviz.lessons``), imported here, lesson by
 lesson of the manifest, so that every id is known.
@@ -16,10 +17,12 @@ import importlib
 
 from attnviz.exercises.core import (
     ANSWER_KINDS,
+    TRIES,
     Answer,
     Exercise,
     Feedback,
     Solution,
+    Tries,
     check,
     exercise,
     exercises,
@@ -40,6 +43,8 @@ __all__ = [
     "Exercise",
     "Feedback",
     "Solution",
+    "TRIES",
+    "Tries",
     "check",
     "exercise",
     "exercises",

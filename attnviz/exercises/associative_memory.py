@@ -37,6 +37,11 @@ def _crosstalk(d_k: int, n_items: int) -> Solution:
     measured = capacity_sweep(d_k, n_items, trials=trials)
     mean, spread = float(measured.measured[0, 0]), float(measured.spread[0, 0])
     return Solution(
+        hint=(
+            "S k_i = v_i + Σ_(j≠i) (k_jᵀ k_i) v_j. For random unit keys in d_k dimensions, "
+            "E[(k_jᵀ k_i)²] = 1/d_k. How many other items add such a term, and do their "
+            "squared sizes add?"
+        ),
         answer=round(predicted, 3),
         tolerance=max(0.1 * predicted, 0.02),
         explanation=(
@@ -90,6 +95,11 @@ def _blocking(pretraining: int, compound: int) -> Solution:
         learned["hebbian"], learned["delta"]
     ]
     return Solution(
+        hint=(
+            "The delta rule learns from the prediction error λ − Σ V; a Hebbian write adds "
+            f"v kᵀ whatever the memory already predicts. After {pretraining} A+ trials, how "
+            "much error is left on an AB+ trial for B to learn from, under each rule?"
+        ),
         answer=answer,
         explanation=(
             "The delta rule learns from the prediction error λ − Σ V. After pretraining, A "
@@ -144,6 +154,11 @@ def _overwrite(d_k: int) -> Solution:
     answer = outcomes[reads["hebbian"], reads["delta"]]
     (h_old, h_new), (d_old, d_new) = reads["hebbian"], reads["delta"]
     return Solution(
+        hint=(
+            "Write S after the three writes, rule by rule: a Hebbian write adds v kᵀ; a "
+            "delta write first reads what the key predicts and adds β (v − prediction) kᵀ. "
+            "Then read with k₁ (orthonormal keys: k₁ᵀ k₁ = 1, k₂ᵀ k₁ = 0)."
+        ),
         answer=answer,
         explanation=(
             f"Hebbian: S = v₁k₁ᵀ + v₂k₂ᵀ + v₁′k₁ᵀ, so S k₁ = v₁ + v₁′ (measured: {h_old:.2f} "
@@ -182,6 +197,11 @@ def _forget_half(alpha: float) -> Solution:
         memory.write(keys[writes % (d_k - 1) + 1], torch.zeros(1, dtype=torch.float64))
     half_life = math.log(0.5) / math.log(alpha)
     return Solution(
+        hint=(
+            f"Each later write multiplies what is stored by α = {alpha:g}, so after n writes "
+            "an association keeps α^n of its strength. Find the first whole n with α^n < 1/2 "
+            "(take logarithms)."
+        ),
         answer=writes,
         explanation=(
             f"Each write multiplies everything already stored by α = {alpha:g}, so after n "

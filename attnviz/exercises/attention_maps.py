@@ -57,6 +57,10 @@ def _causal_row_keys(model: str, seq_half: int, vocab: int, seed: int, query: in
     hidden = seq_len - query - 1
     smallest = float(rows[..., : query + 1].min())
     return Solution(
+        hint=(
+            "A causal model lets query t look at keys 0, 1, …, t: itself and the past, never "
+            f"the future. List them for row {query}, and mind that the count starts at 0."
+        ),
         answer=count,
         explanation=(
             f"A causal model lets query t look only at keys 0, 1, …, t: itself and the past. "
@@ -113,6 +117,10 @@ def _first_row_entropy(
     seq_len = captured.seq_len
     uniform = math.log(seq_len)
     return Solution(
+        hint=(
+            "How many keys can the first query (the BOS token) see in a causal model? Then "
+            "compute the entropy −Σ a ln a of a row that puts all its weight on one key."
+        ),
         answer=first,
         tolerance=0.01,
         explanation=(
@@ -162,6 +170,11 @@ def _uniform_sink(seq_len: int, eps: float) -> Solution:
     above = np.cumsum(1.0 / ts) / ts > eps
     longest = int(ts[above].max()) if above.any() else 0
     return Solution(
+        hint=(
+            "Query t gives the first token 1/(t + 1). Average that over the T = "
+            f"{seq_len} queries: (1/T) Σ_t 1/(t + 1). The sum is a harmonic number; "
+            "`np.sum(1 / np.arange(1, T + 1))` computes it."
+        ),
         answer=alpha,
         tolerance=0.002,
         explanation=(
@@ -229,6 +242,12 @@ def _induction_circuit(model: str, control: str, seq_half: int, vocab: int, seed
     )
     one_layer = maps.induction_score(_lesson_maps(control, seq_half, vocab, seed))
     return Solution(
+        hint=(
+            "At the second copy of a token, an induction head looks for the key whose "
+            "*previous* token equals its own. Which head writes 'my previous token' into a "
+            "key, and must it run before or after the head that reads it? In the lesson's "
+            "maps, a previous-token head is a diagonal just below the main one."
+        ),
         answer=answer,
         explanation=(
             f"Scores of `{model}` (previous-token / induction, the share of each head's "

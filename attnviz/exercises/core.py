@@ -4,15 +4,18 @@ A lesson asks a question in a markdown cell; the learner writes a prediction and
 runs ``check(exercise_id, my_answer)``. The feedback is computed on the spot from
 the same library code the lessons and dashboards use (``attnviz.lookup``), so
 the numbers in it are the numbers the learner can reproduce, and changing the
-data changes the answer. ``reveal(exercise_id)`` shows the answer and why.
+data changes the answer. A wrong prediction first gets a hint and a second try;
+only a second wrong prediction shows the answer, with what that wrong answer
+misses and why the right one is right (``TRIES``, ``Tries``). ``reveal(exercise_id)``
+shows the answer and why at any time.
 
 Each exercise is a solver function registered with ``@exercise(...)``: it
 receives the exercise's parameters (data size, seed, query ...) and returns a
 ``Solution``: the answer, the tolerance, an explanation with measured numbers,
-and the tempting wrong answers with what each one misses. Lessons 00 and 01
-explain how to use them; each lesson's exercises live in their own module
-(``attnviz.exercises.soft_lookup`` ..., by stem: ``attnviz.lessons``), registered
-with the same decorator.
+the tempting wrong answers with what each one misses, and a hint that points to the
+reasoning without giving the answer. Lessons 00 and 01 explain how to use them; each
+lesson's exercises live in their own module (``attnviz.exercises.soft_lookup`` ..., by
+stem: ``attnviz.lessons``), registered with the same decorator.
 
 Example:
     >>> from attnviz.exercises import check
@@ -27,10 +30,14 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Literal
 
-from attnviz.validation import check_real, check_text, plain_number, short_repr
+from attnviz.validation import check_int, check_real, check_text, plain_number, short_repr
 
 ANSWER_KINDS = ("number", "integer", "choice")
-FEEDBACK_STATUSES = ("predict", "correct", "wrong", "revealed")
+# "hint": a wrong prediction before the last try (the answer stays hidden);
+# "wrong": a wrong prediction at the last try (the answer is shown)
+FEEDBACK_STATUSES = ("predict", "correct", "hint", "wrong", "revealed")
+#: how many predictions an exercise judges before a wrong one shows the answer
+TRIES = 2
 Answer = float | int | str
 # the largest answer (in size) a prediction may be: any count or measure in the course is
 # far smaller, and every answer up to it converts to a float without overflow
@@ -47,10 +54,13 @@ class Solution:
     # tempting wrong answers: (the answer, what it misses); numbers match within tolerance.
     # The answer is judged first, so a "mistake" that equals it for some parameters is unused.
     mistakes: tuple[tuple[Answer, str], ...] = ()
+    # a nudge towards the reasoning, shown after a wrong try; it never states the answer
+    hint: str = ""
 
     def __post_init__(self) -> None:
         _check_answer_value("answer", self.answer)
         check_text("explanation", self.explanation, empty=True)
+        check_text("hint", self.hint, empty=True)
         tolerance = check_real("tolerance", self.tolerance, low=0.0)
         object.__setattr__(self, "tolerance", tolerance)
         if not isinstance(self.mistakes, (tuple, list)) or not all(
@@ -70,7 +80,7 @@ class Feedback:
     """What ``check`` and ``reveal`` return; it prints (and renders) as its message."""
 
     exercise_id: str
-    status: Literal["predict", "correct", "wrong", "revealed"]
+    status: Literal["predict", "correct", "hint", "wrong", "revealed"]
     title: str
     body: str
 
@@ -86,7 +96,7 @@ class Feedback:
     @property
     def correct(self) -> bool | None:
         """True or False once there is an answer to judge; None before a prediction."""
-        return {"correct": True, "wrong": False}.get(self.status)
+        return {"correct": True, "hint": False, "wrong": False}.get(self.status)
 
     @property
     def message(self) -> str:
@@ -166,8 +176,15 @@ class Exercise:
         """Compute the answer, optionally for other parameters than the lesson's."""
         return self.solver(**self._params(overrides))
 
-    def grade(self, answer: Any, **overrides: Any) -> Feedback:
-        """Judge a prediction: None asks for one; otherwise right or wrong, and why."""
+    def grade(self, answer: Any, attempt: int = 1, **overrides: Any) -> Feedback:
+        """Judge a prediction: None asks for one; otherwise right or wrong, and why.
+
+        ``attempt`` counts the learner's predictions (1 is the first). A wrong one
+        before the last of ``TRIES`` gets the hint and keeps the answer hidden
+        (status "hint"); from the last try on it shows the answer, what that wrong
+        answer misses, and the explanation (status "wrong").
+        """
+        attempt = check_int("attempt", attempt, low=1, high=1_000_000)
         if answer is None:
             return Feedback(
                 self.id,
@@ -186,6 +203,18 @@ class Exercise:
                 "correct",
                 f"Correct: {_format_given(given)} ({self.id}).",
                 solution.explanation,
+            )
+        if attempt < TRIES:
+            left = TRIES - attempt
+            tries = "one more try" if left == 1 else f"{left} more tries"
+            hint = solution.hint or "Read the question again, and write down each step."
+            return Feedback(
+                self.id,
+                "hint",
+                f"Not yet: you said {_format_given(given)} ({self.id}).",
+                f"Hint: {hint}\n\nChange your prediction and run the cell again: you have "
+                f"{tries} before the answer is shown. To see it now, run "
+                f"`reveal({self.id!r})`.",
             )
         body = [f"The computed answer is {_format(solution.answer)}."]
         for tempting, why in solution.mistakes:
@@ -359,16 +388,67 @@ def _no_solver(**params: Any) -> Solution:
     raise NotImplementedError  # stands in while exercise() checks its arguments
 
 
+class Tries:
+    """One learner's predictions, exercise by exercise: a hint first, the answer after ``TRIES``.
+
+    ``check`` counts the *different* wrong predictions made for each exercise: the
+    first gets the hint, the ``TRIES``-th shows the answer. Running the cell again with
+    the same wrong prediction repeats the hint and uses no try. A notebook is one
+    learner, so the module's ``check`` keeps one ``Tries`` for the Python process; an
+    app that serves many learners at once keeps one ``Tries`` per browser session.
+    """
+
+    def __init__(self) -> None:
+        self._wrong: dict[str, list[Answer]] = {}
+
+    def check(self, exercise_id: str, answer: Any = None) -> Feedback:
+        """Judge a prediction as ``grade`` does, at this learner's try for the exercise."""
+        item = get(exercise_id)
+        if answer is None:
+            return item.grade(None)
+        judged = item._check_answer(answer)  # refuses bad answers before counting a try
+        earlier = self._wrong.get(item.id, [])
+        repeated = judged in earlier
+        feedback = item.grade(answer, attempt=len(earlier) + (0 if repeated else 1))
+        if feedback.status in ("hint", "wrong") and not repeated:
+            self._wrong.setdefault(item.id, []).append(judged)
+        if feedback.status == "hint" and repeated:
+            feedback = Feedback(
+                item.id,
+                "hint",
+                feedback.title,
+                "You gave this answer before; the hint is the same.\n\n" + feedback.body,
+            )
+        return feedback
+
+    def wrong_answers(self, exercise_id: str) -> tuple[Answer, ...]:
+        """The different wrong predictions made so far for an exercise, in order."""
+        return tuple(self._wrong.get(get(exercise_id).id, ()))
+
+    def reset(self, exercise_id: str | None = None) -> None:
+        """Start an exercise over (every exercise, if ``exercise_id`` is None)."""
+        if exercise_id is None:
+            self._wrong.clear()
+        else:
+            self._wrong.pop(get(exercise_id).id, None)
+
+
+# the tries of the one learner a notebook's Python process serves
+_TRIES = Tries()
+
+
 def check(exercise_id: str, answer: Any = None) -> Feedback:
     """Judge your prediction for an exercise; None reminds you to predict first.
 
-    A number or a count must be finite and at most ``MAX_ANSWER`` (1e15) in size; a choice
-    is one of the exercise's letters. Anything else is refused with a ValueError or
-    TypeError that says what the answer must be.
+    A wrong prediction gets a hint and another try; the second different wrong
+    prediction (``TRIES``) shows the answer, what that answer misses, and why. A
+    number or a count must be finite and at most ``MAX_ANSWER`` (1e15) in size; a
+    choice is one of the exercise's letters. Anything else is refused with a
+    ValueError or TypeError that says what the answer must be, and uses no try.
     """
-    return get(exercise_id).grade(answer)
+    return _TRIES.check(exercise_id, answer)
 
 
 def reveal(exercise_id: str) -> Feedback:
-    """Show an exercise's answer and the computation behind it."""
+    """Show an exercise's answer and the computation behind it, at any time."""
     return get(exercise_id).reveal()

@@ -31,6 +31,10 @@ def _state_size(d: int, n: int) -> Solution:
     u = torch.randn(3, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     built = dsf.random_system("s6", u, n=n)
     return Solution(
+        hint=(
+            f"Each of the {d} channels runs its own system with {n} states. How many numbers "
+            "does the layer keep in all?"
+        ),
         answer=answer,
         explanation=(
             f"Each of the {d} channels runs its own {n}-state system, h_i[c] ∈ R^{n}: "
@@ -77,6 +81,11 @@ def _same_phi() -> Solution:
     answer = equal[0]
     shown = ", ".join(f"({k}) {v:.2g}" for k, v in gaps.items())
     return Solution(
+        hint=(
+            "For each change, write what it does to Φ_ij of S6 (a product of Λ's times the "
+            "step) and to Φ_ij of linear attention (q_iᵀ k_j, divided by η_i if normalised). "
+            "A change keeps them equal only if it changes both the same way."
+        ),
         answer=answer,
         explanation=(
             "Built with `dsf.linear_attention_and_s6`, the largest difference between the "
@@ -121,6 +130,11 @@ def _normalised_decay(seq_len: int) -> Solution:
     else:
         answer = "a"
     return Solution(
+        hint=(
+            "Λ_i = η_(i−1)/η_i is above 1 whenever η_i < η_(i−1). With η_i = φ(q_i)ᵀ Σ_(j≤i) "
+            "φ(k_j), the sum only grows; is that enough for η_i to grow? Look at what else "
+            "changes from one step to the next."
+        ),
         answer=answer,
         explanation=(
             f"η_i = φ(q_i)ᵀ Σ_(j≤i) φ(k_j) uses the *current* query, so it need not grow: "
@@ -157,6 +171,10 @@ def _forget_lag(keep: float, below: float) -> Solution:
     profile = system.decay_profile()  # (T,): the Λ-product over each lag
     answer = int(torch.nonzero(profile < below)[0, 0])
     return Solution(
+        hint=(
+            f"The input j steps back is weighted by {keep}^j. Find the first whole j with "
+            f"{keep}^j < {below} (take logarithms)."
+        ),
         answer=answer,
         explanation=(
             f"An input j steps back is weighted by Λ_(i-j+1)⋯Λ_i = {keep}^j. It falls below "
@@ -206,6 +224,11 @@ def _mqar_plateau() -> Solution:
     linear_1 = result.accuracy("linear_attention", 1)
     enough = result.smallest_state("linear_attention", 0.9)
     return Solution(
+        hint=(
+            "The qLSTM's gates decide what to keep before any query arrives. What can it still "
+            "learn about the answer without knowing which key will be asked, and what recall "
+            "does that give?"
+        ),
         answer=answer,
         explanation=(
             f"The shipped sweep's qLSTM recalls {qlstm:.3f} of the queries (3 seeds), about "

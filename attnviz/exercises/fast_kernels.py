@@ -41,6 +41,11 @@ def _shifted_scores(n_keys: int, offset: float, gap: float) -> Solution:
     weights = softmax_weights(scores)  # subtracts the largest score first
     shifted = softmax_weights(scores - offset)
     return Solution(
+        hint=(
+            "softmax(s) = softmax(s − c) for every constant c. Subtract the largest score from "
+            f"every score, so the exponents become 0, −{gap:g}, −{2 * gap:g}, …, and compute "
+            "the last key's share."
+        ),
         answer=float(weights[-1]),
         tolerance=0.005,
         explanation=(
@@ -108,6 +113,11 @@ def _rescale(first, second, first_max: float, block_size: int) -> Solution:
     exact = softmax_weights(k[:, 0])
     gap = (steps[-1].output[0] - exact).abs().max().item()
     return Solution(
+        hint=(
+            f"Every term in ℓ was taken as exp(s − m) with m = {first_max:g}. The second "
+            f"block moves the maximum to m′ = {m_after:g}, and each term must become "
+            "exp(s − m′). What factor turns the one into the other?"
+        ),
         answer=rescale,
         tolerance=max(0.002, 0.02 * rescale),
         explanation=(
@@ -164,6 +174,11 @@ def _window_blocks(seq_len: int, window: int, block_size: int) -> Solution:
         "blocks the window's edge cuts through are computed whole, the mask zeroing part of each."
     )
     return Solution(
+        hint=(
+            f"The matrix is {n_blocks} × {n_blocks} blocks. A query block of {block_size} "
+            f"tokens reaches {window} keys back: how many key blocks does that touch, its own "
+            "diagonal block included? Divide by the blocks in a row."
+        ),
         answer=fraction,
         tolerance=0.003,
         explanation=(
@@ -217,6 +232,10 @@ def _scan_rounds(seq_len: int) -> Solution:
     v = torch.randn(n, 4, generator=generator, dtype=torch.float64)
     gap = (attention_scan(q, k, v) - attention_rnn(q, k, v)).abs().max().item()
     return Solution(
+        hint=(
+            "Follow one position: after each round the run of keys it holds doubles (2, then "
+            f"4, …). How many doublings until it covers all {seq_len:,} keys?"
+        ),
         answer=rounds,
         explanation=(
             f"After round r each position holds the run of the last 2^(r+1) keys (or all "
@@ -262,6 +281,10 @@ def _chunk_state(seq_len: int, d_k: int, d_v: int) -> Solution:
     keys_values = tensor_bytes(seq_len, d_k + d_v, dtype=torch.float32)
     kib = state_bytes / 1024
     return Solution(
+        hint=(
+            "The state is one d_v × d_k matrix, whatever the length, in float32 (4 bytes a "
+            "number); 1 KiB is 1024 bytes."
+        ),
         answer=kib,
         tolerance=0.01 * kib,
         explanation=(

@@ -135,6 +135,11 @@ def _perfect_previous_token(seq_len: int) -> Solution:
     score = float(maps.previous_token_score(weights)[0, 0])
     strict = float(maps.previous_token_score(weights, exclude_current_token=True)[0, 0])
     return Solution(
+        hint=(
+            f"Every one of the {seq_len} rows of A sums to 1, so that is ΣA. P marks the "
+            "diagonal just below the main one: how many rows can put their weight there, and "
+            "which row cannot, having no token before it?"
+        ),
         answer=score,
         tolerance=0.006,
         explanation=(
@@ -200,6 +205,12 @@ def _one_layer(model: str, control: str) -> Solution:
     ]  # fmt: skip
     induction = float(_scores(control)["induction"].max())
     return Solution(
+        hint=(
+            "In a 1-layer model a key knows only its own token and position. Can a query then "
+            "find 'the key that came right after my token'? If not, is there anything cheaper "
+            "it can still learn from a repeated sequence? Compare both halves' losses with "
+            f"chance, {chance:.3f} nats."
+        ),
         answer=answer,
         explanation=(
             f"On the {len(data)} held-out sequences `{control}` loses {first:.3f} nats per "
@@ -249,6 +260,10 @@ def _knock_out_induction_head(model: str, control: str) -> Solution:
     one_layer, chance = _losses(control)["repeated_half"], _chance(model)
     shown = ", ".join(f"{_head(layer, h)} {scores[layer, h]:.3f}" for h in range(scores.shape[1]))
     return Solution(
+        hint=(
+            f"Layer {layer}'s induction scores: {shown}. Is the strongest head the only one "
+            "doing the job? Then place the loss on the three levels on a log scale."
+        ),
         answer=_loss_level(alone, clean, one_layer, chance),
         explanation=(
             f"The strongest induction head is {_head(layer, head)} (layer {layer}: {shown}). "
@@ -296,6 +311,11 @@ def _k_composition(model: str, control: str, low: float) -> Solution:
         f"{_head(0, h)} {scores[0, h]:.3f} / {previous[h]:.3f}" for h in range(scores.shape[1])
     )
     return Solution(
+        hint=(
+            f"Layer 0's induction / previous-token scores: {shown}. An induction head in "
+            "layer 1 looks for the key whose previous token matches its own token: which "
+            "heads write that into the keys, and what is left to find once they are gone?"
+        ),
         answer=_loss_level(knocked, clean, one_layer, chance),
         explanation=(
             f"Layer 0's induction / previous-token scores: {shown}. Knocked out together, the "
@@ -354,6 +374,12 @@ def _no_sink(model: str, threshold: float) -> Solution:
     ]
     chance = _chance(model)
     return Solution(
+        hint=(
+            "A softmax row still sums to 1 once BOS is gone: the weight moves onto real "
+            "tokens, and the head copies them. In the lesson's layer-1 maps, where do the "
+            "queries park the most weight on BOS: in the first copy or in the repeated half? "
+            "And where would copying an earlier token hurt?"
+        ),
         answer=answer,
         explanation=(
             f"First copy: {intact['first_half']:.3f} → {moved['first_half']:.3f} nats per token "

@@ -41,6 +41,11 @@ def _power_sees(distance: int) -> Solution:
     more = f" and {hardest.size - 3} more" if hardest.size > 3 else ""
     log2 = math.ceil(math.log2(distance))
     return Solution(
+        hint=(
+            "Write a distance in binary: one hop per 1-bit covers it (hops of 1, 2, 4, … as "
+            f"the bits say). Every distance from 1 to {distance:,} must arrive, so look for "
+            f"the distance up to {distance:,} with the most 1-bits, not for {distance:,} itself."
+        ),
         answer=answer,
         explanation=(
             "A distance n is covered by one hop per 1-bit of n (hop 1, 2, 4, ... as the bits "
@@ -123,6 +128,10 @@ def _dilated_odd(window: int, rate: int, distance: int) -> Solution:
             f"`receptive_field` brings it at layer {first}."
         )
     return Solution(
+        hint=(
+            f"Every hop moves a multiple of {rate} back. What can a sum of multiples of "
+            f"{rate} be, however many hops you add? Is {distance} such a sum?"
+        ),
         answer=answer,
         explanation=why,
         mistakes=(
@@ -164,6 +173,11 @@ def _window_layers(window: int, seq_len: int) -> Solution:
     far = seq_len - 1
     per = window - 1
     return Solution(
+        hint=(
+            f"A window of {window} keys holds the query itself, so one layer moves information "
+            f"{per} tokens back. How far apart are the first and the last of the {seq_len:,} "
+            "tokens, and how many such moves cover that distance?"
+        ),
         answer=answer,
         explanation=(
             f"A window of {window} keys includes the query itself, so one layer reaches "
@@ -209,6 +223,10 @@ def _lag_layers(window: int, lag: int) -> Solution:
     answer = int(field.by_distance[lag])  # the first layer that brings distance `lag`
     per = window - 1
     return Solution(
+        hint=(
+            f"Each layer's window holds the query and {per} tokens before it, so one layer "
+            f"moves information at most {per} tokens. How many such moves travel {lag} tokens?"
+        ),
         answer=answer,
         explanation=(
             f"The answer must travel {lag} tokens, and each layer moves information at most "

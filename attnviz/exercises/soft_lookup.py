@@ -39,6 +39,12 @@ def _wide_bandwidth(n_points: int, seed: int, bandwidth: float, query: float) ->
     nearest = float(data.values[np.abs(data.keys - query).argmin()])
     reach = float(np.abs(data.keys - query).max() / bandwidth)
     return Solution(
+        hint=(
+            f"Work out the Gaussian weight of the farthest key: with h = {bandwidth:g} it is "
+            f"only {reach:.3f} bandwidths from x = {query:g}, where exp(−u²/2) is nearly flat. "
+            f"If all {n_points} weights are about the same, what does a weighted average of "
+            "`data.values` become?"
+        ),
         answer=float(wide),
         tolerance=0.01,
         explanation=(
@@ -77,6 +83,11 @@ def _dot_product_std(d_k: int, n_samples: int, seed: int) -> Solution:
     study = lookup.softmax_saturation((d_k,), n_keys=n_keys, n_samples=n_samples, seed=seed)
     expected = math.sqrt(d_k)
     return Solution(
+        hint=(
+            f"q·k = Σ_i q_i k_i is a sum of {d_k} independent products. Find the mean and the "
+            "variance of one product q_i k_i; variances of independent terms add, and the "
+            "standard deviation is the square root of the variance."
+        ),
         answer=expected,
         tolerance=0.05 * expected,
         explanation=(
@@ -132,6 +143,12 @@ def _zero_temperature(d_k: int, n_keys: int, seed: int) -> Solution:
     )
     hot = rows[100.0]
     return Solution(
+        hint=(
+            f"At τ = 1 the largest weight of a random query is {rows[1.0].max():.3f}. Dividing "
+            "the scores by τ multiplies every gap between two scores by 1/τ, and softmax turns "
+            "a gap into a ratio of weights exp(gap). What happens to those ratios as 1/τ "
+            "grows without bound?"
+        ),
         answer="b",
         explanation=(
             "Divide the top term out of the softmax: key i gets "
@@ -190,6 +207,11 @@ def _boxcar_count(n_points: int, seed: int, bandwidth: float, query: float) -> S
     half = int((np.abs(data.keys - query) <= bandwidth / 2).sum())
     double = int((np.abs(data.keys - query) <= 2 * bandwidth).sum())
     return Solution(
+        hint=(
+            "The boxcar gives a key weight only when |x − x_i| ≤ h: write down that window "
+            f"around the query, from {query - bandwidth:g} to {query + bandwidth:g}, and count "
+            "the keys of `data.keys` inside it."
+        ),
         answer=count,
         explanation=(
             "The boxcar kernel gives a key weight only when |x − x_i| ≤ h, that is when "
@@ -230,6 +252,11 @@ def _key_bias(key: float) -> Solution:
     agree = bool(np.abs(attention.weights.numpy() - kernel).max() < 1e-12)
     shown = ", ".join(f"{w:.3f}" for w in kernel[0])
     return Solution(
+        hint=(
+            "Expand the Gaussian's exponent −(x − x_i)²/2 into three terms. One does not depend "
+            "on the key, and softmax ignores a constant added to every score; one is the dot "
+            "product x·x_i. The term left over depends on the key alone: that is b_i."
+        ),
         answer=bias,
         tolerance=0.001,
         explanation=(

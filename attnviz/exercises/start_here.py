@@ -22,6 +22,11 @@ def _equal_scores(n_keys: int, score: float) -> Solution:
     scores = np.full((1, n_keys), score)
     weights = softmax_weights(torch.from_numpy(scores))[0].numpy()
     return Solution(
+        hint=(
+            "softmax's weights always add up to 1. When every one of the "
+            f"{n_keys} scores is the same, how must that total be shared? Does the value of "
+            "the score change anything?"
+        ),
         answer=float(weights[0]),
         tolerance=0.005,
         explanation=(

@@ -564,9 +564,10 @@ EXERCISE_ENTRIES: list[Entry] = [
         {
             "ex": Receiver(NUMBER_EX),
             "answer": ANSWER_REAL,
+            "attempt": Int(1, 1_000_000, typical=(1, 3)),
             "seq_len": Int(2, 1024, typical=(2, 16)),
         },  # fmt: skip
-        call=lambda ex, answer, seq_len: ex.grade(answer, seq_len=seq_len),
+        call=lambda ex, answer, attempt, seq_len: ex.grade(answer, attempt, seq_len=seq_len),
     ),
     Entry(
         "attnviz.exercises.core.Exercise.reveal",
@@ -609,6 +610,26 @@ EXERCISE_ENTRIES: list[Entry] = [
         },  # fmt: skip
     ),
     Entry("attnviz.exercises.core.reveal", {"exercise_id": EXERCISE_ID}),
+    Entry("attnviz.exercises.core.Tries"),
+    Entry(
+        "attnviz.exercises.core.Tries.check",
+        {
+            "learner": Receiver(exercises_core.Tries),
+            "exercise_id": Choice(("01-boxcar-count", "04-lag-layers", "06-state-size")),
+            "answer": ANSWER_INT,
+        },  # fmt: skip
+        call=lambda learner, exercise_id, answer: learner.check(exercise_id, answer),
+    ),
+    Entry(
+        "attnviz.exercises.core.Tries.wrong_answers",
+        {"learner": Receiver(exercises_core.Tries), "exercise_id": EXERCISE_ID},
+        call=lambda learner, exercise_id: learner.wrong_answers(exercise_id),
+    ),
+    Entry(
+        "attnviz.exercises.core.Tries.reset",
+        {"learner": Receiver(exercises_core.Tries), "exercise_id": Optional(EXERCISE_ID)},
+        call=lambda learner, exercise_id: learner.reset(exercise_id),
+    ),
 ]
 
 # --- the shared caches --------------------------------------------------------------------------
