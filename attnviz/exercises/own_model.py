@@ -28,6 +28,10 @@ MIB = 2**20
 def _map_mib(seq_len: int) -> Solution:
     mib = tensor_bytes(seq_len, seq_len, dtype=torch.float32) / MIB
     return Solution(
+        hint=(
+            "Count the weights first: one for every pair of a query and a key. Then turn "
+            "the count into bytes, and the bytes into MiB by dividing by 2 to the power 20."
+        ),
         answer=mib,
         tolerance=0.01 * mib,
         explanation=(
@@ -64,6 +68,10 @@ def _streamed_mib(seq_len: int, d_head: int) -> Solution:
     mib = 2 * tensor_bytes(seq_len, d_head, dtype=torch.float32) / MIB
     full = tensor_bytes(seq_len, seq_len, dtype=torch.float32) / MIB
     return Solution(
+        hint=(
+            "Each of the two matrices has one row per token and one column per channel of "
+            "the head; every entry is a float32. Add the two, then convert bytes to MiB."
+        ),
         answer=mib,
         tolerance=0.01 * mib,
         explanation=(
