@@ -32,7 +32,7 @@ from attnviz.validation import check_text  # imports torch only if given a tenso
 class Lesson:
     """One lesson of the course and the names it has in every layer."""
 
-    number: str  # "06": orders the course, prefixes the notebook and the exercise ids
+    number: str  # "06" (or "01b"): orders the course, prefixes the notebook and exercise ids
     stem: str  # "dsf": the dashboard and exercises module, the served slug, the test names
     title: str  # "one framework (DSF)", as the tables and the index show it
     question: str  # the question it answers, one line
@@ -83,6 +83,20 @@ LESSONS: tuple[Lesson, ...] = (
         summary="Drag a query, change the kernel, bandwidth, temperature and d_k; watch the "
         "weights and the kernel-regression fit.",
         computation=("lookup", "kernels.softmax"),
+    ),
+    Lesson(
+        "01b", "transformer_layer", "from one head to a transformer layer",
+        "how does one head become a layer of a real model? Projections W_Q, W_K, W_V, W_O; "
+        "heads split and merged; the causal mask; learned positions vs RoPE; the residual "
+        "stream",
+        "01b_one_head_to_transformer_layer.ipynb",
+        dashboard="TransformerLayerDashboard",
+        summary="One layer of the course's trained model, opened up: pick a head and a layer, "
+        "switch the causal mask, move the whole sentence to later positions and compare "
+        "learned positions with RoPE; watch the weights, the scores by position and each "
+        "head's write into the residual stream.",
+        computation=("transformer_layer", "models", "mixers", "kernels.attention"),
+        status="in progress",
     ),
     Lesson(
         "02", "attention_maps", "reading attention maps",

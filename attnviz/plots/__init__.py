@@ -21,6 +21,8 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
   :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`.
 * ``dsf`` (lesson 06) — :class:`PhiGrid`, :class:`ClassCurves`,
   :func:`recall_vs_state`, ``MIXER_STYLES``.
+* ``transformer_layer`` (lesson 01b) — :class:`SignedMatrix` (scores with the mask's −∞ in
+  grey, the scores of one token pair by position).
 * ``fast_kernels`` (lesson 07) — :class:`OnlineSoftmaxView`, :class:`ChunkView`,
   :class:`CostChart`, :class:`SpeedupScatter`.
 
@@ -70,6 +72,7 @@ from attnviz.plots.theme import (
     SERIES_COLORS,
     themed_figure,
 )
+from attnviz.plots.transformer_layer import MASKED_COLOR, SignedMatrix
 
 __all__ = [
     "CLASS_COLORS",
@@ -77,6 +80,7 @@ __all__ = [
     "FONT",
     "FUTURE_COLOR",
     "GROUP_DASHES",
+    "MASKED_COLOR",
     "MAX_RECT_CELLS",
     "MAX_TICK_LABELS",
     "MISSING_COLOR",
@@ -108,6 +112,7 @@ __all__ = [
     "ReachStrip",
     "ScoreHeatmap",
     "SignedHeatmap",
+    "SignedMatrix",
     "SpeedupScatter",
     "StrengthCurves",
     "TrainingCurves",

@@ -1143,6 +1143,36 @@ PLOT_ENTRIES: list[Entry] = [
     ),  # fmt: skip
 ]
 
-ENTRIES: list[Entry] = DASHBOARD_ENTRIES + PLOT_ENTRIES
+# --- the notebook front ends (attnviz.notebook) -----------------------------------------------
+
+NOTEBOOK_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.notebook_frontends.detect_frontend",
+        {
+            "environ": Optional(
+                Fixed(
+                    (dict, lambda: {"VSCODE_PID": "1"}, lambda: {"ATTNVIZ_FRONTEND": "colab"}),
+                    bad=(OBJECT, "VSCODE_PID", ["VSCODE_PID"], {"ATTNVIZ_FRONTEND": "vs"}),
+                )
+            ),
+            "modules": Optional(
+                Fixed(
+                    (set, lambda: {"google.colab"}, lambda: ("numpy",)),
+                    bad=(OBJECT, "google.colab", 3),
+                )
+            ),
+            "namespace": Optional(
+                Fixed((dict, lambda: {"__vsc_ipynb_file__": "x.ipynb"}), bad=(OBJECT, "x", [1]))
+            ),
+        },
+        names={"environ": "ATTNVIZ_FRONTEND"},  # a bad override is named as set
+    ),
+    Entry(
+        "attnviz.notebook_frontends.panel_comms",
+        {"frontend": Choice(("auto", "jupyterlab", "vscode", "colab", "ipywidgets"))},
+    ),
+]
+
+ENTRIES: list[Entry] = DASHBOARD_ENTRIES + PLOT_ENTRIES + NOTEBOOK_ENTRIES
 
 EXCLUDED: dict[str, str] = {}
