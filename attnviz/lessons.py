@@ -15,6 +15,9 @@ below: ``attnviz.lookup``, ``attnviz.receptive`` ...), which other lessons and u
 import too. The served index, ``attnviz bench``, the exercise registry and the JupyterLab
 browser test read this list; tests/test_lessons.py checks the README's and lesson 00's
 tables and every file above against it. This module imports nothing heavy.
+
+The appendix (``appendix_own_model.ipynb``, number ``"appendix"``) is an entry like the
+others, last, with exercises and no dashboard: an API tutorial kept out of the lessons.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "02", "attention_maps", "reading attention maps",
         "what does a trained model attend to? Model view, head view, entropy, sinks, "
-        "rollout; your own Hugging Face or PyTorch model; 4,096-token maps",
+        "rollout, and what maps do not tell you",
         "02_reading_attention_maps.ipynb",
         dashboard="AttentionMapsDashboard",
         summary="Every head of a trained model at once, then one head token by token: what "
@@ -174,6 +177,14 @@ LESSONS: tuple[Lesson, ...] = (
             "fast_kernels", "kernels.online_softmax", "kernels.scan", "kernels.chunkwise",
             "kernels.flex", "kernels.masks",
         ),
+    ),
+    Lesson(
+        "appendix", "own_model", "use attnviz on your own model",
+        "how do I read the attention of my own model? Capture from plain PyTorch modules and "
+        "Hugging Face models (GPT-2, BERT); long inputs, held or streamed; a view saved as a "
+        "web page",
+        "appendix_own_model.ipynb",
+        computation=("maps", "maps.streamed", "export"),
     ),
 )  # fmt: skip
 
