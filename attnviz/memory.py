@@ -554,7 +554,8 @@ def capacity_sweep(
 
     * "mse": mean over items of ‖r_i - v_i‖²; Hebbian with random keys predicts
       (N - 1)/d_k (``result.predicted_mse``): the O(d_k) average-case capacity.
-    * "worst": max over items of ‖r_i - v_i‖²: the guarantee, O(√d_k) items.
+    * "worst": max over items of ‖r_i - v_i‖² for the values drawn: the worst item,
+      not the worst values ("aligned" and "coherence" take those).
     * "top1": fraction of items whose read-out is closest (by dot product, which
       is cosine since the values have unit norm) to its own value among the N
       stored values; grows with d_v too (capacity ~ d_k d_v / 2 ln N).
