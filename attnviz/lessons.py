@@ -161,7 +161,7 @@ LESSONS: tuple[Lesson, ...] = (
         "attention matrices Φ side by side, their state sizes and decay profiles; step "
         "through the recurrence and watch y = Φu build up; toggle normalisation, feature "
         "map and gating.",
-        computation=("dsf", "state_size", "mixers", "kernels.ssm", "kernels.rnn"),
+        computation=("dsf", "dsf_trained", "state_size", "mixers", "kernels.ssm", "kernels.rnn"),
     ),
     Lesson(
         "07", "fast_kernels", "fast attention kernels",

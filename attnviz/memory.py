@@ -25,8 +25,10 @@ and every write here is theirs, ``attnviz.kernels.linear.write``.
 Capacity (PAPERS.md §1, derivation [D]): with N keys uniform on the unit sphere and
 unit values, reading a stored key k_i gives v_i plus crosstalk Σ_{j≠i} (k_jᵀ k_i) v_j,
 whose mean squared norm is (N-1)/d_k: the signal-to-noise ratio is d_k/(N-1), and
-the average error stays below ε² up to N ≈ ε² d_k (an O(d_k) capacity); the worst
-item and top-1 decoding follow other laws (O(√d_k) and ~d_k d_v / 2 ln N).
+the average error stays below ε² up to N ≈ ε² d_k (an O(d_k) capacity); a guarantee
+for every item and any values follows other laws (O(√d_k) with values aligned against
+each item, O(√(d_k / ln N)) from the keys' largest overlap), and top-1 decoding another
+(~d_k d_v / 2 ln N).
 :func:`capacity_sweep` measures all three, :func:`depth_head_error` how the error
 adds up across layers and averages out across heads.
 
@@ -66,7 +68,7 @@ from attnviz.validation import (
 RULES = ("hebbian", "hebbian_forget", "delta", "gated_delta")
 SWEEP_RULES = ("hebbian", "delta")
 KEY_KINDS = ("random", "orthonormal")
-CRITERIA = ("mse", "worst", "top1", "aligned")
+CRITERIA = ("mse", "worst", "top1", "aligned", "coherence")
 
 # Elements of the (trials, N, N) key Gram matrix one batch of trials may hold (256 MB).
 _GRAM_ELEMENTS = 1 << 26
@@ -391,6 +393,14 @@ class CapacityResult:
         others = (self.n_items[None, :] - 1).astype(np.float64)
         return others * (others - 1) * m**2 + others / d
 
+    @property
+    def predicted_coherence(self) -> np.ndarray:
+        """The "coherence" bound's rough size for random keys, (D, M): ((N-1) μ)² with the
+        largest of N(N-1)/2 overlaps μ ≈ √(4 ln N / d_k) (PAPERS.md §1; a first-order
+        extreme-value estimate, a little high at small N)."""
+        n = self.n_items[None, :].astype(np.float64)
+        return (n - 1) ** 2 * 4 * np.log(n) / self.d_k[:, None]
+
 
 def _ints(name: str, value: Any, high: int) -> np.ndarray:
     if isinstance(value, str):
@@ -451,6 +461,8 @@ def _measure(
     writes = values  # (trials, N, d_v)
     if criterion == "aligned":  # depends on the keys only: the values conspire
         return _aligned(keys, sizes)
+    if criterion == "coherence":  # the keys only: a bound for every item and any values
+        return _coherence(keys, sizes)
     if rule == "delta":
         gram = keys @ keys.mT  # (trials, N, N), k_iᵀ k_j
         system = beta * gram.tril(-1) + torch.eye(n_max)  # (trials, N, N)
@@ -507,6 +519,18 @@ def _aligned(keys: torch.Tensor, sizes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _coherence(keys: torch.Tensor, sizes: np.ndarray) -> np.ndarray:
+    """((N - 1) μ_N)² per trial, μ_N = max_{i≠j<N} |k_iᵀ k_j| (the keys' coherence), for
+    each N in sizes: ‖Σ_{j≠i} (k_jᵀ k_i) v_j‖ ≤ (N - 1) μ_N for every item and any unit
+    values, so this bounds every item's error (PAPERS.md §1, the guaranteed criterion)."""
+    overlap = (keys @ keys.mT).abs().tril(-1)  # (trials, N, N), |k_iᵀ k_j| for j < i
+    coherence = overlap.amax(dim=-1).cummax(dim=-1).values  # [:, n - 1]: μ of the first n
+    out = np.empty((keys.shape[0], len(sizes)))
+    for column, n in enumerate(sizes):
+        out[:, column] = ((n - 1) * coherence[:, n - 1]).square().numpy()
+    return out
+
+
 @torch.no_grad()
 def capacity_sweep(
     d_k: int | Sequence[int],
@@ -530,7 +554,8 @@ def capacity_sweep(
 
     * "mse": mean over items of ‖r_i - v_i‖²; Hebbian with random keys predicts
       (N - 1)/d_k (``result.predicted_mse``): the O(d_k) average-case capacity.
-    * "worst": max over items of ‖r_i - v_i‖²: the guarantee, O(√d_k) items.
+    * "worst": max over items of ‖r_i - v_i‖² for the values drawn: the worst item,
+      not the worst values ("aligned" and "coherence" take those).
     * "top1": fraction of items whose read-out is closest (by dot product, which
       is cosine since the values have unit norm) to its own value among the N
       stored values; grows with d_v too (capacity ~ d_k d_v / 2 ln N).
@@ -539,6 +564,11 @@ def capacity_sweep(
       averaging out: mean over items of (Σ_{j≠i} |k_jᵀ k_i|)². This is what a
       guarantee for every choice of values must bound: it grows as N²/d_k
       (``result.predicted_aligned``), so a guaranteed capacity grows only as √d_k.
+      It is still an average over items.
+    * "coherence": ((N - 1) μ)², μ the largest overlap |k_iᵀ k_j| of two stored keys:
+      a bound on every item's error for any unit values (the guarantee over random keys
+      of PAPERS.md §1). μ ≈ √(4 ln N / d_k), so it grows as 4 N² ln N / d_k
+      (``result.predicted_coherence``): the capacity grows as √(d_k / ln N).
 
     Keys: "random" draws them uniform on the unit sphere; "orthonormal" makes the
     first min(N, d_k) keys a random orthonormal basis: zero crosstalk up to N = d_k.
@@ -554,7 +584,8 @@ def capacity_sweep(
         n_items: a number of stored pairs N or a sequence of them (each >= 1).
         trials: independent memories per (d_k, N).
         keys: "random" or "orthonormal".
-        criterion: "mse", "worst", "top1" or "aligned" (keys only; ``rule`` is ignored).
+        criterion: "mse", "worst", "top1", "aligned" or "coherence" (the last two read the
+            keys only; ``rule`` is ignored).
         rule: "hebbian" (S += v kᵀ) or "delta" (S += β (v - S k) kᵀ, in write order).
         d_v: the value dimension; None uses d_v = d_k.
         seed: seeds the draws.
@@ -586,7 +617,7 @@ def capacity_sweep(
     order = np.unique(sizes)  # increasing N, each once
     n_max = int(order[-1])
     d_max, dv_max = int(dims.max()), int(value_dims.max())
-    cube = n_max**3 if rule == "delta" and criterion != "aligned" else 0
+    cube = n_max**3 if rule == "delta" and criterion not in ("aligned", "coherence") else 0
     work = trials * sum(
         n_max**2 * (int(d) + int(e)) + cube for d, e in zip(dims, value_dims, strict=True)
     )
@@ -600,7 +631,7 @@ def capacity_sweep(
         )
     batch = max(1, _GRAM_ELEMENTS // (n_max * n_max))  # trials per batch: the Gram fits
     count = min(batch, trials)
-    gram_copies = 3 if (rule == "delta" or criterion in ("aligned", "top1")) else 1
+    gram_copies = 3 if (rule == "delta" or criterion in ("aligned", "coherence", "top1")) else 1
     check_bytes(
         f"a batch of {count:,} memories of capacity_sweep (n_items up to {n_max:,}, d_k up to "
         f"{d_max:,})",

@@ -67,3 +67,41 @@ def test_strength_curves_colour_by_stimulus_and_dash_by_group():
     assert list(view.phases.data["x"]) == [0.0] and view.phases.data["y"][0] > 1.0
     view.update([("only", "A", [0, 1])], stimuli=("A",), groups=("only",))
     assert view.source.data["label"] == ["A"]  # one group: not named
+
+
+def test_criterion_curves_draw_each_criterion_and_the_tolerance_on_log_axes():
+    n = np.array([1.0, 2.0, 4.0, 8.0])
+    fig = plots.criterion_curves(
+        {"mse": (n, (n - 1) / 8), "coherence": (n, n**2)}, tolerance=0.1, labels={"mse": "avg"}
+    )
+    assert type(fig.x_scale).__name__ == "LogScale" and type(fig.y_scale).__name__ == "LogScale"
+    legend = [item.label.value for item in fig.legend[0].items]
+    assert legend == ["avg", "coherence"]
+    lines = [r for r in fig.renderers if type(r.glyph).__name__ == "Line"]
+    # a zero error (one item, no crosstalk) is left off the log axis
+    assert list(lines[0].data_source.data["x"]) == [2.0, 4.0, 8.0]
+    assert [s.location for s in fig.center if type(s).__name__ == "Span"] == [0.1]
+    with pytest.raises(ValueError, match="must not be empty"):
+        plots.criterion_curves({})
+    with pytest.raises(ValueError, match="N must be positive"):
+        plots.criterion_curves({"mse": (n - 1, n)})
+    with pytest.raises(ValueError, match="tolerance"):
+        plots.criterion_curves({"mse": (n, n)}, tolerance=-1.0)
+
+
+def test_experiment_strengths_draws_every_group_and_phase_of_a_run():
+    from attnviz import conditioning
+
+    result = conditioning.run("blocking", rule="delta")
+    fig = plots.experiment_strengths(result)
+    lines = next(r for r in fig.renderers if type(r.glyph).__name__ == "MultiLine")
+    data = lines.data_source.data
+    assert data["label"] == ["A (experimental)", "B (experimental)", "A (control)",
+                             "B (control)"]  # fmt: skip
+    experimental_b = np.asarray(data["ys"][1])
+    np.testing.assert_array_equal(experimental_b, result["experimental"].strength("B"))
+    control_b_x = np.asarray(data["xs"][3])  # the control group's compound phase lines up
+    assert control_b_x[-1] == result["experimental"].n_trials
+    assert fig.title.text == "blocking, delta"
+    with pytest.raises(TypeError, match="ExperimentResult"):
+        plots.experiment_strengths(result["experimental"])

@@ -65,3 +65,18 @@ def test_class_curves_share_one_source_and_build_the_log_figure_when_shown():
         curves.update({"s6": (x, x), "qlstm": (x + 1, x)})
     with pytest.raises(ValueError, match="unknown series"):
         curves.update({"ssd": (x, x)})
+
+
+def test_transition_trace_draws_each_class_against_the_step_with_a_line_at_one():
+    fig = plots.transition_trace(
+        {"linear_attention": [1.0, 0.5, 1.5], "gated_linear_attention": [0.9, 0.8, 0.7]}
+    )
+    lines = [r for r in fig.renderers if type(r.glyph).__name__ == "Line"]
+    assert list(lines[0].data_source.data["x"]) == [1.0, 2.0, 3.0]  # steps count from 1
+    assert list(lines[0].data_source.data["y"]) == [1.0, 0.5, 1.5]
+    assert [s.location for s in fig.center if type(s).__name__ == "Span"] == [1.0]
+    assert len(fig.legend[0].items) == 2
+    with pytest.raises(ValueError, match="positive"):
+        plots.transition_trace({"s6": [0.5, 0.0]})
+    with pytest.raises(ValueError, match="must not be empty"):
+        plots.transition_trace({})

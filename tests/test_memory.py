@@ -366,3 +366,34 @@ def test_random_pairs_refuses_pairs_past_the_memory_budget():
 
     with memory_budget_of("64MB"), pytest.raises(ValueError, match="random_pairs.*fewer items"):
         random_pairs(65_536, 1024)
+
+
+# --- coherence: the guarantee from the keys' largest overlap ------------------------------
+
+
+def test_coherence_bounds_every_items_error_for_random_and_aligned_values():
+    sizes = [2, 5, 10, 40]
+    kwargs = dict(trials=40, seed=3)
+    bound = capacity_sweep(64, sizes, criterion="coherence", **kwargs).measured[0]
+    worst = capacity_sweep(64, sizes, criterion="worst", **kwargs).measured[0]
+    aligned = capacity_sweep(64, sizes, criterion="aligned", **kwargs).measured[0]
+    # the same keys (one seed): the bound holds trial by trial, so on the means too; with
+    # two items it is exact (one overlap, one crosstalk term): equal up to float32 rounding
+    assert np.all(bound >= worst * (1 - 1e-5)) and np.all(bound >= aligned * (1 - 1e-5))
+    np.testing.assert_allclose(bound[0], worst[0], rtol=1e-5)
+    assert np.all(np.diff(bound) > 0)
+
+
+def test_coherence_capacity_grows_slower_than_sqrt_d_k():
+    def capacity(d_k):
+        sizes = np.arange(1, 80)
+        error = capacity_sweep(d_k, sizes, trials=30, criterion="coherence").measured[0]
+        return int(sizes[error <= 1.0].max())
+
+    small, large = capacity(64), capacity(4096)
+    # 64× d_k: √64 = 8× the items at fixed ln N; the largest overlap grows with N, so fewer
+    assert 4 <= large / small < 8
+    result = capacity_sweep([64, 256], [10, 40], trials=100, criterion="coherence")
+    # the extreme-value estimate (N − 1)² · 4 ln N / d_k is the right size, a little high
+    assert np.all(result.measured < result.predicted_coherence)
+    assert np.all(result.measured > 0.5 * result.predicted_coherence)

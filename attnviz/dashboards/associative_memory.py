@@ -59,6 +59,7 @@ CRITERION_LABELS = {
     "mse": "mean squared error ‖r − v‖²",
     "worst": "worst item's ‖r − v‖²",
     "top1": "top-1 accuracy",
+    "coherence": "bound ((N − 1) μ)², μ the largest key overlap",
 }
 RULE_LABELS = {
     "delta": "delta rule (DeltaNet) = Rescorla–Wagner",

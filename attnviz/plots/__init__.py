@@ -18,9 +18,10 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
 * ``receptive_fields`` (lesson 04) — :class:`ReachMap`, :class:`ReachStrip`,
   :class:`PatternCurves`, :func:`layer_palette`.
 * ``associative_memory`` (lesson 05) — :class:`BandCurves`, :class:`SignedHeatmap`,
-  :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`.
+  :class:`ItemBars`, :class:`StrengthCurves`, :func:`stimulus_colors`,
+  :func:`experiment_strengths`, :func:`criterion_curves`.
 * ``dsf`` (lesson 06) — :class:`PhiGrid`, :class:`ClassCurves`,
-  :func:`recall_vs_state`, ``MIXER_STYLES``.
+  :func:`recall_vs_state`, :func:`transition_trace`, ``MIXER_STYLES``.
 * ``transformer_layer`` (lesson 01b) — :class:`SignedMatrix` (scores with the mask's −∞ in
   grey, the scores of one token pair by position).
 * ``fast_kernels`` (lesson 07) — :class:`OnlineSoftmaxView`, :class:`ChunkView`,
@@ -40,6 +41,8 @@ from attnviz.plots.associative_memory import (
     ItemBars,
     SignedHeatmap,
     StrengthCurves,
+    criterion_curves,
+    experiment_strengths,
     stimulus_colors,
 )
 from attnviz.plots.attention_maps import ZOOM_TICK_LABELS, HeadBars, HeadGrid, LongHeadView
@@ -50,6 +53,7 @@ from attnviz.plots.dsf import (
     ClassCurves,
     PhiGrid,
     recall_vs_state,
+    transition_trace,
 )
 from attnviz.plots.fast_kernels import ChunkView, CostChart, OnlineSoftmaxView, SpeedupScatter
 from attnviz.plots.figures import MAX_RECT_CELLS, Bars, Curves, Heatmap, head_label
@@ -116,9 +120,12 @@ __all__ = [
     "SpeedupScatter",
     "StrengthCurves",
     "TrainingCurves",
+    "criterion_curves",
+    "experiment_strengths",
     "head_label",
     "layer_palette",
     "recall_vs_state",
     "stimulus_colors",
     "themed_figure",
+    "transition_trace",
 ]

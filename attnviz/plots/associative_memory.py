@@ -3,7 +3,9 @@
 ``BandCurves`` draws curves with a band around each (recall against the items stored);
 ``SignedHeatmap`` a memory matrix S on a diverging scale; ``ItemBars`` one bar per stored
 item in a fixed number of slots; ``StrengthCurves`` the associative strength of each
-stimulus over trials, a stimulus in its colour (``stimulus_colors``), a group in its dash.
+stimulus over trials, a stimulus in its colour (``stimulus_colors``), a group in its dash,
+and ``experiment_strengths`` one experiment's groups drawn with it; ``criterion_curves``
+each capacity criterion's error against the items stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from bokeh.core.properties import field
+from bokeh.core.properties import value as literal_value
 from bokeh.models import (
     BasicTickFormatter,
     CDSView,
@@ -33,7 +36,9 @@ from bokeh.models import (
     VBar,
     VSpan,
 )
+from bokeh.plotting import figure
 
+from attnviz.conditioning import ExperimentResult
 from attnviz.plots import _checks
 from attnviz.plots.figures import _legend_below, _matrix_figure, _symmetric_scale
 from attnviz.plots.theme import (
@@ -43,6 +48,7 @@ from attnviz.plots.theme import (
     SELECTED_COLOR,
     SERIES_COLORS,
     _label_ticks,
+    slim,
     themed_figure,
 )
 
@@ -467,3 +473,88 @@ def _phases(phases) -> list[tuple[float, str]]:
             raise TypeError(f"phases[{i}] must be (first trial, name), got {phase!r}")
         checked.append((_checks.check_real(f"phases[{i}]'s first trial", phase[0]), phase[1]))
     return checked
+
+
+def criterion_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    tolerance: float | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str = "capacity by criterion: error against the items stored",
+    x_label: str = "N, items stored (log)",
+    y_label: str = "error ‖S k_i − v_i‖² (log)",
+    **figure_kwargs,
+) -> figure:
+    """Each capacity criterion's error against N on log-log axes, one line per criterion
+    (lesson 05, ``memory.capacity_sweep``'s criteria and bounds beside them).
+
+    ``curves`` maps a criterion to (N, error), N > 0 and errors > 0 where drawn (a zero
+    error, an exact memory, is left off the log axis); ``tolerance`` draws a dashed line
+    at that error: where each curve crosses it is that criterion's capacity.
+    """
+    curves = _checks.mapping("curves", curves, nonempty=True)
+    checked = {
+        str(name): _checks.series(f"curves[{name!r}]", xy, finite=True)
+        for name, xy in curves.items()
+    }
+    labels = _checks.text_mapping("labels", labels)
+    tolerance = _checks.optional_real("tolerance", tolerance, low=0.0, low_open=True)
+    for name, (x, _) in checked.items():
+        if x.size and x.min() <= 0:
+            raise ValueError(f"curves[{name!r}]'s N must be positive, got {x.min():g}")
+    options = dict(title=title, width=560, height=380, tools="pan,wheel_zoom,reset,save",
+                   x_axis_type="log", y_axis_type="log")  # fmt: skip
+    options.update(figure_kwargs)
+    fig = themed_figure(**options)
+    fig.xaxis.axis_label = x_label
+    fig.yaxis.axis_label = y_label
+    items = []
+    for i, (name, (x, y)) in enumerate(checked.items()):
+        shown = y > 0  # the log axis cannot draw an exact memory's zero
+        label = labels.get(name, name)
+        source = ColumnDataSource(
+            data=dict(x=x[shown], y=y[shown], name=[label] * int(shown.sum()))
+        )
+        color = SCORE_COLORS[i % len(SCORE_COLORS)]
+        line = fig.line("x", "y", source=source, color=color, line_width=2.5)
+        items.append(LegendItem(label=literal_value(label), renderers=[line]))
+    if tolerance is not None:
+        fig.add_layout(Span(location=tolerance, dimension="width", line_color="#666666",
+                            line_dash="dashed", line_width=1.5))  # fmt: skip
+    _legend_below(fig, items, 2)
+    fig.add_tools(HoverTool(tooltips=[("", "@name"), ("N", "@x{0,0}"), ("error", "@y{0.000}")]))
+    return slim(fig)
+
+
+def experiment_strengths(result, *, title: str = "", **figure_kwargs) -> figure:
+    """The associative strengths V of one experiment's groups over trials (lesson 05):
+    a ``conditioning.ExperimentResult`` (``conditioning.run(name, rule=...)``) drawn as
+    ``StrengthCurves`` draws it, a stimulus in its colour and a group in its dash, the
+    phases marked. A control group's trials end where the first group's do, so the
+    compound phases line up. Only stimuli a group presents are drawn for it."""
+    if not isinstance(result, ExperimentResult):
+        raise TypeError(
+            "result must be a conditioning.ExperimentResult (conditioning.run(<experiment "
+            f"name>, rule=...)), got {type(result).__name__}"
+        )
+    _checks.check_text("title", title, empty=True)
+    groups = list(result.groups)
+    first = result.groups[groups[0]]
+    stimuli = list(dict.fromkeys(s for run in result.groups.values() for s in run.stimuli))
+    curves = [
+        (group, s, run.strength(s), max(0, first.n_trials - run.n_trials))
+        for group, run in result.groups.items()
+        for s in run.stimuli
+        if any(s in trial.stimuli for trial in run.trials)
+    ]
+    phases = [
+        (start, phase.name or f"phase {i + 1}")
+        for i, (start, phase) in enumerate(
+            zip(first.phase_starts[:-1], first.schedule, strict=True)
+        )
+    ]
+    view = StrengthCurves(
+        title=title or f"{result.experiment.name}, {result.rule}", **figure_kwargs
+    )
+    view.update(curves, stimuli=stimuli, groups=groups, phases=phases)
+    return view.figure

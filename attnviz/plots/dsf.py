@@ -4,7 +4,8 @@
 on its own diverging scale; ``ClassCurves`` draws one line per model class, each class in
 its colour, on a linear or log axis;
 ``recall_vs_state`` draws MQAR recall against state size, one line per class in its
-colour and marker. Every class's label, colour and marker are ``attnviz.model_classes``'.
+colour and marker; ``transition_trace`` a scalar transition Λ_i against the step.
+Every class's label, colour and marker are ``attnviz.model_classes``'.
 """
 
 from __future__ import annotations
@@ -407,4 +408,50 @@ def recall_vs_state(
     _legend_below(fig, [items[name] for name in curves], ncols=2)
     tips = [("", "@name"), ("state", "@x{0,0}"), ("accuracy", "@y{0.000}")]
     fig.add_tools(HoverTool(renderers=renderers, tooltips=tips))
+    return slim(fig)
+
+
+def transition_trace(
+    traces: Mapping[str, Sequence[float]],
+    *,
+    labels: Mapping[str, str] | None = None,
+    title: str = "the transition Λ_i at each step",
+    **figure_kwargs,
+) -> figure:
+    """A scalar transition Λ_i against the step i = 1..T, one line per class (lesson 06).
+
+    ``traces`` maps a class (a kind of ``attnviz.dsf``, e.g. "linear_attention") to its
+    Λ_i, each > 0 (``DSF.spectrum()[:, 0]`` of a scalar system). A dashed line marks
+    Λ = 1: below it a step decays the state, above it the step amplifies it.
+    """
+    traces = _checks.mapping("traces", traces, nonempty=True)
+    checked = {
+        str(name): _checks.values(f"traces[{name!r}]", trace, ndim=1, finite=True)
+        for name, trace in traces.items()
+    }
+    for name, trace in checked.items():
+        if trace.size == 0 or trace.min() <= 0:
+            raise ValueError(
+                f"traces[{name!r}] must be a non-empty sequence of positive Λ_i, got "
+                f"{'none' if trace.size == 0 else f'{trace.min():g}'}"
+            )
+    labels = _checks.text_mapping("labels", labels)
+    options = dict(title=title, width=560, height=340, tools="pan,wheel_zoom,reset,save")
+    options.update(figure_kwargs)
+    fig = themed_figure(**options)
+    fig.xaxis.axis_label = "step i"
+    fig.yaxis.axis_label = "Λ_i"
+    fig.add_layout(Span(location=1.0, dimension="width", line_color="#666666",
+                        line_dash="dashed", line_width=1.5))  # fmt: skip
+    items = []
+    for i, (name, trace) in enumerate(checked.items()):
+        color = BY_KIND[name].color if name in BY_KIND else CLASS_COLORS[i % len(CLASS_COLORS)]
+        label = labels.get(name, BY_KIND[name].label if name in BY_KIND else name)
+        steps = np.arange(1, trace.size + 1, dtype=np.float64)
+        source = ColumnDataSource(data=dict(x=steps, y=trace, name=[label] * trace.size))
+        line = fig.line("x", "y", source=source, color=color, line_width=2)
+        dots = fig.scatter("x", "y", source=source, size=5, color=color)
+        items.append(LegendItem(label=literal_value(label), renderers=[line, dots]))
+    _legend_below(fig, items, ncols=2)
+    fig.add_tools(HoverTool(tooltips=[("", "@name"), ("i", "@x{0}"), ("Λ_i", "@y{0.000}")]))
     return slim(fig)

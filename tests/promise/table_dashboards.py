@@ -467,6 +467,17 @@ def _xy(n=4):
     return x, x**2
 
 
+def _xy_positive(n=4):
+    x = np.arange(1, n + 1, dtype=np.float64)
+    return x, x**2
+
+
+def _conditioning():
+    from attnviz import conditioning
+
+    return conditioning
+
+
 def _series(bad_name="zzz"):
     unknown = () if bad_name is None else ({bad_name: _xy()},)
     return Fixed(
@@ -614,6 +625,39 @@ PLOT_ENTRIES: list[Entry] = [
         call=lambda view, curves, stimuli, groups, phases: view.update(
             curves, stimuli=stimuli, groups=groups, phases=phases
         ),
+    ),  # fmt: skip
+    Entry(
+        f"{PA}.criterion_curves",
+        {
+            "curves": Fixed(
+                (lambda: {"mse": _xy_positive()}, lambda: {"a": _xy_positive(), "b": _xy()}),
+                bad=(
+                    *MAPPING_BAD,
+                    {},
+                    {"a": OBJECT},
+                    {"a": (np.arange(3.0),)},
+                    {"a": (np.zeros(2), np.ones(2))},
+                    {"a": (np.ones(2), np.full(2, NAN))},
+                ),
+            ),
+            "tolerance": Optional(Real(0.0, None, low_open=True, typical=(0.01, 1.0))),
+            "labels": Optional(Fixed((lambda: {"a": "A"},), bad=MAPPING_BAD[1:])),
+        },
+        positional=("curves",),
+    ),  # fmt: skip
+    Entry(
+        f"{PA}.experiment_strengths",
+        {
+            "result": Fixed(
+                (
+                    lambda: _conditioning().run("blocking"),
+                    lambda: _conditioning().run("acquisition", rule="hebbian"),
+                ),
+                bad=(None, OBJECT, "blocking", 3),
+            ),
+            "title": Text(("", "blocking")),
+        },
+        positional=("result",),
     ),  # fmt: skip
     # attention_maps
     Entry(
@@ -892,6 +936,28 @@ PLOT_ENTRIES: list[Entry] = [
             "chance": Optional(Real(0.0, 1.0)),
         },
         positional=("curves",),
+    ),  # fmt: skip
+    Entry(
+        f"{PD}.transition_trace",
+        {
+            "traces": Fixed(
+                (
+                    lambda: {"linear_attention": [1.0, 0.5, 1.5]},
+                    lambda: {"s6": np.linspace(0.1, 0.9, 5), "custom": [2.0]},
+                ),
+                bad=(
+                    *MAPPING_BAD,
+                    {},
+                    {"s6": OBJECT},
+                    {"s6": []},
+                    {"s6": [0.5, 0.0]},
+                    {"s6": [NAN]},
+                    {"s6": np.ones((2, 2))},
+                ),
+            ),
+            "labels": Optional(Fixed((lambda: {"s6": "S6"},), bad=MAPPING_BAD[1:])),
+        },
+        positional=("traces",),
     ),  # fmt: skip
     # figures
     Entry(

@@ -959,6 +959,27 @@ STATE_SIZE = [
         },
     ),  # fmt: skip
     Entry(
+        "attnviz.dsf_trained.trained_system",
+        {
+            "model": Fixed((_tiny_model,), bad=(None, 3, "model")),
+            "input_ids": Fixed(
+                (lambda: torch.tensor([1, 2, 3]), lambda: [0, 5, 15, 7, 2, 1, 1, 3]),
+                bad=(
+                    None,
+                    OBJECT,
+                    "abc",
+                    torch.zeros(3),
+                    torch.zeros(0, dtype=torch.long),
+                    torch.zeros(2, 3, dtype=torch.long),
+                    torch.tensor([1, 99]),
+                    torch.arange(9),
+                ),
+            ),
+            "layer": Int(0, 0),
+        },
+        positional=("model", "input_ids"),
+    ),  # fmt: skip
+    Entry(
         "attnviz.state_size.mqar_state_size_sweep",
         {
             "classes": Seq(MIXER, length=(1, 2)),
@@ -1208,6 +1229,7 @@ EXCLUDED: dict[str, str] = {
     "attnviz.gradient_field.GradientField": _RECORD.format("gradient_field"),
     "attnviz.dsf_views.ClassView": _RECORD.format("dsf_views.class_view"),
     "attnviz.state_size.SweepResult": _RECORD.format("mqar_state_size_sweep (or from_dict)"),
+    "attnviz.dsf_trained.TrainedSystem": _RECORD.format("dsf_trained.trained_system"),
     "attnviz.model_classes.ModelClass": "a row of the module's own CLASSES table",
     "attnviz.fast_kernels.KernelMethod": "a row of the module's own METHODS table",
     "attnviz.dsf.ImplicitAttention": "an abstract base: takes no arguments",
