@@ -139,8 +139,8 @@ LESSONS: tuple[Lesson, ...] = (
         "05", "associative_memory", "attention as Pavlovian conditioning",
         "what does one head remember, and how much? Linear attention as an associative "
         "memory (query = test stimulus, key = CS, value = US); crosstalk and capacity "
-        "(O(d_k) on average, O(√d_k) guaranteed); Hebbian vs delta rule; Rescorla–Wagner "
-        "blocking, extinction, inhibition; forgetting",
+        "by criterion (on average, for the worst item, guaranteed); Hebbian vs delta rule; "
+        "Rescorla–Wagner blocking, extinction, inhibition; forgetting",
         "05_pavlovian_conditioning.ipynb",
         dashboard="AssociativeMemoryDashboard",
         summary="Linear attention as an associative memory: its capacity against d_k, the "

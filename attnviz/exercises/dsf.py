@@ -207,8 +207,8 @@ _PLATEAU_CHOICES = {
     lesson="06",
     question="In the MQAR sweep each sequence lists KV = 4 key-value pairs (values from 32 "
     "tokens), then asks for each key's value. A 2-layer qLSTM keeps 64 numbers of state per "
-    "layer: one per channel, with no query to look anything up. After training, its "
-    "recall is",
+    "layer: one per channel, its gates computed from the current token. After training, "
+    "its recall is",
     kind="choice",
     choices=_PLATEAU_CHOICES,
 )
