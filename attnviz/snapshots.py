@@ -135,7 +135,11 @@ class _Browser:
     def _start(self, executable: str) -> None:
         from playwright.sync_api import sync_playwright
 
-        if self._browser is not None and self.executable == executable:
+        if (
+            self._browser is not None
+            and self._browser.is_connected()  # not crashed or killed since the last picture
+            and self.executable == executable
+        ):
             return
         self._stop()
         self._playwright = sync_playwright().start()
@@ -145,11 +149,14 @@ class _Browser:
         self.executable = executable
 
     def _stop(self) -> None:
-        if self._browser is not None:
-            self._browser.close()
-        if self._playwright is not None:
-            self._playwright.stop()
+        browser, playwright = self._browser, self._playwright
         self._browser = self._playwright = self.executable = None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
 
     def _screenshot(self, html: str, executable: str, width: int, timeout: float) -> bytes:
         self._start(executable)

@@ -89,6 +89,12 @@ def test_a_dashboard_shows_its_first_tab_with_figures():
     assert blue > 0.005
 
 
+def test_the_browser_starts_again_after_it_is_closed(square_png):
+    snapshots.disable()  # closes the kernel's Chromium
+    again = snapshots.snapshot(pn.pane.Bokeh(red_square()))
+    assert picture(again).size == picture(square_png).size
+
+
 def test_bad_arguments_are_refused_by_name():
     view = pn.pane.Markdown("x")
     with pytest.raises(TypeError, match="view must be a Panel object"):
