@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import logging
 import math
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def test_a_dashboard_shows_its_first_tab_with_figures():
     assert image.width > 500 and image.height > 500  # controls beside two figures
     blue = share_of(image, (31, 119, 180), tol=30)  # the fit and the keys
     assert blue > 0.005
+
+
+def test_a_picture_prints_nothing(capfd, caplog):
+    """Drawing adds nothing to the cell's output (nbval compares it with a re-run that draws
+    no picture): no Bokeh validation warning for an empty layout, say."""
+    with caplog.at_level(logging.WARNING):
+        snapshots.snapshot(pn.Row(pn.pane.Markdown("x"), pn.Column()))
+    assert [record.getMessage() for record in caplog.records] == []
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
 
 
 def test_the_browser_starts_again_after_it_is_closed(square_png):
