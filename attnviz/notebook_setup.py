@@ -13,6 +13,10 @@ notebooks stay small.
 This module only configures Panel and says which outputs a saved lesson keeps
 (``saved_output``, shared by ``tools/notebooks.py`` and the lessons' nbval
 settings in ``lessons/conftest.py``); it computes nothing. Lesson 00 explains it.
+
+A view's output keeps one thing: its PNG picture (``image/png``), which
+``attnviz.snapshots`` adds when lessons are executed for saving, so GitHub and
+nbviewer show the figure.
 """
 
 from __future__ import annotations
@@ -45,6 +49,20 @@ VIEW_MIME_TYPES = (
 )
 
 
+def displays_view(output: Mapping[str, Any]) -> bool:
+    """Whether a live cell output shows a Panel / Bokeh view that a learner sees.
+
+    Such an output carries a view payload (``VIEW_MIME_TYPES``) and the text/plain repr
+    that IPython's formatters add to an object displayed as a cell's value or through
+    ``display()``, which is where ``attnviz.snapshots`` adds its picture. The invisible
+    set-up view that ``pn.extension`` publishes (Panel's comm manager) has no repr.
+    """
+    if not isinstance(output, Mapping):
+        raise TypeError(f"output must be a notebook cell output (a dict), got {output!r:.60}")
+    data = output.get("data", {})
+    return "text/plain" in data and any(mime in data for mime in VIEW_MIME_TYPES)
+
+
 def load_notebook_extension(*extensions: str, **config: Any) -> None:
     """Initialise Panel in this notebook with all its JavaScript inlined.
 
@@ -56,6 +74,11 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
 
     Outside a notebook (a script, a test) this only sets ``pn.config``, so it
     never raises there. Calling it twice is harmless: it reloads the same code.
+
+    When ``$ATTNVIZ_SNAPSHOTS`` is ``1`` (``tools/notebooks.py execute`` sets it for
+    the kernel), every view displayed afterwards also gets a PNG picture for the saved
+    lesson (``attnviz.snapshots``); that raises ``attnviz.export.ExportError`` if no
+    Chromium can draw them.
     """
     import panel as pn  # here, so the constants above import without Panel
 
@@ -79,6 +102,10 @@ def load_notebook_extension(*extensions: str, **config: Any) -> None:
         )
     pn.extension(*extensions, inline=True, **config)
     _keep_stylesheets_inline()
+    from attnviz import snapshots
+
+    if snapshots.requested():
+        snapshots.enable()
 
 
 def _keep_stylesheets_inline() -> None:
@@ -131,7 +158,8 @@ def saved_output(output: Mapping[str, Any]) -> Any | None:
     Streams (printed text) and errors are kept as they are. A display or
     result keeps its light representations (text/plain, text/markdown,
     text/latex, images) and loses ``HEAVY_MIME_TYPES``; a Panel / Bokeh view
-    also loses its text/plain repr. An output left with nothing is dropped.
+    also loses its text/plain repr, so it keeps only its picture (``image/png``)
+    if it has one. An output left with nothing is dropped.
     Returns a new ``nbformat.NotebookNode``; ``output`` is not changed.
     """
     import nbformat
@@ -152,4 +180,10 @@ def saved_output(output: Mapping[str, Any]) -> Any | None:
     return output if output["data"] else None
 
 
-__all__ = ["HEAVY_MIME_TYPES", "VIEW_MIME_TYPES", "load_notebook_extension", "saved_output"]
+__all__ = [
+    "HEAVY_MIME_TYPES",
+    "VIEW_MIME_TYPES",
+    "displays_view",
+    "load_notebook_extension",
+    "saved_output",
+]

@@ -145,6 +145,7 @@ VIEWS = (
     "attnviz.student",
     "attnviz.moves",
     "attnviz.notebook_setup",
+    "attnviz.snapshots",  # pictures of the views a lesson displays, for its saved notebook
     "attnviz.index_page",
 )
 

@@ -13,7 +13,12 @@ from nbclient import NotebookClient
 from offline import external_loads, is_external
 
 import attnviz
-from attnviz.notebook_setup import HEAVY_MIME_TYPES, load_notebook_extension, saved_output
+from attnviz.notebook_setup import (
+    HEAVY_MIME_TYPES,
+    displays_view,
+    load_notebook_extension,
+    saved_output,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,6 +161,30 @@ def test_saved_output_drops_javascript_and_views_with_their_repr():
     assert kept["metadata"] == {}
 
 
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGP4DwABAQEAWk1v8QAAAABJRU5ErkJggg=="
+PICTURED = dict(VIEW, data={**VIEW["data"], "image/png": PNG})
+SETUP = {  # what pn.extension publishes for its comm manager: a view payload, no repr
+    "output_type": "display_data",
+    "data": {"text/html": "<div id='08fd'>...</div>", "application/vnd.holoviews_exec.v0+json": ""},
+    "metadata": {"application/vnd.holoviews_exec.v0+json": {"id": "08fd"}},
+}
+
+
+def test_saved_output_keeps_only_the_picture_of_a_view():
+    kept = saved_output(PICTURED)
+    assert kept["data"] == {"image/png": PNG}  # no HTML, no JavaScript, no Panel repr
+    assert kept["metadata"] == {}
+    assert kept["output_type"] == "execute_result"
+
+
+def test_displays_view_means_a_view_a_learner_sees():
+    assert displays_view(VIEW) and displays_view(PICTURED)
+    assert not displays_view(SETUP)  # Panel's invisible set-up output
+    assert not displays_view(STREAM) and not displays_view(FEEDBACK) and not displays_view(LOADER)
+    with pytest.raises(TypeError, match="output must be a notebook cell output"):
+        displays_view("a view")
+
+
 def test_saved_output_leaves_its_argument_alone():
     before = repr(VIEW)
     saved_output(VIEW)
@@ -179,11 +208,94 @@ def test_heavy_payloads_include_panel_and_bokeh_loaders():
         assert mime in HEAVY_MIME_TYPES
 
 
-def test_saved_lessons_are_small_and_carry_no_payloads():
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- what nbval compares (lessons/conftest.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lesson_settings():
+    return _load("lesson_conftest", REPO / "lessons" / "conftest.py")
+
+
+def test_nbval_compares_no_pictures(lesson_settings):
+    """The re-run draws no picture: images are left out on both sides, and an output left
+    with nothing is dropped, so a saved picture never fails the comparison."""
+    assert lesson_settings._comparable([PICTURED, STREAM]) == [STREAM]
+    assert lesson_settings._comparable([VIEW, STREAM]) == [STREAM]
+    mixed = dict(FEEDBACK, data={**FEEDBACK["data"], "image/png": PNG})
+    assert lesson_settings._comparable([mixed]) == [FEEDBACK]  # the text is still compared
+
+
+def test_nbval_fails_a_view_saved_without_its_picture(lesson_settings):
+    missing = lesson_settings._missing_pictures
+    assert missing([SETUP, STREAM], [STREAM]) is None  # no view shown: nothing needed
+    assert missing([VIEW], [saved_output(PICTURED)]) is None
+    message = missing([VIEW, VIEW], [saved_output(PICTURED)])
+    assert "displays 2 Panel / Bokeh view(s)" in message and "1 PNG picture(s)" in message
+    assert "tools/notebooks.py execute" in message
+
+
+# -- tools/notebooks.py ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notebooks():
+    return _load("notebooks", REPO / "tools" / "notebooks.py")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "pn.pane.Bokeh(curves.figure)",
+        "from attnviz.dashboards import X\n\nSoftLookupDashboard()",
+        "pn.Row(*map(pn.pane.Bokeh, figures))",
+        "x = 1\npn.pane.Bokeh(\n    plots.Heatmap(w, a, b).figure\n)",
+    ],
+)
+def test_a_cell_whose_value_is_a_view_is_read_from_its_source(notebooks, source):
+    assert notebooks.source_displays_view(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "pn.pane.Bokeh(curves.figure);",  # the ; hides the value
+        "view = pn.pane.Bokeh(curves.figure)",
+        "print(pn.__version__)",
+        "check('01-boxcar-count', my_answer)",
+        "dashboard.param.update(x=1)",
+        "%timeit pn.Row()",
+        "",
+    ],
+)
+def test_other_cells_are_not_views(notebooks, source):
+    assert not notebooks.source_displays_view(source)
+
+
+def test_check_fails_a_view_cell_without_a_picture(notebooks, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("pn.pane.Bokeh(fig)", execution_count=1)
+    nb.cells = [cell]
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    assert notebooks.problems(path, nb) == [
+        "cell 0 displays a view but has no picture (execute with tools/notebooks.py, "
+        "which draws one)"
+    ]
+    cell.outputs = [nbformat.from_dict(saved_output(PICTURED))]
+    nbformat.write(nb, path)
+    assert notebooks.problems(path, nb) == []
+    assert notebooks.main(["check", str(path)]) == 0
+
+
+def test_saved_lessons_are_small_and_carry_no_payloads(notebooks):
     """What `python tools/notebooks.py check lessons/*.ipynb` enforces before a commit."""
-    spec = importlib.util.spec_from_file_location("notebooks", REPO / "tools" / "notebooks.py")
-    notebooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(notebooks)
     lessons = sorted((REPO / "lessons").glob("*.ipynb"))
     assert lessons
     for path in lessons:

@@ -1,6 +1,7 @@
-"""The lessons in JupyterLab, as a student runs them: open a notebook, Run → Run All
-Cells, and check that every cell ran, none failed, and the lesson's dashboard drew
-and answers its controls. Every lesson of the manifest (attnviz.lessons) is run.
+"""The lessons in JupyterLab, as a student runs them: open a notebook, see the saved
+pictures of its figures, Run → Run All Cells, and check that every cell ran, none
+failed, and the lesson's dashboard drew and answers its controls. Every lesson of the
+manifest (attnviz.lessons) is run.
 
 JupyterLab serves a temporary copy of lessons/ (see conftest.py), so running the
 notebook never edits the course. Needs Chromium at /usr/bin/chromium.
@@ -31,6 +32,17 @@ def code_cells(path) -> list[str]:
     """The source of each code cell of the notebook at ``path``, in order."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+
+
+def saved_pictures(path) -> int:
+    """How many PNG pictures the saved notebook at ``path`` holds (its figures' snapshots)."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+    )
 
 
 def dismiss_dialogs(page) -> None:
@@ -278,6 +290,16 @@ def test_lesson_runs_all_cells_and_shows_its_dashboard(jupyterlab, lab_root, ope
     expect(page.locator(".jp-Notebook .jp-CodeCell")).to_have_count(len(sources))
     # the kernel must be started and connected before Run All, or the run is lost
     wait_for_kernel(page, timeout=90)
+
+    # before anything runs, the saved lesson shows the pictures of its figures (as on
+    # GitHub and nbviewer), each decoded by the browser
+    images = ".jp-Notebook .jp-OutputArea-output img"
+    expect(page.locator(images)).to_have_count(saved_pictures(path))
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{images}')]"
+        ".every(image => image.complete && image.naturalWidth > 0)",
+        timeout=15_000,
+    )
 
     # Edit → Clear Outputs of All Cells, so saved outputs and execution counts cannot
     # pass for this run's; then Run → Run All Cells, from the menu bar, like a student

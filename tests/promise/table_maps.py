@@ -1,4 +1,5 @@
-"""Table entries for the maps area (see promise.table): ``attnviz.maps`` and ``attnviz.export``.
+"""Table entries for the maps area (see promise.table): ``attnviz.maps``, ``attnviz.export``
+and ``attnviz.snapshots``.
 
 Models are tiny TinyTransformers (and a bare ``nn.MultiheadAttention(8, 2)``), built once
 per process and cached, so an entry's sweep stays fast. A model with a long context
@@ -299,6 +300,28 @@ class Views(Kind):
 
     def hostile(self, dims):
         return [None, OBJECT, "figure", [], [OBJECT], 3]
+
+
+class PanelViews(Kind):
+    """What a notebook displays: a Bokeh figure, a Panel pane or a layout, built fresh."""
+
+    def valid(self, dims):
+        return st.sampled_from((_figure, _figure_pane, _layout)).map(lambda f: f())
+
+    def hostile(self, dims):
+        return [None, OBJECT, "figure", [], [OBJECT], 3]
+
+
+def _figure_pane():
+    import panel as pn
+
+    return pn.pane.Bokeh(_figure())
+
+
+def _layout():
+    import panel as pn
+
+    return pn.Column(pn.pane.Markdown("**q · k**"), pn.widgets.FloatSlider(name="h", value=0.5))
 
 
 def _figure():
@@ -862,6 +885,21 @@ ENTRIES: list[Entry] = [
         examples=2,
         deadline=60,
     ),  # fmt: skip
+    Entry(
+        "attnviz.snapshots.snapshot",
+        {
+            "view": PanelViews(),
+            "max_width": Int(100, 4000, typical=(200, 1000)),
+            "colours": Int(2, 256, typical=(16, 256)),
+            "timeout": Real(0, 600, low_open=True, typical=(60, 60)),
+        },
+        allowed=EXPORT_ALLOWED,
+        examples=2,
+        deadline=60,
+    ),  # fmt: skip
+    Entry("attnviz.snapshots.requested", {}),
+    Entry("attnviz.snapshots.enable", {}, allowed=EXPORT_ALLOWED),
+    Entry("attnviz.snapshots.disable", {}),
     Entry(
         "attnviz.export.download_button",
         {
