@@ -75,7 +75,8 @@ def execute(path: Path, *, timeout: int = 600) -> None:
         record_timing=False,
         store_widget_state=False,
     )
-    client.execute(env={**os.environ, ENV_VAR: "1"})
+    # JupyterLab's path, even when run from VS Code's terminal (attnviz.notebook_frontends)
+    client.execute(env={**os.environ, ENV_VAR: "1", "ATTNVIZ_FRONTEND": "jupyterlab"})
     missing = views_without_pictures(nb)
     if missing:
         raise MissingPicture(
