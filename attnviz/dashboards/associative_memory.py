@@ -649,24 +649,7 @@ class AssociativeMemoryDashboard(Dashboard):
     def _draw_conditioning(self, results, stimuli) -> None:
         with self._hold():  # the figures if their tab is built (else none); the readout
             for rule, view in self._strengths.items():
-                result = results[rule]
-                groups = list(result.groups)
-                first = result.groups[groups[0]]
-                # a control group's trials end where the experimental group's do: its
-                # phases line up with the experimental group's last phases
-                curves = [
-                    (group, s, run.strength(s), max(0, first.n_trials - run.n_trials))
-                    for group, run in result.groups.items()
-                    for s in run.stimuli
-                    if any(s in trial.stimuli for trial in run.trials)
-                ]
-                phases = [
-                    (start, phase.name or f"phase {i + 1}")
-                    for i, (start, phase) in enumerate(
-                        zip(first.phase_starts[:-1], first.schedule, strict=True)
-                    )
-                ]
-                view.update(curves, stimuli=stimuli, groups=groups, phases=phases)
+                view.show_experiment(results[rule], stimuli=stimuli)
         self._conditioning_readout.object = self._conditioning_text(results)
 
     def _conditioning_text(self, results) -> str:

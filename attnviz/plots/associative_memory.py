@@ -395,6 +395,30 @@ class StrengthCurves:
         )
         _legend_under(fig, [lines], ncols=3)  # curves cross everywhere inside
 
+    def show_experiment(self, result: ExperimentResult, *, stimuli: Sequence[str]) -> None:
+        """Draw every group of a ``conditioning.ExperimentResult``: each stimulus a group
+        presents, a control group's trials ending where the first group's do (so the
+        compound phases line up), and the first group's phases marked."""
+        if not isinstance(result, ExperimentResult):
+            raise TypeError(
+                f"result must be a conditioning.ExperimentResult, got {type(result).__name__}"
+            )
+        groups = list(result.groups)
+        first = result.groups[groups[0]]
+        curves = [
+            (group, s, run.strength(s), max(0, first.n_trials - run.n_trials))
+            for group, run in result.groups.items()
+            for s in run.stimuli
+            if any(s in trial.stimuli for trial in run.trials)
+        ]
+        phases = [
+            (start, phase.name or f"phase {i + 1}")
+            for i, (start, phase) in enumerate(
+                zip(first.phase_starts[:-1], first.schedule, strict=True)
+            )
+        ]
+        self.update(curves, stimuli=stimuli, groups=groups, phases=phases)
+
     def update(
         self,
         curves: Sequence[tuple],
@@ -538,23 +562,9 @@ def experiment_strengths(result, *, title: str = "", **figure_kwargs) -> figure:
             f"name>, rule=...)), got {type(result).__name__}"
         )
     _checks.check_text("title", title, empty=True)
-    groups = list(result.groups)
-    first = result.groups[groups[0]]
     stimuli = list(dict.fromkeys(s for run in result.groups.values() for s in run.stimuli))
-    curves = [
-        (group, s, run.strength(s), max(0, first.n_trials - run.n_trials))
-        for group, run in result.groups.items()
-        for s in run.stimuli
-        if any(s in trial.stimuli for trial in run.trials)
-    ]
-    phases = [
-        (start, phase.name or f"phase {i + 1}")
-        for i, (start, phase) in enumerate(
-            zip(first.phase_starts[:-1], first.schedule, strict=True)
-        )
-    ]
     view = StrengthCurves(
         title=title or f"{result.experiment.name}, {result.rule}", **figure_kwargs
     )
-    view.update(curves, stimuli=stimuli, groups=groups, phases=phases)
+    view.show_experiment(result, stimuli=stimuli)
     return view.figure

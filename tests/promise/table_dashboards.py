@@ -627,6 +627,17 @@ PLOT_ENTRIES: list[Entry] = [
         ),
     ),  # fmt: skip
     Entry(
+        f"{PA}.StrengthCurves.show_experiment",
+        {
+            "view": _receiver(PA, "StrengthCurves"),
+            "result": Fixed(
+                (lambda: _conditioning().run("blocking"),), bad=(None, OBJECT, "blocking", 3)
+            ),
+            "stimuli": Fixed((lambda: ["A", "B", "X"],), bad=(None, OBJECT, "ABX")),
+        },
+        call=lambda view, result, stimuli: view.show_experiment(result, stimuli=stimuli),
+    ),  # fmt: skip
+    Entry(
         f"{PA}.criterion_curves",
         {
             "curves": Fixed(
