@@ -184,6 +184,19 @@ def _no_browser(reason: str) -> ExportError:
     )
 
 
+def _keep_offline(page) -> None:
+    """Abort every request of a Playwright page that would leave the machine: the pages
+    we render are self-contained (data:, about: and blob: URLs only)."""
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("data:", "about:", "blob:"))
+            else route.abort()
+        ),
+    )
+
+
 def _render_png(html: str, executable: str, scale: float, timeout: float) -> bytes:
     from playwright.sync_api import sync_playwright
 
@@ -196,15 +209,7 @@ def _render_png(html: str, executable: str, scale: float, timeout: float) -> byt
                 viewport={"width": 1600, "height": 1000}, device_scale_factor=scale
             )
             page.set_default_timeout(timeout * 1000)
-            # nothing may leave the machine: the page is self-contained
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("data:", "about:", "blob:"))
-                    else route.abort()
-                ),
-            )
+            _keep_offline(page)
             page.set_content(html, wait_until="load")
             page.wait_for_function(
                 "() => window.Bokeh && Bokeh.documents.length > 0"

@@ -48,7 +48,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from attnviz.export import CHROMIUM_ARGS, PNG_MAGIC, ExportError, find_chromium
+from attnviz.export import CHROMIUM_ARGS, PNG_MAGIC, ExportError, _keep_offline, find_chromium
 from attnviz.validation import check_int, check_real
 
 #: The environment variable that turns pictures on in ``attnviz.notebook()`` ("1": on).
@@ -164,14 +164,7 @@ class _Browser:
         page = self._browser.new_page(viewport={"width": width, "height": 800})
         try:
             page.set_default_timeout(timeout * 1000)
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("data:", "about:", "blob:"))
-                    else route.abort()
-                ),
-            )
+            _keep_offline(page)
             page.set_content(html, wait_until="load")
             page.wait_for_function(_DRAWN, timeout=timeout * 1000)
             page.evaluate(_TWO_FRAMES)
