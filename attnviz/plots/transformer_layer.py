@@ -110,4 +110,6 @@ class SignedMatrix:
         self.figure.x_range.update(start=-0.5, end=n_cols - 0.5)
         self.figure.y_range.update(start=n_rows - 0.5, end=-0.5)
         _label_ticks(self.figure.xaxis[0], n_cols, None if col_labels is None else cols)
+        # named keys ("17@1") side by side overlap: slant them, as the weights map does
+        self.figure.xaxis[0].major_label_orientation = 0.8 if col_labels is not None else 0.0
         _label_ticks(self.figure.yaxis[0], n_rows, None if row_labels is None else rows)
