@@ -108,7 +108,8 @@ LESSONS: tuple[Lesson, ...] = (
         "02_reading_attention_maps.ipynb",
         dashboard="AttentionMapsDashboard",
         summary="Every head of a trained model at once, then one head token by token: what "
-        "does it look at? Entropy and first-token sinks per head; inputs up to 4,096 tokens.",
+        "does it look at? Entropy and first-token sinks per head; inputs up to 65,536 "
+        "tokens (RoPE).",
         computation=("maps", "models"),
     ),
     Lesson(
