@@ -60,6 +60,8 @@ COLOURS = 256
 #: Seconds allowed for the browser to start and draw one view.
 RENDER_TIMEOUT_S = 60.0
 PADDING = 8  # pixels kept around what is drawn
+STABLE_SHOTS = 6  # at most this many screenshots, until two in a row are the same
+STABLE_WAIT_MS = 150
 
 # Every Bokeh document idle (its views built, its first paint requested), then two frames.
 _DRAWN = "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle)"
@@ -159,6 +161,20 @@ class _Browser:
             if playwright is not None:
                 playwright.stop()
 
+    @staticmethod
+    def _clip(page) -> dict:
+        """The box around what the page draws, with PADDING pixels around it."""
+        box = page.evaluate(_EXTENT)
+        if box is None:
+            raise ExportError("the view drew nothing that a picture could show")
+        left, top = max(0, box["left"] - PADDING), max(0, box["top"] - PADDING)
+        return {
+            "x": left,
+            "y": top,
+            "width": box["right"] + PADDING - left,
+            "height": box["bottom"] + PADDING - top,
+        }
+
     def _screenshot(self, html: str, executable: str, width: int, timeout: float) -> bytes:
         self._start(executable)
         page = self._browser.new_page(viewport={"width": width, "height": 800})
@@ -167,18 +183,17 @@ class _Browser:
             _keep_offline(page)
             page.set_content(html, wait_until="load")
             page.wait_for_function(_DRAWN, timeout=timeout * 1000)
-            page.evaluate(_TWO_FRAMES)
-            box = page.evaluate(_EXTENT)
-            if box is None:
-                raise ExportError("the view drew nothing that a picture could show")
-            left, top = max(0, box["left"] - PADDING), max(0, box["top"] - PADDING)
-            clip = {
-                "x": left,
-                "y": top,
-                "width": box["right"] + PADDING - left,
-                "height": box["bottom"] + PADDING - top,
-            }
-            return page.screenshot(clip=clip, full_page=True, animations="disabled")
+            # idle documents may still paint a frame later on a loaded machine: keep
+            # shooting until two pictures in a row are the same
+            previous = None
+            for _ in range(STABLE_SHOTS):
+                page.evaluate(_TWO_FRAMES)
+                shot = page.screenshot(clip=self._clip(page), full_page=True, animations="disabled")
+                if shot == previous:
+                    break
+                previous = shot
+                page.wait_for_timeout(STABLE_WAIT_MS)
+            return shot
         finally:
             page.close()
 
