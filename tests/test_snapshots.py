@@ -99,8 +99,7 @@ def test_a_dashboard_shows_its_first_tab_with_figures():
     image = picture(done.stdout)
     assert image.width > 500 and image.height > 500  # controls beside two figures
     blue = share_of(image, (31, 119, 180), tol=30)  # the fit and the keys
-    # about 0.008 when both figures are drawn; a figure half painted (a CI run under load,
-    # before the picture waited for two equal screenshots) gave 0.0035
+    # about 0.008 when both figures are drawn with their fit and keys
     assert blue > 0.005, f"blue share {blue:.4f} of a {image.width} x {image.height} picture"
 
 
