@@ -139,9 +139,15 @@ class Attention(nn.Module):
         self.n_heads, self.d_head = config.n_heads, config.d_head
         self.d_model, self.context = config.d_model, config.context
         self.causal = config.causal
+        self.operator_name = config.operator
         self.operator = get_operator(config.operator)
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+        # Gated Attention (Qiu et al. 2025, PAPERS.md §6): each head's output times a
+        # sigmoid gate read from the same input as its query, σ(x W_g + b_g) per head
+        self.gate = nn.Linear(config.d_model, config.n_heads) if config.output_gate else None
+        # what each head keeps of the past (attnviz.kv_cache): None reads every token
+        self.cache_policy: tuple | None = None
         self.hook_pattern = nn.Identity()  # sees the attention weights (B, H, T, T)
         self.hook_z = nn.Identity()  # sees the head outputs (B, H, T, d_head)
         self.pattern = config.mask_pattern()
@@ -164,18 +170,42 @@ class Attention(nn.Module):
         )
         q, k, v = self.qkv(x).split(d_model, dim=-1)  # (B, T, d_model) each
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))  # (B, H, T, d_head) each
-        if self.rope:
-            cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
-        z, pattern = multi_head_attention(
-            q, k, v, operator=self.operator, mask=mask, causal=self.causal
-        )
+        if self.cache_policy is not None:
+            z, pattern = self._attend_under_policy(q, k, v)
+        else:
+            if self.rope:
+                cos, sin = self.rope_cos[:seq_len], self.rope_sin[:seq_len]  # (T, d_head/2)
+                q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            mask = None if self.pattern is None else self._sparse_mask(seq_len, x.device)
+            z, pattern = multi_head_attention(
+                q, k, v, operator=self.operator, mask=mask, causal=self.causal
+            )
         hooked = self.hook_pattern(pattern)  # (B, H, T, T)
         if hooked is not pattern:  # a hook replaced the pattern: mix the values with it
             z = hooked @ v  # (B, H, T, d_head)
+        if self.gate is not None:
+            z = z * torch.sigmoid(self.gate(x)).transpose(1, 2)[..., None]  # (B, H, T, d_head)
         z = self.hook_z(z)  # (B, H, T, d_head)
         return _finite(self.out(merge_heads(z)))  # (B, T, d_model)
+
+    def _attend_under_policy(self, q, k, v):
+        """Each head reads only what its cache policy keeps (lesson 08, ``attnviz.kv_cache``)."""
+        from attnviz.kv_cache import attend_under_policies
+
+        if self.operator_name not in _NORMALISERS or self.pattern is not None or not self.causal:
+            raise ValueError(
+                "cache policies apply to causal softmax or sigmoid attention without a sparse "
+                f"mask, got operator={self.operator_name!r}, mask={self.pattern!r}, "
+                f"causal={self.causal}"
+            )
+        rotate = None
+        if self.rope:
+            def rotate(x, positions):
+                return apply_rope(x, self.rope_cos[positions], self.rope_sin[positions])
+        return attend_under_policies(
+            q, k, v, self.cache_policy, scale=1.0 / math.sqrt(self.d_head),
+            normalise=_NORMALISERS[self.operator_name], rotate=rotate,
+        )  # fmt: skip
 
     def state_size(self, seq_len: int) -> int:
         """Floats of state per sequence at ``seq_len`` tokens: the KV cache, 2·T·d_model."""
@@ -186,6 +216,18 @@ class Attention(nn.Module):
         if self._mask is None or self._mask.shape[0] < seq_len:
             self._mask = torch.from_numpy(self.pattern.dense(seq_len))
         return self._mask[:seq_len, :seq_len].to(device)  # (T, T)
+
+
+def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def _masked_sigmoid(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(scores).masked_fill(~mask, 0.0)
+
+
+# how a cache policy's masked scores become weights, by operator name
+_NORMALISERS = {"softmax": _masked_softmax, "sigmoid": _masked_sigmoid}
 
 
 class ShortConv(nn.Module):

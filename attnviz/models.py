@@ -119,13 +119,16 @@ class TinyConfig:
     # the short convolution of Mamba, H3 and Based, which lets a mixer see the previous
     # token without attending to it (lesson 06's MQAR sweep)
     short_conv: int = 0
+    # Gated Attention (lesson 08): each head's output times a sigmoid gate read from the
+    # block's input, query by query (Qiu et al. 2025)
+    output_gate: bool = False
 
     def __post_init__(self) -> None:
         for name, low, high in (("n_layers", 1, MAX_LAYERS), ("n_heads", 1, MAX_HEADS),
                                 ("d_model", 1, MAX_D_MODEL), ("vocab_size", 2, MAX_VOCAB),
                                 ("context", 1, MAX_CONTEXT)):  # fmt: skip
             object.__setattr__(self, name, check_int(name, getattr(self, name), low=low, high=high))
-        for name in ("attention_only", "causal", "layer_norm"):
+        for name in ("attention_only", "causal", "layer_norm", "output_gate"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.d_mlp is not None:
@@ -171,6 +174,7 @@ class TinyConfig:
                 ("operator", self.operator, "softmax"),
                 ("mask", self.mask, None),
                 ("positional", self.positional, "learned"),
+                ("output_gate", self.output_gate, False),
             ):
                 if value != default and not (name == "positional" and value == "none"):
                     raise ValueError(
@@ -238,6 +242,8 @@ class TinyConfig:
             del data["state_expansion"]
         if not self.short_conv:
             del data["short_conv"]
+        if not self.output_gate:  # ungated checkpoints read as before gates existed
+            del data["output_gate"]
         return data
 
     @classmethod
@@ -427,7 +433,8 @@ def _parameter_count(config: TinyConfig) -> int:
         "qlstm": 5 * d * d + 4 * d,
     }[config.mixer]
     d_mlp = 0 if config.attention_only else config.d_mlp or 4 * d
-    block = mixer + 2 * d * d_mlp + d_mlp + 5 * d + config.short_conv * d
+    gate = (d + 1) * config.n_heads if config.output_gate else 0
+    block = mixer + gate + 2 * d * d_mlp + d_mlp + 5 * d + config.short_conv * d
     positions = config.context * d if config.positional == "learned" else 0
     return 2 * config.vocab_size * d + positions + n_layers * block + 2 * d
 

@@ -113,6 +113,39 @@ def linear_operator(
     return AttentionResult(output, weights)
 
 
+def sigmoid_operator(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+) -> AttentionResult:
+    """Sigmoid attention without normalisation, σ(q kᵀ · scale) v, as an operator (lesson 08).
+
+    Each weight is σ(q_i·k_j · scale) on its own, A[i, j] in (0, 1); masked weights are 0.
+    No row sums to 1, so a query that finds nothing to read need not put its weight
+    anywhere: Gu et al. (ICLR 2025, "When Attention Sink Emerges", PAPERS.md §6) train
+    this form and find almost no first-token sinks (0.44 % against 18.18 % for softmax at
+    60M parameters). Its weights are drawn and measured like softmax's.
+    """
+    q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
+    lead = q.shape[:-2]
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    check_bytes(
+        f"the ({t_q}, {t_k}) scores and weights of sigmoid_operator for leading dimensions "
+        f"{tuple(lead)}",
+        tensor_bytes(*lead, t_q, t_k, 2, dtype=q.dtype),
+        instead="use shorter inputs",
+    )
+    weights = torch.sigmoid((q @ k.mT) * scale)  # (B, H, T_q, T_k)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    output = finite_result(
+        "sigmoid_operator", weights @ v, hint="scale q, k and v down, or pass float64 tensors"
+    )
+    return AttentionResult(output, weights)
+
+
 def _check_operator_args(q, k, v, mask, scale):
     """An operator's door: (B, H, T, d) tensors that fit, a boolean mask or None, a scale."""
     q = as_tensor("q", q, ndim=4, finite=True, layout="(B, H, T_q, d_k)")
@@ -143,8 +176,12 @@ def _blocked_pays_off(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool
 
 
 # Operators by name, so a model's config can name its operator in plain JSON.
-# Lesson 06 adds "linear"; later lessons add theirs here ("sparse", ...).
-OPERATORS: dict[str, Operator] = {"softmax": softmax_operator, "linear": linear_operator}
+# Lesson 06 adds "linear", lesson 08 "sigmoid" (no normalisation, no sink).
+OPERATORS: dict[str, Operator] = {
+    "softmax": softmax_operator,
+    "linear": linear_operator,
+    "sigmoid": sigmoid_operator,
+}
 
 
 def get_operator(operator: str | Operator) -> Operator:

@@ -1,0 +1,218 @@
+"""The course's real-text models: character-level TinyTransformers trained on Shakespeare.
+
+Lesson 08 (and a section of lesson 02) read ``shakespeare``, 4 layers of 4 softmax heads.
+Lesson 08 compares three smaller twins, trained with the same data, size, steps and
+seeds, that differ only in how a head turns scores into weights:
+
+- ``twin_softmax``: softmax attention, rows sum to 1 — where sinks form;
+- ``twin_sigmoid``: sigmoid attention without normalisation (Gu et al. 2024);
+- ``twin_gated``: softmax attention with a head-wise sigmoid output gate
+  (Gated Attention, Qiu et al. 2025).
+
+Every training sequence starts with ``BOS`` (``attnviz.shakespeare``) and is 256 tokens
+long; the models use rotary positions, so they read longer inputs (their config's
+``context``), which is how lesson 08 measures what happens past the training length.
+``tools/train_text_models.py`` trains them from ``TEXT_MODELS`` (about 30 minutes for
+``shakespeare`` and 6 for a twin on a 2-core CPU, a few on a GPU) and writes
+``attnviz/weights/<name>.safetensors`` with the recipe, the validation curve and the
+n-gram baselines in its metadata. ``load_text_model`` loads them; nothing here needs the
+corpus.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from attnviz.checkpoints import load, read_metadata
+from attnviz.models import TinyConfig, TinyTransformer
+from attnviz.shakespeare import BOS, VOCAB_SIZE
+
+TRAIN_LENGTH = 256  # tokens per training sequence, BOS included
+_CONFIG = {"n_layers": 4, "n_heads": 4, "d_model": 128, "vocab_size": VOCAB_SIZE,
+           "context": 4096, "positional": "rope"}  # fmt: skip
+_TRAIN = {"steps": 4000, "batch_size": 16, "seq_len": TRAIN_LENGTH, "lr": 3e-3,
+          "min_lr": 3e-4, "warmup": 100, "weight_decay": 0.1, "seed": 0, "eval_every": 250}  # fmt: skip
+# the twins: smaller, the same budget each, differing only in their attention
+_TWIN = {**_CONFIG, "n_layers": 3, "d_model": 64}
+_TWIN_TRAIN = {**_TRAIN, "steps": 3000}
+TEXT_MODELS: dict[str, dict[str, Any]] = {
+    "shakespeare": {
+        "description": "4 layers x 4 heads, d_model 128, softmax attention, on Shakespeare's "
+                       "characters: the model lessons 02 and 08 read",
+        "config": _CONFIG,
+        "init_seed": 0,
+        "train": _TRAIN,
+    },
+    "twin_softmax": {
+        "description": "3 layers x 4 heads, d_model 64, softmax attention: the twins' control",
+        "config": _TWIN,
+        "init_seed": 0,
+        "train": _TWIN_TRAIN,
+    },
+    "twin_sigmoid": {
+        "description": "the twin with sigmoid attention and no normalisation (Gu et al. 2024)",
+        "config": {**_TWIN, "operator": "sigmoid"},
+        "init_seed": 0,
+        "train": _TWIN_TRAIN,
+    },
+    "twin_gated": {
+        "description": "the twin with a head-wise sigmoid output gate (Gated Attention)",
+        "config": {**_TWIN, "output_gate": True},
+        "init_seed": 0,
+        "train": _TWIN_TRAIN,
+    },
+}
+
+
+def batches(ids: torch.Tensor, *, batch_size: int, seq_len: int, generator: torch.Generator):
+    """Endless batches (B, seq_len) of BOS + seq_len − 1 characters from random offsets."""
+    span = seq_len - 1
+    while True:
+        starts = torch.randint(0, len(ids) - span - 1, (batch_size,), generator=generator)
+        rows = ids[starts[:, None] + torch.arange(span + 1)]  # (B, span + 1): input + next char
+        bos = torch.full((batch_size, 1), BOS, dtype=torch.long)
+        yield torch.cat([bos, rows[:, :-1]], dim=1), rows  # inputs, targets (B, seq_len)
+
+
+def held_out_batches(ids: torch.Tensor, seq_len: int = TRAIN_LENGTH) -> tuple[torch.Tensor, ...]:
+    """The held-out characters cut into BOS + seq_len − 1 character rows: (inputs, targets)."""
+    span = seq_len - 1
+    n = (len(ids) - 1) // span
+    rows = torch.stack([ids[i * span : i * span + span + 1] for i in range(n)])  # (N, span + 1)
+    bos = torch.full((n, 1), BOS, dtype=torch.long)
+    return torch.cat([bos, rows[:, :-1]], dim=1), rows
+
+
+@torch.no_grad()
+def held_out_loss(model: TinyTransformer, inputs: torch.Tensor, targets: torch.Tensor,
+                  *, batch_size: int = 64) -> float:  # fmt: skip
+    """Mean cross-entropy (nats per character) of ``model`` on held-out rows."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(inputs), batch_size):
+        x, y = inputs[i : i + batch_size].to(device), targets[i : i + batch_size].to(device)
+        logits = model(x)
+        total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
+        count += y.numel()
+    return total / count
+
+
+def train_text_model(
+    name: str,
+    train_ids: torch.Tensor,
+    held_out_ids: torch.Tensor,
+    *,
+    device: str = "cpu",
+    steps: int | None = None,
+    max_seconds: float | None = None,
+    log: Callable[[str], None] | None = print,
+) -> tuple[TinyTransformer, dict[str, Any]]:
+    """Train ``name``'s recipe on character ids; returns the model and its curve.
+
+    AdamW with linear warm-up and cosine decay to ``min_lr``; every ``eval_every`` steps the
+    loss on the held-out play is recorded. ``steps`` overrides the recipe's (a quick run);
+    past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where.
+    """
+    recipe = TEXT_MODELS[name]
+    train = {**recipe["train"], **({} if steps is None else {"steps": steps})}
+    torch.manual_seed(train["seed"])
+    model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"]).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": train["weight_decay"]},
+         {"params": rest, "weight_decay": 0.0}], lr=train["lr"], betas=(0.9, 0.95),
+    )  # fmt: skip
+    data = batches(train_ids, batch_size=train["batch_size"], seq_len=train["seq_len"],
+                   generator=torch.Generator().manual_seed(train["seed"]))  # fmt: skip
+    val_inputs, val_targets = held_out_batches(held_out_ids, train["seq_len"])
+    schedule = dict(train)  # the learning-rate schedule of the planned steps
+    curve: dict[str, list] = {"step": [], "held_out_loss": [], "train_loss": []}
+    start, running = time.perf_counter(), float("nan")
+    for step in range(train["steps"] + 1):
+        if step % train["eval_every"] == 0 or step == train["steps"]:
+            model.eval()
+            loss = held_out_loss(model, val_inputs, val_targets)
+            curve["step"].append(step)
+            curve["held_out_loss"].append(round(loss, 5))
+            curve["train_loss"].append(round(running, 5) if math.isfinite(running) else None)
+            if log:
+                log(f"{name} step {step}: held-out {loss:.4f}, train {running:.4f}, "
+                    f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+        if step == train["steps"]:
+            break
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            curve["stopped_at"] = step + 1
+            train["steps"] = step + 1  # after this step, the next pass records the loss and stops
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(step, schedule)
+        x, y = (t.to(device) for t in next(data))
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        value = float(loss.detach())
+        running = value if not math.isfinite(running) else 0.98 * running + 0.02 * value
+    curve["seconds"] = round(time.perf_counter() - start, 1)
+    curve["device"] = str(device)
+    return model.cpu().eval(), curve
+
+
+def _learning_rate(step: int, train: dict[str, Any]) -> float:
+    if step < train["warmup"]:
+        return train["lr"] * (step + 1) / train["warmup"]
+    progress = (step - train["warmup"]) / max(1, train["steps"] - train["warmup"])
+    return train["min_lr"] + 0.5 * (train["lr"] - train["min_lr"]) * (1 + math.cos(math.pi * progress))
+
+
+def text_model_path(name: str) -> Path:
+    """Where the shipped weights of a real-text model live."""
+    _check_name(name)
+    return Path(str(resources.files("attnviz") / "weights" / f"{name}.safetensors"))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(name: str) -> TinyTransformer:
+    return load(text_model_path(name))
+
+
+def load_text_model(name: str = "shakespeare") -> TinyTransformer:
+    """One of the course's real-text models, in eval mode (lessons 02 and 08).
+
+    Loaded once per process and shared: treat it as read-only (do not train it; copy
+    it with ``copy.deepcopy`` first)."""
+    return _load_cached(_check_name(name))
+
+
+def text_model_card(name: str = "shakespeare") -> dict[str, Any]:
+    """What a shipped real-text model's file says about it: recipe, curve, baselines."""
+    meta = read_metadata(text_model_path(_check_name(name)))
+    return meta["recipe"]
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or name not in TEXT_MODELS:
+        raise ValueError(f"name must be one of {tuple(TEXT_MODELS)}, got {name!r}")
+    return name
+
+
+__all__ = [
+    "TEXT_MODELS",
+    "TRAIN_LENGTH",
+    "held_out_loss",
+    "load_text_model",
+    "text_model_card",
+    "text_model_path",
+    "train_text_model",
+]
