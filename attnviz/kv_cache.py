@@ -51,9 +51,7 @@ class CachePolicy:
                     f"got sinks={self.sinks}"
                 )
             return
-        object.__setattr__(
-            self, "window", check_int("window", self.window, low=1, high=MAX_CACHE)
-        )
+        object.__setattr__(self, "window", check_int("window", self.window, low=1, high=MAX_CACHE))
 
     @property
     def full(self) -> bool:
@@ -153,8 +151,7 @@ def cache_policies(model: nn.Module, policy: PolicySpec) -> Iterator[nn.Module]:
     elif isinstance(policy, Mapping):
         plan = {}
         for key, value in policy.items():
-            if (not isinstance(key, tuple) or len(key) != 2
-                    or not all(isinstance(i, int) and not isinstance(i, bool) for i in key)):  # fmt: skip
+            if not _is_head_key(key):
                 raise TypeError(f"policy keys must be (layer, head) pairs of ints, got {key!r}")
             layer, head = key
             if not 0 <= layer < len(layers) or not 0 <= head < layers[layer].n_heads:
@@ -179,6 +176,14 @@ def cache_policies(model: nn.Module, policy: PolicySpec) -> Iterator[nn.Module]:
     finally:
         for attn, old in zip(layers, before, strict=True):
             attn.cache_policy = old
+
+
+def _is_head_key(key: object) -> bool:
+    return (
+        isinstance(key, tuple)
+        and len(key) == 2
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in key)
+    )
 
 
 def _attention_layers(model: nn.Module) -> list[nn.Module]:

@@ -200,8 +200,10 @@ class Attention(nn.Module):
             )
         rotate = None
         if self.rope:
+
             def rotate(x, positions):
                 return apply_rope(x, self.rope_cos[positions], self.rope_sin[positions])
+
         return attend_under_policies(
             q, k, v, self.cache_policy, scale=1.0 / math.sqrt(self.d_head),
             normalise=_NORMALISERS[self.operator_name], rotate=rotate,

@@ -39,15 +39,15 @@ from attnviz.shakespeare import BOS, VOCAB_SIZE
 TRAIN_LENGTH = 256  # tokens per training sequence, BOS included
 _CONFIG = {"n_layers": 4, "n_heads": 4, "d_model": 128, "vocab_size": VOCAB_SIZE,
            "context": 4096, "positional": "rope"}  # fmt: skip
-_TRAIN = {"steps": 4000, "batch_size": 16, "seq_len": TRAIN_LENGTH, "lr": 3e-3,
-          "min_lr": 3e-4, "warmup": 100, "weight_decay": 0.1, "seed": 0, "eval_every": 250}  # fmt: skip
+_TRAIN = {"steps": 4000, "batch_size": 16, "seq_len": TRAIN_LENGTH, "lr": 3e-3, "min_lr": 3e-4,
+          "warmup": 100, "weight_decay": 0.1, "seed": 0, "eval_every": 250}  # fmt: skip
 # the twins: smaller, the same budget each, differing only in their attention
 _TWIN = {**_CONFIG, "n_layers": 3, "d_model": 64}
 _TWIN_TRAIN = {**_TRAIN, "steps": 3000}
 TEXT_MODELS: dict[str, dict[str, Any]] = {
     "shakespeare": {
         "description": "4 layers x 4 heads, d_model 128, softmax attention, on Shakespeare's "
-                       "characters: the model lessons 02 and 08 read",
+        "characters: the model lessons 02 and 08 read",
         "config": _CONFIG,
         "init_seed": 0,
         "train": _TRAIN,
@@ -173,7 +173,8 @@ def _learning_rate(step: int, train: dict[str, Any]) -> float:
     if step < train["warmup"]:
         return train["lr"] * (step + 1) / train["warmup"]
     progress = (step - train["warmup"]) / max(1, train["steps"] - train["warmup"])
-    return train["min_lr"] + 0.5 * (train["lr"] - train["min_lr"]) * (1 + math.cos(math.pi * progress))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return train["min_lr"] + (train["lr"] - train["min_lr"]) * cosine
 
 
 def text_model_path(name: str) -> Path:

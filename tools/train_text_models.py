@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> None:
         if steps is not None:
             recipe["train"] = {**recipe["train"], "steps": steps}
         path = save(model, args.out / f"{name}.safetensors", recipe=recipe)
-        print(f"{name}: {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1024:.0f} KiB, "
-              f"held-out loss {curve['held_out_loss'][-1]:.4f} -> {path}")
+        print(
+            f"{name}: {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1024:.0f} KiB, "
+            f"held-out loss {curve['held_out_loss'][-1]:.4f} -> {path}"
+        )
 
 
 if __name__ == "__main__":
