@@ -114,16 +114,18 @@ def train_text_model(
     device: str = "cpu",
     steps: int | None = None,
     max_seconds: float | None = None,
+    overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = print,
 ) -> tuple[TinyTransformer, dict[str, Any]]:
     """Train ``name``'s recipe on character ids; returns the model and its curve.
 
     AdamW with linear warm-up and cosine decay to ``min_lr``; every ``eval_every`` steps the
     loss on the held-out play is recorded. ``steps`` overrides the recipe's (a quick run);
-    past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where.
+    past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where;
+    ``overrides`` replaces entries of the recipe's ``train`` (an experiment).
     """
     recipe = TEXT_MODELS[name]
-    train = {**recipe["train"], **({} if steps is None else {"steps": steps})}
+    train = {**recipe["train"], **(overrides or {}), **({} if steps is None else {"steps": steps})}
     torch.manual_seed(train["seed"])
     model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"]).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
