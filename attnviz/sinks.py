@@ -194,7 +194,7 @@ def twin_comparison(ids: Any = None, *, epsilon: float = SINK_EPSILON) -> list[d
     The twins share data, size, steps and seeds (``attnviz.text_models``). Gu et al. 2024
     find that sigmoid attention without normalisation removes the first-token sink (at 60M
     and 1B parameters), Qiu et al. 2025 that a head-wise output gate mitigates it (1.7B
-    dense, 15B MoE); these twins have 0.16M.
+    dense, 15B MoE); each twin here has 0.16M parameters.
     """
     epsilon = check_real("epsilon", epsilon, low=0.0, high=1.0)
     if ids is None:
