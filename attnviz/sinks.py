@@ -246,6 +246,11 @@ def _check_model(model: Any) -> TinyTransformer:
             f"model must use attention (mixer='attention') to have attention weights, "
             f"got mixer={model.config.mixer!r}"
         )
+    if not model.config.causal:
+        raise ValueError(
+            "model must be causal (an autoregressive language model, where token k is read "
+            "by the queries t >= k), got causal=False"
+        )
     return model
 
 

@@ -37,6 +37,12 @@ def _model(operator: str = "softmax", positional: str = "rope", seed: int = 0):
     return TinyTransformer(config, seed=seed)
 
 
+def _bidirectional():
+    config = TinyConfig(n_layers=1, n_heads=2, d_model=8, vocab_size=VOCAB_SIZE, context=16,
+                        causal=False)  # fmt: skip
+    return TinyTransformer(config, seed=0)
+
+
 @pytest.fixture(scope="module")
 def passages():
     return sink_passages()
@@ -249,6 +255,7 @@ def test_the_twins_losses_are_comparable(twins):
         (lambda: sink_rate(_model(), torch.zeros(4, dtype=torch.long), 1.5), "epsilon"),
         (lambda: first_key_bias(_model(), torch.zeros(1, dtype=torch.long)), "ids"),
         (lambda: twin_comparison(epsilon=-0.1), "epsilon"),
+        (lambda: sink_scores(_bidirectional(), torch.zeros(4, dtype=torch.long)), "model"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(call, word):
