@@ -9,8 +9,14 @@ Two ways to find the few heads that need the whole past:
 - **DuoAttention's split** (Xiao et al., arXiv 2410.10819): switch one head at a time to
   a streaming cache (a few sink tokens + a recent window, ``attnviz.kv_cache``) and
   measure how much the loss rises. Heads whose loss cost is small can stream; the rest
-  keep the full cache. ``mixed_cache_curve`` keeps the k most costly heads full and
-  ``memory_saved_at_equal_loss`` reads off the cache memory a mixed cache saves.
+  keep the full cache. ``evicted_attention`` shows why: how much of each head's weight
+  sits on the tokens the cache would evict. ``mixed_cache_curve`` keeps the k most
+  costly heads full and ``memory_saved_at_equal_loss`` reads off the cache memory a
+  mixed cache saves.
+
+A head can only retrieve what the model learnt to copy: a model without induction heads
+(one that reads a passage no better the second time) scores 0 on every head, whatever
+its size, and its streaming costs come from heads that read far back for other reasons.
 
 The haystack is *The Tempest*, held out of training (``attnviz.shakespeare``); the model
 reads characters, so the needle's answer is a word spelled one character at a time and
