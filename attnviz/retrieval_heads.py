@@ -55,7 +55,7 @@ MAX_TESTS = 512
 # window short enough that streaming a head that reads far back shows (lesson 08)
 DUO_POLICY = CachePolicy(sinks=4, window=16)
 RETRIEVAL_THRESHOLD = 0.1  # Wu et al.: a head scoring at least this is a retrieval head
-ANSWER_WORD = re.compile(r"[a-z]{5,8}")  # answers: lower-case words of the play, 5-8 letters
+ANSWER_WORD = re.compile(r"\b[a-z]{5,8}\b")  # answers: lower-case words of the play, 5-8 letters
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class NeedleTest:
 
 @lru_cache(maxsize=1)
 def _answer_words() -> tuple[str, ...]:
-    words = {w for w in ANSWER_WORD.findall(held_out_text()) if len(w) == len(w.strip())}
+    words = set(ANSWER_WORD.findall(held_out_text()))
     words -= {"secret", "which", "there", "their", "these", "where"}
     return tuple(sorted(words))
 

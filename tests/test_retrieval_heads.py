@@ -198,12 +198,13 @@ def duo(model, passages):
 
 
 def test_the_shipped_model_has_no_retrieval_heads_because_it_never_learnt_to_copy(model, tests):
-    """Measured: greedy decoding gets 5.6 % of the answers' characters right and no head
-    ever copy-pastes one (Wu et al.'s score 0 for all 16); a passage read twice is
-    predicted worse the second time, so the model has no induction to copy with."""
+    """Measured: greedy decoding writes "the s" or "the w" after "The secret word is ",
+    whatever the needle said (19 % of the answers' characters right, the "t" of "tilth"),
+    and no head ever copy-pastes (Wu et al.'s score 0 for all 16 heads); a passage read
+    twice is predicted worse the second time: the model has no induction to copy with."""
     scores = rh.retrieval_scores(model, tests)
     assert np.all(scores < rh.RETRIEVAL_THRESHOLD)
-    assert rh.needle_accuracy(model, tests) < 0.2
+    assert rh.needle_accuracy(model, tests) < 0.35
     passage = held_out_text()[20000:20100]
     ids = encode(passage + passage)
     with torch.no_grad():
