@@ -4,7 +4,7 @@ The reference below decodes one token at a time, as an inference server would: e
 head of every layer keeps its own KV cache of the first ``sinks`` tokens and the last
 ``window`` ones, keys stored before rotation; when a token is read, each cached key is
 rotated by its slot in the cache and the query by its own slot (StreamingLLM, Xiao et al.
-ICLR 2024, arXiv:2309.17453, PAPERS.md §6). It reuses the model's weights only, never
+ICLR 2024, PAPERS.md §6). It reuses the model's weights only, never
 ``attnviz.kv_cache``, and must give the same logits as one forward pass under
 ``cache_policies``.
 """
