@@ -76,7 +76,7 @@ def test_characters_outside_the_alphabet_are_refused(bad):
     (lambda: encode(b"bytes"), TypeError),
     (lambda: decode([VOCAB_SIZE]), ValueError),
     (lambda: decode([-1]), ValueError),
-    (lambda: decode([1.0]), ValueError),
+    (lambda: decode([1.0]), TypeError),
     (lambda: held_out_passage(1), ValueError),
     (lambda: held_out_passage(len(held_out_text()) + 2), ValueError),
     (lambda: held_out_passage(10, start=-1), ValueError),
