@@ -178,6 +178,7 @@ def held_out_rows():
     return held_out_batches(encode(held_out_text(), bos=False), TRAIN_LENGTH)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_the_cards_held_out_loss_is_what_the_model_scores_here(name, held_out_rows):
     """The card was measured on the training machine; this CPU rounds differently."""
@@ -216,6 +217,7 @@ def test_training_stops_after_max_seconds_and_says_where():
     assert curve["stopped_at"] == 1 and curve["step"] == [0, 1]
 
 
+@pytest.mark.slow
 def test_the_training_script_writes_loadable_models_from_a_fake_sdist(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(
         "train_text_models", REPO / "tools" / "train_text_models.py"
