@@ -75,12 +75,30 @@ TEXT_MODELS: dict[str, dict[str, Any]] = {
 }
 
 
-def batches(ids: torch.Tensor, *, batch_size: int, seq_len: int, generator: torch.Generator):
-    """Endless batches (B, seq_len) of BOS + seq_len − 1 characters from random offsets."""
+def batches(
+    ids: torch.Tensor,
+    *,
+    batch_size: int,
+    seq_len: int,
+    generator: torch.Generator,
+    repeat_share: float = 0.0,
+):
+    """Endless batches (B, seq_len) of BOS + seq_len − 1 characters from random offsets.
+
+    In a ``repeat_share`` of the rows a stretch of 16–64 characters is copied over a later
+    part of the same row: text that says something twice, which plain prose does too seldom
+    within 256 characters for a small model to learn to copy (induction heads, lesson 02).
+    """
     span = seq_len - 1
     while True:
         starts = torch.randint(0, len(ids) - span - 1, (batch_size,), generator=generator)
         rows = ids[starts[:, None] + torch.arange(span + 1)]  # (B, span + 1): input + next char
+        repeat = torch.rand(batch_size, generator=generator) < repeat_share
+        for row in torch.nonzero(repeat).flatten().tolist():
+            n = int(torch.randint(16, 65, (1,), generator=generator))
+            a = int(torch.randint(0, span + 1 - 2 * n, (1,), generator=generator))
+            b = int(torch.randint(a + n, span + 2 - n, (1,), generator=generator))
+            rows[row, b : b + n] = rows[row, a : a + n].clone()
         bos = torch.full((batch_size, 1), BOS, dtype=torch.long)
         yield torch.cat([bos, rows[:, :-1]], dim=1), rows  # inputs, targets (B, seq_len)
 
@@ -133,13 +151,15 @@ def train_text_model(
     device: str = "cpu",
     steps: int | None = None,
     max_seconds: float | None = None,
+    overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = print,
 ) -> tuple[TinyTransformer, dict[str, Any]]:
     """Train ``name``'s recipe on character ids; returns the model and its curve.
 
     AdamW with linear warm-up and cosine decay to ``min_lr``; every ``eval_every`` steps the
     loss on the held-out play is recorded. ``steps`` overrides the recipe's (a quick run);
-    past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where.
+    past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where;
+    ``overrides`` replaces entries of the recipe's ``train`` (an experiment).
     """
     recipe = TEXT_MODELS[_check_name(name)]
     seq_len = recipe["train"]["seq_len"]
@@ -165,7 +185,13 @@ def train_text_model(
         max_seconds = check_real("max_seconds", max_seconds, low=0.0)
     if log is not None and not callable(log):
         raise TypeError(f"log must be a callable (such as print) or None, got {short_repr(log)}")
-    train = {**recipe["train"], **({} if steps is None else {"steps": steps})}
+    allowed = {*recipe["train"], "repeat_share"}
+    if overrides is not None and not isinstance(overrides, dict):
+        raise TypeError(f"overrides must be None or a dict, got {short_repr(overrides)}")
+    if overrides is not None and not set(overrides) <= allowed:
+        raise ValueError(f"overrides must name keys among {sorted(allowed)}, "
+                         f"got {sorted(map(str, overrides))}")  # fmt: skip
+    train = {**recipe["train"], **(overrides or {}), **({} if steps is None else {"steps": steps})}
     torch.manual_seed(train["seed"])
     model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"]).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
@@ -175,7 +201,8 @@ def train_text_model(
          {"params": rest, "weight_decay": 0.0}], lr=train["lr"], betas=(0.9, 0.95),
     )  # fmt: skip
     data = batches(train_ids, batch_size=train["batch_size"], seq_len=train["seq_len"],
-                   generator=torch.Generator().manual_seed(train["seed"]))  # fmt: skip
+                   generator=torch.Generator().manual_seed(train["seed"]),
+                   repeat_share=train.get("repeat_share", 0.0))  # fmt: skip
     val_inputs, val_targets = held_out_batches(held_out_ids, train["seq_len"])
     schedule = dict(train)  # the learning-rate schedule of the planned steps
     curve: dict[str, list] = {"step": [], "held_out_loss": [], "train_loss": []}

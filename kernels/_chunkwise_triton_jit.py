@@ -55,12 +55,14 @@ def chunkwise_fwd(
         v_offsets = t[:, None] * DV + offs_v[None, :]
         v_inside = inside[:, None] & (offs_v[None, :] < DV)
         q = tl.load(q_base + qk_offsets, mask=inside[:, None], other=0.0)
-        k = tl.load(k_base + qk_offsets, mask=inside[:, None], other=0.0)
+        # K read transposed, (DK, BT): no tl.trans, whose bf16 dot operands Triton 3.6
+        # compiled into an illegal memory access on an H100
+        k_t = tl.load(k_base + t[None, :] * DK + offs_k[:, None], mask=inside[None, :], other=0.0)
         v = tl.load(v_base + v_offsets, mask=v_inside, other=0.0)
-        scores = dot(q, tl.trans(k), IEEE) * within
+        scores = dot(q, k_t, IEEE) * within
         out = dot(scores.to(v.dtype), v, IEEE)
         decayed_q = (q * q_decay[:, None]).to(q.dtype)
         out += dot(decayed_q, state.to(q.dtype), IEEE)
         tl.store(o_base + v_offsets, (out * scale).to(OUT.dtype.element_ty), mask=v_inside)
-        decayed_k = (k * k_decay[:, None]).to(k.dtype)
-        state = state * chunk_decay + dot(tl.trans(decayed_k), v, IEEE)
+        decayed_k_t = (k_t * k_decay[None, :]).to(k_t.dtype)  # (DK, BT)
+        state = state * chunk_decay + dot(decayed_k_t, v, IEEE)

@@ -136,10 +136,13 @@ def chunkwise_linear_attention_triton(
         )
     log2_decay = log2_decay.to(q.device)
     triton, kernel = _kernel()
-    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+    dtype = v.dtype
+    # half-precision inputs are read as float32: Triton 3.6 compiled the bf16 dot path into
+    # an illegal memory access on an H100 (the result is cast back to the inputs' dtype)
+    q, k, v = (x.float().contiguous() for x in (q, k, v))
     out = torch.empty_like(v)
     if length == 0:
-        return out
+        return out.to(dtype)
 
     def grid(meta):
         return (triton.cdiv(d_v, meta["BV"]), batch * heads)
@@ -148,4 +151,4 @@ def chunkwise_linear_attention_triton(
         q, k, v, out, log2_decay, length, scale,
         H=heads, DK=d_k, DV=d_v, BT=chunk_size, IEEE=exact_float32,
     )  # fmt: skip
-    return out
+    return out.to(dtype)

