@@ -851,8 +851,8 @@ CACHE_LIMIT = kv_cache.MAX_CACHE
 HELD_OUT = len(shakespeare.held_out_text())  # characters of the held-out play
 
 
-def _enter(model: Any, policy: Any) -> None:
-    """Enter and leave ``cache_policies`` (the context manager checks when it is entered)."""
+def _run_under_policies(model: Any, policy: Any) -> None:
+    """Run ``model`` inside ``cache_policies`` (the context manager checks when entered)."""
     with kv_cache.cache_policies(model, policy):
         model(torch.tensor([[1, 2, 3]]))
 
@@ -937,7 +937,7 @@ REAL_TEXT_ENTRIES: list[Entry] = [
                 ),
             ),
         },  # fmt: skip
-        call=_enter,
+        call=_run_under_policies,
     ),
     Entry("attnviz.shakespeare.encode", {"text": Text(("To be,\nor not", "")), "bos": Bool()}),
     Entry("attnviz.shakespeare.decode", {"ids": CharIds()}),
