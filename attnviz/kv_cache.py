@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.validation import check_int
 
 MAX_CACHE = 2**16  # the longest window or sink span a policy names (a model's longest input)
@@ -68,6 +69,9 @@ class CachePolicy:
     def keeps(self, seq_len: int, device: torch.device | str | None = None) -> torch.Tensor:
         """(T, T) bool: query t may read key s (causal, and kept by the cache)."""
         seq_len = check_int("seq_len", seq_len, low=1, high=MAX_CACHE)
+        check_bytes(f"the ({seq_len}, {seq_len}) mask of a cache policy",
+                    tensor_bytes(seq_len, seq_len, dtype=torch.bool) * 3,
+                    instead="use a shorter seq_len")  # fmt: skip
         t = torch.arange(seq_len, device=device)[:, None]  # (T, 1)
         s = torch.arange(seq_len, device=device)[None, :]  # (1, T)
         causal = s <= t
@@ -197,4 +201,5 @@ def _attention_layers(model: nn.Module) -> list[nn.Module]:
     return layers
 
 
-__all__ = ["FULL", "CachePolicy", "attend_under_policies", "cache_policies"]
+# attend_under_policies is the Attention block's own step (its caller checks the policies)
+__all__ = ["FULL", "CachePolicy", "cache_policies"]

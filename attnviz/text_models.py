@@ -34,7 +34,9 @@ import torch.nn.functional as F
 
 from attnviz.checkpoints import load, read_metadata
 from attnviz.models import TinyConfig, TinyTransformer
-from attnviz.shakespeare import BOS, VOCAB_SIZE
+from attnviz.shakespeare import BOS, VOCAB_SIZE, _token_ids
+from attnviz.training import MAX_STEPS
+from attnviz.validation import check_int, check_real, short_repr
 
 TRAIN_LENGTH = 256  # tokens per training sequence, BOS included
 _CONFIG = {"n_layers": 4, "n_heads": 4, "d_model": 128, "vocab_size": VOCAB_SIZE,
@@ -113,7 +115,24 @@ def held_out_batches(ids: torch.Tensor, seq_len: int = TRAIN_LENGTH) -> tuple[to
 @torch.no_grad()
 def held_out_loss(model: TinyTransformer, inputs: torch.Tensor, targets: torch.Tensor,
                   *, batch_size: int = 64) -> float:  # fmt: skip
-    """Mean cross-entropy (nats per character) of ``model`` on held-out rows."""
+    """Mean cross-entropy (nats per character) of ``model`` on held-out rows.
+
+    ``inputs`` and ``targets`` are (N, T) token ids (``held_out_batches``'), ``targets``
+    the next character of each input position."""
+    _check_model(model)
+    inputs, targets = _check_rows("inputs", inputs), _check_rows("targets", targets)
+    if inputs.shape != targets.shape:
+        raise ValueError(
+            f"inputs and targets must have the same shape (N, T), got {tuple(inputs.shape)} "
+            f"and {tuple(targets.shape)}"
+        )
+    for name, rows in (("inputs", inputs), ("targets", targets)):
+        if int(rows.max()) >= model.config.vocab_size:
+            raise ValueError(
+                f"{name} must be token ids below the model's vocab_size "
+                f"{model.config.vocab_size}, got {int(rows.max())}"
+            )
+    batch_size = check_int("batch_size", batch_size, low=1, high=2**20)
     device = next(model.parameters()).device
     total, count = 0.0, 0
     for i in range(0, len(inputs), batch_size):
@@ -142,7 +161,36 @@ def train_text_model(
     past ``max_seconds`` training stops early, and ``curve["stopped_at"]`` says where;
     ``overrides`` replaces entries of the recipe's ``train`` (an experiment).
     """
-    recipe = TEXT_MODELS[name]
+    recipe = TEXT_MODELS[_check_name(name)]
+    seq_len = recipe["train"]["seq_len"]
+    train_ids, held_out_ids = (
+        _token_ids("train_ids", train_ids),
+        _token_ids("held_out_ids", held_out_ids),
+    )
+    for arg, ids in (("train_ids", train_ids), ("held_out_ids", held_out_ids)):
+        if len(ids) < seq_len + 1:
+            raise ValueError(f"{arg} must hold at least {seq_len + 1} characters (one training "
+                             f"row and its next character), got {len(ids)}")  # fmt: skip
+    if not isinstance(device, str | torch.device):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda', got {short_repr(device)}")
+    try:
+        device = torch.device(device)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise ValueError(f"device must be a device torch can use here, got {str(device)!r}: "
+                         f"{error}") from None  # fmt: skip
+    if steps is not None:
+        steps = check_int("steps", steps, low=0, high=MAX_STEPS)
+    if max_seconds is not None:
+        max_seconds = check_real("max_seconds", max_seconds, low=0.0)
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be a callable (such as print) or None, got {short_repr(log)}")
+    allowed = {*recipe["train"], "repeat_share"}
+    if overrides is not None and not isinstance(overrides, dict):
+        raise TypeError(f"overrides must be None or a dict, got {short_repr(overrides)}")
+    if overrides is not None and not set(overrides) <= allowed:
+        raise ValueError(f"overrides must name keys among {sorted(allowed)}, "
+                         f"got {sorted(map(str, overrides))}")  # fmt: skip
     train = {**recipe["train"], **(overrides or {}), **({} if steps is None else {"steps": steps})}
     torch.manual_seed(train["seed"])
     model = TinyTransformer(TinyConfig(**recipe["config"]), seed=recipe["init_seed"]).to(device)
@@ -221,6 +269,30 @@ def text_model_card(name: str = "shakespeare") -> dict[str, Any]:
     """What a shipped real-text model's file says about it: recipe, curve, baselines."""
     meta = read_metadata(text_model_path(_check_name(name)))
     return meta["recipe"]
+
+
+def _check_model(model: Any) -> TinyTransformer:
+    if not isinstance(model, TinyTransformer):
+        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
+    return model
+
+
+def _check_rows(name: str, rows: Any) -> torch.Tensor:
+    """(N, T) integer token ids, N and T at least 1."""
+    if not isinstance(rows, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of token ids (N, T), got {short_repr(rows)}"
+        )
+    if rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {rows.dtype}")
+    if rows.device.type == "meta":
+        raise ValueError(f"{name} is a tensor on the meta device, which holds no numbers")
+    if rows.dim() != 2 or not rows.numel():
+        raise ValueError(f"{name} must be token ids of shape (N, T), N and T at least 1, "
+                         f"got shape {tuple(rows.shape)}")  # fmt: skip
+    if int(rows.min()) < 0:
+        raise ValueError(f"{name} must be token ids >= 0, got {int(rows.min())}")
+    return rows.long()
 
 
 def _check_name(name: Any) -> str:

