@@ -1,0 +1,165 @@
+"""Retrieval heads and DuoAttention's split on the real-text model (lesson 08).
+
+The needle tests are real held-out text; the scores follow Wu et al. (arXiv 2404.15574)
+and the ranking DuoAttention (arXiv 2410.10819). Claims about the shipped ``shakespeare``
+model are measured on its weights; thresholds leave a margin for other CPUs' rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attnviz import retrieval_heads as rh
+from attnviz.kv_cache import FULL, CachePolicy, cache_policies
+from attnviz.shakespeare import held_out_passage, held_out_text
+from attnviz.text_models import load_text_model
+
+POLICY = CachePolicy(sinks=4, window=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_text_model("shakespeare")
+
+
+@pytest.fixture(scope="module")
+def tests():
+    return rh.needle_tests()
+
+
+@pytest.fixture(scope="module")
+def few():
+    return rh.needle_tests(lengths=(128,), depths=(0.2, 0.8), needles=2, seed=1)
+
+
+# ------------------------------------------------------------------ the needle tests
+
+
+def test_needle_tests_hide_a_word_of_the_play_in_held_out_text(tests):
+    text = held_out_text()
+    assert len(tests) == 3 * 2 * 5
+    for test in tests:
+        assert len(test.ids) == test.length
+        start, end = test.needle
+        assert rh.decode(test.ids[start:end]) == test.answer
+        assert test.answer in text and test.answer.isalpha()
+        body = test.text.removeprefix(rh.decode([0]))
+        needle_line = f"{rh.NEEDLE_PREFIX}{test.answer}.\n"
+        assert body.endswith(f"\n{rh.NEEDLE_PREFIX}")
+        assert needle_line in body
+        haystack = body.removesuffix(f"\n{rh.NEEDLE_PREFIX}").replace(needle_line, "", 1)
+        assert haystack in text  # the rest is the held-out play, unchanged
+
+
+def test_deeper_needles_sit_later_and_seeds_repeat():
+    tests = rh.needle_tests(lengths=(256,), depths=(0.0, 0.25, 0.5, 0.75, 1.0), needles=1)
+    starts = [t.needle[0] for t in tests]
+    assert starts == sorted(starts) and starts[-1] > starts[0]
+    again = rh.needle_tests(lengths=(256,), depths=(0.0, 0.25, 0.5, 0.75, 1.0), needles=1)
+    assert all(torch.equal(a.ids, b.ids) for a, b in zip(tests, again, strict=True))
+    other = rh.needle_tests(lengths=(256,), depths=(0.5,), needles=1, seed=7)
+    assert not torch.equal(other[0].ids, tests[2].ids)
+
+
+# ------------------------------------------------------------------ the retrieval score
+
+
+def test_copy_counts_follow_wu_et_al():
+    ids = np.array([0, 5, 6, 7, 5, 9, 9])  # the answer 6, 7 sits at [2, 4)
+    argmax = np.zeros((2, 1, 3), dtype=np.int64)  # (steps, L, H)
+    argmax[:, 0, 0] = [2, 3]  # head 0 reads each answer character as it is written
+    argmax[:, 0, 1] = [3, 2]  # head 1 reads the answer, the wrong character each time
+    argmax[:, 0, 2] = [2, 1]  # head 2 reads the answer once, then a character outside it
+    counts = rh.copy_counts(ids, np.array([6, 7]), argmax, (2, 4))
+    assert counts.tolist() == [[2, 0, 1]]
+    # a wrong character is never a copy, whatever the heads read
+    assert rh.copy_counts(ids, np.array([6, 8]), argmax, (2, 4)).tolist() == [[1, 0, 1]]
+
+
+def test_retrieval_scores_are_shares_of_the_answer(model, few):
+    scores = rh.retrieval_scores(model, few)
+    assert scores.shape == (4, 4)
+    assert np.all(scores >= 0) and np.all(scores <= 1)
+
+
+def test_a_head_made_to_read_the_answer_scores_what_decoding_gets_right(model, few):
+    """A hand-set head that always attends to the answer character due next copy-pastes
+    exactly when greedy decoding writes that character: its score is the accuracy."""
+    for test in few:
+        prompt = len(test.ids)
+
+        def read_answer(module, args, output, start=test.needle[0], prompt=prompt):
+            step = output.shape[-1] - prompt  # the answer character being written
+            forced = output.clone()
+            forced[:, 0, -1, :] = 0.0
+            forced[:, 0, -1, start + step] = 1.0
+            return forced
+
+        handle = model.blocks[1].attn.hook_pattern.register_forward_hook(read_answer)
+        try:
+            score = rh.retrieval_scores(model, [test])[1, 0]
+            accuracy = rh.needle_accuracy(model, [test])
+        finally:
+            handle.remove()
+        assert score == pytest.approx(accuracy)
+
+
+# ------------------------------------------------------------------ DuoAttention's split
+
+
+def test_the_mixed_cache_runs_from_all_streaming_to_all_full(model, few):
+    ranking = rh.streaming_head_ranking(model, few, POLICY)
+    curve = rh.mixed_cache_curve(model, few, POLICY, ranking)
+    n = 16
+    assert curve.full_heads == list(range(n + 1))
+    assert sorted(curve.order) == [(layer, head) for layer in range(4) for head in range(4)]
+    costs = [ranking[head] for head in curve.order]
+    assert costs == sorted(costs, reverse=True)  # the costliest heads are kept full first
+    batches, _ = rh._scored_batches(few, POLICY)
+    with cache_policies(model, POLICY):
+        all_streaming = rh._loss(model, batches)
+    with cache_policies(model, FULL):
+        all_full = rh._loss(model, batches)
+    assert curve.loss[0] == pytest.approx(all_streaming, rel=1e-5)
+    assert curve.loss[-1] == curve.full_loss == pytest.approx(all_full, rel=1e-5)
+    # one more full head adds T − (sinks + window) keys and values of d_head floats
+    steps = np.diff(curve.cache_floats)
+    seq_len = max(len(t.ids) + len(t.answer) for t in few)
+    assert np.all(steps == 2 * 32 * (seq_len - 36))
+    saved = rh.memory_saved_at_equal_loss(curve, tolerance=10.0)  # any loss: no head full
+    assert saved["full_heads"] == 0 and saved["saved"] == pytest.approx(1 - 36 / seq_len)
+
+
+def test_the_ranking_on_plain_text_scores_only_the_cut_positions(model):
+    ids = torch.stack([held_out_passage(100, start=s) for s in (0, 3000)])
+    ranking = rh.streaming_head_ranking(model, ids, POLICY)
+    assert ranking.shape == (4, 4) and np.all(np.isfinite(ranking))
+    # a window that holds the whole input changes nothing, and is refused
+    with pytest.raises(ValueError, match="ids of 100 tokens"):
+        rh.streaming_head_ranking(model, ids, CachePolicy(sinks=4, window=96))
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_bad_arguments_are_named(model, few):
+    with pytest.raises(ValueError, match="lengths item"):
+        rh.needle_tests(lengths=(32,))
+    with pytest.raises(ValueError, match="depths item"):
+        rh.needle_tests(depths=(1.5,))
+    with pytest.raises(TypeError, match="tests must"):
+        rh.retrieval_scores(model, "needle")
+    with pytest.raises(ValueError, match="tests must"):
+        rh.needle_accuracy(model, [])
+    with pytest.raises(TypeError, match="policy must be a CachePolicy"):
+        rh.streaming_head_ranking(model, few, "window")
+    with pytest.raises(ValueError, match="policy must be a streaming cache"):
+        rh.streaming_head_ranking(model, few, FULL)
+    with pytest.raises(ValueError, match="ranking must have"):
+        rh.mixed_cache_curve(model, few, POLICY, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="tolerance"):
+        rh.memory_saved_at_equal_loss(rh.MixedCache([0], [1.0], [8], 1.0, []), tolerance=-1)
+    with pytest.raises(TypeError, match="model must be a TinyTransformer"):
+        rh.retrieval_scores(torch.nn.Linear(2, 2), few)
