@@ -45,6 +45,7 @@ from attnviz.plots.attention_sinks import (
     PolicyCurves,
 )
 from attnviz.text_models import TRAIN_LENGTH, load_text_model, text_model_card
+from attnviz.validation import check_bool
 
 MODEL = "shakespeare"  # the shipped real-text model the dashboard reads
 WINDOWS = (4, 8, 16, 32)  # the recent tokens a cache may keep (the map's passage is 64)
@@ -58,7 +59,9 @@ MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
 def cache_policy(window: int, sink: bool) -> CachePolicy:
-    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``."""
+    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``
+    (``CachePolicy`` checks ``window``)."""
+    sink = check_bool("sink", sink)
     return CachePolicy(sinks=1 if sink else 0, window=window)
 
 
@@ -315,7 +318,7 @@ class AttentionSinksDashboard(Dashboard):
 
     def loss(self, sink: bool | None = None) -> float:
         """The readout's mean loss under the current window, the sink as set (or ``sink``)."""
-        sink = self.sink if sink is None else bool(sink)
+        sink = self.sink if sink is None else check_bool("sink", sink)
         return _readings()[(self.window, sink)].loss
 
     @property
@@ -338,3 +341,6 @@ class AttentionSinksDashboard(Dashboard):
 def app(**defaults) -> AttentionSinksDashboard:
     """Lesson 08's dashboard, any parameter preset, e.g. ``app(window=8, sink=False)``."""
     return AttentionSinksDashboard(**defaults)
+
+
+__all__ = ["AttentionSinksDashboard", "app", "cache_policy"]

@@ -72,8 +72,7 @@ class PassageMap:
         if weights.shape[0] != weights.shape[1]:
             raise ValueError(f"weights must be square (queries = keys), got {weights.shape}")
         labels = _checks.labels("labels", labels, weights.shape[0])
-        if title:
-            title = _checks.check_text("title", title)
+        title = _checks.check_text("title", title, empty=True)
         self.heatmap.update(weights, labels, labels)
         self.figure.title.text = title or "attention of one head"
 
