@@ -20,13 +20,16 @@ import pkgutil
 from . import (
     table_dashboards,
     table_kernels,
+    table_long_context,
     table_maps,
     table_models,
     table_studies,
 )
 from .kinds import Entry
 
-PARTS = (table_kernels, table_studies, table_models, table_maps, table_dashboards)
+PARTS = (
+    table_kernels, table_studies, table_models, table_maps, table_dashboards, table_long_context,
+)  # fmt: skip
 
 #: Modules that serve and measure the app, not the library a learner calls.
 SERVER_MODULES = frozenset({

@@ -1,0 +1,192 @@
+"""attnviz.sinks: Gu et al.'s sink metric, the first key as a bias, the twins (lesson 08).
+
+The definitions are checked on small seeded models against direct computations; the
+claims lesson 08 makes are checked on the shipped real-text weights, with thresholds
+measured on them and a margin for other CPUs' rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from attnviz.maps import capture
+from attnviz.models import TinyConfig, TinyTransformer
+from attnviz.shakespeare import BOS, VOCAB_SIZE, decode, held_out_text
+from attnviz.sinks import (
+    SINK_EPSILON,
+    SINK_LENGTH,
+    KeyBias,
+    _queries_and_keys,
+    first_key_bias,
+    sink_passages,
+    sink_rate,
+    sink_scores,
+    token_importance,
+    twin_comparison,
+)
+from attnviz.text_models import load_text_model, text_model_card
+
+
+def _model(operator: str = "softmax", positional: str = "rope", seed: int = 0):
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=VOCAB_SIZE, context=128,
+                        positional=positional, operator=operator)  # fmt: skip
+    return TinyTransformer(config, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def passages():
+    return sink_passages()
+
+
+# --------------------------------------------------------------------------- passages
+
+
+def test_passages_are_bos_and_held_out_text_from_seeded_offsets():
+    ids = sink_passages(5, 40, seed=3)
+    assert ids.shape == (5, 40) and ids.dtype == torch.long
+    assert (ids[:, 0] == BOS).all() and (ids[:, 1:] != BOS).all()
+    text = held_out_text()
+    assert all(decode(row[1:]) in text for row in ids)
+    assert torch.equal(ids, sink_passages(5, 40, seed=3))
+    assert not torch.equal(ids, sink_passages(5, 40, seed=4))
+
+
+def test_passages_reach_both_ends_of_the_play():
+    whole = sink_passages(1, len(held_out_text()) + 1)
+    assert decode(whole[0, 1:]) == held_out_text()
+
+
+def test_gu_et_al_settings():
+    assert SINK_EPSILON == 0.3 and SINK_LENGTH == 64
+    assert sink_passages().shape == (32, SINK_LENGTH)
+
+
+# --------------------------------------------------------------------------- the metric
+
+
+def test_importance_is_the_mean_later_weight_of_each_token():
+    model, ids = _model(), sink_passages(3, 24, seed=1)
+    got = token_importance(model, ids)  # (L, H, T)
+    expected = np.zeros_like(got)
+    for row in ids:  # per row from lesson 02's captured maps, then the batch mean
+        weights = capture(model, row).weights.astype(np.float64)  # (L, H, T, T)
+        expected += weights.sum(axis=-2) / np.arange(24, 0, -1) / len(ids)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_softmax_first_token_importance_lies_in_one_over_t_to_one(seed):
+    ids = sink_passages(4, 30, seed=seed)
+    alpha = token_importance(_model(seed=seed), ids)
+    first = alpha[:, :, 0]
+    assert (first >= 1 / 30 - 1e-9).all() and (first <= 1 + 1e-9).all()
+    assert (alpha >= 0).all() and (alpha <= 1 + 1e-9).all()
+    np.testing.assert_allclose(sink_scores(_model(seed=seed), ids), first)
+
+
+def test_sigmoid_weights_are_read_as_they_are_unless_proxy():
+    model, ids = _model("sigmoid"), sink_passages(3, 20)
+    raw, proxy = token_importance(model, ids), token_importance(model, ids, proxy=True)
+    assert not np.allclose(raw, proxy)
+    assert (raw >= 0).all() and (raw <= 1).all()
+    assert (proxy[:, :, 0] >= 1 / 20 - 1e-9).all()  # normalised rows: softmax's bound again
+    softmax = _model()
+    np.testing.assert_allclose(
+        token_importance(softmax, ids, proxy=True), token_importance(softmax, ids), atol=1e-7
+    )
+
+
+def test_sink_rate_is_the_share_of_heads_past_epsilon_and_falls_with_epsilon(passages):
+    model = load_text_model("shakespeare")
+    scores = sink_scores(model, passages)
+    rates = [sink_rate(model, passages, eps) for eps in np.linspace(0, 1, 11)]
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[0] == 1.0 and rates[-1] == 0.0
+    assert sink_rate(model, passages) == pytest.approx(float((scores > SINK_EPSILON).mean()))
+
+
+# --------------------------------------------------------------------------- the first key
+
+
+@pytest.mark.parametrize("positional", ["rope", "learned"])
+def test_queries_and_keys_are_the_ones_the_scores_see(positional):
+    model, ids = _model(positional=positional), sink_passages(2, 16)
+    inputs = []
+    handles = [b.attn.register_forward_pre_hook(lambda m, a: inputs.append(a[0]))
+               for b in model.blocks]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for h in handles:
+            h.remove()
+    causal = torch.ones(16, 16, dtype=torch.bool).tril()
+    with torch.no_grad():
+        for layer, block in enumerate(model.blocks):
+            q, k = _queries_and_keys(block.attn, inputs[layer])
+            scores = (q @ k.mT / math.sqrt(block.attn.d_head)).masked_fill(~causal, -math.inf)
+            for row in range(2):
+                maps = capture(model, ids[row]).weights[layer]
+                np.testing.assert_allclose(scores[row].softmax(-1).numpy(), maps, atol=1e-5)
+    bias = first_key_bias(model, ids)
+    np.testing.assert_allclose(
+        bias.first_key_norm[-1], k[:, :, 0].norm(dim=-1).mean(0).numpy(), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        bias.other_key_norm[-1], k[:, :, 1:].norm(dim=-1).mean((0, 2)).numpy(), rtol=1e-5
+    )
+
+
+def test_key_bias_cosines_are_means_over_causal_pairs():
+    model, ids = _model(), sink_passages(3, 12, seed=5)
+    bias = first_key_bias(model, ids)
+    assert isinstance(bias, KeyBias)
+    for field in ("first_key_norm", "other_key_norm", "first_key_cosine", "other_key_cosine"):
+        value = getattr(bias, field)
+        assert value.shape == (2, 2) and np.isfinite(value).all()
+    assert (bias.first_key_norm > 0).all() and (bias.other_key_norm > 0).all()
+    assert (np.abs(bias.first_key_cosine) <= 1).all()
+    assert (np.abs(bias.other_key_cosine) <= 1).all()
+
+
+# --------------------------------------------------------------------------- the twins
+
+
+def test_twin_rows_measure_now_and_quote_the_card():
+    rows = twin_comparison(sink_passages(8))
+    assert [r["name"] for r in rows] == ["twin_softmax", "twin_sigmoid", "twin_gated"]
+    for row in rows:
+        assert 0 <= row["sink_rate"] <= 1 and 0 <= row["proxy_sink_rate"] <= 1
+        card = text_model_card(row["name"])["curve"]["held_out_loss"][-1]
+        assert row["card_held_out_loss"] == pytest.approx(card)
+        # 16 rows of the play against the whole play: the same model, close losses
+        assert abs(row["held_out_loss"] - card) < 0.15
+    softmax = rows[0]
+    assert softmax["proxy_sink_rate"] == pytest.approx(softmax["sink_rate"])
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("call", "word"),
+    [
+        (lambda: sink_passages(0), "count"),
+        (lambda: sink_passages(2, 1), "length"),
+        (lambda: sink_passages(2, 10, seed=-1), "seed"),
+        (lambda: token_importance(object(), torch.zeros(4, dtype=torch.long)), "model"),
+        (lambda: token_importance(_model(), torch.zeros(4)), "ids"),
+        (lambda: token_importance(_model(), torch.full((4,), VOCAB_SIZE)), "ids"),
+        (lambda: token_importance(_model(), torch.zeros(129, dtype=torch.long)), "ids"),
+        (lambda: sink_rate(_model(), torch.zeros(4, dtype=torch.long), 1.5), "epsilon"),
+        (lambda: first_key_bias(_model(), torch.zeros(1, dtype=torch.long)), "ids"),
+        (lambda: twin_comparison(epsilon=-0.1), "epsilon"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(call, word):
+    with pytest.raises((ValueError, TypeError), match=word):
+        call()
