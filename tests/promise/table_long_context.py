@@ -60,6 +60,14 @@ def _mixer_model() -> nn.Module:
     return TinyTransformer(config, seed=0)
 
 
+def _bidirectional() -> nn.Module:
+    from attnviz.models import TinyConfig, TinyTransformer
+
+    config = TinyConfig(n_layers=1, n_heads=2, d_model=8, vocab_size=_vocab(), context=16,
+                        causal=False)  # fmt: skip
+    return TinyTransformer(config, seed=0)
+
+
 def _policies() -> tuple:
     from attnviz.kv_cache import FULL, CachePolicy
 
@@ -79,7 +87,7 @@ def _bad_policies() -> tuple:
 
 MODEL = Fixed(
     (tiny_text, lambda: tiny_text("sigmoid")),
-    bad=(None, OBJECT, "model", _NoAttention(), _mixer_model()),
+    bad=(None, OBJECT, "model", _NoAttention(), _mixer_model(), _bidirectional()),
 )
 IDS = Ids(vocab=_vocab())
 EPSILON = Real(0.0, 1.0)
@@ -174,6 +182,10 @@ NEEDLES_OR_IDS = Fixed(
     (_needles, _passage, lambda: _passage().tolist()),
     bad=(None, OBJECT, "ids", [], torch.rand(40), torch.zeros(1, 1, 40, dtype=torch.long)),
 )
+PASSAGE = Fixed(
+    (_passage, lambda: _passage().tolist()),
+    bad=(None, OBJECT, "ids", [], torch.rand(40), _needles()),
+)
 STREAMING = Fixed((_streaming,), bad=(None, OBJECT, "window", FULL))
 RANKING = Fixed(
     (lambda: np.arange(4.0).reshape(2, 2),),
@@ -200,6 +212,11 @@ RETRIEVAL = [
     Entry(
         "attnviz.retrieval_heads.streaming_head_ranking",
         {"model": MODEL, "ids": NEEDLES_OR_IDS, "policy": STREAMING},
+        examples=3,
+    ),
+    Entry(
+        "attnviz.retrieval_heads.evicted_attention",
+        {"model": MODEL, "ids": PASSAGE, "policy": STREAMING},
         examples=3,
     ),
     Entry(
