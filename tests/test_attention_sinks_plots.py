@@ -37,11 +37,11 @@ def test_the_head_grid_writes_each_value_and_outlines_heads_over_the_threshold()
     assert data["head"][4] == "L1H1"
     over = [line == SINK_LINE_COLOR for line in data["line"]]
     assert over == [True, False, True, False, True, False]
-    grid.mark(1, 2)
+    grid.mark((1, 2))
     assert grid.source.data["line"][5] == "#000000" and grid.source.data["line_width"][5] == 4
     assert grid.figure.x_range.end == 2.5 and grid.figure.y_range.start == 1.5
     with pytest.raises(ValueError, match="head"):
-        grid.mark(1, 3)
+        grid.mark((1, 3))
     with pytest.raises(ValueError, match="values"):
         grid.update(np.ones(3))
 

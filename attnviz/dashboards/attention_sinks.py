@@ -36,7 +36,7 @@ from attnviz import maps, plots, retrieval_heads, shakespeare, sinks, streaming
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
-from attnviz.kv_cache import FULL, CachePolicy, cache_policies
+from attnviz.kv_cache import FULL, MAX_CACHE, CachePolicy, cache_policies
 from attnviz.plots.attention_sinks import (
     HeadRanking,
     HeadValueGrid,
@@ -45,7 +45,7 @@ from attnviz.plots.attention_sinks import (
     PolicyCurves,
 )
 from attnviz.text_models import TRAIN_LENGTH, load_text_model, text_model_card
-from attnviz.validation import check_bool
+from attnviz.validation import check_bool, check_int
 
 MODEL = "shakespeare"  # the shipped real-text model the dashboard reads
 WINDOWS = (4, 8, 16, 32)  # the recent tokens a cache may keep (the map's passage is 64)
@@ -59,8 +59,8 @@ MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
 def cache_policy(window: int, sink: bool) -> CachePolicy:
-    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``
-    (``CachePolicy`` checks ``window``)."""
+    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``."""
+    window = check_int("window", window, low=1, high=MAX_CACHE)
     sink = check_bool("sink", sink)
     return CachePolicy(sinks=1 if sink else 0, window=window)
 
@@ -98,7 +98,10 @@ def _reading(window: int | None, sink: bool) -> Reading:
     with one_thread():
         with cache_policies(model, policy):
             weights = maps.capture(model, ids).weights.astype(np.float64)
-        losses = streaming.loss_by_position(model, _readout_ids(), policy)  # (B, T − 1)
+        # one passage at a time: a batch of long passages would pass the memory budget
+        losses = np.stack(
+            [streaming.loss_by_position(model, row, policy) for row in _readout_ids()]
+        )
     length = ids.shape[-1]
     dropped = (~policy.keeps(length).numpy()) & np.tri(length, dtype=bool)
     weights[..., dropped] = np.nan
@@ -184,10 +187,10 @@ class AttentionSinksDashboard(Dashboard):
     }
 
     def __init__(self, **params):
+        super().__init__(**params)  # the settings checked first
         _precompute()  # the first session in a process pays for every session's numbers
         if "layer" not in params and "head" not in params:  # open on the strongest sink
-            params["layer"], params["head"] = _strongest_sink_head()
-        super().__init__(**params)
+            self.layer, self.head = _strongest_sink_head()
         self._status = pn.pane.Alert(
             " ".join(self.preset_notes), alert_type="warning", visible=bool(self.preset_notes),
             width=CONTROL_WIDTH,
@@ -302,7 +305,7 @@ class AttentionSinksDashboard(Dashboard):
         if self._grid is None:
             return
         with self._hold():
-            self._grid.mark(self.layer, self.head)
+            self._grid.mark((self.layer, self.head))
             self._ranking.update(_heads()[0], marked=[(self.layer, self.head)])
 
     # -- what tests and the bench read -----------------------------------------------------

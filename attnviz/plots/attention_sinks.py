@@ -80,8 +80,8 @@ class PassageMap:
 class HeadValueGrid:
     """One value per head on a layers × heads grid, each value written in its cell.
 
-    ``threshold`` outlines the heads above it (a sink: α₁ > ε); ``mark`` outlines one head
-    (the one picked) in a thicker line.
+    ``threshold`` outlines the heads above it (a sink: α₁ > ε); ``mark((layer, head))``
+    outlines one head (the one picked) in a thicker line.
     """
 
     def __init__(
@@ -139,15 +139,16 @@ class HeadValueGrid:
         for axis, n in ((fig.xaxis[0], n_heads), (fig.yaxis[0], n_layers)):
             axis.ticker = list(range(n))
 
-    def mark(self, layer: int | None, head: int | None = None) -> None:
-        """Outline head (``layer``, ``head``), or none (None)."""
-        if layer is None:
+    def mark(self, head: tuple[int, int] | None) -> None:
+        """Outline ``head``, a (layer, head) pair of the grid drawn, or none (None)."""
+        if head is None:
             self.marked = None
         else:
+            layer, index = _head_pair("head", head)
             n_layers, n_heads = self._values.shape
-            layer = _checks.check_int("layer", layer, low=0, high=max(n_layers - 1, 0))
-            head = _checks.check_int("head", head, low=0, high=max(n_heads - 1, 0))
-            self.marked = (layer, head)
+            _checks.check_int("head's layer", layer, low=0, high=max(n_layers - 1, 0))
+            _checks.check_int("head's index", index, low=0, high=max(n_heads - 1, 0))
+            self.marked = (layer, index)
         self._draw()
 
     def _draw(self) -> None:
@@ -280,7 +281,11 @@ class HeadRanking:
         values = _checks.values("values", values, ndim=2, nonempty=True)
         if values.size > MAX_HEADS:
             raise ValueError(f"values must hold at most {MAX_HEADS} heads, got {values.size}")
-        marked = {tuple(_head_pair("marked", pair)) for pair in marked}
+        if isinstance(marked, (str, bytes)) or not isinstance(marked, Sequence):
+            raise TypeError(
+                f"marked must be a list of (layer, head) pairs, got {_checks.short_repr(marked)}"
+            )
+        marked = {_head_pair("marked", pair) for pair in marked}
         n_layers, n_heads = values.shape
         heads = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
         names = [head_label(*pair) for pair in heads]
