@@ -51,10 +51,13 @@ MODEL = "shakespeare"  # the shipped real-text model the dashboard reads
 WINDOWS = (4, 8, 16, 32)  # the recent tokens a cache may keep (the map's passage is 64)
 MAP_SEED = 0  # the held-out passage the map shows (sinks.sink_passages)
 READOUT_LENGTH = 2 * TRAIN_LENGTH  # the long passages the loss readout is measured on
-READOUT_PASSAGES = 4
-CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 768, 2, 32  # the loss-by-position tab
-HEAD_IDS_LENGTH, HEAD_IDS_COUNT = 384, 2  # passages the DuoAttention split is measured on
-STREAMING_HEAD = CachePolicy(sinks=4, window=streaming.WINDOW)  # a streaming head's cache
+READOUT_PASSAGES = 2
+CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by-position tab
+HEAD_IDS_LENGTH, HEAD_IDS_COUNT = (
+    TRAIN_LENGTH,
+    2,
+)  # DuoAttention's split, inside the training length
+STREAMING_HEAD = CachePolicy(sinks=1, window=streaming.WINDOW)  # a streaming head's cache
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
@@ -289,7 +292,10 @@ class AttentionSinksDashboard(Dashboard):
         rate = float((_sink_scores() > sinks.SINK_EPSILON).mean())
         self._heads_readout.object = (
             f"Heads with α₁ > ε = {sinks.SINK_EPSILON}: **{rate:.0%}**. "
-            f"Mixed cache within {0.01} nats of the full cache's loss ({curve.full_loss:.3f}): "
+            f"DuoAttention's split on {HEAD_IDS_COUNT} held-out passages of {HEAD_IDS_LENGTH} "
+            f"characters, a streaming head keeping {STREAMING_HEAD.label()}: full cache "
+            f"{curve.full_loss:.3f} nats/char, every head streaming {curve.loss[0]:.3f}. "
+            f"The fewest full-cache heads with a loss at most 0.01 above the full cache's: "
             f"{saved['full_heads']} heads keep the full cache, "
             f"{saved['memory_fraction']:.0%} of its memory."
         )
