@@ -53,7 +53,10 @@ def test_policy_curves_draw_each_policy_mark_the_training_length_and_hide_on_req
     assert list(curves.sources["window 64"].data["y"]) == [1.9, 3.5]
     assert list(curves.sources["1 sink + window 64"].data["x"]) == []  # not given: empty
     curves.show(["full"])
-    assert [line.visible for line in curves.lines.values()] == [False, False, True]
+    assert list(curves.sources["window 64"].data["x"]) == []
+    assert list(curves.sources["full"].data["x"]) == [32.0, 96.0]
+    curves.show(["full", "window 64"])
+    assert list(curves.sources["window 64"].data["y"]) == [1.9, 3.5]
     with pytest.raises(ValueError, match="not drawn"):
         curves.update([1.0], {"window 8": [1.0]})
     with pytest.raises(ValueError, match="one loss per position"):

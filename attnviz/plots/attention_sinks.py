@@ -175,7 +175,7 @@ class HeadValueGrid:
 class PolicyCurves:
     """Loss against position, one line per cache policy; the training length marked.
 
-    ``show(labels)`` hides the lines not named (cheap: no data is sent again).
+    ``show(labels)`` draws only the lines named (the others emptied, their legend kept).
     """
 
     def __init__(
@@ -218,6 +218,8 @@ class PolicyCurves:
         fig.legend.label_text_font_size = "11px"
         fig.legend.click_policy = "hide"
         self.figure = fig
+        self.shown: list[str] = list(self.policies)  # the policies drawn (``show``)
+        self._data: dict[str, dict] = {}
 
     def update(self, positions, losses: Mapping[str, Sequence[float]]) -> None:
         """Draw each policy's ``losses`` (one per position; NaN: a gap) at ``positions``
@@ -227,9 +229,9 @@ class PolicyCurves:
         unknown = set(map(str, losses)) - set(self.policies)
         if unknown:
             raise ValueError(f"losses names policies not drawn: {sorted(unknown)}")
+        data = {}
         for label in self.policies:
             if label not in losses:
-                self.sources[label].data = dict(x=[], y=[])
                 continue
             y = _checks.values(f"losses[{label!r}]", losses[label], ndim=1, nan_ok=True)
             if y.size != positions.size:
@@ -237,16 +239,23 @@ class PolicyCurves:
                     f"losses[{label!r}] must hold one loss per position ({positions.size}), "
                     f"got {y.size}"
                 )
-            self.sources[label].data = dict(x=positions, y=y)
+            data[label] = dict(x=positions, y=y)
+        self._data = data
+        self._draw()
 
     def show(self, labels: Sequence[str]) -> None:
-        """Show the lines of ``labels`` only."""
+        """Draw the lines of ``labels`` only (the others are emptied, their legend kept)."""
         labels = _checks.names("labels", labels, nonempty=False)
         unknown = set(labels) - set(self.policies)
         if unknown:
             raise ValueError(f"labels must be among {self.policies}, got {sorted(unknown)}")
-        for label, line in self.lines.items():
-            line.visible = label in labels
+        self.shown = [label for label in self.policies if label in labels]
+        self._draw()
+
+    def _draw(self) -> None:
+        for label, source in self.sources.items():
+            data = self._data.get(label) if label in self.shown else None
+            source.data = dict(data) if data else dict(x=[], y=[])
 
 
 class HeadRanking:
