@@ -18,7 +18,7 @@ sink). Three tabs:
   the mixed cache's loss against the memory it keeps (``attnviz.retrieval_heads``).
 
 Everything a control or a tab shows is computed once per process, when the first
-dashboard is built (``_precompute``: about ten seconds on a 2-core machine), and shared by
+dashboard is built (``_precompute``: a few seconds on a 2-core machine), and shared by
 every later session: a control only swaps data into the figures. The tabs not shown first
 are built when first opened (``LazyTabs``), so a session sends only what is on screen.
 """
@@ -53,10 +53,8 @@ MAP_SEED = 0  # the held-out passage the map shows (sinks.sink_passages)
 READOUT_LENGTH = 2 * TRAIN_LENGTH  # the long passages the loss readout is measured on
 READOUT_PASSAGES = 2
 CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by-position tab
-HEAD_IDS_LENGTH, HEAD_IDS_COUNT = (
-    TRAIN_LENGTH,
-    2,
-)  # DuoAttention's split, inside the training length
+HEAD_IDS_LENGTH = TRAIN_LENGTH  # DuoAttention's split is measured inside the training length
+HEAD_IDS_COUNT = 2
 STREAMING_HEAD = CachePolicy(sinks=1, window=streaming.WINDOW)  # a streaming head's cache
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
@@ -71,11 +69,15 @@ def cache_policy(window: int, sink: bool) -> CachePolicy:
 @dataclass(frozen=True)
 class Reading:
     """What the model does under one cache: the map passage's attention (L, H, T, T),
-    NaN where the cache dropped a key, and the mean loss past the window on the long
-    readout passages (nats per character)."""
+    NaN where the cache dropped a key, and the loss (nats per character) of predicting
+    each next character of the long readout passages, (T − 1,), mean over the passages."""
 
     weights: np.ndarray
-    loss: float
+    losses: np.ndarray
+
+    def loss_after(self, window: int) -> float:
+        """The mean loss of the predictions made once a ``window`` cache has evicted."""
+        return float(self.losses[window:].mean())
 
 
 @lru_cache(maxsize=1)
@@ -108,8 +110,7 @@ def _reading(window: int | None, sink: bool) -> Reading:
     length = ids.shape[-1]
     dropped = (~policy.keeps(length).numpy()) & np.tri(length, dtype=bool)
     weights[..., dropped] = np.nan
-    past = 0 if window is None else window  # predictions made after the cache first evicts
-    return Reading(weights=weights, loss=float(losses[:, past:].mean()))
+    return Reading(weights=weights, losses=losses.mean(axis=0))
 
 
 @lru_cache(maxsize=1)
@@ -222,27 +223,27 @@ class AttentionSinksDashboard(Dashboard):
         try:
             readings = _readings()
             reading = readings[(self.window, self.sink)]
-            other = readings[(self.window, not self.sink)]
-            full = readings[None]
             policy = cache_policy(self.window, self.sink)
             weights = reading.weights[self.layer, self.head]
             first = float(np.nanmean(weights[:, 0]))
+            loss, other = self.loss(), self.loss(not self.sink)
+            full = readings[None].loss_after(self.window)
             with self._hold():
                 self._map.update(
                     weights, self._labels,
                     title=f"{plots.head_label(self.layer, self.head)} on The Tempest, cache: "
                     f"{policy.label()}",
                 )  # fmt: skip
-                change = other.loss - reading.loss
                 toggled = "without" if self.sink else "with"
                 self._readout.object = (
                     f"**Cache: {policy.label()}** (every head).  \n"
                     f"Mean loss on {READOUT_PASSAGES} held-out passages of {READOUT_LENGTH} "
-                    f"characters, after the window fills: **{reading.loss:.3f}** nats/char.  \n"
-                    f"{toggled.capitalize()} the sink: {other.loss:.3f} ({change:+.3f}).  \n"
-                    f"Full cache: {full.loss:.3f}.  \n"
+                    f"characters, once the window is full: **{loss:.3f}** nats/char.  \n"
+                    f"{toggled.capitalize()} the sink: {other:.3f} ({other - loss:+.3f}).  \n"
+                    f"Full cache: {full:.3f} (it reads past the {TRAIN_LENGTH} tokens it was "
+                    f"trained on).  \n"
                     f"{plots.head_label(self.layer, self.head)}'s mean weight on the first "
-                    f"token here: {first:.2f}."
+                    f"token, where its cache holds it: {first:.2f}."
                 )
                 self._status.object = " ".join(self.preset_notes)
                 self._status.visible = bool(self.preset_notes)
@@ -326,9 +327,10 @@ class AttentionSinksDashboard(Dashboard):
         return self._readout.object
 
     def loss(self, sink: bool | None = None) -> float:
-        """The readout's mean loss under the current window, the sink as set (or ``sink``)."""
+        """The readout's mean loss under the current window, the sink as set (or ``sink``),
+        over the predictions made once the window is full."""
         sink = self.sink if sink is None else check_bool("sink", sink)
-        return _readings()[(self.window, sink)].loss
+        return _readings()[(self.window, sink)].loss_after(self.window)
 
     @property
     def figures(self) -> dict:
