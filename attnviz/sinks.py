@@ -26,6 +26,7 @@ from torch import nn
 
 from attnviz.maps.attention_maps import as_ids
 from attnviz.maps.model_io import check_token_ids
+from attnviz.memory_budget import check_bytes, tensor_bytes
 from attnviz.mixers import apply_rope
 from attnviz.models import TinyTransformer
 from attnviz.shakespeare import encode, held_out_text
@@ -60,6 +61,11 @@ def sink_passages(count: int = 32, length: int = SINK_LENGTH, *, seed: int = 0) 
     count = check_int("count", count, low=1, high=MAX_PASSAGES)
     length = check_int("length", length, low=2, high=len(text) + 1)
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    check_bytes(
+        f"{count} passages of {length} token ids",
+        2 * tensor_bytes(count, length, dtype=torch.long),
+        instead="ask for fewer or shorter passages",
+    )
     span = length - 1
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(text) - span + 1, (count,), generator=generator).tolist()
@@ -73,9 +79,9 @@ def token_importance(model: TinyTransformer, ids: Any, *, proxy: bool = False) -
     ``hook_pattern`` sees. Sigmoid attention's weights are not normalised (a row need not
     sum to 1): by default α is computed from them as they are, so it reads "the mean weight
     the later queries give token k" (each in [0, 1]), but 1/T ≤ α_0 holds only for softmax.
-    ``proxy=True`` first rescales every row to sum to 1, the "proxy attention scores" Gu et
-    al. 2024 (§7.4) report Sink₁^ε with for operators without normalisation; for softmax
-    it changes nothing.
+    ``proxy=True`` first rescales every row to sum to 1: our reading of the "proxy attention
+    scores" Gu et al. 2024 (§7.4) report Sink₁^ε with for operators without normalisation.
+    For softmax it changes nothing.
     """
     model = _check_model(model)
     ids = _check_ids(model, ids)
@@ -144,7 +150,8 @@ def first_key_bias(model: TinyTransformer, ids: Any) -> KeyBias:
     the queries point, so a sink head's scores put it first whatever the query. This reads
     each layer's q and k from its input (``attn.qkv``, split into heads, rotated by RoPE
     when the model uses it) and compares token 0's key with the others'. ``ids``: (T,) or
-    (B, T) with T ≥ 2.
+    (B, T) with T ≥ 2. On the shipped ``shakespeare`` model the sink heads show the high
+    cosine, and only layer 0's the small norm (``tests/test_sinks.py`` holds the numbers).
     """
     model = _check_model(model)
     ids = _check_ids(model, ids, min_length=2)
@@ -184,9 +191,10 @@ def twin_comparison(ids: Any = None, *, epsilon: float = SINK_EPSILON) -> list[d
     sum to 1, Gu et al.'s proxy scores: what they compare sigmoid attention by),
     ``held_out_loss`` (nats per character, measured now on 16 held-out rows of 256 tokens)
     and ``card_held_out_loss`` (the loss its training recorded on the whole held-out play).
-    The twins share data, size, steps and seeds (``attnviz.text_models``); Gu et al. 2024
-    report sigmoid attention without normalisation, and Qiu et al. 2025 a head-wise output
-    gate, removing the first-token sink at 60M–15B parameters.
+    The twins share data, size, steps and seeds (``attnviz.text_models``). Gu et al. 2024
+    find that sigmoid attention without normalisation removes the first-token sink (at 60M
+    and 1B parameters), Qiu et al. 2025 that a head-wise output gate mitigates it (1.7B
+    dense, 15B MoE); each twin here has 0.16M parameters.
     """
     epsilon = check_real("epsilon", epsilon, low=0.0, high=1.0)
     if ids is None:
@@ -237,6 +245,11 @@ def _check_model(model: Any) -> TinyTransformer:
         raise ValueError(
             f"model must use attention (mixer='attention') to have attention weights, "
             f"got mixer={model.config.mixer!r}"
+        )
+    if not model.config.causal:
+        raise ValueError(
+            "model must be causal (an autoregressive language model, where token k is read "
+            "by the queries t >= k), got causal=False"
         )
     return model
 

@@ -56,6 +56,14 @@ def _mixer_model() -> nn.Module:
     return TinyTransformer(config, seed=0)
 
 
+def _bidirectional() -> nn.Module:
+    from attnviz.models import TinyConfig, TinyTransformer
+
+    config = TinyConfig(n_layers=1, n_heads=2, d_model=8, vocab_size=_vocab(), context=16,
+                        causal=False)  # fmt: skip
+    return TinyTransformer(config, seed=0)
+
+
 def _policies() -> tuple:
     from attnviz.kv_cache import FULL, CachePolicy
 
@@ -75,7 +83,7 @@ def _bad_policies() -> tuple:
 
 MODEL = Fixed(
     (tiny_text, lambda: tiny_text("sigmoid")),
-    bad=(None, OBJECT, "model", _NoAttention(), _mixer_model()),
+    bad=(None, OBJECT, "model", _NoAttention(), _mixer_model(), _bidirectional()),
 )
 IDS = Ids(vocab=_vocab())
 EPSILON = Real(0.0, 1.0)
