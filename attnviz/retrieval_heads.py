@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnviz.kv_cache import FULL, CachePolicy, cache_policies
-from attnviz.maps.attention_maps import check_span
+from attnviz.maps.attention_maps import as_ids, check_span
+from attnviz.maps.model_io import check_token_ids
 from attnviz.shakespeare import decode, encode, held_out_text
 from attnviz.validation import as_array, check_int, check_real, short_repr
 
@@ -260,7 +261,7 @@ def _decode(model: nn.Module, tests: list[NeedleTest]) -> tuple[list[np.ndarray]
     return generated, argmax
 
 
-def copy_counts(
+def _copy_counts(
     ids: np.ndarray, generated: np.ndarray, argmax: np.ndarray, needle: tuple[int, int]
 ) -> np.ndarray:
     """(L, H) how many answer characters each head copy-pasted (Wu et al.'s g_h ∩ k).
@@ -296,7 +297,7 @@ def retrieval_scores(model: nn.Module, tests: Sequence[NeedleTest]) -> np.ndarra
     tests = _check_tests(tests)
     _check_model_for(model, tests)
     generated, argmax = _decode(model, tests)
-    scores = [copy_counts(t.ids.numpy(), g, a, t.needle) / len(t.answer)
+    scores = [_copy_counts(t.ids.numpy(), g, a, t.needle) / len(t.answer)
               for t, g, a in zip(tests, generated, argmax, strict=True)]  # fmt: skip
     return np.mean(scores, axis=0)
 
@@ -337,15 +338,9 @@ def _scored_batches(
                 scored[row, start : start + len(tests[i].answer)] = True
             batches.append((full, scored))
         return batches, max(b[0].shape[1] for b in batches)
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(
-            "ids must be token ids (a (T,) or (B, T) tensor) or a list of NeedleTest, "
-            f"got {type(ids).__name__}"
-        )
-    if ids.is_floating_point() or ids.is_complex() or ids.dim() not in (1, 2):
-        raise ValueError(
-            f"ids must be an integer tensor (T,) or (B, T), got {ids.dtype} {tuple(ids.shape)}"
-        )
+    ids = as_ids("ids", ids)
+    if ids.dim() not in (1, 2) or 0 in ids.shape:
+        raise ValueError(f"ids must have shape (T,) or (B, T), got shape {tuple(ids.shape)}")
     batch = ids.long().reshape(-1, ids.shape[-1])  # (B, T)
     seq_len = batch.shape[1]
     reach = policy.sinks + policy.window  # query t reads a cut cache once t >= reach
@@ -354,8 +349,6 @@ def _scored_batches(
             f"ids of {seq_len} tokens are all within the policy's cache ({policy.label()}): "
             "streaming changes nothing; use longer ids or a shorter window"
         )
-    if int(batch.min()) < 0:
-        raise ValueError(f"ids must be token ids >= 0, got {int(batch.min())}")
     scored = torch.zeros(batch.shape[0], seq_len - 1, dtype=torch.bool)
     scored[:, reach:] = True
     return [(batch, scored)], seq_len
@@ -382,9 +375,11 @@ def _check_policy(policy: Any) -> CachePolicy:
 
 def _prepare(model: Any, ids: Any, policy: Any):
     policy = _check_policy(policy)
+    model = _check_model(model)
     batches, seq_len = _scored_batches(ids, policy)
-    vocab_needed = max(int(b[0].max()) for b in batches) + 1
-    model = _check_model(model, vocab_needed, seq_len)
+    for full, _ in batches:
+        check_token_ids("ids", full, model.config.vocab_size)
+    _check_model(model, seq_len=seq_len)
     return model, batches, seq_len, policy
 
 
@@ -501,7 +496,6 @@ __all__ = [
     "RETRIEVAL_THRESHOLD",
     "MixedCache",
     "NeedleTest",
-    "copy_counts",
     "memory_saved_at_equal_loss",
     "mixed_cache_curve",
     "needle_accuracy",

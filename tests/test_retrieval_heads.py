@@ -72,10 +72,10 @@ def test_copy_counts_follow_wu_et_al():
     argmax[:, 0, 0] = [2, 3]  # head 0 reads each answer character as it is written
     argmax[:, 0, 1] = [3, 2]  # head 1 reads the answer, the wrong character each time
     argmax[:, 0, 2] = [2, 1]  # head 2 reads the answer once, then a character outside it
-    counts = rh.copy_counts(ids, np.array([6, 7]), argmax, (2, 4))
+    counts = rh._copy_counts(ids, np.array([6, 7]), argmax, (2, 4))
     assert counts.tolist() == [[2, 0, 1]]
     # a wrong character is never a copy, whatever the heads read
-    assert rh.copy_counts(ids, np.array([6, 8]), argmax, (2, 4)).tolist() == [[1, 0, 1]]
+    assert rh._copy_counts(ids, np.array([6, 8]), argmax, (2, 4)).tolist() == [[1, 0, 1]]
 
 
 def test_retrieval_scores_are_shares_of_the_answer(model, few):

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
+import torch
 from torch import nn
+
+from attnviz.kv_cache import FULL
 
 from .kinds import OBJECT, Bool, Entry, Fixed, Int, Optional, Real, Seq
 from .table_maps import Ids
@@ -138,7 +142,95 @@ ENTRIES: list[Entry] = [
     ),
 ]
 
+# ------------------------------------------------------------- attnviz.retrieval_heads
+
+
+@cache
+def _needles() -> list:
+    from attnviz.retrieval_heads import needle_tests
+
+    return needle_tests(lengths=(64,), depths=(0.5,), needles=1)
+
+
+def _two_needles() -> list:
+    from attnviz.retrieval_heads import needle_tests
+
+    return needle_tests(lengths=(64, 80), depths=(0.0, 1.0), needles=1, seed=3)
+
+
+def _passage() -> object:
+    from attnviz.shakespeare import held_out_passage
+
+    return held_out_passage(40)
+
+
+def _streaming() -> object:
+    from attnviz.kv_cache import CachePolicy
+
+    return CachePolicy(sinks=1, window=8)
+
+
+@cache
+def _mixed_curve() -> object:
+    from attnviz.retrieval_heads import mixed_cache_curve
+
+    return mixed_cache_curve(tiny_text(), _needles(), _streaming())
+
+
+NEEDLES = Fixed((_needles, _two_needles), bad=(None, OBJECT, "needle", [], [OBJECT], [1, 2]))
+NEEDLES_OR_IDS = Fixed(
+    (_needles, _passage, lambda: _passage().tolist()),
+    bad=(None, OBJECT, "ids", [], torch.rand(40), torch.zeros(1, 1, 40, dtype=torch.long)),
+)
+STREAMING = Fixed((_streaming,), bad=(None, OBJECT, "window", FULL))
+RANKING = Fixed(
+    (lambda: np.arange(4.0).reshape(2, 2),),
+    bad=(OBJECT, "rank", np.zeros((3, 3)), np.full((2, 2), np.nan)),
+)
+CURVE = Fixed((_mixed_curve,), bad=(None, OBJECT, "curve", {}))
+RETRIEVAL = [
+    Entry(
+        "attnviz.retrieval_heads.needle_tests",
+        {
+            "lengths": Seq(Int(64, 4096, typical=(64, 300)), length=(1, 3)),
+            "depths": Seq(Real(0.0, 1.0), length=(1, 3)),
+            "needles": Int(1, 64, typical=(1, 3)),
+            "seed": Int(0, 2**32 - 1),
+        },
+        examples=5,
+    ),
+    Entry(
+        "attnviz.retrieval_heads.retrieval_scores", {"model": MODEL, "tests": NEEDLES}, examples=3
+    ),
+    Entry(
+        "attnviz.retrieval_heads.needle_accuracy", {"model": MODEL, "tests": NEEDLES}, examples=3
+    ),
+    Entry(
+        "attnviz.retrieval_heads.streaming_head_ranking",
+        {"model": MODEL, "ids": NEEDLES_OR_IDS, "policy": STREAMING},
+        examples=3,
+    ),
+    Entry(
+        "attnviz.retrieval_heads.mixed_cache_curve",
+        {
+            "model": MODEL,
+            "ids": NEEDLES_OR_IDS,
+            "policy": STREAMING,
+            "ranking": Optional(RANKING),
+        },
+        examples=3,
+    ),
+    Entry(
+        "attnviz.retrieval_heads.memory_saved_at_equal_loss",
+        {"curve": CURVE, "tolerance": Real(0.0, 10.0)},
+    ),
+]
+ENTRIES += RETRIEVAL
+
+
 EXCLUDED: dict[str, str] = {
     "attnviz.sinks.KeyBias": "a result record built by first_key_bias",
     "attnviz.streaming.StreamingCurves": "a result record built by streaming_curves",
+    "attnviz.retrieval_heads.NeedleTest": "a record built by needle_tests",
+    "attnviz.retrieval_heads.MixedCache": "a result record built by mixed_cache_curve",
 }
