@@ -17,7 +17,7 @@ import numpy as np
 from attnviz import retrieval_heads, sinks, streaming
 from attnviz.exercises.core import Solution, exercise
 from attnviz.kv_cache import CachePolicy
-from attnviz.text_models import TEXT_MODELS, TRAIN_LENGTH, load_text_model, text_model_card
+from attnviz.text_models import TEXT_MODELS, TRAIN_LENGTH, load_text_model
 from attnviz.validation import check_choice, check_int, check_real
 
 _TWINS = {"a": "twin_softmax", "b": "twin_sigmoid", "c": "twin_gated"}
@@ -56,11 +56,6 @@ def _check_stream(length: int, window: int) -> tuple[int, int]:
     length = check_int("length", length, low=2 * TRAIN_LENGTH, high=4096)
     window = check_int("window", window, low=8, high=TRAIN_LENGTH)
     return length, window
-
-
-def _final_held_out_loss(model: str) -> float:
-    """The model's held-out loss at the end of training, at the training length (its card)."""
-    return float(text_model_card(model)["curve"]["held_out_loss"][-1])
 
 
 # --- the exercises ---------------------------------------------------------------------
@@ -102,7 +97,8 @@ def _sink_heads(model: str, count: int, length: int, epsilon: float) -> Solution
         ),
         answer=sinking,
         explanation=(
-            f"{sinking} of the model's {total} heads have α > {epsilon:g} ({by_layer}): "
+            f"{sinking} of the model's {total} heads {'has' if sinking == 1 else 'have'} "
+            f"α > {epsilon:g} ({by_layer}): "
             f"Sink₁^ε = {sinking / total:.0%} (`attnviz.sinks.sink_rate`). The strongest, "
             f"L{strongest[0]}H{strongest[1]}, puts {scores[strongest]:.2f} of its weight on "
             f"the first token on average, where a uniform head would put about "
@@ -124,61 +120,64 @@ def _sink_heads(model: str, count: int, length: int, epsilon: float) -> Solution
     )
 
 
+STREAM_WINDOW = 16  # the recent tokens of the lesson's streaming caches: BOS's eviction shows
+
+
+def _past(curves: streaming.StreamingCurves, n_sinks: int) -> float:
+    """Mean loss past the training length under ``n_sinks`` sinks + the curves' window."""
+    return curves.mean_past_training[CachePolicy(sinks=n_sinks, window=curves.window).label()]
+
+
 _COLLAPSE = {
-    "a": "it stays within 0.1 nats of the model's held-out loss at the training length",
-    "b": "it rises by more than 0.1 nats, but stays below the bigram baseline (a guess of "
-    "each character from the one before it)",
-    "c": "it rises above the bigram baseline: worse than guessing each character from the "
-    "one before it",
+    "a": "about the same as with the first token kept too (within 0.05 nats)",
+    "b": "higher than with the first token kept, by 0.05 to 0.5 nats per character",
+    "c": "far higher: more than 0.5 nats per character above the cache that keeps the first token",
 }
+
+
+def _collapse_level(rise: float) -> str:
+    if rise <= 0.05:
+        return "a"
+    return "b" if rise <= 0.5 else "c"
 
 
 def _collapse_reading(level: str) -> str:
     """What the measured level means: StreamingLLM's finding, or not on this model."""
     if level == "a":
         return (
-            "Here the window alone holds up: this model does not lean on its first token "
-            "enough for its eviction to hurt, unlike the models of StreamingLLM (Xiao et al., "
-            "arXiv 2309.17453)."
+            "With this window the first token's eviction costs little: the window holds "
+            "enough for the heads that would otherwise park their weight on it."
         )
     return (
         "Without BOS in the cache, the heads that parked their spare weight on it must spread "
-        "that weight over the window, mixing into every position's output characters that "
-        "training never put there. This is StreamingLLM's finding (Xiao et al., arXiv "
-        "2309.17453), on a small character model: the window alone breaks down."
+        "that weight over the window, mixing into each output characters that training "
+        "never put there. This is StreamingLLM's finding (Xiao et al., arXiv 2309.17453), on "
+        "a small character model."
     )
-
-
-def _collapse_level(loss: float, reference: float, bigram: float) -> str:
-    if loss <= reference + 0.1:
-        return "a"
-    return "b" if loss < bigram else "c"
 
 
 @exercise(
     id="08-window-collapse",
     lesson="08",
-    question="`{model}` was trained on sequences of 256 characters. It now reads {length} "
+    question="`{model}` was trained on sequences of 256 tokens. It now reads {length} "
     "characters of The Tempest, but every head's cache keeps only the last {window} tokens "
-    "(a sliding window; the first token, BOS, is evicted once the text is longer than the "
-    "window). What happens to its loss on the characters past position 256?",
+    "(a sliding window: the first token, BOS, is evicted once the text is longer than the "
+    "window). Compare its loss on the characters past position 256 with a cache that keeps "
+    "the first token as well as the same window.",
     kind="choice",
     choices=_COLLAPSE,
     model="shakespeare",
     length=1024,
-    window=streaming.WINDOW,
+    window=STREAM_WINDOW,
 )
 def _window_collapse(model: str, length: int, window: int) -> Solution:
     model = _check_model(model)
     length, window = _check_stream(length, window)
     curves = _curves(model, length, window)
-    past = curves.mean_past_training
-    window_loss = past[CachePolicy(window=window).label()]
-    one_sink = past[CachePolicy(sinks=1, window=window).label()]
-    full = past["full"]
-    reference = _final_held_out_loss(model)
-    bigram = float(text_model_card(model)["baselines"]["bigram"])
-    answer = _collapse_level(window_loss, reference, bigram)
+    window_loss = curves.mean_past_training[CachePolicy(window=window).label()]
+    one_sink = _past(curves, 1)
+    rise = window_loss - one_sink
+    answer = _collapse_level(rise)
     return Solution(
         hint=(
             "The sliding window still holds the nearest characters, which predict most of "
@@ -187,11 +186,11 @@ def _window_collapse(model: str, length: int, window: int) -> Solution:
         ),
         answer=answer,
         explanation=(
-            f"Past position {curves.train_length}, the sliding window of {window} tokens "
-            f"loses {window_loss:.2f} nats per character; the model's held-out loss at the "
-            f"training length is {reference:.2f}, the bigram baseline {bigram:.2f}. Keeping "
-            f"the first token as well (1 sink + window {window}) brings it to {one_sink:.2f}, "
-            f"and full attention, every token kept, to {full:.2f}. {_collapse_reading(answer)}"
+            f"Past position {curves.train_length}, the window of {window} tokens alone loses "
+            f"{window_loss:.3f} nats per character; with the first token kept as well "
+            f"(1 sink + window {window}) it loses {one_sink:.3f}, {rise:.3f} less. "
+            f"{_collapse_reading(answer)} The larger the window, the less the first token "
+            "matters (try `window=64`)."
         ),
         mistakes=(
             (
@@ -203,41 +202,79 @@ def _window_collapse(model: str, length: int, window: int) -> Solution:
     )
 
 
-def _recover_reading(answer: int) -> str:
-    if answer == 1:
-        return (
-            "Every training sequence began with the same BOS token, so that one token became "
-            "the sink; the characters after it changed from sequence to sequence and never "
-            "took that role."
-        )
-    return (
-        "More than the first token helps here: some heads also lean on the characters just "
-        "after BOS, which every training sequence also had near its start."
+@exercise(
+    id="08-full-past-training",
+    lesson="08",
+    question="The same {length} characters with the full cache: every head keeps every "
+    "token, at its true position, up to the last of the {length}. The model was trained on "
+    "sequences of 256 tokens, with rotary positions (RoPE), which accept any position. How "
+    "does its loss past position 256 compare with its loss before it?",
+    kind="choice",
+    choices={
+        "a": "lower: more characters to read, so better predictions",
+        "b": "about the same (within 0.1 nats per character)",
+        "c": "higher by 0.1 to 0.5 nats per character",
+        "d": "higher by more than 0.5 nats per character: it breaks down",
+    },
+    model="shakespeare",
+    length=1024,
+)
+def _full_past_training(model: str, length: int) -> Solution:
+    model = _check_model(model)
+    length, _ = _check_stream(length, STREAM_WINDOW)
+    curves = _curves(model, length, STREAM_WINDOW)
+    before = float(np.nanmean(curves.losses["full"][curves.positions < curves.train_length]))
+    after = curves.mean_past_training["full"]
+    one_sink = _past(curves, 1)
+    change = after - before
+    if change < -0.1:
+        answer = "a"
+    elif change <= 0.1:
+        answer = "b"
+    else:
+        answer = "c" if change <= 0.5 else "d"
+    return Solution(
+        hint=(
+            "RoPE rotates each query and key by its position, so a score depends on the "
+            "distance between them. During training no query ever saw a key further back "
+            "than the training length: what do such distances produce?"
+        ),
+        answer=answer,
+        explanation=(
+            f"With the full cache the loss is {before:.3f} nats per character before position "
+            f"{curves.train_length} and {after:.3f} after it; the cache of 1 sink + "
+            f"{STREAM_WINDOW} recent tokens, whose positions never pass {STREAM_WINDOW}, "
+            f"loses {one_sink:.3f} there. RoPE accepts any position, but in training no query "
+            f"ever saw a key {curves.train_length} or more tokens back, and the model has not "
+            "learned what to make of such distances. "
+            "StreamingLLM (Xiao et al., arXiv 2309.17453) finds the same for dense attention "
+            "past the pre-training length, and keeps a small cache whose positions stay "
+            "inside it."
+        ),
+        mistakes=(
+            ("a", "More context would help if the model could read it; past 256 it cannot."),
+        ),
     )
 
 
 @exercise(
     id="08-sinks-to-recover",
     lesson="08",
-    question="The same {length} characters, now with a cache of the first k tokens (the "
+    question="The same {length} characters, with a cache of the first k tokens (the "
     "sinks) plus the last {window}. StreamingLLM used k = 4 for Llama-2. For `{model}`, "
-    "what is the smallest k among 1, 2, 4 and 8 whose loss past position 256 comes within "
-    "{margin:g} nats of the best of these four caches?",
+    "which k among 1, 2, 4 and 8 gives the lowest loss past position 256?",
     kind="integer",
     model="shakespeare",
     length=1024,
-    window=streaming.WINDOW,
-    margin=0.02,
+    window=STREAM_WINDOW,
 )
-def _sinks_to_recover(model: str, length: int, window: int, margin: float) -> Solution:
+def _sinks_to_recover(model: str, length: int, window: int) -> Solution:
     model = _check_model(model)
     length, window = _check_stream(length, window)
-    margin = check_real("margin", margin, low=0.0, high=1.0, low_open=True)
-    past = _curves(model, length, window).mean_past_training
-    losses = {k: past[CachePolicy(sinks=k, window=window).label()] for k in _SINK_COUNTS}
-    best = min(losses.values())
-    answer = min(k for k, loss in losses.items() if loss <= best + margin)
-    window_loss = past[CachePolicy(window=window).label()]
+    curves = _curves(model, length, window)
+    losses = {k: _past(curves, k) for k in _SINK_COUNTS}
+    answer = min(losses, key=losses.get)
+    window_loss = curves.mean_past_training[CachePolicy(window=window).label()]
     listed = ", ".join(f"{k}: {loss:.3f}" for k, loss in losses.items())
     return Solution(
         hint=(
@@ -248,11 +285,10 @@ def _sinks_to_recover(model: str, length: int, window: int, margin: float) -> So
         answer=answer,
         explanation=(
             f"Mean loss past position 256, in nats per character, by number of sinks: "
-            f"{listed} (the window alone: {window_loss:.3f}). The smallest k within "
-            f"{margin:g} of the best is {answer}. {_recover_reading(answer)} StreamingLLM "
-            "(Xiao et al., arXiv 2309.17453) needed 4 sinks for Llama-2, which was not "
-            "trained with one fixed first token, and found that a model pre-trained with "
-            "one dedicated sink token needs only that one."
+            f"{listed} (the window alone: {window_loss:.3f}). {_recover_reading(answer)} "
+            "StreamingLLM (Xiao et al., arXiv 2309.17453) needed 4 sinks for Llama-2, which "
+            "was not trained with one fixed first token, and found that a model pre-trained "
+            "with one dedicated sink token needs only that one."
         ),
         mistakes=(
             (
@@ -264,11 +300,23 @@ def _sinks_to_recover(model: str, length: int, window: int, margin: float) -> So
     )
 
 
+def _recover_reading(answer: int) -> str:
+    if answer == 1:
+        return (
+            "Every training sequence began with the same BOS token, so that one token became "
+            "the sink; the characters after it changed from sequence to sequence and never "
+            "took that role, so keeping them as well does not help."
+        )
+    return (
+        "More than the first token helps here: some heads also lean on the characters just "
+        "after BOS, which every training sequence also had near its start."
+    )
+
+
 _TWIN_CHOICES = {
     "a": "the softmax twin",
     "b": "the sigmoid twin (sigmoid attention, no normalisation)",
     "c": "the gated twin (softmax, with a head-wise sigmoid gate on each head's output)",
-    "d": "two or three of them tie for the fewest",
 }
 
 
@@ -277,8 +325,9 @@ _TWIN_CHOICES = {
     lesson="08",
     question="Three twins, the same size, data, steps and seeds, differ only in their "
     "attention: softmax, sigmoid without normalisation, and softmax with a sigmoid output "
-    "gate per head. Which has the smallest share of first-token sink heads "
-    "(Sink₁^ε, ε = {epsilon:g})?",
+    "gate per head. In each, find the head that gives the first token the most weight (its "
+    "α₁, with every row rescaled to sum to 1). Which twin's strongest such head gives it the "
+    "least?",
     kind="choice",
     choices=_TWIN_CHOICES,
     epsilon=sinks.SINK_EPSILON,
@@ -287,12 +336,13 @@ def _twin_sinks(epsilon: float) -> Solution:
     epsilon = check_real("epsilon", epsilon, low=0.0, high=1.0, low_open=True, high_open=True)
     rows = {row["name"]: row for row in _twins(epsilon)}
     # Gu et al. compare operators without normalisation by rows rescaled to sum to 1
-    rates = {letter: rows[name]["proxy_sink_rate"] for letter, name in _TWINS.items()}
-    fewest = min(rates.values())
-    tied = [letter for letter, rate in rates.items() if rate == fewest]
-    answer = tied[0] if len(tied) == 1 else "d"
+    strongest = {
+        letter: rows[name]["proxy_first_sink_score_max"] for letter, name in _TWINS.items()
+    }
+    answer = min(strongest, key=strongest.get)
     listed = "; ".join(
-        f"{name}: Sink₁^ε = {rows[name]['proxy_sink_rate']:.0%}, held-out loss "
+        f"{name}: strongest α₁ {rows[name]['proxy_first_sink_score_max']:.2f}, Sink₁^ε "
+        f"{rows[name]['proxy_sink_rate']:.0%} at ε = {epsilon:g}, held-out loss "
         f"{rows[name]['held_out_loss']:.3f} nats"
         for name in _TWINS.values()
     )
@@ -300,7 +350,7 @@ def _twin_sinks(epsilon: float) -> Solution:
         hint=(
             "A softmax head's weights must add up to one, so a head with nothing to read "
             "must still put its weight somewhere. Which of the three lets a head give "
-            "every key a small weight, or switch its own output off, instead?"
+            "every key a small weight instead?"
         ),
         answer=answer,
         explanation=(
@@ -308,7 +358,7 @@ def _twin_sinks(epsilon: float) -> Solution:
             "not add up to one: a head with nothing to read can give every key a small "
             "weight instead of parking it on one. The gate lets a head switch its output "
             "off, but its weights are still a softmax. The sigmoid twin's rows are rescaled "
-            "to sum to 1 before α is taken (Gu et al.'s proxy scores), so all three are "
+            "to sum to 1 before α₁ is taken (Gu et al.'s proxy scores), so all three are "
             "measured on one scale. Gu et al. (arXiv 2410.10781) report 0.44 % sink heads "
             "with sigmoid attention against 18.18 % with softmax at 60M parameters; the "
             "twins are far smaller and trained for minutes: compare the direction, not the "
@@ -323,32 +373,35 @@ def _twin_sinks(epsilon: float) -> Solution:
 @exercise(
     id="08-mixed-cache-memory",
     lesson="08",
-    question="DuoAttention's split on `{model}`: rank its heads by how much the loss rises "
-    "when only that head keeps {n_sinks} sink + the last {window} tokens, then give the full "
-    "cache back to the heads at the top of the ranking, one by one, until the loss on "
-    "{passages} passages of {length} characters is within {tolerance:g} nats of full "
-    "attention. What fraction of the full cache's memory does that mixed cache need?",
+    question="DuoAttention's split on `{model}`, inside its training length: rank its heads "
+    "by how much the loss rises when only that head keeps {n_sinks} sink + the last "
+    "{window} tokens, then give the full cache back to the heads at the top of the ranking, "
+    "one by one, until the loss on {passages} passages of {length} characters is within "
+    "{tolerance:g} nats of full attention. What fraction of the full cache's memory does "
+    "that mixed cache need?",
     kind="number",
     model="shakespeare",
-    length=1024,
-    passages=2,
+    length=256,
+    passages=4,
     n_sinks=1,
-    window=streaming.WINDOW,
-    tolerance=0.01,
+    window=STREAM_WINDOW,
+    tolerance=0.02,
 )
 def _mixed_cache_memory(
     model: str, length: int, passages: int, n_sinks: int, window: int, tolerance: float
 ) -> Solution:
     model = _check_model(model)
-    length, window = _check_stream(length, window)
+    length = check_int("length", length, low=2 * STREAM_WINDOW, high=TRAIN_LENGTH)
     passages = check_int("passages", passages, low=1, high=8)
     n_sinks = check_int("n_sinks", n_sinks, low=1, high=16)
+    window = check_int("window", window, low=1, high=length - n_sinks - 2)
     tolerance = check_real("tolerance", tolerance, low=0.0, high=1.0, low_open=True)
     curve = _mixed_curve(model, length, passages, n_sinks, window)
     saved = retrieval_heads.memory_saved_at_equal_loss(curve, tolerance=tolerance)
     fraction = float(saved["memory_fraction"])
     total = len(curve.order)
     streaming_only = curve.cache_floats[0] / curve.cache_floats[-1]
+    kept = ", ".join(f"L{layer}H{head}" for layer, head in curve.order[: saved["full_heads"]])
     return Solution(
         hint=(
             "A streaming head holds a fixed number of keys however long the text is; a "
@@ -360,12 +413,12 @@ def _mixed_cache_memory(
         explanation=(
             f"With every head streaming the loss is {curve.loss[0]:.3f} nats per character "
             f"against {curve.full_loss:.3f} for full attention. Giving the full cache back to "
-            f"{saved['full_heads']} of the {total} heads, in the ranking's order, brings it to "
-            f"{saved['loss']:.3f}, within {tolerance:g} nats; that cache holds "
-            f"{fraction:.2f} of the full cache's keys and values (all streaming: "
-            f"{streaming_only:.2f}). DuoAttention (arXiv 2410.10819) reports up to 2.55× less "
-            "memory for multi-head models with contexts of thousands of tokens; the longer "
-            "the text, the more a streaming head saves."
+            f"{saved['full_heads']} of the {total} heads ({kept or 'none'}), in the ranking's "
+            f"order, brings it to {saved['loss']:.3f}, within {tolerance:g} nats; that cache "
+            f"holds {fraction:.3f} of the full cache's keys and values (all streaming: "
+            f"{streaming_only:.3f}). DuoAttention (arXiv 2410.10819) reports up to 2.55× less "
+            "memory for multi-head attention models on long contexts: the longer the text, "
+            "the more a streaming head saves."
         ),
         mistakes=(
             (
