@@ -121,3 +121,17 @@ def test_extreme_values_are_clamped_and_never_break_the_dashboard():
         AttentionSinksDashboard(sink="yes")
     with pytest.raises(ValueError, match="layer"):
         dashboard.layer = 4
+
+
+def test_missing_weights_are_said_on_the_page_and_never_break_it(monkeypatch):
+    def missing():
+        raise FileNotFoundError("attnviz/weights/shakespeare.safetensors")
+
+    for name in ("_precompute", "_readings", "_curves", "_heads", "_sink_scores"):
+        monkeypatch.setattr(lesson08, name, missing)
+    dashboard = AttentionSinksDashboard(layer=1, head=1)
+    assert "Could not update" in dashboard.status and "shakespeare" in dashboard.status
+    dashboard.show_tab(lesson08.CURVES_TAB)
+    dashboard.show_tab(lesson08.HEADS_TAB)
+    dashboard.sink = False
+    assert "Could not" in dashboard.status

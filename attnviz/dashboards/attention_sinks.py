@@ -192,9 +192,13 @@ class AttentionSinksDashboard(Dashboard):
 
     def __init__(self, **params):
         super().__init__(**params)  # the settings checked first
-        _precompute()  # the first session in a process pays for every session's numbers
-        if "layer" not in params and "head" not in params:  # open on the strongest sink
-            self.layer, self.head = _strongest_sink_head()
+        failure = None
+        try:
+            _precompute()  # the first session in a process pays for every session's numbers
+            if "layer" not in params and "head" not in params:  # open on the strongest sink
+                self.layer, self.head = _strongest_sink_head()
+        except Exception as error:  # missing weights, say: the page says so and stays up
+            failure = error
         self._status = pn.pane.Alert(
             " ".join(self.preset_notes), alert_type="warning", visible=bool(self.preset_notes),
             width=CONTROL_WIDTH,
@@ -212,11 +216,25 @@ class AttentionSinksDashboard(Dashboard):
         self.param.watch(lambda *_: self._show_head_marks(), ["layer", "head"])
         self.param.watch(lambda *_: self._show_policies(), ["policies"])
         self._show_map()
+        if failure is not None:
+            self._fail(failure)
         self._tabs = LazyTabs(
             (MAP_TAB, lambda: pn.pane.Bokeh(self._map.figure, sizing_mode="fixed")),
-            (CURVES_TAB, self._curves_tab),
-            (HEADS_TAB, self._heads_tab),
+            (CURVES_TAB, self._guarded(self._curves_tab)),
+            (HEADS_TAB, self._guarded(self._heads_tab)),
         )
+
+    def _guarded(self, build):
+        """``build``, or an alert naming what failed (the page stays up)."""
+
+        def tab():
+            try:
+                return build()
+            except Exception as error:
+                self._fail(error)
+                return pn.pane.Alert(f"Could not build this tab: {error}", alert_type="warning")
+
+        return tab
 
     # -- the map and its readout ---------------------------------------------------------
     def _show_map(self) -> None:
