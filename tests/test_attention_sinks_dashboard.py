@@ -101,7 +101,8 @@ def test_the_heads_tab_draws_sink_scores_and_the_duoattention_split_the_head_mar
     assert dashboard._grid.marked == (1, 2)
     dashboard.param.update(layer=3, head=0)
     assert dashboard._grid.marked == (3, 0)
-    assert dashboard._ranking.source.data["color"][12] == lesson08.plots.SELECTED_COLOR
+    colors = dashboard._ranking.source.data["color"]
+    assert colors[12] == lesson08.plots.SELECTED_COLOR and colors.count(colors[12]) == 1
     assert isinstance(curve, retrieval_heads.MixedCache)
     assert f"{saved['full_heads']} heads keep the full cache" in dashboard._heads_readout.object
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attnviz import plots
-from attnviz.plots.attention_sinks import SINK_LINE_COLOR
+from attnviz.plots.attention_sinks import BAR_COLOR, SINK_LINE_COLOR
 
 
 def test_the_passage_map_labels_every_character_and_keeps_dropped_keys_grey():
@@ -71,7 +71,7 @@ def test_the_ranking_draws_a_bar_per_head_in_layer_order_the_marked_one_vermilli
     data = ranking.source.data
     assert data["head"] == ["L0H0", "L0H1", "L1H0", "L1H1"]
     assert list(data["value"]) == [0.1, 0.4, 0.0, 0.2]
-    assert data["color"][2] == plots.SELECTED_COLOR and data["color"][0] != plots.SELECTED_COLOR
+    assert data["color"] == [BAR_COLOR, BAR_COLOR, plots.SELECTED_COLOR, BAR_COLOR]
     with pytest.raises(TypeError, match="marked"):
         ranking.update(np.ones((1, 1)), marked=["L0H0"])
 

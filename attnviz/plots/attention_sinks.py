@@ -36,10 +36,11 @@ from bokeh.models import (
 
 from attnviz.plots import _checks
 from attnviz.plots.figures import Heatmap, head_label
-from attnviz.plots.theme import SELECTED_COLOR, SERIES_COLORS, palette_mapper, themed_figure
+from attnviz.plots.theme import SCORE_COLORS, SELECTED_COLOR, palette_mapper, themed_figure
 
 MAX_HEADS = 4096  # heads one grid or ranking draws
-MAX_POLICIES = len(SERIES_COLORS)  # one colour per cache policy
+MAX_POLICIES = len(SCORE_COLORS)  # one colour per cache policy (Okabe-Ito, no yellow)
+BAR_COLOR = SCORE_COLORS[0]  # a head's bar; the marked ones in SELECTED_COLOR
 SINK_LINE_COLOR = SELECTED_COLOR  # cells over the threshold, the marked head
 
 
@@ -50,7 +51,7 @@ class PassageMap:
     is drawn grey. Built on ``Heatmap``, with the title naming the head and its cache.
     """
 
-    def __init__(self, *, width: int = 460, height: int = 440) -> None:
+    def __init__(self, *, width: int = 600, height: int = 580) -> None:
         width = _checks.check_int("width", width, low=100, high=4000)
         height = _checks.check_int("height", height, low=100, high=4000)
         self.heatmap = Heatmap(
@@ -207,7 +208,7 @@ class PolicyCurves:
             source = ColumnDataSource(data=dict(x=[], y=[]))
             dash = "dashed" if label == "full" else "solid"
             self.lines[label] = fig.line("x", "y", source=source, line_width=2, line_dash=dash,
-                                         color=SERIES_COLORS[i], legend_label=label)  # fmt: skip
+                                         color=SCORE_COLORS[i], legend_label=label)  # fmt: skip
             self.sources[label] = source
         self.train_length = Span(location=train_length, dimension="height", line_color="#444444",
                                  line_dash="dotted", line_width=2)  # fmt: skip
@@ -298,7 +299,7 @@ class HeadRanking:
         n_layers, n_heads = values.shape
         heads = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
         names = [head_label(*pair) for pair in heads]
-        colors = [SELECTED_COLOR if pair in marked else SERIES_COLORS[5] for pair in heads]
+        colors = [SELECTED_COLOR if pair in marked else BAR_COLOR for pair in heads]
         if list(self.figure.x_range.factors) != names:
             self.figure.x_range.factors = names
         self.source.data = dict(head=names, value=values.ravel(), color=colors)
@@ -328,8 +329,8 @@ class MixedCacheCurve:
             height=_checks.check_int("height", height, low=100, high=4000),
             tools="save",
         )
-        fig.line("x", "y", source=self.source, line_width=2, color=SERIES_COLORS[1])
-        fig.scatter("x", "y", source=self.source, size=7, color=SERIES_COLORS[1])
+        fig.line("x", "y", source=self.source, line_width=2, color=SCORE_COLORS[0])
+        fig.scatter("x", "y", source=self.source, size=7, color=SCORE_COLORS[0])
         fig.scatter("x", "y", source=self.chosen, size=14, marker="circle", fill_color=None,
                     line_color=SELECTED_COLOR, line_width=3)  # fmt: skip
         self.full_loss = Span(location=0.0, dimension="width", line_dash="dashed",
@@ -395,7 +396,7 @@ class TwinBars:
             raise ValueError(f"sink_rates must lie in [0, 1], got {sink_rates.tolist()}")
         for fig in self.figures.values():
             fig.x_range.factors = list(names)
-        colors = [SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(names))]
+        colors = [SCORE_COLORS[i % len(SCORE_COLORS)] for i in range(len(names))]
         self.source.data = dict(name=names, sink_rate=sink_rates, loss=losses, color=colors)
 
 
