@@ -22,6 +22,11 @@ def test_the_passage_map_labels_every_character_and_keeps_dropped_keys_grey():
     assert cells["key"][0] == "⟨bos⟩" and cells["query"][-1] == " "
     assert view.figure.xaxis[0].major_label_overrides[0] == "⟨bos⟩"
     assert view.figure.title.text == "L0H1, cache: 1 sink + window 2"
+    view.update(weights * 0.5, labels)  # the same passage: new weights, the labels kept
+    assert cells["key"][0] == "⟨bos⟩" and view.heatmap.cells.data["weight"][0] == 0.5
+    assert view.heatmap.mapper.high == 0.5 and view.figure.title.text == "attention of one head"
+    view.update(np.eye(2), ["x", "y"])  # another passage
+    assert view.heatmap.cells.data["key"] == ["x", "y", "x", "y"]
     with pytest.raises(ValueError, match="square"):
         view.update(np.ones((2, 3)), ["a", "b"])
     with pytest.raises(ValueError, match="labels"):

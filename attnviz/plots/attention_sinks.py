@@ -48,7 +48,8 @@ class PassageMap:
     """One head's attention weights on a passage of real text, a character per token.
 
     Rows are queries, columns keys; a NaN weight (a key the head's cache no longer holds)
-    is drawn grey. Built on ``Heatmap``, with the title naming the head and its cache.
+    is drawn grey. Built on ``Heatmap``, with the title naming the head and its cache; a
+    new map of the passage drawn last sends only its weights (the labels stay).
     """
 
     def __init__(self, *, width: int = 600, height: int = 580) -> None:
@@ -66,6 +67,7 @@ class PassageMap:
         )
         self.figure = self.heatmap.figure
         self.heatmap.mapper.nan_color = "#cccccc"
+        self._drawn: tuple[int, list[str]] | None = None  # (tokens, labels) drawn last
 
     def update(self, weights, labels: Sequence[str], *, title: str = "") -> None:
         """Draw ``weights`` (T, T), ``labels`` one per token (BOS first), under ``title``."""
@@ -74,7 +76,14 @@ class PassageMap:
             raise ValueError(f"weights must be square (queries = keys), got {weights.shape}")
         labels = _checks.labels("labels", labels, weights.shape[0])
         title = _checks.check_text("title", title, empty=True)
-        self.heatmap.update(weights, labels, labels)
+        if (weights.shape[0], labels) == self._drawn:  # the same passage: new weights only
+            self.heatmap.cells.data["weight"] = weights.ravel()
+            finite = weights[np.isfinite(weights)]
+            top = float(finite.max()) if finite.size else 0.0
+            self.heatmap.mapper.high = top if top > 0 else 1.0
+        else:
+            self.heatmap.update(weights, labels, labels)
+            self._drawn = (weights.shape[0], labels)
         self.figure.title.text = title or "attention of one head"
 
 
