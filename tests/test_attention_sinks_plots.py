@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attnviz import plots
-from attnviz.plots.attention_sinks import SINK_LINE_COLOR
+from attnviz.plots.attention_sinks import BAR_COLOR, SINK_LINE_COLOR
 
 
 def test_the_passage_map_labels_every_character_and_keeps_dropped_keys_grey():
@@ -22,6 +22,11 @@ def test_the_passage_map_labels_every_character_and_keeps_dropped_keys_grey():
     assert cells["key"][0] == "⟨bos⟩" and cells["query"][-1] == " "
     assert view.figure.xaxis[0].major_label_overrides[0] == "⟨bos⟩"
     assert view.figure.title.text == "L0H1, cache: 1 sink + window 2"
+    view.update(weights * 0.5, labels)  # the same passage: new weights, the labels kept
+    assert cells["key"][0] == "⟨bos⟩" and view.heatmap.cells.data["weight"][0] == 0.5
+    assert view.heatmap.mapper.high == 0.5 and view.figure.title.text == "attention of one head"
+    view.update(np.eye(2), ["x", "y"])  # another passage
+    assert view.heatmap.cells.data["key"] == ["x", "y", "x", "y"]
     with pytest.raises(ValueError, match="square"):
         view.update(np.ones((2, 3)), ["a", "b"])
     with pytest.raises(ValueError, match="labels"):
@@ -37,11 +42,11 @@ def test_the_head_grid_writes_each_value_and_outlines_heads_over_the_threshold()
     assert data["head"][4] == "L1H1"
     over = [line == SINK_LINE_COLOR for line in data["line"]]
     assert over == [True, False, True, False, True, False]
-    grid.mark(1, 2)
+    grid.mark((1, 2))
     assert grid.source.data["line"][5] == "#000000" and grid.source.data["line_width"][5] == 4
     assert grid.figure.x_range.end == 2.5 and grid.figure.y_range.start == 1.5
     with pytest.raises(ValueError, match="head"):
-        grid.mark(1, 3)
+        grid.mark((1, 3))
     with pytest.raises(ValueError, match="values"):
         grid.update(np.ones(3))
 
@@ -53,7 +58,10 @@ def test_policy_curves_draw_each_policy_mark_the_training_length_and_hide_on_req
     assert list(curves.sources["window 64"].data["y"]) == [1.9, 3.5]
     assert list(curves.sources["1 sink + window 64"].data["x"]) == []  # not given: empty
     curves.show(["full"])
-    assert [line.visible for line in curves.lines.values()] == [False, False, True]
+    assert list(curves.sources["window 64"].data["x"]) == []
+    assert list(curves.sources["full"].data["x"]) == [32.0, 96.0]
+    curves.show(["full", "window 64"])
+    assert list(curves.sources["window 64"].data["y"]) == [1.9, 3.5]
     with pytest.raises(ValueError, match="not drawn"):
         curves.update([1.0], {"window 8": [1.0]})
     with pytest.raises(ValueError, match="one loss per position"):
@@ -68,7 +76,7 @@ def test_the_ranking_draws_a_bar_per_head_in_layer_order_the_marked_one_vermilli
     data = ranking.source.data
     assert data["head"] == ["L0H0", "L0H1", "L1H0", "L1H1"]
     assert list(data["value"]) == [0.1, 0.4, 0.0, 0.2]
-    assert data["color"][2] == plots.SELECTED_COLOR and data["color"][0] != plots.SELECTED_COLOR
+    assert data["color"] == [BAR_COLOR, BAR_COLOR, plots.SELECTED_COLOR, BAR_COLOR]
     with pytest.raises(TypeError, match="marked"):
         ranking.update(np.ones((1, 1)), marked=["L0H0"])
 

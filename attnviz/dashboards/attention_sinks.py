@@ -18,7 +18,7 @@ sink). Three tabs:
   the mixed cache's loss against the memory it keeps (``attnviz.retrieval_heads``).
 
 Everything a control or a tab shows is computed once per process, when the first
-dashboard is built (``_precompute``: about ten seconds on a 2-core machine), and shared by
+dashboard is built (``_precompute``: a few seconds on a 2-core machine), and shared by
 every later session: a control only swaps data into the figures. The tabs not shown first
 are built when first opened (``LazyTabs``), so a session sends only what is on screen.
 """
@@ -36,7 +36,7 @@ from attnviz import maps, plots, retrieval_heads, shakespeare, sinks, streaming
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
-from attnviz.kv_cache import FULL, CachePolicy, cache_policies
+from attnviz.kv_cache import FULL, MAX_CACHE, CachePolicy, cache_policies
 from attnviz.plots.attention_sinks import (
     HeadRanking,
     HeadValueGrid,
@@ -45,22 +45,23 @@ from attnviz.plots.attention_sinks import (
     PolicyCurves,
 )
 from attnviz.text_models import TRAIN_LENGTH, load_text_model, text_model_card
-from attnviz.validation import check_bool
+from attnviz.validation import check_bool, check_int
 
 MODEL = "shakespeare"  # the shipped real-text model the dashboard reads
 WINDOWS = (4, 8, 16, 32)  # the recent tokens a cache may keep (the map's passage is 64)
 MAP_SEED = 0  # the held-out passage the map shows (sinks.sink_passages)
 READOUT_LENGTH = 2 * TRAIN_LENGTH  # the long passages the loss readout is measured on
-READOUT_PASSAGES = 4
-CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 768, 2, 32  # the loss-by-position tab
-HEAD_IDS_LENGTH, HEAD_IDS_COUNT = 384, 2  # passages the DuoAttention split is measured on
-STREAMING_HEAD = CachePolicy(sinks=4, window=streaming.WINDOW)  # a streaming head's cache
+READOUT_PASSAGES = 2
+CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by-position tab
+HEAD_IDS_LENGTH = TRAIN_LENGTH  # DuoAttention's split is measured inside the training length
+HEAD_IDS_COUNT = 2
+STREAMING_HEAD = CachePolicy(sinks=1, window=streaming.WINDOW)  # a streaming head's cache
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
 def cache_policy(window: int, sink: bool) -> CachePolicy:
-    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``
-    (``CachePolicy`` checks ``window``)."""
+    """The cache the controls name: the last ``window`` tokens, and the first if ``sink``."""
+    window = check_int("window", window, low=1, high=MAX_CACHE)
     sink = check_bool("sink", sink)
     return CachePolicy(sinks=1 if sink else 0, window=window)
 
@@ -68,11 +69,15 @@ def cache_policy(window: int, sink: bool) -> CachePolicy:
 @dataclass(frozen=True)
 class Reading:
     """What the model does under one cache: the map passage's attention (L, H, T, T),
-    NaN where the cache dropped a key, and the mean loss past the window on the long
-    readout passages (nats per character)."""
+    NaN where the cache dropped a key, and the loss (nats per character) of predicting
+    each next character of the long readout passages, (T − 1,), mean over the passages."""
 
     weights: np.ndarray
-    loss: float
+    losses: np.ndarray
+
+    def loss_after(self, window: int) -> float:
+        """The mean loss of the predictions made once a ``window`` cache has evicted."""
+        return float(self.losses[window:].mean())
 
 
 @lru_cache(maxsize=1)
@@ -98,12 +103,14 @@ def _reading(window: int | None, sink: bool) -> Reading:
     with one_thread():
         with cache_policies(model, policy):
             weights = maps.capture(model, ids).weights.astype(np.float64)
-        losses = streaming.loss_by_position(model, _readout_ids(), policy)  # (B, T − 1)
+        # one passage at a time: a batch of long passages would pass the memory budget
+        losses = np.stack(
+            [streaming.loss_by_position(model, row, policy) for row in _readout_ids()]
+        )
     length = ids.shape[-1]
     dropped = (~policy.keeps(length).numpy()) & np.tri(length, dtype=bool)
     weights[..., dropped] = np.nan
-    past = 0 if window is None else window  # predictions made after the cache first evicts
-    return Reading(weights=weights, loss=float(losses[:, past:].mean()))
+    return Reading(weights=weights, losses=losses.mean(axis=0))
 
 
 @lru_cache(maxsize=1)
@@ -184,10 +191,14 @@ class AttentionSinksDashboard(Dashboard):
     }
 
     def __init__(self, **params):
-        _precompute()  # the first session in a process pays for every session's numbers
-        if "layer" not in params and "head" not in params:  # open on the strongest sink
-            params["layer"], params["head"] = _strongest_sink_head()
-        super().__init__(**params)
+        super().__init__(**params)  # the settings checked first
+        failure = None
+        try:
+            _precompute()  # the first session in a process pays for every session's numbers
+            if "layer" not in params and "head" not in params:  # open on the strongest sink
+                self.layer, self.head = _strongest_sink_head()
+        except Exception as error:  # missing weights, say: the page says so and stays up
+            failure = error
         self._status = pn.pane.Alert(
             " ".join(self.preset_notes), alert_type="warning", visible=bool(self.preset_notes),
             width=CONTROL_WIDTH,
@@ -205,38 +216,52 @@ class AttentionSinksDashboard(Dashboard):
         self.param.watch(lambda *_: self._show_head_marks(), ["layer", "head"])
         self.param.watch(lambda *_: self._show_policies(), ["policies"])
         self._show_map()
+        if failure is not None:
+            self._fail(failure)
         self._tabs = LazyTabs(
             (MAP_TAB, lambda: pn.pane.Bokeh(self._map.figure, sizing_mode="fixed")),
-            (CURVES_TAB, self._curves_tab),
-            (HEADS_TAB, self._heads_tab),
+            (CURVES_TAB, self._guarded(self._curves_tab)),
+            (HEADS_TAB, self._guarded(self._heads_tab)),
         )
+
+    def _guarded(self, build):
+        """``build``, or an alert naming what failed (the page stays up)."""
+
+        def tab():
+            try:
+                return build()
+            except Exception as error:
+                self._fail(error)
+                return pn.pane.Alert(f"Could not build this tab: {error}", alert_type="warning")
+
+        return tab
 
     # -- the map and its readout ---------------------------------------------------------
     def _show_map(self) -> None:
         try:
             readings = _readings()
             reading = readings[(self.window, self.sink)]
-            other = readings[(self.window, not self.sink)]
-            full = readings[None]
             policy = cache_policy(self.window, self.sink)
             weights = reading.weights[self.layer, self.head]
             first = float(np.nanmean(weights[:, 0]))
+            loss, other = self.loss(), self.loss(not self.sink)
+            full = readings[None].loss_after(self.window)
             with self._hold():
                 self._map.update(
                     weights, self._labels,
                     title=f"{plots.head_label(self.layer, self.head)} on The Tempest, cache: "
                     f"{policy.label()}",
                 )  # fmt: skip
-                change = other.loss - reading.loss
                 toggled = "without" if self.sink else "with"
                 self._readout.object = (
                     f"**Cache: {policy.label()}** (every head).  \n"
                     f"Mean loss on {READOUT_PASSAGES} held-out passages of {READOUT_LENGTH} "
-                    f"characters, after the window fills: **{reading.loss:.3f}** nats/char.  \n"
-                    f"{toggled.capitalize()} the sink: {other.loss:.3f} ({change:+.3f}).  \n"
-                    f"Full cache: {full.loss:.3f}.  \n"
+                    f"characters, once the window is full: **{loss:.3f}** nats/char.  \n"
+                    f"{toggled.capitalize()} the sink: {other:.3f} ({other - loss:+.3f}).  \n"
+                    f"Full cache: {full:.3f} (it reads past the {TRAIN_LENGTH} tokens it was "
+                    f"trained on).  \n"
                     f"{plots.head_label(self.layer, self.head)}'s mean weight on the first "
-                    f"token here: {first:.2f}."
+                    f"token, where its cache holds it: {first:.2f}."
                 )
                 self._status.object = " ".join(self.preset_notes)
                 self._status.visible = bool(self.preset_notes)
@@ -286,7 +311,10 @@ class AttentionSinksDashboard(Dashboard):
         rate = float((_sink_scores() > sinks.SINK_EPSILON).mean())
         self._heads_readout.object = (
             f"Heads with α₁ > ε = {sinks.SINK_EPSILON}: **{rate:.0%}**. "
-            f"Mixed cache within {0.01} nats of the full cache's loss ({curve.full_loss:.3f}): "
+            f"DuoAttention's split on {HEAD_IDS_COUNT} held-out passages of {HEAD_IDS_LENGTH} "
+            f"characters, a streaming head keeping {STREAMING_HEAD.label()}: full cache "
+            f"{curve.full_loss:.3f} nats/char, every head streaming {curve.loss[0]:.3f}. "
+            f"The fewest full-cache heads with a loss at most 0.01 above the full cache's: "
             f"{saved['full_heads']} heads keep the full cache, "
             f"{saved['memory_fraction']:.0%} of its memory."
         )
@@ -302,7 +330,7 @@ class AttentionSinksDashboard(Dashboard):
         if self._grid is None:
             return
         with self._hold():
-            self._grid.mark(self.layer, self.head)
+            self._grid.mark((self.layer, self.head))
             self._ranking.update(_heads()[0], marked=[(self.layer, self.head)])
 
     # -- what tests and the bench read -----------------------------------------------------
@@ -317,9 +345,10 @@ class AttentionSinksDashboard(Dashboard):
         return self._readout.object
 
     def loss(self, sink: bool | None = None) -> float:
-        """The readout's mean loss under the current window, the sink as set (or ``sink``)."""
+        """The readout's mean loss under the current window, the sink as set (or ``sink``),
+        over the predictions made once the window is full."""
         sink = self.sink if sink is None else check_bool("sink", sink)
-        return _readings()[(self.window, sink)].loss
+        return _readings()[(self.window, sink)].loss_after(self.window)
 
     @property
     def figures(self) -> dict:

@@ -36,10 +36,11 @@ from bokeh.models import (
 
 from attnviz.plots import _checks
 from attnviz.plots.figures import Heatmap, head_label
-from attnviz.plots.theme import SELECTED_COLOR, SERIES_COLORS, palette_mapper, themed_figure
+from attnviz.plots.theme import SCORE_COLORS, SELECTED_COLOR, palette_mapper, themed_figure
 
 MAX_HEADS = 4096  # heads one grid or ranking draws
-MAX_POLICIES = len(SERIES_COLORS)  # one colour per cache policy
+MAX_POLICIES = len(SCORE_COLORS)  # one colour per cache policy (Okabe-Ito, no yellow)
+BAR_COLOR = SCORE_COLORS[0]  # a head's bar; the marked ones in SELECTED_COLOR
 SINK_LINE_COLOR = SELECTED_COLOR  # cells over the threshold, the marked head
 
 
@@ -47,10 +48,11 @@ class PassageMap:
     """One head's attention weights on a passage of real text, a character per token.
 
     Rows are queries, columns keys; a NaN weight (a key the head's cache no longer holds)
-    is drawn grey. Built on ``Heatmap``, with the title naming the head and its cache.
+    is drawn grey. Built on ``Heatmap``, with the title naming the head and its cache; a
+    new map of the passage drawn last sends only its weights (the labels stay).
     """
 
-    def __init__(self, *, width: int = 460, height: int = 440) -> None:
+    def __init__(self, *, width: int = 600, height: int = 580) -> None:
         width = _checks.check_int("width", width, low=100, high=4000)
         height = _checks.check_int("height", height, low=100, high=4000)
         self.heatmap = Heatmap(
@@ -65,6 +67,7 @@ class PassageMap:
         )
         self.figure = self.heatmap.figure
         self.heatmap.mapper.nan_color = "#cccccc"
+        self._drawn: tuple[int, list[str]] | None = None  # (tokens, labels) drawn last
 
     def update(self, weights, labels: Sequence[str], *, title: str = "") -> None:
         """Draw ``weights`` (T, T), ``labels`` one per token (BOS first), under ``title``."""
@@ -73,15 +76,22 @@ class PassageMap:
             raise ValueError(f"weights must be square (queries = keys), got {weights.shape}")
         labels = _checks.labels("labels", labels, weights.shape[0])
         title = _checks.check_text("title", title, empty=True)
-        self.heatmap.update(weights, labels, labels)
+        if (weights.shape[0], labels) == self._drawn:  # the same passage: new weights only
+            self.heatmap.cells.data["weight"] = weights.ravel()
+            finite = weights[np.isfinite(weights)]
+            top = float(finite.max()) if finite.size else 0.0
+            self.heatmap.mapper.high = top if top > 0 else 1.0
+        else:
+            self.heatmap.update(weights, labels, labels)
+            self._drawn = (weights.shape[0], labels)
         self.figure.title.text = title or "attention of one head"
 
 
 class HeadValueGrid:
     """One value per head on a layers × heads grid, each value written in its cell.
 
-    ``threshold`` outlines the heads above it (a sink: α₁ > ε); ``mark`` outlines one head
-    (the one picked) in a thicker line.
+    ``threshold`` outlines the heads above it (a sink: α₁ > ε); ``mark((layer, head))``
+    outlines one head (the one picked) in a thicker line.
     """
 
     def __init__(
@@ -139,15 +149,16 @@ class HeadValueGrid:
         for axis, n in ((fig.xaxis[0], n_heads), (fig.yaxis[0], n_layers)):
             axis.ticker = list(range(n))
 
-    def mark(self, layer: int | None, head: int | None = None) -> None:
-        """Outline head (``layer``, ``head``), or none (None)."""
-        if layer is None:
+    def mark(self, head: tuple[int, int] | None) -> None:
+        """Outline ``head``, a (layer, head) pair of the grid drawn, or none (None)."""
+        if head is None:
             self.marked = None
         else:
+            layer, index = _head_pair("head", head)
             n_layers, n_heads = self._values.shape
-            layer = _checks.check_int("layer", layer, low=0, high=max(n_layers - 1, 0))
-            head = _checks.check_int("head", head, low=0, high=max(n_heads - 1, 0))
-            self.marked = (layer, head)
+            _checks.check_int("head's layer", layer, low=0, high=max(n_layers - 1, 0))
+            _checks.check_int("head's index", index, low=0, high=max(n_heads - 1, 0))
+            self.marked = (layer, index)
         self._draw()
 
     def _draw(self) -> None:
@@ -174,7 +185,7 @@ class HeadValueGrid:
 class PolicyCurves:
     """Loss against position, one line per cache policy; the training length marked.
 
-    ``show(labels)`` hides the lines not named (cheap: no data is sent again).
+    ``show(labels)`` draws only the lines named (the others emptied, their legend kept).
     """
 
     def __init__(
@@ -206,7 +217,7 @@ class PolicyCurves:
             source = ColumnDataSource(data=dict(x=[], y=[]))
             dash = "dashed" if label == "full" else "solid"
             self.lines[label] = fig.line("x", "y", source=source, line_width=2, line_dash=dash,
-                                         color=SERIES_COLORS[i], legend_label=label)  # fmt: skip
+                                         color=SCORE_COLORS[i], legend_label=label)  # fmt: skip
             self.sources[label] = source
         self.train_length = Span(location=train_length, dimension="height", line_color="#444444",
                                  line_dash="dotted", line_width=2)  # fmt: skip
@@ -217,6 +228,8 @@ class PolicyCurves:
         fig.legend.label_text_font_size = "11px"
         fig.legend.click_policy = "hide"
         self.figure = fig
+        self.shown: list[str] = list(self.policies)  # the policies drawn (``show``)
+        self._data: dict[str, dict] = {}
 
     def update(self, positions, losses: Mapping[str, Sequence[float]]) -> None:
         """Draw each policy's ``losses`` (one per position; NaN: a gap) at ``positions``
@@ -226,9 +239,9 @@ class PolicyCurves:
         unknown = set(map(str, losses)) - set(self.policies)
         if unknown:
             raise ValueError(f"losses names policies not drawn: {sorted(unknown)}")
+        data = {}
         for label in self.policies:
             if label not in losses:
-                self.sources[label].data = dict(x=[], y=[])
                 continue
             y = _checks.values(f"losses[{label!r}]", losses[label], ndim=1, nan_ok=True)
             if y.size != positions.size:
@@ -236,16 +249,23 @@ class PolicyCurves:
                     f"losses[{label!r}] must hold one loss per position ({positions.size}), "
                     f"got {y.size}"
                 )
-            self.sources[label].data = dict(x=positions, y=y)
+            data[label] = dict(x=positions, y=y)
+        self._data = data
+        self._draw()
 
     def show(self, labels: Sequence[str]) -> None:
-        """Show the lines of ``labels`` only."""
+        """Draw the lines of ``labels`` only (the others are emptied, their legend kept)."""
         labels = _checks.names("labels", labels, nonempty=False)
         unknown = set(labels) - set(self.policies)
         if unknown:
             raise ValueError(f"labels must be among {self.policies}, got {sorted(unknown)}")
-        for label, line in self.lines.items():
-            line.visible = label in labels
+        self.shown = [label for label in self.policies if label in labels]
+        self._draw()
+
+    def _draw(self) -> None:
+        for label, source in self.sources.items():
+            data = self._data.get(label) if label in self.shown else None
+            source.data = dict(data) if data else dict(x=[], y=[])
 
 
 class HeadRanking:
@@ -280,11 +300,15 @@ class HeadRanking:
         values = _checks.values("values", values, ndim=2, nonempty=True)
         if values.size > MAX_HEADS:
             raise ValueError(f"values must hold at most {MAX_HEADS} heads, got {values.size}")
-        marked = {tuple(_head_pair("marked", pair)) for pair in marked}
+        if isinstance(marked, (str, bytes)) or not isinstance(marked, Sequence):
+            raise TypeError(
+                f"marked must be a list of (layer, head) pairs, got {_checks.short_repr(marked)}"
+            )
+        marked = {_head_pair("marked", pair) for pair in marked}
         n_layers, n_heads = values.shape
         heads = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
         names = [head_label(*pair) for pair in heads]
-        colors = [SELECTED_COLOR if pair in marked else SERIES_COLORS[5] for pair in heads]
+        colors = [SELECTED_COLOR if pair in marked else BAR_COLOR for pair in heads]
         if list(self.figure.x_range.factors) != names:
             self.figure.x_range.factors = names
         self.source.data = dict(head=names, value=values.ravel(), color=colors)
@@ -314,8 +338,8 @@ class MixedCacheCurve:
             height=_checks.check_int("height", height, low=100, high=4000),
             tools="save",
         )
-        fig.line("x", "y", source=self.source, line_width=2, color=SERIES_COLORS[1])
-        fig.scatter("x", "y", source=self.source, size=7, color=SERIES_COLORS[1])
+        fig.line("x", "y", source=self.source, line_width=2, color=SCORE_COLORS[0])
+        fig.scatter("x", "y", source=self.source, size=7, color=SCORE_COLORS[0])
         fig.scatter("x", "y", source=self.chosen, size=14, marker="circle", fill_color=None,
                     line_color=SELECTED_COLOR, line_width=3)  # fmt: skip
         self.full_loss = Span(location=0.0, dimension="width", line_dash="dashed",
@@ -381,7 +405,7 @@ class TwinBars:
             raise ValueError(f"sink_rates must lie in [0, 1], got {sink_rates.tolist()}")
         for fig in self.figures.values():
             fig.x_range.factors = list(names)
-        colors = [SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(names))]
+        colors = [SCORE_COLORS[i % len(SCORE_COLORS)] for i in range(len(names))]
         self.source.data = dict(name=names, sink_rate=sink_rates, loss=losses, color=colors)
 
 

@@ -838,10 +838,12 @@ PLOT_ENTRIES: list[Entry] = [
         f"{PS}.HeadValueGrid.mark",
         {
             "view": Receiver(_make(PS, "HeadValueGrid")),
-            "layer": Optional(Int(0, 0)),
-            "head": Int(0, 0),
+            "head": Fixed(
+                (lambda: (0, 0), lambda: None),
+                bad=(OBJECT, "L0H0", (0,), (1, 0), (0, -1), (0.5, 0), (True, 0)),
+            ),
         },
-        call=lambda view, layer, head: (view.update(np.ones((1, 1))), view.mark(layer, head)),
+        call=lambda view, head: (view.update(np.ones((1, 1))), view.mark(head)),
     ),
     Entry(
         f"{PS}.PolicyCurves",
