@@ -9,8 +9,14 @@ Two ways to find the few heads that need the whole past:
 - **DuoAttention's split** (Xiao et al., arXiv 2410.10819): switch one head at a time to
   a streaming cache (a few sink tokens + a recent window, ``attnviz.kv_cache``) and
   measure how much the loss rises. Heads whose loss cost is small can stream; the rest
-  keep the full cache. ``mixed_cache_curve`` keeps the k most costly heads full and
-  ``memory_saved_at_equal_loss`` reads off the cache memory a mixed cache saves.
+  keep the full cache. ``evicted_attention`` shows why: how much of each head's weight
+  sits on the tokens the cache would evict. ``mixed_cache_curve`` keeps the k most
+  costly heads full and ``memory_saved_at_equal_loss`` reads off the cache memory a
+  mixed cache saves.
+
+A head can only retrieve what the model learnt to copy: a model without induction heads
+(one that reads a passage no better the second time) scores 0 on every head, whatever
+its size, and its streaming costs come from heads that read far back for other reasons.
 
 The haystack is *The Tempest*, held out of training (``attnviz.shakespeare``); the model
 reads characters, so the needle's answer is a word spelled one character at a time and
@@ -33,6 +39,7 @@ from torch import nn
 
 from attnviz.kv_cache import FULL, CachePolicy, cache_policies
 from attnviz.maps.attention_maps import as_ids, check_span
+from attnviz.maps.forward import run
 from attnviz.maps.model_io import check_token_ids
 from attnviz.shakespeare import decode, encode, held_out_text
 from attnviz.validation import as_array, check_int, check_real, short_repr
@@ -44,8 +51,11 @@ MIN_NEEDLE_LENGTH = 64  # the shortest test: at least 14 characters of real text
 MAX_NEEDLE_LENGTH = 4096  # the real-text models' context
 MAX_NEEDLES = 64
 MAX_TESTS = 512
+# DuoAttention's streaming cache for the 256-token inputs the model was trained on: a
+# window short enough that streaming a head that reads far back shows (lesson 08)
+DUO_POLICY = CachePolicy(sinks=4, window=16)
 RETRIEVAL_THRESHOLD = 0.1  # Wu et al.: a head scoring at least this is a retrieval head
-ANSWER_WORD = re.compile(r"[a-z]{5,8}")  # answers: lower-case words of the play, 5-8 letters
+ANSWER_WORD = re.compile(r"\b[a-z]{5,8}\b")  # answers: lower-case words of the play, 5-8 letters
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ class NeedleTest:
 
 @lru_cache(maxsize=1)
 def _answer_words() -> tuple[str, ...]:
-    words = {w for w in ANSWER_WORD.findall(held_out_text()) if len(w) == len(w.strip())}
+    words = set(ANSWER_WORD.findall(held_out_text()))
     words -= {"secret", "which", "there", "their", "these", "where"}
     return tuple(sorted(words))
 
@@ -315,6 +325,12 @@ def needle_accuracy(model: nn.Module, tests: Sequence[NeedleTest]) -> float:
 # ----------------------------------------------------------------- DuoAttention's split
 
 
+def _is_needle_list(ids: Any) -> bool:
+    return isinstance(ids, NeedleTest) or (
+        isinstance(ids, Sequence) and len(ids) > 0 and isinstance(ids[0], NeedleTest)
+    )
+
+
 def _scored_batches(
     ids: Any, policy: CachePolicy
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int]:
@@ -324,9 +340,7 @@ def _scored_batches(
     characters (DuoAttention's objective sits at the passkey positions). Token ids (T,)
     or (B, T): every prediction from a position the policy's cache no longer holds all of.
     """
-    if isinstance(ids, NeedleTest) or (
-        isinstance(ids, Sequence) and ids and isinstance(ids[0], NeedleTest)
-    ):
+    if _is_needle_list(ids):
         tests = _check_tests(ids)
         batches = []
         for indices in _groups(tests, with_answer=True).values():
@@ -410,6 +424,27 @@ def streaming_head_ranking(model: nn.Module, ids: Any, policy: CachePolicy) -> n
     return ranking
 
 
+@torch.no_grad()
+def evicted_attention(model: nn.Module, ids: Any, policy: CachePolicy) -> np.ndarray:
+    """(L, H) the attention each head gives, under the full cache, to the keys ``policy``
+    would evict: past the sinks and outside the recent window, mean over the queries
+    whose cache is cut (t ≥ sinks + window) and over the batch.
+
+    What a streaming head loses: a head whose weight sits on the sinks and the recent
+    tokens can stream at little cost (DuoAttention, Xiao et al. 2410.10819).
+    ``ids``: token ids (T,) or (B, T) with T > sinks + window + 1.
+    """
+    if _is_needle_list(ids):
+        raise TypeError("ids must be token ids (T,) or (B, T), got a list of NeedleTest")
+    model, batches, seq_len, policy = _prepare(model, ids, policy)
+    batch = batches[0][0]  # (B, T)
+    reach = policy.sinks + policy.window
+    evicted = torch.ones(seq_len, seq_len, dtype=torch.bool).tril() & ~policy.keeps(seq_len)
+    layers, _ = run(model, batch, "hook_pattern")  # (B, H, T, T) each, full cache
+    shares = [(w * evicted).sum(-1)[:, :, reach:].mean(dim=(0, 2)) for w in layers]  # (H,)
+    return torch.stack(shares).double().numpy()
+
+
 @dataclass(frozen=True)
 class MixedCache:
     """A mixed cache's loss and size as more heads keep the full cache (DuoAttention).
@@ -490,6 +525,8 @@ def memory_saved_at_equal_loss(curve: MixedCache, tolerance: float = 0.01) -> di
 
 
 __all__ = [
+    "DUO_POLICY",
+    "evicted_attention",
     "NEEDLE_DEPTHS",
     "NEEDLE_LENGTHS",
     "NEEDLE_PREFIX",

@@ -182,6 +182,10 @@ NEEDLES_OR_IDS = Fixed(
     (_needles, _passage, lambda: _passage().tolist()),
     bad=(None, OBJECT, "ids", [], torch.rand(40), torch.zeros(1, 1, 40, dtype=torch.long)),
 )
+PASSAGE = Fixed(
+    (_passage, lambda: _passage().tolist()),
+    bad=(None, OBJECT, "ids", [], torch.rand(40), _needles()),
+)
 STREAMING = Fixed((_streaming,), bad=(None, OBJECT, "window", FULL))
 RANKING = Fixed(
     (lambda: np.arange(4.0).reshape(2, 2),),
@@ -208,6 +212,11 @@ RETRIEVAL = [
     Entry(
         "attnviz.retrieval_heads.streaming_head_ranking",
         {"model": MODEL, "ids": NEEDLES_OR_IDS, "policy": STREAMING},
+        examples=3,
+    ),
+    Entry(
+        "attnviz.retrieval_heads.evicted_attention",
+        {"model": MODEL, "ids": PASSAGE, "policy": STREAMING},
         examples=3,
     ),
     Entry(
