@@ -40,6 +40,7 @@ def test_the_head_grid_writes_each_value_and_outlines_heads_over_the_threshold()
     data = grid.source.data
     assert data["text"] == ["0.90", "0.10", "0.50", "0.00", "0.31", "0.29"]
     assert data["head"][4] == "L1H1"
+    assert data["text_color"][0] != data["text_color"][3]  # 0.9 on light yellow, 0 on purple
     over = [line == SINK_LINE_COLOR for line in data["line"]]
     assert over == [True, False, True, False, True, False]
     grid.mark((1, 2))

@@ -44,7 +44,7 @@ from attnviz.plots.attention_sinks import (
     PassageMap,
     PolicyCurves,
 )
-from attnviz.text_models import TRAIN_LENGTH, load_text_model, text_model_card
+from attnviz.text_models import TEXT_MODELS, TRAIN_LENGTH, load_text_model
 from attnviz.validation import check_bool, check_int
 
 MODEL = "shakespeare"  # the shipped real-text model the dashboard reads
@@ -56,6 +56,7 @@ CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by
 HEAD_IDS_LENGTH = TRAIN_LENGTH  # DuoAttention's split is measured inside the training length
 HEAD_IDS_COUNT = 2
 STREAMING_HEAD = CachePolicy(sinks=1, window=streaming.WINDOW)  # a streaming head's cache
+EQUAL_LOSS = 0.01  # nats per character: a mixed cache within this of the full cache's loss
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
@@ -142,7 +143,7 @@ def _heads() -> tuple[np.ndarray, retrieval_heads.MixedCache, dict]:
     with one_thread():
         ranking = retrieval_heads.streaming_head_ranking(_model(), ids, STREAMING_HEAD)
         curve = retrieval_heads.mixed_cache_curve(_model(), ids, STREAMING_HEAD, ranking)
-    return ranking, curve, retrieval_heads.memory_saved_at_equal_loss(curve)
+    return ranking, curve, retrieval_heads.memory_saved_at_equal_loss(curve, EQUAL_LOSS)
 
 
 def _precompute() -> None:
@@ -163,7 +164,7 @@ def _strongest_sink_head() -> tuple[int, int]:
     return int(layer), int(head)
 
 
-_CONFIG = text_model_card(MODEL)["config"]
+_CONFIG = TEXT_MODELS[MODEL]["config"]  # the recipe's shape: no weights read at import
 
 
 class AttentionSinksDashboard(Dashboard):
@@ -314,7 +315,8 @@ class AttentionSinksDashboard(Dashboard):
             f"DuoAttention's split on {HEAD_IDS_COUNT} held-out passages of {HEAD_IDS_LENGTH} "
             f"characters, a streaming head keeping {STREAMING_HEAD.label()}: full cache "
             f"{curve.full_loss:.3f} nats/char, every head streaming {curve.loss[0]:.3f}. "
-            f"The fewest full-cache heads with a loss at most 0.01 above the full cache's: "
+            f"The fewest full-cache heads with a loss at most {EQUAL_LOSS} above the full "
+            f"cache's: "
             f"{saved['full_heads']} heads keep the full cache, "
             f"{saved['memory_fraction']:.0%} of its memory."
         )

@@ -42,6 +42,7 @@ MAX_HEADS = 4096  # heads one grid or ranking draws
 MAX_POLICIES = len(SCORE_COLORS)  # one colour per cache policy (Okabe-Ito, no yellow)
 BAR_COLOR = SCORE_COLORS[0]  # a head's bar; the marked ones in SELECTED_COLOR
 SINK_LINE_COLOR = SELECTED_COLOR  # cells over the threshold, the marked head
+TEXT_ON_DARK, TEXT_ON_LIGHT = "#ffffff", "#222222"  # a cell's number on either end of Viridis
 
 
 class PassageMap:
@@ -107,7 +108,7 @@ class HeadValueGrid:
         self.cell_px = _checks.check_int("cell_px", cell_px, low=10, high=400)
         self.mapper = palette_mapper(low=0.0, high=self.high or 1.0)
         self.source = ColumnDataSource(
-            data=dict(x=[], y=[], value=[], text=[], head=[], line=[], line_width=[])
+            data=dict(x=[], y=[], value=[], text=[], text_color=[], head=[], line=[], line_width=[])
         )
         fig = themed_figure(
             title=_checks.check_text("title", title),
@@ -121,7 +122,8 @@ class HeadValueGrid:
                  fill_color={"field": "value", "transform": self.mapper},
                  line_color="line", line_width="line_width")  # fmt: skip
         fig.text("x", "y", text="text", source=self.source, text_align="center",
-                 text_baseline="middle", text_font_size="11px", text_color="#ffffff")  # fmt: skip
+                 text_baseline="middle", text_font_size="11px",
+                 text_color="text_color")  # fmt: skip
         fig.add_tools(HoverTool(tooltips=[("head", "@head"), (self.value_label, "@value{0.000}")]))
         fig.grid.visible = False
         fig.xaxis.axis_label = "head"
@@ -170,11 +172,14 @@ class HeadValueGrid:
             if self.threshold is not None
             else np.zeros(values.size, bool)
         )
+        low, high = self.mapper.low, self.mapper.high
+        light = values.ravel() > low + 0.6 * (high - low)  # Viridis turns light: dark text
         pairs = [(int(layer), int(head)) for layer, head in zip(layers, heads, strict=True)]
         marked = [pair == self.marked for pair in pairs]
         self.source.data = dict(
             x=heads, y=layers, value=values.ravel(),
             text=[f"{v:.2f}" for v in values.ravel()],
+            text_color=np.where(light, TEXT_ON_LIGHT, TEXT_ON_DARK).tolist(),
             head=[head_label(*pair) for pair in pairs],
             line=["#000000" if m else SINK_LINE_COLOR if o else None
                   for m, o in zip(marked, over, strict=True)],
