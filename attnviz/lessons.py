@@ -180,6 +180,21 @@ LESSONS: tuple[Lesson, ...] = (
         ),
     ),
     Lesson(
+        "08", "attention_sinks", "sinks and long context on real text",
+        "where does a model trained on real text put the attention it does not need? "
+        "Attention sinks and the first token's key as a bias; softmax vs sigmoid vs gated "
+        "twins; StreamingLLM's window + sink cache past the training length; retrieval vs "
+        "streaming heads (DuoAttention) and the memory a mixed cache saves",
+        "08_attention_sinks.ipynb",
+        dashboard="AttentionSinksDashboard",
+        summary="A character-level model trained on Shakespeare, read on a play it never saw: "
+        "pick a head and see its map and its sink; toggle the sink token in the cache and "
+        "watch the loss by position past the training length under a sliding window, window "
+        "+ sinks and full attention.",
+        computation=("sinks", "streaming", "retrieval_heads", "kv_cache", "text_models",
+                     "shakespeare"),
+    ),
+    Lesson(
         "appendix", "own_model", "use attnviz on your own model",
         "how do I read the attention of my own model? Capture from plain PyTorch modules and "
         "Hugging Face models (GPT-2, BERT); long inputs, held or streamed; a view saved as a "

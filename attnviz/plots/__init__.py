@@ -26,6 +26,8 @@ The modules, by lesson (import from ``attnviz.plots``; the modules are the map):
   grey, the scores of one token pair by position).
 * ``fast_kernels`` (lesson 07) — :class:`OnlineSoftmaxView`, :class:`ChunkView`,
   :class:`CostChart`, :class:`SpeedupScatter`.
+* ``attention_sinks`` (lesson 08) — :class:`PassageMap`, :class:`HeadValueGrid`,
+  :class:`PolicyCurves`, :class:`HeadRanking`, :class:`MixedCacheCurve`, :class:`TwinBars`.
 
 Lesson 01 draws with the general builders only. The modules import in one
 direction: theme, then figures, then the lesson modules, which never import
@@ -46,6 +48,14 @@ from attnviz.plots.associative_memory import (
     stimulus_colors,
 )
 from attnviz.plots.attention_maps import ZOOM_TICK_LABELS, HeadBars, HeadGrid, LongHeadView
+from attnviz.plots.attention_sinks import (
+    HeadRanking,
+    HeadValueGrid,
+    MixedCacheCurve,
+    PassageMap,
+    PolicyCurves,
+    TwinBars,
+)
 from attnviz.plots.dsf import (
     CLASS_COLORS,
     MIXER_STYLES,
@@ -106,12 +116,17 @@ __all__ = [
     "Curves",
     "HeadBars",
     "HeadGrid",
+    "HeadRanking",
+    "HeadValueGrid",
     "Heatmap",
     "ItemBars",
     "LongHeadView",
+    "MixedCacheCurve",
     "OnlineSoftmaxView",
+    "PassageMap",
     "PatternCurves",
     "PhiGrid",
+    "PolicyCurves",
     "ReachMap",
     "ReachStrip",
     "ScoreHeatmap",
@@ -120,6 +135,7 @@ __all__ = [
     "SpeedupScatter",
     "StrengthCurves",
     "TrainingCurves",
+    "TwinBars",
     "criterion_curves",
     "experiment_strengths",
     "head_label",

@@ -242,6 +242,19 @@ def transformer_layer_works(page, outputs) -> None:
     expect(readout).to_contain_text("induction_rope", timeout=15_000)
 
 
+def attention_sinks_works(page, outputs) -> None:
+    """Lesson 08: evicting the sink names the window-only cache in the readout; the heads'
+    tab draws the sink scores, DuoAttention's ranking and the mixed cache."""
+    readout = outputs.locator("p", has_text="Mean loss on")
+    expect(readout).to_contain_text("Cache: 1 sink + window 16")
+    outputs.locator(".bk-Checkbox", has_text="keep the first token").locator(
+        "input[type=checkbox]"
+    ).uncheck()
+    expect(readout).to_contain_text("Cache: window 16", timeout=15_000)
+    outputs.get_by_role("button", name="heads", exact=True).click()
+    expect(outputs.locator(".bk-Canvas:visible")).to_have_count(3, timeout=15_000)
+
+
 @dataclass(frozen=True)
 class Trial:
     """How to try a lesson's dashboard in JupyterLab."""
@@ -260,6 +273,7 @@ TRIALS = {
     "associative_memory": Trial(2, associative_memory_works),  # the capacity tab's
     "dsf": Trial(1, dsf_works),  # every class's Φ in one figure
     "fast_kernels": Trial(3, fast_kernels_works),  # the stepper's scores, m and ℓ, output
+    "attention_sinks": Trial(1, attention_sinks_works),  # the head's map on held-out text
 }
 
 

@@ -161,6 +161,8 @@ HJ_D = _make(f"{D}.head_jobs", "HeadJobsDashboard")
 RF_D = _make(RF, "ReceptiveFieldsDashboard")
 SOFT_D = _make(f"{D}.soft_lookup", "SoftLookupDashboard")
 FK_D = _make(f"{D}.fast_kernels", "FastKernelsDashboard")
+AS_D = _make(f"{D}.attention_sinks", "AttentionSinksDashboard")
+SINK_WINDOW = Fixed((lambda: 4, lambda: 32), bad=(None, OBJECT, 5, "4", 4.5, True))
 
 RULES = ("hebbian", "delta")
 KEYS = ("random", "orthogonal")
@@ -300,6 +302,28 @@ DASHBOARD_ENTRIES: list[Entry] = [
         **DASHBOARD,
     ),
     Entry(f"{D}.fast_kernels.app", {"chunk_size": Clamped(1, 64, True)}, **DASHBOARD),
+    Entry(
+        f"{D}.attention_sinks.AttentionSinksDashboard",
+        {
+            "layer": Clamped(0, 3, True),
+            "head": Clamped(0, 3, True),
+            "window": SINK_WINDOW,
+            "sink": Bool(),
+        },
+        **DASHBOARD,
+    ),
+    Entry(
+        f"{D}.attention_sinks.AttentionSinksDashboard.loss",
+        {"dashboard": Receiver(AS_D), "sink": Optional(Bool())},
+        call=lambda dashboard, sink: dashboard.loss(sink),
+        **DASHBOARD,
+    ),
+    Entry(f"{D}.attention_sinks.app", {"window": SINK_WINDOW}, **DASHBOARD),
+    Entry(
+        f"{D}.attention_sinks.cache_policy",
+        {"window": Int(1, 2**16, typical=(1, 64)), "sink": Bool()},
+        positional=("window", "sink"),
+    ),
     Entry(
         f"{D}.head_jobs.HeadJobsDashboard",
         {"model": Choice(("induction_1l", "induction_2l")), "ablation": Choice(("zero", "mean"))},
@@ -444,6 +468,7 @@ PM = f"{P}.attention_maps"
 PD = f"{P}.dsf"
 PF = f"{P}.figures"
 PK = f"{P}.fast_kernels"
+PS = f"{P}.attention_sinks"
 PH = f"{P}.head_jobs"
 PR = f"{P}.receptive_fields"
 PT = f"{P}.theme"
@@ -778,6 +803,122 @@ PLOT_ENTRIES: list[Entry] = [
     ),  # fmt: skip
     # dsf
     # fast_kernels
+    # attention_sinks
+    Entry(f"{PS}.PassageMap", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PS}.PassageMap.update",
+        {
+            "view": _receiver(PS, "PassageMap"),
+            "weights": MapTensor("T T", low=0.0, high=1.0),
+            "labels": Labels("T"),
+            "title": Text(("", "L0H1, cache: window 4")),
+        },
+        call=lambda view, weights, labels, title: view.update(weights, labels, title=title),
+        dims={"T": (1, 6)},
+    ),
+    Entry(
+        f"{PS}.HeadValueGrid",
+        {
+            "title": Text(("sinks",)),
+            "value_label": Text(("α₁",)),
+            "high": Optional(Real(0.0, None, low_open=True)),
+            "cell_px": Int(10, 400, typical=(10, 80)),
+        },
+    ),
+    Entry(
+        f"{PS}.HeadValueGrid.update",
+        {
+            "view": _receiver(PS, "HeadValueGrid"),
+            "values": Tensor("n H", low=0.0, high=1.0),
+            "threshold": Optional(Real()),
+        },
+        call=lambda view, values, threshold: view.update(values, threshold=threshold),
+    ),
+    Entry(
+        f"{PS}.HeadValueGrid.mark",
+        {
+            "view": Receiver(_make(PS, "HeadValueGrid")),
+            "head": Fixed(
+                (lambda: (0, 0), lambda: None),
+                bad=(OBJECT, "L0H0", (0,), (1, 0), (0, -1), (0.5, 0), (True, 0)),
+            ),
+        },
+        call=lambda view, head: (view.update(np.ones((1, 1))), view.mark(head)),
+    ),
+    Entry(
+        f"{PS}.PolicyCurves",
+        {
+            "policies": SERIES_NAMES,
+            "train_length": Int(1, 2**20, typical=(1, 256)),
+            "title": Text(("loss",)),
+            "width": SIZE_PX,
+            "height": SIZE_PX,
+        },
+        positional=("policies",),
+    ),
+    Entry(
+        f"{PS}.PolicyCurves.update",
+        {
+            "view": _receiver(PS, "PolicyCurves", ["a", "b"], train_length=8),
+            "positions": Fixed(
+                (lambda: np.arange(3.0),), bad=(None, OBJECT, "ab", np.ones((3, 1)))
+            ),
+            "losses": Fixed(
+                (lambda: {"a": [1.0, 2.0, np.nan]}, dict),
+                bad=(*MAPPING_BAD, {"zzz": [1.0] * 3}, {"a": OBJECT}, {"a": [1.0]}),
+            ),
+        },
+        call=lambda view, positions, losses: view.update(positions, losses),
+    ),
+    Entry(
+        f"{PS}.PolicyCurves.show",
+        {
+            "view": _receiver(PS, "PolicyCurves", ["a", "b"], train_length=8),
+            "labels": Fixed((lambda: ["a"], list), bad=(None, OBJECT, "a", ["zzz"], [OBJECT])),
+        },
+        call=lambda view, labels: view.show(labels),
+    ),
+    Entry(
+        f"{PS}.HeadRanking",
+        {"title": Text(("Δ loss",)), "y_label": Text(("Δ",)), "width": SIZE_PX, "height": SIZE_PX},
+    ),
+    Entry(
+        f"{PS}.HeadRanking.update",
+        {
+            "view": _receiver(PS, "HeadRanking"),
+            "values": Tensor("n H"),
+            "marked": Fixed(
+                (lambda: [(0, 0)], list), bad=(None, OBJECT, ["L0H0"], [(0,)], [(-1, 0)])
+            ),
+        },
+        call=lambda view, values, marked: view.update(values, marked=marked),
+    ),
+    Entry(f"{PS}.MixedCacheCurve", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PS}.MixedCacheCurve.update",
+        {
+            "view": _receiver(PS, "MixedCacheCurve"),
+            "full_heads": Fixed((lambda: [0, 2, 4],), bad=(None, OBJECT, "ab", [], [0, 1])),
+            "memory": Fixed((lambda: [0.2, 0.6, 1.0],), bad=(None, OBJECT, [0.2, NAN, 1.0])),
+            "loss": Fixed((lambda: [2.5, 2.0, 1.9],), bad=(None, OBJECT, [2.0, INF, 1.0])),
+            "full_loss": Real(),
+            "chosen": Optional(Int(0, 2)),
+        },
+        call=lambda view, full_heads, memory, loss, full_loss, chosen: view.update(
+            full_heads, memory, loss, full_loss=full_loss, chosen=chosen
+        ),
+    ),
+    Entry(f"{PS}.TwinBars", {"width": SIZE_PX, "height": SIZE_PX}),
+    Entry(
+        f"{PS}.TwinBars.update",
+        {
+            "view": _receiver(PS, "TwinBars"),
+            "names": Fixed((lambda: ["softmax", "sigmoid"],), bad=(None, OBJECT, "ab", ["a"])),
+            "sink_rates": Fixed((lambda: [0.5, 0.0],), bad=(None, OBJECT, [1.5, 0.0], [NAN, 0])),
+            "losses": Fixed((lambda: [1.6, 1.7],), bad=(None, OBJECT, [1.6], [INF, 1.0])),
+        },
+        call=lambda view, names, sink_rates, losses: view.update(names, sink_rates, losses),
+    ),
     Entry(f"{PK}.OnlineSoftmaxView", {"width": SIZE_PX, "height": SIZE_PX}),
     Entry(
         f"{PK}.OnlineSoftmaxView.update",
