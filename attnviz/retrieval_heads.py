@@ -42,6 +42,7 @@ from attnviz.maps.attention_maps import as_ids, check_span
 from attnviz.maps.forward import run
 from attnviz.maps.model_io import check_token_ids
 from attnviz.shakespeare import decode, encode, held_out_text
+from attnviz.streaming import WINDOW
 from attnviz.validation import as_array, check_int, check_real, short_repr
 
 NEEDLE_PREFIX = "The secret word is "  # the needle before its answer; the prompt repeats it
@@ -51,9 +52,10 @@ MIN_NEEDLE_LENGTH = 64  # the shortest test: at least 14 characters of real text
 MAX_NEEDLE_LENGTH = 4096  # the real-text models' context
 MAX_NEEDLES = 64
 MAX_TESTS = 512
-# DuoAttention's streaming cache for the 256-token inputs the model was trained on: a
-# window short enough that streaming a head that reads far back shows (lesson 08)
-DUO_POLICY = CachePolicy(sinks=4, window=16)
+# DuoAttention's streaming cache for the 256-token inputs the model was trained on: the
+# first token (the one sink this model needs, lesson 08) and StreamingLLM's window, short
+# enough that streaming a head that reads far back shows
+DUO_POLICY = CachePolicy(sinks=1, window=WINDOW)
 RETRIEVAL_THRESHOLD = 0.1  # Wu et al.: a head scoring at least this is a retrieval head
 ANSWER_WORD = re.compile(r"\b[a-z]{5,8}\b")  # answers: lower-case words of the play, 5-8 letters
 

@@ -51,6 +51,16 @@ TWIN_ATTENTION = {
 TWIN_LOSS_ROWS = 16  # held-out rows of TRAIN_LENGTH tokens twin_comparison measures the loss on
 
 
+def _run_hooked(model: TinyTransformer, ids: torch.Tensor, handles: list) -> None:
+    """One forward pass of ``model`` on ``ids`` with these hooks in place, then remove them."""
+    try:
+        with torch.inference_mode():
+            model(ids)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def sink_passages(count: int = 32, length: int = SINK_LENGTH, *, seed: int = 0) -> torch.Tensor:
     """(count, length) ids: ``BOS`` + length − 1 characters of the held-out play each.
 
@@ -95,14 +105,8 @@ def token_importance(model: TinyTransformer, ids: Any, *, proxy: bool = False) -
             weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-300)
         sums.append(weights.sum(dim=-2).mean(dim=0))  # (H, T): Σ_t A[t, k]
 
-    handles = [block.attn.hook_pattern.register_forward_hook(keep_column_sums)
-               for block in model.blocks]  # fmt: skip
-    try:
-        with torch.inference_mode():
-            model(ids)
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_hooked(model, ids, [block.attn.hook_pattern.register_forward_hook(keep_column_sums)
+                             for block in model.blocks])  # fmt: skip
     later = torch.arange(seq_len, 0, -1, dtype=torch.float64)  # T − k queries read token k
     return (torch.stack(sums) / later).numpy()  # (L, H, T)
 
@@ -170,13 +174,8 @@ def first_key_bias(model: TinyTransformer, ids: Any) -> KeyBias:
         rows.append((key_norm[..., 0].mean(0), key_norm[..., 1:].mean(dim=(0, 2)),
                      cosine[..., 0].mean(dim=(0, 2)), others.mean(0)))  # fmt: skip
 
-    handles = [block.attn.register_forward_pre_hook(measure) for block in model.blocks]
-    try:
-        with torch.inference_mode():
-            model(ids)
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_hooked(model, ids, [block.attn.register_forward_pre_hook(measure)
+                             for block in model.blocks])  # fmt: skip
     columns = [torch.stack(column).double().numpy() for column in zip(*rows, strict=True)]
     return KeyBias(*columns)
 

@@ -92,13 +92,8 @@ def linear_operator(
     q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
     if k.shape[-2] == 0:
         raise ValueError(f"k and v must hold at least one key (T_k >= 1), got k {tuple(k.shape)}")
-    lead = q.shape[:-2]
-    t_q, t_k = q.shape[-2], k.shape[-2]
-    check_bytes(
-        f"the ({t_q}, {t_k}) scores and weights of linear_operator for leading dimensions "
-        f"{tuple(lead)}",
-        tensor_bytes(*lead, t_q, t_k, 3, dtype=q.dtype),
-        instead="use linear_attention (no (T, T) matrix) or shorter inputs",
+    _check_score_bytes(
+        "linear_operator", q, k, 3, "use linear_attention (no (T, T) matrix) or shorter inputs"
     )
     phi = _ELU_PLUS_ONE
     scores = phi(q) @ phi(k).mT  # (B, H, T_q, T_k), > 0
@@ -129,14 +124,7 @@ def sigmoid_operator(
     60M parameters). Its weights are drawn and measured like softmax's.
     """
     q, k, v, mask, scale = _check_operator_args(q, k, v, mask, scale)
-    lead = q.shape[:-2]
-    t_q, t_k = q.shape[-2], k.shape[-2]
-    check_bytes(
-        f"the ({t_q}, {t_k}) scores and weights of sigmoid_operator for leading dimensions "
-        f"{tuple(lead)}",
-        tensor_bytes(*lead, t_q, t_k, 2, dtype=q.dtype),
-        instead="use shorter inputs",
-    )
+    _check_score_bytes("sigmoid_operator", q, k, 2, "use shorter inputs")
     weights = torch.sigmoid((q @ k.mT) * scale)  # (B, H, T_q, T_k)
     if mask is not None:
         weights = weights.masked_fill(~mask, 0.0)
@@ -144,6 +132,16 @@ def sigmoid_operator(
         "sigmoid_operator", weights @ v, hint="scale q, k and v down, or pass float64 tensors"
     )
     return AttentionResult(output, weights)
+
+
+def _check_score_bytes(name: str, q: torch.Tensor, k: torch.Tensor, copies: int, instead: str):
+    """An operator that forms (T_q, T_k) matrices (``copies`` of them) must fit the budget."""
+    lead, t_q, t_k = q.shape[:-2], q.shape[-2], k.shape[-2]
+    check_bytes(
+        f"the ({t_q}, {t_k}) scores and weights of {name} for leading dimensions {tuple(lead)}",
+        tensor_bytes(*lead, t_q, t_k, copies, dtype=q.dtype),
+        instead=instead,
+    )
 
 
 def _check_operator_args(q, k, v, mask, scale):

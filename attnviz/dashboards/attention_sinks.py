@@ -55,7 +55,7 @@ READOUT_PASSAGES = 2
 CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by-position tab
 HEAD_IDS_LENGTH = TRAIN_LENGTH  # DuoAttention's split is measured inside the training length
 HEAD_IDS_COUNT = 2
-STREAMING_HEAD = CachePolicy(sinks=1, window=streaming.WINDOW)  # a streaming head's cache
+STREAMING_HEAD = retrieval_heads.DUO_POLICY  # a streaming head's cache
 EQUAL_LOSS = 0.01  # nats per character: a mixed cache within this of the full cache's loss
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
