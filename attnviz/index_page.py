@@ -34,7 +34,7 @@ _PAGE = """<!DOCTYPE html>
   li a:hover, li a:focus {{ border-color: #0072b2; box-shadow: 0 2px 8px rgba(0,0,0,.08); }}
   li h2 {{ font-size: 1.05rem; margin: 0 0 .4rem 0; color: #0072b2; }}
   li p {{ margin: 0; font-size: .92rem; line-height: 1.35; }}
-  li .lesson {{ font-size: .78rem; color: #6b6f78; margin-top: .6rem; }}
+  li .lesson {{ font-size: .78rem; color: #6b6f78; margin-top: .6rem; overflow-wrap: anywhere; }}
   footer {{ text-align: center; color: #6b6f78; font-size: .8rem; margin: 2rem 0; }}
 </style>
 </head>
