@@ -36,6 +36,7 @@ from attnviz.shakespeare import (
 from attnviz.text_models import (
     TEXT_MODELS,
     TRAIN_LENGTH,
+    batches,
     held_out_batches,
     held_out_loss,
     load_text_model,
@@ -241,3 +242,15 @@ def test_the_training_script_writes_loadable_models_from_a_fake_sdist(tmp_path, 
     assert "held-out loss" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         script.main([str(archive), "gpt2", "--out", str(out)])
+
+
+@pytest.mark.parametrize("seq_len", [40, 64, 256])
+def test_repeat_rows_say_a_stretch_twice_and_stay_next_character_pairs(seq_len):
+    ids = torch.randint(1, VOCAB_SIZE, (5000,), generator=torch.Generator().manual_seed(0))
+    data = batches(ids, batch_size=8, seq_len=seq_len, repeat_share=1.0,
+                   generator=torch.Generator().manual_seed(1))  # fmt: skip
+    inputs, targets = next(data)
+    assert (inputs[:, 0] == BOS).all() and (inputs[:, 1:] == targets[:, :-1]).all()
+    for row in targets:  # random characters repeat a 16-gram only where one was copied
+        grams = {tuple(row[i : i + 16].tolist()) for i in range(len(row) - 15)}
+        assert len(grams) < len(row) - 15
