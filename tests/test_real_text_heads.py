@@ -1,4 +1,4 @@
-"""What lesson 02's section 10 says about the shipped ``shakespeare`` model's heads.
+"""What lesson 02's section 9 says about the shipped ``shakespeare`` model's heads.
 
 The lesson reads the model on three lines of Ariel's song from *The Tempest* (held out of
 training) with the first line repeated, and claims: L0H1 and L0H3 are its previous-token
