@@ -253,19 +253,24 @@ def _check_model(model: Any) -> TinyTransformer:
     return model
 
 
-def _check_ids(model: TinyTransformer, ids: Any, *, min_length: int = 1) -> torch.Tensor:
-    """ids (T,) or (B, T) of integer tokens in the model's vocabulary -> (B, T) long."""
-    ids = as_ids("ids", ids)
-    if ids.dim() not in (1, 2) or 0 in ids.shape:
-        raise ValueError(f"ids must have shape (T,) or (B, T), got shape {tuple(ids.shape)}")
+def _check_ids(
+    model: TinyTransformer, ids: Any, *, min_length: int = 1, name: str = "ids", rows: bool = True
+) -> torch.Tensor:
+    """``name`` (T,), or (B, T) if ``rows``, of integer tokens in the model's vocabulary
+    -> (B, T) long."""
+    ids = as_ids(name, ids)
+    shapes = (1, 2) if rows else (1,)
+    if ids.dim() not in shapes or 0 in ids.shape:
+        allowed = "(T,) or (B, T)" if rows else "(T,)"
+        raise ValueError(f"{name} must have shape {allowed}, got shape {tuple(ids.shape)}")
     ids = ids.reshape(-1, ids.shape[-1])
     seq_len, context = ids.shape[1], model.config.context
     if not min_length <= seq_len <= context:
         raise ValueError(
-            f"ids must be {min_length} to {context} tokens long (the model's context), "
+            f"{name} must be {min_length} to {context} tokens long (the model's context), "
             f"got {seq_len}"
         )
-    check_token_ids("ids", ids, model.config.vocab_size)
+    check_token_ids(name, ids, model.config.vocab_size)
     return ids
 
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from attnviz.kv_cache import FULL, MAX_CACHE, CachePolicy, cache_policies
 from attnviz.maps.attention_maps import as_ids
+from attnviz.maps.capturing import capture
 from attnviz.models import TinyTransformer
 from attnviz.sinks import _check_ids, _check_model, sink_passages
 from attnviz.text_models import TRAIN_LENGTH
@@ -150,6 +151,49 @@ def streaming_curves(
     )
 
 
+@dataclass(frozen=True)
+class CacheReading:
+    """What the model does under one cache (``read_under_cache``).
+
+    ``weights``: every head's attention on the map passage, (L, H, T, T), NaN where the
+    cache dropped a key (and above the diagonal: 0 there); ``losses``: the loss (nats
+    per character) of predicting each next character of the loss passages, (T' − 1,),
+    the mean over the passages; ``policy``: the cache."""
+
+    weights: np.ndarray
+    losses: np.ndarray
+    policy: CachePolicy
+
+    def loss_after(self, position: int) -> float:
+        """The mean loss of the predictions from ``position`` on (for a window cache: its
+        window, the first prediction made after an eviction)."""
+        position = check_int("position", position, low=0, high=len(self.losses) - 1)
+        return float(self.losses[position:].mean())
+
+
+def read_under_cache(
+    model: TinyTransformer, map_ids: Any, loss_ids: Any, policy: CachePolicy = FULL
+) -> CacheReading:
+    """The attention maps of ``map_ids`` (T,) and the loss by position on ``loss_ids``
+    (P, T') under one cache ``policy`` for every head: a head's map with the keys it
+    evicted blanked, and what keeping them (or not) costs in loss (lesson 08's dashboard).
+
+    Each loss passage runs on its own (``loss_by_position``), so long passages stay within
+    the memory budget one at a time."""
+    model = _check_model(model)
+    if not isinstance(policy, CachePolicy):
+        raise TypeError(f"policy must be a CachePolicy, got {type(policy).__name__}")
+    map_ids = _check_ids(model, map_ids, name="map_ids", rows=False)[0]
+    loss_ids = _check_ids(model, loss_ids, min_length=2, name="loss_ids")
+    with cache_policies(model, policy):
+        weights = capture(model, map_ids).weights.astype(np.float64)
+    losses = np.stack([loss_by_position(model, row, policy) for row in loss_ids])
+    length = map_ids.shape[-1]
+    dropped = (~policy.keeps(length).numpy()) & np.tri(length, dtype=bool)
+    weights[..., dropped] = np.nan
+    return CacheReading(weights=weights, losses=losses.mean(axis=0), policy=policy)
+
+
 def _check_sink_counts(sinks: Any) -> tuple[int, ...]:
     if isinstance(sinks, (str, bytes)) or not isinstance(sinks, Iterable):
         raise TypeError(f"sinks must be a sequence of sink counts, got {type(sinks).__name__}")
@@ -162,8 +206,10 @@ def _check_sink_counts(sinks: Any) -> tuple[int, ...]:
 __all__ = [
     "SINK_COUNTS",
     "WINDOW",
+    "CacheReading",
     "StreamingCurves",
     "loss_by_position",
+    "read_under_cache",
     "standard_policies",
     "streaming_curves",
 ]

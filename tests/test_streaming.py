@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from attnviz.kv_cache import FULL, CachePolicy
+from attnviz.maps import capture
 from attnviz.models import TinyConfig, TinyTransformer
 from attnviz.shakespeare import VOCAB_SIZE
 from attnviz.sinks import sink_passages
@@ -20,6 +21,7 @@ from attnviz.streaming import (
     WINDOW,
     StreamingCurves,
     loss_by_position,
+    read_under_cache,
     standard_policies,
     streaming_curves,
 )
@@ -151,3 +153,27 @@ def test_full_attention_breaks_past_the_training_length(curves):
     assert past["full"] > past[f"4 sinks + window {WINDOW}"] + 0.5  # measured 1.26
     assert past["full"] > curves.mean_within_training["full"] + 0.5
     assert all(np.isfinite(v).all() for v in curves.losses.values())
+
+
+@pytest.mark.parametrize("policy", [FULL, CachePolicy(window=4), CachePolicy(sinks=1, window=4)])
+def test_a_reading_under_a_cache_blanks_exactly_the_evicted_keys(policy):
+    model, ids = _model(), sink_passages(3, 24, seed=5)
+    reading = read_under_cache(model, ids[0], ids, policy)
+    captured = capture(model, ids[0]).weights
+    dropped = ~policy.keeps(24).numpy() & np.tri(24, dtype=bool)
+    assert reading.policy == policy and reading.weights.shape == captured.shape
+    assert np.isnan(reading.weights[..., dropped]).all()
+    assert not np.isnan(reading.weights[..., ~dropped]).any()
+    if policy == FULL:  # no key dropped: the plain maps
+        np.testing.assert_allclose(reading.weights, captured, rtol=1e-5, atol=1e-7)
+    kept = reading.weights[..., np.tri(24, dtype=bool) & ~dropped]
+    rows = np.nansum(reading.weights, axis=-1)  # softmax over the keys the cache kept
+    np.testing.assert_allclose(rows, 1.0, rtol=1e-5)
+    assert kept.min() >= 0
+    expected = loss_by_position(model, ids, policy).mean(axis=0)
+    np.testing.assert_allclose(reading.losses, expected, rtol=1e-6)
+    assert reading.loss_after(4) == pytest.approx(float(expected[4:].mean()))
+    with pytest.raises(ValueError, match="map_ids must have shape"):
+        read_under_cache(model, ids, ids, policy)
+    with pytest.raises(ValueError, match="position must be"):
+        reading.loss_after(23)

@@ -25,18 +25,17 @@ are built when first opened (``LazyTabs``), so a session sends only what is on s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import panel as pn
 import param
 
-from attnviz import maps, plots, retrieval_heads, shakespeare, sinks, streaming
+from attnviz import plots, retrieval_heads, shakespeare, sinks, streaming
 from attnviz.dashboards.base import CONTROL_WIDTH, Dashboard, _labelled
 from attnviz.dashboards.lazy_tabs import LazyTabs
 from attnviz.dashboards.threads import one_thread
-from attnviz.kv_cache import FULL, MAX_CACHE, CachePolicy, cache_policies
+from attnviz.kv_cache import FULL, MAX_CACHE, CachePolicy
 from attnviz.plots.attention_sinks import (
     HeadRanking,
     HeadValueGrid,
@@ -69,20 +68,6 @@ def cache_policy(window: int, sink: bool) -> CachePolicy:
     return CachePolicy(sinks=1 if sink else 0, window=window)
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What the model does under one cache: the map passage's attention (L, H, T, T),
-    NaN where the cache dropped a key, and the loss (nats per character) of predicting
-    each next character of the long readout passages, (T − 1,), mean over the passages."""
-
-    weights: np.ndarray
-    losses: np.ndarray
-
-    def loss_after(self, window: int) -> float:
-        """The mean loss of the predictions made once a ``window`` cache has evicted."""
-        return float(self.losses[window:].mean())
-
-
 @lru_cache(maxsize=1)
 def _model():
     return load_text_model(MODEL)
@@ -99,21 +84,11 @@ def _readout_ids():
 
 
 @lru_cache(maxsize=2 * len(WINDOWS) + 1)
-def _reading(window: int | None, sink: bool) -> Reading:
+def _reading(window: int | None, sink: bool) -> streaming.CacheReading:
     """The map and the loss under the cache (``window`` None: the full cache)."""
-    model, ids = _model(), _map_ids()
     policy = FULL if window is None else cache_policy(window, sink)
     with one_thread():
-        with cache_policies(model, policy):
-            weights = maps.capture(model, ids).weights.astype(np.float64)
-        # one passage at a time: a batch of long passages would pass the memory budget
-        losses = np.stack(
-            [streaming.loss_by_position(model, row, policy) for row in _readout_ids()]
-        )
-    length = ids.shape[-1]
-    dropped = (~policy.keeps(length).numpy()) & np.tri(length, dtype=bool)
-    weights[..., dropped] = np.nan
-    return Reading(weights=weights, losses=losses.mean(axis=0))
+        return streaming.read_under_cache(_model(), _map_ids(), _readout_ids(), policy)
 
 
 @lru_cache(maxsize=1)

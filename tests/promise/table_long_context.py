@@ -16,7 +16,7 @@ from torch import nn
 
 from attnviz.kv_cache import FULL
 
-from .kinds import OBJECT, Bool, Entry, Fixed, Int, Optional, Real, Seq
+from .kinds import OBJECT, Bool, Entry, Fixed, Int, Optional, Real, Receiver, Seq
 from .table_maps import Ids
 
 CONTEXT = 1024  # long enough for streaming_curves' inputs past the training length (256)
@@ -85,6 +85,16 @@ def _bad_policies() -> tuple:
     return (None, OBJECT, "full", {(9, 9): CachePolicy(window=2)}, {"head": CachePolicy()})
 
 
+@cache
+def _cache_reading() -> object:
+    from attnviz.kv_cache import CachePolicy
+    from attnviz.shakespeare import held_out_passage
+    from attnviz.streaming import read_under_cache
+
+    ids = held_out_passage(8)  # 7 predictions: positions 0 to 6
+    return read_under_cache(tiny_text(), ids, ids, CachePolicy(sinks=1, window=2))
+
+
 MODEL = Fixed(
     (tiny_text, lambda: tiny_text("sigmoid")),
     bad=(None, OBJECT, "model", _NoAttention(), _mixer_model(), _bidirectional()),
@@ -126,6 +136,22 @@ ENTRIES: list[Entry] = [
         "attnviz.streaming.loss_by_position",
         {"model": MODEL, "ids": IDS, "policy": Fixed(_policies(), bad=_bad_policies())},
         dims=DIMS,
+    ),
+    Entry(
+        "attnviz.streaming.read_under_cache",
+        {
+            "model": MODEL,
+            "map_ids": IDS,
+            "loss_ids": IDS,
+            "policy": Fixed(_policies()[:3], bad=(None, OBJECT, "full", {(0, 1): FULL})),
+        },
+        dims=DIMS,
+        nan_ok="a map is NaN where the cache evicted a key",
+    ),
+    Entry(
+        "attnviz.streaming.CacheReading.loss_after",
+        {"reading": Receiver(_cache_reading), "position": Int(0, 6)},
+        call=lambda reading, position: reading.loss_after(position),
     ),
     Entry(
         "attnviz.streaming.streaming_curves",
@@ -240,6 +266,7 @@ ENTRIES += RETRIEVAL
 EXCLUDED: dict[str, str] = {
     "attnviz.sinks.KeyBias": "a result record built by first_key_bias",
     "attnviz.streaming.StreamingCurves": "a result record built by streaming_curves",
+    "attnviz.streaming.CacheReading": "a result record built by read_under_cache",
     "attnviz.retrieval_heads.NeedleTest": "a record built by needle_tests",
     "attnviz.retrieval_heads.MixedCache": "a result record built by mixed_cache_curve",
 }
