@@ -429,12 +429,14 @@ def _parameter_count(config: TinyConfig) -> int:
         "attention": 4 * d * d,
         "linear_attention": d * (2 * config.n_heads * (config.state_expansion or config.d_head))
         + 2 * d * d,
-        "s6": d * (4 * d + 4 * (config.state_expansion or 16) + 4),
+        "s6": d * (3 * d + 3 * (config.state_expansion or 16) + 2),
         "qlstm": 5 * d * d + 4 * d,
     }[config.mixer]
-    d_mlp = 0 if config.attention_only else config.d_mlp or 4 * d
+    d_mlp = config.d_mlp or 4 * d
+    mlp = 0 if config.attention_only else 2 * d * d_mlp + d_mlp + d + 2 * d  # its norm too
     gate = (d + 1) * config.n_heads if config.output_gate else 0
-    block = mixer + gate + 2 * d * d_mlp + d_mlp + 5 * d + config.short_conv * d
+    conv = (config.short_conv + 1) * d if config.short_conv else 0  # depthwise taps + bias
+    block = 2 * d + mixer + gate + mlp + conv  # the mixer's norm first
     positions = config.context * d if config.positional == "learned" else 0
     return 2 * config.vocab_size * d + positions + n_layers * block + 2 * d
 

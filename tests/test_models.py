@@ -12,6 +12,7 @@ from attnviz.models import (
     TinyConfig,
     TinyTransformer,
     TrainingHistory,
+    _parameter_count,
     apply_rope,
     lesson_model_path,
     load,
@@ -639,3 +640,19 @@ def test_a_model_without_attention_maps_trains_without_the_default_head_scores()
     )
     history = train(model, repeated_tokens(32, 3, 8, seed=0), steps=2, eval_size=4, progress=False)
     assert history.scores == {} and len(history.loss) == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {}, {"attention_only": True}, {"output_gate": True}, {"short_conv": 3},
+        {"mixer": "linear_attention", "state_expansion": 8}, {"mixer": "s6"},
+        {"mixer": "s6", "state_expansion": 8, "attention_only": True}, {"mixer": "qlstm"},
+        {"positional": "learned", "d_mlp": 24}, {"positional": "rope", "short_conv": 4},
+    ],
+)  # fmt: skip
+def test_the_parameter_count_from_the_config_is_the_models(changes):
+    """The memory budget reads the parameter count off the config, before building."""
+    config = TinyConfig(n_layers=2, n_heads=2, d_model=16, vocab_size=20, context=32, **changes)
+    model = TinyTransformer(config, seed=0)
+    assert _parameter_count(config) == sum(p.numel() for p in model.parameters())
