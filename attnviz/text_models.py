@@ -46,6 +46,7 @@ _TRAIN = {"steps": 4000, "batch_size": 16, "seq_len": TRAIN_LENGTH, "lr": 3e-3, 
 # the twins: smaller, the same budget each, differing only in their attention
 _TWIN = {**_CONFIG, "n_layers": 3, "d_model": 64}
 _TWIN_TRAIN = {**_TRAIN, "steps": 3000}
+_COPY_SHARES = ("repeat_share", "periodic_share", "looped_share")  # batches' kinds of rows
 TEXT_MODELS: dict[str, dict[str, Any]] = {
     "shakespeare": {
         "description": "4 layers x 4 heads, d_model 128, softmax attention, on Shakespeare's "
@@ -82,24 +83,53 @@ def batches(
     seq_len: int,
     generator: torch.Generator,
     repeat_share: float = 0.0,
+    periodic_share: float = 0.0,
+    looped_share: float = 0.0,
 ):
     """Endless batches (B, seq_len) of BOS + seq_len − 1 characters from random offsets.
 
-    In a ``repeat_share`` of the rows a stretch of 16–64 characters (at most half the row) is
-    copied over a later part of the same row: text that says something twice, to give a
-    small model reason to learn to copy (induction heads). An experiment: the shipped
-    models use none, and at the budgets tried (up to 25 % of rows, 37M characters on a
-    GPU) the 4-layer model still did not copy.
+    Three kinds of rows teach a model to copy (induction heads), which plain text at this
+    scale does not (a character-level model has to match several characters back to find
+    where to copy from, and no small step towards that pays):
+
+    - ``repeat_share``: a stretch of 16 characters up to half the row is copied over a
+      later part of the same row: text that says something twice;
+    - ``periodic_share``: a block of P random characters (4 ≤ P ≤ 64) said again and
+      again, ``attnviz.tasks.periodic_tokens``' task on this alphabet; each block draws
+      from its own random alphabet of 2 to 96 characters, so some blocks are told apart by
+      one character back and others only by several;
+    - ``looped_share``: a stretch of text of P characters (8 ≤ P ≤ 128) said again and again.
     """
+    shares = {"repeat_share": repeat_share, "periodic_share": periodic_share,
+              "looped_share": looped_share}  # fmt: skip
+    for name, share in shares.items():
+        check_real(name, share, low=0.0, high=1.0)
+    if sum(shares.values()) > 1:
+        raise ValueError(f"repeat_share + periodic_share + looped_share must be at most 1, "
+                         f"got {repeat_share} + {periodic_share} + {looped_share}")  # fmt: skip
     span = seq_len - 1
+    size = span + 1  # a row: the inputs after BOS and the next character
     while True:
         starts = torch.randint(0, len(ids) - span - 1, (batch_size,), generator=generator)
-        rows = ids[starts[:, None] + torch.arange(span + 1)]  # (B, span + 1): input + next char
-        repeat = torch.rand(batch_size, generator=generator) < repeat_share
+        rows = ids[starts[:, None] + torch.arange(size)]  # (B, size)
+        kind = torch.rand(batch_size, generator=generator)
+        periodic = kind < periodic_share
+        looped = (kind >= periodic_share) & (kind < periodic_share + looped_share)
+        repeat = (kind >= periodic_share + looped_share) & (kind < sum(shares.values()))
+        for row in torch.nonzero(periodic).flatten().tolist():
+            period = int(torch.randint(4, 65, (1,), generator=generator))
+            letters = int(torch.randint(2, VOCAB_SIZE, (1,), generator=generator))
+            alphabet = torch.randperm(VOCAB_SIZE - 1, generator=generator)[:letters] + 1
+            block = alphabet[torch.randint(0, letters, (period,), generator=generator)]
+            rows[row] = block.repeat(size // period + 1)[:size]
+        for row in torch.nonzero(looped).flatten().tolist():
+            period = int(torch.randint(8, 129, (1,), generator=generator))
+            rows[row] = rows[row, :period].repeat(size // period + 1)[:size]
         for row in torch.nonzero(repeat).flatten().tolist():
-            n = int(torch.randint(16, min(65, (span + 1) // 2 + 1), (1,), generator=generator))
-            a = int(torch.randint(0, span + 2 - 2 * n, (1,), generator=generator))
-            b = int(torch.randint(a + n, span + 2 - n, (1,), generator=generator))
+            n = min(int(torch.randint(16, max(17, size // 2 + 1), (1,), generator=generator)),
+                    size // 2)  # fmt: skip
+            a = int(torch.randint(0, size + 1 - 2 * n, (1,), generator=generator))
+            b = int(torch.randint(a + n, size + 1 - n, (1,), generator=generator))
             rows[row, b : b + n] = rows[row, a : a + n].clone()
         bos = torch.full((batch_size, 1), BOS, dtype=torch.long)
         yield torch.cat([bos, rows[:, :-1]], dim=1), rows  # inputs, targets (B, seq_len)
@@ -112,6 +142,35 @@ def held_out_batches(ids: torch.Tensor, seq_len: int = TRAIN_LENGTH) -> tuple[to
     rows = torch.stack([ids[i * span : i * span + span + 1] for i in range(n)])  # (N, span + 1)
     bos = torch.full((n, 1), BOS, dtype=torch.long)
     return torch.cat([bos, rows[:, :-1]], dim=1), rows
+
+
+def said_twice_batches(ids: torch.Tensor, seq_len: int = TRAIN_LENGTH,
+                       rows: int = 32) -> tuple[torch.Tensor, ...]:  # fmt: skip
+    """Held-out rows that say a passage twice: BOS + A + A, A of seq_len // 2 characters.
+
+    ``rows`` passages spread evenly over the held-out characters; (inputs, targets)."""
+    half = seq_len // 2
+    starts = torch.linspace(0, len(ids) - half - 1, rows).long()
+    passages = ids[starts[:, None] + torch.arange(half)]  # (rows, half)
+    targets = torch.cat([passages, passages], dim=1)[:, :seq_len]
+    bos = torch.full((rows, 1), BOS, dtype=torch.long)
+    return torch.cat([bos, targets[:, :-1]], dim=1), targets
+
+
+@torch.no_grad()
+def readings(model: TinyTransformer, inputs: torch.Tensor,
+             targets: torch.Tensor) -> tuple[float, float]:  # fmt: skip
+    """Mean loss on a passage's first and its second reading (``said_twice_batches``' rows).
+
+    The second reading skips its first character, which nothing before it predicts: a
+    model that copies (induction heads) reads the rest far better than the first time."""
+    _check_model(model)
+    half = targets.shape[1] // 2
+    device = next(model.parameters()).device
+    logits = model(inputs.to(device))
+    losses = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(),
+                             reduction="none").view(targets.shape)  # fmt: skip
+    return float(losses[:, 1:half].mean()), float(losses[:, half + 1 :].mean())
 
 
 @torch.no_grad()
@@ -187,7 +246,7 @@ def train_text_model(
         max_seconds = check_real("max_seconds", max_seconds, low=0.0)
     if log is not None and not callable(log):
         raise TypeError(f"log must be a callable (such as print) or None, got {short_repr(log)}")
-    allowed = {*recipe["train"], "repeat_share"}
+    allowed = {*recipe["train"], *_COPY_SHARES}
     if overrides is not None and not isinstance(overrides, dict):
         raise TypeError(f"overrides must be None or a dict, got {short_repr(overrides)}")
     if overrides is not None and not set(overrides) <= allowed:
@@ -204,10 +263,12 @@ def train_text_model(
     )  # fmt: skip
     data = batches(train_ids, batch_size=train["batch_size"], seq_len=train["seq_len"],
                    generator=torch.Generator().manual_seed(train["seed"]),
-                   repeat_share=train.get("repeat_share", 0.0))  # fmt: skip
+                   **{share: train.get(share, 0.0) for share in _COPY_SHARES})  # fmt: skip
     val_inputs, val_targets = held_out_batches(held_out_ids, train["seq_len"])
+    twice = said_twice_batches(held_out_ids, train["seq_len"])
     schedule = dict(train)  # the learning-rate schedule of the planned steps
-    curve: dict[str, list] = {"step": [], "held_out_loss": [], "train_loss": []}
+    curve: dict[str, list] = {"step": [], "held_out_loss": [], "train_loss": [],
+                              "first_reading": [], "second_reading": []}  # fmt: skip
     start, running = time.perf_counter(), float("nan")
     for step in range(train["steps"] + 1):
         if step % train["eval_every"] == 0 or step == train["steps"]:
@@ -216,8 +277,12 @@ def train_text_model(
             curve["step"].append(step)
             curve["held_out_loss"].append(round(loss, 5))
             curve["train_loss"].append(round(running, 5) if math.isfinite(running) else None)
+            first, second = readings(model, *twice)
+            curve["first_reading"].append(round(first, 5))
+            curve["second_reading"].append(round(second, 5))
             if log:
                 log(f"{name} step {step}: held-out {loss:.4f}, train {running:.4f}, "
+                    f"said twice {first:.3f} -> {second:.3f}, "
                     f"{time.perf_counter() - start:.0f} s")  # fmt: skip
         if step == train["steps"]:
             break

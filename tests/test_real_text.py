@@ -40,6 +40,8 @@ from attnviz.text_models import (
     held_out_batches,
     held_out_loss,
     load_text_model,
+    readings,
+    said_twice_batches,
     text_model_card,
     text_model_path,
     train_text_model,
@@ -254,3 +256,55 @@ def test_repeat_rows_say_a_stretch_twice_and_stay_next_character_pairs(seq_len):
     for row in targets:  # random characters repeat a 16-gram only where one was copied
         grams = {tuple(row[i : i + 16].tolist()) for i in range(len(row) - 15)}
         assert len(grams) < len(row) - 15
+
+
+def _period(row: torch.Tensor) -> int:
+    """The shortest P with row[P:] == row[:-P] (len(row) if none)."""
+    return next((p for p in range(1, len(row)) if torch.equal(row[p:], row[:-p])), len(row))
+
+
+def test_periodic_and_looped_rows_say_a_block_again_and_again():
+    ids = torch.randint(1, VOCAB_SIZE, (20000,), generator=torch.Generator().manual_seed(0))
+    text = "".join(chr(256 + i) for i in ids.tolist())  # one letter per id
+    seq_len = 256
+    periodic = next(batches(ids, batch_size=64, seq_len=seq_len, periodic_share=1.0,
+                            generator=torch.Generator().manual_seed(2)))[1]  # fmt: skip
+    periods = [_period(row) for row in periodic]
+    assert all(p <= 64 for p in periods) and len(set(periods)) > 10
+    letters = [len(set(row.tolist())) for row in periodic]  # each block its own alphabet
+    assert min(letters) < 20 and max(letters) > 30
+    assert all(0 < int(row.min()) and int(row.max()) < VOCAB_SIZE for row in periodic)
+    looped = next(batches(ids, batch_size=64, seq_len=seq_len, looped_share=1.0,
+                          generator=torch.Generator().manual_seed(3)))[1]  # fmt: skip
+    for row in looped:  # a stretch of the text itself, said again and again
+        p = _period(row)
+        assert p <= 128
+        block = "".join(chr(256 + i) for i in row[:p].tolist())
+        assert block in text
+    shares = {"periodic_share": 0.3, "looped_share": 0.3, "repeat_share": 0.3}
+    mixed = next(batches(ids, batch_size=400, seq_len=seq_len, **shares,
+                         generator=torch.Generator().manual_seed(4)))[1]  # fmt: skip
+    said_again = sum(_period(row) < seq_len for row in mixed)  # periodic and looped: 0.6
+    assert 200 < said_again < 280
+    with pytest.raises(ValueError, match="must be at most 1"):
+        next(batches(ids, batch_size=2, seq_len=40, periodic_share=0.6, repeat_share=0.6,
+                     generator=torch.Generator()))  # fmt: skip
+    with pytest.raises(ValueError, match="looped_share"):
+        next(batches(ids, batch_size=2, seq_len=40, looped_share=-0.1,
+                     generator=torch.Generator()))  # fmt: skip
+
+
+def test_said_twice_rows_and_their_readings():
+    ids = encode(held_out_text(), bos=False)
+    inputs, targets = said_twice_batches(ids, 64, rows=5)
+    assert inputs.shape == targets.shape == (5, 64)
+    assert (inputs[:, 0] == BOS).all() and (inputs[:, 1:] == targets[:, :-1]).all()
+    assert torch.equal(targets[:, 32:], targets[:, :32])
+    model = load_text_model("shakespeare")
+    first, second = readings(model, inputs, targets)
+    with torch.no_grad():
+        losses = torch.nn.functional.cross_entropy(
+            model(inputs).transpose(1, 2), targets, reduction="none"
+        )
+    assert first == pytest.approx(float(losses[:, 1:32].mean()), rel=1e-5)
+    assert second == pytest.approx(float(losses[:, 33:].mean()), rel=1e-5)
