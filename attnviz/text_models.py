@@ -13,7 +13,7 @@ Every training sequence starts with ``BOS`` (``attnviz.shakespeare``) and is 256
 long; the models use rotary positions, so they read longer inputs (their config's
 ``context``), which is how lesson 08 measures what happens past the training length.
 ``shakespeare`` also learns to copy: plain text at this scale never taught it (a
-character-level copy has to match several characters back), so 40 % of its training
+character-level copy has to match several characters back), so 60 % of its training
 rows say something again (``batches``: random blocks, looped text, repeated stretches)
 and it grows induction heads, which lesson 02 reads and lesson 08's retrieval heads need.
 ``tools/train_text_models.py`` trains them from ``TEXT_MODELS`` (``shakespeare``'s 6,000
@@ -51,9 +51,10 @@ _TRAIN = {"steps": 4000, "batch_size": 16, "seq_len": TRAIN_LENGTH, "lr": 3e-3, 
 # the twins: smaller, the same budget each, differing only in their attention
 _TWIN = {**_CONFIG, "n_layers": 3, "d_model": 64}
 _TWIN_TRAIN = {**_TRAIN, "steps": 3000}
-# ``shakespeare`` also learns to copy (induction heads): 40 % of its rows say something
-# again (``batches``), 60 % are plain text; on an H100 its second reading of a passage
-# fell from 1.74 to 0.47 nats per character between steps 1,750 and 2,250
+# ``shakespeare`` also learns to copy (induction heads): 60 % of its rows say something
+# again (``batches``: 25 % random blocks, 15 % looped text, 20 % text with a repeated
+# stretch), 40 % are plain text; on an H100 its second reading of a passage fell from
+# 1.48 nats per character at step 1,750 to 0.47 at step 2,250
 _COPYING_TRAIN = {**_TRAIN, "steps": 6000, "batch_size": 32, "periodic_share": 0.25,
                   "looped_share": 0.15, "repeat_share": 0.2}  # fmt: skip
 _COPY_SHARES = ("repeat_share", "periodic_share", "looped_share")  # batches' kinds of rows
