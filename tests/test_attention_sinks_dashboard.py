@@ -104,7 +104,10 @@ def test_the_heads_tab_draws_sink_scores_and_the_duoattention_split_the_head_mar
     colors = dashboard._ranking.source.data["color"]
     assert colors[12] == lesson08.plots.SELECTED_COLOR and colors.count(colors[12]) == 1
     assert isinstance(curve, retrieval_heads.MixedCache)
-    assert f"{saved['full_heads']} heads keep the full cache" in dashboard._heads_readout.object
+    # as lesson 08 §8: on the needle tests the retrieval head L3H2 is the one to keep full
+    assert curve.order[0] == (3, 2) and saved["full_heads"] == 1
+    assert "1 head keeps the full cache" in dashboard._heads_readout.object
+    assert "needle-in-a-haystack" in dashboard._heads_readout.object
 
 
 def test_extreme_values_are_clamped_and_never_break_the_dashboard():

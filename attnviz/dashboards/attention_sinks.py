@@ -14,8 +14,9 @@ sink). Three tabs:
   policy (``attnviz.streaming.streaming_curves``); the policies shown are selectable.
 - "heads": every head's first-token sink score α₁ against ε (Gu et al., When Attention
   Sink Emerges, arXiv:2410.10781; ``attnviz.sinks``), DuoAttention's split (each head
-  alone made streaming, the loss increase ranks them; Xiao et al., arXiv:2410.10819) and
-  the mixed cache's loss against the memory it keeps (``attnviz.retrieval_heads``).
+  alone made streaming, the rise of the loss on the needle tests' answers ranks them; Xiao
+  et al., arXiv:2410.10819) and the mixed cache's loss against the memory it keeps
+  (``attnviz.retrieval_heads``).
 
 Everything a control or a tab shows is computed once per process, when the first
 dashboard is built (``_precompute``: a few seconds on a 2-core machine), and shared by
@@ -52,12 +53,10 @@ MAP_SEED = 0  # the held-out passage the map shows (sinks.sink_passages)
 READOUT_LENGTH = 2 * TRAIN_LENGTH  # the long passages the loss readout is measured on
 READOUT_PASSAGES = 2
 CURVE_LENGTH, CURVE_PASSAGES, CURVE_BIN = 2 * TRAIN_LENGTH, 2, 32  # the loss-by-position tab
-HEAD_IDS_LENGTH = TRAIN_LENGTH  # DuoAttention's split is measured inside the training length
-HEAD_IDS_COUNT = 4  # as lesson 08 §8: fewer passages leave the per-head ranking to noise
 STREAMING_HEAD = retrieval_heads.DUO_POLICY  # a streaming head's cache
-EQUAL_LOSS = (
-    0.02  # nats per character: a mixed cache within this of the full cache's loss (lesson 08)
-)
+# DuoAttention's split, as lesson 08 §8: scored at the answers of the needle tests, a mixed
+# cache within this many nats per character of the full cache's answer loss
+EQUAL_LOSS = 0.05
 MAP_TAB, CURVES_TAB, HEADS_TAB = "map and sink", "loss by position", "heads"
 
 
@@ -115,8 +114,9 @@ def _curves() -> streaming.StreamingCurves:
 
 @lru_cache(maxsize=1)
 def _heads() -> tuple[np.ndarray, retrieval_heads.MixedCache, dict]:
-    """DuoAttention's ranking, the mixed-cache curve and the memory it saves."""
-    ids = sinks.sink_passages(HEAD_IDS_COUNT, HEAD_IDS_LENGTH)  # lesson 08's passages
+    """DuoAttention's ranking, the mixed-cache curve and the memory it saves, on the needle
+    tests (scored at their answers: the heads that must reach back to the needle)."""
+    ids = retrieval_heads.needle_tests()  # lesson 08's tests
     with one_thread():
         ranking = retrieval_heads.streaming_head_ranking(_model(), ids, STREAMING_HEAD)
         curve = retrieval_heads.mixed_cache_curve(_model(), ids, STREAMING_HEAD, ranking)
@@ -289,12 +289,14 @@ class AttentionSinksDashboard(Dashboard):
         rate = float((_sink_scores() > sinks.SINK_EPSILON).mean())
         self._heads_readout.object = (
             f"Heads with α₁ > ε = {sinks.SINK_EPSILON}: **{rate:.0%}**. "
-            f"DuoAttention's split on {HEAD_IDS_COUNT} held-out passages of {HEAD_IDS_LENGTH} "
-            f"characters, a streaming head keeping {STREAMING_HEAD.label()}: full cache "
-            f"{curve.full_loss:.3f} nats/char, every head streaming {curve.loss[0]:.3f}. "
+            f"DuoAttention's split on {len(retrieval_heads.needle_tests())} needle-in-a-"
+            f"haystack tests, scored at the answer, a streaming head keeping "
+            f"{STREAMING_HEAD.label()}: full cache {curve.full_loss:.3f} nats/char, every "
+            f"head streaming {curve.loss[0]:.3f}. "
             f"The fewest full-cache heads with a loss at most {EQUAL_LOSS} above the full "
             f"cache's: "
-            f"{saved['full_heads']} heads keep the full cache, "
+            f"{saved['full_heads']} head{'' if saved['full_heads'] == 1 else 's'} "
+            f"keep{'s' if saved['full_heads'] == 1 else ''} the full cache, "
             f"{saved['memory_fraction']:.0%} of its memory."
         )
         figures = pn.FlexBox(
