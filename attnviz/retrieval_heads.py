@@ -19,7 +19,8 @@ A head can only retrieve what the model learnt to copy: a model without inductio
 its size, and its streaming costs come from heads that read far back for other reasons.
 The shipped ``shakespeare`` model was trained with a copying curriculum
 (``attnviz.text_models``) and does copy: one of its 16 heads is a retrieval head, the
-needle is found by greedy decoding, and that head is among the costliest to stream
+needle is found by greedy decoding, and on the needle tests that head is by far the
+costliest to stream; on plain text its cost depends on the passage
 (``tests/test_retrieval_heads.py`` holds the numbers).
 
 The haystack is *The Tempest*, held out of training (``attnviz.shakespeare``); the model
