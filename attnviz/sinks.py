@@ -155,7 +155,8 @@ def first_key_bias(model: TinyTransformer, ids: Any) -> KeyBias:
     each layer's q and k from its input (``attn.qkv``, split into heads, rotated by RoPE
     when the model uses it) and compares token 0's key with the others'. ``ids``: (T,) or
     (B, T) with T ≥ 2. On the shipped ``shakespeare`` model the sink heads show the high
-    cosine, and only layer 0's the small norm (``tests/test_sinks.py`` holds the numbers).
+    cosine; the small norm shows only in layer 0, and the deeper sink heads' first key is
+    longer than the others' (``tests/test_sinks.py`` holds the numbers).
     """
     model = _check_model(model)
     ids = _check_ids(model, ids, min_length=2)

@@ -197,48 +197,106 @@ def duo(model, passages):
     return ranking, ranked, reverse
 
 
-def test_the_shipped_model_has_no_retrieval_heads_because_it_never_learnt_to_copy(model, tests):
-    """Measured: greedy decoding writes "the s" or "the w" after "The secret word is ",
-    whatever the needle said (19 % of the answers' characters right, the "t" of "tilth"),
-    and no head ever copy-pastes (Wu et al.'s score 0 for all 16 heads); a passage read
-    twice is predicted worse the second time: the model has no induction to copy with."""
-    scores = rh.retrieval_scores(model, tests)
-    assert np.all(scores < rh.RETRIEVAL_THRESHOLD)
-    assert rh.needle_accuracy(model, tests) < 0.35
+@pytest.fixture(scope="module")
+def scores(model, tests):
+    return rh.retrieval_scores(model, tests)
+
+
+def _knocked_out(model, layer, head):
+    """A hook that zeroes head (layer, head)'s weights: the head adds nothing to its layer."""
+
+    def zero(module, args, pattern):
+        forced = pattern.clone()
+        forced[:, head] = 0.0
+        return forced
+
+    return model.blocks[layer].attn.hook_pattern.register_forward_hook(zero)
+
+
+def test_the_shipped_model_copies_with_one_retrieval_head(model, tests, scores):
+    """Measured (retrained with the copying curriculum, 5edfa4f): greedy decoding gets 76 %
+    of the answers' characters right (17 of 30 words whole; 87 % at 128 tokens, 65 % at
+    256, where it sometimes writes "the w"); one head, (3, 2), copy-pastes the needle (Wu
+    et al.'s score 0.387), the next head 0.027; a passage read twice costs 1.562 nats per
+    character the first time and 0.120 the second: the model copies by induction."""
+    retrieval = np.argwhere(scores >= rh.RETRIEVAL_THRESHOLD)
+    assert retrieval.tolist() == [[3, 2]]
+    assert scores[3, 2] > 0.25
+    assert rh.needle_accuracy(model, tests) > 0.6
     passage = held_out_text()[20000:20100]
     ids = encode(passage + passage)
     with torch.no_grad():
         logits = model(ids[None, :-1])[0]
     losses = torch.nn.functional.cross_entropy(logits, ids[1:], reduction="none").numpy()
-    assert losses[100:].mean() > losses[:99].mean() - 0.05
+    assert losses[100:].mean() < losses[:99].mean() - 1.0
 
 
-def test_streaming_every_head_costs_loss_and_one_head_costs_most(duo):
-    """Measured (16 passages, seed 0): every head streaming costs 0.025 nats per character;
-    head (1, 1) alone 0.017, the next 0.006, the rest at most 0.003."""
+def test_without_its_retrieval_head_the_model_loses_the_needle(model, tests):
+    """Measured: with head (3, 2)'s weights zeroed, greedy decoding gets 6.7 % of the
+    answers' characters right (76 % with it); zeroing the costliest head to stream, (2, 1),
+    instead leaves 75.3 %, and every other head tried (3, 0), (3, 1), (3, 3), (0, 1),
+    (1, 1) at least 69 %."""
+    for (layer, head), low, high in (((3, 2), 0.0, 0.25), ((2, 1), 0.6, 1.0)):
+        handle = _knocked_out(model, layer, head)
+        try:
+            accuracy = rh.needle_accuracy(model, tests)
+        finally:
+            handle.remove()
+        assert low <= accuracy <= high, (layer, head, accuracy)
+
+
+def test_streaming_every_head_costs_loss_and_two_heads_cost_most(duo, scores):
+    """Measured (16 passages, seed 0): every head streaming costs 0.030 nats per character;
+    head (2, 1) alone 0.017, the retrieval head (3, 2) 0.011, the rest at most 0.004. On
+    plain text (3, 2)'s cost swings from passage to passage (-0.046 to +0.092 on these 16,
+    -0.016 on the first 4 alone, where it is the least costly head); on 16 passages of
+    seeds 1 and 2 it is the costliest (0.034, 0.031), (2, 1) next (0.020, 0.012)."""
     ranking, ranked, _ = duo
     assert ranked.loss[0] > ranked.full_loss + 0.015  # every head streaming
-    top, rest = np.sort(ranking.ravel())[::-1][0], np.sort(ranking.ravel())[::-1][2:]
-    assert top > 0.01 and np.all(rest < top / 2)
+    ordered = np.sort(ranking.ravel())[::-1]
+    assert ordered[1] > 0.007 and np.all(ordered[2:] < ordered[1] / 2)
+    costliest_two = np.argsort(ranking, axis=None)[::-1][:2]
+    retrieval = np.ravel_multi_index(np.unravel_index(scores.argmax(), scores.shape), scores.shape)
+    assert retrieval in costliest_two
 
 
-def test_the_costliest_heads_read_farthest_past_the_window(model, passages, duo):
-    """Measured: head (1, 1) gives 55 % of its attention to what the cache would evict,
-    the next head 29 %; it is the costliest to stream."""
+def test_the_costliest_head_reads_far_past_the_window_but_reading_far_costs_little_alone(
+    model, passages, duo
+):
+    """Measured: the costliest head to stream, (2, 1), gives 47 % of its attention to what
+    the cache would evict; layer 0's heads (0, 1) and (0, 2) give 51 % each yet cost 0.003
+    and nothing; the retrieval head (3, 2), the second costliest, gives 8.7 %."""
     ranking, _, _ = duo
     evicted = rh.evicted_attention(model, passages, rh.DUO_POLICY)
-    farthest = np.unravel_index(evicted.argmax(), evicted.shape)
-    costliest_two = np.argsort(ranking, axis=None)[::-1][:2]
-    assert np.ravel_multi_index(farthest, ranking.shape) in costliest_two
+    costliest = np.unravel_index(ranking.argmax(), ranking.shape)
+    assert evicted[costliest] > 0.35
+    far_but_cheap = (evicted > 0.4) & (ranking < ranking.max() / 4)
+    assert far_but_cheap.sum() >= 2
+    assert evicted[3, 2] < 0.15 and ranking[3, 2] > 0.007
 
 
 def test_keeping_the_costliest_heads_full_saves_memory_at_equal_loss(duo):
-    """Measured: with head (1, 1) full and 15 streaming, the loss is within 0.01 nats of the
-    full cache's and the cache holds 13.6 % of the floats (86 % saved); kept full in the
-    reverse order, the loss comes back only with the last head."""
+    """Measured: with heads (2, 1) and (3, 2) full and 14 streaming, the loss (1.520) is
+    within 0.01 nats of the full cache's (1.519) and the cache holds 18.3 % of the floats
+    (82 % saved; with (2, 1) alone, 1.533, within 0.02, 87.5 % saved); kept full in the
+    reverse order, the loss comes back within 0.01 only with the last head."""
     _, ranked, reverse = duo
     # the ranking's first heads bring the loss back; the least costly ones do not
-    assert ranked.loss[4] < reverse.loss[4] - 0.015
+    assert ranked.loss[4] < reverse.loss[4] - 0.015  # measured 1.515 against 1.553
     saved = rh.memory_saved_at_equal_loss(ranked, tolerance=0.01)
     assert saved["full_heads"] <= 6 and saved["saved"] > 0.5
     assert rh.memory_saved_at_equal_loss(reverse, tolerance=0.01)["saved"] < saved["saved"] - 0.3
+
+
+def test_on_the_needle_tests_the_retrieval_head_is_the_one_that_cannot_stream(model, tests):
+    """Measured at the answers' characters (DuoAttention's objective at the passkey):
+    streaming head (3, 2) alone costs 2.099 nats per character, the next head (2, 1) 0.081,
+    every other at most 0.039; every head streaming 2.594 against 0.531 full, and with (3, 2)
+    alone kept full 0.566 (12.4 % of the cache's floats)."""
+    ranking = rh.streaming_head_ranking(model, tests, rh.DUO_POLICY)
+    assert np.unravel_index(ranking.argmax(), ranking.shape) == (3, 2)
+    ordered = np.sort(ranking.ravel())[::-1]
+    assert ordered[0] > 1.0 and ordered[0] > 10 * ordered[1]
+    curve = rh.mixed_cache_curve(model, tests, rh.DUO_POLICY, ranking)
+    assert curve.loss[0] > curve.full_loss + 1.0
+    assert curve.loss[1] < curve.full_loss + 0.1  # measured 0.035 above

@@ -125,11 +125,12 @@ def test_bad_arguments_are_refused_by_name(call, word):
         call()
 
 
-# Measured on the shipped shakespeare weights with streaming_curves' defaults (window 16,
-# 4 passages of 1024 tokens): past the training length the window alone costs 1.680 nats
-# per character, 1 sink + the window 1.519, 4 sinks 1.530, full attention 3.584 (it reads
-# RoPE distances it never trained on); full attention within the training length: 1.481.
-# The tests use 2 passages of 512 tokens (measured 1.683 / 1.508 / 1.507 / 2.770).
+# Measured on the shipped shakespeare weights (retrained with the copying curriculum,
+# 5edfa4f) with streaming_curves' defaults (window 16, 4 passages of 1024 tokens): past the
+# training length the window alone costs 5.383 nats per character, 1 sink + the window
+# 1.566, 4 sinks 1.571, full attention 3.499 (it reads RoPE distances it never trained
+# on); full attention within the training length: 1.482. The tests use 2 passages of 512
+# tokens (measured 5.229 / 1.555 / 1.550 / 2.987; full within the training length 1.519).
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +143,20 @@ def test_a_sink_recovers_what_the_window_alone_loses(curves):
     window = past[f"window {WINDOW}"]
     for k in (1, 2, 4, 8):
         label = f"{k} sink{'s' if k > 1 else ''} + window {WINDOW}"
-        assert past[label] < window - 0.08  # measured 0.16–0.18
-    # ... back to what full attention reaches where the model was trained
+        assert past[label] < window - 2.5  # measured 3.67-3.68
+    # one sink does what four do: the model was trained with BOS first (measured 1.555 / 1.550)
+    assert abs(past[f"1 sink + window {WINDOW}"] - past[f"4 sinks + window {WINDOW}"]) < 0.03
+    # ... back to what full attention reaches where the model was trained (measured 0.031)
     reference = curves.mean_within_training["full"]
-    assert abs(past[f"4 sinks + window {WINDOW}"] - reference) < 0.15
+    assert abs(past[f"4 sinks + window {WINDOW}"] - reference) < 0.1
 
 
 def test_full_attention_breaks_past_the_training_length(curves):
     past = curves.mean_past_training
-    assert past["full"] > past[f"4 sinks + window {WINDOW}"] + 0.5  # measured 1.26
-    assert past["full"] > curves.mean_within_training["full"] + 0.5
+    assert past["full"] > past[f"4 sinks + window {WINDOW}"] + 0.8  # measured 1.44
+    assert past["full"] > curves.mean_within_training["full"] + 0.8  # measured 1.47
+    # ... yet the window without its sink breaks worse still (measured 5.229 against 2.987)
+    assert past[f"window {WINDOW}"] > past["full"] + 1.5
     assert all(np.isfinite(v).all() for v in curves.losses.values())
 
 
