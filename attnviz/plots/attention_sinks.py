@@ -30,12 +30,13 @@ from bokeh.models import (
     ColumnDataSource,
     FactorRange,
     HoverTool,
+    LegendItem,
     Range1d,
     Span,
 )
 
 from attnviz.plots import _checks
-from attnviz.plots.figures import Heatmap, head_label
+from attnviz.plots.figures import Heatmap, _legend_below, head_label
 from attnviz.plots.theme import SCORE_COLORS, SELECTED_COLOR, palette_mapper, themed_figure
 
 MAX_HEADS = 4096  # heads one grid or ranking draws
@@ -200,7 +201,7 @@ class PolicyCurves:
         train_length: int,
         title: str = "loss by position under each cache policy",
         width: int = 600,
-        height: int = 360,
+        height: int = 400,
     ) -> None:
         self.policies = _checks.names("policies", policies)
         if len(self.policies) > MAX_POLICIES:
@@ -222,16 +223,15 @@ class PolicyCurves:
             source = ColumnDataSource(data=dict(x=[], y=[]))
             dash = "dashed" if label == "full" else "solid"
             self.lines[label] = fig.line("x", "y", source=source, line_width=2, line_dash=dash,
-                                         color=SCORE_COLORS[i], legend_label=label)  # fmt: skip
+                                         color=SCORE_COLORS[i])  # fmt: skip
             self.sources[label] = source
         self.train_length = Span(location=train_length, dimension="height", line_color="#444444",
                                  line_dash="dotted", line_width=2)  # fmt: skip
         fig.add_layout(self.train_length)
         fig.add_tools(HoverTool(tooltips=[("position", "@x{0}"), ("loss", "@y{0.000}")]))
-        fig.legend.location = "top_left"
-        fig.legend.background_fill_alpha = 0.7
-        fig.legend.label_text_font_size = "11px"
-        fig.legend.click_policy = "hide"
+        # under the axes: a window alone runs high across the plot, where a legend inside sat
+        items = [LegendItem(label=label, renderers=[line]) for label, line in self.lines.items()]
+        _legend_below(fig, items, ncols=3)
         self.figure = fig
         self.shown: list[str] = list(self.policies)  # the policies drawn (``show``)
         self._data: dict[str, dict] = {}
