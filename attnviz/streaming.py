@@ -34,8 +34,8 @@ from attnviz.validation import check_int
 
 # the recent tokens a streaming cache keeps. Measured on ``shakespeare`` (4 passages of 768
 # tokens, seeds 0-2): past the training length the window alone loses 5.1-5.2 nats per
-# character against 1 sink + the window at a window of 8, 3.8-3.9 at 16, 2.6-2.7 at 32,
-# 2.0-2.2 at 48 and 1.8-1.9 at 64: the sink's part is plain at every one of them. 16 (chosen
+# character more than 1 sink + the window at a window of 8, 3.8-3.9 more at 16, 2.6-2.7 at
+# 32, 2.0-2.2 at 48 and 1.8-1.9 at 64: the sink's part is plain at every one of them. 16 (chosen
 # on the weights before the copying curriculum, where 32 lost only 0.04) keeps the cache
 # short, so that streaming a head that reads far back shows (``retrieval_heads.DUO_POLICY``)
 WINDOW = 16
