@@ -106,9 +106,10 @@ def batches(
     - ``repeat_share``: a stretch of 16 characters up to half the row is copied over a
       later part of the same row: text that says something twice;
     - ``periodic_share``: a block of P random characters (4 ≤ P ≤ 64) said again and
-      again, ``attnviz.tasks.periodic_tokens``' task on this alphabet; each block draws
-      from its own random alphabet of 2 to 96 characters, so some blocks are told apart by
-      one character back and others only by several;
+      again, like ``attnviz.tasks.periodic_tokens`` (whose blocks hold distinct tokens);
+      here each block draws, with repeats, from its own random alphabet of 2 to 96
+      characters, so some blocks are told apart by one character back and others only by
+      several;
     - ``looped_share``: a stretch of text of P characters (8 ≤ P ≤ 128) said again and again.
     """
     shares = {"repeat_share": repeat_share, "periodic_share": periodic_share,
